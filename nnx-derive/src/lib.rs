@@ -1,0 +1,2 @@
+//! Procedural macros of nnx: `#[derive(Module)]`.
+#![forbid(unsafe_code)]

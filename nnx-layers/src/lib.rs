@@ -1,0 +1,3 @@
+//! Flax NNX's layer library over ndarray.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
