@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayView, Dimension, IxDyn};
 
-use super::float::Decimal;
+use super::float::{shortest_f32, shortest_f64, Decimal};
 use super::fmt_tuple_usize;
 
 /// numpy's default `precision` print option (digits after the point).
@@ -66,12 +66,14 @@ trait NpFloat: Copy + PartialOrd + std::ops::Div<Output = Self> {
     fn shortest(self) -> Decimal;
     /// Exactly rounded scientific digits with `prec` fractional mantissa digits.
     fn rounded_sci(self, prec: usize) -> Decimal;
+    /// Like `rounded_sci` but keeping trailing zeros.
+    fn rounded_sci_untrimmed(self, prec: usize) -> Decimal;
     /// Exactly rounded positional text with `prec` fractional digits, no sign.
     fn rounded_pos(self, prec: usize) -> String;
 }
 
 macro_rules! np_float {
-    ($t:ty, $cutoff:expr) => {
+    ($t:ty, $cutoff:expr, $shortest:path) => {
         impl NpFloat for $t {
             const EXP_CUTOFF_MAX: f64 = $cutoff;
             fn from_f64(x: f64) -> Self {
@@ -93,10 +95,13 @@ macro_rules! np_float {
                 self.is_sign_negative()
             }
             fn shortest(self) -> Decimal {
-                Decimal::parse_sci(&format!("{self:e}"))
+                $shortest(self)
             }
             fn rounded_sci(self, prec: usize) -> Decimal {
                 Decimal::parse_sci(&format!("{self:.prec$e}")).trimmed()
+            }
+            fn rounded_sci_untrimmed(self, prec: usize) -> Decimal {
+                Decimal::parse_sci(&format!("{self:.prec$e}"))
             }
             fn rounded_pos(self, prec: usize) -> String {
                 format!("{:.prec$}", <$t>::abs(self))
@@ -104,8 +109,8 @@ macro_rules! np_float {
         }
     };
 }
-np_float!(f32, 1e6);
-np_float!(f64, 1e8);
+np_float!(f32, 1e6, shortest_f32);
+np_float!(f64, 1e8, shortest_f64);
 
 /// Digits of one finite value in numpy's `floatmode='maxprec'`: the shortest
 /// unique digits, unless they need more than `PRECISION` fractional digits, in
@@ -183,7 +188,9 @@ fn format_floats<F: NpFloat>(elems: &[F]) -> Vec<String> {
     }
     if finite.len() != elems.len() {
         // Make room for "nan" / "-inf" in the shared column width.
-        let neginf = elems.iter().any(|x| !x.is_finite() && !x.is_nan() && x.is_neg());
+        let neginf = elems
+            .iter()
+            .any(|x| !x.is_finite() && !x.is_nan() && x.is_neg());
         let offset = pad_right + 1;
         let need = 3 + usize::from(neginf);
         pad_left = pad_left.max(need.saturating_sub(offset));
@@ -203,7 +210,13 @@ fn format_floats<F: NpFloat>(elems: &[F]) -> Vec<String> {
                 };
                 format!("{s:>width$}")
             } else if exp_format {
-                let (int, frac, exp) = sci_parts(x);
+                // numpy's `min_digits` extends every mantissa with further
+                // *exact* digits (not zeros), rounding the last one.
+                let d = x.rounded_sci_untrimmed(precision);
+                let sign = if d.negative { "-" } else { "" };
+                let (first, frac) = d.digits.split_at(1);
+                let int = format!("{sign}{first}");
+                let exp = d.exp;
                 let exp_sign = if exp < 0 { '-' } else { '+' };
                 format!(
                     "{int:>pad_left$}.{frac:0<precision$}e{exp_sign}{:0>exp_size$}",

@@ -75,17 +75,46 @@ impl Decimal {
         let (first, rest) = self.digits.split_at(1);
         let dot = if rest.is_empty() { "" } else { "." };
         let exp_sign = if self.exp < 0 { '-' } else { '+' };
-        format!("{sign}{first}{dot}{rest}e{exp_sign}{:02}", self.exp.unsigned_abs())
+        format!(
+            "{sign}{first}{dot}{rest}e{exp_sign}{:02}",
+            self.exp.unsigned_abs()
+        )
     }
 
     /// Python-style positional form, always with a fractional digit: `1.0`, `0.001`.
     fn python_positional(&self) -> String {
         let sign = if self.negative { "-" } else { "" };
         let (int, frac) = self.positional_parts();
-        let frac = if frac.is_empty() { "0".to_string() } else { frac };
+        let frac = if frac.is_empty() {
+            "0".to_string()
+        } else {
+            frac
+        };
         format!("{sign}{int}.{frac}")
     }
 }
+
+macro_rules! shortest_fn {
+    ($name:ident, $t:ty) => {
+        /// Shortest round-trip digits, breaking exact ties between two equally
+        /// close candidates towards the even digit as CPython's dtoa and numpy's
+        /// Dragon4 do (Rust's shortest formatting rounds such ties up).
+        pub(crate) fn $name(x: $t) -> Decimal {
+            let shortest = Decimal::parse_sci(&format!("{x:e}"));
+            // Rust's fixed-precision formatting is exact with ties-to-even, so
+            // re-rounding to the same digit count yields the closest candidate.
+            let prec = shortest.digits.len() - 1;
+            let exact = format!("{x:.prec$e}");
+            if exact.parse::<$t>().ok() == Some(x) {
+                Decimal::parse_sci(&exact)
+            } else {
+                shortest
+            }
+        }
+    };
+}
+shortest_fn!(shortest_f64, f64);
+shortest_fn!(shortest_f32, f32);
 
 /// Non-finite values spelled as Python spells them.
 fn non_finite(is_nan: bool, negative: bool) -> String {
@@ -116,7 +145,7 @@ pub fn python_float_repr(x: f64) -> String {
     if !x.is_finite() {
         return non_finite(x.is_nan(), x < 0.0);
     }
-    let d = Decimal::parse_sci(&format!("{x:e}"));
+    let d = shortest_f64(x);
     // CPython switches on the exponent of the *shortest* digits.
     if (-4..16).contains(&d.exp) {
         d.python_positional()
@@ -130,8 +159,8 @@ pub fn python_float_repr(x: f64) -> String {
 /// Uses the shortest digits that round-trip *as float32* (so `0.1f32` prints
 /// `0.1`, not `0.10000000149011612`) and Python's layout rules. As in numpy,
 /// scientific notation is chosen by the magnitude of the value itself
-/// (`|x| < 1e-4` or `|x| >= 1e16`, zero excluded), so `1e-4f32`, which is
-/// slightly below `1e-4`, prints `1e-04`.
+/// (`|x| < 1e-4` or `|x| >= 1e6`, zero excluded), so `1e-4f32`, which is
+/// slightly below `1e-4`, prints `1e-04`, and `1e6f32` prints `1e+06`.
 ///
 /// ```
 /// use nnx_core::repr::python_float32_repr;
@@ -139,16 +168,18 @@ pub fn python_float_repr(x: f64) -> String {
 /// assert_eq!(python_float32_repr(1.0), "1.0");
 /// assert_eq!(python_float32_repr(0.7567299), "0.7567299");
 /// assert_eq!(python_float32_repr(1e-4), "1e-04");
-/// assert_eq!(python_float32_repr(1e16), "1e+16");
+/// assert_eq!(python_float32_repr(999999.0), "999999.0");
+/// assert_eq!(python_float32_repr(1e6), "1e+06");
 /// assert_eq!(python_float32_repr(f32::INFINITY), "inf");
 /// ```
 pub fn python_float32_repr(x: f32) -> String {
     if !x.is_finite() {
         return non_finite(x.is_nan(), x < 0.0);
     }
-    let d = Decimal::parse_sci(&format!("{x:e}"));
+    let d = shortest_f32(x);
     let abs = f64::from(x).abs();
-    if abs == 0.0 || (1e-4..1e16).contains(&abs) {
+    // numpy's cutoff for float32 scalars is 1e6 (float64 uses Python's 1e16).
+    if abs == 0.0 || (1e-4..1e6).contains(&abs) {
         d.python_positional()
     } else {
         d.python_scientific()
