@@ -144,7 +144,11 @@ def array_cases():
         np.array([0, 255, 17], np.uint8), np.array([0, 4294967295], np.uint32),
         np.array([2 ** 63 - 1, -2 ** 63], np.int64), np.array([True, False]), np.array(True), np.array(False),
         np.array([[True, True], [False, True]]), np.ones(1200, bool), np.arange(3000, dtype=np.int64),
-        np.full((25,), 1e-7, f32), np.linspace(-1, 1, 50).astype(f32), np.linspace(0, 1e7, 12),
+        np.full((25,), 1e-7, f32), np.array([1e-45, 1e-38, 1.0], f32), np.array([np.nan, np.nan], f32),
+        np.array([-0.0, 1e-5, 3.0], f32), np.array([16777217.0, 1.0], f32), np.array([1245479.25], f32),
+        np.array([0.30000001192092896, 1.00000012], f32), np.array([[1e10]], f32), np.array([2.0 ** 54 + 2]),
+        np.arange(4 * 5 * 6 * 9, dtype=np.int32).reshape(4, 5, 6, 9), np.arange(100 * 12, dtype=f32).reshape(100, 12) * 1.5,
+        np.array(np.inf, f32), np.array(-1e-7), np.array([1e5, 1.0], f32), np.array([123456.7, 0.01], f32), np.linspace(-1, 1, 50).astype(f32), np.linspace(0, 1e7, 12),
     ]
     arrs += hand
     for _ in range(30):

@@ -412,6 +412,9 @@ fn array2string<T: ReprElement>(view: &ArrayView<'_, T, IxDyn>) -> String {
 /// `"float32, weak_type=True"` to mimic a weakly typed JAX array (the line
 /// width check then accounts for it as JAX does).
 ///
+/// Shortest digits assume Rust's round-trip digits equal Dragon4's "unique"
+/// digits except on exact ties (handled); an exotic disagreement at a power of
+/// two boundary is conceivable but was not observed in the conformance cases.
 /// Not reproduced: non-default print options, complex/half/bfloat16 dtypes,
 /// and Unicode-aware widths (all produced text is ASCII, so none are needed).
 ///

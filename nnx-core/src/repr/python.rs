@@ -43,6 +43,10 @@ pub enum MetaValue {
     Float(f64),
     /// A Python `str`, printed quoted and escaped as `repr(str)` does.
     ///
+    /// Python's `str.isprintable()` is approximated without Unicode tables:
+    /// ASCII, Latin-1 and common control/format/space/private-use characters
+    /// are exact; unassigned code points are printed literally (CPython escapes them).
+    ///
     /// ```
     /// use nnx_core::repr::MetaValue;
     /// assert_eq!(MetaValue::Str("it's".into()).to_string(), "\"it's\"");
