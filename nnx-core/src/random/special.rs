@@ -156,7 +156,7 @@ mod tests {
             assert!((back - y).abs() <= 1e-12 * y.abs().max(1.0), "{y} {back}");
             // f32 cannot resolve erf(y) from 1 beyond |y| ~ 2.5.
             let back32 = erf_inv_f32(x as f32);
-            assert!(y.abs() > 2.5 || ((f64::from(back32) - y).abs() <= 1e-5 * y.abs().max(1.0));
+            assert!(y.abs() > 2.5 || (f64::from(back32) - y).abs() <= 1e-5 * y.abs().max(1.0));
         }
     }
 }
