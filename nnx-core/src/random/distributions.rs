@@ -25,7 +25,8 @@ use crate::{Error, Result};
 pub fn uniform<F: Float>(key: Key, shape: &[usize], minval: F, maxval: F) -> Result<ArrayD<F>> {
     let span = maxval - minval;
     Ok(F::unit_uniform(key, shape)?.mapv(|f| {
-        let v = f * span + minval;
+        // XLA CPU contracts this into a fused multiply-add.
+        let v = f.mul_add(span, minval);
         // lax.max(minval, v): NaN-propagating, minval wins ties.
         if v.partial_cmp(&minval) == Some(std::cmp::Ordering::Less) {
             minval
@@ -138,7 +139,12 @@ pub trait Int: sealed::Sealed + Copy + PartialOrd + std::fmt::Debug + 'static {
 macro_rules! impl_int {
     ($int:ty, $uint:ty, $bits:ident, $half:expr) => {
         impl Int for $int {
-            fn sample(key: Key, shape: &[usize], minval: Self, maxval: Self) -> Result<ArrayD<Self>> {
+            fn sample(
+                key: Key,
+                shape: &[usize],
+                minval: Self,
+                maxval: Self,
+            ) -> Result<ArrayD<Self>> {
                 let (k1, k2) = split2(key);
                 let higher = $bits(k1, shape)?;
                 let lower = $bits(k2, shape)?;
@@ -260,7 +266,10 @@ pub fn categorical<F: Float>(
         Error::invalid_argument(
             "categorical",
             format!("an axis in [-{ndim}, {ndim})"),
-            format!("axis={axis} for logits of shape {}", fmt_shape(logits.shape())),
+            format!(
+                "axis={axis} for logits of shape {}",
+                fmt_shape(logits.shape())
+            ),
         )
     })?;
     if logits.shape()[ax] == 0 {

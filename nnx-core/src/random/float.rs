@@ -52,6 +52,8 @@ pub trait Float:
     fn sqrt(self) -> Self;
     /// Natural logarithm.
     fn ln(self) -> Self;
+    /// `self * a + b` with a single rounding (XLA CPU fuses these).
+    fn mul_add(self, a: Self, b: Self) -> Self;
     /// The next representable value towards `+inf` (`up`) or `-inf`.
     fn next_after(self, up: bool) -> Self;
     /// Floats in `[1, 2)` minus one from random mantissa bits, per JAX's `uniform`.
@@ -80,6 +82,9 @@ impl Float for f32 {
     }
     fn ln(self) -> Self {
         f32::ln(self)
+    }
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
     }
     fn next_after(self, up: bool) -> Self {
         if up {
@@ -116,6 +121,9 @@ impl Float for f64 {
     }
     fn ln(self) -> Self {
         f64::ln(self)
+    }
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
     }
     fn next_after(self, up: bool) -> Self {
         if up {

@@ -62,9 +62,8 @@ pub(crate) fn num_elements(shape: &[usize]) -> Result<usize> {
 /// Wraps a flat row-major vector as an array of `shape`.
 pub(crate) fn array_from_vec<T>(shape: &[usize], v: Vec<T>) -> Result<ArrayD<T>> {
     let n = v.len();
-    ArrayD::from_shape_vec(IxDyn(shape), v).map_err(|_| {
-        Error::invalid_argument("random", format!("{n} elements"), fmt_shape(shape))
-    })
+    ArrayD::from_shape_vec(IxDyn(shape), v)
+        .map_err(|_| Error::invalid_argument("random", format!("{n} elements"), fmt_shape(shape)))
 }
 
 /// Resolves a possibly negative axis against `ndim`.

@@ -29,9 +29,7 @@ pub fn threefry2x32(key: [u32; 2], counter: [u32; 2]) -> [u32; 2] {
         // Key injection after every four rounds.
         let i = group + 1;
         x0 = x0.wrapping_add(ks[(i % 3) as usize]);
-        x1 = x1
-            .wrapping_add(ks[((i + 1) % 3) as usize])
-            .wrapping_add(i);
+        x1 = x1.wrapping_add(ks[((i + 1) % 3) as usize]).wrapping_add(i);
     }
     [x0, x1]
 }
@@ -63,6 +61,9 @@ mod tests {
 
     #[test]
     fn hash_index_splits_words() {
-        assert_eq!(hash_index([1, 2], (3 << 32) | 4), threefry2x32([1, 2], [3, 4]));
+        assert_eq!(
+            hash_index([1, 2], (3 << 32) | 4),
+            threefry2x32([1, 2], [3, 4])
+        );
     }
 }
