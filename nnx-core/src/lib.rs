@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod init;
 pub mod random;
 
 pub use error::{Error, Result};
