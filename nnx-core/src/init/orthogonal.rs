@@ -55,9 +55,18 @@ fn signed_thin_q(a: &Array2<f64>) -> Array2<f64> {
     q
 }
 
-fn orthogonal_impl<A: Float>(scale: f64, column_axis: isize, key: Key, shape: &[usize]) -> Result<ArrayD<A>> {
+fn orthogonal_impl<A: Float>(
+    scale: f64,
+    column_axis: isize,
+    key: Key,
+    shape: &[usize],
+) -> Result<ArrayD<A>> {
     if shape.len() < 2 {
-        return Err(Error::invalid_argument("orthogonal", "a shape of rank >= 2", fmt_shape(shape)));
+        return Err(Error::invalid_argument(
+            "orthogonal",
+            "a shape of rank >= 2",
+            fmt_shape(shape),
+        ));
     }
     let col = normalize_axis(column_axis, shape.len()).ok_or_else(|| {
         Error::invalid_argument(
@@ -77,11 +86,20 @@ fn orthogonal_impl<A: Float>(scale: f64, column_axis: isize, key: Key, shape: &[
     let z64 = Array2::from_shape_fn((big, small), |(i, j)| z[[i, j]].to_f64());
     let q = signed_thin_q(&z64);
     // Rows index the non-column axes, columns the column axis.
-    let q = if n_rows < n_cols { q.reversed_axes() } else { q };
+    let q = if n_rows < n_cols {
+        q.reversed_axes()
+    } else {
+        q
+    };
     let s = A::from_f64(scale);
     // Logical (row-major) order, whatever q's memory layout after transposing.
     let vals: Vec<A> = q.iter().map(|&x| s * A::from_f64(x)).collect();
-    let mut moved: Vec<usize> = shape.iter().enumerate().filter(|&(i, _)| i != col).map(|(_, &d)| d).collect();
+    let mut moved: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != col)
+        .map(|(_, &d)| d)
+        .collect();
     moved.push(n_cols);
     let arr = random::array_from_vec(&moved, vals)?;
     // Move the last axis back to `col`.
@@ -119,7 +137,11 @@ pub fn delta_orthogonal<A: Float>(scale: f64, column_axis: isize) -> Init<A> {
     Arc::new(move |key: Key, shape: &[usize]| {
         let r = shape.len();
         if !(3..=5).contains(&r) {
-            return Err(Error::invalid_argument("delta_orthogonal", "a 3D, 4D or 5D shape", fmt_shape(shape)));
+            return Err(Error::invalid_argument(
+                "delta_orthogonal",
+                "a 3D, 4D or 5D shape",
+                fmt_shape(shape),
+            ));
         }
         if shape[r - 1] < shape[r - 2] {
             return Err(Error::invalid_argument(

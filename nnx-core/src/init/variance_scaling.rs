@@ -52,7 +52,8 @@ pub fn variance_scaling<A: Float>(
     out_axis: &[isize],
     batch_axis: &[isize],
 ) -> Init<A> {
-    let (in_axis, out_axis, batch_axis) = (in_axis.to_vec(), out_axis.to_vec(), batch_axis.to_vec());
+    let (in_axis, out_axis, batch_axis) =
+        (in_axis.to_vec(), out_axis.to_vec(), batch_axis.to_vec());
     Arc::new(move |key: Key, shape: &[usize]| {
         let (fan_in, fan_out) = compute_fans(shape, &in_axis, &out_axis, &batch_axis)?;
         let denominator = match mode {
