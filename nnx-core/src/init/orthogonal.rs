@@ -115,6 +115,7 @@ fn orthogonal_impl<A: Float>(
 ///
 /// ```
 /// let q = nnx_core::init::orthogonal::<f64>(1.0, -1).init(nnx_core::random::key(0), &[3, 3])?;
+/// let q = q.into_dimensionality::<ndarray::Ix2>().unwrap();
 /// let eye = q.t().dot(&q);
 /// for i in 0..3 { assert!((eye[[i, i]] - 1.0).abs() < 1e-12); }
 /// # Ok::<(), nnx_core::Error>(())
