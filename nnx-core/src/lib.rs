@@ -4,6 +4,8 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod init;
+pub mod random;
 pub mod repr;
 
 pub use error::{Error, Result};

@@ -1,0 +1,146 @@
+//! The floating-point element types the samplers produce.
+
+use std::fmt::Debug;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use ndarray::ArrayD;
+
+use super::key::Key;
+use super::special;
+use crate::Result;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A float element type of the samplers and initializers: `f32` or `f64`.
+///
+/// Sealed: the bit-level uniform construction depends on the IEEE layout.
+///
+/// ```
+/// use nnx_core::random::Float;
+/// assert_eq!(<f32 as Float>::from_f64(0.5), 0.5f32);
+/// ```
+pub trait Float:
+    sealed::Sealed
+    + Copy
+    + Debug
+    + Default
+    + PartialOrd
+    + Send
+    + Sync
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+{
+    /// Zero.
+    const ZERO: Self;
+    /// One.
+    const ONE: Self;
+    /// The smallest positive normal value (`finfo.tiny`).
+    const TINY: Self;
+    /// Rounds an `f64` to this type.
+    fn from_f64(x: f64) -> Self;
+    /// Widens to `f64`.
+    fn to_f64(self) -> f64;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// `self * a + b` with a single rounding (XLA CPU fuses these).
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    /// The next representable value towards `+inf` (`up`) or `-inf`.
+    fn next_after(self, up: bool) -> Self;
+    /// Floats in `[1, 2)` minus one from random mantissa bits, per JAX's `uniform`.
+    #[doc(hidden)]
+    fn unit_uniform(key: Key, shape: &[usize]) -> Result<ArrayD<Self>>;
+    /// The inverse error function, at this precision.
+    #[doc(hidden)]
+    fn erf_inv(self) -> Self;
+    /// The error function, at this precision.
+    #[doc(hidden)]
+    fn erf(self) -> Self;
+}
+
+impl Float for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const TINY: Self = f32::MIN_POSITIVE;
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
+    }
+    fn ln(self) -> Self {
+        f32::ln(self)
+    }
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
+    }
+    fn next_after(self, up: bool) -> Self {
+        if up {
+            self.next_up()
+        } else {
+            self.next_down()
+        }
+    }
+    fn unit_uniform(key: Key, shape: &[usize]) -> Result<ArrayD<Self>> {
+        // Keep the top 23 bits as mantissa of a float in [1, 2).
+        Ok(super::bits::bits_u32(key, shape)?
+            .mapv(|b| f32::from_bits((b >> 9) | 0x3f80_0000) - 1.0))
+    }
+    fn erf_inv(self) -> Self {
+        special::erf_inv_f32(self)
+    }
+    fn erf(self) -> Self {
+        special::erf_f64(f64::from(self)) as f32
+    }
+}
+
+impl Float for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const TINY: Self = f64::MIN_POSITIVE;
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
+    }
+    fn ln(self) -> Self {
+        f64::ln(self)
+    }
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
+    }
+    fn next_after(self, up: bool) -> Self {
+        if up {
+            self.next_up()
+        } else {
+            self.next_down()
+        }
+    }
+    fn unit_uniform(key: Key, shape: &[usize]) -> Result<ArrayD<Self>> {
+        // Keep the top 52 bits as mantissa of a double in [1, 2).
+        Ok(super::bits::bits_u64(key, shape)?
+            .mapv(|b| f64::from_bits((b >> 12) | 0x3ff0_0000_0000_0000) - 1.0))
+    }
+    fn erf_inv(self) -> Self {
+        special::erf_inv_f64(self)
+    }
+    fn erf(self) -> Self {
+        special::erf_f64(self)
+    }
+}
