@@ -64,8 +64,7 @@ fn erfc_f64(x: f64) -> f64 {
                     + t * (-0.186_288_06
                         + t * (0.278_868_07
                             + t * (-1.135_203_98
-                                + t * (1.488_515_87
-                                    + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let r = t * poly.exp();
     if x >= 0.0 {
         r
@@ -233,7 +232,8 @@ pub fn gelu<T: Real, S: Data<Elem = T>, D: Dimension>(
     if approximate {
         let c: T = lit((2.0 / std::f64::consts::PI).sqrt());
         x.mapv(|x| {
-            let cdf = lit::<T>(0.5) * (T::one() + (c * (x + lit::<T>(0.044715) * x * x * x)).tanh());
+            let cdf =
+                lit::<T>(0.5) * (T::one() + (c * (x + lit::<T>(0.044715) * x * x * x)).tanh());
             x * cdf
         })
     } else {
@@ -266,7 +266,13 @@ pub fn leaky_relu<T: Real, S: Data<Elem = T>, D: Dimension>(
     x: &ArrayBase<S, D>,
     negative_slope: T,
 ) -> Array<T, D> {
-    x.mapv(|x| if x >= T::zero() { x } else { negative_slope * x })
+    x.mapv(|x| {
+        if x >= T::zero() {
+            x
+        } else {
+            negative_slope * x
+        }
+    })
 }
 
 /// CELU: `max(x, 0) + alpha * expm1(min(x, 0) / alpha)` (jax's default alpha is 1).
@@ -276,7 +282,10 @@ pub fn leaky_relu<T: Real, S: Data<Elem = T>, D: Dimension>(
 /// let y = nnx_layers::functional::celu(&array![2.0f32, 0.0], 1.0);
 /// assert_eq!(y, array![2.0, 0.0]);
 /// ```
-pub fn celu<T: Real, S: Data<Elem = T>, D: Dimension>(x: &ArrayBase<S, D>, alpha: T) -> Array<T, D> {
+pub fn celu<T: Real, S: Data<Elem = T>, D: Dimension>(
+    x: &ArrayBase<S, D>,
+    alpha: T,
+) -> Array<T, D> {
     x.mapv(|x| x.max(T::zero()) + alpha * (x.min(T::zero()) / alpha).exp_m1())
 }
 
@@ -357,7 +366,9 @@ pub fn glu<T: Real, S: Data<Elem = T>, D: Dimension>(
         ));
     }
     let (a, b) = x.split_at(Axis(ax), n / 2);
-    Ok(Zip::from(&a).and(&b).map_collect(|&a, &b| a * sigmoid_scalar(b)))
+    Ok(Zip::from(&a)
+        .and(&b)
+        .map_collect(|&a, &b| a * sigmoid_scalar(b)))
 }
 
 /// Standardizes `x` to zero mean and unit variance over `axes`, as
@@ -438,6 +449,7 @@ pub fn one_hot<T: Real, S: Data<Elem = i64>, D: Dimension>(
 mod tests {
     use super::*;
     use ndarray::array;
+    use nnx_core::Error;
 
     #[test]
     fn hand_values() {
@@ -482,7 +494,9 @@ mod tests {
 
     #[test]
     fn glu_error_message_names_shape() {
-        let err = glu(&array![[1.0f32, 2.0, 3.0]], -1).err().map(|e| e.to_string());
+        let err = glu(&array![[1.0f32, 2.0, 3.0]], -1)
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some("shape mismatch at glu x: expected an even size along axis -1, found (1, 3)")

@@ -51,7 +51,9 @@ mod tests {
         let w = array![[1.0f64, 0.0], [0.0, 1.0], [1.0, 1.0]];
         let y = dot_last_axis(&array![1.0f64, 2.0, 3.0], &w)?;
         assert_eq!(y, array![4.0, 5.0].into_dyn());
-        let err = dot_last_axis(&array![[1.0f64, 2.0]], &w).err().map(|e| e.to_string());
+        let err = dot_last_axis(&array![[1.0f64, 2.0]], &w)
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some("shape mismatch at x: expected (..., 3), found (1, 2)")

@@ -168,7 +168,11 @@ pub fn group_norm<T: Real, S: Data<Elem = T>, D: Dimension>(
 ) -> Result<ArrayD<T>> {
     let x = x.view().into_dyn();
     if x.ndim() < 2 {
-        return Err(shape_err("group_norm x", "(batch, ..., features)", x.shape()));
+        return Err(shape_err(
+            "group_norm x",
+            "(batch, ..., features)",
+            x.shape(),
+        ));
     }
     let c = x.shape()[x.ndim() - 1];
     if num_groups == 0 || c % num_groups != 0 {
@@ -195,7 +199,16 @@ pub fn group_norm<T: Real, S: Data<Elem = T>, D: Dimension>(
         ArrayD::from_shape_fn(IxDyn(&[b, c]), |ix| s[[ix[0], ix[1] / gs]])
     };
     let spatial: Vec<isize> = (1..x.ndim() as isize - 1).collect();
-    normalize(&x, &rep(&mean), &rep(&var), scale, bias, &spatial, &[-1], epsilon)
+    normalize(
+        &x,
+        &rep(&mean),
+        &rep(&var),
+        scale,
+        bias,
+        &spatial,
+        &[-1],
+        epsilon,
+    )
 }
 
 #[cfg(test)]
