@@ -51,7 +51,8 @@ pub struct ConvOptions {
     pub strides: Vec<usize>,
     /// The padding.
     pub padding: Padding,
-    /// Input (lhs) dilation: `d - 1` zeros inserted between input elements.
+    /// Input (lhs) dilation: `d - 1` zeros inserted between input elements;
+    /// values > 1 need `Padding::Explicit`, as in JAX.
     pub input_dilation: Vec<usize>,
     /// Kernel (rhs) dilation, a.k.a. atrous convolution.
     pub kernel_dilation: Vec<usize>,
@@ -361,6 +362,14 @@ pub fn conv_general<T: Real, S: Data<Elem = T>, S2: Data<Elem = T>, D: Dimension
     let strides = per_axis("conv strides", &opts.strides, nsp)?;
     let lhs = per_axis("conv input_dilation", &opts.input_dilation, nsp)?;
     let rhs = per_axis("conv kernel_dilation", &opts.kernel_dilation, nsp)?;
+    if lhs.iter().any(|&d| d > 1) && !matches!(opts.padding, Padding::Explicit(_)) {
+        // As `lax.conv_general_dilated`: string paddings are undefined here.
+        return Err(Error::invalid_argument(
+            "conv padding",
+            "Explicit padding when input_dilation > 1",
+            format!("{:?}", opts.padding),
+        ));
+    }
     let groups = opts.feature_group_count;
     let c = xf.shape()[nsp + 1];
     let cin_g = kernel.shape()[nsp];
