@@ -12,7 +12,10 @@ use nnx_layers::functional as f;
 use serde_json::Value;
 
 fn load(name: &str) -> Vec<Value> {
-    let path = format!("{}/tests/data/functional/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/data/functional/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).expect("reference data present");
     serde_json::from_str::<Value>(&text)
         .expect("valid json")
@@ -22,39 +25,72 @@ fn load(name: &str) -> Vec<Value> {
 }
 
 fn shape(v: &Value) -> Vec<usize> {
-    v["shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim") as usize).collect()
+    v["shape"]
+        .as_array()
+        .expect("shape")
+        .iter()
+        .map(|d| d.as_u64().expect("dim") as usize)
+        .collect()
 }
 
 fn f32s(v: &Value) -> ArrayD<f32> {
-    let data: Vec<f32> = v["data"].as_array().expect("data").iter().map(|d| d.as_f64().expect("num") as f32).collect();
+    let data: Vec<f32> = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|d| d.as_f64().expect("num") as f32)
+        .collect();
     ArrayD::from_shape_vec(IxDyn(&shape(v)), data).expect("consistent")
 }
 
 fn i64s(v: &Value) -> ArrayD<i64> {
-    let data: Vec<i64> = v["data"].as_array().expect("data").iter().map(|d| d.as_i64().expect("int")).collect();
+    let data: Vec<i64> = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|d| d.as_i64().expect("int"))
+        .collect();
     ArrayD::from_shape_vec(IxDyn(&shape(v)), data).expect("consistent")
 }
 
 fn bools(v: &Value) -> ArrayD<bool> {
-    let data: Vec<bool> = v["data"].as_array().expect("data").iter().map(|d| d.as_bool().expect("bool")).collect();
+    let data: Vec<bool> = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|d| d.as_bool().expect("bool"))
+        .collect();
     ArrayD::from_shape_vec(IxDyn(&shape(v)), data).expect("consistent")
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
     match v {
         Value::Number(n) => vec![n.as_u64().expect("int") as usize],
-        Value::Array(a) => a.iter().map(|d| d.as_u64().expect("int") as usize).collect(),
+        Value::Array(a) => a
+            .iter()
+            .map(|d| d.as_u64().expect("int") as usize)
+            .collect(),
         _ => Vec::new(),
     }
 }
 
 fn isizes(v: &Value) -> Vec<isize> {
-    v.as_array().expect("axes").iter().map(|d| d.as_i64().expect("int") as isize).collect()
+    v.as_array()
+        .expect("axes")
+        .iter()
+        .map(|d| d.as_i64().expect("int") as isize)
+        .collect()
 }
 
 fn close(case: &Value, got: &ArrayD<f32>, atol: f32) {
     let want = f32s(&case["output"]);
-    assert_eq!(got.shape(), want.shape(), "shape of {} {}", case["fn"], case["params"]);
+    assert_eq!(
+        got.shape(),
+        want.shape(),
+        "shape of {} {}",
+        case["fn"],
+        case["params"]
+    );
     let mut worst = 0.0f32;
     for (g, w) in got.iter().zip(want.iter()) {
         let excess = (g - w).abs() - (atol + 1e-5 * w.abs());
@@ -98,8 +134,12 @@ fn activations_match_jax() {
         let name = c["fn"].as_str().expect("fn");
         if name == "one_hot" {
             let x = i64s(&c["inputs"]["x"]);
-            let y = f::one_hot::<f32, _, _>(&x, p["num_classes"].as_u64().expect("n") as usize, p["axis"].as_i64().expect("a") as isize)
-                .expect("one_hot");
+            let y = f::one_hot::<f32, _, _>(
+                &x,
+                p["num_classes"].as_u64().expect("n") as usize,
+                p["axis"].as_i64().expect("a") as isize,
+            )
+            .expect("one_hot");
             close(&c, &y, 0.0);
             continue;
         }
@@ -129,7 +169,9 @@ fn activations_match_jax() {
             "softmax" => f::softmax(&x, axis()).expect("softmax"),
             "log_softmax" => f::log_softmax(&x, axis()).expect("log_softmax"),
             "glu" => f::glu(&x, axis()).expect("glu"),
-            "standardize" => f::standardize(&x, &isizes(&p["axes"]), num("epsilon")).expect("standardize"),
+            "standardize" => {
+                f::standardize(&x, &isizes(&p["axes"]), num("epsilon")).expect("standardize")
+            }
             other => panic!("untested {other}"),
         };
         close(&c, &y, 1e-6);
@@ -145,7 +187,11 @@ fn conv_matches_flax() {
         let n = k.ndim() - 2;
         let bc = |key: &str| {
             let v = usizes(&p[key]);
-            if v.len() == 1 { vec![v[0]; n] } else { v }
+            if v.len() == 1 {
+                vec![v[0]; n]
+            } else {
+                v
+            }
         };
         let y = if c["fn"] == "conv" {
             let o = f::ConvOptions {
@@ -180,7 +226,13 @@ fn pooling_matches_flax() {
         let y = match c["fn"].as_str().expect("fn") {
             "max_pool" => f::max_pool(&x, &w, &s, &pad),
             "min_pool" => f::min_pool(&x, &w, &s, &pad),
-            _ => f::avg_pool(&x, &w, &s, &pad, p["count_include_pad"].as_bool().expect("bool")),
+            _ => f::avg_pool(
+                &x,
+                &w,
+                &s,
+                &pad,
+                p["count_include_pad"].as_bool().expect("bool"),
+            ),
         }
         .expect("pool");
         close(&c, &y, 1e-6);
@@ -221,7 +273,10 @@ fn attention_matches_flax() {
                     bias: bias.as_ref(),
                     mask: mask.as_ref(),
                     is_causal: p["is_causal"].as_bool().unwrap_or(false),
-                    dropout: keep.as_ref().map(|keep| f::AttentionDropout { keep, rate: p["rate"].as_f64().expect("rate") }),
+                    dropout: keep.as_ref().map(|keep| f::AttentionDropout {
+                        keep,
+                        rate: p["rate"].as_f64().expect("rate"),
+                    }),
                 };
                 let y = if name == "attention" {
                     f::dot_product_attention(&q, &k, &v, &o)
@@ -252,7 +307,8 @@ fn normalization_matches_flax() {
                 .expect("stats");
                 let (scale, bias) = (f32s(&i["scale"]), f32s(&i["bias"]));
                 let eps = p["epsilon"].as_f64().expect("eps") as f32;
-                let y = f::normalize(&x, &m, &v, Some(&scale), Some(&bias), &axes, &[-1], eps).expect("normalize");
+                let y = f::normalize(&x, &m, &v, Some(&scale), Some(&bias), &axes, &[-1], eps)
+                    .expect("normalize");
                 let mut mc = c.clone();
                 mc["output"] = c["mean"].clone();
                 close(&mc, &m, 1e-5);
@@ -274,7 +330,9 @@ fn normalization_matches_flax() {
                 close(&c, &y, 1e-5);
             }
             _ => {
-                let w = f32s(&i["w"]).into_dimensionality::<ndarray::Ix2>().expect("2-D");
+                let w = f32s(&i["w"])
+                    .into_dimensionality::<ndarray::Ix2>()
+                    .expect("2-D");
                 close(&c, &f::dot_last_axis(&x, &w).expect("dot"), 1e-5);
             }
         }

@@ -358,7 +358,7 @@ pub fn glu<T: Real, S: Data<Elem = T>, D: Dimension>(
     let x = x.view().into_dyn();
     let ax = canon_axis("glu axis", axis, x.ndim())?;
     let n = x.len_of(Axis(ax));
-    if n % 2 != 0 {
+    if !n.is_multiple_of(2) {
         return Err(shape_err(
             "glu x",
             format!("an even size along axis {axis}"),

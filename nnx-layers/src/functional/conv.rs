@@ -236,7 +236,7 @@ fn conv_core<T: Real>(
         for o in 0..o_n {
             for kk in 0..ksp[d] {
                 let p = (o * strides[d] + kk * rhs_dil[d]) as isize - pads[d].0 as isize;
-                let ok = p >= 0 && (p as usize) < dil_in && (p as usize) % lhs_dil[d] == 0;
+                let ok = p >= 0 && (p as usize) < dil_in && (p as usize).is_multiple_of(lhs_dil[d]);
                 t.push(if ok {
                     Some(p as usize / lhs_dil[d])
                 } else {
@@ -374,7 +374,7 @@ pub fn conv_general<T: Real, S: Data<Elem = T>, S2: Data<Elem = T>, D: Dimension
     let c = xf.shape()[nsp + 1];
     let cin_g = kernel.shape()[nsp];
     let cout = kernel.shape()[nsp + 1];
-    if groups == 0 || cout % groups != 0 {
+    if groups == 0 || !cout.is_multiple_of(groups) {
         return Err(Error::invalid_argument(
             "conv feature_group_count",
             format!("a positive divisor of out_features {cout}"),

@@ -141,7 +141,7 @@ pub fn normalize<T: Real, S: Data<Elem = T>, D: Dimension>(
     let mut y = (&x - &mean) * &mul;
     if let Some(b) = bias {
         let b = reshape_to("normalize bias", &b.view(), &feature_shape)?;
-        y = y + &b;
+        y += &b;
     }
     Ok(y)
 }
@@ -175,7 +175,7 @@ pub fn group_norm<T: Real, S: Data<Elem = T>, D: Dimension>(
         ));
     }
     let c = x.shape()[x.ndim() - 1];
-    if num_groups == 0 || c % num_groups != 0 {
+    if num_groups == 0 || !c.is_multiple_of(num_groups) {
         return Err(Error::invalid_argument(
             "group_norm num_groups",
             format!("a divisor of the {c} features"),

@@ -125,12 +125,11 @@ pub fn avg_pool<T: Real, S: Data<Elem = T>, D: Dimension>(
     let full = T::from_f64(window_shape.iter().product::<usize>() as f64);
     let mut out = sum;
     ndarray::Zip::from(&mut out).and(&counts).for_each(|o, &c| {
-        *o = *o
-            / if count_include_pad {
-                full
-            } else {
-                T::from_f64(c as f64)
-            };
+        *o /= if count_include_pad {
+            full
+        } else {
+            T::from_f64(c as f64)
+        };
     });
     Ok(out)
 }
