@@ -1,0 +1,179 @@
+//! Stateless math of Flax NNX's layers, computing what `flax.nnx` / `jax.nn`
+//! compute, over [`ndarray`].
+//!
+//! Layers (Linear, Conv, BatchNorm, MultiHeadAttention, ...) are thin wrappers
+//! around these functions. Every function that can be handed a wrong shape
+//! returns [`nnx_core::Result`]; shapes in errors are printed as Python tuples.
+//!
+//! ```
+//! use ndarray::array;
+//! use nnx_layers::functional::{relu, softmax};
+//!
+//! let x = array![[-1.0f32, 0.0, 2.0]];
+//! assert_eq!(relu(&x), array![[0.0, 0.0, 2.0]]);
+//! let p = softmax(&x, -1)?;
+//! assert!((p.sum() - 1.0).abs() < 1e-6);
+//! # Ok::<(), nnx_core::Error>(())
+//! ```
+
+mod activation;
+mod attention;
+mod conv;
+mod linalg;
+mod normalization;
+mod pooling;
+
+pub use activation::*;
+pub use attention::*;
+pub use conv::*;
+pub use linalg::*;
+pub use normalization::*;
+pub use pooling::*;
+
+use nnx_core::{error::ErrorPath, Error, Result};
+
+/// The floating-point element types the functional API is generic over
+/// (`f32` and `f64`).
+///
+/// ```
+/// use nnx_layers::functional::Real;
+/// assert_eq!(<f32 as Real>::from_f64(0.5), 0.5f32);
+/// assert_eq!(<f64 as Real>::finfo_min(), f64::MIN);
+/// ```
+pub trait Real: ndarray::NdFloat + Default {
+    /// Converts (rounding) an `f64` literal to this type.
+    fn from_f64(v: f64) -> Self;
+    /// Widens to `f64` (named apart from `num_traits::ToPrimitive::to_f64`, which returns an `Option`).
+    fn widen(self) -> f64;
+    /// The most negative finite value, `jnp.finfo(dtype).min`, used for masking.
+    fn finfo_min() -> Self;
+}
+
+impl Real for f32 {
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn widen(self) -> f64 {
+        f64::from(self)
+    }
+    fn finfo_min() -> Self {
+        f32::MIN
+    }
+}
+
+impl Real for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn widen(self) -> f64 {
+        self
+    }
+    fn finfo_min() -> Self {
+        f64::MIN
+    }
+}
+
+/// Formats a shape as a Python tuple: `(2, 3)`, `(3,)`, `()`.
+pub(crate) fn shape_str(shape: &[usize]) -> String {
+    match shape {
+        [] => "()".to_string(),
+        [d] => format!("({d},)"),
+        _ => {
+            let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+            format!("({})", parts.join(", "))
+        }
+    }
+}
+
+/// A [`Error::ShapeMismatch`] naming the argument.
+pub(crate) fn shape_err(arg: &str, expected: impl Into<String>, found: &[usize]) -> Error {
+    Error::ShapeMismatch {
+        path: ErrorPath(arg.to_string()),
+        expected: expected.into(),
+        found: shape_str(found),
+    }
+}
+
+/// Resolves a possibly negative axis against `ndim`, like numpy.
+pub(crate) fn canon_axis(what: &str, axis: isize, ndim: usize) -> Result<usize> {
+    let n = ndim as isize;
+    let a = if axis < 0 { axis + n } else { axis };
+    if a < 0 || a >= n {
+        return Err(Error::invalid_argument(
+            what,
+            format!("an axis in [-{ndim}, {ndim})"),
+            axis.to_string(),
+        ));
+    }
+    Ok(a as usize)
+}
+
+/// Resolves a list of axes, sorted and without duplicates.
+pub(crate) fn canon_axes(what: &str, axes: &[isize], ndim: usize) -> Result<Vec<usize>> {
+    let mut out = Vec::with_capacity(axes.len());
+    for &a in axes {
+        let c = canon_axis(what, a, ndim)?;
+        if out.contains(&c) {
+            return Err(Error::invalid_argument(
+                what,
+                "distinct axes",
+                format!("{axes:?}"),
+            ));
+        }
+        out.push(c);
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// The numpy broadcast of two shapes, or `None` if they do not broadcast.
+pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_print_as_python_tuples() {
+        assert_eq!(shape_str(&[]), "()");
+        assert_eq!(shape_str(&[3]), "(3,)");
+        assert_eq!(shape_str(&[2, 3]), "(2, 3)");
+    }
+
+    #[test]
+    fn axes_resolve_like_numpy() {
+        assert_eq!(canon_axis("f", -1, 3).ok(), Some(2));
+        assert!(canon_axis("f", 3, 3).is_err());
+        assert!(canon_axis("f", -4, 3).is_err());
+        assert_eq!(canon_axes("f", &[-1, 0], 3).ok(), Some(vec![0, 2]));
+        assert!(canon_axes("f", &[1, -2], 3).is_err());
+    }
+
+    #[test]
+    fn broadcasting_follows_numpy() {
+        assert_eq!(broadcast_shapes(&[2, 1, 3], &[4, 1]), Some(vec![2, 4, 3]));
+        assert_eq!(broadcast_shapes(&[2], &[3]), None);
+    }
+}
