@@ -6,6 +6,18 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ErrorPath(pub String);
 
+impl From<&str> for ErrorPath {
+    fn from(s: &str) -> Self {
+        ErrorPath(s.to_string())
+    }
+}
+
+impl From<String> for ErrorPath {
+    fn from(s: String) -> Self {
+        ErrorPath(s)
+    }
+}
+
 impl fmt::Display for ErrorPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
@@ -49,6 +61,103 @@ pub enum Error {
         expected: String,
         /// The shape found, as a Python tuple.
         found: String,
+    },
+    /// A value of the wrong Rust type (and so dtype or rank) at a path.
+    #[error("type mismatch at {path}: expected {expected}, found {found}")]
+    TypeMismatch {
+        /// Where.
+        path: ErrorPath,
+        /// The expected value type.
+        expected: String,
+        /// The value type found.
+        found: String,
+    },
+    /// A Variable of the wrong type (kind) at a path.
+    #[error("Variable type mismatch at {path}: expected {expected}, found {found}")]
+    KindMismatch {
+        /// Where.
+        path: ErrorPath,
+        /// The expected Variable type.
+        expected: String,
+        /// The Variable type found.
+        found: String,
+    },
+    /// A path the graph needs is missing from the given State.
+    #[error("missing Variable at {path}: expected a {expected}, found nothing in the given states")]
+    MissingPath {
+        /// Where.
+        path: ErrorPath,
+        /// The Variable type expected there.
+        expected: String,
+    },
+    /// A State holds a path the graph does not have.
+    #[error("unexpected Variable at {path}: expected no Variable there, found a {found}")]
+    UnexpectedPath {
+        /// Where.
+        path: ErrorPath,
+        /// The Variable type found.
+        found: String,
+    },
+    /// Several problems at once (merge and load report every mismatch).
+    #[error("{} problems:\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<Error>),
+    /// A metadata name that is not set.
+    #[error("{kind} has no metadata entry '{name}'")]
+    MissingMetadata {
+        /// The name asked for.
+        name: String,
+        /// The Variable type.
+        kind: String,
+    },
+    /// Filters that leave some Variables unmatched where every one must match.
+    #[error("non-exhaustive filters: expected every Variable to match a filter, found unmatched paths {paths:?}")]
+    NonExhaustiveFilters {
+        /// The unmatched paths.
+        paths: Vec<String>,
+    },
+    /// `..` given before other filters.
+    #[error("`..` can only be the last filter, found it at index {index} of {count}")]
+    EllipsisNotLast {
+        /// Its position.
+        index: usize,
+        /// How many filters were given.
+        count: usize,
+    },
+    /// A name or type the Variable type registry does not know, or already has.
+    #[error("registry: expected {expected}, found {found}")]
+    Registry {
+        /// What the registry needed.
+        expected: String,
+        /// What it was given.
+        found: String,
+    },
+    /// `sow` into a name that holds something else.
+    #[error("cannot sow into '{name}': expected {expected}, found {found}")]
+    Sow {
+        /// The name sown into.
+        name: String,
+        /// What sowing needs there.
+        expected: String,
+        /// What is there.
+        found: String,
+    },
+    /// An attribute that no module of the graph has, or has with another type.
+    #[error("set_attributes: expected a field '{name}' of type {expected}, found {found}")]
+    Attribute {
+        /// The attribute name.
+        name: String,
+        /// The value's type.
+        expected: String,
+        /// What the graph has.
+        found: String,
+    },
+    /// A random stream that does not exist (and there is no `default`).
+    #[error("no random stream '{name}': expected one of {available:?} or a 'default' stream")]
+    MissingStream {
+        /// The stream asked for.
+        name: String,
+        /// The streams there are.
+        available: Vec<String>,
     },
 }
 

@@ -1,0 +1,393 @@
+//! How each field type takes part in graph traversal.
+//!
+//! `#[derive(Module)]` calls [`Field`] on every field; the field's type decides
+//! whether it is a Variable, a child node, a container of those, or a static
+//! hyperparameter. No type is inspected at run time.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::graph::builder::Builder;
+use crate::graph::key::Key;
+use crate::variable::AnyVariable;
+
+/// What a walker is told about a node it enters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeHeader {
+    /// The node's type (`Linear`, `Vec`, `Model::Variant`).
+    pub type_name: &'static str,
+    /// A transparent node adds no path component (a `sow` store lives at its
+    /// module's own level).
+    pub transparent: bool,
+}
+
+impl NodeHeader {
+    /// A node that adds its key to the path.
+    ///
+    /// ```
+    /// assert!(!nnx_core::graph::NodeHeader::node("Linear").transparent);
+    /// ```
+    pub const fn node(type_name: &'static str) -> Self {
+        NodeHeader {
+            type_name,
+            transparent: false,
+        }
+    }
+}
+
+/// Read-only traversal callbacks (state, graphdef, filters, printing).
+pub trait Walker {
+    /// A child node begins under `key`.
+    fn enter(&mut self, key: &Key, header: NodeHeader);
+    /// The current node ends.
+    fn leave(&mut self);
+    /// A shared object under `key`; `true` means first visit: walk it.
+    fn shared(&mut self, key: &Key, id: usize) -> bool;
+    /// A Variable under `key`.
+    fn variable(&mut self, key: &Key, var: &dyn AnyVariable);
+    /// A static hyperparameter under `key`.
+    fn static_value(&mut self, key: &Key, value: &dyn StaticField);
+    /// An empty `Option` under `key`.
+    fn none(&mut self, key: &Key);
+}
+
+/// Mutating traversal callbacks (update, pop, set_attributes).
+pub trait WalkerMut {
+    /// A child node begins under `key`.
+    fn enter(&mut self, key: &Key, header: NodeHeader);
+    /// The current node ends.
+    fn leave(&mut self);
+    /// A shared object under `key`; `true` means first visit: walk it.
+    fn shared(&mut self, key: &Key, id: usize) -> bool;
+    /// A Variable under `key`. Return `true` to remove it, which only removable
+    /// slots (`Option` fields, `sow` stores) honour; `removable` says which it is.
+    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, removable: bool) -> bool;
+    /// A static hyperparameter under `key`, to read or set.
+    fn static_value(&mut self, key: &Key, value: &mut dyn Any);
+}
+
+/// A type that can be a field of a `#[derive(Module)]` struct.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is neither a graph node nor a static hyperparameter",
+    label = "this field's type is not a Variable, a Module, a container of those, or a primitive",
+    note = "mark the field `#[nnx(static)]` if it is a hyperparameter (Clone + Debug + PartialEq + Hash), or `#[nnx(skip)]` to leave it out of the graph"
+)]
+pub trait Field: Sized + Send + Sync + 'static {
+    /// Walks the field under `key`.
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker);
+    /// Walks the field mutably under `key`. Returns `true` when the walker asked
+    /// to remove a Variable that this field is (the owner empties the slot if it can).
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, removable: bool) -> bool;
+    /// Rebuilds the field from a GraphDef and States.
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self>;
+}
+
+/// A static hyperparameter as walkers see it.
+pub trait StaticField {
+    /// An owned, hashable copy for the GraphDef.
+    fn to_dyn(&self) -> Arc<dyn DynStatic>;
+}
+
+/// A static value stored in a GraphDef: comparable and hashable behind `dyn`.
+pub trait DynStatic: Any + Send + Sync + fmt::Debug {
+    /// Equality with another static.
+    fn dyn_eq(&self, other: &dyn DynStatic) -> bool;
+    /// Feeds the value to a hasher.
+    fn dyn_hash(&self, state: &mut dyn Hasher);
+    /// `self` as `Any`.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// The bound of `#[nnx(static)]` fields.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a `#[nnx(static)]` field",
+    label = "static fields live in the GraphDef, which is compared and hashed",
+    note = "a static field must be Clone + Debug + PartialEq + Hash + Send + Sync + 'static"
+)]
+pub trait StaticHyperparameter: Clone + fmt::Debug + PartialEq + Hash + Send + Sync + 'static {}
+impl<T: Clone + fmt::Debug + PartialEq + Hash + Send + Sync + 'static> StaticHyperparameter for T {}
+
+/// An owned `#[nnx(static)]` value in a GraphDef.
+#[derive(Clone, Debug, PartialEq, Hash)]
+pub struct StaticBox<T>(pub T);
+
+impl<T: StaticHyperparameter> DynStatic for StaticBox<T> {
+    fn dyn_eq(&self, other: &dyn DynStatic) -> bool {
+        other.as_any().downcast_ref::<Self>() == Some(self)
+    }
+    fn dyn_hash(&self, mut state: &mut dyn Hasher) {
+        self.0.hash(&mut state)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A borrowed `#[nnx(static)]` field, as the derive passes it to walkers.
+pub struct AsStatic<'a, T>(pub &'a T);
+
+impl<T: StaticHyperparameter> StaticField for AsStatic<'_, T> {
+    fn to_dyn(&self) -> Arc<dyn DynStatic> {
+        Arc::new(StaticBox(self.0.clone()))
+    }
+}
+
+/// Walks a `#[nnx(static)]` field (used by the derive).
+#[doc(hidden)]
+pub fn walk_static<T: StaticHyperparameter>(value: &T, key: &Key, w: &mut dyn Walker) {
+    w.static_value(key, &AsStatic(value))
+}
+
+/// Walks a `#[nnx(static)]` field mutably (used by the derive).
+#[doc(hidden)]
+pub fn walk_static_mut<T: StaticHyperparameter>(value: &mut T, key: &Key, w: &mut dyn WalkerMut) {
+    w.static_value(key, value)
+}
+
+/// Rebuilds a `#[nnx(static)]` field (used by the derive).
+#[doc(hidden)]
+pub fn build_static<T: StaticHyperparameter>(key: &Key, b: &mut Builder<'_>) -> Result<T> {
+    b.static_value::<StaticBox<T>>(key).map(|s| s.0)
+}
+
+macro_rules! primitive_fields {
+    ($($t:ty),*) => {$(
+        impl DynStatic for $t {
+            fn dyn_eq(&self, other: &dyn DynStatic) -> bool {
+                other.as_any().downcast_ref::<Self>() == Some(self)
+            }
+            fn dyn_hash(&self, mut state: &mut dyn Hasher) {
+                self.hash(&mut state)
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+        }
+        primitive_field_walk!($t);
+    )*};
+}
+
+macro_rules! float_fields {
+    ($($t:ty),*) => {$(
+        // Floats compare and hash by bits so that a GraphDef is `Eq + Hash`.
+        impl DynStatic for $t {
+            fn dyn_eq(&self, other: &dyn DynStatic) -> bool {
+                other.as_any().downcast_ref::<Self>().map(|o| o.to_bits()) == Some(self.to_bits())
+            }
+            fn dyn_hash(&self, mut state: &mut dyn Hasher) {
+                self.to_bits().hash(&mut state)
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+        }
+        primitive_field_walk!($t);
+    )*};
+}
+
+macro_rules! primitive_field_walk {
+    ($t:ty) => {
+        impl StaticField for $t {
+            fn to_dyn(&self) -> Arc<dyn DynStatic> {
+                Arc::new(self.clone())
+            }
+        }
+
+        /// A primitive field is a static hyperparameter without any attribute.
+        impl Field for $t {
+            fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+                w.static_value(key, self)
+            }
+            fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+                w.static_value(key, self);
+                false
+            }
+            fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+                b.static_value::<$t>(key)
+            }
+        }
+    };
+}
+
+primitive_fields!(bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, String, ());
+float_fields!(f32, f64);
+
+/// `Some(x)` is `x` under the same key; `None` is recorded in the GraphDef.
+/// An `Option` slot holding a Variable is removable by `pop`.
+impl<T: Field> Field for Option<T> {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+        match self {
+            Some(x) => x.walk_field(key, w),
+            None => w.none(key),
+        }
+    }
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+        if let Some(x) = self {
+            if x.walk_field_mut(key, w, true) {
+                *self = None;
+            }
+        }
+        false
+    }
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        if b.take_none(key) {
+            Ok(None)
+        } else {
+            T::build_field(key, b).map(Some)
+        }
+    }
+}
+
+impl<T: Field> Field for Box<T> {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+        (**self).walk_field(key, w)
+    }
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, removable: bool) -> bool {
+        (**self).walk_field_mut(key, w, removable)
+    }
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        T::build_field(key, b).map(Box::new)
+    }
+}
+
+/// Elements sit under integer keys, as Flax lists do.
+impl<T: Field> Field for Vec<T> {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+        w.enter(key, NodeHeader::node("Vec"));
+        for (i, x) in self.iter().enumerate() {
+            x.walk_field(&Key::Int(i), w);
+        }
+        w.leave();
+    }
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+        w.enter(key, NodeHeader::node("Vec"));
+        for (i, x) in self.iter_mut().enumerate() {
+            x.walk_field_mut(&Key::Int(i), w, false);
+        }
+        w.leave();
+        false
+    }
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        b.enter(key)?;
+        let mut out = Vec::new();
+        while let Some(k) = b.next_child_key() {
+            out.push(T::build_field(&k, b)?);
+        }
+        b.leave()?;
+        Ok(out)
+    }
+}
+
+impl<T: Field, const N: usize> Field for [T; N] {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+        w.enter(key, NodeHeader::node("Array"));
+        for (i, x) in self.iter().enumerate() {
+            x.walk_field(&Key::Int(i), w);
+        }
+        w.leave();
+    }
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+        w.enter(key, NodeHeader::node("Array"));
+        for (i, x) in self.iter_mut().enumerate() {
+            x.walk_field_mut(&Key::Int(i), w, false);
+        }
+        w.leave();
+        false
+    }
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        let items = Vec::<T>::build_field(key, b)?;
+        let found = items.len();
+        items.try_into().map_err(|_| {
+            crate::Error::invalid_argument(
+                format!("array field {}", b.path_string_with(key)),
+                format!("{N} elements"),
+                format!("{found} elements"),
+            )
+        })
+    }
+}
+
+/// Entries sit under their string keys, sorted.
+impl<T: Field> Field for BTreeMap<String, T> {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+        w.enter(key, NodeHeader::node("BTreeMap"));
+        for (k, x) in self {
+            x.walk_field(&Key::from(k.clone()), w);
+        }
+        w.leave();
+    }
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+        w.enter(key, NodeHeader::node("BTreeMap"));
+        for (k, x) in self.iter_mut() {
+            x.walk_field_mut(&Key::from(k.clone()), w, false);
+        }
+        w.leave();
+        false
+    }
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        b.enter(key)?;
+        let mut out = BTreeMap::new();
+        while let Some(k) = b.next_child_key() {
+            let name = match &k {
+                Key::Str(s) => s.to_string(),
+                Key::Int(i) => i.to_string(),
+            };
+            out.insert(name, T::build_field(&k, b)?);
+        }
+        b.leave()?;
+        Ok(out)
+    }
+}
+
+/// Walks a typed Variable (used by `variable_type!`).
+#[doc(hidden)]
+pub fn walk_variable<V: crate::VariableType>(var: &V, key: &Key, w: &mut dyn Walker) {
+    w.variable(key, var.as_variable())
+}
+
+/// Walks a typed Variable mutably (used by `variable_type!`).
+#[doc(hidden)]
+pub fn walk_variable_mut<V: crate::VariableType>(
+    var: &mut V,
+    key: &Key,
+    w: &mut dyn WalkerMut,
+    removable: bool,
+) -> bool {
+    w.variable(key, var.as_variable_mut(), removable)
+}
+
+/// The graph impls of a Variable type (used by `variable_type!`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __variable_graph_impls {
+    ($name:ident) => {
+        impl<T: $crate::value::Value + ::core::clone::Clone> $crate::graph::Field for $name<T> {
+            fn walk_field(&self, key: &$crate::Key, w: &mut dyn $crate::graph::Walker) {
+                $crate::graph::field::walk_variable(self, key, w)
+            }
+            fn walk_field_mut(
+                &mut self,
+                key: &$crate::Key,
+                w: &mut dyn $crate::graph::WalkerMut,
+                removable: bool,
+            ) -> bool {
+                $crate::graph::field::walk_variable_mut(self, key, w, removable)
+            }
+            fn build_field(
+                key: &$crate::Key,
+                b: &mut $crate::graph::Builder<'_>,
+            ) -> $crate::Result<Self> {
+                b.variable::<Self>(key)
+            }
+        }
+
+        impl<T: $crate::value::Value + ::core::clone::Clone> $crate::Module for $name<T> {}
+    };
+}
+
+crate::__variable_graph_impls!(Variable);
+use crate::variable::Variable;

@@ -1,0 +1,202 @@
+//! GraphDef: the static structure of a module graph, flat and hashable.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::graph::builder::{build, IntoStates};
+use crate::graph::field::{DynStatic, Field, NodeHeader};
+use crate::graph::key::Key;
+use crate::kind::Kind;
+use crate::value::DType;
+
+/// One record of a GraphDef, in traversal order.
+#[derive(Clone, Debug)]
+pub(crate) enum Entry {
+    Enter {
+        key: Key,
+        header: NodeHeader,
+    },
+    Leave,
+    Variable {
+        key: Key,
+        kind: Kind,
+        dtype: Option<DType>,
+        shape: Option<Vec<usize>>,
+        value_type: &'static str,
+    },
+    Static {
+        key: Key,
+        value: Arc<dyn DynStatic>,
+    },
+    None {
+        key: Key,
+    },
+    /// The next entries describe a shared object, numbered `index`.
+    SharedFirst {
+        index: usize,
+    },
+    /// A second occurrence of shared object `index`.
+    SharedRef {
+        key: Key,
+        index: usize,
+    },
+}
+
+impl Entry {
+    /// The key an entry is stored under, for entries that have one.
+    pub(crate) fn key(&self) -> Option<&Key> {
+        match self {
+            Entry::Enter { key, .. }
+            | Entry::Variable { key, .. }
+            | Entry::Static { key, .. }
+            | Entry::None { key }
+            | Entry::SharedRef { key, .. } => Some(key),
+            Entry::Leave | Entry::SharedFirst { .. } => None,
+        }
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        use Entry::*;
+        match (self, other) {
+            (Enter { key: a, header: h }, Enter { key: b, header: g }) => a == b && h == g,
+            (Leave, Leave) => true,
+            (
+                Variable {
+                    key: a,
+                    kind: k,
+                    dtype: d,
+                    shape: s,
+                    value_type: t,
+                },
+                Variable {
+                    key: b,
+                    kind: k2,
+                    dtype: d2,
+                    shape: s2,
+                    value_type: t2,
+                },
+            ) => a == b && k == k2 && d == d2 && s == s2 && t == t2,
+            (Static { key: a, value: v }, Static { key: b, value: w }) => a == b && v.dyn_eq(&**w),
+            (None { key: a }, None { key: b }) => a == b,
+            (SharedFirst { index: i }, SharedFirst { index: j }) => i == j,
+            (SharedRef { key: a, index: i }, SharedRef { key: b, index: j }) => a == b && i == j,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Entry {}
+
+impl Hash for Entry {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Entry::Enter { key, header } => {
+                key.hash(state);
+                header.hash(state);
+            }
+            Entry::Leave => {}
+            Entry::Variable {
+                key,
+                kind,
+                dtype,
+                shape,
+                value_type,
+            } => {
+                key.hash(state);
+                kind.hash(state);
+                dtype.hash(state);
+                shape.hash(state);
+                value_type.hash(state);
+            }
+            Entry::Static { key, value } => {
+                key.hash(state);
+                value.dyn_hash(state);
+            }
+            Entry::None { key } => key.hash(state),
+            Entry::SharedFirst { index } => index.hash(state),
+            Entry::SharedRef { key, index } => {
+                key.hash(state);
+                index.hash(state);
+            }
+        }
+    }
+}
+
+/// The structure of a module of type `M`: node types, static fields, Variable types
+/// with their shapes and dtypes, and shared references. It holds no array data,
+/// is cheap to clone (an `Arc`), and is `Eq + Hash` so it can key a cache.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// let v = vec![Param::new(1.0f32), Param::new(2.0f32)];
+/// let (graphdef, state) = v.split(..).unwrap();
+/// assert_eq!(graphdef, vec![Param::new(5.0f32), Param::new(6.0f32)].graphdef());
+/// let back: Vec<Param<f32>> = graphdef.merge(state).unwrap();
+/// assert_eq!(*back[1], 2.0);
+/// ```
+pub struct GraphDef<M> {
+    pub(crate) entries: Arc<[Entry]>,
+    _module: PhantomData<fn() -> M>,
+}
+
+impl<M> GraphDef<M> {
+    pub(crate) fn new(entries: Vec<Entry>) -> Self {
+        GraphDef {
+            entries: entries.into(),
+            _module: PhantomData,
+        }
+    }
+
+    /// Number of Variables the graph holds.
+    pub fn num_variables(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e, Entry::Variable { .. }))
+            .count()
+    }
+}
+
+impl<M: Field> GraphDef<M> {
+    /// Rebuilds the module from States (Flax's `nnx.merge`). Strict: every Variable
+    /// path must be present once, with the recorded Variable type, value type, shape
+    /// and dtype, and no State may hold other paths. All problems are reported in one
+    /// error.
+    pub fn merge(&self, states: impl IntoStates) -> Result<M> {
+        build(&self.entries, states.into_states())
+    }
+}
+
+impl<M> Clone for GraphDef<M> {
+    fn clone(&self) -> Self {
+        GraphDef {
+            entries: Arc::clone(&self.entries),
+            _module: PhantomData,
+        }
+    }
+}
+
+impl<M> PartialEq for GraphDef<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl<M> Eq for GraphDef<M> {}
+
+impl<M> Hash for GraphDef<M> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.entries.hash(state)
+    }
+}
+
+impl<M> fmt::Debug for GraphDef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.entries.iter()).finish()
+    }
+}

@@ -1,0 +1,91 @@
+//! Path keys: field names, sequence indices and map keys.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// One step of a path. Integers sort before strings, as Flax sorts keys.
+///
+/// ```
+/// use nnx_core::Key;
+/// assert!(Key::from(10usize) < Key::from("a"));
+/// assert_eq!(Key::from("kernel").to_string(), "'kernel'");
+/// assert_eq!(Key::from(0usize).to_string(), "0");
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// A sequence index.
+    Int(usize),
+    /// A field name or map key.
+    Str(Cow<'static, str>),
+}
+
+impl Key {
+    /// The name, for string keys.
+    ///
+    /// ```
+    /// assert_eq!(nnx_core::Key::from("a").as_str(), Some("a"));
+    /// ```
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Key::Str(s) => Some(s),
+            Key::Int(_) => None,
+        }
+    }
+}
+
+impl From<&'static str> for Key {
+    fn from(s: &'static str) -> Self {
+        Key::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Key {
+    fn from(s: String) -> Self {
+        Key::Str(Cow::Owned(s))
+    }
+}
+
+impl From<usize> for Key {
+    fn from(i: usize) -> Self {
+        Key::Int(i)
+    }
+}
+
+/// Python's repr of the key, as State printing shows it.
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Int(i) => write!(f, "{i}"),
+            Key::Str(s) => write!(f, "{}", crate::MetaValue::from(&**s)),
+        }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A path from the root of a graph.
+pub type Path = Vec<Key>;
+
+/// Writes a path as `a/b/0`, the form errors use.
+///
+/// ```
+/// use nnx_core::{Key, graph::path_string};
+/// assert_eq!(path_string(&[Key::from("layers"), Key::from(0usize)]), "layers/0");
+/// ```
+pub fn path_string(path: &[Key]) -> String {
+    let mut s = String::new();
+    for (i, k) in path.iter().enumerate() {
+        if i > 0 {
+            s.push('/');
+        }
+        match k {
+            Key::Int(n) => s.push_str(&n.to_string()),
+            Key::Str(name) => s.push_str(name),
+        }
+    }
+    s
+}

@@ -1,0 +1,21 @@
+//! The module graph: traversal, GraphDef, merge, and the graph operations.
+
+mod builder;
+pub mod field;
+mod graphdef;
+pub mod key;
+mod module;
+mod shared;
+mod tracker;
+mod walkers;
+
+pub use builder::{Builder, IntoStates};
+pub use field::{
+    AsStatic, DynStatic, Field, NodeHeader, StaticBox, StaticField, StaticHyperparameter, Walker,
+    WalkerMut,
+};
+pub use graphdef::GraphDef;
+pub use key::{path_string, Key, Path};
+pub use module::{merge, state, Module};
+pub use shared::Shared;
+pub use walkers::GraphItem;

@@ -1,0 +1,109 @@
+//! `Shared<T>`: one object used at several places of a graph (weight tying).
+
+use std::fmt;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::error::Result;
+use crate::graph::builder::Builder;
+use crate::graph::field::{Field, Walker, WalkerMut};
+use crate::graph::key::Key;
+
+/// A thread-safe shared handle to a submodule or a Variable.
+///
+/// Cloning the handle shares the object. Graph traversal visits it once, at its first
+/// path in sorted order; the GraphDef records the other places as references, and
+/// merge restores one shared object.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// let tied = Shared::new(Param::new(ndarray::Array1::<f32>::zeros(2)));
+/// let layers = vec![tied.clone(), tied.clone()];
+/// let state = layers.state();
+/// assert_eq!(state.flat_state().len(), 1); // one Variable, at path 0
+/// let (graphdef, state) = layers.split(..).unwrap();
+/// let back = graphdef.merge(state).unwrap();
+/// assert!(back[0].ptr_eq(&back[1]));
+/// ```
+pub struct Shared<T>(Arc<RwLock<T>>);
+
+impl<T> Shared<T> {
+    /// Wraps `value` in a new shared handle.
+    ///
+    /// ```
+    /// let s = nnx_core::Shared::new(1u8);
+    /// assert_eq!(*s.read(), 1);
+    /// ```
+    pub fn new(value: T) -> Self {
+        Shared(Arc::new(RwLock::new(value)))
+    }
+
+    /// Read access. A lock poisoned by a panicking writer is still readable: the
+    /// data has no invariants that a panic could break half-way.
+    ///
+    /// ```
+    /// let s = nnx_core::Shared::new(vec![1]);
+    /// assert_eq!(s.read().len(), 1);
+    /// ```
+    pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write access.
+    ///
+    /// ```
+    /// let s = nnx_core::Shared::new(1u8);
+    /// *s.write() = 2;
+    /// assert_eq!(*s.read(), 2);
+    /// ```
+    pub fn write(&self) -> RwLockWriteGuard<'_, T> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether two handles point to the same object.
+    ///
+    /// ```
+    /// let a = nnx_core::Shared::new(1u8);
+    /// assert!(a.ptr_eq(&a.clone()));
+    /// assert!(!a.ptr_eq(&nnx_core::Shared::new(1u8)));
+    /// ```
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The identity used to deduplicate during traversal.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const () as usize
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Shared").field(&*self.read()).finish()
+    }
+}
+
+impl<T: Field> Field for Shared<T> {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+        if w.shared(key, self.id()) {
+            self.read().walk_field(key, w);
+        }
+    }
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+        if w.shared(key, self.id()) {
+            // A shared Variable cannot be removed from one place only.
+            self.write().walk_field_mut(key, w, false);
+        }
+        false
+    }
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        b.shared(key)
+    }
+}
+
+impl<T: Field> crate::Module for Shared<T> {}

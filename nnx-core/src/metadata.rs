@@ -1,0 +1,140 @@
+//! Per-Variable metadata: an ordered map from names to Python-like values.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+
+pub use crate::repr::MetaValue;
+
+/// The metadata of one Variable, in insertion order (as a Python dict keeps it).
+///
+/// ```
+/// use nnx_core::Metadata;
+/// let mut m = Metadata::new();
+/// m.insert("axis_names", ("in", "out"));
+/// m.insert("tag", "dropout");
+/// assert_eq!(m.get("tag").map(|v| v.to_string()), Some("'dropout'".to_string()));
+/// assert_eq!(m.keys().collect::<Vec<_>>(), ["axis_names", "tag"]);
+/// ```
+#[derive(Clone, Default, PartialEq)]
+pub struct Metadata(IndexMap<String, MetaValue>);
+
+impl Metadata {
+    /// An empty map.
+    ///
+    /// ```
+    /// assert!(nnx_core::Metadata::new().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Metadata(IndexMap::new())
+    }
+
+    /// Sets `name` to `value`, keeping its position if it exists.
+    ///
+    /// ```
+    /// let mut m = nnx_core::Metadata::new();
+    /// m.insert("a", 1);
+    /// assert!(m.contains("a"));
+    /// ```
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<MetaValue>) {
+        self.0.insert(name.into(), value.into());
+    }
+
+    /// The value of `name`.
+    ///
+    /// ```
+    /// let mut m = nnx_core::Metadata::new();
+    /// m.insert("a", true);
+    /// assert_eq!(m.get("a"), Some(&nnx_core::MetaValue::Bool(true)));
+    /// ```
+    pub fn get(&self, name: &str) -> Option<&MetaValue> {
+        self.0.get(name)
+    }
+
+    /// Whether `name` is set.
+    ///
+    /// ```
+    /// assert!(!nnx_core::Metadata::new().contains("a"));
+    /// ```
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// Removes `name`, keeping the order of the others.
+    ///
+    /// ```
+    /// let mut m = nnx_core::Metadata::new();
+    /// m.insert("a", 1);
+    /// assert!(m.remove("a").is_some());
+    /// ```
+    pub fn remove(&mut self, name: &str) -> Option<MetaValue> {
+        self.0.shift_remove(name)
+    }
+
+    /// The names, in order.
+    ///
+    /// ```
+    /// assert_eq!(nnx_core::Metadata::new().keys().count(), 0);
+    /// ```
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// The entries, in order.
+    ///
+    /// ```
+    /// assert_eq!(nnx_core::Metadata::new().iter().count(), 0);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &MetaValue)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Number of entries.
+    ///
+    /// ```
+    /// assert_eq!(nnx_core::Metadata::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no entries.
+    ///
+    /// ```
+    /// assert!(nnx_core::Metadata::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<K: Into<String>, V: Into<MetaValue>> FromIterator<(K, V)> for Metadata {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Metadata(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+}
+
+impl<K: Into<String>, V: Into<MetaValue>, const N: usize> From<[(K, V); N]> for Metadata {
+    fn from(entries: [(K, V); N]) -> Self {
+        entries.into_iter().collect()
+    }
+}
+
+impl fmt::Debug for Metadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}: {v}", MetaValue::from(k))?;
+        }
+        f.write_str("}")
+    }
+}
+
+impl fmt::Display for Metadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}

@@ -1,0 +1,220 @@
+//! `sow`: recording intermediate values under a module's own path.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::graph::field::{Field, NodeHeader, Walker, WalkerMut};
+use crate::graph::{Builder, Key};
+use crate::kind::Kind;
+use crate::state::VariableState;
+use crate::value::{downcast_arc, Value};
+use crate::filter::VariableInfo;
+use crate::metadata::Metadata;
+use crate::variable::AnyVariable;
+
+/// The store a module sows into. A module opts in to `sow` with one field marked
+/// `#[nnx(sow)]` of this type; its Variables appear at the module's own level
+/// (`'i'`, not `'sown'/'i'`), as Flax stores sown attributes.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::sow::Sown;
+/// let mut s = Sown::default();
+/// s.sow(Intermediate, "i", 1.0f32, &[]).unwrap();
+/// s.sow(Intermediate, "i", 2.0f32, &[]).unwrap();
+/// assert_eq!(nnx_core::value::python_repr(&*s.get("i").unwrap().value_dyn().clone_value()),
+///            "(Array(1., dtype=float32), Array(2., dtype=float32))");
+/// ```
+#[derive(Default, Clone)]
+pub struct Sown {
+    vars: BTreeMap<String, Erased>,
+}
+
+/// A sown Variable: kept type-erased, exactly as its State leaf.
+#[derive(Clone)]
+struct Erased(VariableState);
+
+impl VariableInfo for Erased {
+    fn kind(&self) -> Kind {
+        self.0.kind
+    }
+    fn metadata(&self) -> &Metadata {
+        &self.0.metadata
+    }
+}
+
+impl AnyVariable for Erased {
+    fn value_dyn(&self) -> &dyn Value {
+        &*self.0.value
+    }
+    fn to_state(&self) -> VariableState {
+        self.0.clone()
+    }
+    fn update_from(&mut self, state: &VariableState, path: &str) -> Result<()> {
+        if state.kind != self.0.kind {
+            return Err(Error::KindMismatch {
+                path: path.into(),
+                expected: self.0.kind.name().to_string(),
+                found: state.kind.name().to_string(),
+            });
+        }
+        crate::state::check_same_value_type(&[], &*self.0.value, &*state.value).map_err(|_| {
+            Error::TypeMismatch {
+                path: path.into(),
+                expected: self.0.value.type_name().to_string(),
+                found: state.value.type_name().to_string(),
+            }
+        })?;
+        self.0 = state.clone();
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Sown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.vars.iter().map(|(k, v)| (k, &v.0)))
+            .finish()
+    }
+}
+
+impl Sown {
+    /// The Variable sown under `name`.
+    pub fn get(&self, name: &str) -> Option<&dyn AnyVariable> {
+        self.vars.get(name).map(|v| v as &dyn AnyVariable)
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
+    }
+
+    /// Appends `value` to the tuple stored under `name` (Flax's default `sow`).
+    /// `reserved` are the owning module's field names, which `name` may not shadow.
+    pub fn sow<T: Value + Clone>(&mut self, kind: Kind, name: &str, value: T, reserved: &[&str]) -> Result<()> {
+        self.sow_with(kind, name, value, Vec::<T>::new, |mut acc, x| {
+            acc.push(x);
+            acc
+        }, reserved)
+    }
+
+    /// Folds `value` into the accumulator under `name`: `init` creates it on the
+    /// first call, `reduce` combines (Flax's `sow(..., init_fn, reduce_fn)`).
+    pub fn sow_with<T, R: Value + Clone>(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        value: T,
+        init: impl FnOnce() -> R,
+        reduce: impl FnOnce(R, T) -> R,
+        reserved: &[&str],
+    ) -> Result<()> {
+        if reserved.contains(&name) {
+            return Err(Error::Sow {
+                name: name.to_string(),
+                expected: "a name that is not a field of the module".to_string(),
+                found: "a field with that name".to_string(),
+            });
+        }
+        let acc = match self.vars.remove(name) {
+            None => init(),
+            Some(existing) => {
+                if existing.kind() != kind {
+                    let found = existing.kind().name().to_string();
+                    self.vars.insert(name.to_string(), existing);
+                    return Err(Error::Sow {
+                        name: name.to_string(),
+                        expected: kind.name().to_string(),
+                        found,
+                    });
+                }
+                match downcast_arc::<R>(Arc::clone(&existing.0.value)) {
+                    Ok(acc) => {
+                        drop(existing);
+                        Arc::try_unwrap(acc).unwrap_or_else(|shared| (*shared).clone())
+                    }
+                    Err(stored) => {
+                        let found = stored.type_name().to_string();
+                        self.vars.insert(name.to_string(), existing);
+                        return Err(Error::Sow {
+                            name: name.to_string(),
+                            expected: std::any::type_name::<R>().to_string(),
+                            found,
+                        });
+                    }
+                }
+            }
+        };
+        let leaf = VariableState::new(kind, reduce(acc, value));
+        self.vars.insert(name.to_string(), Erased(leaf));
+        Ok(())
+    }
+}
+
+impl Field for Sown {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+        w.enter(key, SOWN_HEADER);
+        for (name, var) in &self.vars {
+            w.variable(&Key::from(name.clone()), var);
+        }
+        w.leave();
+    }
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+        w.enter(key, SOWN_HEADER);
+        self.vars
+            .retain(|name, var| !w.variable(&Key::from(name.clone()), var, true));
+        w.leave();
+        false
+    }
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        b.enter(key)?;
+        let mut vars = BTreeMap::new();
+        while let Some(k) = b.next_child_key() {
+            let leaf: VariableState = b.take_leaf(&k)?;
+            let name = k.as_str().unwrap_or_default().to_string();
+            vars.insert(name, Erased(leaf));
+        }
+        b.leave()?;
+        Ok(Sown { vars })
+    }
+}
+
+const SOWN_HEADER: NodeHeader = NodeHeader {
+    type_name: "Sown",
+    transparent: true,
+};
+
+/// A module that can `sow`: `#[derive(Module)]` implements it for structs with a
+/// `#[nnx(sow)]` field of type [`Sown`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot sow: it has no sow store",
+    label = "this module did not opt in to `sow`",
+    note = "add a field `#[nnx(sow)] sown: nnx::sow::Sown` to the struct"
+)]
+pub trait Sow {
+    /// The store.
+    fn sown(&mut self) -> &mut Sown;
+    /// The module's own field names (sown names may not shadow them).
+    fn field_names() -> &'static [&'static str];
+
+    /// Records `value` under `name`, appending to a tuple (Flax's `sow`):
+    /// `self.sow(Intermediate, "i", x.clone())?`.
+    fn sow<T: Value + Clone>(&mut self, kind: Kind, name: &str, value: T) -> Result<()> {
+        self.sown().sow(kind, name, value, Self::field_names())
+    }
+
+    /// Records `value` under `name` with a custom accumulator (Flax's `sow` with
+    /// `init_fn` and `reduce_fn`).
+    fn sow_with<T, R: Value + Clone>(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        value: T,
+        init: impl FnOnce() -> R,
+        reduce: impl FnOnce(R, T) -> R,
+    ) -> Result<()> {
+        self.sown()
+            .sow_with(kind, name, value, init, reduce, Self::field_names())
+    }
+}

@@ -1,0 +1,517 @@
+//! State: a nested, sorted mapping from paths to Variable states.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::filter::{self, Filter, Filters, VariableInfo};
+use crate::graph::key::{path_string, Key, Path};
+use crate::kind::Kind;
+use crate::metadata::Metadata;
+use crate::value::Value;
+
+/// One Variable, type-erased: its kind, shared value and metadata (Flax's
+/// `VariableState`). Cloning shares the value.
+///
+/// ```
+/// use nnx_core::{VariableState, Param};
+/// let leaf = VariableState::new(Param, ndarray::arr1(&[1.0f32, 2.0]));
+/// assert_eq!(leaf.kind, Param);
+/// assert_eq!(leaf.to_string(), "Param( # 2 (8 B)\n  value=Array([1., 2.], dtype=float32)\n)");
+/// ```
+#[derive(Clone)]
+pub struct VariableState {
+    /// The Variable type.
+    pub kind: Kind,
+    /// The value, shared with the Variable it came from.
+    pub value: Arc<dyn Value>,
+    /// The metadata.
+    pub metadata: Metadata,
+    /// The instance hooks (typed `Hooks<T>` behind `Any`), kept so that merge
+    /// restores them as Flax keeps hooks in metadata.
+    pub(crate) hooks: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl VariableState {
+    /// A leaf with no metadata.
+    ///
+    /// ```
+    /// let leaf = nnx_core::VariableState::new(nnx_core::Cache, 0u32);
+    /// assert!(leaf.metadata.is_empty());
+    /// ```
+    pub fn new(kind: Kind, value: impl Value) -> Self {
+        VariableState {
+            kind,
+            value: Arc::new(value),
+            metadata: Metadata::new(),
+            hooks: None,
+        }
+    }
+
+    /// The same Variable with another value (hooks and metadata kept).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let leaf = nnx_core::VariableState::new(nnx_core::Param, 1.0f32);
+    /// let other = leaf.with_value(Arc::new(2.0f32));
+    /// assert_eq!(other.value.as_any().downcast_ref::<f32>(), Some(&2.0));
+    /// ```
+    pub fn with_value(&self, value: Arc<dyn Value>) -> Self {
+        VariableState {
+            kind: self.kind,
+            value,
+            metadata: self.metadata.clone(),
+            hooks: self.hooks.clone(),
+        }
+    }
+
+    fn same_as(&self, other: &VariableState) -> bool {
+        self.kind == other.kind
+            && self.metadata == other.metadata
+            && self.value.eq_value(&*other.value)
+    }
+}
+
+impl VariableInfo for VariableState {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+    fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+}
+
+impl fmt::Display for VariableState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::display::fmt_variable(f, self.kind, &*self.value, &self.metadata, 0)
+    }
+}
+
+impl fmt::Debug for VariableState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A nested mapping with sorted keys: the shape of [`State`] and of pure dicts.
+#[derive(Clone, Debug)]
+pub enum Tree<L> {
+    /// A leaf.
+    Leaf(L),
+    /// A sorted mapping (integer keys first).
+    Map(BTreeMap<Key, Tree<L>>),
+}
+
+impl<L> Default for Tree<L> {
+    fn default() -> Self {
+        Tree::Map(BTreeMap::new())
+    }
+}
+
+impl<L> Tree<L> {
+    /// The subtree at `path`.
+    ///
+    /// ```
+    /// use nnx_core::{Key, state::Tree};
+    /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("a")], 1)]);
+    /// assert!(matches!(t.get(&[Key::from("a")]), Some(Tree::Leaf(1))));
+    /// ```
+    pub fn get(&self, path: &[Key]) -> Option<&Tree<L>> {
+        let mut cur = self;
+        for k in path {
+            match cur {
+                Tree::Map(m) => cur = m.get(k)?,
+                Tree::Leaf(_) => return None,
+            }
+        }
+        Some(cur)
+    }
+
+    /// Builds a tree from `(path, leaf)` pairs; a later pair replaces an earlier one
+    /// at the same path.
+    ///
+    /// ```
+    /// use nnx_core::{Key, state::Tree};
+    /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("a"), Key::from(0usize)], 1)]);
+    /// assert_eq!(t.into_flat().len(), 1);
+    /// ```
+    pub fn from_flat(items: impl IntoIterator<Item = (Path, L)>) -> Self {
+        let mut root = Tree::default();
+        for (path, leaf) in items {
+            root.insert(&path, leaf);
+        }
+        root
+    }
+
+    /// Sets the leaf at `path`, creating maps on the way.
+    pub fn insert(&mut self, path: &[Key], leaf: L) {
+        let Some((last, init)) = path.split_last() else {
+            *self = Tree::Leaf(leaf);
+            return;
+        };
+        let mut cur = self;
+        for k in init {
+            if !matches!(cur, Tree::Map(_)) {
+                *cur = Tree::default();
+            }
+            let Tree::Map(m) = cur else { return };
+            cur = m.entry(k.clone()).or_default();
+        }
+        if !matches!(cur, Tree::Map(_)) {
+            *cur = Tree::default();
+        }
+        if let Tree::Map(m) = cur {
+            m.insert(last.clone(), Tree::Leaf(leaf));
+        }
+    }
+
+    /// The `(path, leaf)` pairs, sorted by path.
+    pub fn into_flat(self) -> Vec<(Path, L)> {
+        let mut out = Vec::new();
+        let mut path = Vec::new();
+        self.into_flat_at(&mut path, &mut out);
+        out
+    }
+
+    fn into_flat_at(self, path: &mut Path, out: &mut Vec<(Path, L)>) {
+        match self {
+            Tree::Leaf(l) => out.push((path.clone(), l)),
+            Tree::Map(m) => {
+                for (k, child) in m {
+                    path.push(k);
+                    child.into_flat_at(path, out);
+                    path.pop();
+                }
+            }
+        }
+    }
+
+    /// Visits the leaves with their paths, in sorted order.
+    pub fn for_each_leaf(&self, f: &mut dyn FnMut(&[Key], &L)) {
+        fn go<L>(t: &Tree<L>, path: &mut Path, f: &mut dyn FnMut(&[Key], &L)) {
+            match t {
+                Tree::Leaf(l) => f(path, l),
+                Tree::Map(m) => {
+                    for (k, child) in m {
+                        path.push(k.clone());
+                        go(child, path, f);
+                        path.pop();
+                    }
+                }
+            }
+        }
+        go(self, &mut Vec::new(), f)
+    }
+
+    /// A tree of the same shape with every leaf mapped.
+    pub fn map_leaves<M>(&self, f: &mut dyn FnMut(&[Key], &L) -> M) -> Tree<M> {
+        fn go<L, M>(t: &Tree<L>, path: &mut Path, f: &mut dyn FnMut(&[Key], &L) -> M) -> Tree<M> {
+            match t {
+                Tree::Leaf(l) => Tree::Leaf(f(path, l)),
+                Tree::Map(m) => Tree::Map(
+                    m.iter()
+                        .map(|(k, child)| {
+                            path.push(k.clone());
+                            let c = go(child, path, f);
+                            path.pop();
+                            (k.clone(), c)
+                        })
+                        .collect(),
+                ),
+            }
+        }
+        go(self, &mut Vec::new(), f)
+    }
+}
+
+/// A flat, path-sorted list of `(path, leaf)` (Flax's `FlatState`).
+///
+/// ```
+/// use nnx_core::{FlatState, Key, VariableState, Param};
+/// let flat = FlatState::new(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
+/// assert_eq!(flat.paths(), vec![vec![Key::from("w")]]);
+/// assert_eq!(flat.to_nested_state().flat_state().len(), 1);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct FlatState(Vec<(Path, VariableState)>);
+
+impl FlatState {
+    /// Sorts the pairs by path.
+    pub fn new(mut items: Vec<(Path, VariableState)>) -> Self {
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        FlatState(items)
+    }
+
+    /// The number of leaves.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The paths, in order.
+    pub fn paths(&self) -> Vec<Path> {
+        self.0.iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// The leaves, in path order.
+    pub fn leaves(&self) -> Vec<&VariableState> {
+        self.0.iter().map(|(_, l)| l).collect()
+    }
+
+    /// Iterates `(path, leaf)`.
+    pub fn iter(&self) -> impl Iterator<Item = &(Path, VariableState)> {
+        self.0.iter()
+    }
+
+    /// The nested State.
+    pub fn to_nested_state(&self) -> State {
+        State(Tree::from_flat(self.0.iter().cloned()))
+    }
+
+    /// The pairs.
+    pub fn into_inner(self) -> Vec<(Path, VariableState)> {
+        self.0
+    }
+}
+
+impl IntoIterator for FlatState {
+    type Item = (Path, VariableState);
+    type IntoIter = std::vec::IntoIter<(Path, VariableState)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+/// A pure nested dict of values: a State without Variable types or metadata.
+pub type PureDict = Tree<Arc<dyn Value>>;
+
+/// The state of a module graph: a nested, sorted mapping from path to
+/// [`VariableState`]. It prints exactly as Flax prints a `State`.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// let state = State::from_flat(vec![
+///     (vec![Key::from("bias")], VariableState::new(Param, ndarray::Array1::<f32>::zeros(3))),
+///     (vec![Key::from("kernel")], VariableState::new(Param, ndarray::Array2::<f32>::zeros((2, 3)))),
+/// ]);
+/// assert_eq!(
+///     state.map(shape).to_string(),
+///     "State({\n  'bias': Param(\n    value=(3,)\n  ),\n  'kernel': Param(\n    value=(2, 3)\n  )\n})"
+/// );
+/// ```
+#[derive(Clone, Default)]
+pub struct State(Tree<VariableState>);
+
+impl State {
+    /// An empty State.
+    pub fn new() -> Self {
+        State::default()
+    }
+
+    /// Builds a State from `(path, leaf)` pairs (later pairs win).
+    pub fn from_flat(items: impl IntoIterator<Item = (Path, VariableState)>) -> Self {
+        State(Tree::from_flat(items))
+    }
+
+    /// The nested tree.
+    pub fn tree(&self) -> &Tree<VariableState> {
+        &self.0
+    }
+
+    /// The leaves as a [`FlatState`] (values shared, not copied).
+    pub fn flat_state(&self) -> FlatState {
+        FlatState(self.0.clone().into_flat())
+    }
+
+    /// The `(path, leaf)` pairs, consuming the State.
+    pub fn into_flat(self) -> Vec<(Path, VariableState)> {
+        self.0.into_flat()
+    }
+
+    /// The number of leaves.
+    pub fn len(&self) -> usize {
+        let mut n = 0;
+        self.0.for_each_leaf(&mut |_, _| n += 1);
+        n
+    }
+
+    /// Whether there are no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The leaf at `path`.
+    pub fn leaf(&self, path: &[Key]) -> Option<&VariableState> {
+        match self.0.get(path)? {
+            Tree::Leaf(l) => Some(l),
+            Tree::Map(_) => None,
+        }
+    }
+
+    /// The sub-State at `path` (`state["linear"]` in Flax).
+    pub fn sub(&self, path: &[Key]) -> Option<State> {
+        self.0.get(path).cloned().map(State)
+    }
+
+    /// Maps every value's array leaves through `f`, keeping types and metadata:
+    /// `state.map(shape)` is Flax's `jax.tree.map(jnp.shape, state)`.
+    pub fn map<R: Value>(&self, f: impl Fn(&dyn Value) -> R) -> State {
+        let leaf_fn = |v: &dyn Value| -> Arc<dyn Value> { Arc::new(f(v)) };
+        State(
+            self.0
+                .map_leaves(&mut |_, l| l.with_value(l.value.map_leaves(&leaf_fn))),
+        )
+    }
+
+    /// The leaves matching `filter`.
+    pub fn filter(&self, filter: impl Filter) -> State {
+        State::from_flat(
+            self.flat_state()
+                .into_iter()
+                .filter(|(p, l)| filter.matches(p, l)),
+        )
+    }
+
+    /// Partitions the leaves by `filters` (first match wins). Every leaf must match
+    /// one filter, and `..` may only come last, as in Flax.
+    pub fn split<F: Filters>(self, filters: F) -> Result<F::States> {
+        let parts = filter::partition(self.into_flat(), &filters.as_list(), true)?;
+        Ok(F::states(parts.into_iter().map(State::from_flat).collect()))
+    }
+
+    /// Merges States; a later State's leaf wins at the same path (Flax's
+    /// `State.merge` / `nnx.merge_state`).
+    pub fn merge(states: impl IntoIterator<Item = State>) -> State {
+        State::from_flat(states.into_iter().flat_map(State::into_flat))
+    }
+
+    /// The leaves of `self` whose paths are not in `other` (Flax's `diff`).
+    pub fn diff(&self, other: &State) -> State {
+        State::from_flat(
+            self.flat_state()
+                .into_iter()
+                .filter(|(p, _)| other.leaf(p).is_none()),
+        )
+    }
+
+    /// The values alone, as a nested dict (Flax's `to_pure_dict`).
+    pub fn to_pure_dict(&self) -> PureDict {
+        self.0.map_leaves(&mut |_, l| l.value.clone())
+    }
+
+    /// Replaces values from a pure dict. Every path of `pure` must exist in the
+    /// State, with the same value type and shape.
+    pub fn replace_by_pure_dict(&mut self, pure: &PureDict) -> Result<()> {
+        let mut errors = Vec::new();
+        pure.for_each_leaf(&mut |path, value| {
+            let Some(Tree::Leaf(old)) = self.0.get(path) else {
+                errors.push(Error::UnexpectedPath {
+                    path: path_string(path).into(),
+                    found: format!("value of type {}", value.type_name()),
+                });
+                return;
+            };
+            if let Err(e) = check_same_value_type(path, &*old.value, &**value) {
+                errors.push(e);
+            }
+        });
+        if !errors.is_empty() {
+            return Err(collect_errors(errors));
+        }
+        pure.for_each_leaf(&mut |path, value| {
+            if let Some(old) = self.leaf(path) {
+                let new = old.with_value(value.clone());
+                self.0.insert(path, new);
+            }
+        });
+        Ok(())
+    }
+
+    /// A copy whose values are copied too (no sharing with `self`).
+    pub fn deep_clone(&self) -> State {
+        State(
+            self.0
+                .map_leaves(&mut |_, l| l.with_value(l.value.clone_value())),
+        )
+    }
+}
+
+/// Checks that `new` can replace `old`: same Rust type and shape.
+pub(crate) fn check_same_value_type(path: &[Key], old: &dyn Value, new: &dyn Value) -> Result<()> {
+    if old.as_any().type_id() != new.as_any().type_id() {
+        return Err(Error::TypeMismatch {
+            path: path_string(path).into(),
+            expected: old.type_name().to_string(),
+            found: new.type_name().to_string(),
+        });
+    }
+    if old.shape_of() != new.shape_of() {
+        return Err(Error::ShapeMismatch {
+            path: path_string(path).into(),
+            expected: crate::repr::fmt_tuple_usize(&old.shape_of().unwrap_or_default()),
+            found: crate::repr::fmt_tuple_usize(&new.shape_of().unwrap_or_default()),
+        });
+    }
+    Ok(())
+}
+
+/// One error, or [`Error::Many`] for several.
+pub(crate) fn collect_errors(mut errors: Vec<Error>) -> Error {
+    if errors.len() == 1 {
+        errors.remove(0)
+    } else {
+        Error::Many(errors)
+    }
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &Self) -> bool {
+        let a = self.flat_state();
+        let b = other.flat_state();
+        a.len() == b.len()
+            && a
+                .iter()
+                .zip(b.iter())
+                .all(|((pa, la), (pb, lb))| pa == pb && la.same_as(lb))
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("State(")?;
+        fmt_tree(f, &self.0, 0)?;
+        f.write_str(")")
+    }
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+fn fmt_tree(f: &mut fmt::Formatter<'_>, t: &Tree<VariableState>, indent: usize) -> fmt::Result {
+    match t {
+        Tree::Leaf(l) => crate::display::fmt_variable(f, l.kind, &*l.value, &l.metadata, indent),
+        Tree::Map(m) if m.is_empty() => f.write_str("{}"),
+        Tree::Map(m) => {
+            f.write_str("{\n")?;
+            let pad = " ".repeat(indent + 2);
+            for (i, (k, child)) in m.iter().enumerate() {
+                write!(f, "{pad}{k}: ")?;
+                fmt_tree(f, child, indent + 2)?;
+                if i + 1 < m.len() {
+                    f.write_str(",")?;
+                }
+                f.write_str("\n")?;
+            }
+            write!(f, "{}}}", " ".repeat(indent))
+        }
+    }
+}

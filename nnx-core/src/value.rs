@@ -1,0 +1,415 @@
+//! Values a Variable can hold, seen through one object-safe trait.
+//!
+//! A [`State`](crate::State) holds values type-erased as `Arc<dyn Value>`; a typed
+//! Variable holds `Arc<T>`. Moving a value between the two is a pointer copy.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use ndarray::{ArrayBase, ArrayViewD, Dimension, OwnedRepr};
+
+use crate::repr;
+
+/// Element types of arrays, named as JAX names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum DType {
+    F32,
+    F64,
+    I32,
+    I64,
+    U8,
+    U32,
+    Bool,
+}
+
+impl DType {
+    /// JAX's name of the dtype (`float32`).
+    ///
+    /// ```
+    /// assert_eq!(nnx_core::DType::F32.name(), "float32");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+            DType::I32 => "int32",
+            DType::I64 => "int64",
+            DType::U8 => "uint8",
+            DType::U32 => "uint32",
+            DType::Bool => "bool",
+        }
+    }
+
+    /// Bytes per element.
+    ///
+    /// ```
+    /// assert_eq!(nnx_core::DType::I64.size(), 8);
+    /// ```
+    pub fn size(self) -> usize {
+        match self {
+            DType::U8 | DType::Bool => 1,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+            DType::F64 | DType::I64 => 8,
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A borrowed view of an array leaf, by element type.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub enum ArrayRef<'a> {
+    F32(ArrayViewD<'a, f32>),
+    F64(ArrayViewD<'a, f64>),
+    I32(ArrayViewD<'a, i32>),
+    I64(ArrayViewD<'a, i64>),
+    U8(ArrayViewD<'a, u8>),
+    U32(ArrayViewD<'a, u32>),
+    Bool(ArrayViewD<'a, bool>),
+}
+
+/// Array element types nnx Variables can hold.
+pub trait Element: repr::ReprElement + fmt::Debug + PartialEq + Send + Sync + 'static {
+    /// The element's dtype.
+    const DTYPE: DType;
+    /// Wraps a view of arrays of this element.
+    fn array_ref<'a>(view: ArrayViewD<'a, Self>) -> ArrayRef<'a>;
+}
+
+macro_rules! impl_element {
+    ($($t:ty => $d:ident),* $(,)?) => {$(
+        impl Element for $t {
+            const DTYPE: DType = DType::$d;
+            fn array_ref<'a>(view: ArrayViewD<'a, Self>) -> ArrayRef<'a> {
+                ArrayRef::$d(view)
+            }
+        }
+    )*};
+}
+impl_element!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, u8 => U8, u32 => U32, bool => Bool);
+
+/// Anything a Variable can hold: arrays, scalars, tuples and sequences of those, and
+/// the [`Shape`] that `state.map(shape)` produces.
+///
+/// ```
+/// use nnx_core::value::Value;
+/// let a = ndarray::Array2::<f32>::zeros((2, 3));
+/// assert_eq!(a.shape_of(), Some(vec![2, 3]));
+/// assert_eq!(a.dtype(), Some(nnx_core::DType::F32));
+/// ```
+pub trait Value: Any + Send + Sync + fmt::Debug {
+    /// The dtype, for arrays and scalars.
+    fn dtype(&self) -> Option<DType>;
+    /// The shape, for arrays and scalars (`[]`).
+    fn shape_of(&self) -> Option<Vec<usize>>;
+    /// Writes the value as Python prints it (`Array([0., 0.], dtype=float32)`, `(3,)`).
+    fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result;
+    /// Number of array elements and bytes held, over all array leaves.
+    fn size_bytes(&self) -> Option<(usize, usize)>;
+    /// Applies `f` to every array leaf, keeping tuples and sequences.
+    fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value>;
+    /// Value equality across type erasure (same type and equal).
+    fn eq_value(&self, other: &dyn Value) -> bool;
+    /// A deep copy.
+    fn clone_value(&self) -> Arc<dyn Value>;
+    /// `self` as `Any`, to downcast.
+    fn as_any(&self) -> &dyn Any;
+    /// `self` as `Arc<dyn Any>`, to downcast without copying.
+    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// A view of the data, when the value is one array or scalar.
+    fn array_ref(&self) -> Option<ArrayRef<'_>>;
+    /// The Rust type's name, for error messages.
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+}
+
+/// Renders a value as Python would, to a `String`.
+///
+/// ```
+/// use nnx_core::value::python_repr;
+/// assert_eq!(python_repr(&nnx_core::Shape(vec![3])), "(3,)");
+/// ```
+pub fn python_repr(value: &dyn Value) -> String {
+    let mut s = String::new();
+    // Writing into a String cannot fail.
+    let _ = value.fmt_python(&mut s);
+    s
+}
+
+/// Downcasts a shared type-erased value to `Arc<T>` without copying.
+///
+/// ```
+/// use std::sync::Arc;
+/// use nnx_core::value::{downcast_arc, Value};
+/// let v: Arc<dyn Value> = Arc::new(1.0f32);
+/// assert_eq!(*downcast_arc::<f32>(v).unwrap(), 1.0);
+/// ```
+pub fn downcast_arc<T: Value>(value: Arc<dyn Value>) -> Result<Arc<T>, Arc<dyn Value>> {
+    if value.as_any().is::<T>() {
+        match value.into_any_arc().downcast::<T>() {
+            Ok(v) => Ok(v),
+            // `is::<T>` was just checked, so this arm is unreachable in practice;
+            // returning a placeholder error keeps the function panic-free.
+            Err(_) => Err(Arc::new(Shape(Vec::new()))),
+        }
+    } else {
+        Err(value)
+    }
+}
+
+impl<A: Element, D: Dimension + 'static> Value for ArrayBase<OwnedRepr<A>, D> {
+    fn dtype(&self) -> Option<DType> {
+        Some(A::DTYPE)
+    }
+    fn shape_of(&self) -> Option<Vec<usize>> {
+        Some(self.shape().to_vec())
+    }
+    fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
+        f.write_str(&repr::fmt_jax_array(self.view(), A::DTYPE.name()))
+    }
+    fn size_bytes(&self) -> Option<(usize, usize)> {
+        Some((self.len(), self.len() * A::DTYPE.size()))
+    }
+    fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
+        f(self)
+    }
+    fn eq_value(&self, other: &dyn Value) -> bool {
+        other.as_any().downcast_ref::<Self>() == Some(self)
+    }
+    fn clone_value(&self) -> Arc<dyn Value> {
+        Arc::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn array_ref(&self) -> Option<ArrayRef<'_>> {
+        Some(A::array_ref(self.view().into_dyn()))
+    }
+}
+
+macro_rules! impl_scalar_value {
+    ($($t:ty),*) => {$(
+        impl Value for $t {
+            fn dtype(&self) -> Option<DType> {
+                Some(<$t as Element>::DTYPE)
+            }
+            fn shape_of(&self) -> Option<Vec<usize>> {
+                Some(Vec::new())
+            }
+            fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
+                let scalar = ndarray::arr0(*self);
+                f.write_str(&repr::fmt_jax_array(scalar.view(), <$t as Element>::DTYPE.name()))
+            }
+            fn size_bytes(&self) -> Option<(usize, usize)> {
+                Some((1, <$t as Element>::DTYPE.size()))
+            }
+            fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
+                f(self)
+            }
+            fn eq_value(&self, other: &dyn Value) -> bool {
+                other.as_any().downcast_ref::<Self>() == Some(self)
+            }
+            fn clone_value(&self) -> Arc<dyn Value> {
+                Arc::new(*self)
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+            fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+                self
+            }
+            fn array_ref(&self) -> Option<ArrayRef<'_>> {
+                Some(<$t as Element>::array_ref(
+                    ArrayViewD::from_shape(ndarray::IxDyn(&[]), std::slice::from_ref(self)).ok()?,
+                ))
+            }
+        }
+    )*};
+}
+impl_scalar_value!(f32, f64, i32, i64, u8, u32, bool);
+
+/// A sequence prints as a Python tuple: `sow` keeps its values this way, as Flax does.
+impl<V: Value + Clone> Value for Vec<V> {
+    fn dtype(&self) -> Option<DType> {
+        None
+    }
+    fn shape_of(&self) -> Option<Vec<usize>> {
+        None
+    }
+    fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
+        f.write_char('(')?;
+        for (i, v) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            v.fmt_python(f)?;
+        }
+        if self.len() == 1 {
+            f.write_char(',')?;
+        }
+        f.write_char(')')
+    }
+    fn size_bytes(&self) -> Option<(usize, usize)> {
+        self.iter()
+            .filter_map(|v| v.size_bytes())
+            .fold(None, |acc, (n, b)| {
+                let (an, ab) = acc.unwrap_or((0, 0));
+                Some((an + n, ab + b))
+            })
+    }
+    fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
+        Arc::new(ValueTuple(self.iter().map(|v| v.map_leaves(f)).collect()))
+    }
+    fn eq_value(&self, other: &dyn Value) -> bool {
+        match other.as_any().downcast_ref::<Self>() {
+            Some(o) => o.len() == self.len() && self.iter().zip(o).all(|(a, b)| a.eq_value(b)),
+            None => false,
+        }
+    }
+    fn clone_value(&self) -> Arc<dyn Value> {
+        Arc::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn array_ref(&self) -> Option<ArrayRef<'_>> {
+        None
+    }
+}
+
+/// A tuple of type-erased values, what mapping over a sequence produces.
+///
+/// ```
+/// use std::sync::Arc;
+/// use nnx_core::value::{python_repr, ValueTuple};
+/// let t = ValueTuple(vec![Arc::new(nnx_core::Shape(vec![1, 3]))]);
+/// assert_eq!(python_repr(&t), "((1, 3),)");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ValueTuple(pub Vec<Arc<dyn Value>>);
+
+impl Value for ValueTuple {
+    fn dtype(&self) -> Option<DType> {
+        None
+    }
+    fn shape_of(&self) -> Option<Vec<usize>> {
+        None
+    }
+    fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
+        f.write_char('(')?;
+        for (i, v) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            v.fmt_python(f)?;
+        }
+        if self.0.len() == 1 {
+            f.write_char(',')?;
+        }
+        f.write_char(')')
+    }
+    fn size_bytes(&self) -> Option<(usize, usize)> {
+        self.0
+            .iter()
+            .filter_map(|v| v.size_bytes())
+            .fold(None, |acc, (n, b)| {
+                let (an, ab) = acc.unwrap_or((0, 0));
+                Some((an + n, ab + b))
+            })
+    }
+    fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
+        Arc::new(ValueTuple(self.0.iter().map(|v| v.map_leaves(f)).collect()))
+    }
+    fn eq_value(&self, other: &dyn Value) -> bool {
+        match other.as_any().downcast_ref::<Self>() {
+            Some(o) => {
+                o.0.len() == self.0.len() && self.0.iter().zip(&o.0).all(|(a, b)| a.eq_value(&**b))
+            }
+            None => false,
+        }
+    }
+    fn clone_value(&self) -> Arc<dyn Value> {
+        Arc::new(ValueTuple(self.0.iter().map(|v| v.clone_value()).collect()))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn array_ref(&self) -> Option<ArrayRef<'_>> {
+        None
+    }
+}
+
+/// The shape of an array, printed as a Python tuple: `()`, `(3,)`, `(2, 3)`.
+///
+/// ```
+/// assert_eq!(nnx_core::Shape(vec![2, 3]).to_string(), "(2, 3)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Shape(pub Vec<usize>);
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&repr::fmt_tuple_usize(&self.0))
+    }
+}
+
+impl Value for Shape {
+    fn dtype(&self) -> Option<DType> {
+        None
+    }
+    fn shape_of(&self) -> Option<Vec<usize>> {
+        None
+    }
+    fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
+        f.write_str(&repr::fmt_tuple_usize(&self.0))
+    }
+    fn size_bytes(&self) -> Option<(usize, usize)> {
+        None
+    }
+    fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
+        f(self)
+    }
+    fn eq_value(&self, other: &dyn Value) -> bool {
+        other.as_any().downcast_ref::<Self>() == Some(self)
+    }
+    fn clone_value(&self) -> Arc<dyn Value> {
+        Arc::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn array_ref(&self) -> Option<ArrayRef<'_>> {
+        None
+    }
+}
+
+/// The shape of a value's array leaf: the function to pass to
+/// [`State::map`](crate::State::map), as `jnp.shape` is passed to `jax.tree.map`.
+///
+/// ```
+/// let a = ndarray::Array1::<f32>::zeros(3);
+/// assert_eq!(nnx_core::shape(&a), nnx_core::Shape(vec![3]));
+/// ```
+pub fn shape(value: &dyn Value) -> Shape {
+    Shape(value.shape_of().unwrap_or_default())
+}

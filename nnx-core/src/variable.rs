@@ -1,0 +1,462 @@
+//! The Variable: a value with a type, metadata and hooks.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::filter::VariableInfo;
+use crate::hooks::{Hooks, VariableMetadata};
+use crate::kind::{Kind, KindInfo};
+use crate::metadata::{MetaValue, Metadata};
+use crate::state::VariableState;
+use crate::value::{downcast_arc, Value};
+
+static VARIABLE_INFO: KindInfo = KindInfo::new("Variable", None, None);
+
+/// The kind of the base [`Variable`] type, and a filter matching every Variable.
+#[allow(non_upper_case_globals)]
+pub const Variable: Kind = Kind::from_static(&VARIABLE_INFO);
+
+/// The base Variable: a value of type `T`, its kind, ordered metadata and hooks.
+///
+/// Typed Variables (`Param<T>`, `BatchStat<T>`, your own types from
+/// [`variable_type!`](crate::variable_type)) wrap one. The value is held in an `Arc`:
+/// taking a [`State`](crate::State) shares it, and the first write afterwards copies
+/// it (copy on write), so graph operations never copy array data.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// let v = Variable::new(ndarray::arr1(&[0.0f32, 0.0, 0.0]));
+/// assert_eq!(v.kind(), nnx_core::Variable);
+/// assert_eq!(
+///     v.to_string(),
+///     "Variable( # 3 (12 B)\n  value=Array([0., 0., 0.], dtype=float32)\n)"
+/// );
+/// ```
+pub struct Variable<T> {
+    kind: Kind,
+    value: Arc<T>,
+    metadata: Metadata,
+    hooks: Option<Arc<Hooks<T>>>,
+}
+
+impl<T> Clone for Variable<T> {
+    fn clone(&self) -> Self {
+        Variable {
+            kind: self.kind,
+            value: Arc::clone(&self.value),
+            metadata: self.metadata.clone(),
+            hooks: self.hooks.clone(),
+        }
+    }
+}
+
+impl<T: Value + Clone> Variable<T> {
+    /// A base `Variable` holding `value` (create hooks: none).
+    ///
+    /// ```
+    /// let v = nnx_core::Variable::new(1.0f32);
+    /// assert_eq!(*v, 1.0);
+    /// ```
+    pub fn new(value: T) -> Self {
+        create(VariableMetadata::new(value))
+    }
+
+    /// A base `Variable` from a raw value with hooks and metadata.
+    ///
+    /// ```
+    /// let v = nnx_core::Variable::from_metadata(
+    ///     nnx_core::VariableMetadata::new(1.0f32).on_create_value(|_, x| x * 2.0),
+    /// );
+    /// assert_eq!(*v, 2.0);
+    /// ```
+    pub fn from_metadata(meta: VariableMetadata<T>) -> Self {
+        create(meta)
+    }
+
+    /// A Variable of a kind known only at run time (e.g. from the
+    /// [registry](crate::registry)).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let v = nnx_core::Variable::with_kind(nnx_core::Param, 1.0f32);
+    /// assert_eq!(v.kind(), nnx_core::Param);
+    /// ```
+    pub fn with_kind(kind: Kind, value: T) -> Self {
+        let mut v = Self::new(value);
+        v.kind = kind;
+        v
+    }
+
+    /// Rebuilds a Variable from a state leaf, checking the value's Rust type.
+    pub(crate) fn from_state(state: VariableState, path: &str) -> Result<Self> {
+        let VariableState {
+            kind,
+            value,
+            metadata,
+            hooks,
+        } = state;
+        let found = value.type_name();
+        let value = downcast_arc::<T>(value).map_err(|_| Error::TypeMismatch {
+            path: path.into(),
+            expected: std::any::type_name::<T>().to_string(),
+            found: found.to_string(),
+        })?;
+        let hooks = hooks.and_then(|h| h.downcast::<Hooks<T>>().ok());
+        Ok(Variable {
+            kind,
+            value,
+            metadata,
+            hooks,
+        })
+    }
+}
+
+/// Builds a typed Variable from a plain value (used by `variable_type!`).
+#[doc(hidden)]
+pub fn create_typed<V: VariableBehavior>(value: V::Value) -> V {
+    create(VariableMetadata::new(value))
+}
+
+/// Builds a typed Variable from a [`VariableMetadata`] (used by `variable_type!`).
+#[doc(hidden)]
+pub fn create_typed_from_metadata<V: VariableBehavior>(meta: VariableMetadata<V::Value>) -> V {
+    create(meta)
+}
+
+/// Builds a typed Variable, firing create hooks (the instance's hooks in order,
+/// then the type's [`VariableBehavior::on_create_value`]).
+fn create<V: VariableBehavior>(meta: VariableMetadata<V::Value>) -> V {
+    let VariableMetadata {
+        raw_value,
+        hooks,
+        metadata,
+    } = meta;
+    let mut var = Variable {
+        kind: V::KIND,
+        value: Arc::new(raw_value),
+        metadata,
+        hooks: (!hooks.is_empty()).then(|| Arc::new(hooks)),
+    };
+    if let Some(hooks) = var.hooks.clone() {
+        for hook in &hooks.create {
+            // A hook sees the Variable as it stands, so the value it transforms is a copy.
+            let v = hook(&var, (*var.value).clone());
+            var.value = Arc::new(v);
+        }
+    }
+    var.value = match Arc::try_unwrap(var.value) {
+        Ok(v) => Arc::new(V::on_create_value(&var.metadata, v)),
+        Err(shared) => Arc::new(V::on_create_value(&var.metadata, (*shared).clone())),
+    };
+    V::from_variable(var)
+}
+
+/// Behaviour a Variable type can override: Flax's recommended alternative to
+/// per-instance hooks (a subclass overriding `get_value`/`set_value`/`create_value`).
+///
+/// [`variable_type!`](crate::variable_type) implements it with the defaults (identity)
+/// unless the type is declared with `behavior = custom`:
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// nnx_core::variable_type!(pub Clamped: nnx_core::Param, behavior = custom);
+///
+/// impl VariableBehavior for Clamped<f32> {
+///     fn on_get_value(&self, value: f32) -> f32 {
+///         value.clamp(0.0, 1.0)
+///     }
+/// }
+///
+/// let mut c = Clamped::new(3.0f32);
+/// assert_eq!(c.get_value(), 1.0);
+/// assert_eq!(*c.value(), 3.0); // raw access bypasses behaviour
+/// c.set_value(-2.0);
+/// assert_eq!(c.get_value(), 0.0);
+/// ```
+pub trait VariableBehavior: VariableType {
+    /// Transforms the value at construction, after the instance's create hooks.
+    /// It sees the metadata the Variable is created with.
+    fn on_create_value(metadata: &Metadata, value: Self::Value) -> Self::Value {
+        let _ = metadata;
+        value
+    }
+    /// Transforms the value read by `get_value`, after the instance's get hooks.
+    fn on_get_value(&self, value: Self::Value) -> Self::Value {
+        value
+    }
+    /// Transforms the value given to `set_value`, before the instance's set hooks.
+    fn on_set_value(&self, value: Self::Value) -> Self::Value {
+        value
+    }
+}
+
+/// The interface every Variable type shares: typed access to the value, metadata,
+/// hooks and the kind. Implemented by [`Variable`] and by every type that
+/// [`variable_type!`](crate::variable_type) declares.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// let mut p = Param::new(1.0f32);
+/// p.set_metadata("axis_names", ("in",));
+/// assert!(p.has_metadata("axis_names"));
+/// assert!(p.get_metadata_entry("missing").is_err());
+/// assert_eq!(p.get_metadata_or("missing", 3).to_string(), "3");
+/// p.del_metadata("axis_names").unwrap();
+/// assert!(p.get_metadata().is_empty());
+/// ```
+pub trait VariableType: Sized + Send + Sync + 'static {
+    /// The value type.
+    type Value: Value + Clone;
+    /// The kind of this type.
+    const KIND: Kind;
+
+    /// Wraps a base Variable (its kind must be `Self::KIND`).
+    fn from_variable(var: Variable<Self::Value>) -> Self;
+    /// The base Variable.
+    fn as_variable(&self) -> &Variable<Self::Value>;
+    /// The base Variable, mutably.
+    fn as_variable_mut(&mut self) -> &mut Variable<Self::Value>;
+    /// Unwraps the base Variable.
+    fn into_variable(self) -> Variable<Self::Value>;
+
+    /// The Variable's type at run time (Flax's `variable.type`).
+    fn kind(&self) -> Kind {
+        self.as_variable().kind
+    }
+
+    /// The raw value: no hooks fire.
+    fn value(&self) -> &Self::Value {
+        &self.as_variable().value
+    }
+
+    /// The raw value, mutably: no hooks fire. Copies the data first only if a
+    /// [`State`](crate::State) still shares it.
+    fn value_mut(&mut self) -> &mut Self::Value {
+        Arc::make_mut(&mut self.as_variable_mut().value)
+    }
+
+    /// Replaces the raw value: no hooks fire.
+    fn set_raw_value(&mut self, value: Self::Value) {
+        self.as_variable_mut().value = Arc::new(value);
+    }
+
+    /// The value through the get hooks and the type's behaviour (a copy).
+    fn get_value(&self) -> Self::Value
+    where
+        Self: VariableBehavior,
+    {
+        let var = self.as_variable();
+        let mut v = (*var.value).clone();
+        if let Some(hooks) = &var.hooks {
+            for hook in &hooks.get {
+                v = hook(var, v);
+            }
+        }
+        self.on_get_value(v)
+    }
+
+    /// Sets the value through the type's behaviour and the set hooks.
+    fn set_value(&mut self, value: Self::Value)
+    where
+        Self: VariableBehavior,
+    {
+        let mut v = self.on_set_value(value);
+        let var = self.as_variable();
+        if let Some(hooks) = &var.hooks {
+            for hook in &hooks.set {
+                v = hook(var, v);
+            }
+        }
+        self.as_variable_mut().value = Arc::new(v);
+    }
+
+    /// A copy of all metadata (Flax's `get_metadata()`).
+    fn get_metadata(&self) -> Metadata {
+        self.as_variable().metadata.clone()
+    }
+
+    /// One metadata entry; a missing name is an error (Flax raises `KeyError`).
+    fn get_metadata_entry(&self, name: &str) -> Result<&MetaValue> {
+        self.as_variable()
+            .metadata
+            .get(name)
+            .ok_or_else(|| Error::MissingMetadata {
+                name: name.to_string(),
+                kind: self.kind().name().to_string(),
+            })
+    }
+
+    /// One metadata entry, or `default` when missing.
+    fn get_metadata_or(&self, name: &str, default: impl Into<MetaValue>) -> MetaValue {
+        self.as_variable()
+            .metadata
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.into())
+    }
+
+    /// Sets one entry (Flax's `set_metadata(name, value)`).
+    fn set_metadata(&mut self, name: impl Into<String>, value: impl Into<MetaValue>) {
+        self.as_variable_mut().metadata.insert(name, value);
+    }
+
+    /// Replaces all metadata (Flax's `set_metadata(dict)`).
+    fn replace_metadata(&mut self, metadata: Metadata) {
+        self.as_variable_mut().metadata = metadata;
+    }
+
+    /// Sets several entries at once (Flax's `set_metadata(**kwargs)`).
+    fn update_metadata<K, V>(&mut self, entries: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Into<String>,
+        V: Into<MetaValue>,
+    {
+        for (k, v) in entries {
+            self.as_variable_mut().metadata.insert(k, v);
+        }
+    }
+
+    /// Whether an entry exists.
+    fn has_metadata(&self, name: &str) -> bool {
+        self.as_variable().metadata.contains(name)
+    }
+
+    /// Deletes an entry; a missing name is an error.
+    fn del_metadata(&mut self, name: &str) -> Result<MetaValue> {
+        let kind = self.kind();
+        self.as_variable_mut()
+            .metadata
+            .remove(name)
+            .ok_or_else(|| Error::MissingMetadata {
+                name: name.to_string(),
+                kind: kind.name().to_string(),
+            })
+    }
+
+    /// Tells the add-axis hooks that an axis was inserted (what `nnx.vmap` and
+    /// `nnx.scan` do with `spmd_axis_name`); the value itself is not reshaped.
+    fn add_axis(&mut self, axis_index: usize, axis_name: Option<&str>) {
+        let hooks = self.as_variable().hooks.clone();
+        if let Some(hooks) = hooks {
+            for hook in &hooks.add_axis {
+                hook(self.as_variable_mut(), axis_index, axis_name);
+            }
+        }
+    }
+
+    /// Tells the remove-axis hooks that an axis was removed.
+    fn remove_axis(&mut self, axis_index: usize, axis_name: Option<&str>) {
+        let hooks = self.as_variable().hooks.clone();
+        if let Some(hooks) = hooks {
+            for hook in &hooks.remove_axis {
+                hook(self.as_variable_mut(), axis_index, axis_name);
+            }
+        }
+    }
+
+    /// The hooks of this instance.
+    fn hooks(&self) -> Option<&Hooks<Self::Value>> {
+        self.as_variable().hooks.as_deref()
+    }
+}
+
+impl<T: Value + Clone> VariableType for Variable<T> {
+    type Value = T;
+    const KIND: Kind = Variable;
+
+    fn from_variable(var: Variable<T>) -> Self {
+        var
+    }
+    fn as_variable(&self) -> &Variable<T> {
+        self
+    }
+    fn as_variable_mut(&mut self) -> &mut Variable<T> {
+        self
+    }
+    fn into_variable(self) -> Variable<T> {
+        self
+    }
+}
+
+impl<T: Value + Clone> VariableBehavior for Variable<T> {}
+
+impl<T> std::ops::Deref for Variable<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: Clone> std::ops::DerefMut for Variable<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        Arc::make_mut(&mut self.value)
+    }
+}
+
+impl<T: Value> fmt::Display for Variable<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::display::fmt_variable(f, self.kind, &*self.value, &self.metadata, 0)
+    }
+}
+
+impl<T: Value> fmt::Debug for Variable<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A Variable seen without its value type: what graph walkers and filters get.
+pub trait AnyVariable: VariableInfo + Send + Sync {
+    /// The value.
+    fn value_dyn(&self) -> &dyn Value;
+    /// A state leaf sharing the value (no copy).
+    fn to_state(&self) -> VariableState;
+    /// Replaces value and metadata from a state leaf (no hooks fire). The leaf's
+    /// kind and value type must match; `path` names the Variable in errors.
+    fn update_from(&mut self, state: &VariableState, path: &str) -> Result<()>;
+}
+
+impl<T: Value + Clone> VariableInfo for Variable<T> {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+    fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+}
+
+impl<T: Value + Clone> AnyVariable for Variable<T> {
+    fn value_dyn(&self) -> &dyn Value {
+        &*self.value
+    }
+    fn to_state(&self) -> VariableState {
+        VariableState {
+            kind: self.kind,
+            value: self.value.clone(),
+            metadata: self.metadata.clone(),
+            hooks: self
+                .hooks
+                .clone()
+                .map(|h| h as Arc<dyn Any + Send + Sync>),
+        }
+    }
+    fn update_from(&mut self, state: &VariableState, path: &str) -> Result<()> {
+        if state.kind != self.kind {
+            return Err(Error::KindMismatch {
+                path: path.into(),
+                expected: self.kind.name().to_string(),
+                found: state.kind.name().to_string(),
+            });
+        }
+        let value = downcast_arc::<T>(state.value.clone()).map_err(|v| Error::TypeMismatch {
+            path: path.into(),
+            expected: std::any::type_name::<T>().to_string(),
+            found: v.type_name().to_string(),
+        })?;
+        self.value = value;
+        self.metadata = state.metadata.clone();
+        Ok(())
+    }
+}
