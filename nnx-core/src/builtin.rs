@@ -17,11 +17,11 @@ crate::variable_type!(
     pub Intermediate, collection = "intermediates"
 );
 crate::variable_type!(
-    /// Perturbations, an [`Intermediate`] subtype (collection `perturbations`).
+    /// Perturbations, an [`Intermediate`](struct@Intermediate) subtype (collection `perturbations`).
     pub Perturbation: Intermediate, collection = "perturbations"
 );
 crate::variable_type!(
-    /// The state of a random stream (the parent of [`RngKey`] and [`RngCount`]).
+    /// The state of a random stream (the parent of [`RngKey`](struct@RngKey) and [`RngCount`](struct@RngCount)).
     pub RngState
 );
 crate::variable_type!(

@@ -68,7 +68,8 @@ impl Kind {
     /// The description behind this kind.
     ///
     /// ```
-    /// assert_eq!(nnx_core::Cache.info().name(), "Cache");
+    /// let info = nnx_core::Cache.info();
+    /// assert_eq!(nnx_core::kind::Kind::from_static(info), nnx_core::Cache);
     /// ```
     pub const fn info(self) -> &'static KindInfo {
         self.0

@@ -13,6 +13,7 @@ pub mod init;
 pub mod kind;
 pub mod metadata;
 pub mod random;
+pub mod registry;
 pub mod repr;
 pub mod sow;
 pub mod state;
@@ -20,7 +21,9 @@ pub mod value;
 pub mod variable;
 mod variable_type;
 
-pub use builtin::{BatchStat, Cache, Intermediate, Param, Perturbation, RngCount, RngKey, RngState};
+pub use builtin::{
+    BatchStat, Cache, Intermediate, Param, Perturbation, RngCount, RngKey, RngState,
+};
 pub use error::{Error, Result};
 pub use graph::{merge, state, GraphDef, Key, Module, Path, Shared};
 pub use hooks::VariableMetadata;

@@ -14,7 +14,7 @@ use crate::value::{downcast_arc, Value};
 
 static VARIABLE_INFO: KindInfo = KindInfo::new("Variable", None, None);
 
-/// The kind of the base [`Variable`] type, and a filter matching every Variable.
+/// The kind of the base [`Variable`](struct@Variable) type, and a filter matching every Variable.
 #[allow(non_upper_case_globals)]
 pub const Variable: Kind = Kind::from_static(&VARIABLE_INFO);
 
@@ -193,7 +193,7 @@ pub trait VariableBehavior: VariableType {
 }
 
 /// The interface every Variable type shares: typed access to the value, metadata,
-/// hooks and the kind. Implemented by [`Variable`] and by every type that
+/// hooks and the kind. Implemented by [`Variable`](struct@Variable) and by every type that
 /// [`variable_type!`](crate::variable_type) declares.
 ///
 /// ```
@@ -436,10 +436,7 @@ impl<T: Value + Clone> AnyVariable for Variable<T> {
             kind: self.kind,
             value: self.value.clone(),
             metadata: self.metadata.clone(),
-            hooks: self
-                .hooks
-                .clone()
-                .map(|h| h as Arc<dyn Any + Send + Sync>),
+            hooks: self.hooks.clone().map(|h| h as Arc<dyn Any + Send + Sync>),
         }
     }
     fn update_from(&mut self, state: &VariableState, path: &str) -> Result<()> {

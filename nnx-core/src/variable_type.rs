@@ -52,7 +52,7 @@ macro_rules! variable_type {
         }
 
         #[allow(non_upper_case_globals)]
-        #[doc = concat!("The kind of [`", stringify!($name), "`]: also a filter matching it and its subtypes.")]
+        #[doc = concat!("The kind of [`struct@", stringify!($name), "`]: also a filter matching it and its subtypes.")]
         $vis const $name: $crate::Kind = {
             static INFO: $crate::kind::KindInfo = $crate::kind::KindInfo::new(
                 stringify!($name),
