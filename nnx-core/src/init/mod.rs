@@ -11,6 +11,7 @@
 
 mod basic;
 mod fans;
+mod metadata;
 mod orthogonal;
 mod variance_scaling;
 
@@ -23,6 +24,7 @@ use crate::Result;
 
 pub use basic::{constant, normal, ones, truncated_normal, uniform, zeros};
 pub use fans::compute_fans;
+pub use metadata::{with_metadata, ParamInit};
 pub use orthogonal::{delta_orthogonal, orthogonal};
 pub use variance_scaling::{
     glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_normal, lecun_uniform,
