@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ndarray::ArrayD;
 
-use super::{Init, Initializer};
+use super::Init;
 use crate::hooks::VariableMetadata;
 use crate::random::Key;
 use crate::Result;
