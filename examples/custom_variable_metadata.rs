@@ -17,13 +17,22 @@ fn main() {
     let mut p = Param::new(Array2::<f32>::zeros((2, 3)));
     p.replace_metadata(nnx::Metadata::from([("axis_names", ("in", "out"))]));
     p.set_metadata("description", "the kernel");
-    p.update_metadata([("trainable", MetaValue::Bool(true)), ("layer", MetaValue::Int(0))]);
+    p.update_metadata([
+        ("trainable", MetaValue::Bool(true)),
+        ("layer", MetaValue::Int(0)),
+    ]);
     println!("{p}");
     println!("metadata: {}", p.get_metadata());
     println!("has 'trainable': {}", p.has_metadata("trainable"));
-    println!("missing entry: {}", p.get_metadata_entry("missing").unwrap_err());
+    println!(
+        "missing entry: {}",
+        p.get_metadata_entry("missing").unwrap_err()
+    );
     let removed = p.del_metadata("layer").unwrap_or(MetaValue::None);
-    println!("deleted 'layer' = {removed}; left: {:?}", p.get_metadata().keys().collect::<Vec<_>>());
+    println!(
+        "deleted 'layer' = {removed}; left: {:?}",
+        p.get_metadata().keys().collect::<Vec<_>>()
+    );
 
     // Hooks through VariableMetadata: they fire on get_value/set_value, not on raw access.
     let mut scaled = Param::from_metadata(
