@@ -182,7 +182,7 @@ pub trait Module: Field {
     }
 }
 
-fn set_attribute<M: Field + ?Sized, T: Any + Clone>(
+fn set_attribute<M: Field, T: Any + Clone>(
     m: &mut M,
     name: &str,
     value: T,

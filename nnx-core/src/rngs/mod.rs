@@ -417,7 +417,7 @@ impl Module for Rngs {}
 /// let (k0, k1) = (layers[0].get("dropout").unwrap().key(), layers[1].get("dropout").unwrap().key());
 /// assert_ne!(k0, k1);
 /// ```
-pub fn reseed<M: Module + ?Sized>(module: &mut M, streams: &[(&str, i64)]) -> usize {
+pub fn reseed<M: Module>(module: &mut M, streams: &[(&str, i64)]) -> usize {
     let mut w = Reseeder {
         fresh: Rngs::from_streams(streams.iter().copied()),
         seen: HashSet::new(),
