@@ -2,7 +2,7 @@
 //! `nnx.rnglib`), bit-compatible with Flax 0.12.
 //!
 //! An [`Rngs`] holds named [`RngStream`]s. Each stream is a base key and a
-//! counter kept in [`RngKey`](crate::RngKey) and [`RngCount`](crate::RngCount)
+//! counter kept in [`RngKey`](struct@crate::RngKey) and [`RngCount`](struct@crate::RngCount)
 //! Variables, so random state is part of a module's [`State`](crate::State):
 //! it can be split off, merged back, filtered by stream name and restored.
 //!
@@ -405,8 +405,8 @@ impl Module for Rngs {}
 /// stream's next key as base key and count 0. Returns how many streams were
 /// reseeded (Flax ignores tags that match nothing; check the count if it matters).
 ///
-/// Streams are recognised by their Variables: an [`RngKey`] holding a [`Key`]
-/// and an [`RngCount`] holding a `u32`, with the `tag` metadata.
+/// Streams are recognised by their Variables: an [`RngKey`](struct@crate::RngKey) holding a [`Key`](struct@crate::random::Key)
+/// and an [`RngCount`](struct@crate::RngCount) holding a `u32`, with the `tag` metadata.
 ///
 /// ```
 /// use nnx_core::prelude::*;

@@ -6,8 +6,8 @@ use crate::graph::{Builder, Field, Key as GraphKey, Module, NodeHeader, Walker, 
 use crate::random::{self, Key};
 use crate::variable::VariableType;
 
-/// One random stream (Flax's `nnx.RngStream`): a base [`Key`] in an [`RngKey`]
-/// Variable and a `u32` counter in an [`RngCount`] Variable, both tagged with the
+/// One random stream (Flax's `nnx.RngStream`): a base [`Key`](struct@crate::random::Key) in an [`RngKey`](struct@crate::RngKey)
+/// Variable and a `u32` counter in an [`RngCount`](struct@crate::RngCount) Variable, both tagged with the
 /// stream's name so that a string filter (`"dropout"`) selects them.
 ///
 /// Every [`next_key`](RngStream::next_key) folds the current count into the base
