@@ -145,3 +145,14 @@ fn reseed_matches_flax() {
         check_keys(&draw(&mut rngs, &calls), &c["keys"], "reseed");
     }
 }
+
+#[test]
+fn repr_matches_flax() {
+    let cases = case("repr");
+    assert_eq!(cases.len(), 2);
+    for c in cases {
+        let mut rngs = rngs_of(&c["seeds"]);
+        draw(&mut rngs, &strs(&c["pre_calls"]));
+        assert_eq!(rngs.to_string(), c["repr"].as_str().unwrap());
+    }
+}

@@ -88,6 +88,14 @@ def main():
                   "pre_calls": ["dropout", "dropout", "params"], "reseed": {"dropout": 7},
                   "after": snapshot(rngs), "keys": draw(rngs, ["dropout", "params"])})
 
+    # repr(Rngs): streams given in sorted order (nnx prints them sorted).
+    for seeds in [{"default": 42}, {"dropout": 1, "params": 2**32 - 1}]:
+        default = seeds.get("default")
+        rest = {k: v for k, v in seeds.items() if k != "default"}
+        rngs = nnx.Rngs(default, **rest)
+        draw(rngs, sorted(seeds))
+        cases.append({"op": "repr", "seeds": seeds, "pre_calls": sorted(seeds), "repr": repr(rngs)})
+
     os.makedirs(OUT, exist_ok=True)
     meta = {"flax": flax.__version__, "jax": jax.__version__}
     with open(os.path.join(OUT, "rngs.json"), "w") as f:

@@ -365,6 +365,33 @@ impl Rngs {
     }
 }
 
+/// Prints as Flax prints an `Rngs`, streams sorted by name (Flax keeps them in
+/// the order they were given, so the texts agree when that order is sorted).
+///
+/// ```
+/// let rngs = nnx_core::rngs::Rngs::new(0);
+/// assert!(rngs.to_string().starts_with("Rngs( # RngState: 2 (12 B)\n  default=RngStream( # RngState: 2 (12 B)\n"));
+/// ```
+impl std::fmt::Display for Rngs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.streams.is_empty() {
+            return f.write_str("Rngs()");
+        }
+        let (n, bytes) = self
+            .streams
+            .values()
+            .map(stream::stream_size)
+            .fold((0, 0), |(a, b), (n, m)| (a + n, b + m));
+        write!(f, "Rngs( {}", stream::state_comment(n, bytes))?;
+        for (i, (name, s)) in self.streams.iter().enumerate() {
+            f.write_str(if i == 0 { "\n  " } else { ",\n  " })?;
+            write!(f, "{name}=")?;
+            s.fmt_indented(f, 2)?;
+        }
+        f.write_str("\n)")
+    }
+}
+
 /// A node `Rngs` whose children are the streams under their names, sorted.
 impl Field for Rngs {
     fn walk_field(&self, key: &GraphKey, w: &mut dyn Walker) {

@@ -209,6 +209,59 @@ impl RngStream {
     }
 }
 
+impl RngStream {
+    /// Writes the stream as Flax's `repr` does, its lines after the first
+    /// indented by `indent` spaces.
+    pub(crate) fn fmt_indented(
+        &self,
+        f: &mut dyn std::fmt::Write,
+        indent: usize,
+    ) -> std::fmt::Result {
+        let pad = " ".repeat(indent + 2);
+        let (n, bytes) = stream_size(self);
+        write!(f, "RngStream( {}", state_comment(n, bytes))?;
+        let tag = crate::MetaValue::from(self.tag.as_str());
+        write!(
+            f,
+            "
+{pad}tag={tag},"
+        )?;
+        write!(f, "\n{pad}key=")?;
+        let key = self.key.as_variable();
+        let meta = crate::filter::VariableInfo::metadata(key);
+        crate::display::fmt_variable(f, key.kind(), key.value(), meta, indent + 2)?;
+        write!(f, ",\n{pad}count=")?;
+        let count = self.count.as_variable();
+        let meta = crate::filter::VariableInfo::metadata(count);
+        crate::display::fmt_variable(f, count.kind(), count.value(), meta, indent + 2)?;
+        write!(f, "\n{})", " ".repeat(indent))
+    }
+}
+
+/// Elements and bytes of a stream's state: one key (8 B) and one count (4 B);
+/// keys here are always scalars.
+pub(crate) fn stream_size(_stream: &RngStream) -> (usize, usize) {
+    (2, 12)
+}
+
+/// Flax's header comment for a node holding random state: `# RngState: 2 (12 B)`.
+pub(crate) fn state_comment(n: usize, bytes: usize) -> String {
+    let size = crate::repr::fmt_size_comment(n, bytes);
+    format!("# RngState: {}", size.trim_start_matches("# "))
+}
+
+/// Prints as Flax prints an `RngStream`.
+///
+/// ```
+/// let s = nnx_core::rngs::RngStream::new("params", 0);
+/// assert!(s.to_string().starts_with("RngStream( # RngState: 2 (12 B)\n  tag='params',\n  key=RngKey("));
+/// ```
+impl std::fmt::Display for RngStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.fmt_indented(f, 0)
+    }
+}
+
 /// A node `RngStream` with children `count`, `key` (Variables) and `tag` (static),
 /// in that sorted order.
 impl Field for RngStream {
