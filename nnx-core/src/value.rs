@@ -239,6 +239,32 @@ macro_rules! impl_scalar_value {
 }
 impl_scalar_value!(f32, f64, i32, i64, u8, u32, bool);
 
+/// Writes values as a Python tuple (`(x,)` for one element).
+fn fmt_tuple<'a>(
+    items: impl ExactSizeIterator<Item = &'a dyn Value>,
+    f: &mut dyn fmt::Write,
+) -> fmt::Result {
+    let n = items.len();
+    f.write_char('(')?;
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        v.fmt_python(f)?;
+    }
+    if n == 1 {
+        f.write_char(',')?;
+    }
+    f.write_char(')')
+}
+
+/// Element and byte counts summed over the array leaves, `None` if there are none.
+fn sum_sizes<'a>(items: impl Iterator<Item = &'a dyn Value>) -> Option<(usize, usize)> {
+    items
+        .filter_map(|v| v.size_bytes())
+        .reduce(|(an, ab), (n, b)| (an + n, ab + b))
+}
+
 /// A sequence prints as a Python tuple: `sow` keeps its values this way, as Flax does.
 impl<V: Value + Clone> Value for Vec<V> {
     fn dtype(&self) -> Option<DType> {
@@ -248,25 +274,10 @@ impl<V: Value + Clone> Value for Vec<V> {
         None
     }
     fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
-        f.write_char('(')?;
-        for (i, v) in self.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            v.fmt_python(f)?;
-        }
-        if self.len() == 1 {
-            f.write_char(',')?;
-        }
-        f.write_char(')')
+        fmt_tuple(self.iter().map(|v| v as &dyn Value), f)
     }
     fn size_bytes(&self) -> Option<(usize, usize)> {
-        self.iter()
-            .filter_map(|v| v.size_bytes())
-            .fold(None, |acc, (n, b)| {
-                let (an, ab) = acc.unwrap_or((0, 0));
-                Some((an + n, ab + b))
-            })
+        sum_sizes(self.iter().map(|v| v as &dyn Value))
     }
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
         Arc::new(ValueTuple(self.iter().map(|v| v.map_leaves(f)).collect()))
@@ -310,26 +321,10 @@ impl Value for ValueTuple {
         None
     }
     fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
-        f.write_char('(')?;
-        for (i, v) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            v.fmt_python(f)?;
-        }
-        if self.0.len() == 1 {
-            f.write_char(',')?;
-        }
-        f.write_char(')')
+        fmt_tuple(self.0.iter().map(|v| &**v), f)
     }
     fn size_bytes(&self) -> Option<(usize, usize)> {
-        self.0
-            .iter()
-            .filter_map(|v| v.size_bytes())
-            .fold(None, |acc, (n, b)| {
-                let (an, ab) = acc.unwrap_or((0, 0));
-                Some((an + n, ab + b))
-            })
+        sum_sizes(self.0.iter().map(|v| &**v))
     }
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
         Arc::new(ValueTuple(self.0.iter().map(|v| v.map_leaves(f)).collect()))
