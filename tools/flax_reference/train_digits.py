@@ -4,6 +4,8 @@ Writes, into `examples/data/digits/` (or the directory given as argv[1]):
 
 * `model.safetensors`: `nnx.state(model)` (Params and BatchStats) in the
   checkpoint format of `nnx_core::checkpoint` (see `export_safetensors.py`);
+* `init.safetensors`: the same State right after `DigitsCnn(nnx.Rngs(0))`,
+  before training;
 * `test_set.safetensors`: the held-out split, `images` float32
   `(n, 8, 8, 1)` in [0, 1] (NHWC) and `labels` int32 `(n,)`;
 * `flax_logits.safetensors`: `logits` float32 `(n, 10)`, Flax's eval-mode
@@ -87,6 +89,10 @@ def train_step(model, optimizer, x, y, dropout_key):
 def main():
     x_train, x_test, y_train, y_test = data()
     model = DigitsCnn(nnx.Rngs(0))
+    OUT.mkdir(parents=True, exist_ok=True)
+    # The untrained state too: a Rust model built from `Rngs::new(0)` must
+    # start from exactly these values.
+    export_state(nnx.state(model), OUT / "init.safetensors")
     optimizer = nnx.Optimizer(model, optax.adam(LEARNING_RATE), wrt=nnx.Param)
     dropout_key = jax.random.key(1)
     step = 0
@@ -110,7 +116,6 @@ def main():
     accuracy = correct / len(y_test)
     print(f"test accuracy: {accuracy:.4f} ({correct}/{len(y_test)})")
 
-    OUT.mkdir(parents=True, exist_ok=True)
     state = nnx.state(model)
     kinds = {type(v).__name__ for _, v in nnx.to_flat_state(state)}
     assert kinds == {"Param", "BatchStat"}, kinds
