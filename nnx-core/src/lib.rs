@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod builtin;
+pub mod checkpoint;
 mod display;
 pub mod error;
 pub mod filter;
@@ -20,7 +21,9 @@ pub mod value;
 pub mod variable;
 mod variable_type;
 
-pub use builtin::{BatchStat, Cache, Intermediate, Param, Perturbation, RngCount, RngKey, RngState};
+pub use builtin::{
+    BatchStat, Cache, Intermediate, Param, Perturbation, RngCount, RngKey, RngState,
+};
 pub use error::{Error, Result};
 pub use graph::{merge, state, GraphDef, Key, Module, Path, Shared};
 pub use hooks::VariableMetadata;
