@@ -21,9 +21,7 @@ pub mod value;
 pub mod variable;
 mod variable_type;
 
-pub use builtin::{
-    BatchStat, Cache, Intermediate, Param, Perturbation, RngCount, RngKey, RngState,
-};
+pub use builtin::{BatchStat, Cache, Intermediate, Param, Perturbation, RngCount, RngKey, RngState};
 pub use error::{Error, Result};
 pub use graph::{merge, state, GraphDef, Key, Module, Path, Shared};
 pub use hooks::VariableMetadata;
