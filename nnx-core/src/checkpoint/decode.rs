@@ -5,6 +5,7 @@
 //! are read in small chunks straight into the `Vec` that becomes the array, so
 //! the only copy of the data made is the array itself.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path as FsPath;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::{Dtype, Metadata as StMetadata, TensorInfo};
 use safetensors::SafeTensors;
+use serde_json::value::RawValue;
 
 use super::meta::{self, Entry};
 use super::{checkpoint_error, io_error, st_error, MAX_HEADER_BYTES};
@@ -143,15 +145,15 @@ fn records(
     metadata: &StMetadata,
     mut read: impl FnMut(&TensorInfo, usize, &mut [u8]) -> Result<()>,
 ) -> Result<Vec<Record>> {
-    let entries = metadata.metadata().as_ref();
+    let mut entries = parse_entries(metadata)?;
     let mut out = Vec::new();
     for name in metadata.offset_keys() {
         let Some(info) = metadata.info(&name) else {
             continue;
         };
-        let entry = match entries.and_then(|m| m.get(&name)) {
+        let entry = match entries.remove(&name) {
             None => None,
-            Some(text) => Some(parse_entry(&name, text)?),
+            Some(raw) => Some(parse_entry(&name, raw.get())?),
         };
         let (path, kind, md, scalar) = match entry {
             Some(e) => {
@@ -185,7 +187,29 @@ fn records(
             value,
         });
     }
+    if let Some(name) = entries.keys().next() {
+        return Err(checkpoint_error(
+            name.clone(),
+            "an entry only for tensors the file has",
+            "an entry without a tensor",
+        ));
+    }
     Ok(out)
+}
+
+/// The per-tensor entries, still as raw JSON so that each one's error can name
+/// its tensor. No `nnx` key (a file from another tool): no entries.
+fn parse_entries(metadata: &StMetadata) -> Result<BTreeMap<String, Box<RawValue>>> {
+    let Some(text) = metadata.metadata().as_ref().and_then(|m| m.get(super::ENTRIES_KEY)) else {
+        return Ok(BTreeMap::new());
+    };
+    serde_json::from_str(text).map_err(|e| {
+        checkpoint_error(
+            "<header>",
+            format!("a JSON object of per-tensor entries under __metadata__.{}", super::ENTRIES_KEY),
+            e.to_string(),
+        )
+    })
 }
 
 fn parse_entry(name: &str, text: &str) -> Result<Entry> {

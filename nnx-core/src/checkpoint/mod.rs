@@ -3,11 +3,13 @@
 //! # Format
 //! One tensor per Variable, named by its dotted path (`encoder.layers.0.kernel`),
 //! of dtype `F32`, `F64`, `I32`, `I64`, `U8`, `U32` or `BOOL`; scalars are 0-d
-//! tensors. The safetensors `__metadata__` header (a string map) holds, under
-//! each tensor's name, a JSON entry
+//! tensors. The safetensors `__metadata__` header (a string map) has one key,
+//! `"nnx"`, whose value is a JSON object with one entry per tensor name,
 //! `{"type": "Param", "path": ["encoder", "layers", 0, "kernel"], "metadata": {...}}`
 //! (plus `"scalar": true` for Rust scalars), so that a round trip restores the
-//! Variable type, the exact path and the metadata. Metadata values are encoded
+//! Variable type, the exact path and the metadata. (One key rather than one per
+//! tensor: safetensors writes `__metadata__` in hash order, so this keeps the
+//! bytes of a checkpoint deterministic.) Metadata values are encoded
 //! losslessly: `null`, bools, ints, floats (`1.0`; non-finite ones as
 //! `{"float": "nan"}`), strings, lists as arrays and tuples as `{"tuple": [...]}`.
 //!
@@ -193,9 +195,12 @@ fn is_rust_scalar(v: &dyn Value) -> bool {
 /// leaf that cannot be saved.
 type Prepared = (Vec<(String, TensorOut)>, HashMap<String, String>);
 
+/// The `__metadata__` key holding the per-tensor entries.
+pub(crate) const ENTRIES_KEY: &str = "nnx";
+
 fn prepare(state: &State) -> Result<Prepared> {
     let mut tensors = Vec::new();
-    let mut header = HashMap::new();
+    let mut entries = std::collections::BTreeMap::new();
     let mut errors = Vec::new();
     let mut names = BTreeSet::new();
     for (path, leaf) in state.flat_state().into_inner() {
@@ -228,10 +233,7 @@ fn prepare(state: &State) -> Result<Prepared> {
             metadata: meta::metadata_to_json(&leaf.metadata),
             scalar: is_rust_scalar(&*leaf.value),
         };
-        let json = serde_json::to_string(&entry).map_err(|e| {
-            checkpoint_error(name.clone(), "metadata encodable as JSON", e.to_string())
-        })?;
-        header.insert(name.clone(), json);
+        entries.insert(name.clone(), entry);
         let len = r.len() * dtype.size();
         tensors.push((
             name,
@@ -243,6 +245,9 @@ fn prepare(state: &State) -> Result<Prepared> {
             },
         ));
     }
+    let json = serde_json::to_string(&entries)
+        .map_err(|e| checkpoint_error("<header>", "metadata encodable as JSON", e.to_string()))?;
+    let header = HashMap::from([(ENTRIES_KEY.to_string(), json)]);
     if errors.is_empty() {
         Ok((tensors, header))
     } else {
