@@ -427,3 +427,25 @@ fn fuzz_seeds() {
         }
     }
 }
+
+#[cfg(feature = "serde")]
+#[test]
+fn serde_json_round_trip() {
+    let mut l = leaf(Param, arr1(&[1.0f32, 2.0]).into_dyn());
+    l.metadata = all_meta();
+    let mut flat = every_dtype_state().into_flat();
+    flat.push((vec![k("meta"), Key::from(3usize), k("type")], l));
+    let state = State::from_flat(flat);
+    let json = serde_json::to_string_pretty(&state).unwrap();
+    let back: State = serde_json::from_str(&json).unwrap();
+    assert_same(&state, &back);
+    assert!(json.contains(r#""dtype": "float32""#), "{json}");
+    for bad in [r#"{"w": {"type": "Nope", "value": {"dtype": "int32", "shape": [], "data": [1]}}}"#,
+                r#"{"w": {"type": "Param", "value": {"dtype": "int32", "shape": [2], "data": [1]}}}"#,
+                r#"{"w": {"type": "Param", "value": {"dtype": "uint8", "shape": [1], "data": [300]}}}"#,
+                r#"{"w": {"type": "Param", "value": {"dtype": "bfloat16", "shape": [], "data": [1]}}}"#] {
+        assert!(serde_json::from_str::<State>(bad).is_err(), "{bad}");
+    }
+    let sown = State::from_flat(vec![(vec![k("s")], leaf(Intermediate, vec![1.0f32]))]);
+    assert!(serde_json::to_string(&sown).is_err());
+}

@@ -53,6 +53,8 @@
 mod decode;
 mod meta;
 mod module;
+#[cfg(feature = "serde")]
+mod serde_state;
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
