@@ -14,7 +14,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let rows = mib * 1024 * 1024 / 4 / 4 / 1024;
             let state = State::from_flat((0..4).map(|i| {
                 let a = ndarray::Array2::<f32>::from_elem((rows, 1024), i as f32);
-                (vec![Key::from("layers"), Key::from(i), Key::from("kernel")], VariableState::new(Param, a))
+                (
+                    vec![Key::from("layers"), Key::from(i), Key::from("kernel")],
+                    VariableState::new(Param, a),
+                )
             }));
             checkpoint::save_state(&state, file)?;
         }

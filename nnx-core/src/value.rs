@@ -161,6 +161,8 @@ pub trait Value: Any + Send + Sync + fmt::Debug {
     /// assert!(template.from_array_like(ArrayRef::F32(flat.view())).is_none());
     /// assert!(1.0f64.from_array_like(ArrayRef::F32(data.view())).is_none());
     /// ```
+    // `self` is the template whose Rust type is built, hence `from_` with `&self`.
+    #[allow(clippy::wrong_self_convention)]
     fn from_array_like(&self, data: ArrayRef<'_>) -> Option<Arc<dyn Value>> {
         let _ = data;
         None
@@ -177,6 +179,7 @@ pub trait Value: Any + Send + Sync + fmt::Debug {
     /// let v = template.from_array_owned(data).unwrap();
     /// assert_eq!(v.shape_of(), Some(vec![4]));
     /// ```
+    #[allow(clippy::wrong_self_convention)]
     fn from_array_owned(&self, data: Arc<dyn Value>) -> Option<Arc<dyn Value>> {
         self.from_array_like(data.array_ref()?)
     }

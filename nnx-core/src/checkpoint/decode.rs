@@ -200,13 +200,20 @@ fn records(
 /// The per-tensor entries, still as raw JSON so that each one's error can name
 /// its tensor. No `nnx` key (a file from another tool): no entries.
 fn parse_entries(metadata: &StMetadata) -> Result<BTreeMap<String, Box<RawValue>>> {
-    let Some(text) = metadata.metadata().as_ref().and_then(|m| m.get(super::ENTRIES_KEY)) else {
+    let Some(text) = metadata
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(super::ENTRIES_KEY))
+    else {
         return Ok(BTreeMap::new());
     };
     serde_json::from_str(text).map_err(|e| {
         checkpoint_error(
             "<header>",
-            format!("a JSON object of per-tensor entries under __metadata__.{}", super::ENTRIES_KEY),
+            format!(
+                "a JSON object of per-tensor entries under __metadata__.{}",
+                super::ENTRIES_KEY
+            ),
             e.to_string(),
         )
     })

@@ -85,7 +85,9 @@ struct LeafSer<'a>(&'a VariableState);
 impl Serialize for LeafSer<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let l = self.0;
-        let (Some(r), Some(dtype), Some(shape)) = (l.value.array_ref(), l.value.dtype(), l.value.shape_of()) else {
+        let (Some(r), Some(dtype), Some(shape)) =
+            (l.value.array_ref(), l.value.dtype(), l.value.shape_of())
+        else {
             return Err(S::Error::custom(format!(
                 "expected a single array or scalar, found a value of type {}",
                 l.value.type_name()
@@ -155,12 +157,9 @@ fn json_float(x: &Json) -> Option<f64> {
     }
 }
 
-fn build<T: Copy + 'static>(
-    v: &ValueJson,
-    conv: impl Fn(&Json) -> Option<T>,
-) -> Result<Arc<dyn Value>, String>
+fn build<T>(v: &ValueJson, conv: impl Fn(&Json) -> Option<T>) -> Result<Arc<dyn Value>, String>
 where
-    T: Value,
+    T: Value + Copy,
     ArrayD<T>: Value,
 {
     let data: Vec<T> = v
@@ -204,14 +203,23 @@ fn value_from_json(v: &ValueJson) -> Result<Arc<dyn Value>, String> {
     }
 }
 
-fn flatten(node: NodeDe, path: &mut Path, out: &mut Vec<(Path, VariableState)>) -> Result<(), String> {
+fn flatten(
+    node: NodeDe,
+    path: &mut Path,
+    out: &mut Vec<(Path, VariableState)>,
+) -> Result<(), String> {
     match node {
         NodeDe::Leaf(l) => {
             let at = meta::dotted(path);
-            let kind = super::builtin_kind(&l.kind)
-                .ok_or_else(|| format!("at {at}: expected a built-in Variable type, found {:?}", l.kind))?;
+            let kind = super::builtin_kind(&l.kind).ok_or_else(|| {
+                format!(
+                    "at {at}: expected a built-in Variable type, found {:?}",
+                    l.kind
+                )
+            })?;
             let value = value_from_json(&l.value).map_err(|e| format!("at {at}: expected {e}"))?;
-            let metadata = meta::metadata_from_json(&l.metadata).map_err(|e| format!("at {at}: {e}"))?;
+            let metadata =
+                meta::metadata_from_json(&l.metadata).map_err(|e| format!("at {at}: {e}"))?;
             out.push((
                 path.clone(),
                 VariableState {
