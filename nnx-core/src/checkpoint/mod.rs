@@ -84,7 +84,7 @@ pub use module::{
 /// make the loader allocate before anything is validated.
 pub const MAX_HEADER_BYTES: usize = 64 << 20;
 
-/// The built-in Variable types by name (`"Param"` → [`Param`](crate::Param)):
+/// The built-in Variable types by name (`"Param"` → [`Param`](const@crate::Param)):
 /// the default resolver of [`load_state_with`].
 ///
 /// ```
