@@ -75,6 +75,46 @@ pub enum ArrayRef<'a> {
     Bool(ArrayViewD<'a, bool>),
 }
 
+impl ArrayRef<'_> {
+    /// The element type.
+    ///
+    /// ```
+    /// use nnx_core::value::Value;
+    /// let a = ndarray::arr1(&[1u8, 2]);
+    /// assert_eq!(a.array_ref().unwrap().dtype(), nnx_core::DType::U8);
+    /// ```
+    pub fn dtype(&self) -> DType {
+        match self {
+            ArrayRef::F32(_) => DType::F32,
+            ArrayRef::F64(_) => DType::F64,
+            ArrayRef::I32(_) => DType::I32,
+            ArrayRef::I64(_) => DType::I64,
+            ArrayRef::U8(_) => DType::U8,
+            ArrayRef::U32(_) => DType::U32,
+            ArrayRef::Bool(_) => DType::Bool,
+        }
+    }
+
+    /// The shape.
+    ///
+    /// ```
+    /// use nnx_core::value::Value;
+    /// let a = ndarray::Array2::<f32>::zeros((2, 3));
+    /// assert_eq!(a.array_ref().unwrap().shape(), &[2, 3]);
+    /// ```
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            ArrayRef::F32(a) => a.shape(),
+            ArrayRef::F64(a) => a.shape(),
+            ArrayRef::I32(a) => a.shape(),
+            ArrayRef::I64(a) => a.shape(),
+            ArrayRef::U8(a) => a.shape(),
+            ArrayRef::U32(a) => a.shape(),
+            ArrayRef::Bool(a) => a.shape(),
+        }
+    }
+}
+
 /// Array element types nnx Variables can hold.
 pub trait Element: repr::ReprElement + fmt::Debug + PartialEq + Send + Sync + 'static {
     /// The element's dtype.

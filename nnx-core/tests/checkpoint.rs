@@ -709,3 +709,23 @@ fn serde_json_round_trip() {
     let sown = State::from_flat(vec![(vec![k("s")], leaf(Intermediate, vec![1.0f32]))]);
     assert!(serde_json::to_string(&sown).is_err());
 }
+
+#[test]
+fn rng_streams_round_trip_through_a_checkpoint() {
+    use nnx_core::rngs::Rngs;
+    let mut rngs = Rngs::new(3).with("dropout", 7);
+    rngs.next_key("dropout").unwrap();
+    let bytes = nnx_core::checkpoint::save_state_to_bytes(&rngs.state()).unwrap();
+    let mut fresh = Rngs::new(0).with("dropout", 0);
+    nnx_core::checkpoint::load_into_from_bytes_with(
+        &mut fresh,
+        &bytes,
+        nnx_core::checkpoint::LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(fresh.state(), rngs.state());
+    assert_eq!(
+        fresh.next_key("dropout").unwrap(),
+        rngs.next_key("dropout").unwrap()
+    );
+}

@@ -213,11 +213,9 @@ fn prepare(state: &State) -> Result<Prepared> {
     let mut names = BTreeSet::new();
     for (path, leaf) in state.flat_state().into_inner() {
         let name = meta::dotted(&path);
-        let (Some(r), Some(dtype), Some(shape)) = (
-            leaf.value.array_ref(),
-            leaf.value.dtype(),
-            leaf.value.shape_of(),
-        ) else {
+        // The stored tensor is the value's data view: an array's own dtype and
+        // shape, or a key's raw uint32 data.
+        let Some(r) = leaf.value.array_ref() else {
             errors.push(checkpoint_error(
                 name,
                 "a single array or scalar",
@@ -242,6 +240,7 @@ fn prepare(state: &State) -> Result<Prepared> {
             scalar: is_rust_scalar(&*leaf.value),
         };
         entries.insert(name.clone(), entry);
+        let (dtype, shape) = (r.dtype(), r.shape().to_vec());
         let len = r.len() * dtype.size();
         tensors.push((
             name,

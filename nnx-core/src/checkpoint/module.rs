@@ -226,25 +226,27 @@ fn convert(
         }
     }
     let (new, old) = (&*record.value, &*leaf.value);
-    if old.array_ref().is_none() {
+    // Compare with the data the model's value would store (a key stores its raw
+    // uint32 data), not with its logical shape.
+    let Some(stored) = old.array_ref() else {
         errors.push(Error::TypeMismatch {
             path: name.into(),
             expected: old.type_name().to_string(),
             found: format!("a tensor ({})", describe(new)),
         });
         return Err(errors);
-    }
-    if new.dtype() != old.dtype() {
+    };
+    if new.dtype() != Some(stored.dtype()) {
         errors.push(Error::DTypeMismatch {
             path: name.into(),
-            expected: old.dtype().map_or("none", |d| d.name()).to_string(),
+            expected: stored.dtype().name().to_string(),
             found: new.dtype().map_or("none", |d| d.name()).to_string(),
         });
     }
-    if new.shape_of() != old.shape_of() {
+    if new.shape_of().as_deref() != Some(stored.shape()) {
         errors.push(Error::ShapeMismatch {
             path: name.into(),
-            expected: fmt_tuple_usize(&old.shape_of().unwrap_or_default()),
+            expected: fmt_tuple_usize(stored.shape()),
             found: fmt_tuple_usize(&new.shape_of().unwrap_or_default()),
         });
     }

@@ -85,9 +85,7 @@ struct LeafSer<'a>(&'a VariableState);
 impl Serialize for LeafSer<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let l = self.0;
-        let (Some(r), Some(dtype), Some(shape)) =
-            (l.value.array_ref(), l.value.dtype(), l.value.shape_of())
-        else {
+        let Some(r) = l.value.array_ref() else {
             return Err(S::Error::custom(format!(
                 "expected a single array or scalar, found a value of type {}",
                 l.value.type_name()
@@ -96,8 +94,8 @@ impl Serialize for LeafSer<'_> {
         LeafJson {
             kind: l.kind.name().to_string(),
             value: ValueJson {
-                dtype: dtype.name().to_string(),
-                shape,
+                dtype: r.dtype().name().to_string(),
+                shape: r.shape().to_vec(),
                 data: data_to_json(&r),
                 scalar: super::is_rust_scalar(&*l.value),
             },
