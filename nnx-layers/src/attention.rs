@@ -50,7 +50,9 @@ fn init_flat<D: Dimension + 'static>(
     let v = std::mem::take(p.value_mut())
         .into_shape_with_order(IxDyn(shape))
         .and_then(|a| a.into_dimensionality::<D>())
-        .map_err(|e| Error::invalid_argument("initializer result", fmt_tuple_usize(flat), e.to_string()))?;
+        .map_err(|e| {
+            Error::invalid_argument("initializer result", fmt_tuple_usize(flat), e.to_string())
+        })?;
     let mut out = Param::new(v);
     out.replace_metadata(p.get_metadata());
     Ok(out)
@@ -81,15 +83,18 @@ impl HeadsProjection {
             .map_err(|e| Error::invalid_argument("kernel", "contiguous", e.to_string()))?;
         let mut y = dot_last_axis(x, &w)?;
         if let Some(b) = &self.bias {
-            let b = b.value().view().into_shape_with_order(h * d).map_err(|e| {
-                Error::invalid_argument("bias", "contiguous", e.to_string())
-            })?;
+            let b = b
+                .value()
+                .view()
+                .into_shape_with_order(h * d)
+                .map_err(|e| Error::invalid_argument("bias", "contiguous", e.to_string()))?;
             y += &b;
         }
         let mut shape = x.shape()[..x.ndim() - 1].to_vec();
         shape.extend([h, d]);
-        y.into_shape_with_order(IxDyn(&shape))
-            .map_err(|e| Error::invalid_argument("projection", fmt_tuple_usize(&shape), e.to_string()))
+        y.into_shape_with_order(IxDyn(&shape)).map_err(|e| {
+            Error::invalid_argument("projection", fmt_tuple_usize(&shape), e.to_string())
+        })
     }
 }
 
@@ -109,7 +114,9 @@ impl OutProjection {
             .as_standard_layout()
             .into_owned()
             .into_shape_with_order(IxDyn(&shape))
-            .map_err(|e| Error::invalid_argument("attention output", fmt_tuple_usize(&shape), e.to_string()))?;
+            .map_err(|e| {
+                Error::invalid_argument("attention output", fmt_tuple_usize(&shape), e.to_string())
+            })?;
         let mut y = dot_last_axis(&x, &w)?;
         if let Some(b) = &self.bias {
             y += b.value();
@@ -227,8 +234,12 @@ pub struct MultiHeadAttentionConfig {
 }
 
 setters!(MultiHeadAttentionConfig {
-    broadcast_dropout: bool, dropout_rate: f64, deterministic: bool, use_bias: bool,
-    decode: bool, normalize_qk: bool,
+    broadcast_dropout: bool,
+    dropout_rate: f64,
+    deterministic: bool,
+    use_bias: bool,
+    decode: bool,
+    normalize_qk: bool,
 });
 
 impl MultiHeadAttentionConfig {
@@ -282,14 +293,14 @@ impl MultiHeadAttentionConfig {
         let out_features = self.out_features.unwrap_or(self.in_features);
         let in_kv = self.in_kv_features.unwrap_or(self.in_features);
         let nkv = self.num_kv_heads.unwrap_or(nh);
-        if nh == 0 || nkv == 0 || nh % nkv != 0 {
+        if nh == 0 || nkv == 0 || !nh.is_multiple_of(nkv) {
             return Err(Error::invalid_argument(
                 "MultiHeadAttention num_kv_heads",
                 format!("a divisor of num_heads={nh}"),
                 nkv.to_string(),
             ));
         }
-        if qkv % nh != 0 {
+        if !qkv.is_multiple_of(nh) {
             return Err(Error::invalid_argument(
                 "MultiHeadAttention qkv_features",
                 format!("a multiple of num_heads={nh}"),
@@ -298,7 +309,8 @@ impl MultiHeadAttentionConfig {
         }
         let hd = qkv / nh;
         let bias = self.use_bias.then_some(&self.bias_init);
-        let query = HeadsProjection::new(rngs, (self.in_features, nh, hd), &self.kernel_init, bias)?;
+        let query =
+            HeadsProjection::new(rngs, (self.in_features, nh, hd), &self.kernel_init, bias)?;
         let key = HeadsProjection::new(rngs, (in_kv, nkv, hd), &self.kernel_init, bias)?;
         let value = HeadsProjection::new(rngs, (in_kv, nkv, hd), &self.kernel_init, bias)?;
         let (query_ln, key_ln) = if self.normalize_qk {
@@ -309,9 +321,19 @@ impl MultiHeadAttentionConfig {
         };
         let out_kernel_init = self.out_kernel_init.as_ref().unwrap_or(&self.kernel_init);
         let out_bias_init = self.out_bias_init.as_ref().unwrap_or(&self.bias_init);
-        let kernel = init_flat::<Ix3>(out_kernel_init, rngs, &[nh * hd, out_features], &[nh, hd, out_features])?;
+        let kernel = init_flat::<Ix3>(
+            out_kernel_init,
+            rngs,
+            &[nh * hd, out_features],
+            &[nh, hd, out_features],
+        )?;
         let out_bias = if self.use_bias {
-            Some(init_flat::<Ix1>(out_bias_init, rngs, &[out_features], &[out_features])?)
+            Some(init_flat::<Ix1>(
+                out_bias_init,
+                rngs,
+                &[out_features],
+                &[out_features],
+            )?)
         } else {
             None
         };
@@ -367,6 +389,9 @@ fn check_last(what: &str, x: &[usize], n: usize) -> Result<()> {
     Ok(())
 }
 
+/// The full cached key and value after a decode step, and the step's mask.
+type DecodeKv = (ArrayD<f32>, ArrayD<f32>, Option<ArrayD<bool>>);
+
 impl MultiHeadAttention {
     /// Options with Flax's defaults.
     ///
@@ -403,7 +428,11 @@ impl MultiHeadAttention {
     /// assert_eq!(m.out_features, 4);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn new(num_heads: usize, in_features: usize, rngs: &mut Rngs) -> Result<MultiHeadAttention> {
+    pub fn new(
+        num_heads: usize,
+        in_features: usize,
+        rngs: &mut Rngs,
+    ) -> Result<MultiHeadAttention> {
         Self::config(num_heads, in_features).build(rngs)
     }
 
@@ -523,7 +552,7 @@ impl MultiHeadAttention {
         key: &ArrayD<f32>,
         value: &ArrayD<f32>,
         mask: Option<&ArrayD<bool>>,
-    ) -> Result<(ArrayD<f32>, ArrayD<f32>, Option<ArrayD<bool>>)> {
+    ) -> Result<DecodeKv> {
         let (Some(ck), Some(cv), Some(ci)) = (
             self.cached_key.as_mut(),
             self.cached_value.as_mut(),
@@ -576,3 +605,36 @@ impl Forward for MultiHeadAttention {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nnx_core::Module;
+
+    #[test]
+    fn split_merge_round_trip_and_train_eval() -> Result<()> {
+        let mut m = MultiHeadAttention::config(2, 4)
+            .dropout_rate(0.5)
+            .normalize_qk(true)
+            .decode(true)
+            .build(&mut Rngs::new(0))?;
+        m.init_cache(&[1, 3, 4])?;
+        m.eval()?;
+        assert!(m.deterministic);
+        let x = ndarray::Array3::<f32>::ones((1, 1, 4));
+        let y = m.forward(&x, None, None, None)?;
+        let (g, s) = m.split(..)?;
+        let mut m2: MultiHeadAttention = g.merge(s)?;
+        assert_eq!(
+            *m2.cache_index
+                .as_ref()
+                .map(|c| *c.value())
+                .as_ref()
+                .unwrap_or(&-1),
+            1
+        );
+        assert_eq!(m2.state().len(), 3 * 2 + 2 + 2 + 2 + 3);
+        // The merged copy continues the decode from step 1.
+        assert!(m2.forward(&x, None, None, None)?.len() == y.len());
+        Ok(())
+    }
+}

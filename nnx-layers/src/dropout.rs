@@ -63,7 +63,9 @@ pub struct DropoutConfig {
     rng_collection: String,
 }
 
-setters!(DropoutConfig { deterministic: bool });
+setters!(DropoutConfig {
+    deterministic: bool
+});
 
 impl DropoutConfig {
     /// Sets the axes sharing one mask value.

@@ -11,6 +11,8 @@ use crate::functional::{compute_stats, group_norm, normalize};
 use crate::support::{dyn_value, impl_module, init_param, setters};
 use crate::Forward;
 
+type OptParam = Option<Param<Array1<f32>>>;
+
 /// Draws `scale` then `bias` (each only if used) from the `params` stream, in
 /// Flax's order.
 fn scale_and_bias(
@@ -18,7 +20,7 @@ fn scale_and_bias(
     n: usize,
     scale: Option<&ParamInit<f32>>,
     bias: Option<&ParamInit<f32>>,
-) -> Result<(Option<Param<Array1<f32>>>, Option<Param<Array1<f32>>>)> {
+) -> Result<(OptParam, OptParam)> {
     let scale = match scale {
         Some(init) => Some(init_param::<Ix1>(init, rngs.next_key("params")?, &[n])?),
         None => None,
@@ -127,10 +129,14 @@ pub struct BatchNormConfig {
     use_fast_variance: bool,
 }
 
-
 setters!(BatchNormConfig {
-    use_running_average: bool, axis: isize, momentum: f64, epsilon: f32, use_bias: bool,
-    use_scale: bool, use_fast_variance: bool,
+    use_running_average: bool,
+    axis: isize,
+    momentum: f64,
+    epsilon: f32,
+    use_bias: bool,
+    use_scale: bool,
+    use_fast_variance: bool,
 });
 
 impl BatchNormConfig {
@@ -224,11 +230,18 @@ impl BatchNorm {
             want[ax] = self.num_features.to_string();
             return Err(Error::invalid_argument(
                 "BatchNorm input",
-                format!("a shape ({}) with {} features on axis {ax}", want.join(", "), self.num_features),
+                format!(
+                    "a shape ({}) with {} features on axis {ax}",
+                    want.join(", "),
+                    self.num_features
+                ),
                 nnx_core::repr::fmt_tuple_usize(x.shape()),
             ));
         }
-        let reduction: Vec<isize> = (0..x.ndim()).filter(|&a| a != ax).map(|a| a as isize).collect();
+        let reduction: Vec<isize> = (0..x.ndim())
+            .filter(|&a| a != ax)
+            .map(|a| a as isize)
+            .collect();
         let (mean, var) = if self.use_running_average {
             (dyn_value_stat(&self.mean), dyn_value_stat(&self.var))
         } else {
@@ -330,7 +343,12 @@ pub struct LayerNormConfig {
     use_fast_variance: bool,
 }
 
-setters!(LayerNormConfig { epsilon: f32, use_bias: bool, use_scale: bool, use_fast_variance: bool });
+setters!(LayerNormConfig {
+    epsilon: f32,
+    use_bias: bool,
+    use_scale: bool,
+    use_fast_variance: bool
+});
 
 impl LayerNormConfig {
     /// Sets the axes of the statistics (default `[-1]`).
@@ -414,7 +432,10 @@ impl LayerNorm {
     /// assert!(ln.forward(&ndarray::array![1.0f32, 2.0]).is_err()); // 2 features, not 3
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(&self, x: &ArrayBase<S, D>) -> Result<ArrayD<f32>> {
+    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
+        &self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
         let (mean, var) = compute_stats(x, &self.reduction_axes, true, self.use_fast_variance)?;
         normalize(
             x,
@@ -484,7 +505,11 @@ pub struct RMSNormConfig {
     use_fast_variance: bool,
 }
 
-setters!(RMSNormConfig { epsilon: f32, use_scale: bool, use_fast_variance: bool });
+setters!(RMSNormConfig {
+    epsilon: f32,
+    use_scale: bool,
+    use_fast_variance: bool
+});
 
 impl RMSNormConfig {
     /// Sets the axes of the statistic (default `[-1]`).
@@ -558,7 +583,10 @@ impl RMSNorm {
     /// assert_eq!(n.forward(&ndarray::array![[1.0f32, 1.0]])?.shape(), &[1, 2]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(&self, x: &ArrayBase<S, D>) -> Result<ArrayD<f32>> {
+    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
+        &self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
         let (mean, var) = compute_stats(x, &self.reduction_axes, false, self.use_fast_variance)?;
         normalize(
             x,
@@ -632,7 +660,12 @@ pub struct InstanceNormConfig {
     use_fast_variance: bool,
 }
 
-setters!(InstanceNormConfig { epsilon: f32, use_bias: bool, use_scale: bool, use_fast_variance: bool });
+setters!(InstanceNormConfig {
+    epsilon: f32,
+    use_bias: bool,
+    use_scale: bool,
+    use_fast_variance: bool
+});
 
 impl InstanceNormConfig {
     /// Sets the feature axes (default `[-1]`).
@@ -709,7 +742,10 @@ impl InstanceNorm {
     /// assert!(n.forward(&ndarray::array![[1.0f32, 2.0], [3.0, 4.0]]).is_err()); // batch axis
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(&self, x: &ArrayBase<S, D>) -> Result<ArrayD<f32>> {
+    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
+        &self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
         let nd = x.ndim();
         let mut feat = Vec::with_capacity(self.feature_axes.len());
         for &a in &self.feature_axes {
@@ -722,7 +758,10 @@ impl InstanceNorm {
                 format!("{:?}", self.feature_axes),
             ));
         }
-        let reduction: Vec<isize> = (1..nd).filter(|a| !feat.contains(a)).map(|a| a as isize).collect();
+        let reduction: Vec<isize> = (1..nd)
+            .filter(|a| !feat.contains(a))
+            .map(|a| a as isize)
+            .collect();
         let feat: Vec<isize> = feat.into_iter().map(|a| a as isize).collect();
         let (mean, var) = compute_stats(x, &reduction, true, self.use_fast_variance)?;
         normalize(
@@ -829,8 +868,8 @@ impl GroupNormConfig {
     pub fn build(self, rngs: &mut Rngs) -> Result<GroupNorm> {
         let n = self.num_features;
         let (num_groups, group_size) = match (self.num_groups, self.group_size) {
-            (Some(g), None) if g > 0 && n % g == 0 => (g, n / g),
-            (None, Some(s)) if s > 0 && n % s == 0 => (n / s, s),
+            (Some(g), None) if g > 0 && n.is_multiple_of(g) => (g, n / g),
+            (None, Some(s)) if s > 0 && n.is_multiple_of(s) => (n / s, s),
             (g, s) => {
                 return Err(Error::invalid_argument(
                     "GroupNorm num_groups / group_size",
@@ -887,7 +926,9 @@ impl GroupNorm {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn new(num_features: usize, num_groups: usize, rngs: &mut Rngs) -> Result<GroupNorm> {
-        Self::config(num_features).num_groups(Some(num_groups)).build(rngs)
+        Self::config(num_features)
+            .num_groups(Some(num_groups))
+            .build(rngs)
     }
 
     /// Normalizes `x` of shape `(batch, spatial..., num_features)`.
@@ -897,7 +938,10 @@ impl GroupNorm {
     /// assert!(g.forward(&ndarray::array![[1.0f32, 2.0, 3.0]]).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(&self, x: &ArrayBase<S, D>) -> Result<ArrayD<f32>> {
+    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
+        &self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
         if x.ndim() < 2 || x.shape()[x.ndim() - 1] != self.num_features {
             return Err(Error::invalid_argument(
                 "GroupNorm input",
@@ -919,5 +963,29 @@ impl GroupNorm {
 impl Forward for GroupNorm {
     fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
         self.forward(&x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nnx_core::Module;
+
+    #[test]
+    fn batchnorm_train_updates_eval_does_not() -> Result<()> {
+        let mut bn = BatchNorm::config(2)
+            .momentum(0.5)
+            .build(&mut Rngs::new(0))?;
+        let x = ndarray::array![[1.0f32, 2.0], [3.0, 6.0]];
+        bn.forward(&x)?;
+        assert_eq!(bn.mean.value(), &ndarray::array![1.0f32, 2.0]);
+        assert_eq!(bn.var.value(), &ndarray::array![1.0f32, 2.5]);
+        bn.eval()?;
+        bn.forward(&x)?;
+        assert_eq!(bn.mean.value(), &ndarray::array![1.0f32, 2.0]);
+        let (g, s) = bn.split(..)?;
+        let bn2: BatchNorm = g.merge(s)?;
+        assert!(bn2.use_running_average);
+        Ok(())
     }
 }

@@ -142,7 +142,10 @@ pub(crate) fn init_param<D: Dimension + 'static>(
 }
 
 /// The dynamic-rank twin of a Variable, for calling hooks written for `ArrayD`.
-fn dyn_twin<D: Dimension + 'static>(var: &Variable<Array<f32, D>>, value: ArrayD<f32>) -> Variable<ArrayD<f32>> {
+fn dyn_twin<D: Dimension + 'static>(
+    var: &Variable<Array<f32, D>>,
+    value: ArrayD<f32>,
+) -> Variable<ArrayD<f32>> {
     let mut twin = Variable::with_kind(var.kind(), value);
     twin.replace_metadata(var.get_metadata());
     twin
@@ -157,14 +160,41 @@ fn value_hook<D: Dimension + 'static>(h: ValueHook<ArrayD<f32>>) -> ValueHook<Ar
 }
 
 fn axis_hook<D: Dimension + 'static>(h: AxisHook<ArrayD<f32>>) -> AxisHook<Array<f32, D>> {
-    Arc::new(move |var: &mut Variable<Array<f32, D>>, axis: usize, name: Option<&str>| {
-        let mut twin = dyn_twin(var, var.value().clone().into_dyn());
-        h(&mut twin, axis, name);
-        var.replace_metadata(twin.get_metadata());
-    })
+    Arc::new(
+        move |var: &mut Variable<Array<f32, D>>, axis: usize, name: Option<&str>| {
+            let mut twin = dyn_twin(var, var.value().clone().into_dyn());
+            h(&mut twin, axis, name);
+            var.replace_metadata(twin.get_metadata());
+        },
+    )
 }
 
 /// A copy of a fixed-rank parameter as `ArrayD`, as the functional API takes.
 pub(crate) fn dyn_value<D: Dimension + 'static>(p: &Param<Array<f32, D>>) -> ArrayD<f32> {
     p.value().clone().into_dyn()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Ix2;
+    use nnx_core::init::{ones, with_metadata};
+
+    #[test]
+    fn init_param_keeps_metadata_and_hooks() -> Result<()> {
+        let init = with_metadata(ones::<f32>(), |m| {
+            m.with("sharding_names", ("in", "out"))
+                .on_create_value(|_, v| v * 3.0)
+                .on_get_value(|_, v| v * 2.0)
+        });
+        let p = init_param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3])?;
+        assert_eq!(p.value()[[1, 2]], 3.0); // create hook fired once
+        assert_eq!(p.get_value()[[0, 0]], 6.0); // get hook carried over
+        assert_eq!(
+            p.get_metadata_entry("sharding_names")?.to_string(),
+            "('in', 'out')"
+        );
+        assert!(init_param::<ndarray::Ix1>(&init, nnx_core::random::key(0), &[2, 3]).is_err());
+        Ok(())
+    }
 }
