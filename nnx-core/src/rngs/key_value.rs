@@ -1,6 +1,5 @@
 //! A PRNG [`Key`] as a Variable value, printed as JAX prints a typed key array.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -34,18 +33,6 @@ impl Value for Key {
     }
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
         f(self)
-    }
-    fn eq_value(&self, other: &dyn Value) -> bool {
-        other.as_any().downcast_ref::<Self>() == Some(self)
-    }
-    fn clone_value(&self) -> Arc<dyn Value> {
-        Arc::new(*self)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
     }
     fn array_ref(&self) -> Option<ArrayRef<'_>> {
         // The key data is not an array of a numeric dtype (JAX refuses arithmetic
