@@ -153,6 +153,37 @@ pub enum Error {
         /// What the graph has.
         found: String,
     },
+    /// An array of the wrong element type (checkpoint loading).
+    #[error("dtype mismatch at {path}: expected {expected}, found {found}")]
+    DTypeMismatch {
+        /// The tensor's path.
+        path: ErrorPath,
+        /// The dtype the module holds there.
+        expected: String,
+        /// The dtype in the checkpoint.
+        found: String,
+    },
+    /// A checkpoint that cannot be read or written: a corrupt file, a value that is
+    /// no single array, an unknown dtype or Variable type, bad metadata JSON.
+    #[error("checkpoint error at {path}: expected {expected}, found {found}")]
+    Checkpoint {
+        /// The tensor's path, or the file part (`<header>`) that is wrong.
+        path: ErrorPath,
+        /// What a valid checkpoint has there.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+    /// A file that could not be read or written.
+    #[error("I/O error on {path}: expected to {expected}, found {found}")]
+    Io {
+        /// The file.
+        path: ErrorPath,
+        /// The operation (`read the file`).
+        expected: String,
+        /// The operating system's message.
+        found: String,
+    },
     /// A random stream that does not exist (and there is no `default`).
     #[error("no random stream '{name}': expected one of {available:?} or a 'default' stream")]
     MissingStream {

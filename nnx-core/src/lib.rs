@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod builtin;
+pub mod checkpoint;
 mod display;
 pub mod error;
 pub mod filter;

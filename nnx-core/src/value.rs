@@ -75,12 +75,61 @@ pub enum ArrayRef<'a> {
     Bool(ArrayViewD<'a, bool>),
 }
 
+impl ArrayRef<'_> {
+    /// The element type.
+    ///
+    /// ```
+    /// use nnx_core::value::Value;
+    /// let a = ndarray::arr1(&[1u8, 2]);
+    /// assert_eq!(a.array_ref().unwrap().dtype(), nnx_core::DType::U8);
+    /// ```
+    pub fn dtype(&self) -> DType {
+        match self {
+            ArrayRef::F32(_) => DType::F32,
+            ArrayRef::F64(_) => DType::F64,
+            ArrayRef::I32(_) => DType::I32,
+            ArrayRef::I64(_) => DType::I64,
+            ArrayRef::U8(_) => DType::U8,
+            ArrayRef::U32(_) => DType::U32,
+            ArrayRef::Bool(_) => DType::Bool,
+        }
+    }
+
+    /// The shape.
+    ///
+    /// ```
+    /// use nnx_core::value::Value;
+    /// let a = ndarray::Array2::<f32>::zeros((2, 3));
+    /// assert_eq!(a.array_ref().unwrap().shape(), &[2, 3]);
+    /// ```
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            ArrayRef::F32(a) => a.shape(),
+            ArrayRef::F64(a) => a.shape(),
+            ArrayRef::I32(a) => a.shape(),
+            ArrayRef::I64(a) => a.shape(),
+            ArrayRef::U8(a) => a.shape(),
+            ArrayRef::U32(a) => a.shape(),
+            ArrayRef::Bool(a) => a.shape(),
+        }
+    }
+}
+
 /// Array element types nnx Variables can hold.
 pub trait Element: repr::ReprElement + fmt::Debug + PartialEq + Send + Sync + 'static {
     /// The element's dtype.
     const DTYPE: DType;
     /// Wraps a view of arrays of this element.
     fn array_ref<'a>(view: ArrayViewD<'a, Self>) -> ArrayRef<'a>;
+    /// The view inside `r`, when it holds this element type.
+    ///
+    /// ```
+    /// use nnx_core::value::{ArrayRef, Element};
+    /// let a = ndarray::arr1(&[1.0f32]).into_dyn();
+    /// assert!(f32::from_array_ref(ArrayRef::F32(a.view())).is_some());
+    /// assert!(i32::from_array_ref(ArrayRef::F32(a.view())).is_none());
+    /// ```
+    fn from_array_ref(r: ArrayRef<'_>) -> Option<ArrayViewD<'_, Self>>;
 }
 
 macro_rules! impl_element {
@@ -89,6 +138,12 @@ macro_rules! impl_element {
             const DTYPE: DType = DType::$d;
             fn array_ref<'a>(view: ArrayViewD<'a, Self>) -> ArrayRef<'a> {
                 ArrayRef::$d(view)
+            }
+            fn from_array_ref(r: ArrayRef<'_>) -> Option<ArrayViewD<'_, Self>> {
+                match r {
+                    ArrayRef::$d(v) => Some(v),
+                    _ => None,
+                }
             }
         }
     )*};
@@ -148,6 +203,45 @@ pub trait Value: ValueBase + fmt::Debug {
     fn type_name(&self) -> &'static str {
         std::any::type_name::<Self>()
     }
+    /// A value of the same Rust type as `self` (same element and dimension
+    /// type) holding a copy of `data`, or `None` when `data` has another dtype or
+    /// rank. `self` is only the template: its data is not read. Checkpoint
+    /// loading uses it to turn a dynamic-rank `ArrayD<f32>` into a field's
+    /// `Array2<f32>`.
+    ///
+    /// ```
+    /// use nnx_core::value::{ArrayRef, Value};
+    /// let template = ndarray::Array2::<f32>::zeros((1, 1));
+    /// let data = ndarray::ArrayD::<f32>::ones(ndarray::IxDyn(&[2, 3]));
+    /// let v = template.from_array_like(ArrayRef::F32(data.view())).unwrap();
+    /// assert_eq!(v.as_any().downcast_ref::<ndarray::Array2<f32>>().unwrap().dim(), (2, 3));
+    /// // Wrong rank or dtype: None.
+    /// let flat = ndarray::ArrayD::<f32>::ones(ndarray::IxDyn(&[6]));
+    /// assert!(template.from_array_like(ArrayRef::F32(flat.view())).is_none());
+    /// assert!(1.0f64.from_array_like(ArrayRef::F32(data.view())).is_none());
+    /// ```
+    // `self` is the template whose Rust type is built, hence `from_` with `&self`.
+    #[allow(clippy::wrong_self_convention)]
+    fn from_array_like(&self, data: ArrayRef<'_>) -> Option<Arc<dyn Value>> {
+        let _ = data;
+        None
+    }
+    /// Like [`from_array_like`](Value::from_array_like) but taking a shared value;
+    /// when `data` is an unshared `ArrayD` of the right element type the array
+    /// is moved into the new value without copying its elements.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use nnx_core::value::Value;
+    /// let template = ndarray::Array1::<i32>::zeros(1);
+    /// let data: Arc<dyn Value> = Arc::new(ndarray::ArrayD::<i32>::zeros(ndarray::IxDyn(&[4])));
+    /// let v = template.from_array_owned(data).unwrap();
+    /// assert_eq!(v.shape_of(), Some(vec![4]));
+    /// ```
+    #[allow(clippy::wrong_self_convention)]
+    fn from_array_owned(&self, data: Arc<dyn Value>) -> Option<Arc<dyn Value>> {
+        self.from_array_like(data.array_ref()?)
+    }
 }
 
 /// Renders a value as Python would, to a `String`.
@@ -203,6 +297,21 @@ impl<A: Element, D: Dimension + 'static> Value for ArrayBase<OwnedRepr<A>, D> {
     fn array_ref(&self) -> Option<ArrayRef<'_>> {
         Some(A::array_ref(self.view().into_dyn()))
     }
+    fn from_array_like(&self, data: ArrayRef<'_>) -> Option<Arc<dyn Value>> {
+        let view = A::from_array_ref(data)?.into_dimensionality::<D>().ok()?;
+        Some(Arc::new(view.to_owned()))
+    }
+    fn from_array_owned(&self, data: Arc<dyn Value>) -> Option<Arc<dyn Value>> {
+        // Move an unshared ArrayD<A> (what loading builds) into dimension D:
+        // a change of shape type, no element copy.
+        match downcast_arc::<ndarray::ArrayD<A>>(data) {
+            Ok(arc) => match Arc::try_unwrap(arc) {
+                Ok(owned) => Some(Arc::new(owned.into_dimensionality::<D>().ok()?)),
+                Err(shared) => self.from_array_like(shared.array_ref()?),
+            },
+            Err(other) => self.from_array_like(other.array_ref()?),
+        }
+    }
 }
 
 macro_rules! impl_scalar_value {
@@ -228,6 +337,13 @@ macro_rules! impl_scalar_value {
                 Some(<$t as Element>::array_ref(
                     ArrayViewD::from_shape(ndarray::IxDyn(&[]), std::slice::from_ref(self)).ok()?,
                 ))
+            }
+            fn from_array_like(&self, data: ArrayRef<'_>) -> Option<Arc<dyn Value>> {
+                let view = <$t as Element>::from_array_ref(data)?;
+                if view.ndim() != 0 {
+                    return None;
+                }
+                Some(Arc::new(*view.first()?))
             }
         }
     )*};

@@ -25,6 +25,11 @@ impl Key {
         Key(data)
     }
 
+    /// The key data, borrowed (how checkpoints read it without a copy).
+    pub(crate) fn data_slice(&self) -> &[u32] {
+        &self.0
+    }
+
     /// The raw key data.
     ///
     /// ```

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use ndarray::{ArrayViewD, IxDyn};
+
 use crate::random::Key;
 use crate::value::{ArrayRef, DType, Value};
 
@@ -16,6 +18,7 @@ use crate::value::{ArrayRef, DType, Value};
 /// assert_eq!(k.shape_of(), Some(vec![]));
 /// assert_eq!(k.size_bytes(), Some((1, 8)));
 /// assert_eq!(python_repr(&k), "Array((), dtype=key<fry>) overlaying:\n[ 0 42]");
+/// assert_eq!(k.array_ref().unwrap().shape(), &[2]); // its raw data, for checkpoints
 /// ```
 impl Value for Key {
     fn dtype(&self) -> Option<DType> {
@@ -34,10 +37,20 @@ impl Value for Key {
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
         f(self)
     }
+    /// The raw key data, a `uint32` array of shape `(2,)` (JAX's `key_data`): what
+    /// checkpoints store.
     fn array_ref(&self) -> Option<ArrayRef<'_>> {
-        // The key data is not an array of a numeric dtype (JAX refuses arithmetic
-        // on typed keys too); read it with `Key::data`.
-        None
+        ArrayViewD::from_shape(IxDyn(&[2]), self.data_slice())
+            .ok()
+            .map(ArrayRef::U32)
+    }
+    fn from_array_like(&self, data: ArrayRef<'_>) -> Option<Arc<dyn Value>> {
+        match data {
+            ArrayRef::U32(v) if v.shape() == [2] => {
+                Some(Arc::new(Key::from_data([*v.get(0)?, *v.get(1)?])))
+            }
+            _ => None,
+        }
     }
 }
 

@@ -1,0 +1,234 @@
+//! Dropout (Flax's `nnx.Dropout`).
+
+use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension, IxDyn, Zip};
+use nnx_core::random::{bernoulli, Key};
+use nnx_core::rngs::{RngStream, Rngs};
+use nnx_core::{Error, Result};
+
+use crate::support::{impl_module, setters};
+use crate::Forward;
+
+/// Randomly zeroes inputs with probability `rate` and scales the kept ones by
+/// `1 / (1 - rate)`; identity when `deterministic` (see
+/// [`Module::eval`](nnx_core::Module::eval)) or when `rate == 0`; all zeros when
+/// `rate == 1`.
+///
+/// As in Flax 0.12 the layer owns a stream forked at construction from `rngs`'
+/// `rng_collection` stream (falling back to `default`); each call draws one key
+/// from it and the keep-mask is `bernoulli(key, 1 - rate, shape)` with the
+/// `broadcast_dims` set to 1, bit-identical to Flax for the same seed.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::rngs::Rngs;
+/// let mut d = nnx_layers::Dropout::new(0.5, &mut Rngs::new(0))?;
+/// let x = ndarray::Array2::<f32>::ones((4, 6));
+/// let y = d.forward(&x)?;
+/// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+/// d.eval()?;
+/// assert_eq!(d.forward(&x)?, x.into_dyn());
+/// assert_eq!(d.state().len(), 2); // the stream's key and count
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+pub struct Dropout {
+    /// The dropout probability (not the keep rate).
+    pub rate: f64,
+    /// Axes that share one mask value (negative counts from the end).
+    pub broadcast_dims: Vec<isize>,
+    /// No dropout when true.
+    pub deterministic: bool,
+    /// The `Rngs` stream the layer's own stream is forked from.
+    pub rng_collection: String,
+    /// The layer's random stream (`None`: every call must pass a key).
+    pub rngs: Option<RngStream>,
+}
+
+impl_module!(Dropout {
+    node rate, static broadcast_dims, node deterministic, node rng_collection, node rngs,
+});
+
+/// Options of [`Dropout`], with Flax's defaults.
+///
+/// ```
+/// let d = nnx_layers::Dropout::config(0.1).broadcast_dims(&[0])
+///     .build(&mut nnx_core::rngs::Rngs::new(0))?;
+/// assert_eq!(d.broadcast_dims, vec![0]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct DropoutConfig {
+    rate: f64,
+    broadcast_dims: Vec<isize>,
+    deterministic: bool,
+    rng_collection: String,
+}
+
+setters!(DropoutConfig {
+    deterministic: bool
+});
+
+impl DropoutConfig {
+    /// Sets the axes sharing one mask value.
+    pub fn broadcast_dims(mut self, dims: &[isize]) -> Self {
+        self.broadcast_dims = dims.to_vec();
+        self
+    }
+    /// Sets the stream to fork from (default `"dropout"`).
+    pub fn rng_collection(mut self, name: impl Into<String>) -> Self {
+        self.rng_collection = name.into();
+        self
+    }
+    /// Builds the layer, forking its stream from `rngs`.
+    pub fn build(self, rngs: &mut Rngs) -> Result<Dropout> {
+        let stream = rngs.stream(&self.rng_collection)?.fork();
+        Ok(self.finish(Some(stream)))
+    }
+    /// Builds the layer without a stream; non-deterministic calls then need
+    /// [`Dropout::forward_with_key`] (Flax's `rngs=None`).
+    ///
+    /// ```
+    /// let mut d = nnx_layers::Dropout::config(0.5).build_without_rngs()?;
+    /// assert!(d.forward(&ndarray::array![1.0f32]).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn build_without_rngs(self) -> Result<Dropout> {
+        Ok(self.finish(None))
+    }
+    fn finish(self, rngs: Option<RngStream>) -> Dropout {
+        Dropout {
+            rate: self.rate,
+            broadcast_dims: self.broadcast_dims,
+            deterministic: self.deterministic,
+            rng_collection: self.rng_collection,
+            rngs,
+        }
+    }
+}
+
+impl Dropout {
+    /// Options with Flax's defaults (no broadcast dims, not deterministic,
+    /// stream `"dropout"`).
+    ///
+    /// ```
+    /// assert!(nnx_layers::Dropout::config(0.5).build(&mut nnx_core::rngs::Rngs::new(0)).is_ok());
+    /// ```
+    pub fn config(rate: f64) -> DropoutConfig {
+        DropoutConfig {
+            rate,
+            broadcast_dims: Vec::new(),
+            deterministic: false,
+            rng_collection: "dropout".to_string(),
+        }
+    }
+
+    /// A Dropout with Flax's defaults.
+    ///
+    /// ```
+    /// let d = nnx_layers::Dropout::new(0.2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(d.rate, 0.2);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(rate: f64, rngs: &mut Rngs) -> Result<Dropout> {
+        Self::config(rate).build(rngs)
+    }
+
+    fn is_identity(&self) -> bool {
+        self.deterministic || self.rate == 0.0
+    }
+
+    /// Applies dropout with a key from the layer's stream (which advances).
+    ///
+    /// ```
+    /// let mut d = nnx_layers::Dropout::new(1.0, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(d.forward(&ndarray::array![3.0f32])?[0], 0.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
+        &mut self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
+        if self.is_identity() || self.rate == 1.0 {
+            return self.apply(x, None);
+        }
+        let key = match self.rngs.as_mut() {
+            Some(s) => s.next_key(),
+            None => {
+                return Err(Error::invalid_argument(
+                    "Dropout rngs",
+                    "a stream (build with rngs) or a key passed to forward_with_key",
+                    "none",
+                ))
+            }
+        };
+        self.apply(x, Some(key))
+    }
+
+    /// Applies dropout with an explicit key (Flax's call-time `rngs=key`); the
+    /// layer's stream is left alone.
+    ///
+    /// ```
+    /// use nnx_core::random::key;
+    /// let d = nnx_layers::Dropout::config(0.5).build_without_rngs()?;
+    /// let x = ndarray::Array1::<f32>::ones(8);
+    /// assert_eq!(d.forward_with_key(&x, key(1))?, d.forward_with_key(&x, key(1))?);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn forward_with_key<S: Data<Elem = f32>, D: Dimension>(
+        &self,
+        x: &ArrayBase<S, D>,
+        key: Key,
+    ) -> Result<ArrayD<f32>> {
+        self.apply(x, Some(key))
+    }
+
+    fn apply<S: Data<Elem = f32>, D: Dimension>(
+        &self,
+        x: &ArrayBase<S, D>,
+        key: Option<Key>,
+    ) -> Result<ArrayD<f32>> {
+        let x = x.view().into_dyn();
+        if self.is_identity() {
+            return Ok(x.to_owned());
+        }
+        if self.rate == 1.0 {
+            return Ok(ArrayD::zeros(x.raw_dim()));
+        }
+        if !(0.0..1.0).contains(&self.rate) {
+            return Err(Error::invalid_argument(
+                "Dropout rate",
+                "a probability in [0, 1]",
+                self.rate.to_string(),
+            ));
+        }
+        let Some(key) = key else {
+            return Err(Error::invalid_argument("Dropout key", "a key", "none"));
+        };
+        let mut shape = x.shape().to_vec();
+        for &d in &self.broadcast_dims {
+            let a = if d < 0 { d + shape.len() as isize } else { d };
+            if a < 0 || a as usize >= shape.len() {
+                return Err(Error::invalid_argument(
+                    "Dropout broadcast_dims",
+                    format!("axes of an input of rank {}", shape.len()),
+                    format!("{:?}", self.broadcast_dims),
+                ));
+            }
+            shape[a as usize] = 1;
+        }
+        // JAX takes `p` as float32 and divides by the float32 keep rate.
+        let keep_prob = (1.0 - self.rate) as f32;
+        let mask = bernoulli(key, keep_prob, &shape)?;
+        let mask = mask
+            .broadcast(IxDyn(x.shape()))
+            .ok_or_else(|| Error::invalid_argument("Dropout mask", "broadcastable", "not"))?;
+        Ok(Zip::from(&x)
+            .and(&mask)
+            .map_collect(|&v, &k| if k { v / keep_prob } else { 0.0 }))
+    }
+}
+
+impl Forward for Dropout {
+    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+        self.forward(&x)
+    }
+}
