@@ -23,7 +23,12 @@ Two inputs are accepted:
 Usage:
 
     from export_safetensors import export_state
-    export_state(nnx.state(model, nnx.Param, nnx.BatchStat), "model.safetensors")
+    export_state(nnx.state(model), "model.safetensors")
+
+PRNG keys (`RngKey`) are written as their raw uint32 key data and 0-d
+`RngCount`s are flagged as Rust scalars, as `nnx_core::checkpoint` writes an
+`RngStream`'s Variables. Flax's own Variable flags (`hijax`, `ref`,
+`eager_sharding`) are not metadata and are dropped; other metadata is kept.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ from flax.nnx import variablelib
 # Flax's own Variable configuration flags: not user metadata, and meaningless
 # to the Rust Variables.
 _FLAX_INTERNAL_METADATA = frozenset({"hijax", "ref", "eager_sharding"})
+
+# Variable types whose 0-d values are plain Rust scalars on the Rust side
+# (`RngCount<u32>` in `RngStream`), flagged `"scalar": true` as Rust writes them.
+_RUST_SCALAR_KINDS = frozenset({"RngCount"})
 
 # The numpy dtypes the Rust checkpoint reader knows.
 _DTYPES = {
@@ -91,18 +100,17 @@ def _as_array(path, value):
     if isinstance(value, jax.Array) and jax.dtypes.issubdtype(
         value.dtype, jax.dtypes.prng_key
     ):
-        # The Rust writer refuses PRNG keys too ("a single array or scalar").
-        raise TypeError(
-            f"{'.'.join(map(str, path))}: a PRNG key cannot be saved; filter "
-            "RNG state out first (e.g. nnx.state(model, nnx.Param, nnx.BatchStat))"
-        )
+        # A typed PRNG key is stored as its raw uint32 data, as the Rust writer
+        # stores `nnx_core::random::Key` (shape `(..., 2)` for threefry).
+        value = jax.random.key_data(value)
     arr = np.asarray(value)
     if arr.dtype not in _DTYPES:
         raise TypeError(
             f"{'.'.join(map(str, path))}: dtype {arr.dtype} is not one the Rust "
             "checkpoint reader knows (f32, f64, i32, i64, u8, u32, bool)"
         )
-    return np.ascontiguousarray(arr)
+    # (not np.ascontiguousarray: it turns 0-d arrays into 1-d ones)
+    return np.array(arr, order="C", copy=True)
 
 
 def _leaves_nnx(state):
@@ -161,6 +169,8 @@ def state_to_tensors(state):
         entry = {"type": kind, "path": list(path)}
         if meta:
             entry["metadata"] = {k: _meta_json(v) for k, v in meta.items()}
+        if kind in _RUST_SCALAR_KINDS and tensors[name].ndim == 0:
+            entry["scalar"] = True
         entries[name] = entry
     header = json.dumps(
         {k: entries[k] for k in sorted(entries)}, separators=(",", ":")
