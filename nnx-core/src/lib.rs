@@ -3,6 +3,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Lets `#[derive(Module)]` name this crate `::nnx_core` here and in doctests alike.
+extern crate self as nnx_core;
+
 pub mod builtin;
 mod display;
 pub mod error;
@@ -23,6 +26,8 @@ mod variable_type;
 pub use builtin::{BatchStat, Cache, Intermediate, Param, Perturbation, RngCount, RngKey, RngState};
 pub use error::{Error, Result};
 pub use graph::{merge, state, GraphDef, Key, Module, Path, Shared};
+/// `#[derive(Module)]`: see [the `nnx` crate](https://docs.rs/nnx) for the guide.
+pub use nnx_derive::Module;
 pub use hooks::VariableMetadata;
 pub use kind::Kind;
 pub use metadata::{MetaValue, Metadata};
@@ -35,6 +40,7 @@ pub mod prelude {
     pub use crate::builtin::{BatchStat, Cache, Intermediate, Param, Perturbation};
     pub use crate::filter::{Filter, Filters};
     pub use crate::graph::{GraphDef, Key, Module, Shared};
+    pub use nnx_derive::Module;
     pub use crate::sow::{Sow, Sown};
     pub use crate::state::{State, VariableState};
     pub use crate::value::{shape, Value};
