@@ -105,10 +105,10 @@ mod tests {
         assert_eq!(
             clause.as_deref(),
             Some(
-                "where D : Copy , A : :: nnx :: graph :: Field , \
-                 B : :: nnx :: graph :: StaticHyperparameter , \
-                 C : :: core :: default :: Default , \
+                "where D : Copy , C : :: core :: default :: Default , \
                  std :: marker :: PhantomData < D > : :: core :: default :: Default , \
+                 A : :: nnx :: graph :: Field , \
+                 B : :: nnx :: graph :: StaticHyperparameter , \
                  C : :: core :: marker :: Send + :: core :: marker :: Sync + 'static , \
                  D : :: core :: marker :: Send + :: core :: marker :: Sync + 'static"
             )
