@@ -64,7 +64,6 @@ fn impls(cont: &Container<'_>, krate: &Path, generics: &Generics) -> TokenStream
                 _removable: bool,
             ) -> bool {
                 #walk_mut
-                false
             }
             fn build_field(
                 key: &#krate::Key,
@@ -109,10 +108,10 @@ fn walk_stmts(
             let span = ty.span();
             let call = match (f.kind, mutable) {
                 (FieldKind::Static, false) => {
-                    quote_spanned!(span=> #krate::graph::field::walk_static::<#ty>)
+                    quote_spanned!(span=> <#ty as #krate::graph::field::StaticWalk>::walk)
                 }
                 (FieldKind::Static, true) => {
-                    quote_spanned!(span=> #krate::graph::field::walk_static_mut::<#ty>)
+                    quote_spanned!(span=> <#ty as #krate::graph::field::StaticWalk>::walk_mut)
                 }
                 (_, false) => quote_spanned!(span=> <#ty as #krate::graph::Field>::walk_field),
                 (_, true) => quote_spanned!(span=> <#ty as #krate::graph::Field>::walk_field_mut),
@@ -133,7 +132,7 @@ fn build_stmts(fields: &[Field<'_>], krate: &Path, path: TokenStream) -> TokenSt
         let (v, ty, key) = (var(index_of(fields, f)), f.ty, key_expr(&f.key, krate));
         let call = match f.kind {
             FieldKind::Static => {
-                quote_spanned!(ty.span()=> #krate::graph::field::build_static::<#ty>)
+                quote_spanned!(ty.span()=> <#ty as #krate::graph::field::StaticWalk>::build)
             }
             _ => quote_spanned!(ty.span()=> <#ty as #krate::graph::Field>::build_field),
         };
@@ -176,7 +175,7 @@ fn struct_bodies(
     let build = build_stmts(fields, krate, quote!(Self));
     (
         quote! { w.enter(key, #header); #walk w.leave(); },
-        quote! { w.enter(key, #header); #walk_mut w.leave(); },
+        quote! { w.enter(key, #header); #walk_mut w.leave(); false },
         quote! {
             b.enter(key)?;
             let value = { #build };
@@ -226,21 +225,32 @@ fn enum_bodies(
         .collect::<Vec<_>>()
         .join(", ");
     let expected = format!("a variant of {} ({expected})", cont.ident);
-    // `*self` so that an enum without variants matches with no arms.
+    let error = quote! {
+        ::core::result::Result::Err(#krate::Error::invalid_argument(
+            ::std::format!("enum node {}", b.path_string_with(key)),
+            #expected,
+            header.type_name,
+        ))
+    };
+    if variants.is_empty() {
+        return (
+            quote!(match *self {}),
+            quote!(match *self {}),
+            quote! {
+                let header = b.enter(key)?;
+                #error
+            },
+        );
+    }
+    // `*self` with `ref` bindings: one pattern form for every variant shape.
     (
         quote!(match *self { #(#walk)* }),
-        quote!(match *self { #(#walk_mut)* }),
+        quote! { match *self { #(#walk_mut)* } false },
         quote! {
             let header = b.enter(key)?;
             let value = match header.type_name {
                 #(#build)*
-                other => {
-                    return ::core::result::Result::Err(#krate::Error::invalid_argument(
-                        ::std::format!("enum node {}", b.path_string_with(key)),
-                        #expected,
-                        other,
-                    ));
-                }
+                _ => return #error,
             };
             b.leave()?;
             ::core::result::Result::Ok(value)
