@@ -60,7 +60,12 @@ fn model() -> Model {
 }
 
 fn paths(state: &State) -> Vec<String> {
-    state.flat_state().paths().iter().map(|p| path_string(p)).collect()
+    state
+        .flat_state()
+        .paths()
+        .iter()
+        .map(|p| path_string(p))
+        .collect()
 }
 
 fn hash<T: Hash>(x: &T) -> u64 {
@@ -105,9 +110,15 @@ fn tuple_fields_use_integer_keys_before_strings() {
         z: Param::new(2.0),
         pair: Pair(Linear::new(1, 1, 0.0), Param::new(3.0)),
     };
-    assert_eq!(paths(&m.state()), ["a", "b", "pair/0/bias", "pair/0/kernel", "pair/1"]);
+    assert_eq!(
+        paths(&m.state()),
+        ["a", "b", "pair/0/bias", "pair/0/kernel", "pair/1"]
+    );
     let mut map = BTreeMap::new();
-    map.insert("x".to_string(), Pair(Linear::new(1, 1, 0.0), Param::new(1.0)));
+    map.insert(
+        "x".to_string(),
+        Pair(Linear::new(1, 1, 0.0), Param::new(1.0)),
+    );
     assert_eq!(paths(&map.state()), ["x/0/bias", "x/0/kernel", "x/1"]);
 }
 
@@ -120,7 +131,10 @@ fn split_merge_round_trip_restores_statics_and_defaults_skip() {
     assert_eq!(back.act, Activation::Gelu);
     assert_eq!(back.din, 2);
     assert!(!back.deterministic);
-    assert!(back.cache.is_empty(), "skip fields are rebuilt with Default");
+    assert!(
+        back.cache.is_empty(),
+        "skip fields are rebuilt with Default"
+    );
     assert_eq!(*back.alpha.kernel, Array2::from_elem((3, 2), 2.0));
     assert_eq!(*back.layers[0].kernel, Array2::from_elem((2, 2), 3.0));
     assert_eq!(back.graphdef(), graphdef);
@@ -140,7 +154,11 @@ fn graphdef_changes_with_static_values() {
     assert_ne!(a.graphdef(), c.graphdef());
     let mut d = model();
     d.cache.push(9);
-    assert_eq!(a.graphdef(), d.graphdef(), "skip fields are not in the GraphDef");
+    assert_eq!(
+        a.graphdef(),
+        d.graphdef(),
+        "skip fields are not in the GraphDef"
+    );
 }
 
 #[test]
@@ -190,7 +208,12 @@ fn enums_round_trip() {
     };
     assert_eq!(
         paths(&m.state()),
-        ["heads/1/left", "heads/1/right", "heads/2/0/bias", "heads/2/0/kernel"]
+        [
+            "heads/1/left",
+            "heads/1/right",
+            "heads/2/0/bias",
+            "heads/2/0/kernel"
+        ]
     );
     let (g, s) = m.split(..).unwrap();
     let back = g.merge(s).unwrap();
@@ -235,7 +258,10 @@ impl Module for Stale {}
 fn unknown_variant_is_an_error() {
     let (g, s) = Stale.split(..).unwrap();
     let msg = g.merge(s).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(msg.contains("Head::Dense, Head::Pair, Head::Identity"), "{msg}");
+    assert!(
+        msg.contains("Head::Dense, Head::Pair, Head::Identity"),
+        "{msg}"
+    );
     assert!(msg.contains("Other::Identity"), "{msg}");
 }
 
@@ -293,7 +319,13 @@ fn tied_weights_via_shared() {
     };
     assert_eq!(
         paths(&m.state()),
-        ["boxed", "decoder/bias", "decoder/kernel", "fixed/0", "fixed/1"]
+        [
+            "boxed",
+            "decoder/bias",
+            "decoder/kernel",
+            "fixed/0",
+            "fixed/1"
+        ]
     );
     let dups: Vec<Vec<String>> = m
         .find_duplicates()
@@ -345,7 +377,12 @@ fn sow_stores_at_the_module_path_and_pop_clears() {
     assert!(err.to_string().contains("linear"), "{err}");
     assert_eq!(
         paths(&m.state()),
-        ["inner/activations", "inner/linear/bias", "inner/linear/kernel", "top"]
+        [
+            "inner/activations",
+            "inner/linear/bias",
+            "inner/linear/kernel",
+            "top"
+        ]
     );
     let leaf = m.state();
     let leaf = leaf
@@ -362,7 +399,10 @@ fn sow_stores_at_the_module_path_and_pop_clears() {
     let popped = m.pop(Intermediate).unwrap();
     assert_eq!(paths(&popped), ["inner/activations", "top"]);
     assert!(m.inner.sown.is_empty() && m.store.is_empty());
-    assert_eq!(paths(&m.state()), ["inner/linear/bias", "inner/linear/kernel"]);
+    assert_eq!(
+        paths(&m.state()),
+        ["inner/linear/bias", "inner/linear/kernel"]
+    );
 }
 
 #[derive(Module)]

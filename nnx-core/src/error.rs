@@ -83,7 +83,9 @@ pub enum Error {
         found: String,
     },
     /// A path the graph needs is missing from the given State.
-    #[error("missing Variable at {path}: expected a {expected}, found nothing in the given states")]
+    #[error(
+        "missing Variable at {path}: expected a {expected}, found nothing in the given states"
+    )]
     MissingPath {
         /// Where.
         path: ErrorPath,

@@ -285,7 +285,11 @@ pub(crate) fn check_ellipsis(filters: &[&dyn Filter]) -> Result<()> {
 }
 
 /// Index of the first filter matching, if any.
-pub(crate) fn first_match(filters: &[&dyn Filter], path: &[Key], var: &dyn VariableInfo) -> Option<usize> {
+pub(crate) fn first_match(
+    filters: &[&dyn Filter],
+    path: &[Key],
+    var: &dyn VariableInfo,
+) -> Option<usize> {
     filters.iter().position(|f| f.matches(path, var))
 }
 

@@ -154,7 +154,10 @@ impl<T> VariableMetadata<T> {
     /// let m = nnx_core::VariableMetadata::new(1.0f32).on_get_value(|_, v| v);
     /// assert_eq!(m.hooks.get.len(), 1);
     /// ```
-    pub fn on_get_value(mut self, hook: impl Fn(&Variable<T>, T) -> T + Send + Sync + 'static) -> Self {
+    pub fn on_get_value(
+        mut self,
+        hook: impl Fn(&Variable<T>, T) -> T + Send + Sync + 'static,
+    ) -> Self {
         self.hooks.get.push(Arc::new(hook));
         self
     }
@@ -165,7 +168,10 @@ impl<T> VariableMetadata<T> {
     /// let m = nnx_core::VariableMetadata::new(1.0f32).on_set_value(|_, v| v);
     /// assert_eq!(m.hooks.set.len(), 1);
     /// ```
-    pub fn on_set_value(mut self, hook: impl Fn(&Variable<T>, T) -> T + Send + Sync + 'static) -> Self {
+    pub fn on_set_value(
+        mut self,
+        hook: impl Fn(&Variable<T>, T) -> T + Send + Sync + 'static,
+    ) -> Self {
         self.hooks.set.push(Arc::new(hook));
         self
     }

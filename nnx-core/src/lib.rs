@@ -23,14 +23,16 @@ pub mod value;
 pub mod variable;
 mod variable_type;
 
-pub use builtin::{BatchStat, Cache, Intermediate, Param, Perturbation, RngCount, RngKey, RngState};
+pub use builtin::{
+    BatchStat, Cache, Intermediate, Param, Perturbation, RngCount, RngKey, RngState,
+};
 pub use error::{Error, Result};
 pub use graph::{merge, state, GraphDef, Key, Module, Path, Shared};
-/// `#[derive(Module)]`: see [the `nnx` crate](https://docs.rs/nnx) for the guide.
-pub use nnx_derive::Module;
 pub use hooks::VariableMetadata;
 pub use kind::Kind;
 pub use metadata::{MetaValue, Metadata};
+/// `#[derive(Module)]`: see [the `nnx` crate](https://docs.rs/nnx) for the guide.
+pub use nnx_derive::Module;
 pub use state::{FlatState, State, VariableState};
 pub use value::{shape, DType, Shape};
 pub use variable::{AnyVariable, Variable, VariableBehavior, VariableType};
@@ -40,9 +42,9 @@ pub mod prelude {
     pub use crate::builtin::{BatchStat, Cache, Intermediate, Param, Perturbation};
     pub use crate::filter::{Filter, Filters};
     pub use crate::graph::{GraphDef, Key, Module, Shared};
-    pub use nnx_derive::Module;
     pub use crate::sow::{Sow, Sown};
     pub use crate::state::{State, VariableState};
     pub use crate::value::{shape, Value};
     pub use crate::variable::{Variable, VariableBehavior, VariableType};
+    pub use nnx_derive::Module;
 }

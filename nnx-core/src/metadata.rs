@@ -110,7 +110,11 @@ impl Metadata {
 
 impl<K: Into<String>, V: Into<MetaValue>> FromIterator<(K, V)> for Metadata {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Metadata(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Metadata(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::filter::VariableInfo;
 use crate::graph::field::{Field, NodeHeader, Walker, WalkerMut};
 use crate::graph::{Builder, Key};
 use crate::kind::Kind;
+use crate::metadata::Metadata;
 use crate::state::VariableState;
 use crate::value::{downcast_arc, Value};
-use crate::filter::VariableInfo;
-use crate::metadata::Metadata;
 use crate::variable::AnyVariable;
 
 /// The store a module sows into. A module opts in to `sow` with one field marked
@@ -92,11 +92,24 @@ impl Sown {
 
     /// Appends `value` to the tuple stored under `name` (Flax's default `sow`).
     /// `reserved` are the owning module's field names, which `name` may not shadow.
-    pub fn sow<T: Value + Clone>(&mut self, kind: Kind, name: &str, value: T, reserved: &[&str]) -> Result<()> {
-        self.sow_with(kind, name, value, Vec::<T>::new, |mut acc, x| {
-            acc.push(x);
-            acc
-        }, reserved)
+    pub fn sow<T: Value + Clone>(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        value: T,
+        reserved: &[&str],
+    ) -> Result<()> {
+        self.sow_with(
+            kind,
+            name,
+            value,
+            Vec::<T>::new,
+            |mut acc, x| {
+                acc.push(x);
+                acc
+            },
+            reserved,
+        )
     }
 
     /// Folds `value` into the accumulator under `name`: `init` creates it on the

@@ -475,8 +475,7 @@ impl PartialEq for State {
         let a = self.flat_state();
         let b = other.flat_state();
         a.len() == b.len()
-            && a
-                .iter()
+            && a.iter()
                 .zip(b.iter())
                 .all(|((pa, la), (pb, lb))| pa == pb && la.same_as(lb))
     }

@@ -436,10 +436,7 @@ impl<T: Value + Clone> AnyVariable for Variable<T> {
             kind: self.kind,
             value: self.value.clone(),
             metadata: self.metadata.clone(),
-            hooks: self
-                .hooks
-                .clone()
-                .map(|h| h as Arc<dyn Any + Send + Sync>),
+            hooks: self.hooks.clone().map(|h| h as Arc<dyn Any + Send + Sync>),
         }
     }
     fn update_from(&mut self, state: &VariableState, path: &str) -> Result<()> {

@@ -170,7 +170,10 @@ fn fields<'a>(fields: &'a Fields, cx: &mut Errors) -> Vec<Field<'a>> {
 
 /// The fields in graph order: sorted by key, skipped fields left out.
 pub fn walked<'f, 'a>(fields: &'f [Field<'a>]) -> Vec<&'f Field<'a>> {
-    let mut out: Vec<&Field> = fields.iter().filter(|f| f.kind != FieldKind::Skip).collect();
+    let mut out: Vec<&Field> = fields
+        .iter()
+        .filter(|f| f.kind != FieldKind::Skip)
+        .collect();
     out.sort_by(|a, b| a.key.cmp(&b.key));
     out
 }

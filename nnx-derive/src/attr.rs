@@ -56,11 +56,17 @@ pub fn parse_field(attrs: &[Attribute], cx: &mut Errors) -> FieldAttrs {
             }
         };
         if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
-            cx.at(meta.path.span(), format!("`{name}` takes no value: write `#[nnx({name})]`"));
+            cx.at(
+                meta.path.span(),
+                format!("`{name}` takes no value: write `#[nnx({name})]`"),
+            );
             skip_value(&meta)?;
         }
         if slot.is_some() {
-            cx.at(meta.path.span(), format!("duplicate nnx attribute `{name}`"));
+            cx.at(
+                meta.path.span(),
+                format!("duplicate nnx attribute `{name}`"),
+            );
         } else {
             *slot = Some(meta.path.span());
         }
@@ -102,7 +108,10 @@ pub fn parse_container(attrs: &[Attribute], cx: &mut Errors) -> ContainerAttrs {
 /// Reports every `#[nnx(...)]` on a place that takes none (enum variants).
 pub fn reject(attrs: &[Attribute], what: &str, cx: &mut Errors) {
     for attr in attrs.iter().filter(|a| a.path().is_ident("nnx")) {
-        cx.at(attr.span(), format!("nnx attributes are not supported on {what}"));
+        cx.at(
+            attr.span(),
+            format!("nnx attributes are not supported on {what}"),
+        );
     }
 }
 
@@ -149,7 +158,10 @@ fn string_value(
     cx: &mut Errors,
 ) -> syn::Result<Option<(String, Span)>> {
     if !meta.input.peek(Token![=]) {
-        cx.at(meta.path.span(), format!("`{name}` needs a value: `{name} = \"...\"`"));
+        cx.at(
+            meta.path.span(),
+            format!("`{name}` needs a value: `{name} = \"...\"`"),
+        );
         skip_value(meta)?;
         return Ok(None);
     }
@@ -224,7 +236,9 @@ mod tests {
     fn rejects_non_list_forms() {
         let (_, errors) = field(vec![parse_quote!(#[nnx]), parse_quote!(#[nnx = "x"])]);
         assert_eq!(errors.len(), 2);
-        assert!(errors.iter().all(|e| e.contains("expected a list of options")));
+        assert!(errors
+            .iter()
+            .all(|e| e.contains("expected a list of options")));
     }
 
     #[test]
@@ -239,7 +253,13 @@ mod tests {
             &[parse_quote!(#[nnx(crate = "not a path", crate = "a", static)])],
             &mut cx,
         );
-        let errors: Vec<String> = cx.finish().err().into_iter().flatten().map(|e| e.to_string()).collect();
+        let errors: Vec<String> = cx
+            .finish()
+            .err()
+            .into_iter()
+            .flatten()
+            .map(|e| e.to_string())
+            .collect();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("`crate` must be a path"));
         assert!(errors[1].contains("unknown nnx container attribute `static`"));

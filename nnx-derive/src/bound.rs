@@ -13,11 +13,7 @@ use crate::ast::{Container, FieldKind};
 /// field's type that mentions a parameter must be `Default`. The user's
 /// where-clauses are kept.
 pub fn with_bounds(cont: &Container<'_>, krate: &Path) -> Generics {
-    let params: Vec<&Ident> = cont
-        .generics
-        .type_params()
-        .map(|p| &p.ident)
-        .collect();
+    let params: Vec<&Ident> = cont.generics.type_params().map(|p| &p.ident).collect();
     let mut node = BTreeSet::new();
     let mut stat = BTreeSet::new();
     let mut generics = cont.generics.clone();
@@ -29,7 +25,9 @@ pub fn with_bounds(cont: &Container<'_>, krate: &Path) -> Generics {
             FieldKind::Static => stat.extend(found),
             FieldKind::Skip if !found.is_empty() => {
                 let ty = f.ty;
-                clause.predicates.push(parse_quote!(#ty: ::core::default::Default));
+                clause
+                    .predicates
+                    .push(parse_quote!(#ty: ::core::default::Default));
             }
             FieldKind::Skip => {}
         }
@@ -40,9 +38,9 @@ pub fn with_bounds(cont: &Container<'_>, krate: &Path) -> Generics {
                 .then(|| parse_quote!(#param: #krate::graph::Field)),
             stat.contains(param)
                 .then(|| parse_quote!(#param: #krate::graph::StaticHyperparameter)),
-            (!node.contains(param) && !stat.contains(param)).then(|| {
-                parse_quote!(#param: ::core::marker::Send + ::core::marker::Sync + 'static)
-            }),
+            (!node.contains(param) && !stat.contains(param)).then(
+                || parse_quote!(#param: ::core::marker::Send + ::core::marker::Sync + 'static),
+            ),
         ]
         .into_iter()
         .flatten()
@@ -90,11 +88,17 @@ mod tests {
     #[test]
     fn bounds_by_role() {
         let input: syn::DeriveInput = parse_quote!(
-            struct M<A, B, C, D: Clone> where D: Copy {
+            struct M<A, B, C, D: Clone>
+            where
+                D: Copy,
+            {
                 a: Vec<A>,
-                #[nnx(static)] b: Option<B>,
-                #[nnx(skip)] c: C,
-                #[nnx(skip)] d: std::marker::PhantomData<D>,
+                #[nnx(static)]
+                b: Option<B>,
+                #[nnx(skip)]
+                c: C,
+                #[nnx(skip)]
+                d: std::marker::PhantomData<D>,
                 e: ::A,
             }
         );

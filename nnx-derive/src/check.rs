@@ -31,14 +31,21 @@ pub fn check(cont: &Container<'_>, cx: &mut Errors) {
                 check_fields(&v.fields, cx);
                 for f in &v.fields {
                     if let Some(span) = f.attrs.sow {
-                        cx.at(span, "`sow` is only supported on struct fields, not in enum variants");
+                        cx.at(
+                            span,
+                            "`sow` is only supported on struct fields, not in enum variants",
+                        );
                     }
                 }
             }
         }
         Data::Union(_) => {}
     }
-    let sows: Vec<_> = cont.all_fields().into_iter().filter_map(|f| f.attrs.sow).collect();
+    let sows: Vec<_> = cont
+        .all_fields()
+        .into_iter()
+        .filter_map(|f| f.attrs.sow)
+        .collect();
     for extra in sows.iter().skip(1) {
         cx.at(*extra, "a module has at most one `#[nnx(sow)]` field");
     }
@@ -49,7 +56,10 @@ fn check_fields(fields: &[Field<'_>], cx: &mut Errors) {
     for f in fields {
         let a = &f.attrs;
         if let (Some(_), Some(skip)) = (a.is_static, a.skip) {
-            cx.at(skip, "`static` and `skip` cannot be combined: a skipped field is not in the graph");
+            cx.at(
+                skip,
+                "`static` and `skip` cannot be combined: a skipped field is not in the graph",
+            );
         }
         if let Some(sow) = a.sow {
             for (other, name) in [(a.is_static, "static"), (a.skip, "skip")] {
@@ -58,12 +68,18 @@ fn check_fields(fields: &[Field<'_>], cx: &mut Errors) {
                 }
             }
             if let Some((_, span)) = &a.rename {
-                cx.at(*span, "`sow` cannot be combined with `rename`: the sow store adds no path component");
+                cx.at(
+                    *span,
+                    "`sow` cannot be combined with `rename`: the sow store adds no path component",
+                );
             }
         }
         if let Some((name, span)) = &a.rename {
             if matches!(f.key, Key::Int(_)) {
-                cx.at(*span, "`rename` is only supported on named fields; tuple fields are keyed by index");
+                cx.at(
+                    *span,
+                    "`rename` is only supported on named fields; tuple fields are keyed by index",
+                );
             } else if name.is_empty() {
                 cx.at(*span, "`rename` needs a non-empty name");
             }
@@ -113,19 +129,41 @@ mod tests {
 
     #[test]
     fn valid_inputs() {
-        assert!(errors(parse_quote!(struct A { #[nnx(rename = "b")] a: u8, #[nnx(sow)] s: S, #[nnx(skip)] b: u8 })).is_empty());
-        assert!(errors(parse_quote!(enum E { A(u8), B { x: u8 }, C = 3 })).is_empty());
+        assert!(errors(parse_quote!(
+            struct A {
+                #[nnx(rename = "b")]
+                a: u8,
+                #[nnx(sow)]
+                s: S,
+                #[nnx(skip)]
+                b: u8,
+            }
+        ))
+        .is_empty());
+        assert!(errors(parse_quote!(
+            enum E {
+                A(u8),
+                B { x: u8 },
+                C = 3,
+            }
+        ))
+        .is_empty());
     }
 
     #[test]
     fn collects_all_errors() {
         let e = errors(parse_quote!(
             struct A<'a> {
-                #[nnx(static, skip)] a: u8,
-                #[nnx(rename = "a")] b: u8,
-                #[nnx(rename = "")] c: u8,
-                #[nnx(sow, static)] d: S,
-                #[nnx(sow)] e: S,
+                #[nnx(static, skip)]
+                a: u8,
+                #[nnx(rename = "a")]
+                b: u8,
+                #[nnx(rename = "")]
+                c: u8,
+                #[nnx(sow, static)]
+                d: S,
+                #[nnx(sow)]
+                e: S,
             }
         ));
         assert_eq!(e.len(), 6, "{e:?}");
@@ -139,7 +177,9 @@ mod tests {
 
     #[test]
     fn tuple_and_union() {
-        let e = errors(parse_quote!(struct T(#[nnx(rename = "x")] u8);));
+        let e = errors(parse_quote!(
+            struct T(#[nnx(rename = "x")] u8);
+        ));
         assert_eq!(e.len(), 1);
         assert!(e[0].contains("only supported on named fields"));
         let e = errors(parse_quote!(union U { a: u8 }));

@@ -138,11 +138,15 @@ fn build_stmts(fields: &[Field<'_>], krate: &Path, path: TokenStream) -> TokenSt
         };
         quote!(let #v = #call(&#key, b)?;)
     });
-    let skipped = fields.iter().enumerate().filter(|(_, f)| f.kind == FieldKind::Skip).map(|(i, f)| {
-        let (v, ty) = (var(i), f.ty);
-        let call = quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default);
-        quote!(let #v = #call();)
-    });
+    let skipped = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.kind == FieldKind::Skip)
+        .map(|(i, f)| {
+            let (v, ty) = (var(i), f.ty);
+            let call = quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default);
+            quote!(let #v = #call();)
+        });
     let inits = fields.iter().enumerate().map(|(i, f)| {
         let (m, v) = (&f.member, var(i));
         quote!(#m: #v)
@@ -212,9 +216,15 @@ fn enum_bodies(
             let v = var(i);
             quote!(#v)
         };
-        let (p, body) = (pat(quote!(ref)), walk_stmts(&v.fields, krate, false, access));
+        let (p, body) = (
+            pat(quote!(ref)),
+            walk_stmts(&v.fields, krate, false, access),
+        );
         walk.push(quote!(#p => { w.enter(key, #header); #body w.leave(); }));
-        let (p, body) = (pat(quote!(ref mut)), walk_stmts(&v.fields, krate, true, access));
+        let (p, body) = (
+            pat(quote!(ref mut)),
+            walk_stmts(&v.fields, krate, true, access),
+        );
         walk_mut.push(quote!(#p => { w.enter(key, #header); #body w.leave(); }));
         let body = build_stmts(&v.fields, krate, quote!(Self::#ident));
         build.push(quote!(#name => { #body }));

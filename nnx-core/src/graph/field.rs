@@ -108,7 +108,10 @@ pub trait DynStatic: Any + Send + Sync + fmt::Debug {
     label = "static fields live in the GraphDef, which is compared and hashed",
     note = "a static field must be Clone + Debug + PartialEq + Hash + Send + Sync + 'static"
 )]
-pub trait StaticHyperparameter: Clone + fmt::Debug + PartialEq + Hash + Send + Sync + 'static {}
+pub trait StaticHyperparameter:
+    Clone + fmt::Debug + PartialEq + Hash + Send + Sync + 'static
+{
+}
 impl<T: Clone + fmt::Debug + PartialEq + Hash + Send + Sync + 'static> StaticHyperparameter for T {}
 
 /// An owned `#[nnx(static)]` value in a GraphDef.
@@ -231,7 +234,12 @@ macro_rules! primitive_field_walk {
             fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
                 w.static_value(key, self)
             }
-            fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+            fn walk_field_mut(
+                &mut self,
+                key: &Key,
+                w: &mut dyn WalkerMut,
+                _removable: bool,
+            ) -> bool {
                 w.static_value(key, self);
                 false
             }
@@ -242,7 +250,24 @@ macro_rules! primitive_field_walk {
     };
 }
 
-primitive_fields!(bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, String, ());
+primitive_fields!(
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    String,
+    ()
+);
 float_fields!(f32, f64);
 
 /// `Some(x)` is `x` under the same key; `None` is recorded in the GraphDef.

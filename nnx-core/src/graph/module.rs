@@ -11,11 +11,13 @@ use crate::graph::field::Field;
 use crate::graph::graphdef::GraphDef;
 use crate::graph::key::{path_string, Path};
 use crate::graph::tracker::ROOT;
+use crate::graph::walkers::{
+    validate_update, AttributeSetter, Collector, GraphItem, Lister, Popper, Updater,
+};
 use crate::kind::Kind;
 use crate::sow::Sow;
-use crate::value::Value;
-use crate::graph::walkers::{validate_update, AttributeSetter, Collector, GraphItem, Lister, Popper, Updater};
 use crate::state::{collect_errors, State};
+use crate::value::Value;
 
 /// A node of a module graph with Flax's graph operations: `state`, `split`,
 /// `merge` (on [`GraphDef`]), `update`, `pop`, `graphdef`, `iter_graph`...
@@ -54,7 +56,9 @@ pub trait Module: Field {
         check_ellipsis(&list)?;
         let mut c = Collector::new(false, true, list);
         self.walk_field(&ROOT, &mut c);
-        Ok(F::states(c.parts.into_iter().map(State::from_flat).collect()))
+        Ok(F::states(
+            c.parts.into_iter().map(State::from_flat).collect(),
+        ))
     }
 
     /// The structure without the Variables' values.
@@ -122,7 +126,9 @@ pub trait Module: Field {
         }
         let mut p = Popper::new(list, false);
         self.walk_field_mut(&ROOT, &mut p, false);
-        Ok(F::states(p.parts.into_iter().map(State::from_flat).collect()))
+        Ok(F::states(
+            p.parts.into_iter().map(State::from_flat).collect(),
+        ))
     }
 
     /// A copy sharing nothing with `self`: values copied, shared objects shared only
@@ -206,7 +212,11 @@ pub trait Module: Field {
     }
 }
 
-fn set_attribute<M: Field + ?Sized, T: Any + Clone>(m: &mut M, name: &str, value: T) -> Result<usize> {
+fn set_attribute<M: Field, T: Any + Clone>(
+    m: &mut M,
+    name: &str,
+    value: T,
+) -> Result<usize> {
     let mut set = |slot: &mut dyn Any| match slot.downcast_mut::<T>() {
         Some(s) => {
             *s = value.clone();

@@ -155,7 +155,10 @@ impl WalkerMut for Updater {
 
 /// Checks update leaves against the graph's Variables (given as GraphDef entries):
 /// each leaf must sit at a Variable path with the same type, value type and shape.
-pub(crate) fn validate_update(entries: &[Entry], leaves: &HashMap<Path, VariableState>) -> Result<()> {
+pub(crate) fn validate_update(
+    entries: &[Entry],
+    leaves: &HashMap<Path, VariableState>,
+) -> Result<()> {
     let mut tracker = PathTracker::default();
     let mut errors = Vec::new();
     let mut found = std::collections::HashSet::new();
@@ -188,8 +191,12 @@ pub(crate) fn validate_update(entries: &[Entry], leaves: &HashMap<Path, Variable
                     } else if leaf.value.shape_of() != *shape {
                         errors.push(Error::ShapeMismatch {
                             path: at.into(),
-                            expected: crate::repr::fmt_tuple_usize(&shape.clone().unwrap_or_default()),
-                            found: crate::repr::fmt_tuple_usize(&leaf.value.shape_of().unwrap_or_default()),
+                            expected: crate::repr::fmt_tuple_usize(
+                                &shape.clone().unwrap_or_default(),
+                            ),
+                            found: crate::repr::fmt_tuple_usize(
+                                &leaf.value.shape_of().unwrap_or_default(),
+                            ),
                         });
                     }
                     found.insert(path);
@@ -342,7 +349,8 @@ impl Walker for Lister {
     fn enter(&mut self, key: &Key, header: NodeHeader) {
         let path = self.tracker.child(key);
         self.tracker.enter(key, header.transparent);
-        self.stack.push((path, header.type_name, header.transparent));
+        self.stack
+            .push((path, header.type_name, header.transparent));
     }
     fn leave(&mut self) {
         self.tracker.leave();
