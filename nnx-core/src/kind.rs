@@ -68,7 +68,8 @@ impl Kind {
     /// The description behind this kind.
     ///
     /// ```
-    /// assert_eq!(nnx_core::Cache.info().name(), "Cache");
+    /// use nnx_core::Kind;
+    /// assert_eq!(Kind::from_static(nnx_core::Cache.info()), nnx_core::Cache);
     /// ```
     pub const fn info(self) -> &'static KindInfo {
         self.0

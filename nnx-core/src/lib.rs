@@ -31,8 +31,38 @@ pub use graph::{merge, state, GraphDef, Key, Module, Path, Shared};
 pub use hooks::VariableMetadata;
 pub use kind::Kind;
 pub use metadata::{MetaValue, Metadata};
-/// `#[derive(Module)]`: see [the `nnx` crate](https://docs.rs/nnx) for the guide.
+/// `#[derive(Module)]`, also usable from crates that depend only on nnx-core (the
+/// `nnx` facade documents the options).
+///
+/// ```
+/// use nnx_core::prelude::*;
+///
+/// #[derive(Module)]
+/// struct Scale {
+///     factor: Param<f32>,
+///     #[nnx(static)]
+///     name: String,
+/// }
+///
+/// let (g, s) = Scale { factor: Param::new(2.0), name: "s".into() }.split(..).unwrap();
+/// let back: Scale = g.merge(s).unwrap();
+/// assert_eq!((*back.factor, back.name.as_str()), (2.0, "s"));
+/// ```
 pub use nnx_derive::Module;
+
+#[cfg(test)]
+mod derive_tests {
+    use crate::prelude::*;
+
+    /// The derive names this crate `::nnx_core` inside nnx-core too.
+    #[derive(Module)]
+    struct Inside(Param<f32>, #[nnx(skip)] u8);
+
+    #[test]
+    fn derive_inside_nnx_core() {
+        assert_eq!(Inside(Param::new(1.0), 3).state().len(), 1);
+    }
+}
 pub use state::{FlatState, State, VariableState};
 pub use value::{shape, DType, Shape};
 pub use variable::{AnyVariable, Variable, VariableBehavior, VariableType};

@@ -1,6 +1,7 @@
 //! The derive's intermediate representation: what codegen reads.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data as SynData, DeriveInput, Fields, Generics, Ident, Index, Member, Type};
 
@@ -135,7 +136,7 @@ fn fields<'a>(fields: &'a Fields, cx: &mut Errors) -> Vec<Field<'a>> {
                 Some(ident) => {
                     let name = match &attrs.rename {
                         Some((name, _)) => name.clone(),
-                        None => ident.unraw_string(),
+                        None => ident.unraw().to_string(),
                     };
                     (Member::Named(ident.clone()), Key::Str(name))
                 }
@@ -168,24 +169,14 @@ fn fields<'a>(fields: &'a Fields, cx: &mut Errors) -> Vec<Field<'a>> {
         .collect()
 }
 
-/// The fields in graph order: sorted by key, skipped fields left out.
-pub fn walked<'f, 'a>(fields: &'f [Field<'a>]) -> Vec<&'f Field<'a>> {
-    let mut out: Vec<&Field> = fields
+/// The fields in graph order, with their declaration index: sorted by key, skipped
+/// fields left out.
+pub fn walked<'f, 'a>(fields: &'f [Field<'a>]) -> Vec<(usize, &'f Field<'a>)> {
+    let mut out: Vec<_> = fields
         .iter()
-        .filter(|f| f.kind != FieldKind::Skip)
+        .enumerate()
+        .filter(|(_, f)| f.kind != FieldKind::Skip)
         .collect();
-    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out.sort_by(|a, b| a.1.key.cmp(&b.1.key));
     out
-}
-
-trait UnrawString {
-    fn unraw_string(&self) -> String;
-}
-
-impl UnrawString for Ident {
-    /// The name without an `r#` prefix.
-    fn unraw_string(&self) -> String {
-        let s = self.to_string();
-        s.strip_prefix("r#").map(str::to_string).unwrap_or(s)
-    }
 }

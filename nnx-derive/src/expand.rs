@@ -102,8 +102,7 @@ fn walk_stmts(
 ) -> TokenStream {
     walked(fields)
         .into_iter()
-        .map(|f| {
-            let i = index_of(fields, f);
+        .map(|(i, f)| {
             let (ty, key, at) = (f.ty, key_expr(&f.key, krate), access(i, f));
             let span = ty.span();
             let call = match (f.kind, mutable) {
@@ -128,8 +127,8 @@ fn walk_stmts(
 /// `let` statements building every field (walked ones in key order), then the
 /// constructor `path { member: var, .. }`.
 fn build_stmts(fields: &[Field<'_>], krate: &Path, path: TokenStream) -> TokenStream {
-    let walked = walked(fields).into_iter().map(|f| {
-        let (v, ty, key) = (var(index_of(fields, f)), f.ty, key_expr(&f.key, krate));
+    let walked = walked(fields).into_iter().map(|(i, f)| {
+        let (v, ty, key) = (var(i), f.ty, key_expr(&f.key, krate));
         let call = match f.kind {
             FieldKind::Static => {
                 quote_spanned!(ty.span()=> <#ty as #krate::graph::field::StaticWalk>::build)
@@ -156,10 +155,6 @@ fn build_stmts(fields: &[Field<'_>], krate: &Path, path: TokenStream) -> TokenSt
         #(#skipped)*
         #path { #(#inits),* }
     }
-}
-
-fn index_of(fields: &[Field<'_>], f: &Field<'_>) -> usize {
-    fields.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0)
 }
 
 fn struct_bodies(

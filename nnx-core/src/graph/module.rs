@@ -212,11 +212,7 @@ pub trait Module: Field {
     }
 }
 
-fn set_attribute<M: Field, T: Any + Clone>(
-    m: &mut M,
-    name: &str,
-    value: T,
-) -> Result<usize> {
+fn set_attribute<M: Field, T: Any + Clone>(m: &mut M, name: &str, value: T) -> Result<usize> {
     let mut set = |slot: &mut dyn Any| match slot.downcast_mut::<T>() {
         Some(s) => {
             *s = value.clone();

@@ -219,6 +219,12 @@ impl<T: Into<MetaValue>> From<Vec<T>> for MetaValue {
     }
 }
 
+impl<A: Into<MetaValue>> From<(A,)> for MetaValue {
+    fn from((a,): (A,)) -> Self {
+        MetaValue::Tuple(vec![a.into()])
+    }
+}
+
 impl<A: Into<MetaValue>, B: Into<MetaValue>> From<(A, B)> for MetaValue {
     fn from((a, b): (A, B)) -> Self {
         MetaValue::Tuple(vec![a.into(), b.into()])
