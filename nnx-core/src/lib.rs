@@ -60,7 +60,9 @@ mod derive_tests {
 
     #[test]
     fn derive_inside_nnx_core() {
-        assert_eq!(Inside(Param::new(1.0), 3).state().len(), 1);
+        let (g, s) = Inside(Param::new(1.0), 3).split(..).unwrap();
+        let back = g.merge(s).unwrap();
+        assert_eq!((*back.0, back.1), (1.0, 0));
     }
 }
 pub use state::{FlatState, State, VariableState};
