@@ -1,5 +1,77 @@
 //! nnx: Flax NNX for Rust.
+//!
+//! Modules are plain structs; `#[derive(Module)]` gives them Flax's graph
+//! operations (`state`, `split`, `merge`, `update`, `pop`, ...):
+//!
+//! ```
+//! use ndarray::Array1;
+//! use nnx::prelude::*;
+//!
+//! #[derive(Module)]
+//! struct Linear {
+//!     w: Param<Array1<f32>>,
+//!     b: Param<Array1<f32>>,
+//! }
+//!
+//! let model = Linear { w: Param::new(Array1::ones(3)), b: Param::new(Array1::zeros(3)) };
+//! assert_eq!(model.state().flat_state().len(), 2);
+//! let (graphdef, state) = model.split(..).unwrap();
+//! let back: Linear = graphdef.merge(state).unwrap();
+//! assert_eq!(*back.w, Array1::ones(3));
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Lets `#[derive(Module)]` name this crate `::nnx` here and in doctests alike.
+extern crate self as nnx;
+
 pub use nnx_core::*;
+
+/// Derives `Field` and `Module` (and `Sow`, with a `#[nnx(sow)]` field).
+///
+/// Each field joins the graph through its type: Variables, modules, `Option`,
+/// `Vec`, arrays, `Box`, `BTreeMap<String, _>` and `Shared` of those, and
+/// primitives (as static values). Children are visited in sorted key order
+/// (integers before strings), so paths match Flax's.
+///
+/// Field options: `#[nnx(static)]` (a hyperparameter kept in the GraphDef: `Clone +
+/// Debug + PartialEq + Hash`), `#[nnx(skip)]` (not in the graph; `Default` on
+/// merge), `#[nnx(rename = "key")]`, and `#[nnx(sow)]` on one `Sown` field to let
+/// the module `sow`. Container option: `#[nnx(crate = "path")]` when `nnx` is
+/// reachable under another path.
+///
+/// ```
+/// use ndarray::Array1;
+/// use nnx::prelude::*;
+/// use nnx::Intermediate;
+///
+/// #[derive(Clone, Debug, PartialEq, Hash)]
+/// enum Activation { Relu, Gelu }
+///
+/// #[derive(Module)]
+/// struct Block {
+///     #[nnx(rename = "kernel")]
+///     w: Param<Array1<f32>>,
+///     #[nnx(static)]
+///     act: Activation,
+///     #[nnx(skip)]
+///     calls: usize,
+///     #[nnx(sow)]
+///     sown: Sown,
+/// }
+///
+/// #[derive(Module)]
+/// enum Head { Dense(Block), Identity }
+///
+/// let mut block = Block { w: Param::new(Array1::ones(2)), act: Activation::Gelu, calls: 3, sown: Sown::default() };
+/// block.sow(Intermediate, "h", 1.0f32).unwrap();
+/// let paths: Vec<String> = block.state().flat_state().iter().map(|(p, _)| nnx::graph::path_string(p)).collect();
+/// assert_eq!(paths, ["h", "kernel"]);
+///
+/// let (graphdef, state) = Head::Dense(block).split(..).unwrap();
+/// match graphdef.merge(state).unwrap() {
+///     Head::Dense(b) => assert_eq!((b.act, b.calls), (Activation::Gelu, 0)),
+///     Head::Identity => unreachable!(),
+/// }
+/// ```
+pub use nnx_derive::Module;

@@ -68,8 +68,8 @@ impl Kind {
     /// The description behind this kind.
     ///
     /// ```
-    /// let info = nnx_core::Cache.info();
-    /// assert_eq!(nnx_core::kind::Kind::from_static(info), nnx_core::Cache);
+    /// use nnx_core::Kind;
+    /// assert_eq!(Kind::from_static(nnx_core::Cache.info()), nnx_core::Cache);
     /// ```
     pub const fn info(self) -> &'static KindInfo {
         self.0

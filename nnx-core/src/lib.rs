@@ -3,6 +3,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Lets `#[derive(Module)]` name this crate `::nnx_core` here and in doctests alike.
+extern crate self as nnx_core;
+
 pub mod builtin;
 pub mod checkpoint;
 mod display;
@@ -31,7 +34,41 @@ pub use graph::{merge, state, GraphDef, Key, Module, Path, Shared};
 pub use hooks::VariableMetadata;
 pub use kind::Kind;
 pub use metadata::{MetaValue, Metadata};
+/// `#[derive(Module)]`, also usable from crates that depend only on nnx-core (the
+/// `nnx` facade documents the options).
+///
+/// ```
+/// use nnx_core::prelude::*;
+///
+/// #[derive(Module)]
+/// struct Scale {
+///     factor: Param<f32>,
+///     #[nnx(static)]
+///     name: String,
+/// }
+///
+/// let (g, s) = Scale { factor: Param::new(2.0), name: "s".into() }.split(..).unwrap();
+/// let back: Scale = g.merge(s).unwrap();
+/// assert_eq!((*back.factor, back.name.as_str()), (2.0, "s"));
+/// ```
+pub use nnx_derive::Module;
 pub use rngs::{RngStream, Rngs};
+
+#[cfg(test)]
+mod derive_tests {
+    use crate::prelude::*;
+
+    /// The derive names this crate `::nnx_core` inside nnx-core too.
+    #[derive(Module)]
+    struct Inside(Param<f32>, #[nnx(skip)] u8);
+
+    #[test]
+    fn derive_inside_nnx_core() {
+        let (g, s) = Inside(Param::new(1.0), 3).split(..).unwrap();
+        let back = g.merge(s).unwrap();
+        assert_eq!((*back.0, back.1), (1.0, 0));
+    }
+}
 pub use state::{FlatState, State, VariableState};
 pub use value::{shape, DType, Shape};
 pub use variable::{AnyVariable, Variable, VariableBehavior, VariableType};
@@ -46,4 +83,5 @@ pub mod prelude {
     pub use crate::state::{State, VariableState};
     pub use crate::value::{shape, Value};
     pub use crate::variable::{Variable, VariableBehavior, VariableType};
+    pub use nnx_derive::Module;
 }

@@ -199,7 +199,11 @@ const SOWN_HEADER: NodeHeader = NodeHeader {
 };
 
 /// A module that can `sow`: `#[derive(Module)]` implements it for structs with a
-/// `#[nnx(sow)]` field of type [`Sown`].
+/// `#[nnx(sow)]` field of type [`Sown`]. Sowing itself is [`Module::sow`] and
+/// [`Module::sow_with`], which require this trait.
+///
+/// [`Module::sow`]: crate::Module::sow
+/// [`Module::sow_with`]: crate::Module::sow_with
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot sow: it has no sow store",
     label = "this module did not opt in to `sow`",
@@ -210,29 +214,21 @@ pub trait Sow {
     fn sown(&mut self) -> &mut Sown;
     /// The module's own field names (sown names may not shadow them).
     fn field_names() -> &'static [&'static str];
+}
 
-    /// Records `value` under `name`, appending to a tuple (Flax's `sow`):
-    /// `self.sow(Intermediate, "i", x.clone())?`.
-    fn sow<T: Value + Clone + PartialEq>(
-        &mut self,
-        kind: Kind,
-        name: &str,
-        value: T,
-    ) -> Result<()> {
-        self.sown().sow(kind, name, value, Self::field_names())
-    }
+/// The type of a `#[nnx(sow)]` field (used by the derive).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a `#[nnx(sow)]` field must have type `Sown`, not `{Self}`",
+    label = "not a `Sown` store"
+)]
+pub trait SowStore {
+    /// The store.
+    fn store(&mut self) -> &mut Sown;
+}
 
-    /// Records `value` under `name` with a custom accumulator (Flax's `sow` with
-    /// `init_fn` and `reduce_fn`).
-    fn sow_with<T, R: Value + Clone>(
-        &mut self,
-        kind: Kind,
-        name: &str,
-        value: T,
-        init: impl FnOnce() -> R,
-        reduce: impl FnOnce(R, T) -> R,
-    ) -> Result<()> {
-        self.sown()
-            .sow_with(kind, name, value, init, reduce, Self::field_names())
+impl SowStore for Sown {
+    fn store(&mut self) -> &mut Sown {
+        self
     }
 }

@@ -157,6 +157,35 @@ pub fn build_static<T: StaticHyperparameter>(key: &Key, b: &mut Builder<'_>) -> 
     b.static_value::<StaticBox<T>>(key).map(|s| s.0)
 }
 
+/// The walk functions of `#[nnx(static)]` fields as one trait, so that a type that
+/// cannot be static gets one error, not one per function (used by the derive).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a `#[nnx(static)]` field",
+    label = "static fields live in the GraphDef, which is compared and hashed",
+    note = "a static field must be Clone + Debug + PartialEq + Hash + Send + Sync + 'static"
+)]
+pub trait StaticWalk: Sized {
+    /// [`walk_static`].
+    fn walk(&self, key: &Key, w: &mut dyn Walker);
+    /// [`walk_static_mut`].
+    fn walk_mut(&mut self, key: &Key, w: &mut dyn WalkerMut);
+    /// [`build_static`].
+    fn build(key: &Key, b: &mut Builder<'_>) -> Result<Self>;
+}
+
+impl<T: StaticHyperparameter> StaticWalk for T {
+    fn walk(&self, key: &Key, w: &mut dyn Walker) {
+        walk_static(self, key, w)
+    }
+    fn walk_mut(&mut self, key: &Key, w: &mut dyn WalkerMut) {
+        walk_static_mut(self, key, w)
+    }
+    fn build(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        build_static(key, b)
+    }
+}
+
 macro_rules! primitive_fields {
     ($($t:ty),*) => {$(
         impl DynStatic for $t {

@@ -12,7 +12,10 @@ use crate::graph::graphdef::GraphDef;
 use crate::graph::key::{path_string, Path};
 use crate::graph::tracker::ROOT;
 use crate::graph::walkers::{AttributeSetter, Collector, GraphItem, Lister, Popper, Updater};
+use crate::kind::Kind;
+use crate::sow::Sow;
 use crate::state::{collect_errors, State};
+use crate::value::Value;
 
 /// A node of a module graph with Flax's graph operations: `state`, `split`,
 /// `merge` (on [`GraphDef`]), `update`, `pop`, `graphdef`, `iter_graph`...
@@ -177,6 +180,33 @@ pub trait Module: Field {
         set_attribute(self, "deterministic", true)?;
         set_attribute(self, "use_running_average", true)?;
         Ok(())
+    }
+
+    /// Records `value` under `name` at the module's own path, appending to a tuple
+    /// (Flax's `sow`): `self.sow(Intermediate, "i", x.clone())?`. Only modules with a
+    /// `#[nnx(sow)]` store can sow.
+    fn sow<T: Value + Clone + PartialEq>(&mut self, kind: Kind, name: &str, value: T) -> Result<()>
+    where
+        Self: Sow,
+    {
+        self.sown().sow(kind, name, value, Self::field_names())
+    }
+
+    /// Records `value` under `name` with a custom accumulator (Flax's `sow` with
+    /// `init_fn` and `reduce_fn`).
+    fn sow_with<T, R: Value + Clone>(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        value: T,
+        init: impl FnOnce() -> R,
+        reduce: impl FnOnce(R, T) -> R,
+    ) -> Result<()>
+    where
+        Self: Sow,
+    {
+        self.sown()
+            .sow_with(kind, name, value, init, reduce, Self::field_names())
     }
 }
 

@@ -1,0 +1,9 @@
+use nnx::Module;
+
+#[derive(Module)]
+struct Model {
+    #[nnx(static, static)]
+    rate: f32,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use nnx::{Module, Param};
+
+#[derive(Module)]
+struct Model {
+    kernel: Param<f32>,
+    #[nnx(rename = "kernel")]
+    w: Param<f32>,
+}
+
+fn main() {}

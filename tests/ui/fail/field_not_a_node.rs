@@ -1,0 +1,8 @@
+use nnx::Module;
+
+#[derive(Module)]
+struct Model {
+    file: std::fs::File,
+}
+
+fn main() {}
