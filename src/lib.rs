@@ -17,7 +17,7 @@
 //! assert_eq!(model.state().flat_state().len(), 2);
 //! let (graphdef, state) = model.split(..).unwrap();
 //! let back: Linear = graphdef.merge(state).unwrap();
-//! assert_eq!(*back.w, Array1::ones(3));
+//! assert_eq!(*back.w, Array1::<f32>::ones(3));
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -75,3 +75,19 @@ pub use nnx_core::*;
 /// }
 /// ```
 pub use nnx_derive::Module;
+
+/// The layer library, as `flax.nnx`'s layers (`nnx::nn::Linear`,
+/// `nnx::nn::BatchNorm`, ...) with the stateless math under
+/// `nnx::nn::functional`; it is the `nnx-layers` crate.
+///
+/// ```
+/// use nnx::prelude::*;
+/// let mut bn = nnx::nn::BatchNorm::new(3, &mut nnx::rngs::Rngs::new(0))?;
+/// bn.eval()?;
+/// let paths: Vec<String> = bn.state().flat_state().iter().map(|(p, _)| nnx::graph::path_string(p)).collect();
+/// assert_eq!(paths, ["bias", "mean", "scale", "var"]);
+/// # Ok::<(), nnx::Error>(())
+/// ```
+pub mod nn {
+    pub use nnx_layers::*;
+}
