@@ -75,3 +75,12 @@ pub use nnx_core::*;
 /// }
 /// ```
 pub use nnx_derive::Module;
+
+/// The layer library (`nnx-layers`): `nnx::nn::Linear`, `nnx::nn::BatchNorm`, ...
+///
+/// ```
+/// use nnx::prelude::*;
+/// let bn = nnx::nn::BatchNorm::new(3, &mut Rngs::new(0)).unwrap();
+/// assert_eq!(bn.state().len(), 4);
+/// ```
+pub use nnx_layers as nn;
