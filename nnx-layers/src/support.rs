@@ -1,5 +1,5 @@
-//! Plumbing shared by the stateful layers: hand-written graph impls (until
-//! `#[derive(Module)]` lands) and fixed-rank Params from [`ParamInit`].
+//! Plumbing shared by the layers: config setters and fixed-rank Params from
+//! [`ParamInit`].
 
 use std::sync::Arc;
 
@@ -8,62 +8,6 @@ use nnx_core::hooks::{AxisHook, Hooks, ValueHook};
 use nnx_core::init::ParamInit;
 use nnx_core::random::Key;
 use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
-
-/// Implements `Field` + `Module` for a layer struct: `node` fields are graph
-/// children (Variables, `Option`s, sublayers, streams), `static` fields are
-/// hyperparameters stored in the GraphDef. Walk and build visit fields in the
-/// order listed, which is what the GraphDef records.
-macro_rules! impl_module {
-    ($ty:ident { $($kind:ident $field:ident),* $(,)? }) => {
-        impl ::nnx_core::graph::Field for $ty {
-            fn walk_field(&self, key: &::nnx_core::Key, w: &mut dyn ::nnx_core::graph::Walker) {
-                w.enter(key, ::nnx_core::graph::NodeHeader::node(stringify!($ty)));
-                $( impl_module!(@walk $kind self.$field, stringify!($field), w); )*
-                w.leave();
-            }
-            fn walk_field_mut(
-                &mut self,
-                key: &::nnx_core::Key,
-                w: &mut dyn ::nnx_core::graph::WalkerMut,
-                _removable: bool,
-            ) -> bool {
-                w.enter(key, ::nnx_core::graph::NodeHeader::node(stringify!($ty)));
-                $( impl_module!(@walk_mut $kind self.$field, stringify!($field), w); )*
-                w.leave();
-                false
-            }
-            fn build_field(
-                key: &::nnx_core::Key,
-                b: &mut ::nnx_core::graph::Builder<'_>,
-            ) -> ::nnx_core::Result<Self> {
-                b.enter(key)?;
-                let out = $ty { $( $field: impl_module!(@build $kind stringify!($field), b), )* };
-                b.leave()?;
-                Ok(out)
-            }
-        }
-        impl ::nnx_core::Module for $ty {}
-    };
-    (@walk node $e:expr, $name:expr, $w:ident) => {
-        ::nnx_core::graph::Field::walk_field(&$e, &::nnx_core::Key::from($name), $w)
-    };
-    (@walk static $e:expr, $name:expr, $w:ident) => {
-        ::nnx_core::graph::field::walk_static(&$e, &::nnx_core::Key::from($name), $w)
-    };
-    (@walk_mut node $e:expr, $name:expr, $w:ident) => {
-        ::nnx_core::graph::Field::walk_field_mut(&mut $e, &::nnx_core::Key::from($name), $w, false)
-    };
-    (@walk_mut static $e:expr, $name:expr, $w:ident) => {
-        ::nnx_core::graph::field::walk_static_mut(&mut $e, &::nnx_core::Key::from($name), $w)
-    };
-    (@build node $name:expr, $b:ident) => {
-        ::nnx_core::graph::Field::build_field(&::nnx_core::Key::from($name), $b)?
-    };
-    (@build static $name:expr, $b:ident) => {
-        ::nnx_core::graph::field::build_static(&::nnx_core::Key::from($name), $b)?
-    };
-}
-pub(crate) use impl_module;
 
 /// Chainable config setters, one per Flax argument.
 macro_rules! setters {
