@@ -92,7 +92,7 @@ impl Sown {
 
     /// Appends `value` to the tuple stored under `name` (Flax's default `sow`).
     /// `reserved` are the owning module's field names, which `name` may not shadow.
-    pub fn sow<T: Value + Clone>(
+    pub fn sow<T: Value + Clone + PartialEq>(
         &mut self,
         kind: Kind,
         name: &str,
@@ -213,7 +213,12 @@ pub trait Sow {
 
     /// Records `value` under `name`, appending to a tuple (Flax's `sow`):
     /// `self.sow(Intermediate, "i", x.clone())?`.
-    fn sow<T: Value + Clone>(&mut self, kind: Kind, name: &str, value: T) -> Result<()> {
+    fn sow<T: Value + Clone + PartialEq>(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        value: T,
+    ) -> Result<()> {
         self.sown().sow(kind, name, value, Self::field_names())
     }
 

@@ -95,6 +95,33 @@ macro_rules! impl_element {
 }
 impl_element!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, u8 => U8, u32 => U32, bool => Bool);
 
+/// The type-erasure plumbing every [`Value`] gets for free from `Clone + PartialEq`.
+pub trait ValueBase: Any + Send + Sync {
+    /// Value equality across type erasure (same type and equal).
+    fn eq_value(&self, other: &dyn Value) -> bool;
+    /// A copy (arrays copy their buffers).
+    fn clone_value(&self) -> Arc<dyn Value>;
+    /// `self` as `Any`, to downcast.
+    fn as_any(&self) -> &dyn Any;
+    /// `self` as `Arc<dyn Any>`, to downcast without copying.
+    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+impl<T: Value + Clone + PartialEq> ValueBase for T {
+    fn eq_value(&self, other: &dyn Value) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+    fn clone_value(&self) -> Arc<dyn Value> {
+        Arc::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
 /// Anything a Variable can hold: arrays, scalars, tuples and sequences of those, and
 /// the [`Shape`] that `state.map(shape)` produces.
 ///
@@ -104,7 +131,7 @@ impl_element!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, u8 => U8, u32 => U
 /// assert_eq!(a.shape_of(), Some(vec![2, 3]));
 /// assert_eq!(a.dtype(), Some(nnx_core::DType::F32));
 /// ```
-pub trait Value: Any + Send + Sync + fmt::Debug {
+pub trait Value: ValueBase + fmt::Debug {
     /// The dtype, for arrays and scalars.
     fn dtype(&self) -> Option<DType>;
     /// The shape, for arrays and scalars (`[]`).
@@ -115,14 +142,6 @@ pub trait Value: Any + Send + Sync + fmt::Debug {
     fn size_bytes(&self) -> Option<(usize, usize)>;
     /// Applies `f` to every array leaf, keeping tuples and sequences.
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value>;
-    /// Value equality across type erasure (same type and equal).
-    fn eq_value(&self, other: &dyn Value) -> bool;
-    /// A deep copy.
-    fn clone_value(&self) -> Arc<dyn Value>;
-    /// `self` as `Any`, to downcast.
-    fn as_any(&self) -> &dyn Any;
-    /// `self` as `Arc<dyn Any>`, to downcast without copying.
-    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// A view of the data, when the value is one array or scalar.
     fn array_ref(&self) -> Option<ArrayRef<'_>>;
     /// The Rust type's name, for error messages.
@@ -181,18 +200,6 @@ impl<A: Element, D: Dimension + 'static> Value for ArrayBase<OwnedRepr<A>, D> {
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
         f(self)
     }
-    fn eq_value(&self, other: &dyn Value) -> bool {
-        other.as_any().downcast_ref::<Self>() == Some(self)
-    }
-    fn clone_value(&self) -> Arc<dyn Value> {
-        Arc::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
     fn array_ref(&self) -> Option<ArrayRef<'_>> {
         Some(A::array_ref(self.view().into_dyn()))
     }
@@ -217,18 +224,6 @@ macro_rules! impl_scalar_value {
             fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
                 f(self)
             }
-            fn eq_value(&self, other: &dyn Value) -> bool {
-                other.as_any().downcast_ref::<Self>() == Some(self)
-            }
-            fn clone_value(&self) -> Arc<dyn Value> {
-                Arc::new(*self)
-            }
-            fn as_any(&self) -> &dyn Any {
-                self
-            }
-            fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-                self
-            }
             fn array_ref(&self) -> Option<ArrayRef<'_>> {
                 Some(<$t as Element>::array_ref(
                     ArrayViewD::from_shape(ndarray::IxDyn(&[]), std::slice::from_ref(self)).ok()?,
@@ -239,8 +234,34 @@ macro_rules! impl_scalar_value {
 }
 impl_scalar_value!(f32, f64, i32, i64, u8, u32, bool);
 
+/// Writes values as a Python tuple (`(x,)` for one element).
+fn fmt_tuple<'a>(
+    items: impl ExactSizeIterator<Item = &'a dyn Value>,
+    f: &mut dyn fmt::Write,
+) -> fmt::Result {
+    let n = items.len();
+    f.write_char('(')?;
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        v.fmt_python(f)?;
+    }
+    if n == 1 {
+        f.write_char(',')?;
+    }
+    f.write_char(')')
+}
+
+/// Element and byte counts summed over the array leaves, `None` if there are none.
+fn sum_sizes<'a>(items: impl Iterator<Item = &'a dyn Value>) -> Option<(usize, usize)> {
+    items
+        .filter_map(|v| v.size_bytes())
+        .reduce(|(an, ab), (n, b)| (an + n, ab + b))
+}
+
 /// A sequence prints as a Python tuple: `sow` keeps its values this way, as Flax does.
-impl<V: Value + Clone> Value for Vec<V> {
+impl<V: Value + Clone + PartialEq> Value for Vec<V> {
     fn dtype(&self) -> Option<DType> {
         None
     }
@@ -248,43 +269,13 @@ impl<V: Value + Clone> Value for Vec<V> {
         None
     }
     fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
-        f.write_char('(')?;
-        for (i, v) in self.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            v.fmt_python(f)?;
-        }
-        if self.len() == 1 {
-            f.write_char(',')?;
-        }
-        f.write_char(')')
+        fmt_tuple(self.iter().map(|v| v as &dyn Value), f)
     }
     fn size_bytes(&self) -> Option<(usize, usize)> {
-        self.iter()
-            .filter_map(|v| v.size_bytes())
-            .fold(None, |acc, (n, b)| {
-                let (an, ab) = acc.unwrap_or((0, 0));
-                Some((an + n, ab + b))
-            })
+        sum_sizes(self.iter().map(|v| v as &dyn Value))
     }
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
         Arc::new(ValueTuple(self.iter().map(|v| v.map_leaves(f)).collect()))
-    }
-    fn eq_value(&self, other: &dyn Value) -> bool {
-        match other.as_any().downcast_ref::<Self>() {
-            Some(o) => o.len() == self.len() && self.iter().zip(o).all(|(a, b)| a.eq_value(b)),
-            None => false,
-        }
-    }
-    fn clone_value(&self) -> Arc<dyn Value> {
-        Arc::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
     }
     fn array_ref(&self) -> Option<ArrayRef<'_>> {
         None
@@ -302,6 +293,12 @@ impl<V: Value + Clone> Value for Vec<V> {
 #[derive(Debug, Clone)]
 pub struct ValueTuple(pub Vec<Arc<dyn Value>>);
 
+impl PartialEq for ValueTuple {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| a.eq_value(&**b))
+    }
+}
+
 impl Value for ValueTuple {
     fn dtype(&self) -> Option<DType> {
         None
@@ -310,46 +307,13 @@ impl Value for ValueTuple {
         None
     }
     fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
-        f.write_char('(')?;
-        for (i, v) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            v.fmt_python(f)?;
-        }
-        if self.0.len() == 1 {
-            f.write_char(',')?;
-        }
-        f.write_char(')')
+        fmt_tuple(self.0.iter().map(|v| &**v), f)
     }
     fn size_bytes(&self) -> Option<(usize, usize)> {
-        self.0
-            .iter()
-            .filter_map(|v| v.size_bytes())
-            .fold(None, |acc, (n, b)| {
-                let (an, ab) = acc.unwrap_or((0, 0));
-                Some((an + n, ab + b))
-            })
+        sum_sizes(self.0.iter().map(|v| &**v))
     }
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
         Arc::new(ValueTuple(self.0.iter().map(|v| v.map_leaves(f)).collect()))
-    }
-    fn eq_value(&self, other: &dyn Value) -> bool {
-        match other.as_any().downcast_ref::<Self>() {
-            Some(o) => {
-                o.0.len() == self.0.len() && self.0.iter().zip(&o.0).all(|(a, b)| a.eq_value(&**b))
-            }
-            None => false,
-        }
-    }
-    fn clone_value(&self) -> Arc<dyn Value> {
-        Arc::new(ValueTuple(self.0.iter().map(|v| v.clone_value()).collect()))
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
     }
     fn array_ref(&self) -> Option<ArrayRef<'_>> {
         None
@@ -385,18 +349,6 @@ impl Value for Shape {
     }
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
         f(self)
-    }
-    fn eq_value(&self, other: &dyn Value) -> bool {
-        other.as_any().downcast_ref::<Self>() == Some(self)
-    }
-    fn clone_value(&self) -> Arc<dyn Value> {
-        Arc::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
     }
     fn array_ref(&self) -> Option<ArrayRef<'_>> {
         None

@@ -47,6 +47,8 @@ macro_rules! variable_type {
     (@define [$(#[$attr:meta])*] $vis:vis $name:ident [$($parent:path)?] [$($coll:literal)?]) => {
         $(#[$attr])*
         #[doc = concat!("The `", stringify!($name), "` Variable type: a value of type `T` with metadata.")]
+        // A type may be used only through its kind (as a filter), never constructed.
+        #[allow(dead_code)]
         $vis struct $name<T> {
             var: $crate::Variable<T>,
         }
@@ -62,6 +64,7 @@ macro_rules! variable_type {
             $crate::Kind::from_static(&INFO)
         };
 
+        #[allow(dead_code)]
         impl<T: $crate::value::Value + ::core::clone::Clone> $name<T> {
             #[doc = concat!("A `", stringify!($name), "` holding `value` (create hooks and behaviour fire).")]
             pub fn new(value: T) -> Self

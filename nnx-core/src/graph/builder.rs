@@ -65,7 +65,7 @@ pub(crate) fn build<M: Field>(entries: &[Entry], states: Vec<State>) -> Result<M
             leaves.insert(path, leaf);
         }
     }
-    validate(entries, &leaves)?;
+    check_leaves(entries, &leaves, true)?;
     let shared_count = entries
         .iter()
         .filter(|e| matches!(e, Entry::SharedFirst { .. }))
@@ -80,9 +80,14 @@ pub(crate) fn build<M: Field>(entries: &[Entry], states: Vec<State>) -> Result<M
     M::build_field(&ROOT, &mut b)
 }
 
-/// Checks every Variable entry against the leaves, and that no leaf is left over,
-/// collecting every problem.
-fn validate(entries: &[Entry], leaves: &HashMap<Path, VariableState>) -> Result<()> {
+/// Checks the leaves against the graph's Variable entries, collecting every problem:
+/// a leaf must sit at a Variable path with the same Variable type, value type and
+/// shape; with `require_all` (merge) every Variable path must have a leaf.
+pub(crate) fn check_leaves(
+    entries: &[Entry],
+    leaves: &HashMap<Path, VariableState>,
+    require_all: bool,
+) -> Result<()> {
     let mut tracker = PathTracker::default();
     let mut seen = HashSet::new();
     let mut errors = Vec::new();
@@ -98,27 +103,28 @@ fn validate(entries: &[Entry], leaves: &HashMap<Path, VariableState>) -> Result<
                 ..
             } => {
                 let path = tracker.child(key);
-                let at = path_string(&path);
+                let at = || path_string(&path).into();
                 match leaves.get(&path) {
-                    None => errors.push(Error::MissingPath {
-                        path: at.into(),
+                    None if require_all => errors.push(Error::MissingPath {
+                        path: at(),
                         expected: kind.name().to_string(),
                     }),
+                    None => {}
                     Some(leaf) if leaf.kind != *kind => errors.push(Error::KindMismatch {
-                        path: at.into(),
+                        path: at(),
                         expected: kind.name().to_string(),
                         found: leaf.kind.name().to_string(),
                     }),
                     Some(leaf) if leaf.value.type_name() != *value_type => {
                         errors.push(Error::TypeMismatch {
-                            path: at.into(),
+                            path: at(),
                             expected: value_type.to_string(),
                             found: leaf.value.type_name().to_string(),
                         })
                     }
                     Some(leaf) if leaf.value.shape_of() != *shape => {
                         errors.push(Error::ShapeMismatch {
-                            path: at.into(),
+                            path: at(),
                             expected: shape_repr(shape),
                             found: shape_repr(&leaf.value.shape_of()),
                         })

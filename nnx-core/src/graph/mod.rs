@@ -19,3 +19,6 @@ pub use key::{path_string, Key, Path};
 pub use module::{merge, state, Module};
 pub use shared::Shared;
 pub use walkers::GraphItem;
+
+/// The key the root of a graph walk is entered under.
+pub(crate) use tracker::ROOT;

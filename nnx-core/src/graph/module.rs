@@ -6,14 +6,12 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::filter::{check_ellipsis, Filter, Filters};
-use crate::graph::builder::IntoStates;
+use crate::graph::builder::{check_leaves, IntoStates};
 use crate::graph::field::Field;
 use crate::graph::graphdef::GraphDef;
 use crate::graph::key::{path_string, Path};
 use crate::graph::tracker::ROOT;
-use crate::graph::walkers::{
-    validate_update, AttributeSetter, Collector, GraphItem, Lister, Popper, Updater,
-};
+use crate::graph::walkers::{AttributeSetter, Collector, GraphItem, Lister, Popper, Updater};
 use crate::state::{collect_errors, State};
 
 /// A node of a module graph with Flax's graph operations: `state`, `split`,
@@ -95,7 +93,7 @@ pub trait Module: Field {
                 leaves.insert(path, leaf);
             }
         }
-        validate_update(&self.graphdef().entries, &leaves)?;
+        check_leaves(&self.graphdef().entries, &leaves, false)?;
         let mut u = Updater::new(leaves);
         self.walk_field_mut(&ROOT, &mut u, false);
         if u.errors.is_empty() {

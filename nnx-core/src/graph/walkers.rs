@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::filter::{first_match, Filter};
 use crate::graph::field::{NodeHeader, StaticField, Walker, WalkerMut};
 use crate::graph::graphdef::Entry;
@@ -151,73 +151,6 @@ impl WalkerMut for Updater {
         false
     }
     fn static_value(&mut self, _key: &Key, _value: &mut dyn Any) {}
-}
-
-/// Checks update leaves against the graph's Variables (given as GraphDef entries):
-/// each leaf must sit at a Variable path with the same type, value type and shape.
-pub(crate) fn validate_update(
-    entries: &[Entry],
-    leaves: &HashMap<Path, VariableState>,
-) -> Result<()> {
-    let mut tracker = PathTracker::default();
-    let mut errors = Vec::new();
-    let mut found = std::collections::HashSet::new();
-    for entry in entries {
-        match entry {
-            Entry::Enter { key, header } => tracker.enter(key, header.transparent),
-            Entry::Leave => tracker.leave(),
-            Entry::Variable {
-                key,
-                kind,
-                value_type,
-                shape,
-                ..
-            } => {
-                let path = tracker.child(key);
-                if let Some(leaf) = leaves.get(&path) {
-                    let at = path_string(&path);
-                    if leaf.kind != *kind {
-                        errors.push(Error::KindMismatch {
-                            path: at.into(),
-                            expected: kind.name().to_string(),
-                            found: leaf.kind.name().to_string(),
-                        });
-                    } else if leaf.value.type_name() != *value_type {
-                        errors.push(Error::TypeMismatch {
-                            path: at.into(),
-                            expected: value_type.to_string(),
-                            found: leaf.value.type_name().to_string(),
-                        });
-                    } else if leaf.value.shape_of() != *shape {
-                        errors.push(Error::ShapeMismatch {
-                            path: at.into(),
-                            expected: crate::repr::fmt_tuple_usize(
-                                &shape.clone().unwrap_or_default(),
-                            ),
-                            found: crate::repr::fmt_tuple_usize(
-                                &leaf.value.shape_of().unwrap_or_default(),
-                            ),
-                        });
-                    }
-                    found.insert(path);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut extra: Vec<&Path> = leaves.keys().filter(|p| !found.contains(*p)).collect();
-    extra.sort();
-    for path in extra {
-        errors.push(Error::UnexpectedPath {
-            path: path_string(path).into(),
-            found: leaves[path].kind.name().to_string(),
-        });
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(crate::state::collect_errors(errors))
-    }
 }
 
 /// Removes the Variables matching filters from removable slots. In a dry run it only

@@ -1,0 +1,80 @@
+//! A PRNG [`Key`] as a Variable value, printed as JAX prints a typed key array.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::random::Key;
+use crate::value::{ArrayRef, DType, Value};
+
+/// A key is a scalar array of JAX's `key<fry>` dtype: it has no [`DType`] of its
+/// own (it is not a numeric array), a shape of `()`, and 8 bytes of data.
+///
+/// ```
+/// use nnx_core::random::key;
+/// use nnx_core::value::{python_repr, Value};
+/// let k = key(42);
+/// assert_eq!(k.shape_of(), Some(vec![]));
+/// assert_eq!(k.size_bytes(), Some((1, 8)));
+/// assert_eq!(python_repr(&k), "Array((), dtype=key<fry>) overlaying:\n[ 0 42]");
+/// ```
+impl Value for Key {
+    fn dtype(&self) -> Option<DType> {
+        None
+    }
+    fn shape_of(&self) -> Option<Vec<usize>> {
+        Some(Vec::new())
+    }
+    fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
+        f.write_str("Array((), dtype=key<fry>) overlaying:\n")?;
+        f.write_str(&numpy_u32_row(&self.data()))
+    }
+    fn size_bytes(&self) -> Option<(usize, usize)> {
+        Some((1, 8))
+    }
+    fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
+        f(self)
+    }
+    fn array_ref(&self) -> Option<ArrayRef<'_>> {
+        // The key data is not an array of a numeric dtype (JAX refuses arithmetic
+        // on typed keys too); read it with `Key::data`.
+        None
+    }
+}
+
+/// A 1-D uint32 array as numpy's `str` prints it: `[ 0 42]`, every element
+/// right-aligned to the widest one.
+fn numpy_u32_row(data: &[u32]) -> String {
+    let words: Vec<String> = data.iter().map(u32::to_string).collect();
+    let width = words.iter().map(String::len).max().unwrap_or(0);
+    let padded: Vec<String> = words.iter().map(|w| format!("{w:>width$}")).collect();
+    format!("[{}]", padded.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::python_repr;
+
+    #[test]
+    fn repr_pads_like_numpy() {
+        assert_eq!(
+            python_repr(&Key::from_data([0, 0])),
+            "Array((), dtype=key<fry>) overlaying:\n[0 0]"
+        );
+        assert_eq!(
+            python_repr(&Key::from_data([3_187_376_881, 129_218_101])),
+            "Array((), dtype=key<fry>) overlaying:\n[3187376881  129218101]"
+        );
+    }
+
+    #[test]
+    fn variable_prints_like_flax() {
+        use crate::variable::VariableType;
+        let mut k = crate::RngKey::new(Key::from_data([0, 1]));
+        k.set_metadata("tag", "dropout");
+        assert_eq!(
+            k.to_string(),
+            "RngKey( # 1 (8 B)\n  value=Array((), dtype=key<fry>) overlaying:\n  [0 1],\n  tag='dropout'\n)"
+        );
+    }
+}
