@@ -49,6 +49,9 @@ def params_of(module):
 
 
 def record(layer, seed, config, module, inputs, call=None, extra=None):
+    """Parameters as initialized; then, if the layer has a bias, a random one
+    (Flax's default bias is zeros, which would not test the bias add), stored
+    under "bias"; then forward outputs."""
     call = call or (lambda m, x: m(x))
     case = {
         "layer": layer,
@@ -56,8 +59,11 @@ def record(layer, seed, config, module, inputs, call=None, extra=None):
         "config": config,
         "params": params_of(module),
         "shape_repr": repr(jax.tree.map(jnp.shape, nnx.state(module))),
-        "forward": [{"input": arr(x), "output": arr(call(module, x))} for x in inputs],
     }
+    if getattr(module, "bias", None) is not None:
+        module.bias[...] = jnp.asarray(rand(*module.bias[...].shape))
+        case["bias"] = arr(module.bias[...])
+    case["forward"] = [{"input": arr(x), "output": arr(call(module, x))} for x in inputs]
     if extra:
         case.update(extra(module))
     return case
@@ -67,9 +73,6 @@ def linear_cases():
     out = []
     for seed, (fin, fout), bias in [(0, (2, 3), True), (1, (5, 4), True), (2, (4, 6), False), (3, (1, 1), True)]:
         m = nnx.Linear(fin, fout, use_bias=bias, rngs=nnx.Rngs(seed))
-        if bias:
-            # Flax's bias is zeros; perturb it so the forward checks the bias add.
-            m.bias[...] = jnp.asarray(rand(fout))
         xs = [rand(fin), rand(3, fin), rand(2, 3, fin)]
         out.append(record("Linear", seed, {"in_features": fin, "out_features": fout, "use_bias": bias}, m, xs))
     # Non-default initializers.
@@ -94,7 +97,6 @@ def linear_general_cases():
         shapes = c.pop("x")
         m = nnx.LinearGeneral(c["in_features"], c["out_features"], axis=c["axis"],
                               batch_axis=c["batch_axis"], rngs=nnx.Rngs(seed))
-        m.bias[...] = jnp.asarray(rand(*m.bias[...].shape))
         cfg = {
             "in_features": list(np.atleast_1d(c["in_features"]).tolist()),
             "out_features": list(np.atleast_1d(c["out_features"]).tolist()),
@@ -121,8 +123,6 @@ def einsum_cases():
     ]
     for seed, (eq, ks, bs, shapes) in enumerate(configs):
         m = nnx.Einsum(eq, ks, bs, rngs=nnx.Rngs(seed))
-        if bs is not None:
-            m.bias[...] = jnp.asarray(rand(*bs))
         cfg = {"einsum_str": eq, "kernel_shape": list(ks), "bias_shape": None if bs is None else list(bs)}
         out.append(record("Einsum", seed, cfg, m, [rand(*s) for s in shapes]))
     return out
@@ -162,8 +162,6 @@ def conv_cases():
     for seed, c in enumerate(configs):
         shapes = c.pop("x")
         m = nnx.Conv(rngs=nnx.Rngs(seed), **c)
-        if m.bias is not None:
-            m.bias[...] = jnp.asarray(rand(c["out_features"]))
         out.append(record("Conv", seed, conv_cfg(c), m, [rand(*s) for s in shapes]))
     # A masked conv (a causal 2-D mask as in PixelCNN).
     mask = np.ones((3, 3, 2, 2), np.float32)
@@ -203,8 +201,6 @@ def conv_transpose_cases():
     for seed, c in enumerate(configs):
         shapes = c.pop("x")
         m = nnx.ConvTranspose(rngs=nnx.Rngs(seed), **c)
-        if m.bias is not None:
-            m.bias[...] = jnp.asarray(rand(c["out_features"]))
         out.append(record("ConvTranspose", seed, conv_cfg(c), m, [rand(*s) for s in shapes]))
     mask = (RNG.random((3, 2, 2)) > 0.4).astype(np.float32)
     m = nnx.ConvTranspose(2, 2, (3,), mask=jnp.asarray(mask), rngs=nnx.Rngs(12))
