@@ -34,9 +34,13 @@ pub(crate) fn as_3d(
     let shape = a.shape().to_vec();
     let p = a.permuted_axes(IxDyn(perm));
     let owned: ArrayD<f32> = p.as_standard_layout().into_owned();
-    owned
-        .into_shape_with_order(dims)
-        .map_err(|_| shape_err(what, format!("{} elements", dims.0 * dims.1 * dims.2), &shape))
+    owned.into_shape_with_order(dims).map_err(|_| {
+        shape_err(
+            what,
+            format!("{} elements", dims.0 * dims.1 * dims.2),
+            &shape,
+        )
+    })
 }
 
 #[cfg(test)]
@@ -46,9 +50,8 @@ mod tests {
 
     #[test]
     fn batched_product() -> Result<()> {
-        let x = Array::from_shape_vec((2, 1, 2), vec![1.0f32, 2.0, 3.0, 4.0]).map_err(|_| {
-            nnx_core::Error::invalid_argument("t", "", "")
-        })?;
+        let x = Array::from_shape_vec((2, 1, 2), vec![1.0f32, 2.0, 3.0, 4.0])
+            .map_err(|_| nnx_core::Error::invalid_argument("t", "", ""))?;
         let k = Array3::<f32>::ones((2, 2, 3));
         let y = bmm(x.view(), k.view());
         assert_eq!(y.shape(), &[2, 1, 3]);

@@ -197,7 +197,7 @@ impl ConvConfig {
             ));
         }
         let g = self.feature_group_count;
-        if g == 0 || self.in_features % g != 0 || self.out_features % g != 0 {
+        if g == 0 || !self.in_features.is_multiple_of(g) || !self.out_features.is_multiple_of(g) {
             return Err(Error::invalid_argument(
                 "Conv feature_group_count",
                 format!(
@@ -312,8 +312,14 @@ mod tests {
     fn validates_options() {
         let mut r = Rngs::new(0);
         assert!(Conv::new(2, 2, &[], &mut r).is_err());
-        assert!(Conv::config(3, 4, &[3]).feature_group_count(2).build(&mut r).is_err());
-        assert!(Conv::config(2, 2, &[3, 3]).strides(&[1, 1, 1]).build(&mut r).is_err());
+        assert!(Conv::config(3, 4, &[3])
+            .feature_group_count(2)
+            .build(&mut r)
+            .is_err());
+        assert!(Conv::config(2, 2, &[3, 3])
+            .strides(&[1, 1, 1])
+            .build(&mut r)
+            .is_err());
         assert!(Conv::config(2, 2, &[3])
             .mask(ArrayD::ones(IxDyn(&[3, 2, 3])))
             .build(&mut r)
@@ -324,7 +330,10 @@ mod tests {
     fn rejects_wrong_channels() -> Result<()> {
         let conv = Conv::new(2, 2, &[3], &mut Rngs::new(0))?;
         assert!(conv.forward(&Array3::<f32>::ones((1, 5, 3))).is_err());
-        assert_eq!(conv.forward(&Array3::<f32>::ones((1, 5, 2)))?.shape(), &[1, 5, 2]);
+        assert_eq!(
+            conv.forward(&Array3::<f32>::ones((1, 5, 2)))?.shape(),
+            &[1, 5, 2]
+        );
         Ok(())
     }
 }

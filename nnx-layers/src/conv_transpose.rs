@@ -268,7 +268,10 @@ mod tests {
     #[test]
     fn validates() -> Result<()> {
         let mut r = Rngs::new(0);
-        assert!(ConvTranspose::config(2, 2, &[3]).padding(Padding::Causal).build(&mut r).is_err());
+        assert!(ConvTranspose::config(2, 2, &[3])
+            .padding(Padding::Causal)
+            .build(&mut r)
+            .is_err());
         let t = ConvTranspose::new(2, 2, &[3], &mut r)?;
         assert!(t.forward(&Array3::<f32>::ones((1, 4, 3))).is_err());
         Ok(())

@@ -193,10 +193,13 @@ impl Einsum {
                         .map_or(1, |i| kernel.shape()[i])
                 })
                 .collect();
-            let bias = b
-                .view()
-                .into_shape_with_order(IxDyn(&shape))
-                .map_err(|_| shape_err("bias", format!("{} elements", shape.iter().product::<usize>()), b.shape()))?;
+            let bias = b.view().into_shape_with_order(IxDyn(&shape)).map_err(|_| {
+                shape_err(
+                    "bias",
+                    format!("{} elements", shape.iter().product::<usize>()),
+                    b.shape(),
+                )
+            })?;
             let found = y.shape().to_vec();
             let bias = bias
                 .broadcast(y.raw_dim())
@@ -227,7 +230,11 @@ fn expand(term: &str, ndim: Option<usize>, n_ell: usize) -> Result<Vec<char>> {
             let named = pre.chars().count() + post.chars().count();
             let k = match ndim {
                 Some(n) => n.checked_sub(named).ok_or_else(|| {
-                    Error::invalid_argument("einsum operand", format!("rank >= {named}"), n.to_string())
+                    Error::invalid_argument(
+                        "einsum operand",
+                        format!("rank >= {named}"),
+                        n.to_string(),
+                    )
                 })?,
                 None => n_ell,
             };
@@ -266,7 +273,11 @@ impl Spec {
             }
         }
         for labels in [&spec.lhs, &spec.rhs, &spec.out] {
-            if labels.iter().enumerate().any(|(i, c)| labels[..i].contains(c)) {
+            if labels
+                .iter()
+                .enumerate()
+                .any(|(i, c)| labels[..i].contains(c))
+            {
                 return Err(Error::invalid_argument(
                     "einsum_str",
                     "each label at most once per operand (no traces or diagonals)",
@@ -274,7 +285,11 @@ impl Spec {
                 ));
             }
         }
-        if let Some(c) = spec.out.iter().find(|c| !spec.lhs.contains(c) && !spec.rhs.contains(c)) {
+        if let Some(c) = spec
+            .out
+            .iter()
+            .find(|c| !spec.lhs.contains(c) && !spec.rhs.contains(c))
+        {
             return Err(Error::invalid_argument(
                 "einsum_str",
                 "output labels that appear in an operand",
@@ -301,15 +316,39 @@ impl Spec {
                 (None, None) => Ok(1),
             }
         };
-        let batch: Vec<char> = lhs.iter().copied().filter(|c| rhs.contains(c) && self.out.contains(c)).collect();
-        let contract: Vec<char> = lhs.iter().copied().filter(|c| rhs.contains(c) && !self.out.contains(c)).collect();
+        let batch: Vec<char> = lhs
+            .iter()
+            .copied()
+            .filter(|c| rhs.contains(c) && self.out.contains(c))
+            .collect();
+        let contract: Vec<char> = lhs
+            .iter()
+            .copied()
+            .filter(|c| rhs.contains(c) && !self.out.contains(c))
+            .collect();
         let lfree: Vec<char> = lhs.iter().copied().filter(|c| !rhs.contains(c)).collect();
         let rfree: Vec<char> = rhs.iter().copied().filter(|c| !lhs.contains(c)).collect();
-        let prod = |cs: &[char]| -> Result<usize> { cs.iter().try_fold(1, |p, &c| Ok(p * size(c)?)) };
-        let (nb, nc, nl, nr) = (prod(&batch)?, prod(&contract)?, prod(&lfree)?, prod(&rfree)?);
+        let prod =
+            |cs: &[char]| -> Result<usize> { cs.iter().try_fold(1, |p, &c| Ok(p * size(c)?)) };
+        let (nb, nc, nl, nr) = (
+            prod(&batch)?,
+            prod(&contract)?,
+            prod(&lfree)?,
+            prod(&rfree)?,
+        );
         let pos = |labels: &[char], c: char| labels.iter().position(|&l| l == c).unwrap_or(0);
-        let xperm: Vec<usize> = batch.iter().chain(&lfree).chain(&contract).map(|&c| pos(&lhs, c)).collect();
-        let kperm: Vec<usize> = batch.iter().chain(&contract).chain(&rfree).map(|&c| pos(&rhs, c)).collect();
+        let xperm: Vec<usize> = batch
+            .iter()
+            .chain(&lfree)
+            .chain(&contract)
+            .map(|&c| pos(&lhs, c))
+            .collect();
+        let kperm: Vec<usize> = batch
+            .iter()
+            .chain(&contract)
+            .chain(&rfree)
+            .map(|&c| pos(&rhs, c))
+            .collect();
         let x3 = as_3d("x", x.view(), &xperm, (nb, nl, nc))?;
         let k3 = as_3d("kernel", k.view(), &kperm, (nb, nc, nr))?;
         let y = bmm(x3.view(), k3.view());
@@ -319,7 +358,9 @@ impl Spec {
             .into_shape_with_order(IxDyn(&dims))
             .map_err(|_| shape_err("output", shape_str(&dims), &[nb, nl, nr]))?;
         let perm: Vec<usize> = self.out.iter().map(|&c| pos(&labels, c)).collect();
-        Ok(y.permuted_axes(IxDyn(&perm)).as_standard_layout().into_owned())
+        Ok(y.permuted_axes(IxDyn(&perm))
+            .as_standard_layout()
+            .into_owned())
     }
 }
 
@@ -363,13 +404,19 @@ mod tests {
         let x = array![[1.0f32, 2.0], [3.0, 4.0]];
         let k = array![[1.0f32, 0.0, 2.0], [0.0, 1.0, 1.0]].into_dyn();
         let l = layer("ab,bc->ac", k)?;
-        assert_eq!(l.forward(&x)?, array![[1.0f32, 2.0, 4.0], [3.0, 4.0, 10.0]].into_dyn());
+        assert_eq!(
+            l.forward(&x)?,
+            array![[1.0f32, 2.0, 4.0], [3.0, 4.0, 10.0]].into_dyn()
+        );
         assert_eq!(
             l.forward_with(&x, "ab,bc->ca")?,
             array![[1.0f32, 3.0], [2.0, 4.0], [4.0, 10.0]].into_dyn()
         );
         // Summed-out lhs axis, ellipsis.
-        assert_eq!(l.forward_with(&x, "ab,bc->c")?, array![4.0f32, 6.0, 14.0].into_dyn());
+        assert_eq!(
+            l.forward_with(&x, "ab,bc->c")?,
+            array![4.0f32, 6.0, 14.0].into_dyn()
+        );
         assert_eq!(l.forward_with(&x, "...b,bc->...c")?.shape(), &[2, 3]);
         Ok(())
     }
@@ -382,7 +429,9 @@ mod tests {
         let x = Array2::<f32>::ones((2, 3));
         assert!(l.forward(&x).is_err());
         assert!(l.forward_with(&x, "aa,bc->ac").is_err());
-        assert!(l.forward_with(&Array2::<f32>::ones((2, 2)), "ab,bc->ad").is_err());
+        assert!(l
+            .forward_with(&Array2::<f32>::ones((2, 2)), "ab,bc->ad")
+            .is_err());
         Ok(())
     }
 }

@@ -139,8 +139,9 @@ impl Embed {
         }
         let mut full = shape.to_vec();
         full.push(table.ncols());
-        out.into_shape_with_order(IxDyn(&full))
-            .map_err(|_| Error::invalid_argument("Embed output", "a consistent shape", format!("{full:?}")))
+        out.into_shape_with_order(IxDyn(&full)).map_err(|_| {
+            Error::invalid_argument("Embed output", "a consistent shape", format!("{full:?}"))
+        })
     }
 
     /// `query @ embedding.T`: `(..., features)` to `(..., num_embeddings)`
@@ -185,7 +186,10 @@ mod tests {
         assert_eq!(y, e.embedding.row(2).to_owned().into_dyn());
         assert!(e.forward(&array![-1i32]).is_err());
         assert!(e.forward_dyn(array![0.5f32].into_dyn().view()).is_err());
-        assert_eq!(e.forward_dyn(array![[1.0f32]].into_dyn().view())?.shape(), &[1, 1, 2]);
+        assert_eq!(
+            e.forward_dyn(array![[1.0f32]].into_dyn().view())?.shape(),
+            &[1, 1, 2]
+        );
         assert!(e.attend(&array![1.0f32, 2.0, 3.0]).is_err());
         Ok(())
     }

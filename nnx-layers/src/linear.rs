@@ -187,7 +187,9 @@ mod tests {
 
     #[test]
     fn no_bias_has_only_a_kernel() -> Result<()> {
-        let layer = Linear::config(2, 3).use_bias(false).build(&mut Rngs::new(0))?;
+        let layer = Linear::config(2, 3)
+            .use_bias(false)
+            .build(&mut Rngs::new(0))?;
         assert_eq!(layer.state().len(), 1);
         Ok(())
     }

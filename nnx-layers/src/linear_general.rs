@@ -122,7 +122,12 @@ impl LinearGeneralConfig {
             ));
         }
         let nb = self.batch_axis.len();
-        if self.batch_axis.iter().enumerate().any(|(i, &(a, _))| a != i) {
+        if self
+            .batch_axis
+            .iter()
+            .enumerate()
+            .any(|(i, &(a, _))| a != i)
+        {
             return Err(Error::invalid_argument(
                 "LinearGeneral batch_axis",
                 "consecutive leading axes starting from 0",
@@ -236,7 +241,9 @@ impl LinearGeneral {
         }
         let mut want: Vec<String> = vec!["_".into(); n];
         for (i, &(_, s)) in self.batch_axis.iter().enumerate() {
-            want.get_mut(i).map(|w| *w = s.to_string());
+            if let Some(w) = want.get_mut(i) {
+                *w = s.to_string();
+            }
         }
         for (&c, &f) in contract.iter().zip(&self.in_features) {
             want[c] = f.to_string();
@@ -247,14 +254,13 @@ impl LinearGeneral {
             .zip(&self.in_features)
             .all(|(&c, &f)| x.shape()[c] == f);
         if !batch_ok || !in_ok {
-            return Err(shape_err(
-                "x",
-                format!("({})", want.join(", ")),
-                x.shape(),
-            ));
+            return Err(shape_err("x", format!("({})", want.join(", ")), x.shape()));
         }
         let free: Vec<usize> = (nb..n).filter(|a| !contract.contains(a)).collect();
-        let perm: Vec<usize> = (0..nb).chain(free.iter().copied()).chain(contract.iter().copied()).collect();
+        let perm: Vec<usize> = (0..nb)
+            .chain(free.iter().copied())
+            .chain(contract.iter().copied())
+            .collect();
         let b: usize = x.shape()[..nb].iter().product();
         let f: usize = free.iter().map(|&a| x.shape()[a]).product();
         let k: usize = self.in_features.iter().product();
@@ -292,12 +298,16 @@ mod tests {
     #[test]
     fn checks_configuration_and_shapes() -> Result<()> {
         let mut rngs = Rngs::new(0);
-        assert!(LinearGeneral::config(&[2, 3], &[4]).build(&mut rngs).is_err());
+        assert!(LinearGeneral::config(&[2, 3], &[4])
+            .build(&mut rngs)
+            .is_err());
         assert!(LinearGeneral::config(&[2], &[4])
             .batch_axis(&[(1, 3)])
             .build(&mut rngs)
             .is_err());
-        let layer = LinearGeneral::config(&[2, 3], &[4]).axis(&[1, 2]).build(&mut rngs)?;
+        let layer = LinearGeneral::config(&[2, 3], &[4])
+            .axis(&[1, 2])
+            .build(&mut rngs)?;
         let err = layer.forward(&Array3::<f32>::ones((5, 3, 2))).err();
         assert_eq!(
             err.map(|e| e.to_string()).as_deref(),

@@ -100,7 +100,7 @@ mod tests {
             p.get_metadata_entry("sharding_names")?.to_string(),
             "('in', 'out')"
         );
-        assert_eq!(p.get_value(), &*p.value() * 2.0);
+        assert_eq!(p.get_value(), p.value() * 2.0);
         Ok(())
     }
 

@@ -20,14 +20,21 @@ use nnx_layers::{
 use serde_json::Value;
 
 fn data() -> Value {
-    let path = format!("{}/tests/data/layers/dense.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/data/layers/dense.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(path).expect("reference data present");
     serde_json::from_str(&text).expect("valid json")
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
     v.as_array()
-        .map(|a| a.iter().map(|d| d.as_u64().expect("int") as usize).collect())
+        .map(|a| {
+            a.iter()
+                .map(|d| d.as_u64().expect("int") as usize)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -119,10 +126,19 @@ fn check_params<M: Module>(case: &Value, m: &M) {
     let their_paths: Vec<&str> = theirs.iter().map(|t| t.0.as_str()).collect();
     assert_eq!(our_paths, their_paths, "{name}: parameter paths");
     for ((path, kind, value), (_, want)) in ours.iter().zip(&theirs) {
-        assert_eq!(kind, want["type"].as_str().expect("type"), "{name}: {path} type");
+        assert_eq!(
+            kind,
+            want["type"].as_str().expect("type"),
+            "{name}: {path} type"
+        );
         close(&format!("{name}: {path}"), value, &f32s(want));
     }
-    if !case["params"].as_object().expect("p").values().any(|v| v["type"] == "Array") {
+    if !case["params"]
+        .as_object()
+        .expect("p")
+        .values()
+        .any(|v| v["type"] == "Array")
+    {
         assert_eq!(
             m.state().map(nnx_core::shape).to_string(),
             case["shape_repr"].as_str().expect("repr"),
@@ -133,7 +149,12 @@ fn check_params<M: Module>(case: &Value, m: &M) {
 
 fn check_forward<L: Forward>(case: &Value, layer: &mut L) {
     let name = format!("{} seed {} {}", case["layer"], case["seed"], case["config"]);
-    for (i, f) in case["forward"].as_array().expect("forward").iter().enumerate() {
+    for (i, f) in case["forward"]
+        .as_array()
+        .expect("forward")
+        .iter()
+        .enumerate()
+    {
         let y = layer
             .forward_dyn(f32s(&f["input"]).view())
             .unwrap_or_else(|e| panic!("{name}: forward {i}: {e}"));
@@ -146,7 +167,9 @@ fn set_bias<D: ndarray::Dimension + 'static>(
     case: &Value,
 ) {
     if let Some(b) = bias {
-        let v = f32s(&case["bias"]).into_dimensionality::<D>().expect("bias rank");
+        let v = f32s(&case["bias"])
+            .into_dimensionality::<D>()
+            .expect("bias rank");
         b.set_raw_value(v);
     }
 }
@@ -159,7 +182,9 @@ fn build_linear(case: &Value) -> Linear {
     )
     .use_bias(c["use_bias"].as_bool().expect("bias"));
     if c["kernel_init"] == "glorot_uniform" {
-        cfg = cfg.kernel_init(init::glorot_uniform()).bias_init(init::ones());
+        cfg = cfg
+            .kernel_init(init::glorot_uniform())
+            .bias_init(init::ones());
     }
     cfg.build(&mut Rngs::new(case["seed"].as_i64().expect("seed")))
         .expect("build")
@@ -170,14 +195,26 @@ fn key_example_of_the_issue() {
     let d = data();
     let layer = Linear::new(2, 3, &mut Rngs::new(0)).expect("build");
     let k = &d["key_example"];
-    close("kernel", &layer.kernel.value().clone().into_dyn(), &f32s(&k["kernel"]));
-    let bias = layer.bias.as_ref().expect("bias").view().into_dimensionality::<Ix1>();
+    close(
+        "kernel",
+        &layer.kernel.value().clone().into_dyn(),
+        &f32s(&k["kernel"]),
+    );
+    let bias = layer
+        .bias
+        .as_ref()
+        .expect("bias")
+        .view()
+        .into_dimensionality::<Ix1>();
     assert_eq!(bias.map(|b| b.sum()).ok(), Some(0.0));
     assert_eq!(
         layer.state().map(nnx_core::shape).to_string(),
         "State({\n  'bias': Param(\n    value=(3,)\n  ),\n  'kernel': Param(\n    value=(2, 3)\n  )\n})"
     );
-    assert_eq!(layer.state().map(nnx_core::shape).to_string(), k["shape_repr"].as_str().expect("repr"));
+    assert_eq!(
+        layer.state().map(nnx_core::shape).to_string(),
+        k["shape_repr"].as_str().expect("repr")
+    );
 }
 
 fn cases(layer: &str) -> Vec<Value> {
@@ -231,7 +268,10 @@ fn linear_general_matches_flax() {
 fn einsum_matches_flax() {
     for case in cases("Einsum") {
         let c = &case["config"];
-        let mut cfg = Einsum::config(c["einsum_str"].as_str().expect("eq"), &usizes(&c["kernel_shape"]));
+        let mut cfg = Einsum::config(
+            c["einsum_str"].as_str().expect("eq"),
+            &usizes(&c["kernel_shape"]),
+        );
         if !c["bias_shape"].is_null() {
             cfg = cfg.bias_shape(&usizes(&c["bias_shape"]));
         }
@@ -261,7 +301,11 @@ fn embed_matches_flax() {
         }
         check_forward(&case, &mut m);
         for a in case["attend"].as_array().expect("attend") {
-            close("attend", &m.attend(&f32s(&a["input"])).expect("attend"), &f32s(&a["output"]));
+            close(
+                "attend",
+                &m.attend(&f32s(&a["input"])).expect("attend"),
+                &f32s(&a["output"]),
+            );
         }
         let n = m.num_embeddings as i64;
         assert!(m.forward(&ndarray::arr1(&[0, n])).is_err());
@@ -383,7 +427,10 @@ fn shape_errors_name_expected_and_found() {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    assert!(err.contains("(3, 3, 2, 2)") && err.contains("(3, 3, 3, 2)"), "{err}");
+    assert!(
+        err.contains("(3, 3, 2, 2)") && err.contains("(3, 3, 3, 2)"),
+        "{err}"
+    );
     let lin = LinearGeneral::config(&[2, 3], &[4])
         .axis(&[-2, -1])
         .build(&mut rngs)
