@@ -15,7 +15,8 @@ use crate::functional::{
     combine_masks, dot_last_axis, dot_product_attention, AttentionDropout, AttentionOptions,
 };
 use crate::normalization::LayerNorm;
-use crate::support::{init_param, setters};
+use crate::param::param;
+use crate::support::setters;
 use crate::Forward;
 
 /// Query/key/value projection `(..., in) -> (..., heads, head_dim)`, laid out as
@@ -44,7 +45,7 @@ fn init_flat<D: Dimension + 'static>(
     flat: &[usize],
     shape: &[usize],
 ) -> Result<Param<ndarray::Array<f32, D>>> {
-    let mut p = init_param::<IxDyn>(init, rngs.next_key("params")?, flat)?;
+    let mut p = param::<IxDyn>(init, rngs.next_key("params")?, flat)?;
     let v = std::mem::take(p.value_mut())
         .into_shape_with_order(IxDyn(shape))
         .and_then(|a| a.into_dimensionality::<D>())

@@ -8,7 +8,8 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{BatchStat, Error, Param, Result, VariableType};
 
 use crate::functional::{compute_stats, group_norm, normalize};
-use crate::support::{dyn_value, init_param, setters};
+use crate::param::param;
+use crate::support::{dyn_value, setters};
 use crate::Forward;
 
 type OptParam = Option<Param<Array1<f32>>>;
@@ -22,11 +23,11 @@ fn scale_and_bias(
     bias: Option<&ParamInit<f32>>,
 ) -> Result<(OptParam, OptParam)> {
     let scale = match scale {
-        Some(init) => Some(init_param::<Ix1>(init, rngs.next_key("params")?, &[n])?),
+        Some(init) => Some(param::<Ix1>(init, rngs.next_key("params")?, &[n])?),
         None => None,
     };
     let bias = match bias {
-        Some(init) => Some(init_param::<Ix1>(init, rngs.next_key("params")?, &[n])?),
+        Some(init) => Some(param::<Ix1>(init, rngs.next_key("params")?, &[n])?),
         None => None,
     };
     Ok((scale, bias))

@@ -105,6 +105,16 @@ mod tests {
     }
 
     #[test]
+    fn create_hooks_fire_once() -> Result<()> {
+        let init = with_metadata(nnx_core::init::ones::<f32>(), |m| {
+            m.on_create_value(|_, v| v * 3.0)
+        });
+        let p = param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3])?;
+        assert_eq!(p.value()[[1, 2]], 3.0);
+        Ok(())
+    }
+
+    #[test]
     fn rejects_wrong_rank() {
         let init: ParamInit<f32> = lecun_normal::<f32>().into();
         assert!(param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3, 4]).is_err());
