@@ -15,27 +15,26 @@ use crate::functional::{
     combine_masks, dot_last_axis, dot_product_attention, AttentionDropout, AttentionOptions,
 };
 use crate::normalization::LayerNorm;
-use crate::support::{impl_module, init_param, setters};
+use crate::param::param;
+use crate::support::setters;
 use crate::Forward;
 
 /// Query/key/value projection `(..., in) -> (..., heads, head_dim)`, laid out as
 /// Flax's `LinearGeneral(in, (heads, head_dim))`. A stand-in until MHA uses
 /// `LinearGeneral` itself; parameter names, shapes and init are the same.
+#[derive(nnx_core::Module)]
 struct HeadsProjection {
     kernel: Param<Array3<f32>>,
     bias: Option<Param<Array2<f32>>>,
 }
 
-impl_module!(HeadsProjection { node kernel, node bias });
-
 /// Output projection `(..., heads, head_dim) -> (..., out)`, as Flax's
 /// `LinearGeneral((heads, head_dim), out, axis=(-2, -1))`.
+#[derive(nnx_core::Module)]
 struct OutProjection {
     kernel: Param<Array3<f32>>,
     bias: Option<Param<Array1<f32>>>,
 }
-
-impl_module!(OutProjection { node kernel, node bias });
 
 /// LinearGeneral's init: the kernel is sampled with the flattened shape
 /// `(prod(in), prod(out))` (so fans are those of a matrix) and reshaped; the
@@ -46,7 +45,7 @@ fn init_flat<D: Dimension + 'static>(
     flat: &[usize],
     shape: &[usize],
 ) -> Result<Param<ndarray::Array<f32, D>>> {
-    let mut p = init_param::<IxDyn>(init, rngs.next_key("params")?, flat)?;
+    let mut p = param::<IxDyn>(init, rngs.next_key("params")?, flat)?;
     let v = std::mem::take(p.value_mut())
         .into_shape_with_order(IxDyn(shape))
         .and_then(|a| a.into_dimensionality::<D>())
@@ -151,6 +150,7 @@ impl OutProjection {
 /// assert!(mha.forward(&ndarray::Array2::<f32>::ones((1, 3)), None, None, None).is_err()); // full
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
+#[derive(nnx_core::Module)]
 pub struct MultiHeadAttention {
     query: HeadsProjection,
     key: HeadsProjection,
@@ -189,14 +189,6 @@ pub struct MultiHeadAttention {
     /// LayerNorm (no bias) on queries and keys per head.
     pub normalize_qk: bool,
 }
-
-impl_module!(MultiHeadAttention {
-    node query, node key, node value, node query_ln, node key_ln, node out, node rngs,
-    node cached_key, node cached_value, node cache_index, node num_heads, node in_features,
-    node qkv_features, node out_features, node in_kv_features, node num_kv_heads, node head_dim,
-    node broadcast_dropout, node dropout_rate, node deterministic, node use_bias, node decode,
-    node normalize_qk,
-});
 
 /// Options of [`MultiHeadAttention`], with Flax's defaults: `qkv_features`,
 /// `out_features` and `in_kv_features` default to `in_features`, `num_kv_heads`

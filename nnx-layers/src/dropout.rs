@@ -5,7 +5,7 @@ use nnx_core::random::{bernoulli, Key};
 use nnx_core::rngs::{RngStream, Rngs};
 use nnx_core::{Error, Result};
 
-use crate::support::{impl_module, setters};
+use crate::support::setters;
 use crate::Forward;
 
 /// Randomly zeroes inputs with probability `rate` and scales the kept ones by
@@ -30,10 +30,12 @@ use crate::Forward;
 /// assert_eq!(d.state().len(), 2); // the stream's key and count
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
+#[derive(nnx_core::Module)]
 pub struct Dropout {
     /// The dropout probability (not the keep rate).
     pub rate: f64,
     /// Axes that share one mask value (negative counts from the end).
+    #[nnx(static)]
     pub broadcast_dims: Vec<isize>,
     /// No dropout when true.
     pub deterministic: bool,
@@ -42,10 +44,6 @@ pub struct Dropout {
     /// The layer's random stream (`None`: every call must pass a key).
     pub rngs: Option<RngStream>,
 }
-
-impl_module!(Dropout {
-    node rate, static broadcast_dims, node deterministic, node rng_collection, node rngs,
-});
 
 /// Options of [`Dropout`], with Flax's defaults.
 ///

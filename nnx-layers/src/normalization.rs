@@ -8,7 +8,8 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{BatchStat, Error, Param, Result, VariableType};
 
 use crate::functional::{compute_stats, group_norm, normalize};
-use crate::support::{dyn_value, impl_module, init_param, setters};
+use crate::param::param;
+use crate::support::{dyn_value, setters};
 use crate::Forward;
 
 type OptParam = Option<Param<Array1<f32>>>;
@@ -22,11 +23,11 @@ fn scale_and_bias(
     bias: Option<&ParamInit<f32>>,
 ) -> Result<(OptParam, OptParam)> {
     let scale = match scale {
-        Some(init) => Some(init_param::<Ix1>(init, rngs.next_key("params")?, &[n])?),
+        Some(init) => Some(param::<Ix1>(init, rngs.next_key("params")?, &[n])?),
         None => None,
     };
     let bias = match bias {
-        Some(init) => Some(init_param::<Ix1>(init, rngs.next_key("params")?, &[n])?),
+        Some(init) => Some(param::<Ix1>(init, rngs.next_key("params")?, &[n])?),
         None => None,
     };
     Ok((scale, bias))
@@ -74,6 +75,7 @@ fn canon(what: &str, axis: isize, ndim: usize) -> Result<usize> {
 /// assert!(bn.use_running_average);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
+#[derive(nnx_core::Module)]
 pub struct BatchNorm {
     /// Running mean, shape `(num_features,)`.
     pub mean: BatchStat<Array1<f32>>,
@@ -100,12 +102,6 @@ pub struct BatchNorm {
     /// One-pass `E[x^2] - E[x]^2` variance (Flax's default) or two-pass.
     pub use_fast_variance: bool,
 }
-
-impl_module!(BatchNorm {
-    node mean, node var, node scale, node bias, node num_features,
-    node use_running_average, node axis, node momentum, node epsilon,
-    node use_bias, node use_scale, node use_fast_variance,
-});
 
 /// Options of [`BatchNorm`], with Flax's defaults.
 ///
@@ -296,6 +292,7 @@ impl Forward for BatchNorm {
 /// assert_eq!(ln.state().len(), 2); // scale, bias
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
+#[derive(nnx_core::Module)]
 pub struct LayerNorm {
     /// Learned scale (`None` when `use_scale` is false).
     pub scale: Option<Param<Array1<f32>>>,
@@ -310,17 +307,14 @@ pub struct LayerNorm {
     /// Whether there is a scale.
     pub use_scale: bool,
     /// Axes the statistics are taken over.
+    #[nnx(static)]
     pub reduction_axes: Vec<isize>,
     /// Axes the scale and bias run along.
+    #[nnx(static)]
     pub feature_axes: Vec<isize>,
     /// One-pass variance (Flax's default) or two-pass.
     pub use_fast_variance: bool,
 }
-
-impl_module!(LayerNorm {
-    node scale, node bias, node num_features, node epsilon, node use_bias,
-    node use_scale, static reduction_axes, static feature_axes, node use_fast_variance,
-});
 
 /// Options of [`LayerNorm`], with Flax's defaults (`epsilon=1e-6`, last axis).
 ///
@@ -465,6 +459,7 @@ impl Forward for LayerNorm {
 /// assert!((y[[0, 1]] - 4.0 / 12.5f32.sqrt()).abs() < 1e-5);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
+#[derive(nnx_core::Module)]
 pub struct RMSNorm {
     /// Learned scale (`None` when `use_scale` is false).
     pub scale: Option<Param<Array1<f32>>>,
@@ -475,17 +470,14 @@ pub struct RMSNorm {
     /// Whether there is a scale.
     pub use_scale: bool,
     /// Axes the statistic is taken over.
+    #[nnx(static)]
     pub reduction_axes: Vec<isize>,
     /// Axes the scale runs along.
+    #[nnx(static)]
     pub feature_axes: Vec<isize>,
     /// Kept for parity with Flax (the mean square has one formula).
     pub use_fast_variance: bool,
 }
-
-impl_module!(RMSNorm {
-    node scale, node num_features, node epsilon, node use_scale,
-    static reduction_axes, static feature_axes, node use_fast_variance,
-});
 
 /// Options of [`RMSNorm`], with Flax's defaults (`epsilon=1e-6`, last axis).
 ///
@@ -616,6 +608,7 @@ impl Forward for RMSNorm {
 /// assert!((y[[0, 0, 0]] + 1.0).abs() < 1e-4 && y[[0, 0, 1]].abs() < 1e-4);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
+#[derive(nnx_core::Module)]
 pub struct InstanceNorm {
     /// Learned scale (`None` when `use_scale` is false).
     pub scale: Option<Param<Array1<f32>>>,
@@ -630,15 +623,11 @@ pub struct InstanceNorm {
     /// Whether there is a scale.
     pub use_scale: bool,
     /// The feature (channel) axes; must not include axis 0.
+    #[nnx(static)]
     pub feature_axes: Vec<isize>,
     /// One-pass variance (Flax's default) or two-pass.
     pub use_fast_variance: bool,
 }
-
-impl_module!(InstanceNorm {
-    node scale, node bias, node num_features, node epsilon, node use_bias,
-    node use_scale, static feature_axes, node use_fast_variance,
-});
 
 /// Options of [`InstanceNorm`], with Flax's defaults (`epsilon=1e-6`, features last).
 ///
@@ -796,6 +785,7 @@ impl Forward for InstanceNorm {
 /// assert!((y[[0, 0]] + 1.0).abs() < 1e-4);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
+#[derive(nnx_core::Module)]
 pub struct GroupNorm {
     /// Learned scale (`None` when `use_scale` is false).
     pub scale: Option<Param<Array1<f32>>>,
@@ -816,11 +806,6 @@ pub struct GroupNorm {
     /// One-pass variance (Flax's default) or two-pass.
     pub use_fast_variance: bool,
 }
-
-impl_module!(GroupNorm {
-    node scale, node bias, node num_features, node num_groups, node group_size,
-    node epsilon, node use_bias, node use_scale, node use_fast_variance,
-});
 
 /// Options of [`GroupNorm`], with Flax's defaults (`num_groups=Some(32)`,
 /// `group_size=None`, `epsilon=1e-6`). Exactly one of `num_groups` and

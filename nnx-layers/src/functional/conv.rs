@@ -16,7 +16,7 @@ use super::{shape_err, shape_str, Real};
 /// let p = Padding::Explicit(vec![(1, 1), (0, 2)]);
 /// assert_ne!(p, Padding::Same);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Padding {
     /// `'SAME'`: output size `ceil(input / stride)`, the extra padding going
     /// after when it is odd (Flax's default for Conv and ConvTranspose).

@@ -1,0 +1,188 @@
+//! `Linear`: a dense layer on the last axis (Flax's `nnx.Linear`).
+
+use ndarray::{Array1, Array2, ArrayBase, ArrayD, ArrayViewD, Data, Dimension, Ix1, Ix2};
+use nnx_core::init::{lecun_normal, zeros, ParamInit};
+use nnx_core::rngs::Rngs;
+use nnx_core::{Param, Result};
+
+use crate::functional::dot_last_axis;
+use crate::param::param;
+use crate::Forward;
+
+/// `y = x @ kernel + bias` on the last axis of `x`, with any number of leading
+/// batch axes (Flax's `nnx.Linear`). The kernel is `(in_features, out_features)`,
+/// the bias `(out_features,)`.
+///
+/// ```
+/// use ndarray::Array2;
+/// use nnx_core::{rngs::Rngs, Module};
+/// use nnx_layers::Linear;
+/// let layer = Linear::new(2, 3, &mut Rngs::new(0))?;
+/// let y = layer.forward(&Array2::<f32>::ones((4, 2)))?;
+/// assert_eq!(y.shape(), &[4, 3]);
+/// assert_eq!(layer.state().len(), 2);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(nnx_core::Module)]
+pub struct Linear {
+    /// `(in_features, out_features)`.
+    pub kernel: Param<Array2<f32>>,
+    /// `(out_features,)`, or `None` when `use_bias` is false.
+    pub bias: Option<Param<Array1<f32>>>,
+    /// Size of the last input axis.
+    pub in_features: usize,
+    /// Size of the last output axis.
+    pub out_features: usize,
+    /// Whether the layer adds a bias.
+    pub use_bias: bool,
+}
+
+/// Options of [`Linear`], with Flax's defaults; from [`Linear::config`].
+///
+/// ```
+/// use nnx_core::{init, rngs::Rngs};
+/// let layer = nnx_layers::Linear::config(3, 2)
+///     .use_bias(false)
+///     .kernel_init(init::zeros())
+///     .build(&mut Rngs::new(0))?;
+/// assert!(layer.bias.is_none());
+/// assert_eq!(layer.kernel.sum(), 0.0);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LinearConfig {
+    in_features: usize,
+    out_features: usize,
+    use_bias: bool,
+    kernel_init: ParamInit<f32>,
+    bias_init: ParamInit<f32>,
+}
+
+impl LinearConfig {
+    /// Whether to add a bias (default `true`).
+    pub fn use_bias(mut self, use_bias: bool) -> Self {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// The kernel initializer (default `lecun_normal()`).
+    pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+        self.kernel_init = init.into();
+        self
+    }
+
+    /// The bias initializer (default `zeros()`).
+    pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+        self.bias_init = init.into();
+        self
+    }
+
+    /// Creates the layer, drawing the kernel's then the bias' key from the
+    /// `params` stream (falling back to `default`), as Flax does.
+    pub fn build(self, rngs: &mut Rngs) -> Result<Linear> {
+        let (fin, fout) = (self.in_features, self.out_features);
+        let kernel = param::<Ix2>(&self.kernel_init, rngs.next_key("params")?, &[fin, fout])?;
+        let bias = if self.use_bias {
+            Some(param::<Ix1>(
+                &self.bias_init,
+                rngs.next_key("params")?,
+                &[fout],
+            )?)
+        } else {
+            None
+        };
+        Ok(Linear {
+            kernel,
+            bias,
+            in_features: fin,
+            out_features: fout,
+            use_bias: self.use_bias,
+        })
+    }
+}
+
+impl Linear {
+    /// A layer with Flax's defaults: `Linear::config(in, out).build(rngs)`.
+    pub fn new(in_features: usize, out_features: usize, rngs: &mut Rngs) -> Result<Linear> {
+        Linear::config(in_features, out_features).build(rngs)
+    }
+
+    /// The options, starting from Flax's defaults.
+    pub fn config(in_features: usize, out_features: usize) -> LinearConfig {
+        LinearConfig {
+            in_features,
+            out_features,
+            use_bias: true,
+            kernel_init: lecun_normal().into(),
+            bias_init: zeros().into(),
+        }
+    }
+
+    /// Applies the layer to `x` of shape `(..., in_features)`; one GEMM.
+    ///
+    /// # Errors
+    /// A shape mismatch when the last axis of `x` is not `in_features`.
+    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
+        &self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
+        let mut y = dot_last_axis(x, &*self.kernel)?;
+        if let Some(b) = &self.bias {
+            y += &**b;
+        }
+        Ok(y)
+    }
+}
+
+impl Forward for Linear {
+    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+        self.forward(&x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+    use nnx_core::Module;
+
+    #[test]
+    fn key_example_of_the_issue() -> Result<()> {
+        let layer = Linear::new(2, 3, &mut Rngs::new(0))?;
+        let want = array![
+            [0.7567299f32, -0.68570054, -0.5688337],
+            [-0.8757605, -0.65994275, 0.44935086]
+        ];
+        assert!(layer
+            .kernel
+            .iter()
+            .zip(want.iter())
+            .all(|(a, b)| (a - b).abs() < 1e-6));
+        assert_eq!(layer.bias.as_ref().map(|b| b.sum()), Some(0.0));
+        assert_eq!(
+            layer.state().map(nnx_core::shape).to_string(),
+            "State({\n  'bias': Param(\n    value=(3,)\n  ),\n  'kernel': Param(\n    value=(2, 3)\n  )\n})"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_wrong_input_width() -> Result<()> {
+        let layer = Linear::new(2, 3, &mut Rngs::new(0))?;
+        let err = layer.forward(&array![[1.0f32, 2.0, 3.0]]).err();
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("shape mismatch at x: expected (..., 2), found (1, 3)")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn no_bias_has_only_a_kernel() -> Result<()> {
+        let layer = Linear::config(2, 3)
+            .use_bias(false)
+            .build(&mut Rngs::new(0))?;
+        assert_eq!(layer.state().len(), 1);
+        Ok(())
+    }
+}

@@ -1,0 +1,313 @@
+//! `LinearGeneral`: a dense layer over several axes (Flax's `nnx.LinearGeneral`).
+
+use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension, IxDyn};
+use nnx_core::init::{lecun_normal, zeros, ParamInit};
+use nnx_core::rngs::Rngs;
+use nnx_core::{Error, Param, Result};
+
+use crate::contract::{as_3d, bmm};
+use crate::functional::{canon_axis, shape_err, shape_str};
+use crate::Forward;
+
+/// A dense layer contracting the input axes `axis` (of sizes `in_features`)
+/// with a kernel of shape `(*batch sizes, *in_features, *out_features)`; the
+/// output is `(*batch axes, *other input axes, *out_features)`. `batch_axis`
+/// maps leading input axes `0..n` to their sizes: each batch entry gets its own
+/// kernel (Flax's `nnx.LinearGeneral`).
+///
+/// ```
+/// use ndarray::Array3;
+/// use nnx_core::rngs::Rngs;
+/// use nnx_layers::LinearGeneral;
+/// let layer = LinearGeneral::config(&[2, 3], &[4, 5]).axis(&[1, -1]).build(&mut Rngs::new(0))?;
+/// assert_eq!(layer.kernel.shape(), &[2, 3, 4, 5]);
+/// let y = layer.forward(&Array3::<f32>::ones((7, 2, 3)))?;
+/// assert_eq!(y.shape(), &[7, 4, 5]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(nnx_core::Module)]
+pub struct LinearGeneral {
+    /// `(*batch sizes, *in_features, *out_features)`.
+    pub kernel: Param<ArrayD<f32>>,
+    /// `(*batch sizes, *out_features)`, or `None` when `use_bias` is false.
+    pub bias: Option<Param<ArrayD<f32>>>,
+    /// Sizes of the contracted input axes.
+    #[nnx(static)]
+    pub in_features: Vec<usize>,
+    /// Output feature sizes, appended to the output's axes.
+    #[nnx(static)]
+    pub out_features: Vec<usize>,
+    /// The contracted input axes (negative counts from the end).
+    #[nnx(static)]
+    pub axis: Vec<isize>,
+    /// `(axis, size)` of each batch axis; axes are `0..n`.
+    #[nnx(static)]
+    pub batch_axis: Vec<(usize, usize)>,
+    /// Whether the layer adds a bias.
+    pub use_bias: bool,
+}
+
+/// Options of [`LinearGeneral`], with Flax's defaults; from [`LinearGeneral::config`].
+///
+/// ```
+/// use nnx_core::rngs::Rngs;
+/// let layer = nnx_layers::LinearGeneral::config(&[3], &[2])
+///     .batch_axis(&[(0, 4)])
+///     .build(&mut Rngs::new(0))?;
+/// assert_eq!(layer.kernel.shape(), &[4, 3, 2]);
+/// assert_eq!(layer.bias.as_ref().map(|b| b.shape().to_vec()), Some(vec![4, 2]));
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LinearGeneralConfig {
+    in_features: Vec<usize>,
+    out_features: Vec<usize>,
+    axis: Vec<isize>,
+    batch_axis: Vec<(usize, usize)>,
+    use_bias: bool,
+    kernel_init: ParamInit<f32>,
+    bias_init: ParamInit<f32>,
+}
+
+impl LinearGeneralConfig {
+    /// The contracted input axes, one per `in_features` entry (default `[-1]`).
+    pub fn axis(mut self, axis: &[isize]) -> Self {
+        self.axis = axis.to_vec();
+        self
+    }
+
+    /// `(axis, size)` pairs of batch axes, which must be `0..n` (default none).
+    pub fn batch_axis(mut self, batch_axis: &[(usize, usize)]) -> Self {
+        let mut b = batch_axis.to_vec();
+        b.sort_unstable();
+        self.batch_axis = b;
+        self
+    }
+
+    /// Whether to add a bias (default `true`).
+    pub fn use_bias(mut self, use_bias: bool) -> Self {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// The kernel initializer (default `lecun_normal()`), called on the flattened
+    /// shape `(prod(batch) * prod(in_features), prod(out_features))` as in Flax.
+    pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+        self.kernel_init = init.into();
+        self
+    }
+
+    /// The bias initializer (default `zeros()`), called on the flattened shape.
+    pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+        self.bias_init = init.into();
+        self
+    }
+
+    /// Creates the layer (kernel key, then bias key, from the `params` stream).
+    ///
+    /// # Errors
+    /// When `axis` and `in_features` differ in length, or batch axes are not `0..n`.
+    pub fn build(self, rngs: &mut Rngs) -> Result<LinearGeneral> {
+        if self.axis.len() != self.in_features.len() {
+            return Err(Error::invalid_argument(
+                "LinearGeneral axis",
+                format!("{} axes, one per in_features entry", self.in_features.len()),
+                format!("{:?}", self.axis),
+            ));
+        }
+        let nb = self.batch_axis.len();
+        if self
+            .batch_axis
+            .iter()
+            .enumerate()
+            .any(|(i, &(a, _))| a != i)
+        {
+            return Err(Error::invalid_argument(
+                "LinearGeneral batch_axis",
+                "consecutive leading axes starting from 0",
+                format!("{:?}", self.batch_axis),
+            ));
+        }
+        let batch: Vec<usize> = self.batch_axis.iter().map(|&(_, s)| s).collect();
+        let kernel_shape: Vec<usize> = batch
+            .iter()
+            .chain(&self.in_features)
+            .chain(&self.out_features)
+            .copied()
+            .collect();
+        let prod = |v: &[usize]| v.iter().product::<usize>();
+        let flat = [
+            prod(&batch) * prod(&self.in_features),
+            prod(&self.out_features),
+        ];
+        let kernel = flat_param(
+            &self.kernel_init,
+            rngs.next_key("params")?,
+            &flat,
+            &kernel_shape,
+        )?;
+        let bias = if self.use_bias {
+            let shape: Vec<usize> = kernel_shape[..nb]
+                .iter()
+                .chain(&self.out_features)
+                .copied()
+                .collect();
+            Some(flat_param(
+                &self.bias_init,
+                rngs.next_key("params")?,
+                &[prod(&shape)],
+                &shape,
+            )?)
+        } else {
+            None
+        };
+        Ok(LinearGeneral {
+            kernel,
+            bias,
+            in_features: self.in_features,
+            out_features: self.out_features,
+            axis: self.axis,
+            batch_axis: self.batch_axis,
+            use_bias: self.use_bias,
+        })
+    }
+}
+
+/// Initializes on `flat` and reshapes to `shape`, keeping hooks and metadata.
+fn flat_param(
+    init: &ParamInit<f32>,
+    key: nnx_core::random::Key,
+    flat: &[usize],
+    shape: &[usize],
+) -> Result<Param<ArrayD<f32>>> {
+    let mut meta = init.init(key, flat)?;
+    let raw = std::mem::take(&mut meta.raw_value);
+    let found = raw.shape().to_vec();
+    meta.raw_value = raw
+        .into_shape_with_order(IxDyn(shape))
+        .map_err(|_| shape_err("initializer output", shape_str(flat), &found))?;
+    Ok(Param::from_metadata(meta))
+}
+
+impl LinearGeneral {
+    /// A layer contracting the last axis of size `in_features` (Flax's defaults).
+    pub fn new(in_features: usize, out_features: &[usize], rngs: &mut Rngs) -> Result<Self> {
+        LinearGeneral::config(&[in_features], out_features).build(rngs)
+    }
+
+    /// The options, starting from Flax's defaults (`axis = [-1]`, no batch axes).
+    pub fn config(in_features: &[usize], out_features: &[usize]) -> LinearGeneralConfig {
+        LinearGeneralConfig {
+            in_features: in_features.to_vec(),
+            out_features: out_features.to_vec(),
+            axis: vec![-1],
+            batch_axis: Vec::new(),
+            use_bias: true,
+            kernel_init: lecun_normal().into(),
+            bias_init: zeros().into(),
+        }
+    }
+
+    /// Applies the layer: one GEMM per batch entry (a single GEMM without
+    /// batch axes) on the permuted, flattened input.
+    ///
+    /// # Errors
+    /// When an axis is out of range, repeated or a batch axis, or when `x`'s
+    /// sizes on `axis` / batch axes differ from the layer's.
+    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
+        &self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
+        let x = x.view().into_dyn();
+        let n = x.ndim();
+        let nb = self.batch_axis.len();
+        let mut contract = Vec::with_capacity(self.axis.len());
+        for &a in &self.axis {
+            let c = canon_axis("LinearGeneral axis", a, n)?;
+            if c < nb || contract.contains(&c) {
+                return Err(Error::invalid_argument(
+                    "LinearGeneral axis",
+                    "distinct axes that are not batch axes",
+                    format!("{:?} for input of rank {n}", self.axis),
+                ));
+            }
+            contract.push(c);
+        }
+        let mut want: Vec<String> = vec!["_".into(); n];
+        for (i, &(_, s)) in self.batch_axis.iter().enumerate() {
+            if let Some(w) = want.get_mut(i) {
+                *w = s.to_string();
+            }
+        }
+        for (&c, &f) in contract.iter().zip(&self.in_features) {
+            want[c] = f.to_string();
+        }
+        let batch_ok = nb <= n && self.batch_axis.iter().all(|&(a, s)| x.shape()[a] == s);
+        let in_ok = contract
+            .iter()
+            .zip(&self.in_features)
+            .all(|(&c, &f)| x.shape()[c] == f);
+        if !batch_ok || !in_ok {
+            return Err(shape_err("x", format!("({})", want.join(", ")), x.shape()));
+        }
+        let free: Vec<usize> = (nb..n).filter(|a| !contract.contains(a)).collect();
+        let perm: Vec<usize> = (0..nb)
+            .chain(free.iter().copied())
+            .chain(contract.iter().copied())
+            .collect();
+        let b: usize = x.shape()[..nb].iter().product();
+        let f: usize = free.iter().map(|&a| x.shape()[a]).product();
+        let k: usize = self.in_features.iter().product();
+        let o: usize = self.out_features.iter().product();
+        let x3 = as_3d("x", x.view(), &perm, (b, f, k))?;
+        let kperm: Vec<usize> = (0..self.kernel.ndim()).collect();
+        let k3 = as_3d("kernel", self.kernel.view(), &kperm, (b, k, o))?;
+        let mut y = bmm(x3.view(), k3.view());
+        if let Some(bias) = &self.bias {
+            let b3 = as_3d("bias", bias.view(), &kperm[..bias.ndim()], (b, 1, o))?;
+            y += &b3;
+        }
+        let out_shape: Vec<usize> = x.shape()[..nb]
+            .iter()
+            .chain(free.iter().map(|&a| &x.shape()[a]))
+            .chain(&self.out_features)
+            .copied()
+            .collect();
+        y.into_shape_with_order(IxDyn(&out_shape))
+            .map_err(|_| shape_err("output", shape_str(&out_shape), &[b, f, o]))
+    }
+}
+
+impl Forward for LinearGeneral {
+    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+        self.forward(&x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array3;
+
+    #[test]
+    fn checks_configuration_and_shapes() -> Result<()> {
+        let mut rngs = Rngs::new(0);
+        assert!(LinearGeneral::config(&[2, 3], &[4])
+            .build(&mut rngs)
+            .is_err());
+        assert!(LinearGeneral::config(&[2], &[4])
+            .batch_axis(&[(1, 3)])
+            .build(&mut rngs)
+            .is_err());
+        let layer = LinearGeneral::config(&[2, 3], &[4])
+            .axis(&[1, 2])
+            .build(&mut rngs)?;
+        let err = layer.forward(&Array3::<f32>::ones((5, 3, 2))).err();
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("shape mismatch at x: expected (_, 2, 3), found (5, 3, 2)")
+        );
+        assert!(layer.forward(&Array3::<f32>::ones((5, 2, 3)))?.shape() == [5, 4]);
+        Ok(())
+    }
+}

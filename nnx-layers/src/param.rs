@@ -1,0 +1,122 @@
+//! Parameters of a fixed rank, built from rank-erased initializer output.
+
+use std::sync::Arc;
+
+use ndarray::{Array, ArrayD, Dimension};
+use nnx_core::hooks::{AxisHook, Hooks, ValueHook};
+use nnx_core::init::ParamInit;
+use nnx_core::random::Key;
+use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
+
+/// `Param::from_metadata(init.init(key, shape)?)` with the value converted to
+/// rank `D`. Initializers work on `ArrayD`; the hooks they attach are adapted
+/// to the fixed-rank value (they see a rank-erased copy of the Variable).
+pub(crate) fn param<D: Dimension + 'static>(
+    init: &ParamInit<f32>,
+    key: Key,
+    shape: &[usize],
+) -> Result<Param<Array<f32, D>>> {
+    let meta = init.init(key, shape)?;
+    let raw = to_rank::<D>(meta.raw_value, shape)?;
+    let mut out = VariableMetadata::new(raw);
+    out.metadata = meta.metadata;
+    if !meta.hooks.is_empty() {
+        out.hooks = adapt_hooks(meta.hooks);
+    }
+    Ok(Param::from_metadata(out))
+}
+
+/// Converts an initializer's output to rank `D`, checking its shape.
+pub(crate) fn to_rank<D: Dimension>(a: ArrayD<f32>, shape: &[usize]) -> Result<Array<f32, D>> {
+    if a.shape() != shape {
+        return Err(Error::ShapeMismatch {
+            path: nnx_core::error::ErrorPath("initializer output".into()),
+            expected: nnx_core::repr::fmt_tuple_usize(shape),
+            found: nnx_core::repr::fmt_tuple_usize(a.shape()),
+        });
+    }
+    let found = a.shape().to_vec();
+    a.into_dimensionality::<D>().map_err(|_| {
+        Error::invalid_argument(
+            "initializer output",
+            format!("rank {}", D::NDIM.unwrap_or(0)),
+            format!("rank {}", found.len()),
+        )
+    })
+}
+
+/// A rank-erased copy of `var` (kind, value and metadata) for a hook to look at.
+fn erased<D: Dimension + 'static>(var: &Variable<Array<f32, D>>) -> Variable<ArrayD<f32>> {
+    let mut proxy = Variable::with_kind(var.kind(), var.value().clone().into_dyn());
+    proxy.replace_metadata(var.get_metadata());
+    proxy
+}
+
+fn adapt_value<D: Dimension + 'static>(h: ValueHook<ArrayD<f32>>) -> ValueHook<Array<f32, D>> {
+    Arc::new(move |var: &Variable<Array<f32, D>>, v: Array<f32, D>| {
+        let proxy = erased(var);
+        let out = h(&proxy, v.clone().into_dyn());
+        // A hook changing the rank cannot be stored in a fixed-rank parameter:
+        // the value is then left as it was.
+        out.into_dimensionality::<D>().unwrap_or(v)
+    })
+}
+
+fn adapt_axis<D: Dimension + 'static>(h: AxisHook<ArrayD<f32>>) -> AxisHook<Array<f32, D>> {
+    Arc::new(
+        move |var: &mut Variable<Array<f32, D>>, index: usize, name: Option<&str>| {
+            let mut proxy = erased(var);
+            h(&mut proxy, index, name);
+            // Axis hooks update metadata (e.g. sharding names); carry it back.
+            var.replace_metadata(proxy.get_metadata());
+        },
+    )
+}
+
+fn adapt_hooks<D: Dimension + 'static>(h: Hooks<ArrayD<f32>>) -> Hooks<Array<f32, D>> {
+    Hooks {
+        create: h.create.into_iter().map(adapt_value).collect(),
+        get: h.get.into_iter().map(adapt_value).collect(),
+        set: h.set.into_iter().map(adapt_value).collect(),
+        add_axis: h.add_axis.into_iter().map(adapt_axis).collect(),
+        remove_axis: h.remove_axis.into_iter().map(adapt_axis).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Ix2;
+    use nnx_core::init::{lecun_normal, with_metadata};
+
+    #[test]
+    fn keeps_metadata_and_hooks() -> Result<()> {
+        let init = with_metadata(lecun_normal::<f32>(), |m| {
+            m.with("sharding_names", ("in", "out"))
+                .on_get_value(|_, v| v * 2.0)
+        });
+        let p = param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3])?;
+        assert_eq!(
+            p.get_metadata_entry("sharding_names")?.to_string(),
+            "('in', 'out')"
+        );
+        assert_eq!(p.get_value(), p.value() * 2.0);
+        Ok(())
+    }
+
+    #[test]
+    fn create_hooks_fire_once() -> Result<()> {
+        let init = with_metadata(nnx_core::init::ones::<f32>(), |m| {
+            m.on_create_value(|_, v| v * 3.0)
+        });
+        let p = param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3])?;
+        assert_eq!(p.value()[[1, 2]], 3.0);
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_wrong_rank() {
+        let init: ParamInit<f32> = lecun_normal::<f32>().into();
+        assert!(param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3, 4]).is_err());
+    }
+}

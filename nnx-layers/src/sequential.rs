@@ -1,0 +1,85 @@
+//! `Sequential`: layers applied in order (Flax's `nnx.Sequential`).
+
+use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension};
+use nnx_core::Result;
+
+use crate::Forward;
+
+/// Applies `layers` in order, each to the previous one's output; with no
+/// layers it returns its input. Parameters live under `layers/0/...`,
+/// `layers/1/...` as in Flax. Mixed layer types go in a user enum implementing
+/// `Forward` and `Module`.
+///
+/// ```
+/// use ndarray::Array2;
+/// use nnx_core::{rngs::Rngs, Module};
+/// use nnx_layers::{Linear, Sequential};
+/// let mut rngs = Rngs::new(0);
+/// let mut mlp = Sequential::new(vec![Linear::new(3, 4, &mut rngs)?, Linear::new(4, 2, &mut rngs)?]);
+/// let y = mlp.forward(&Array2::<f32>::ones((5, 3)))?;
+/// assert_eq!(y.shape(), &[5, 2]);
+/// assert!(mlp.state().flat_state().iter().any(|(p, _)| nnx_core::graph::path_string(p) == "layers/1/kernel"));
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(nnx_core::Module)]
+pub struct Sequential<T> {
+    /// The layers, in application order.
+    pub layers: Vec<T>,
+}
+
+impl<T> Sequential<T> {
+    /// A sequence of layers.
+    pub fn new(layers: Vec<T>) -> Self {
+        Sequential { layers }
+    }
+}
+
+impl<T> Default for Sequential<T> {
+    fn default() -> Self {
+        Sequential { layers: Vec::new() }
+    }
+}
+
+impl<T: Forward> Sequential<T> {
+    /// Applies the layers in order.
+    ///
+    /// # Errors
+    /// The first layer's error.
+    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
+        &mut self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
+        let mut y = x.to_owned().into_dyn();
+        for layer in &mut self.layers {
+            y = layer.forward_dyn(y.view())?;
+        }
+        Ok(y)
+    }
+}
+
+impl<T: Forward> Forward for Sequential<T> {
+    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+        self.forward(&x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Linear, PReLU};
+    use ndarray::array;
+    use nnx_core::rngs::Rngs;
+    use nnx_core::Module;
+
+    #[test]
+    fn empty_is_identity_and_split_merge_round_trips() -> Result<()> {
+        let mut s = Sequential::<PReLU>::default();
+        assert_eq!(s.forward(&array![-1.0f32])?, array![-1.0f32].into_dyn());
+        let mut rngs = Rngs::new(0);
+        let s = Sequential::new(vec![Linear::new(2, 2, &mut rngs)?]);
+        let (g, st) = s.split(..)?;
+        let mut back = g.merge(st)?;
+        assert_eq!(back.forward(&array![1.0f32, 1.0])?.shape(), &[2]);
+        Ok(())
+    }
+}
