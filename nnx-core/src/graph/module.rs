@@ -247,10 +247,10 @@ pub trait Module: Field {
     /// ```
     /// use nnx_core::prelude::*;
     /// #[derive(Module)]
-    /// struct Drop { #[nnx(static)] rate: f32 }
-    /// let mut m = vec![Drop { rate: 0.1 }, Drop { rate: 0.2 }];
-    /// assert_eq!(m.set_attributes("rate", 0.5f32).unwrap(), 2);
-    /// assert_eq!(m[1].rate, 0.5);
+    /// struct Head { #[nnx(static)] heads: usize }
+    /// let mut m = vec![Head { heads: 1 }, Head { heads: 2 }];
+    /// assert_eq!(m.set_attributes("heads", 4usize).unwrap(), 2);
+    /// assert_eq!(m[1].heads, 4);
     /// assert!(m.set_attributes("missing", 1u8).is_err());
     /// ```
     fn set_attributes<T: Any + Clone>(&mut self, name: &str, value: T) -> Result<usize> {
