@@ -128,7 +128,7 @@ impl Embed {
     /// let e = nnx_layers::Embed::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
     /// let y = e.forward(&ndarray::array![1usize, 3])?;
     /// assert_eq!(y.shape(), &[2, 2]);
-    /// assert_eq!(y.row(0), e.embedding.row(1));
+    /// assert_eq!(y.index_axis(ndarray::Axis(0), 0), e.embedding.row(1).into_dyn());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn forward<A, S, D>(&self, indices: &ArrayBase<S, D>) -> Result<ArrayD<f32>>

@@ -91,7 +91,8 @@ impl PReLU {
     ///
     /// ```
     /// let act = nnx_layers::PReLU::config().negative_slope_init(0.5).build();
-    /// assert_eq!(act.forward(&ndarray::array![-2.0f32, 3.0]), ndarray::array![-1.0f32, 3.0].into_dyn());
+    /// assert_eq!(act.forward(&ndarray::array![-2.0f32, 3.0])?, ndarray::array![-1.0f32, 3.0].into_dyn());
+    /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn forward<S: Data<Elem = f32>, D: Dimension>(
         &self,

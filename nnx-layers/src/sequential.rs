@@ -29,6 +29,12 @@ pub struct Sequential<T> {
 
 impl<T> Sequential<T> {
     /// A sequence of layers.
+    ///
+    /// ```
+    /// let mut id = nnx_layers::Sequential::<nnx_layers::Linear>::new(vec![]);
+    /// assert_eq!(id.forward(&ndarray::array![1.0f32])?, ndarray::array![1.0f32].into_dyn());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn new(layers: Vec<T>) -> Self {
         Sequential { layers }
     }
