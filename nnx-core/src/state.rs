@@ -96,6 +96,12 @@ impl fmt::Debug for VariableState {
 }
 
 /// A nested mapping with sorted keys: the shape of [`State`] and of pure dicts.
+///
+/// ```
+/// use nnx_core::{Key, state::Tree};
+/// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("a")], 1)]);
+/// assert!(matches!(&t, Tree::Map(m) if matches!(m[&Key::from("a")], Tree::Leaf(1))));
+/// ```
 #[derive(Clone, Debug)]
 pub enum Tree<L> {
     /// A leaf.
