@@ -3,6 +3,11 @@
 use std::fmt;
 
 /// A path inside a module graph, printed as `a/b/0` (empty for the root).
+///
+/// ```
+/// let p = nnx_core::error::ErrorPath::from("layers/0");
+/// assert_eq!(p.0, "layers/0");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ErrorPath(pub String);
 
@@ -196,6 +201,11 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for [`Error::InvalidArgument`].
+    ///
+    /// ```
+    /// let e = nnx_core::Error::invalid_argument("rate", "a value in [0, 1)", "2");
+    /// assert!(matches!(e, nnx_core::Error::InvalidArgument { .. }));
+    /// ```
     pub fn invalid_argument(
         what: impl Into<String>,
         expected: impl Into<String>,
@@ -210,4 +220,12 @@ impl Error {
 }
 
 /// `Result` with [`Error`].
+///
+/// ```
+/// fn half(x: usize) -> nnx_core::Result<usize> {
+///     if x % 2 == 0 { Ok(x / 2) } else { Err(nnx_core::Error::invalid_argument("x", "even", x.to_string())) }
+/// }
+/// assert_eq!(half(4).unwrap(), 2);
+/// assert!(half(3).is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -15,10 +15,27 @@ use crate::state::{State, VariableState};
 use crate::GraphDef;
 
 /// What a filter may look at: the Variable's type and metadata.
+///
+/// ```
+/// use nnx_core::filter::VariableInfo;
+/// let leaf = nnx_core::VariableState::new(nnx_core::Param, 1.0f32);
+/// assert_eq!(leaf.kind(), nnx_core::Param);
+/// assert!(leaf.metadata().is_empty());
+/// ```
 pub trait VariableInfo {
     /// The Variable type.
+    ///
+    /// ```
+    /// use nnx_core::filter::VariableInfo;
+    /// assert_eq!(nnx_core::VariableState::new(nnx_core::Cache, 0u8).kind(), nnx_core::Cache);
+    /// ```
     fn kind(&self) -> Kind;
     /// The metadata.
+    ///
+    /// ```
+    /// use nnx_core::filter::VariableInfo;
+    /// assert!(nnx_core::VariableState::new(nnx_core::Cache, 0u8).metadata().is_empty());
+    /// ```
     fn metadata(&self) -> &Metadata;
 }
 
@@ -37,8 +54,21 @@ pub trait VariableInfo {
 /// ```
 pub trait Filter: Send + Sync {
     /// Whether the Variable at `path` is selected.
+    ///
+    /// ```
+    /// use nnx_core::filter::Filter;
+    /// let leaf = nnx_core::VariableState::new(nnx_core::Param, 1.0f32);
+    /// assert!(nnx_core::Param.matches(&[], &leaf));
+    /// assert!(!nnx_core::BatchStat.matches(&[], &leaf));
+    /// ```
     fn matches(&self, path: &[Key], var: &dyn VariableInfo) -> bool;
     /// Whether this is `..` (allowed only as the last filter).
+    ///
+    /// ```
+    /// use nnx_core::filter::{Everything, Filter};
+    /// assert!((..).is_ellipsis());
+    /// assert!(!Everything.is_ellipsis());
+    /// ```
     fn is_ellipsis(&self) -> bool {
         false
     }
@@ -116,6 +146,13 @@ pub struct PathContains {
 
 impl PathContains {
     /// Exact key match.
+    ///
+    /// ```
+    /// use nnx_core::{Key, VariableState, Param, filter::{Filter, PathContains}};
+    /// let leaf = VariableState::new(Param, 1.0f32);
+    /// assert!(PathContains::new("bias").matches(&[Key::from("bias")], &leaf));
+    /// assert!(!PathContains::new("bias").matches(&[Key::from("bias2")], &leaf));
+    /// ```
     pub fn new(key: impl Into<Key>) -> Self {
         PathContains {
             key: key.into(),
@@ -124,6 +161,12 @@ impl PathContains {
     }
 
     /// Substring match against string keys.
+    ///
+    /// ```
+    /// use nnx_core::{Key, VariableState, Param, filter::{Filter, PathContains}};
+    /// let leaf = VariableState::new(Param, 1.0f32);
+    /// assert!(PathContains::substring("bias").matches(&[Key::from("bias2")], &leaf));
+    /// ```
     pub fn substring(part: impl Into<String>) -> Self {
         PathContains {
             key: Key::from(part.into()),
@@ -144,6 +187,11 @@ impl Filter for PathContains {
 }
 
 /// Matches everything.
+///
+/// ```
+/// use nnx_core::filter::{Everything, Filter};
+/// assert!(Everything.matches(&[], &nnx_core::VariableState::new(nnx_core::Param, 0u8)));
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Everything;
 
@@ -154,6 +202,11 @@ impl Filter for Everything {
 }
 
 /// Matches nothing.
+///
+/// ```
+/// use nnx_core::filter::{Filter, Nothing};
+/// assert!(!Nothing.matches(&[], &nnx_core::VariableState::new(nnx_core::Param, 0u8)));
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Nothing;
 
@@ -215,16 +268,57 @@ impl<T: Filters + Send + Sync> Filter for Any<T> {
 
 /// One filter or a tuple of filters: the argument of `split`, `pop` and
 /// `State::split`. A tuple of `n` filters gives `n` States.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// assert_eq!((Param, BatchStat, ..).as_list().len(), 3);
+/// let (g, all) = vec![Param::new(1.0f32)].split(..).unwrap(); // one filter: one State
+/// assert_eq!((g.num_variables(), all.len()), (1, 1));
+/// ```
 pub trait Filters {
     /// `State` for one filter, `(State, State, ...)` for a tuple.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let s = vec![Param::new(1.0f32)].state();
+    /// let (params, stats): <(nnx_core::Kind, nnx_core::Kind) as Filters>::States =
+    ///     s.split((Param, BatchStat)).unwrap();
+    /// assert_eq!((params.len(), stats.len()), (1, 0));
+    /// ```
     type States;
     /// `(GraphDef<M>, State, ...)`, what `split` returns.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let out: <(nnx_core::Kind, std::ops::RangeFull) as Filters>::Split<Vec<Param<f32>>> =
+    ///     vec![Param::new(1.0f32)].split((Param, ..)).unwrap();
+    /// assert_eq!(out.1.len(), 1);
+    /// ```
     type Split<M>;
     /// The filters, in order.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// assert_eq!(Param.as_list().len(), 1);
+    /// assert_eq!((Param, ..).as_list().len(), 2);
+    /// ```
     fn as_list(&self) -> Vec<&dyn Filter>;
     /// Builds the output from one State per filter.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let (a, b) = <(nnx_core::Kind, nnx_core::Kind)>::states(vec![State::new()]);
+    /// assert!(a.is_empty() && b.is_empty()); // missing States are empty
+    /// ```
     fn states(states: Vec<State>) -> Self::States;
     /// Builds `split`'s output.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let g = vec![Param::new(1.0f32)].graphdef();
+    /// let (g2, s) = <nnx_core::Kind as Filters>::split(g.clone(), vec![]);
+    /// assert_eq!((g2, s.len()), (g, 0));
+    /// ```
     fn split<M>(graphdef: GraphDef<M>, states: Vec<State>) -> Self::Split<M>;
 }
 

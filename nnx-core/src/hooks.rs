@@ -14,13 +14,38 @@ use crate::metadata::Metadata;
 use crate::variable::Variable;
 
 /// A hook that transforms a value (create, get and set hooks): `(variable, value) -> value`.
+///
+/// ```
+/// use nnx_core::hooks::ValueHook;
+/// let double: ValueHook<f32> = std::sync::Arc::new(|_, v| v * 2.0);
+/// let mut meta = nnx_core::VariableMetadata::new(1.0f32);
+/// meta.hooks.create.push(double);
+/// assert_eq!(*nnx_core::Variable::from_metadata(meta), 2.0);
+/// ```
 pub type ValueHook<T> = Arc<dyn Fn(&Variable<T>, T) -> T + Send + Sync>;
 
 /// A hook told that an axis was added or removed: `(variable, axis_index, axis_name)`.
 /// It may change the Variable's metadata (e.g. sharding names), as in Flax.
+///
+/// ```
+/// use nnx_core::{hooks::AxisHook, prelude::*};
+/// let note: AxisHook<f32> = std::sync::Arc::new(|v, i, _| v.set_metadata("axis", i as i64));
+/// let mut meta = nnx_core::VariableMetadata::new(1.0f32);
+/// meta.hooks.add_axis.push(note);
+/// let mut v = nnx_core::Variable::from_metadata(meta);
+/// v.add_axis(2, None);
+/// assert_eq!(v.get_metadata_entry("axis").unwrap().to_string(), "2");
+/// ```
 pub type AxisHook<T> = Arc<dyn Fn(&mut Variable<T>, usize, Option<&str>) + Send + Sync>;
 
 /// The hooks of one Variable, each list applied in order.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// let p = Param::from_metadata(nnx_core::VariableMetadata::new(1.0f32).on_set_value(|_, v| v));
+/// let hooks = p.hooks().unwrap();
+/// assert_eq!((hooks.set.len(), hooks.get.len()), (1, 0));
+/// ```
 pub struct Hooks<T> {
     /// Applied to the value at construction.
     pub create: Vec<ValueHook<T>>,

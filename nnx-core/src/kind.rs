@@ -9,6 +9,13 @@ use std::fmt;
 /// The static description of a Variable type. Create one through
 /// [`variable_type!`](crate::variable_type), or at run time through the
 /// [registry](crate::registry).
+///
+/// ```
+/// use nnx_core::kind::KindInfo;
+/// static INFO: KindInfo = KindInfo::new("Stat", Some(nnx_core::Variable.info()), Some("stats"));
+/// let kind = nnx_core::Kind::from_static(&INFO);
+/// assert_eq!(kind.name(), "Stat");
+/// ```
 #[derive(Debug)]
 pub struct KindInfo {
     name: &'static str,

@@ -81,17 +81,44 @@ impl std::fmt::Debug for Sown {
 
 impl Sown {
     /// The Variable sown under `name`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut s = Sown::default();
+    /// s.sow(Intermediate, "i", 1.0f32, &[]).unwrap();
+    /// assert_eq!(s.get("i").unwrap().kind(), nnx_core::Intermediate);
+    /// assert!(s.get("j").is_none());
+    /// # use nnx_core::filter::VariableInfo;
+    /// ```
     pub fn get(&self, name: &str) -> Option<&dyn AnyVariable> {
         self.vars.get(name).map(|v| v as &dyn AnyVariable)
     }
 
     /// Whether nothing is stored.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut s = Sown::default();
+    /// assert!(s.is_empty());
+    /// s.sow(Intermediate, "i", 1.0f32, &[]).unwrap();
+    /// assert!(!s.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.vars.is_empty()
     }
 
     /// Appends `value` to the tuple stored under `name` (Flax's default `sow`).
     /// `reserved` are the owning module's field names, which `name` may not shadow.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut s = Sown::default();
+    /// s.sow(Intermediate, "i", 1.0f32, &[]).unwrap();
+    /// s.sow(Intermediate, "i", 2.0f32, &[]).unwrap();
+    /// let stored = s.get("i").unwrap().value_dyn().as_any().downcast_ref::<Vec<f32>>();
+    /// assert_eq!(stored, Some(&vec![1.0, 2.0]));
+    /// assert!(s.sow(Intermediate, "w", 0.0f32, &["w"]).is_err()); // shadows a field
+    /// ```
     pub fn sow<T: Value + Clone + PartialEq>(
         &mut self,
         kind: Kind,
@@ -114,6 +141,15 @@ impl Sown {
 
     /// Folds `value` into the accumulator under `name`: `init` creates it on the
     /// first call, `reduce` combines (Flax's `sow(..., init_fn, reduce_fn)`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut s = Sown::default();
+    /// for x in [1.0f32, 2.0, 3.0] {
+    ///     s.sow_with(Intermediate, "sum", x, || 0.0f32, |acc, x| acc + x, &[]).unwrap();
+    /// }
+    /// assert_eq!(s.get("sum").unwrap().value_dyn().as_any().downcast_ref::<f32>(), Some(&6.0));
+    /// ```
     pub fn sow_with<T, R: Value + Clone>(
         &mut self,
         kind: Kind,
@@ -204,6 +240,19 @@ const SOWN_HEADER: NodeHeader = NodeHeader {
 ///
 /// [`Module::sow`]: crate::Module::sow
 /// [`Module::sow_with`]: crate::Module::sow_with
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// #[derive(Module)]
+/// struct Block {
+///     w: Param<f32>,
+///     #[nnx(sow)]
+///     sown: Sown,
+/// }
+/// let mut b = Block { w: Param::new(1.0), sown: Sown::default() };
+/// assert!(b.sown().is_empty());
+/// assert_eq!(Block::field_names(), &["w", "sown"]);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot sow: it has no sow store",
     label = "this module did not opt in to `sow`",
@@ -211,8 +260,31 @@ const SOWN_HEADER: NodeHeader = NodeHeader {
 )]
 pub trait Sow {
     /// The store.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Block {
+    ///     #[nnx(sow)]
+    ///     sown: Sown,
+    /// }
+    /// let mut b = Block { sown: Sown::default() };
+    /// b.sow(Intermediate, "i", 1.0f32).unwrap();
+    /// assert!(b.sown().get("i").is_some());
+    /// ```
     fn sown(&mut self) -> &mut Sown;
     /// The module's own field names (sown names may not shadow them).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Block {
+    ///     w: Param<f32>,
+    ///     #[nnx(sow)]
+    ///     sown: Sown,
+    /// }
+    /// assert!(Block::field_names().contains(&"w"));
+    /// ```
     fn field_names() -> &'static [&'static str];
 }
 

@@ -96,6 +96,12 @@ impl fmt::Debug for VariableState {
 }
 
 /// A nested mapping with sorted keys: the shape of [`State`] and of pure dicts.
+///
+/// ```
+/// use nnx_core::{Key, state::Tree};
+/// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("a")], 1)]);
+/// assert!(matches!(&t, Tree::Map(m) if matches!(m[&Key::from("a")], Tree::Leaf(1))));
+/// ```
 #[derive(Clone, Debug)]
 pub enum Tree<L> {
     /// A leaf.
@@ -146,6 +152,13 @@ impl<L> Tree<L> {
     }
 
     /// Sets the leaf at `path`, creating maps on the way.
+    ///
+    /// ```
+    /// use nnx_core::{Key, state::Tree};
+    /// let mut t: Tree<u8> = Tree::default();
+    /// t.insert(&[Key::from("a"), Key::from("b")], 1);
+    /// assert!(matches!(t.get(&[Key::from("a"), Key::from("b")]), Some(Tree::Leaf(1))));
+    /// ```
     pub fn insert(&mut self, path: &[Key], leaf: L) {
         let Some((last, init)) = path.split_last() else {
             *self = Tree::Leaf(leaf);
@@ -168,6 +181,12 @@ impl<L> Tree<L> {
     }
 
     /// The `(path, leaf)` pairs, sorted by path.
+    ///
+    /// ```
+    /// use nnx_core::{Key, state::Tree};
+    /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("b")], 2), (vec![Key::from("a")], 1)]);
+    /// assert_eq!(t.into_flat(), vec![(vec![Key::from("a")], 1), (vec![Key::from("b")], 2)]);
+    /// ```
     pub fn into_flat(self) -> Vec<(Path, L)> {
         let mut out = Vec::new();
         let mut path = Vec::new();
@@ -189,6 +208,14 @@ impl<L> Tree<L> {
     }
 
     /// Visits the leaves with their paths, in sorted order.
+    ///
+    /// ```
+    /// use nnx_core::{Key, state::Tree};
+    /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("b")], 2), (vec![Key::from("a")], 1)]);
+    /// let mut seen = Vec::new();
+    /// t.for_each_leaf(&mut |path, leaf| seen.push((path.to_vec(), *leaf)));
+    /// assert_eq!(seen, vec![(vec![Key::from("a")], 1), (vec![Key::from("b")], 2)]);
+    /// ```
     pub fn for_each_leaf(&self, f: &mut dyn FnMut(&[Key], &L)) {
         fn go<L>(t: &Tree<L>, path: &mut Path, f: &mut dyn FnMut(&[Key], &L)) {
             match t {
@@ -206,6 +233,13 @@ impl<L> Tree<L> {
     }
 
     /// A tree of the same shape with every leaf mapped.
+    ///
+    /// ```
+    /// use nnx_core::{Key, state::Tree};
+    /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("a")], 1)]);
+    /// let doubled = t.map_leaves(&mut |_, leaf| u32::from(*leaf) * 2);
+    /// assert_eq!(doubled.into_flat(), vec![(vec![Key::from("a")], 2u32)]);
+    /// ```
     pub fn map_leaves<M>(&self, f: &mut dyn FnMut(&[Key], &L) -> M) -> Tree<M> {
         fn go<L, M>(t: &Tree<L>, path: &mut Path, f: &mut dyn FnMut(&[Key], &L) -> M) -> Tree<M> {
             match t {
@@ -239,42 +273,94 @@ pub struct FlatState(Vec<(Path, VariableState)>);
 
 impl FlatState {
     /// Sorts the pairs by path.
+    ///
+    /// ```
+    /// use nnx_core::{FlatState, Key, VariableState, Param};
+    /// let flat = FlatState::new(vec![
+    ///     (vec![Key::from("b")], VariableState::new(Param, 2.0f32)),
+    ///     (vec![Key::from("a")], VariableState::new(Param, 1.0f32)),
+    /// ]);
+    /// assert_eq!(flat.paths(), vec![vec![Key::from("a")], vec![Key::from("b")]]);
+    /// ```
     pub fn new(mut items: Vec<(Path, VariableState)>) -> Self {
         items.sort_by(|a, b| a.0.cmp(&b.0));
         FlatState(items)
     }
 
     /// The number of leaves.
+    ///
+    /// ```
+    /// use nnx_core::{FlatState, Key, VariableState, Param};
+    /// let flat = FlatState::new(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// assert_eq!(flat.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Whether there are no leaves.
+    ///
+    /// ```
+    /// assert!(nnx_core::FlatState::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// The paths, in order.
+    ///
+    /// ```
+    /// use nnx_core::{FlatState, Key, VariableState, Param};
+    /// let flat = FlatState::new(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// assert_eq!(flat.paths(), vec![vec![Key::from("w")]]);
+    /// ```
     pub fn paths(&self) -> Vec<Path> {
         self.0.iter().map(|(p, _)| p.clone()).collect()
     }
 
     /// The leaves, in path order.
+    ///
+    /// ```
+    /// use nnx_core::{FlatState, Key, VariableState, Param};
+    /// let flat = FlatState::new(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// assert_eq!(flat.leaves()[0].kind, Param);
+    /// ```
     pub fn leaves(&self) -> Vec<&VariableState> {
         self.0.iter().map(|(_, l)| l).collect()
     }
 
     /// Iterates `(path, leaf)`.
+    ///
+    /// ```
+    /// use nnx_core::{FlatState, Key, VariableState, Param};
+    /// let flat = FlatState::new(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// let (path, leaf) = flat.iter().next().unwrap();
+    /// assert_eq!((path, leaf.kind), (&vec![Key::from("w")], Param));
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = &(Path, VariableState)> {
         self.0.iter()
     }
 
     /// The nested State.
+    ///
+    /// ```
+    /// use nnx_core::{FlatState, Key, VariableState, Param};
+    /// let flat = FlatState::new(vec![(vec![Key::from("a"), Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// let state = flat.to_nested_state();
+    /// assert!(state.leaf(&[Key::from("a"), Key::from("w")]).is_some());
+    /// ```
     pub fn to_nested_state(&self) -> State {
         State(Tree::from_flat(self.0.iter().cloned()))
     }
 
     /// The pairs.
+    ///
+    /// ```
+    /// use nnx_core::{FlatState, Key, VariableState, Param};
+    /// let flat = FlatState::new(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// let pairs = flat.into_inner();
+    /// assert_eq!(pairs[0].0, vec![Key::from("w")]);
+    /// ```
     pub fn into_inner(self) -> Vec<(Path, VariableState)> {
         self.0
     }
@@ -289,6 +375,12 @@ impl IntoIterator for FlatState {
 }
 
 /// A pure nested dict of values: a State without Variable types or metadata.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// let pure: nnx_core::state::PureDict = Param::new(1.0f32).state().to_pure_dict();
+/// assert!(matches!(pure, nnx_core::state::Tree::Leaf(_)));
+/// ```
 pub type PureDict = Tree<Arc<dyn Value>>;
 
 /// The state of a module graph: a nested, sorted mapping from path to
@@ -310,31 +402,68 @@ pub struct State(Tree<VariableState>);
 
 impl State {
     /// An empty State.
+    ///
+    /// ```
+    /// assert!(nnx_core::State::new().is_empty());
+    /// ```
     pub fn new() -> Self {
         State::default()
     }
 
     /// Builds a State from `(path, leaf)` pairs (later pairs win).
+    ///
+    /// ```
+    /// use nnx_core::{Key, Param, State, VariableState};
+    /// let s = State::from_flat(vec![
+    ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
+    ///     (vec![Key::from("w")], VariableState::new(Param, 2.0f32)),
+    /// ]);
+    /// assert_eq!(s.len(), 1);
+    /// assert_eq!(s.leaf(&[Key::from("w")]).unwrap().value.as_any().downcast_ref::<f32>(), Some(&2.0));
+    /// ```
     pub fn from_flat(items: impl IntoIterator<Item = (Path, VariableState)>) -> Self {
         State(Tree::from_flat(items))
     }
 
     /// The nested tree.
+    ///
+    /// ```
+    /// use nnx_core::{Key, Param, State, VariableState, state::Tree};
+    /// let s = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// assert!(matches!(s.tree(), Tree::Map(m) if m.len() == 1));
+    /// ```
     pub fn tree(&self) -> &Tree<VariableState> {
         &self.0
     }
 
     /// The leaves as a [`FlatState`] (values shared, not copied).
+    ///
+    /// ```
+    /// use nnx_core::{Key, Param, State, VariableState};
+    /// let s = State::from_flat(vec![(vec![Key::from("a"), Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// assert_eq!(s.flat_state().paths(), vec![vec![Key::from("a"), Key::from("w")]]);
+    /// ```
     pub fn flat_state(&self) -> FlatState {
         FlatState(self.0.clone().into_flat())
     }
 
     /// The `(path, leaf)` pairs, consuming the State.
+    ///
+    /// ```
+    /// use nnx_core::{Key, Param, State, VariableState};
+    /// let s = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// assert_eq!(s.into_flat()[0].0, vec![Key::from("w")]);
+    /// ```
     pub fn into_flat(self) -> Vec<(Path, VariableState)> {
         self.0.into_flat()
     }
 
     /// The number of leaves.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// assert_eq!(vec![Param::new(1.0f32), Param::new(2.0)].state().len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         let mut n = 0;
         self.0.for_each_leaf(&mut |_, _| n += 1);
@@ -342,11 +471,24 @@ impl State {
     }
 
     /// Whether there are no leaves.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// assert!(State::new().is_empty());
+    /// assert!(!Param::new(1.0f32).state().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The leaf at `path`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let s = vec![Param::new(1.0f32)].state();
+    /// assert_eq!(s.leaf(&[Key::from(0usize)]).unwrap().kind, nnx_core::Param);
+    /// assert!(s.leaf(&[]).is_none()); // the root is a map, not a leaf
+    /// ```
     pub fn leaf(&self, path: &[Key]) -> Option<&VariableState> {
         match self.0.get(path)? {
             Tree::Leaf(l) => Some(l),
@@ -355,12 +497,25 @@ impl State {
     }
 
     /// The sub-State at `path` (`state["linear"]` in Flax).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let s = vec![vec![Param::new(1.0f32)]].state();
+    /// let inner = s.sub(&[Key::from(0usize)]).unwrap();
+    /// assert!(inner.leaf(&[Key::from(0usize)]).is_some());
+    /// ```
     pub fn sub(&self, path: &[Key]) -> Option<State> {
         self.0.get(path).cloned().map(State)
     }
 
     /// Maps every value's array leaves through `f`, keeping types and metadata:
     /// `state.map(shape)` is Flax's `jax.tree.map(jnp.shape, state)`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let s = Param::new(ndarray::Array2::<f32>::zeros((2, 3))).state();
+    /// assert_eq!(s.map(shape).to_string(), "State(Param(\n  value=(2, 3)\n))");
+    /// ```
     pub fn map<R: Value>(&self, f: impl Fn(&dyn Value) -> R) -> State {
         let leaf_fn = |v: &dyn Value| -> Arc<dyn Value> { Arc::new(f(v)) };
         State(
@@ -370,6 +525,15 @@ impl State {
     }
 
     /// The leaves matching `filter`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let s = State::from_flat(vec![
+    ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
+    ///     (vec![Key::from("mean")], VariableState::new(BatchStat, 0.0f32)),
+    /// ]);
+    /// assert_eq!(s.filter(nnx_core::BatchStat).len(), 1);
+    /// ```
     pub fn filter(&self, filter: impl Filter) -> State {
         State::from_flat(
             self.flat_state()
@@ -380,6 +544,16 @@ impl State {
 
     /// Partitions the leaves by `filters` (first match wins). Every leaf must match
     /// one filter, and `..` may only come last, as in Flax.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let s = State::from_flat(vec![
+    ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
+    ///     (vec![Key::from("mean")], VariableState::new(BatchStat, 0.0f32)),
+    /// ]);
+    /// let (params, rest) = s.split((nnx_core::Param, ..)).unwrap();
+    /// assert_eq!((params.len(), rest.len()), (1, 1));
+    /// ```
     pub fn split<F: Filters>(self, filters: F) -> Result<F::States> {
         let parts = filter::partition(self.into_flat(), &filters.as_list(), true)?;
         Ok(F::states(parts.into_iter().map(State::from_flat).collect()))
@@ -387,11 +561,26 @@ impl State {
 
     /// Merges States; a later State's leaf wins at the same path (Flax's
     /// `State.merge` / `nnx.merge_state`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let a = vec![Param::new(1.0f32)].state();
+    /// let b = vec![Param::new(2.0f32)].state();
+    /// let merged = State::merge([a, b]);
+    /// assert_eq!(merged, vec![Param::new(2.0f32)].state());
+    /// ```
     pub fn merge(states: impl IntoIterator<Item = State>) -> State {
         State::from_flat(states.into_iter().flat_map(State::into_flat))
     }
 
     /// The leaves of `self` whose paths are not in `other` (Flax's `diff`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let a = vec![Param::new(1.0f32), Param::new(2.0)].state();
+    /// let b = vec![Param::new(1.0f32)].state();
+    /// assert_eq!(a.diff(&b).flat_state().paths(), vec![vec![Key::from(1usize)]]);
+    /// ```
     pub fn diff(&self, other: &State) -> State {
         State::from_flat(
             self.flat_state()
@@ -401,12 +590,27 @@ impl State {
     }
 
     /// The values alone, as a nested dict (Flax's `to_pure_dict`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let pure = vec![Param::new(1.0f32)].state().to_pure_dict();
+    /// let flat = pure.into_flat();
+    /// assert_eq!(flat[0].1.as_any().downcast_ref::<f32>(), Some(&1.0));
+    /// ```
     pub fn to_pure_dict(&self) -> PureDict {
         self.0.map_leaves(&mut |_, l| l.value.clone())
     }
 
     /// Replaces values from a pure dict. Every path of `pure` must exist in the
     /// State, with the same value type and shape.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut s = vec![Param::new(1.0f32)].state();
+    /// let pure = vec![Param::new(5.0f32)].state().to_pure_dict();
+    /// s.replace_by_pure_dict(&pure).unwrap();
+    /// assert_eq!(s, vec![Param::new(5.0f32)].state());
+    /// ```
     pub fn replace_by_pure_dict(&mut self, pure: &PureDict) -> Result<()> {
         let mut errors = Vec::new();
         pure.for_each_leaf(&mut |path, value| {
@@ -434,6 +638,14 @@ impl State {
     }
 
     /// A copy whose values are copied too (no sharing with `self`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let s = Param::new(1.0f32).state();
+    /// let copy = s.deep_clone();
+    /// assert_eq!(copy, s);
+    /// assert!(!std::sync::Arc::ptr_eq(&copy.into_flat()[0].1.value, &s.into_flat()[0].1.value));
+    /// ```
     pub fn deep_clone(&self) -> State {
         State(
             self.0

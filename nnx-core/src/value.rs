@@ -12,6 +12,12 @@ use ndarray::{ArrayBase, ArrayViewD, Dimension, OwnedRepr};
 use crate::repr;
 
 /// Element types of arrays, named as JAX names them.
+///
+/// ```
+/// use nnx_core::{DType, value::Element};
+/// assert_eq!(f32::DTYPE, DType::F32);
+/// assert_eq!(DType::I64.to_string(), "int64");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum DType {
@@ -63,6 +69,12 @@ impl fmt::Display for DType {
 }
 
 /// A borrowed view of an array leaf, by element type.
+///
+/// ```
+/// use nnx_core::value::{ArrayRef, Element};
+/// let a = ndarray::arr1(&[1u8, 2]).into_dyn();
+/// assert!(matches!(u8::array_ref(a.view()), ArrayRef::U8(v) if v.len() == 2));
+/// ```
 #[derive(Debug, Clone)]
 #[allow(missing_docs)]
 pub enum ArrayRef<'a> {
@@ -116,10 +128,27 @@ impl ArrayRef<'_> {
 }
 
 /// Array element types nnx Variables can hold.
+///
+/// ```
+/// use nnx_core::{DType, value::Element};
+/// fn dtype_of<E: Element>(_: &ndarray::ArrayD<E>) -> DType { E::DTYPE }
+/// assert_eq!(dtype_of(&ndarray::ArrayD::<bool>::default(ndarray::IxDyn(&[1]))), DType::Bool);
+/// ```
 pub trait Element: repr::ReprElement + fmt::Debug + PartialEq + Send + Sync + 'static {
     /// The element's dtype.
+    ///
+    /// ```
+    /// use nnx_core::{DType, value::Element};
+    /// assert_eq!((i32::DTYPE, bool::DTYPE), (DType::I32, DType::Bool));
+    /// ```
     const DTYPE: DType;
     /// Wraps a view of arrays of this element.
+    ///
+    /// ```
+    /// use nnx_core::value::{ArrayRef, Element};
+    /// let a = ndarray::arr1(&[1.0f64]).into_dyn();
+    /// assert!(matches!(f64::array_ref(a.view()), ArrayRef::F64(_)));
+    /// ```
     fn array_ref<'a>(view: ArrayViewD<'a, Self>) -> ArrayRef<'a>;
     /// The view inside `r`, when it holds this element type.
     ///
@@ -151,14 +180,45 @@ macro_rules! impl_element {
 impl_element!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, u8 => U8, u32 => U32, bool => Bool);
 
 /// The type-erasure plumbing every [`Value`] gets for free from `Clone + PartialEq`.
+///
+/// ```
+/// use nnx_core::value::{Value, ValueBase};
+/// let v: &dyn Value = &1.0f32;
+/// assert!(v.eq_value(&1.0f32));
+/// assert_eq!(v.clone_value().as_any().downcast_ref::<f32>(), Some(&1.0));
+/// ```
 pub trait ValueBase: Any + Send + Sync {
     /// Value equality across type erasure (same type and equal).
+    ///
+    /// ```
+    /// use nnx_core::value::ValueBase;
+    /// assert!(1u8.eq_value(&1u8));
+    /// assert!(!1u8.eq_value(&1u32)); // another type
+    /// ```
     fn eq_value(&self, other: &dyn Value) -> bool;
     /// A copy (arrays copy their buffers).
+    ///
+    /// ```
+    /// use nnx_core::value::ValueBase;
+    /// let copy = ndarray::arr1(&[1.0f32]).clone_value();
+    /// assert!(copy.eq_value(&ndarray::arr1(&[1.0f32])));
+    /// ```
     fn clone_value(&self) -> Arc<dyn Value>;
     /// `self` as `Any`, to downcast.
+    ///
+    /// ```
+    /// use nnx_core::value::ValueBase;
+    /// assert_eq!(2i32.as_any().downcast_ref::<i32>(), Some(&2));
+    /// ```
     fn as_any(&self) -> &dyn Any;
     /// `self` as `Arc<dyn Any>`, to downcast without copying.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use nnx_core::value::{Value, ValueBase};
+    /// let v: Arc<dyn Value> = Arc::new(3u8);
+    /// assert_eq!(v.into_any_arc().downcast::<u8>().ok().as_deref(), Some(&3));
+    /// ```
     fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 

@@ -15,6 +15,12 @@ use crate::value::{downcast_arc, Value};
 static VARIABLE_INFO: KindInfo = KindInfo::new("Variable", None, None);
 
 /// The kind of the base [`Variable`](struct@Variable) type, and a filter matching every Variable.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// assert!(nnx_core::Param.is_subtype_of(nnx_core::Variable));
+/// assert_eq!(Param::new(1.0f32).state_of(nnx_core::Variable).len(), 1);
+/// ```
 #[allow(non_upper_case_globals)]
 pub const Variable: Kind = Kind::from_static(&VARIABLE_INFO);
 
@@ -178,15 +184,45 @@ fn create<V: VariableBehavior>(meta: VariableMetadata<V::Value>) -> V {
 pub trait VariableBehavior: VariableType {
     /// Transforms the value at construction, after the instance's create hooks.
     /// It sees the metadata the Variable is created with.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// nnx_core::variable_type!(pub Positive, behavior = custom);
+    /// impl VariableBehavior for Positive<f32> {
+    ///     fn on_create_value(_: &nnx_core::Metadata, v: f32) -> f32 { v.abs() }
+    /// }
+    /// assert_eq!(*Positive::new(-2.0f32), 2.0);
+    /// ```
     fn on_create_value(metadata: &Metadata, value: Self::Value) -> Self::Value {
         let _ = metadata;
         value
     }
     /// Transforms the value read by `get_value`, after the instance's get hooks.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// nnx_core::variable_type!(pub Doubled, behavior = custom);
+    /// impl VariableBehavior for Doubled<f32> {
+    ///     fn on_get_value(&self, v: f32) -> f32 { v * 2.0 }
+    /// }
+    /// let d = Doubled::new(1.5f32);
+    /// assert_eq!((d.get_value(), *d.value()), (3.0, 1.5));
+    /// ```
     fn on_get_value(&self, value: Self::Value) -> Self::Value {
         value
     }
     /// Transforms the value given to `set_value`, before the instance's set hooks.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// nnx_core::variable_type!(pub Rounded, behavior = custom);
+    /// impl VariableBehavior for Rounded<f32> {
+    ///     fn on_set_value(&self, v: f32) -> f32 { v.round() }
+    /// }
+    /// let mut r = Rounded::new(0.0f32);
+    /// r.set_value(2.7);
+    /// assert_eq!(*r.value(), 3.0);
+    /// ```
     fn on_set_value(&self, value: Self::Value) -> Self::Value {
         value
     }
@@ -213,36 +249,93 @@ pub trait VariableType: Sized + Send + Sync + 'static {
     const KIND: Kind;
 
     /// Wraps a base Variable (its kind must be `Self::KIND`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let p = Param::from_variable(nnx_core::Variable::with_kind(nnx_core::Param, 1.0f32));
+    /// assert_eq!(*p, 1.0);
+    /// ```
     fn from_variable(var: Variable<Self::Value>) -> Self;
     /// The base Variable.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let p = Param::new(1.0f32);
+    /// assert_eq!(p.as_variable().kind(), nnx_core::Param);
+    /// ```
     fn as_variable(&self) -> &Variable<Self::Value>;
     /// The base Variable, mutably.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::new(1.0f32);
+    /// *p.as_variable_mut().value_mut() = 2.0;
+    /// assert_eq!(*p, 2.0);
+    /// ```
     fn as_variable_mut(&mut self) -> &mut Variable<Self::Value>;
     /// Unwraps the base Variable.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let v: Variable<f32> = Param::new(1.0f32).into_variable();
+    /// assert_eq!((v.kind(), *v), (nnx_core::Param, 1.0));
+    /// ```
     fn into_variable(self) -> Variable<Self::Value>;
 
     /// The Variable's type at run time (Flax's `variable.type`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// assert_eq!(BatchStat::new(0u8).kind(), nnx_core::BatchStat);
+    /// ```
     fn kind(&self) -> Kind {
         self.as_variable().kind
     }
 
     /// The raw value: no hooks fire.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// assert_eq!(*Param::new(1.0f32).value(), 1.0);
+    /// ```
     fn value(&self) -> &Self::Value {
         &self.as_variable().value
     }
 
     /// The raw value, mutably: no hooks fire. Copies the data first only if a
     /// [`State`](crate::State) still shares it.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::new(1.0f32);
+    /// let state = p.state(); // shares the value
+    /// *p.value_mut() = 2.0; // copies it first
+    /// assert_eq!(*p, 2.0);
+    /// assert_eq!(state.into_flat()[0].1.value.as_any().downcast_ref::<f32>(), Some(&1.0));
+    /// ```
     fn value_mut(&mut self) -> &mut Self::Value {
         Arc::make_mut(&mut self.as_variable_mut().value)
     }
 
     /// Replaces the raw value: no hooks fire.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::from_metadata(nnx_core::VariableMetadata::new(0.0f32).on_set_value(|_, v| v * 10.0));
+    /// p.set_raw_value(2.0); // the set hook does not fire
+    /// assert_eq!(*p, 2.0);
+    /// ```
     fn set_raw_value(&mut self, value: Self::Value) {
         self.as_variable_mut().value = Arc::new(value);
     }
 
     /// The value through the get hooks and the type's behaviour (a copy).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let p = Param::from_metadata(nnx_core::VariableMetadata::new(2.0f32).on_get_value(|_, v| v + 1.0));
+    /// assert_eq!(p.get_value(), 3.0);
+    /// ```
     fn get_value(&self) -> Self::Value
     where
         Self: VariableBehavior,
@@ -258,6 +351,13 @@ pub trait VariableType: Sized + Send + Sync + 'static {
     }
 
     /// Sets the value through the type's behaviour and the set hooks.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::from_metadata(nnx_core::VariableMetadata::new(0.0f32).on_set_value(|_, v| v * 10.0));
+    /// p.set_value(2.0);
+    /// assert_eq!(*p, 20.0);
+    /// ```
     fn set_value(&mut self, value: Self::Value)
     where
         Self: VariableBehavior,
@@ -273,11 +373,26 @@ pub trait VariableType: Sized + Send + Sync + 'static {
     }
 
     /// A copy of all metadata (Flax's `get_metadata()`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::new(1.0f32);
+    /// p.set_metadata("a", 1);
+    /// assert_eq!(p.get_metadata().keys().collect::<Vec<_>>(), vec!["a"]);
+    /// ```
     fn get_metadata(&self) -> Metadata {
         self.as_variable().metadata.clone()
     }
 
     /// One metadata entry; a missing name is an error (Flax raises `KeyError`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::new(1.0f32);
+    /// p.set_metadata("a", 1);
+    /// assert_eq!(p.get_metadata_entry("a").unwrap().to_string(), "1");
+    /// assert!(p.get_metadata_entry("b").is_err());
+    /// ```
     fn get_metadata_entry(&self, name: &str) -> Result<&MetaValue> {
         self.as_variable()
             .metadata
@@ -289,6 +404,12 @@ pub trait VariableType: Sized + Send + Sync + 'static {
     }
 
     /// One metadata entry, or `default` when missing.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let p = Param::new(1.0f32);
+    /// assert_eq!(p.get_metadata_or("a", "none").to_string(), "'none'");
+    /// ```
     fn get_metadata_or(&self, name: &str, default: impl Into<MetaValue>) -> MetaValue {
         self.as_variable()
             .metadata
@@ -298,16 +419,40 @@ pub trait VariableType: Sized + Send + Sync + 'static {
     }
 
     /// Sets one entry (Flax's `set_metadata(name, value)`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::new(1.0f32);
+    /// p.set_metadata("sharding", ("x", "y"));
+    /// assert_eq!(p.get_metadata_entry("sharding").unwrap().to_string(), "('x', 'y')");
+    /// ```
     fn set_metadata(&mut self, name: impl Into<String>, value: impl Into<MetaValue>) {
         self.as_variable_mut().metadata.insert(name, value);
     }
 
     /// Replaces all metadata (Flax's `set_metadata(dict)`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::new(1.0f32);
+    /// p.set_metadata("old", 1);
+    /// let mut m = nnx_core::Metadata::new();
+    /// m.insert("new", 2);
+    /// p.replace_metadata(m);
+    /// assert!(!p.has_metadata("old") && p.has_metadata("new"));
+    /// ```
     fn replace_metadata(&mut self, metadata: Metadata) {
         self.as_variable_mut().metadata = metadata;
     }
 
     /// Sets several entries at once (Flax's `set_metadata(**kwargs)`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::new(1.0f32);
+    /// p.update_metadata([("a", 1), ("b", 2)]);
+    /// assert_eq!(p.get_metadata().len(), 2);
+    /// ```
     fn update_metadata<K, V>(&mut self, entries: impl IntoIterator<Item = (K, V)>)
     where
         K: Into<String>,
@@ -319,11 +464,27 @@ pub trait VariableType: Sized + Send + Sync + 'static {
     }
 
     /// Whether an entry exists.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::new(1.0f32);
+    /// assert!(!p.has_metadata("a"));
+    /// p.set_metadata("a", 1);
+    /// assert!(p.has_metadata("a"));
+    /// ```
     fn has_metadata(&self, name: &str) -> bool {
         self.as_variable().metadata.contains(name)
     }
 
     /// Deletes an entry; a missing name is an error.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut p = Param::new(1.0f32);
+    /// p.set_metadata("a", 1);
+    /// assert_eq!(p.del_metadata("a").unwrap().to_string(), "1");
+    /// assert!(p.del_metadata("a").is_err());
+    /// ```
     fn del_metadata(&mut self, name: &str) -> Result<MetaValue> {
         let kind = self.kind();
         self.as_variable_mut()
@@ -337,6 +498,15 @@ pub trait VariableType: Sized + Send + Sync + 'static {
 
     /// Tells the add-axis hooks that an axis was inserted (what `nnx.vmap` and
     /// `nnx.scan` do with `spmd_axis_name`); the value itself is not reshaped.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let meta = nnx_core::VariableMetadata::new(1.0f32)
+    ///     .on_add_axis(|v, i, name| v.set_metadata("added", format!("{i}:{}", name.unwrap_or(""))));
+    /// let mut p = Param::from_metadata(meta);
+    /// p.add_axis(0, Some("batch"));
+    /// assert_eq!(p.get_metadata_entry("added").unwrap().to_string(), "'0:batch'");
+    /// ```
     fn add_axis(&mut self, axis_index: usize, axis_name: Option<&str>) {
         let hooks = self.as_variable().hooks.clone();
         if let Some(hooks) = hooks {
@@ -347,6 +517,15 @@ pub trait VariableType: Sized + Send + Sync + 'static {
     }
 
     /// Tells the remove-axis hooks that an axis was removed.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let meta = nnx_core::VariableMetadata::new(1.0f32)
+    ///     .on_remove_axis(|v, i, _| v.set_metadata("removed", i as i64));
+    /// let mut p = Param::from_metadata(meta);
+    /// p.remove_axis(1, None);
+    /// assert_eq!(p.get_metadata_entry("removed").unwrap().to_string(), "1");
+    /// ```
     fn remove_axis(&mut self, axis_index: usize, axis_name: Option<&str>) {
         let hooks = self.as_variable().hooks.clone();
         if let Some(hooks) = hooks {
@@ -357,6 +536,13 @@ pub trait VariableType: Sized + Send + Sync + 'static {
     }
 
     /// The hooks of this instance.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// assert!(Param::new(1.0f32).hooks().is_none());
+    /// let p = Param::from_metadata(nnx_core::VariableMetadata::new(1.0f32).on_get_value(|_, v| v));
+    /// assert_eq!(p.hooks().unwrap().get.len(), 1);
+    /// ```
     fn hooks(&self) -> Option<&Hooks<Self::Value>> {
         self.as_variable().hooks.as_deref()
     }
@@ -408,13 +594,41 @@ impl<T: Value> fmt::Debug for Variable<T> {
 }
 
 /// A Variable seen without its value type: what graph walkers and filters get.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::AnyVariable;
+/// let v = nnx_core::Variable::new(1.0f32);
+/// let any: &dyn AnyVariable = &v;
+/// assert_eq!(any.value_dyn().as_any().downcast_ref::<f32>(), Some(&1.0));
+/// ```
 pub trait AnyVariable: VariableInfo + Send + Sync {
     /// The value.
+    ///
+    /// ```
+    /// use nnx_core::AnyVariable;
+    /// let v = nnx_core::Variable::new(1u8);
+    /// assert_eq!(v.value_dyn().as_any().downcast_ref::<u8>(), Some(&1));
+    /// ```
     fn value_dyn(&self) -> &dyn Value;
     /// A state leaf sharing the value (no copy).
+    ///
+    /// ```
+    /// use nnx_core::AnyVariable;
+    /// let v = nnx_core::Variable::with_kind(nnx_core::Param, 1.0f32);
+    /// assert_eq!(v.to_state().kind, nnx_core::Param);
+    /// ```
     fn to_state(&self) -> VariableState;
     /// Replaces value and metadata from a state leaf (no hooks fire). The leaf's
     /// kind and value type must match; `path` names the Variable in errors.
+    ///
+    /// ```
+    /// use nnx_core::{AnyVariable, Param, VariableState};
+    /// let mut v = nnx_core::Variable::with_kind(Param, 1.0f32);
+    /// v.update_from(&VariableState::new(Param, 2.0f32), "w").unwrap();
+    /// assert_eq!(*v, 2.0);
+    /// assert!(v.update_from(&VariableState::new(Param, 2u8), "w").is_err()); // wrong type
+    /// ```
     fn update_from(&mut self, state: &VariableState, path: &str) -> Result<()>;
 }
 

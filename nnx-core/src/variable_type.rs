@@ -67,6 +67,12 @@ macro_rules! variable_type {
         #[allow(dead_code)]
         impl<T: $crate::value::Value + ::core::clone::Clone> $name<T> {
             #[doc = concat!("A `", stringify!($name), "` holding `value` (create hooks and behaviour fire).")]
+            #[doc = ""]
+            #[doc = "```"]
+            #[doc = "nnx_core::variable_type!(pub Counter);"]
+            #[doc = "let c = Counter::new(3u32);"]
+            #[doc = "assert_eq!(*c, 3);"]
+            #[doc = "```"]
             pub fn new(value: T) -> Self
             where
                 Self: $crate::VariableBehavior + $crate::VariableType<Value = T>,
@@ -75,6 +81,12 @@ macro_rules! variable_type {
             }
 
             #[doc = concat!("A `", stringify!($name), "` from a raw value with hooks and metadata.")]
+            #[doc = ""]
+            #[doc = "```"]
+            #[doc = "nnx_core::variable_type!(pub Counter);"]
+            #[doc = "let c = Counter::from_metadata(nnx_core::VariableMetadata::new(3u32).with(\"unit\", \"steps\"));"]
+            #[doc = "assert!(nnx_core::VariableType::has_metadata(&c, \"unit\"));"]
+            #[doc = "```"]
             pub fn from_metadata(meta: $crate::VariableMetadata<T>) -> Self
             where
                 Self: $crate::VariableBehavior + $crate::VariableType<Value = T>,

@@ -225,7 +225,7 @@ pub struct MultiHeadAttentionConfig {
     normalize_qk: bool,
 }
 
-setters!(MultiHeadAttentionConfig {
+setters!(MultiHeadAttentionConfig = "nnx_layers::MultiHeadAttention::config(2, 4)" {
     broadcast_dropout: bool,
     dropout_rate: f64,
     deterministic: bool,
@@ -236,41 +236,105 @@ setters!(MultiHeadAttentionConfig {
 
 impl MultiHeadAttentionConfig {
     /// Sets the projections' total size (default `in_features`).
+    ///
+    /// ```
+    /// let m = nnx_layers::MultiHeadAttention::config(2, 4).qkv_features(8).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!((m.qkv_features, m.head_dim), (8, 4));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn qkv_features(mut self, n: usize) -> Self {
         self.qkv_features = Some(n);
         self
     }
     /// Sets the output size (default `in_features`).
+    ///
+    /// ```
+    /// let m = nnx_layers::MultiHeadAttention::config(2, 4).out_features(6).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(m.out_features, 6);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn out_features(mut self, n: usize) -> Self {
         self.out_features = Some(n);
         self
     }
     /// Sets the number of key/value heads (default `num_heads`).
+    ///
+    /// ```
+    /// let m = nnx_layers::MultiHeadAttention::config(2, 4).num_kv_heads(1).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(m.num_kv_heads, 1);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn num_kv_heads(mut self, n: usize) -> Self {
         self.num_kv_heads = Some(n);
         self
     }
     /// Sets the key/value inputs' size (default `in_features`).
+    ///
+    /// ```
+    /// let m = nnx_layers::MultiHeadAttention::config(2, 4).in_kv_features(3).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(m.in_kv_features, 3);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn in_kv_features(mut self, n: usize) -> Self {
         self.in_kv_features = Some(n);
         self
     }
     /// Sets the kernel initializer of all projections (default `lecun_normal`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let mut m = nnx_layers::MultiHeadAttention::config(2, 4).kernel_init(init::zeros()).build(&mut Rngs::new(0))?;
+    /// let y = m.forward(&ndarray::Array2::<f32>::ones((3, 4)), None, None, None)?;
+    /// assert!(y.iter().all(|&v| v == 0.0)); // zero kernels, zero biases
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.kernel_init = init.into();
         self
     }
     /// Sets the output kernel's initializer (default: `kernel_init`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let mut m = nnx_layers::MultiHeadAttention::config(2, 4).out_kernel_init(init::zeros()).build(&mut Rngs::new(0))?;
+    /// let y = m.forward(&ndarray::Array2::<f32>::ones((3, 4)), None, None, None)?;
+    /// assert!(y.iter().all(|&v| v == 0.0)); // only the output projection is zero
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn out_kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.out_kernel_init = Some(init.into());
         self
     }
     /// Sets the bias initializer of all projections (default zeros).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let mut m = nnx_layers::MultiHeadAttention::config(2, 4)
+    ///     .kernel_init(init::zeros())
+    ///     .bias_init(init::ones())
+    ///     .out_kernel_init(init::ones())
+    ///     .out_bias_init(init::zeros())
+    ///     .build(&mut Rngs::new(0))?;
+    /// let y = m.forward(&ndarray::Array2::<f32>::ones((3, 4)), None, None, None)?;
+    /// assert!(y.iter().all(|&v| v == 4.0)); // values are all ones; 4 of them sum per output
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
         self
     }
     /// Sets the output bias' initializer (default: `bias_init`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let mut m = nnx_layers::MultiHeadAttention::config(2, 4)
+    ///     .kernel_init(init::zeros())
+    ///     .out_bias_init(init::ones())
+    ///     .build(&mut Rngs::new(0))?;
+    /// let y = m.forward(&ndarray::Array2::<f32>::ones((3, 4)), None, None, None)?;
+    /// assert!(y.iter().all(|&v| v == 1.0));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn out_bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.out_bias_init = Some(init.into());
         self
@@ -279,6 +343,12 @@ impl MultiHeadAttentionConfig {
     /// Builds the layer, drawing keys in Flax's order: query, key, value
     /// (kernel then bias each), the two LayerNorm scales, out, then forking the
     /// `dropout` stream when `dropout_rate > 0`.
+    ///
+    /// ```
+    /// let m = nnx_layers::MultiHeadAttention::config(2, 4).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!((m.num_heads, m.head_dim), (2, 2));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<MultiHeadAttention> {
         let nh = self.num_heads;
         let qkv = self.qkv_features.unwrap_or(self.in_features);

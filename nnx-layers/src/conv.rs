@@ -120,54 +120,112 @@ pub(crate) fn check_mask(mask: &Option<KernelMask>, kernel_shape: &[usize]) -> R
 
 impl ConvConfig {
     /// Window strides (default 1).
+    ///
+    /// ```
+    /// let c = nnx_layers::Conv::config(1, 2, &[3]).strides(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.strides, vec![2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn strides(mut self, strides: &[usize]) -> Self {
         self.strides = strides.to_vec();
         self
     }
 
     /// The padding (default `Same`).
+    ///
+    /// ```
+    /// use nnx_layers::functional::Padding;
+    /// let c = nnx_layers::Conv::config(1, 2, &[3]).padding(Padding::Valid).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.forward(&ndarray::Array3::<f32>::ones((1, 5, 1)))?.shape(), &[1, 3, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn padding(mut self, padding: Padding) -> Self {
         self.padding = padding;
         self
     }
 
     /// Input dilation (default 1).
+    ///
+    /// ```
+    /// let c = nnx_layers::Conv::config(1, 2, &[3]).input_dilation(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.input_dilation, vec![2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn input_dilation(mut self, d: &[usize]) -> Self {
         self.input_dilation = d.to_vec();
         self
     }
 
     /// Kernel dilation (default 1).
+    ///
+    /// ```
+    /// let c = nnx_layers::Conv::config(1, 2, &[3]).kernel_dilation(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.kernel_dilation, vec![2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn kernel_dilation(mut self, d: &[usize]) -> Self {
         self.kernel_dilation = d.to_vec();
         self
     }
 
     /// Number of feature groups (default 1); must divide `in_features` and `out_features`.
+    ///
+    /// ```
+    /// let c = nnx_layers::Conv::config(4, 2, &[3]).feature_group_count(2).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.kernel.shape(), &[3, 2, 2]); // (kernel, in / groups, out)
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn feature_group_count(mut self, n: usize) -> Self {
         self.feature_group_count = n;
         self
     }
 
     /// Whether to add a bias (default `true`).
+    ///
+    /// ```
+    /// let c = nnx_layers::Conv::config(1, 2, &[3]).use_bias(false).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(c.bias.is_none());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn use_bias(mut self, use_bias: bool) -> Self {
         self.use_bias = use_bias;
         self
     }
 
     /// A mask of the kernel's shape (default none).
+    ///
+    /// ```
+    /// let mask = ndarray::Array3::<f32>::zeros((3, 1, 2)).into_dyn();
+    /// let c = nnx_layers::Conv::config(1, 2, &[3]).mask(mask).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(c.mask.is_some());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn mask(mut self, mask: ArrayD<f32>) -> Self {
         self.mask = Some(KernelMask(mask));
         self
     }
 
     /// The kernel initializer (default `lecun_normal()`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let c = nnx_layers::Conv::config(1, 2, &[3]).kernel_init(init::zeros()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(c.kernel.sum(), 0.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.kernel_init = init.into();
         self
     }
 
     /// The bias initializer (default `zeros()`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let c = nnx_layers::Conv::config(1, 2, &[3]).bias_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(c.bias.unwrap().sum(), 2.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
         self
@@ -178,6 +236,12 @@ impl ConvConfig {
     /// # Errors
     /// On an empty `kernel_size`, per-axis options of the wrong length, a group
     /// count not dividing the features, or a mask of the wrong shape.
+    ///
+    /// ```
+    /// let c = nnx_layers::Conv::config(1, 2, &[3]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.kernel.shape(), &[3, 1, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<Conv> {
         let n = self.kernel_size.len();
         if n == 0 {
@@ -233,6 +297,12 @@ impl ConvConfig {
 
 impl Conv {
     /// A convolution with Flax's defaults (stride 1, `Same` padding, bias).
+    ///
+    /// ```
+    /// let c = nnx_layers::Conv::new(1, 2, &[3, 3], &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.kernel.shape(), &[3, 3, 1, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn new(
         in_features: usize,
         out_features: usize,
@@ -243,6 +313,12 @@ impl Conv {
     }
 
     /// The options, starting from Flax's defaults.
+    ///
+    /// ```
+    /// let c = nnx_layers::Conv::config(1, 2, &[3]).strides(&[1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.kernel_size, vec![3]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn config(in_features: usize, out_features: usize, kernel_size: &[usize]) -> ConvConfig {
         ConvConfig {
             in_features,
@@ -265,6 +341,13 @@ impl Conv {
     /// # Errors
     /// When `x` is not `(batch..., spatial..., in_features)`, the mask no longer
     /// fits the kernel, or the padding does not suit the options.
+    ///
+    /// ```
+    /// let c = nnx_layers::Conv::new(1, 2, &[3], &mut nnx_core::rngs::Rngs::new(0))?;
+    /// let y = c.forward(&ndarray::Array3::<f32>::ones((4, 5, 1)))?; // (batch, width, features)
+    /// assert_eq!(y.shape(), &[4, 5, 2]); // SAME padding keeps the width
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn forward<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,

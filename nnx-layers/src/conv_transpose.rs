@@ -83,48 +83,100 @@ pub struct ConvTransposeConfig {
 
 impl ConvTransposeConfig {
     /// Strides (default 1).
+    ///
+    /// ```
+    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).strides(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.forward(&ndarray::Array3::<f32>::ones((1, 4, 1)))?.shape(), &[1, 8, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn strides(mut self, strides: &[usize]) -> Self {
         self.strides = strides.to_vec();
         self
     }
 
     /// The padding (default `Same`).
+    ///
+    /// ```
+    /// use nnx_layers::functional::Padding;
+    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).padding(Padding::Valid).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.forward(&ndarray::Array3::<f32>::ones((1, 4, 1)))?.shape(), &[1, 6, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn padding(mut self, padding: Padding) -> Self {
         self.padding = padding;
         self
     }
 
     /// Kernel dilation (default 1).
+    ///
+    /// ```
+    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).kernel_dilation(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.kernel_dilation, vec![2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn kernel_dilation(mut self, d: &[usize]) -> Self {
         self.kernel_dilation = d.to_vec();
         self
     }
 
     /// Whether to add a bias (default `true`).
+    ///
+    /// ```
+    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).use_bias(false).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(c.bias.is_none());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn use_bias(mut self, use_bias: bool) -> Self {
         self.use_bias = use_bias;
         self
     }
 
     /// A mask of the kernel's shape (default none).
+    ///
+    /// ```
+    /// let mask = ndarray::Array3::<f32>::zeros((3, 1, 2)).into_dyn();
+    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).mask(mask).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(c.mask.is_some());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn mask(mut self, mask: ArrayD<f32>) -> Self {
         self.mask = Some(KernelMask(mask));
         self
     }
 
     /// Whether to flip and transpose the kernel (default `false`).
+    ///
+    /// ```
+    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).transpose_kernel(true).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(c.transpose_kernel);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn transpose_kernel(mut self, t: bool) -> Self {
         self.transpose_kernel = t;
         self
     }
 
     /// The kernel initializer (default `lecun_normal()`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).kernel_init(init::zeros()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(c.kernel.sum(), 0.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.kernel_init = init.into();
         self
     }
 
     /// The bias initializer (default `zeros()`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).bias_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(c.bias.unwrap().sum(), 2.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
         self
@@ -135,6 +187,12 @@ impl ConvTransposeConfig {
     /// # Errors
     /// On an empty `kernel_size`, per-axis options of the wrong length, an
     /// unsupported padding (`Reflect`, `Causal`) or a mask of the wrong shape.
+    ///
+    /// ```
+    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.kernel.shape(), &[3, 1, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<ConvTranspose> {
         let n = self.kernel_size.len();
         if n == 0 {
@@ -188,6 +246,12 @@ impl ConvTransposeConfig {
 
 impl ConvTranspose {
     /// A transposed convolution with Flax's defaults (stride 1, `Same`, bias).
+    ///
+    /// ```
+    /// let c = nnx_layers::ConvTranspose::new(1, 2, &[3], &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!((c.in_features, c.out_features), (1, 2));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn new(
         in_features: usize,
         out_features: usize,
@@ -198,6 +262,12 @@ impl ConvTranspose {
     }
 
     /// The options, starting from Flax's defaults.
+    ///
+    /// ```
+    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.kernel_size, vec![3]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn config(
         in_features: usize,
         out_features: usize,
@@ -223,6 +293,12 @@ impl ConvTranspose {
     /// # Errors
     /// When `x` is not `(batch..., spatial..., in_features)` or the mask no
     /// longer fits the kernel.
+    ///
+    /// ```
+    /// let c = nnx_layers::ConvTranspose::new(1, 2, &[3], &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.forward(&ndarray::Array3::<f32>::ones((1, 4, 1)))?.shape(), &[1, 4, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn forward<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,

@@ -61,22 +61,40 @@ pub struct DropoutConfig {
     rng_collection: String,
 }
 
-setters!(DropoutConfig {
+setters!(DropoutConfig = "nnx_layers::Dropout::config(0.5)" {
     deterministic: bool
 });
 
 impl DropoutConfig {
     /// Sets the axes sharing one mask value.
+    ///
+    /// ```
+    /// let d = nnx_layers::Dropout::config(0.5).broadcast_dims(&[0]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(d.broadcast_dims, vec![0]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn broadcast_dims(mut self, dims: &[isize]) -> Self {
         self.broadcast_dims = dims.to_vec();
         self
     }
     /// Sets the stream to fork from (default `"dropout"`).
+    ///
+    /// ```
+    /// let d = nnx_layers::Dropout::config(0.5).rng_collection("noise").build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(d.rng_collection, "noise");
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn rng_collection(mut self, name: impl Into<String>) -> Self {
         self.rng_collection = name.into();
         self
     }
     /// Builds the layer, forking its stream from `rngs`.
+    ///
+    /// ```
+    /// let d = nnx_layers::Dropout::config(0.5).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(d.rngs.is_some() && !d.deterministic);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<Dropout> {
         let stream = rngs.stream(&self.rng_collection)?.fork();
         Ok(self.finish(Some(stream)))

@@ -61,18 +61,38 @@ pub struct EinsumConfig {
 
 impl EinsumConfig {
     /// Adds a bias of this shape (default: no bias).
+    ///
+    /// ```
+    /// let e = nnx_layers::Einsum::config("ab,bc->ac", &[2, 3]).bias_shape(&[3]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(e.bias.unwrap().shape(), &[3]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_shape(mut self, shape: &[usize]) -> Self {
         self.bias_shape = Some(shape.to_vec());
         self
     }
 
     /// The kernel initializer (default `lecun_normal()`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let e = nnx_layers::Einsum::config("ab,bc->ac", &[2, 3]).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(e.kernel.sum(), 6.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.kernel_init = init.into();
         self
     }
 
     /// The bias initializer (default `zeros()`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let e = nnx_layers::Einsum::config("ab,bc->ac", &[2, 3]).bias_shape(&[3]).bias_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(e.bias.unwrap().sum(), 3.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
         self
@@ -82,6 +102,12 @@ impl EinsumConfig {
     ///
     /// # Errors
     /// When the equation is not explicit or does not have exactly two operands.
+    ///
+    /// ```
+    /// let e = nnx_layers::Einsum::config("ab,bc->ac", &[2, 3]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(e.bias.is_none()); // no bias_shape, no bias
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<Einsum> {
         let einsum_str = check_equation(&self.einsum_str)?;
         let meta = self
@@ -126,11 +152,23 @@ fn check_equation(eq: &str) -> Result<String> {
 
 impl Einsum {
     /// A layer without bias: `Einsum::config(einsum_str, kernel_shape).build(rngs)`.
+    ///
+    /// ```
+    /// let e = nnx_layers::Einsum::new("ab,bc->ac", &[2, 3], &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(e.kernel.shape(), &[2, 3]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn new(einsum_str: &str, kernel_shape: &[usize], rngs: &mut Rngs) -> Result<Einsum> {
         Einsum::config(einsum_str, kernel_shape).build(rngs)
     }
 
     /// The options, starting from Flax's defaults.
+    ///
+    /// ```
+    /// let e = nnx_layers::Einsum::config("ab,bc->ac", &[2, 3]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(e.einsum_str, "ab,bc->ac");
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn config(einsum_str: &str, kernel_shape: &[usize]) -> EinsumConfig {
         EinsumConfig {
             einsum_str: einsum_str.to_string(),
@@ -145,6 +183,14 @@ impl Einsum {
     ///
     /// # Errors
     /// When `x` does not fit the equation.
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let e = nnx_layers::Einsum::config("ab,bc->ac", &[2, 3]).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// let y = e.forward(&ndarray::array![[1.0f32, 2.0]])?;
+    /// assert_eq!(y, ndarray::array![[3.0f32, 3.0, 3.0]].into_dyn());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn forward<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,

@@ -51,12 +51,25 @@ pub struct EmbedConfig {
 
 impl EmbedConfig {
     /// The initializer (default `variance_scaling(1.0, fan_in, normal, out_axis=0)`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let e = nnx_layers::Embed::config(4, 2).embedding_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(e.embedding.sum(), 8.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn embedding_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.embedding_init = init.into();
         self
     }
 
     /// Creates the layer (one key from the `params` stream).
+    ///
+    /// ```
+    /// let e = nnx_layers::Embed::config(4, 2).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(e.embedding.shape(), &[4, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<Embed> {
         let embedding = param::<Ix2>(
             &self.embedding_init,
@@ -73,11 +86,23 @@ impl EmbedConfig {
 
 impl Embed {
     /// A table with Flax's default initializer.
+    ///
+    /// ```
+    /// let e = nnx_layers::Embed::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!((e.num_embeddings, e.features), (4, 2));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn new(num_embeddings: usize, features: usize, rngs: &mut Rngs) -> Result<Embed> {
         Embed::config(num_embeddings, features).build(rngs)
     }
 
     /// The options, starting from Flax's defaults.
+    ///
+    /// ```
+    /// let e = nnx_layers::Embed::config(4, 2).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(e.num_embeddings, 4);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn config(num_embeddings: usize, features: usize) -> EmbedConfig {
         EmbedConfig {
             num_embeddings,
@@ -98,6 +123,14 @@ impl Embed {
     ///
     /// # Errors
     /// An index outside `0..num_embeddings` (JAX would silently fill with NaN).
+    ///
+    /// ```
+    /// let e = nnx_layers::Embed::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// let y = e.forward(&ndarray::array![1usize, 3])?;
+    /// assert_eq!(y.shape(), &[2, 2]);
+    /// assert_eq!(y.index_axis(ndarray::Axis(0), 0), e.embedding.row(1).into_dyn());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn forward<A, S, D>(&self, indices: &ArrayBase<S, D>) -> Result<ArrayD<f32>>
     where
         A: Copy + TryInto<usize> + std::fmt::Debug,
@@ -143,6 +176,13 @@ impl Embed {
     ///
     /// # Errors
     /// When the last axis of `query` is not `features`.
+    ///
+    /// ```
+    /// let e = nnx_layers::Embed::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// let logits = e.attend(&ndarray::Array2::<f32>::ones((3, 2)))?;
+    /// assert_eq!(logits.shape(), &[3, 4]); // one logit per embedding
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn attend<S: Data<Elem = f32>, D: Dimension>(
         &self,
         query: &ArrayBase<S, D>,

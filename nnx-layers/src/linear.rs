@@ -60,18 +60,38 @@ pub struct LinearConfig {
 
 impl LinearConfig {
     /// Whether to add a bias (default `true`).
+    ///
+    /// ```
+    /// let layer = nnx_layers::Linear::config(2, 3).use_bias(false).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(layer.bias.is_none());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn use_bias(mut self, use_bias: bool) -> Self {
         self.use_bias = use_bias;
         self
     }
 
     /// The kernel initializer (default `lecun_normal()`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let layer = nnx_layers::Linear::config(2, 3).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(layer.kernel.sum(), 6.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.kernel_init = init.into();
         self
     }
 
     /// The bias initializer (default `zeros()`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let layer = nnx_layers::Linear::config(2, 3).bias_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(layer.bias.unwrap().sum(), 3.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
         self
@@ -79,6 +99,12 @@ impl LinearConfig {
 
     /// Creates the layer, drawing the kernel's then the bias' key from the
     /// `params` stream (falling back to `default`), as Flax does.
+    ///
+    /// ```
+    /// let layer = nnx_layers::Linear::config(2, 3).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(layer.kernel.shape(), &[2, 3]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<Linear> {
         let (fin, fout) = (self.in_features, self.out_features);
         let kernel = param::<Ix2>(&self.kernel_init, rngs.next_key("params")?, &[fin, fout])?;
@@ -103,11 +129,23 @@ impl LinearConfig {
 
 impl Linear {
     /// A layer with Flax's defaults: `Linear::config(in, out).build(rngs)`.
+    ///
+    /// ```
+    /// let layer = nnx_layers::Linear::new(2, 3, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!((layer.in_features, layer.out_features, layer.use_bias), (2, 3, true));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn new(in_features: usize, out_features: usize, rngs: &mut Rngs) -> Result<Linear> {
         Linear::config(in_features, out_features).build(rngs)
     }
 
     /// The options, starting from Flax's defaults.
+    ///
+    /// ```
+    /// let layer = nnx_layers::Linear::config(2, 3).use_bias(false).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(!layer.use_bias);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn config(in_features: usize, out_features: usize) -> LinearConfig {
         LinearConfig {
             in_features,
@@ -122,6 +160,15 @@ impl Linear {
     ///
     /// # Errors
     /// A shape mismatch when the last axis of `x` is not `in_features`.
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let layer = nnx_layers::Linear::config(2, 3).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// let y = layer.forward(&ndarray::array![[1.0f32, 2.0]])?;
+    /// assert_eq!(y, ndarray::array![[3.0f32, 3.0, 3.0]].into_dyn());
+    /// assert!(layer.forward(&ndarray::array![[1.0f32]]).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn forward<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,

@@ -71,12 +71,24 @@ pub struct LinearGeneralConfig {
 
 impl LinearGeneralConfig {
     /// The contracted input axes, one per `in_features` entry (default `[-1]`).
+    ///
+    /// ```
+    /// let l = nnx_layers::LinearGeneral::config(&[2, 3], &[4]).axis(&[-2, -1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(l.kernel.shape(), &[2, 3, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn axis(mut self, axis: &[isize]) -> Self {
         self.axis = axis.to_vec();
         self
     }
 
     /// `(axis, size)` pairs of batch axes, which must be `0..n` (default none).
+    ///
+    /// ```
+    /// let l = nnx_layers::LinearGeneral::config(&[3], &[4]).batch_axis(&[(0, 2)]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(l.batch_axis, vec![(0, 2)]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn batch_axis(mut self, batch_axis: &[(usize, usize)]) -> Self {
         let mut b = batch_axis.to_vec();
         b.sort_unstable();
@@ -85,6 +97,12 @@ impl LinearGeneralConfig {
     }
 
     /// Whether to add a bias (default `true`).
+    ///
+    /// ```
+    /// let l = nnx_layers::LinearGeneral::config(&[3], &[4]).use_bias(false).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(l.bias.is_none());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn use_bias(mut self, use_bias: bool) -> Self {
         self.use_bias = use_bias;
         self
@@ -92,12 +110,26 @@ impl LinearGeneralConfig {
 
     /// The kernel initializer (default `lecun_normal()`), called on the flattened
     /// shape `(prod(batch) * prod(in_features), prod(out_features))` as in Flax.
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let l = nnx_layers::LinearGeneral::config(&[3], &[4]).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(l.kernel.sum(), 12.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.kernel_init = init.into();
         self
     }
 
     /// The bias initializer (default `zeros()`), called on the flattened shape.
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let l = nnx_layers::LinearGeneral::config(&[3], &[4]).bias_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(l.bias.unwrap().sum(), 4.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
         self
@@ -107,6 +139,12 @@ impl LinearGeneralConfig {
     ///
     /// # Errors
     /// When `axis` and `in_features` differ in length, or batch axes are not `0..n`.
+    ///
+    /// ```
+    /// let l = nnx_layers::LinearGeneral::config(&[3], &[2, 4]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(l.kernel.shape(), &[3, 2, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<LinearGeneral> {
         if self.axis.len() != self.in_features.len() {
             return Err(Error::invalid_argument(
@@ -191,11 +229,23 @@ fn flat_param(
 
 impl LinearGeneral {
     /// A layer contracting the last axis of size `in_features` (Flax's defaults).
+    ///
+    /// ```
+    /// let l = nnx_layers::LinearGeneral::new(3, &[2, 4], &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(l.out_features, vec![2, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn new(in_features: usize, out_features: &[usize], rngs: &mut Rngs) -> Result<Self> {
         LinearGeneral::config(&[in_features], out_features).build(rngs)
     }
 
     /// The options, starting from Flax's defaults (`axis = [-1]`, no batch axes).
+    ///
+    /// ```
+    /// let l = nnx_layers::LinearGeneral::config(&[3], &[4]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(l.in_features, vec![3]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn config(in_features: &[usize], out_features: &[usize]) -> LinearGeneralConfig {
         LinearGeneralConfig {
             in_features: in_features.to_vec(),
@@ -214,6 +264,12 @@ impl LinearGeneral {
     /// # Errors
     /// When an axis is out of range, repeated or a batch axis, or when `x`'s
     /// sizes on `axis` / batch axes differ from the layer's.
+    ///
+    /// ```
+    /// let l = nnx_layers::LinearGeneral::new(3, &[2, 4], &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(l.forward(&ndarray::Array2::<f32>::ones((5, 3)))?.shape(), &[5, 2, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn forward<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,

@@ -125,7 +125,7 @@ pub struct BatchNormConfig {
     use_fast_variance: bool,
 }
 
-setters!(BatchNormConfig {
+setters!(BatchNormConfig = "nnx_layers::BatchNorm::config(3)" {
     use_running_average: bool,
     axis: isize,
     momentum: f64,
@@ -137,16 +137,34 @@ setters!(BatchNormConfig {
 
 impl BatchNormConfig {
     /// Sets the bias initializer (default zeros).
+    ///
+    /// ```
+    /// let bn = nnx_layers::BatchNorm::config(3).bias_init(nnx_core::init::ones()).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(bn.bias.unwrap().sum(), 3.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
         self
     }
     /// Sets the scale initializer (default ones).
+    ///
+    /// ```
+    /// let bn = nnx_layers::BatchNorm::config(3).scale_init(nnx_core::init::zeros()).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(bn.scale.unwrap().sum(), 0.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn scale_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.scale_init = init.into();
         self
     }
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
+    ///
+    /// ```
+    /// let bn = nnx_layers::BatchNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!((bn.mean.sum(), bn.var.sum()), (0.0, 3.0));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<BatchNorm> {
         let n = self.num_features;
         let (scale, bias) = scale_and_bias(
@@ -337,7 +355,7 @@ pub struct LayerNormConfig {
     use_fast_variance: bool,
 }
 
-setters!(LayerNormConfig {
+setters!(LayerNormConfig = "nnx_layers::LayerNorm::config(3)" {
     epsilon: f32,
     use_bias: bool,
     use_scale: bool,
@@ -346,26 +364,56 @@ setters!(LayerNormConfig {
 
 impl LayerNormConfig {
     /// Sets the axes of the statistics (default `[-1]`).
+    ///
+    /// ```
+    /// let ln = nnx_layers::LayerNorm::config(3).reduction_axes(&[-2, -1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(ln.reduction_axes, vec![-2, -1]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn reduction_axes(mut self, axes: &[isize]) -> Self {
         self.reduction_axes = axes.to_vec();
         self
     }
     /// Sets the axes of scale and bias (default `[-1]`).
+    ///
+    /// ```
+    /// let ln = nnx_layers::LayerNorm::config(3).feature_axes(&[-1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(ln.feature_axes, vec![-1]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn feature_axes(mut self, axes: &[isize]) -> Self {
         self.feature_axes = axes.to_vec();
         self
     }
     /// Sets the bias initializer (default zeros).
+    ///
+    /// ```
+    /// let ln = nnx_layers::LayerNorm::config(3).bias_init(nnx_core::init::ones()).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(ln.bias.unwrap().sum(), 3.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
         self
     }
     /// Sets the scale initializer (default ones).
+    ///
+    /// ```
+    /// let ln = nnx_layers::LayerNorm::config(3).scale_init(nnx_core::init::zeros()).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(ln.scale.unwrap().sum(), 0.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn scale_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.scale_init = init.into();
         self
     }
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
+    ///
+    /// ```
+    /// let ln = nnx_layers::LayerNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(ln.scale.unwrap().sum(), 3.0); // ones by default
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<LayerNorm> {
         let (scale, bias) = scale_and_bias(
             rngs,
@@ -497,7 +545,7 @@ pub struct RMSNormConfig {
     use_fast_variance: bool,
 }
 
-setters!(RMSNormConfig {
+setters!(RMSNormConfig = "nnx_layers::RMSNorm::config(3)" {
     epsilon: f32,
     use_scale: bool,
     use_fast_variance: bool
@@ -505,21 +553,45 @@ setters!(RMSNormConfig {
 
 impl RMSNormConfig {
     /// Sets the axes of the statistic (default `[-1]`).
+    ///
+    /// ```
+    /// let n = nnx_layers::RMSNorm::config(3).reduction_axes(&[-2, -1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.reduction_axes, vec![-2, -1]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn reduction_axes(mut self, axes: &[isize]) -> Self {
         self.reduction_axes = axes.to_vec();
         self
     }
     /// Sets the axes of the scale (default `[-1]`).
+    ///
+    /// ```
+    /// let n = nnx_layers::RMSNorm::config(3).feature_axes(&[-1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.feature_axes, vec![-1]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn feature_axes(mut self, axes: &[isize]) -> Self {
         self.feature_axes = axes.to_vec();
         self
     }
     /// Sets the scale initializer (default ones).
+    ///
+    /// ```
+    /// let n = nnx_layers::RMSNorm::config(3).scale_init(nnx_core::init::zeros()).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.scale.unwrap().sum(), 0.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn scale_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.scale_init = init.into();
         self
     }
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
+    ///
+    /// ```
+    /// let n = nnx_layers::RMSNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.num_features, 3);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<RMSNorm> {
         let (scale, _) = scale_and_bias(
             rngs,
@@ -649,7 +721,7 @@ pub struct InstanceNormConfig {
     use_fast_variance: bool,
 }
 
-setters!(InstanceNormConfig {
+setters!(InstanceNormConfig = "nnx_layers::InstanceNorm::config(3)" {
     epsilon: f32,
     use_bias: bool,
     use_scale: bool,
@@ -658,21 +730,45 @@ setters!(InstanceNormConfig {
 
 impl InstanceNormConfig {
     /// Sets the feature axes (default `[-1]`).
+    ///
+    /// ```
+    /// let n = nnx_layers::InstanceNorm::config(3).feature_axes(&[-1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.feature_axes, vec![-1]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn feature_axes(mut self, axes: &[isize]) -> Self {
         self.feature_axes = axes.to_vec();
         self
     }
     /// Sets the bias initializer (default zeros).
+    ///
+    /// ```
+    /// let n = nnx_layers::InstanceNorm::config(3).bias_init(nnx_core::init::ones()).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.bias.unwrap().sum(), 3.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
         self
     }
     /// Sets the scale initializer (default ones).
+    ///
+    /// ```
+    /// let n = nnx_layers::InstanceNorm::config(3).scale_init(nnx_core::init::zeros()).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.scale.unwrap().sum(), 0.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn scale_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.scale_init = init.into();
         self
     }
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
+    ///
+    /// ```
+    /// let n = nnx_layers::InstanceNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.num_features, 3);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<InstanceNorm> {
         let (scale, bias) = scale_and_bias(
             rngs,
@@ -833,23 +929,41 @@ pub struct GroupNormConfig {
     use_fast_variance: bool,
 }
 
-setters!(GroupNormConfig {
+setters!(GroupNormConfig = "nnx_layers::GroupNorm::config(4)" {
     num_groups: Option<usize>, group_size: Option<usize>, epsilon: f32, use_bias: bool,
     use_scale: bool, use_fast_variance: bool,
 });
 
 impl GroupNormConfig {
     /// Sets the bias initializer (default zeros).
+    ///
+    /// ```
+    /// let n = nnx_layers::GroupNorm::config(4).num_groups(Some(2)).bias_init(nnx_core::init::ones()).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.bias.unwrap().sum(), 4.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
         self
     }
     /// Sets the scale initializer (default ones).
+    ///
+    /// ```
+    /// let n = nnx_layers::GroupNorm::config(4).num_groups(Some(2)).scale_init(nnx_core::init::zeros()).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.scale.unwrap().sum(), 0.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn scale_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.scale_init = init.into();
         self
     }
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
+    ///
+    /// ```
+    /// let n = nnx_layers::GroupNorm::config(4).num_groups(Some(2)).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.num_features, 4);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<GroupNorm> {
         let n = self.num_features;
         let (num_groups, group_size) = match (self.num_groups, self.group_size) {

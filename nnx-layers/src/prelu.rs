@@ -42,12 +42,22 @@ pub struct PReLUConfig {
 
 impl PReLUConfig {
     /// The initial slope (default `0.01`).
+    ///
+    /// ```
+    /// let act = nnx_layers::PReLU::config().negative_slope_init(0.5).build();
+    /// assert_eq!(*act.negative_slope.first().unwrap(), 0.5);
+    /// ```
     pub fn negative_slope_init(mut self, v: f32) -> Self {
         self.negative_slope_init = v;
         self
     }
 
     /// Creates the layer.
+    ///
+    /// ```
+    /// let act = nnx_layers::PReLU::config().build();
+    /// assert_eq!(*act.negative_slope.first().unwrap(), 0.01);
+    /// ```
     pub fn build(self) -> PReLU {
         PReLU {
             negative_slope: Param::new(arr0(self.negative_slope_init)),
@@ -57,11 +67,20 @@ impl PReLUConfig {
 
 impl PReLU {
     /// A PReLU with slope `0.01`.
+    ///
+    /// ```
+    /// assert_eq!(*nnx_layers::PReLU::new().negative_slope.first().unwrap(), 0.01);
+    /// ```
     pub fn new() -> PReLU {
         PReLU::config().build()
     }
 
     /// The options, starting from Flax's defaults.
+    ///
+    /// ```
+    /// let act = nnx_layers::PReLU::config().negative_slope_init(0.2).build();
+    /// assert_eq!(*act.negative_slope.first().unwrap(), 0.2);
+    /// ```
     pub fn config() -> PReLUConfig {
         PReLUConfig {
             negative_slope_init: 0.01,
@@ -69,6 +88,12 @@ impl PReLU {
     }
 
     /// Applies the activation elementwise.
+    ///
+    /// ```
+    /// let act = nnx_layers::PReLU::config().negative_slope_init(0.5).build();
+    /// assert_eq!(act.forward(&ndarray::array![-2.0f32, 3.0])?, ndarray::array![-1.0f32, 3.0].into_dyn());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn forward<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,

@@ -29,6 +29,12 @@ pub struct Sequential<T> {
 
 impl<T> Sequential<T> {
     /// A sequence of layers.
+    ///
+    /// ```
+    /// let mut id = nnx_layers::Sequential::<nnx_layers::Linear>::new(vec![]);
+    /// assert_eq!(id.forward(&ndarray::array![1.0f32])?, ndarray::array![1.0f32].into_dyn());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn new(layers: Vec<T>) -> Self {
         Sequential { layers }
     }
@@ -45,6 +51,16 @@ impl<T: Forward> Sequential<T> {
     ///
     /// # Errors
     /// The first layer's error.
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let mut rngs = Rngs::new(0);
+    /// let twice = nnx_layers::Linear::config(1, 1).kernel_init(init::constant(2.0)).build(&mut rngs)?;
+    /// let mut s = nnx_layers::Sequential::new(vec![twice.clone_deep()?, twice]);
+    /// assert_eq!(s.forward(&ndarray::array![[1.5f32]])?, ndarray::array![[6.0f32]].into_dyn());
+    /// # use nnx_core::Module;
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn forward<S: Data<Elem = f32>, D: Dimension>(
         &mut self,
         x: &ArrayBase<S, D>,

@@ -4,12 +4,19 @@
 use ndarray::{Array, ArrayD, Dimension};
 use nnx_core::{Param, VariableType};
 
-/// Chainable config setters, one per Flax argument.
+/// Chainable config setters, one per Flax argument. `$ctor` is an expression
+/// building a `$cfg`, used in each setter's doc example.
 macro_rules! setters {
-    ($cfg:ident { $($name:ident : $t:ty),* $(,)? }) => {
+    ($cfg:ident = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
         impl $cfg {
             $(
                 #[doc = concat!("Sets `", stringify!($name), "` (Flax's argument of that name).")]
+                #[doc = ""]
+                #[doc = "```"]
+                #[doc = concat!("let value: ", stringify!($t), " = Default::default();")]
+                #[doc = concat!("let cfg: nnx_layers::", stringify!($cfg), " = ", $ctor, ".", stringify!($name), "(value.clone());")]
+                #[doc = concat!("assert!(format!(\"{cfg:?}\").contains(&format!(\"", stringify!($name), ": {value:?}\")));")]
+                #[doc = "```"]
                 pub fn $name(mut self, $name: $t) -> Self {
                     self.$name = $name;
                     self

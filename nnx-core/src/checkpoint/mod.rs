@@ -82,6 +82,10 @@ pub use module::{
 /// The largest safetensors JSON header accepted, in bytes (64 MiB): far above
 /// what millions of tensors need, and a bound on what a hostile header can
 /// make the loader allocate before anything is validated.
+///
+/// ```
+/// assert_eq!(nnx_core::checkpoint::MAX_HEADER_BYTES, 64 * 1024 * 1024);
+/// ```
 pub const MAX_HEADER_BYTES: usize = 64 << 20;
 
 /// The built-in Variable types by name (`"Param"` → [`Param`](const@crate::Param)):

@@ -154,6 +154,12 @@ impl<M> GraphDef<M> {
     }
 
     /// Number of Variables the graph holds.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let g = vec![Param::new(1.0f32), Param::new(2.0f32)].graphdef();
+    /// assert_eq!(g.num_variables(), 2);
+    /// ```
     pub fn num_variables(&self) -> usize {
         self.entries
             .iter()
@@ -167,6 +173,14 @@ impl<M: Field> GraphDef<M> {
     /// path must be present once, with the recorded Variable type, value type, shape
     /// and dtype, and no State may hold other paths. All problems are reported in one
     /// error.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let (g, params) = vec![Param::new(1.0f32)].split(..).unwrap();
+    /// let back = g.merge(params.clone()).unwrap();
+    /// assert_eq!(*back[0], 1.0);
+    /// assert!(g.merge(State::new()).is_err()); // the Variable at `0` is missing
+    /// ```
     pub fn merge(&self, states: impl IntoStates) -> Result<M> {
         build(&self.entries, states.into_states())
     }

@@ -68,6 +68,12 @@ impl fmt::Debug for Key {
 }
 
 /// A path from the root of a graph.
+///
+/// ```
+/// use nnx_core::{Key, Path};
+/// let p: Path = vec![Key::from("layers"), Key::from(0usize)];
+/// assert_eq!(nnx_core::graph::path_string(&p), "layers/0");
+/// ```
 pub type Path = Vec<Key>;
 
 /// Writes a path as `a/b/0`, the form errors use.

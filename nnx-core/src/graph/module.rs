@@ -35,6 +35,12 @@ use crate::value::Value;
 /// ```
 pub trait Module: Field {
     /// Every Variable, by path (Flax's `nnx.state(module)`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let s = vec![Param::new(1.0f32), Param::new(2.0)].state();
+    /// assert_eq!(s.flat_state().paths(), vec![vec![Key::from(0usize)], vec![Key::from(1usize)]]);
+    /// ```
     fn state(&self) -> State {
         let mut c = Collector::new(false, true, Vec::new());
         self.walk_field(&ROOT, &mut c);
@@ -42,6 +48,15 @@ pub trait Module: Field {
     }
 
     /// The Variables matching `filter` (Flax's `nnx.state(module, filter)`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Bn { scale: Param<f32>, mean: BatchStat<f32> }
+    /// let bn = Bn { scale: Param::new(1.0), mean: BatchStat::new(0.0) };
+    /// let stats = bn.state_of(BatchStat);
+    /// assert_eq!(stats.flat_state().paths(), vec![vec![Key::from("mean")]]);
+    /// ```
     fn state_of(&self, filter: impl Filter) -> State {
         let mut c = Collector::new(false, true, vec![&filter]);
         self.walk_field(&ROOT, &mut c);
@@ -49,6 +64,15 @@ pub trait Module: Field {
     }
 
     /// One State per filter (first match wins; unmatched Variables are left out).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Bn { scale: Param<f32>, mean: BatchStat<f32> }
+    /// let bn = Bn { scale: Param::new(1.0), mean: BatchStat::new(0.0) };
+    /// let (params, stats) = bn.states_of((Param, BatchStat)).unwrap();
+    /// assert_eq!((params.len(), stats.len()), (1, 1));
+    /// ```
     fn states_of<F: Filters>(&self, filters: F) -> Result<F::States> {
         let list = filters.as_list();
         check_ellipsis(&list)?;
@@ -60,6 +84,13 @@ pub trait Module: Field {
     }
 
     /// The structure without the Variables' values.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let g = vec![Param::new(1.0f32)].graphdef();
+    /// assert_eq!(g, vec![Param::new(9.0f32)].graphdef()); // values are not part of it
+    /// assert_eq!(g.num_variables(), 1);
+    /// ```
     fn graphdef(&self) -> GraphDef<Self> {
         let mut c = Collector::new(true, false, Vec::new());
         self.walk_field(&ROOT, &mut c);
@@ -69,6 +100,17 @@ pub trait Module: Field {
     /// Splits into a GraphDef and one State per filter (Flax's `nnx.split`):
     /// `let (graphdef, params, rest) = model.split((Param, ..))?`. Every Variable
     /// must match a filter, and `..` may only come last.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Bn { scale: Param<f32>, mean: BatchStat<f32> }
+    /// let bn = Bn { scale: Param::new(1.0), mean: BatchStat::new(0.0) };
+    /// let (g, params, rest) = bn.split((Param, ..)).unwrap();
+    /// assert_eq!((params.len(), rest.len()), (1, 1));
+    /// let bn: Bn = g.merge((params, rest)).unwrap();
+    /// assert_eq!(*bn.scale, 1.0);
+    /// ```
     fn split<F: Filters>(self, filters: F) -> Result<F::Split<Self>> {
         let list = filters.as_list();
         check_ellipsis(&list)?;
@@ -89,6 +131,14 @@ pub trait Module: Field {
     /// Sets Variables from States (Flax's `nnx.update`), no hooks firing. Paths may
     /// be a subset of the graph's; each must exist with the same Variable type, value
     /// type and shape. Nothing changes unless everything fits.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut m = vec![Param::new(1.0f32), Param::new(2.0)];
+    /// let new = vec![Param::new(10.0f32)].state(); // a subset of the paths
+    /// m.update(new).unwrap();
+    /// assert_eq!((*m[0], *m[1]), (10.0, 2.0));
+    /// ```
     fn update(&mut self, states: impl IntoStates) -> Result<()> {
         let mut leaves = HashMap::new();
         for state in states.into_states() {
@@ -110,6 +160,22 @@ pub trait Module: Field {
     /// one State per filter. Only removable slots can be popped: `sow` stores and
     /// `Option` fields (left `None`); a match in any other field is an error and
     /// nothing is removed.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Block {
+    ///     w: Param<f32>,
+    ///     #[nnx(sow)]
+    ///     sown: Sown,
+    /// }
+    /// let mut b = Block { w: Param::new(1.0), sown: Sown::default() };
+    /// b.sow(Intermediate, "i", 2.0f32).unwrap();
+    /// let popped = b.pop(Intermediate).unwrap();
+    /// assert_eq!(popped.len(), 1);
+    /// assert!(b.sown.is_empty());
+    /// assert!(b.pop(Param).is_err()); // `w` is not a removable slot
+    /// ```
     fn pop<F: Filters>(&mut self, filters: F) -> Result<F::States> {
         let list = filters.as_list();
         check_ellipsis(&list)?;
@@ -131,6 +197,14 @@ pub trait Module: Field {
 
     /// A copy sharing nothing with `self`: values copied, shared objects shared only
     /// among themselves, as in the original.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let a = vec![Param::new(1.0f32)];
+    /// let mut b = a.clone_deep().unwrap();
+    /// *b[0] = 5.0;
+    /// assert_eq!((*a[0], *b[0]), (1.0, 5.0));
+    /// ```
     fn clone_deep(&self) -> Result<Self> {
         let (graphdef, state) = (self.graphdef(), self.state());
         graphdef.merge(state.deep_clone())
@@ -138,6 +212,13 @@ pub trait Module: Field {
 
     /// Every node and Variable with its path, children before parents (Flax's
     /// `iter_graph`); a shared object appears once, at its first path.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let items = vec![Param::new(1.0f32)].iter_graph();
+    /// let paths: Vec<_> = items.iter().map(|(p, _)| p.clone()).collect();
+    /// assert_eq!(paths, vec![vec![Key::from(0usize)], vec![]]); // the Variable, then the root
+    /// ```
     fn iter_graph(&self) -> Vec<(Path, GraphItem)> {
         let mut l = Lister::default();
         self.walk_field(&ROOT, &mut l);
@@ -146,6 +227,13 @@ pub trait Module: Field {
 
     /// For each object reachable at several paths, all its paths (first in sorted
     /// order first).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let p = Shared::new(Param::new(1.0f32));
+    /// let m = vec![p.clone(), p];
+    /// assert_eq!(m.find_duplicates(), vec![vec![vec![Key::from(0usize)], vec![Key::from(1usize)]]]);
+    /// ```
     fn find_duplicates(&self) -> Vec<Vec<Path>> {
         let mut l = Lister::default();
         self.walk_field(&ROOT, &mut l);
@@ -155,6 +243,16 @@ pub trait Module: Field {
     /// Sets the static field `name` to `value` on every node that has one (Flax's
     /// `set_attributes`); returns how many were set. An error if none has it, or if
     /// one has it with another type.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Head { #[nnx(static)] heads: usize }
+    /// let mut m = vec![Head { heads: 1 }, Head { heads: 2 }];
+    /// assert_eq!(m.set_attributes("heads", 4usize).unwrap(), 2);
+    /// assert_eq!(m[1].heads, 4);
+    /// assert!(m.set_attributes("missing", 1u8).is_err());
+    /// ```
     fn set_attributes<T: Any + Clone>(&mut self, name: &str, value: T) -> Result<usize> {
         let n = set_attribute(self, name, value)?;
         if n == 0 {
@@ -169,6 +267,15 @@ pub trait Module: Field {
 
     /// Training mode: `deterministic = false` and `use_running_average = false`
     /// wherever those fields exist (Flax's `module.train()`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Drop { #[nnx(static)] deterministic: bool }
+    /// let mut m = Drop { deterministic: true };
+    /// m.train().unwrap();
+    /// assert!(!m.deterministic);
+    /// ```
     fn train(&mut self) -> Result<()> {
         set_attribute(self, "deterministic", false)?;
         set_attribute(self, "use_running_average", false)?;
@@ -176,6 +283,15 @@ pub trait Module: Field {
     }
 
     /// Evaluation mode: `deterministic = true` and `use_running_average = true`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Drop { #[nnx(static)] deterministic: bool }
+    /// let mut m = Drop { deterministic: false };
+    /// m.eval().unwrap();
+    /// assert!(m.deterministic);
+    /// ```
     fn eval(&mut self) -> Result<()> {
         set_attribute(self, "deterministic", true)?;
         set_attribute(self, "use_running_average", true)?;
@@ -185,6 +301,20 @@ pub trait Module: Field {
     /// Records `value` under `name` at the module's own path, appending to a tuple
     /// (Flax's `sow`): `self.sow(Intermediate, "i", x.clone())?`. Only modules with a
     /// `#[nnx(sow)]` store can sow.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Block {
+    ///     #[nnx(sow)]
+    ///     sown: Sown,
+    /// }
+    /// let mut b = Block { sown: Sown::default() };
+    /// b.sow(Intermediate, "i", 1.0f32).unwrap();
+    /// b.sow(Intermediate, "i", 2.0f32).unwrap();
+    /// assert_eq!(b.state().len(), 1); // one tuple at path 'i'
+    /// assert!(b.state().leaf(&[Key::from("i")]).is_some());
+    /// ```
     fn sow<T: Value + Clone + PartialEq>(&mut self, kind: Kind, name: &str, value: T) -> Result<()>
     where
         Self: Sow,
@@ -194,6 +324,19 @@ pub trait Module: Field {
 
     /// Records `value` under `name` with a custom accumulator (Flax's `sow` with
     /// `init_fn` and `reduce_fn`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Block {
+    ///     #[nnx(sow)]
+    ///     sown: Sown,
+    /// }
+    /// let mut b = Block { sown: Sown::default() };
+    /// b.sow_with(Intermediate, "n", 1u32, || 0u32, |acc, x| acc + x).unwrap();
+    /// b.sow_with(Intermediate, "n", 1u32, || 0u32, |acc, x| acc + x).unwrap();
+    /// assert_eq!(b.sown.get("n").unwrap().value_dyn().as_any().downcast_ref::<u32>(), Some(&2));
+    /// ```
     fn sow_with<T, R: Value + Clone>(
         &mut self,
         kind: Kind,

@@ -248,6 +248,14 @@ impl WalkerMut for AttributeSetter<'_> {
 }
 
 /// What [`iter_graph`](crate::Module::iter_graph) yields for each path.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::GraphItem;
+/// let items = vec![Param::new(1.0f32)].iter_graph();
+/// assert!(matches!(items[0].1, GraphItem::Variable(_)));
+/// assert!(matches!(items[1].1, GraphItem::Node(_)));
+/// ```
 #[derive(Debug, Clone)]
 pub enum GraphItem {
     /// A node (module or container), by type name.

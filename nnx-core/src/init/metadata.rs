@@ -32,6 +32,13 @@ pub struct ParamInit<A> {
 
 impl<A> ParamInit<A> {
     /// Samples the raw value and attaches the hooks and metadata.
+    ///
+    /// ```
+    /// use nnx_core::init::{zeros, ParamInit};
+    /// let meta = ParamInit::from(zeros::<f32>()).init(nnx_core::random::key(0), &[2])?;
+    /// assert_eq!(meta.raw_value, ndarray::arr1(&[0.0f32, 0.0]).into_dyn());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn init(&self, key: Key, shape: &[usize]) -> Result<VariableMetadata<ArrayD<A>>> {
         let meta = VariableMetadata::new(self.init.init(key, shape)?);
         Ok(match &self.decorate {

@@ -62,4 +62,11 @@ where
 }
 
 /// A shared, cheaply clonable initializer, as the constructors here return.
+///
+/// ```
+/// let ones: nnx_core::init::Init<f32> = nnx_core::init::ones();
+/// let copy = ones.clone(); // shares the initializer
+/// assert_eq!(copy.init(nnx_core::random::key(0), &[3])?.sum(), 3.0);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 pub type Init<A> = Arc<dyn Initializer<A>>;

@@ -7,6 +7,13 @@ use super::Init;
 use crate::random::{self, Float, Key};
 
 /// Which fan sets the variance of [`variance_scaling`].
+///
+/// ```
+/// use nnx_core::init::{variance_scaling, Distribution, FanMode};
+/// let init = variance_scaling::<f32>(1.0, FanMode::FanOut, Distribution::Normal, &[-2], &[-1], &[]);
+/// assert_eq!(init.init(nnx_core::random::key(0), &[4, 2])?.shape(), &[4, 2]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FanMode {
     /// `fan_in`.
@@ -18,6 +25,15 @@ pub enum FanMode {
 }
 
 /// The distribution [`variance_scaling`] samples from.
+///
+/// ```
+/// use nnx_core::init::{variance_scaling, Distribution, FanMode};
+/// let init = variance_scaling::<f32>(1.0, FanMode::FanIn, Distribution::Uniform, &[-2], &[-1], &[]);
+/// let w = init.init(nnx_core::random::key(0), &[3, 2])?;
+/// let limit = (3.0f32 / 3.0).sqrt(); // sqrt(3 * scale / fan_in)
+/// assert!(w.iter().all(|x| x.abs() <= limit));
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Distribution {
     /// Normal truncated to two standard deviations, rescaled to keep the variance.
