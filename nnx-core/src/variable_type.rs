@@ -68,11 +68,7 @@ macro_rules! variable_type {
         impl<T: $crate::value::Value + ::core::clone::Clone> $name<T> {
             #[doc = concat!("A `", stringify!($name), "` holding `value` (create hooks and behaviour fire).")]
             #[doc = ""]
-            #[doc = "```"]
-            #[doc = "nnx_core::variable_type!(pub Counter);"]
-            #[doc = "let c = Counter::new(3u32);"]
-            #[doc = "assert_eq!(*c, 3);"]
-            #[doc = "```"]
+            #[doc = "The `variable_type!` macro of nnx-core shows an example (generated docs live in the calling crate, so they hold none)."]
             pub fn new(value: T) -> Self
             where
                 Self: $crate::VariableBehavior + $crate::VariableType<Value = T>,
@@ -82,11 +78,7 @@ macro_rules! variable_type {
 
             #[doc = concat!("A `", stringify!($name), "` from a raw value with hooks and metadata.")]
             #[doc = ""]
-            #[doc = "```"]
-            #[doc = "nnx_core::variable_type!(pub Counter);"]
-            #[doc = "let c = Counter::from_metadata(nnx_core::VariableMetadata::new(3u32).with(\"unit\", \"steps\"));"]
-            #[doc = "assert!(nnx_core::VariableType::has_metadata(&c, \"unit\"));"]
-            #[doc = "```"]
+            #[doc = "`VariableMetadata` in nnx-core shows an example."]
             pub fn from_metadata(meta: $crate::VariableMetadata<T>) -> Self
             where
                 Self: $crate::VariableBehavior + $crate::VariableType<Value = T>,
