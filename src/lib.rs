@@ -17,7 +17,7 @@
 //! assert_eq!(model.state().flat_state().len(), 2);
 //! let (graphdef, state) = model.split(..).unwrap();
 //! let back: Linear = graphdef.merge(state).unwrap();
-//! assert_eq!(*back.w, Array1::ones(3));
+//! assert_eq!(*back.w, Array1::<f32>::ones(3));
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
