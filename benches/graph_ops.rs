@@ -23,7 +23,7 @@ fn graph_ops(c: &mut Criterion) {
         // `split` consumes the model; cloning it (values shared) is setup, not timed.
         g.bench_function(format!("split/{depth}"), |b| {
             b.iter_batched(
-                || shallow(),
+                &shallow,
                 |m| m.split(..).expect("split"),
                 BatchSize::SmallInput,
             )

@@ -80,7 +80,11 @@ impl Mlp {
     /// recording activations would.
     pub fn sow_all(&mut self) -> nnx::Result<()> {
         for i in 0..self.layers.len() {
-            self.sow(Intermediate, &format!("i{i}"), ndarray::Array1::<f32>::zeros(4))?;
+            self.sow(
+                Intermediate,
+                &format!("i{i}"),
+                ndarray::Array1::<f32>::zeros(4),
+            )?;
         }
         Ok(())
     }
@@ -124,7 +128,9 @@ pub fn input(shape: &[usize]) -> ArrayD<f32> {
     let n = shape.iter().product::<usize>();
     ArrayD::from_shape_vec(
         shape,
-        (0..n).map(|i| ((i * 7919) % 2000) as f32 / 1000.0 - 1.0).collect(),
+        (0..n)
+            .map(|i| ((i * 7919) % 2000) as f32 / 1000.0 - 1.0)
+            .collect(),
     )
     .expect("shape and data agree")
 }

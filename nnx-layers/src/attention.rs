@@ -110,12 +110,9 @@ impl OutProjection {
         let mut shape = x.shape()[..nd - 2].to_vec();
         shape.push(h * d);
         let x = x.as_standard_layout();
-        let x = x
-            .view()
-            .into_shape_with_order(IxDyn(&shape))
-            .map_err(|e| {
-                Error::invalid_argument("attention output", fmt_tuple_usize(&shape), e.to_string())
-            })?;
+        let x = x.view().into_shape_with_order(IxDyn(&shape)).map_err(|e| {
+            Error::invalid_argument("attention output", fmt_tuple_usize(&shape), e.to_string())
+        })?;
         let mut y = dot_last_axis(&x, &w)?;
         if let Some(b) = &self.bias {
             y += b.value();

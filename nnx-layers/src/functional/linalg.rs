@@ -53,7 +53,7 @@ fn vec_mat<T: Real>(x: ArrayView1<'_, T>, w: &[T], n: usize) -> Array2<T> {
     let mut y = vec![T::zero(); n];
     for (&xi, row) in x.iter().zip(w.chunks_exact(n.max(1))) {
         for (yj, &wij) in y.iter_mut().zip(row) {
-            *yj = *yj + xi * wij;
+            *yj += xi * wij;
         }
     }
     Array2::from_shape_vec((1, n), y).expect("n values make one row of n")
