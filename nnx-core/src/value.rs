@@ -195,7 +195,7 @@ pub trait Value: ValueBase + fmt::Debug {
     /// without allocating (graph operations ask once per Variable).
     ///
     /// ```
-    /// use nnx_core::Value;
+    /// use nnx_core::value::Value;
     /// assert!(ndarray::Array2::<f32>::zeros((2, 3)).has_shape(Some(&[2, 3])));
     /// assert!(1.0f32.has_shape(Some(&[])));
     /// ```
