@@ -151,6 +151,54 @@ impl<L> Tree<L> {
         root
     }
 
+    /// The child under `key` of a map.
+    pub(crate) fn child(&self, key: &Key) -> Option<&Tree<L>> {
+        match self {
+            Tree::Map(m) => m.get(key),
+            Tree::Leaf(_) => None,
+        }
+    }
+
+    /// The number of leaves.
+    pub(crate) fn count_leaves(&self) -> usize {
+        match self {
+            Tree::Leaf(_) => 1,
+            Tree::Map(m) => m.values().map(Tree::count_leaves).sum(),
+        }
+    }
+
+    /// Whether `other` has a leaf where `self` has a map or the reverse, so that
+    /// merging the two would lose leaves.
+    pub(crate) fn conflicts_with(&self, other: &Tree<L>) -> bool {
+        match (self, other) {
+            (Tree::Map(a), Tree::Map(b)) => b
+                .iter()
+                .any(|(k, t)| a.get(k).is_some_and(|s| s.conflicts_with(t))),
+            (Tree::Leaf(_), Tree::Leaf(_)) => false,
+            _ => true,
+        }
+    }
+
+    /// Adds the leaves of `other`, which win at equal paths, as inserting them one
+    /// by one would.
+    pub(crate) fn merge_from(&mut self, other: Tree<L>) {
+        match (self, other) {
+            (Tree::Map(a), Tree::Map(b)) => {
+                for (k, t) in b {
+                    match a.entry(k) {
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            v.insert(t);
+                        }
+                        std::collections::btree_map::Entry::Occupied(mut o) => {
+                            o.get_mut().merge_from(t)
+                        }
+                    }
+                }
+            }
+            (slot, other) => *slot = other,
+        }
+    }
+
     /// Sets the leaf at `path`, creating maps on the way.
     ///
     /// ```
@@ -423,6 +471,16 @@ impl State {
     /// ```
     pub fn from_flat(items: impl IntoIterator<Item = (Path, VariableState)>) -> Self {
         State(Tree::from_flat(items))
+    }
+
+    /// A State holding `tree`.
+    pub(crate) fn from_tree(tree: Tree<VariableState>) -> Self {
+        State(tree)
+    }
+
+    /// The nested tree, consuming the State.
+    pub(crate) fn into_tree(self) -> Tree<VariableState> {
+        self.0
     }
 
     /// The nested tree.

@@ -251,6 +251,17 @@ pub trait Value: ValueBase + fmt::Debug {
     fn dtype(&self) -> Option<DType>;
     /// The shape, for arrays and scalars (`[]`).
     fn shape_of(&self) -> Option<Vec<usize>>;
+    /// Whether [`shape_of`](Value::shape_of) is `shape`; arrays and scalars answer
+    /// without allocating (graph operations ask once per Variable).
+    ///
+    /// ```
+    /// use nnx_core::value::Value;
+    /// assert!(ndarray::Array2::<f32>::zeros((2, 3)).has_shape(Some(&[2, 3])));
+    /// assert!(1.0f32.has_shape(Some(&[])));
+    /// ```
+    fn has_shape(&self, shape: Option<&[usize]>) -> bool {
+        self.shape_of().as_deref() == shape
+    }
     /// Writes the value as Python prints it (`Array([0., 0.], dtype=float32)`, `(3,)`).
     fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result;
     /// Number of array elements and bytes held, over all array leaves.
@@ -345,6 +356,9 @@ impl<A: Element, D: Dimension + 'static> Value for ArrayBase<OwnedRepr<A>, D> {
     fn shape_of(&self) -> Option<Vec<usize>> {
         Some(self.shape().to_vec())
     }
+    fn has_shape(&self, shape: Option<&[usize]>) -> bool {
+        shape == Some(self.shape())
+    }
     fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
         f.write_str(&repr::fmt_jax_array(self.view(), A::DTYPE.name()))
     }
@@ -382,6 +396,9 @@ macro_rules! impl_scalar_value {
             }
             fn shape_of(&self) -> Option<Vec<usize>> {
                 Some(Vec::new())
+            }
+            fn has_shape(&self, shape: Option<&[usize]>) -> bool {
+                shape == Some(&[])
             }
             fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
                 let scalar = ndarray::arr0(*self);

@@ -96,7 +96,8 @@ impl<T: Value + Clone> Variable<T> {
     }
 
     /// Rebuilds a Variable from a state leaf, checking the value's Rust type.
-    pub(crate) fn from_state(state: VariableState, path: &str) -> Result<Self> {
+    /// `path` names the Variable in errors; it is only built for one.
+    pub(crate) fn from_state(state: VariableState, path: impl FnOnce() -> String) -> Result<Self> {
         let VariableState {
             kind,
             value,
@@ -105,7 +106,7 @@ impl<T: Value + Clone> Variable<T> {
         } = state;
         let found = value.type_name();
         let value = downcast_arc::<T>(value).map_err(|_| Error::TypeMismatch {
-            path: path.into(),
+            path: path().into(),
             expected: std::any::type_name::<T>().to_string(),
             found: found.to_string(),
         })?;

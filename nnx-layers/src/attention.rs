@@ -109,13 +109,10 @@ impl OutProjection {
         let nd = x.ndim();
         let mut shape = x.shape()[..nd - 2].to_vec();
         shape.push(h * d);
-        let x = x
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order(IxDyn(&shape))
-            .map_err(|e| {
-                Error::invalid_argument("attention output", fmt_tuple_usize(&shape), e.to_string())
-            })?;
+        let x = x.as_standard_layout();
+        let x = x.view().into_shape_with_order(IxDyn(&shape)).map_err(|e| {
+            Error::invalid_argument("attention output", fmt_tuple_usize(&shape), e.to_string())
+        })?;
         let mut y = dot_last_axis(&x, &w)?;
         if let Some(b) = &self.bias {
             y += b.value();
@@ -451,9 +448,6 @@ fn check_last(what: &str, x: &[usize], n: usize) -> Result<()> {
     Ok(())
 }
 
-/// The full cached key and value after a decode step, and the step's mask.
-type DecodeKv = (ArrayD<f32>, ArrayD<f32>, Option<ArrayD<bool>>);
-
 impl MultiHeadAttention {
     /// Options with Flax's defaults.
     ///
@@ -565,16 +559,22 @@ impl MultiHeadAttention {
         check_last("inputs_v", xv.shape(), self.in_kv_features)?;
         let mut query = self.query.forward(&xq)?;
         let mut key = self.key.forward(&xk)?;
-        let mut value = self.value.forward(&xv)?;
+        let value = self.value.forward(&xv)?;
         if let (Some(qln), Some(kln)) = (&self.query_ln, &self.key_ln) {
             query = qln.forward(&query)?;
             key = kln.forward(&key)?;
         }
-        let mut mask = mask.cloned();
-        if self.decode {
-            let (k, v, m) = self.decode_step(&key, &value, mask.as_ref())?;
-            (key, value, mask) = (k, v, m);
-        }
+        let mask = if self.decode {
+            self.decode_step(&key, &value, mask)?
+        } else {
+            mask.cloned()
+        };
+        // In decode mode attention runs over the whole cache (the step was just
+        // written into it), read in place rather than copied.
+        let (key, value) = match (&self.cached_key, &self.cached_value) {
+            (Some(ck), Some(cv)) if self.decode => (ck.value().view(), cv.value().view()),
+            _ => (key.view(), value.view()),
+        };
         let keep;
         let dropout = if self.dropout_rate > 0.0 && !self.deterministic {
             let rng = self.rngs.as_mut().ok_or_else(|| {
@@ -607,14 +607,14 @@ impl MultiHeadAttention {
         self.out.forward(&x)
     }
 
-    /// Writes one step into the cache; returns the full cached key, value and
-    /// the mask limited to the filled positions.
+    /// Writes one step into the cache; returns the mask limited to the filled
+    /// positions.
     fn decode_step(
         &mut self,
         key: &ArrayD<f32>,
         value: &ArrayD<f32>,
         mask: Option<&ArrayD<bool>>,
-    ) -> Result<DecodeKv> {
+    ) -> Result<Option<ArrayD<bool>>> {
         let (Some(ck), Some(cv), Some(ci)) = (
             self.cached_key.as_mut(),
             self.cached_value.as_mut(),
@@ -655,8 +655,7 @@ impl MultiHeadAttention {
         let mut mshape = cshape[..nd - 3].to_vec();
         mshape.extend([1, 1, max_len]);
         let limit = ArrayD::from_shape_fn(IxDyn(&mshape), |ix| ix[mshape.len() - 1] <= cur);
-        let mask = combine_masks(&[mask, Some(&limit)])?;
-        Ok((ck.value().clone(), cv.value().clone(), mask))
+        combine_masks(&[mask, Some(&limit)])
     }
 }
 

@@ -9,7 +9,7 @@ use crate::graph::graphdef::Entry;
 use crate::graph::key::{path_string, Key, Path};
 use crate::graph::shared::Shared;
 use crate::graph::tracker::{PathTracker, ROOT};
-use crate::state::{collect_errors, State, VariableState};
+use crate::state::{collect_errors, State, Tree, VariableState};
 use crate::variable::{Variable, VariableType};
 
 /// The States given to merge: one `State`, a tuple of them, or a `Vec`.
@@ -54,18 +54,14 @@ pub struct Builder<'a> {
     entries: &'a [Entry],
     pos: usize,
     tracker: PathTracker,
-    leaves: HashMap<Path, VariableState>,
+    /// The leaves still to take: the subtree of each node on the current path that
+    /// adds a path component, the whole tree first.
+    stack: Vec<Tree<VariableState>>,
     shared: Vec<Option<Box<dyn Any + Send + Sync>>>,
 }
 
 pub(crate) fn build<M: Field>(entries: &[Entry], states: Vec<State>) -> Result<M> {
-    let mut leaves = HashMap::new();
-    for state in states {
-        for (path, leaf) in state.into_flat() {
-            leaves.insert(path, leaf);
-        }
-    }
-    check_leaves(entries, &leaves, true)?;
+    let leaves = join_checked(entries, states, true)?;
     let shared_count = entries
         .iter()
         .filter(|e| matches!(e, Entry::SharedFirst { .. }))
@@ -74,10 +70,115 @@ pub(crate) fn build<M: Field>(entries: &[Entry], states: Vec<State>) -> Result<M
         entries,
         pos: 0,
         tracker: PathTracker::default(),
-        leaves,
+        stack: vec![leaves],
         shared: (0..shared_count).map(|_| None).collect(),
     };
     M::build_field(&ROOT, &mut b)
+}
+
+/// Joins States into one tree (a later State wins at the same path) and checks it
+/// against the graph's Variable entries as [`check_leaves`] does.
+///
+/// The check walks the entries and the tree together, allocating nothing; only
+/// when it fails are paths built, to report every problem with [`check_leaves`].
+pub(crate) fn join_checked(
+    entries: &[Entry],
+    states: Vec<State>,
+    require_all: bool,
+) -> Result<Tree<VariableState>> {
+    join_checked_with(
+        states,
+        |t| fits(entries, t, require_all),
+        || entries.to_vec(),
+        require_all,
+    )
+}
+
+/// [`join_checked`] with the fast check `fits` given, and the entries built only
+/// when it fails (so `update` need not build a GraphDef).
+pub(crate) fn join_checked_with(
+    states: Vec<State>,
+    fits: impl FnOnce(&Tree<VariableState>) -> bool,
+    entries: impl FnOnce() -> Vec<Entry>,
+    require_all: bool,
+) -> Result<Tree<VariableState>> {
+    let trees: Vec<Tree<VariableState>> = states.into_iter().map(State::into_tree).collect();
+    // A leaf in one State where another has a subtree cannot be joined as a tree;
+    // checking the flat leaves reports it.
+    let conflict = (1..trees.len()).any(|i| trees[..i].iter().any(|t| t.conflicts_with(&trees[i])));
+    if conflict {
+        let leaves: HashMap<Path, VariableState> =
+            trees.into_iter().flat_map(Tree::into_flat).collect();
+        check_leaves(&entries(), &leaves, require_all)?;
+        return Ok(Tree::from_flat(leaves));
+    }
+    let mut trees = trees.into_iter();
+    let mut joined = trees.next().unwrap_or_default();
+    for t in trees {
+        joined.merge_from(t);
+    }
+    if !fits(&joined) {
+        let leaves: HashMap<Path, VariableState> = joined.clone().into_flat().into_iter().collect();
+        check_leaves(&entries(), &leaves, require_all)?;
+    }
+    Ok(joined)
+}
+
+/// Whether `leaves` passes [`check_leaves`], decided without building paths.
+fn fits(entries: &[Entry], leaves: &Tree<VariableState>, require_all: bool) -> bool {
+    let mut tracker = PathTracker::default();
+    // The subtree of each node on the current path that adds a path component.
+    let mut stack: Vec<Option<&Tree<VariableState>>> = vec![Some(leaves)];
+    let mut matched = 0;
+    for entry in entries {
+        match entry {
+            Entry::Enter { key, header } => {
+                if tracker.enter(key, header.transparent) {
+                    let sub = stack.last().copied().flatten().and_then(|t| t.child(key));
+                    stack.push(sub);
+                }
+            }
+            Entry::Leave => {
+                if tracker.leave().is_some() {
+                    stack.pop();
+                }
+            }
+            Entry::Variable {
+                key,
+                kind,
+                shape,
+                value_type,
+                ..
+            } => {
+                let top = stack.last().copied().flatten();
+                let leaf = if tracker.at_root() {
+                    top
+                } else {
+                    top.and_then(|t| t.child(key))
+                };
+                match leaf {
+                    Some(Tree::Leaf(l)) => {
+                        if l.kind != *kind
+                            || l.value.type_name() != *value_type
+                            || !l.value.has_shape(shape.as_deref())
+                        {
+                            return false;
+                        }
+                        matched += 1;
+                    }
+                    Some(Tree::Map(_)) => return false,
+                    None if require_all => return false,
+                    None => {}
+                }
+            }
+            Entry::Static { .. }
+            | Entry::None { .. }
+            | Entry::SharedFirst { .. }
+            | Entry::SharedRef { .. } => {}
+        }
+    }
+    // Every leaf sat at a Variable's path: none is left over.
+    matched == leaves.count_leaves()
 }
 
 /// Checks the leaves against the graph's Variable entries, collecting every problem:
@@ -93,8 +194,12 @@ pub(crate) fn check_leaves(
     let mut errors = Vec::new();
     for entry in entries {
         match entry {
-            Entry::Enter { key, header } => tracker.enter(key, header.transparent),
-            Entry::Leave => tracker.leave(),
+            Entry::Enter { key, header } => {
+                tracker.enter(key, header.transparent);
+            }
+            Entry::Leave => {
+                tracker.leave();
+            }
             Entry::Variable {
                 key,
                 kind,
@@ -191,7 +296,13 @@ impl<'a> Builder<'a> {
         match self.entries.get(self.pos) {
             Some(Entry::Enter { header, .. }) => {
                 self.pos += 1;
-                self.tracker.enter(key, header.transparent);
+                if self.tracker.enter(key, header.transparent) {
+                    let sub = match self.stack.last_mut() {
+                        Some(Tree::Map(m)) => m.remove(key).unwrap_or_default(),
+                        _ => Tree::default(),
+                    };
+                    self.stack.push(sub);
+                }
                 Ok(*header)
             }
             _ => Err(self.mismatch(key, "a node")),
@@ -203,7 +314,9 @@ impl<'a> Builder<'a> {
         match self.entries.get(self.pos) {
             Some(Entry::Leave) => {
                 self.pos += 1;
-                self.tracker.leave();
+                if self.tracker.leave().is_some() {
+                    self.stack.pop();
+                }
                 Ok(())
             }
             _ => Err(self.mismatch(&ROOT, "the end of a node")),
@@ -235,11 +348,18 @@ impl<'a> Builder<'a> {
         match self.entries.get(self.pos) {
             Some(Entry::Variable { kind, .. }) => {
                 self.pos += 1;
-                let path = self.tracker.child(key);
-                self.leaves.remove(&path).ok_or_else(|| Error::MissingPath {
-                    path: path_string(&path).into(),
-                    expected: kind.name().to_string(),
-                })
+                let leaf = match self.stack.last_mut() {
+                    Some(t) if self.tracker.at_root() => Some(std::mem::take(t)),
+                    Some(Tree::Map(m)) => m.remove(key),
+                    _ => None,
+                };
+                match leaf {
+                    Some(Tree::Leaf(l)) => Ok(l),
+                    _ => Err(Error::MissingPath {
+                        path: self.path_string_with(key).into(),
+                        expected: kind.name().to_string(),
+                    }),
+                }
             }
             _ => Err(self.mismatch(key, "a Variable")),
         }
@@ -248,8 +368,7 @@ impl<'a> Builder<'a> {
     /// Rebuilds the typed Variable stored under `key`.
     pub fn variable<V: VariableType>(&mut self, key: &Key) -> Result<V> {
         let leaf = self.take_leaf(key)?;
-        let at = self.path_string_with(key);
-        Variable::<V::Value>::from_state(leaf, &at).map(V::from_variable)
+        Variable::<V::Value>::from_state(leaf, || self.path_string_with(key)).map(V::from_variable)
     }
 
     /// Reads the static value stored under `key`.

@@ -2,16 +2,17 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::filter::{check_ellipsis, Filter, Filters};
-use crate::graph::builder::{check_leaves, IntoStates};
+use crate::graph::builder::{join_checked_with, IntoStates};
 use crate::graph::field::Field;
 use crate::graph::graphdef::GraphDef;
 use crate::graph::key::{path_string, Path};
 use crate::graph::tracker::ROOT;
-use crate::graph::walkers::{AttributeSetter, Collector, GraphItem, Lister, Popper, Updater};
+use crate::graph::walkers::{
+    AttributeSetter, Collector, GraphItem, LeafChecker, Lister, Popper, Updater,
+};
 use crate::kind::Kind;
 use crate::sow::Sow;
 use crate::state::{collect_errors, State};
@@ -44,7 +45,7 @@ pub trait Module: Field {
     fn state(&self) -> State {
         let mut c = Collector::new(false, true, Vec::new());
         self.walk_field(&ROOT, &mut c);
-        State::from_flat(c.parts.pop().unwrap_or_default())
+        c.into_states().pop().unwrap_or_default()
     }
 
     /// The Variables matching `filter` (Flax's `nnx.state(module, filter)`).
@@ -60,7 +61,7 @@ pub trait Module: Field {
     fn state_of(&self, filter: impl Filter) -> State {
         let mut c = Collector::new(false, true, vec![&filter]);
         self.walk_field(&ROOT, &mut c);
-        State::from_flat(c.parts.pop().unwrap_or_default())
+        c.into_states().pop().unwrap_or_default()
     }
 
     /// One State per filter (first match wins; unmatched Variables are left out).
@@ -78,9 +79,7 @@ pub trait Module: Field {
         check_ellipsis(&list)?;
         let mut c = Collector::new(false, true, list);
         self.walk_field(&ROOT, &mut c);
-        Ok(F::states(
-            c.parts.into_iter().map(State::from_flat).collect(),
-        ))
+        Ok(F::states(c.into_states()))
     }
 
     /// The structure without the Variables' values.
@@ -122,10 +121,7 @@ pub trait Module: Field {
             });
         }
         let graphdef = GraphDef::new(c.entries.take().unwrap_or_default());
-        Ok(F::split(
-            graphdef,
-            c.parts.into_iter().map(State::from_flat).collect(),
-        ))
+        Ok(F::split(graphdef, c.into_states()))
     }
 
     /// Sets Variables from States (Flax's `nnx.update`), no hooks firing. Paths may
@@ -140,13 +136,16 @@ pub trait Module: Field {
     /// assert_eq!((*m[0], *m[1]), (10.0, 2.0));
     /// ```
     fn update(&mut self, states: impl IntoStates) -> Result<()> {
-        let mut leaves = HashMap::new();
-        for state in states.into_states() {
-            for (path, leaf) in state.into_flat() {
-                leaves.insert(path, leaf);
-            }
-        }
-        check_leaves(&self.graphdef().entries, &leaves, false)?;
+        let leaves = join_checked_with(
+            states.into_states(),
+            |leaves| {
+                let mut checker = LeafChecker::new(leaves);
+                self.walk_field(&ROOT, &mut checker);
+                checker.fits(leaves)
+            },
+            || self.graphdef().entries.to_vec(),
+            false,
+        )?;
         let mut u = Updater::new(leaves);
         self.walk_field_mut(&ROOT, &mut u, false);
         if u.errors.is_empty() {
@@ -206,7 +205,11 @@ pub trait Module: Field {
     /// assert_eq!((*a[0], *b[0]), (1.0, 5.0));
     /// ```
     fn clone_deep(&self) -> Result<Self> {
-        let (graphdef, state) = (self.graphdef(), self.state());
+        // One walk collects both the GraphDef and the State.
+        let mut c = Collector::new(true, true, Vec::new());
+        self.walk_field(&ROOT, &mut c);
+        let graphdef = GraphDef::<Self>::new(c.entries.take().unwrap_or_default());
+        let state = c.into_states().pop().unwrap_or_default();
         graphdef.merge(state.deep_clone())
     }
 

@@ -14,18 +14,40 @@ pub(crate) struct PathTracker {
 }
 
 impl PathTracker {
-    pub(crate) fn enter(&mut self, key: &Key, transparent: bool) {
+    /// Enters a node; returns whether it added `key` to the path.
+    pub(crate) fn enter(&mut self, key: &Key, transparent: bool) -> bool {
         let push = !self.pushed.is_empty() && !transparent;
         if push {
             self.path.push(key.clone());
         }
         self.pushed.push(push);
+        push
     }
 
-    pub(crate) fn leave(&mut self) {
+    /// Leaves the current node; returns the key it had added to the path, if any.
+    pub(crate) fn leave(&mut self) -> Option<Key> {
         if self.pushed.pop() == Some(true) {
-            self.path.pop();
+            self.path.pop()
+        } else {
+            None
         }
+    }
+
+    /// Whether no node has been entered: a Variable walked as the root sits at the
+    /// empty path.
+    pub(crate) fn at_root(&self) -> bool {
+        self.pushed.is_empty()
+    }
+
+    /// Calls `f` with the path of a leaf under `key`, without allocating one.
+    pub(crate) fn with_child<R>(&mut self, key: &Key, f: impl FnOnce(&[Key]) -> R) -> R {
+        if self.at_root() {
+            return f(&[]);
+        }
+        self.path.push(key.clone());
+        let r = f(&self.path);
+        self.path.pop();
+        r
     }
 
     /// The path of a leaf stored under `key` in the current node.

@@ -1,7 +1,7 @@
 //! The walkers behind the graph operations.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{btree_map, BTreeMap, HashMap};
 
 use crate::error::Error;
 use crate::filter::{first_match, Filter};
@@ -9,32 +9,42 @@ use crate::graph::field::{NodeHeader, StaticField, Walker, WalkerMut};
 use crate::graph::graphdef::Entry;
 use crate::graph::key::{path_string, Key, Path};
 use crate::graph::tracker::PathTracker;
-use crate::state::VariableState;
+use crate::state::{State, Tree, VariableState};
 use crate::variable::AnyVariable;
 
 /// Collects the GraphDef entries and/or the Variable states of a graph in one pass.
 /// Variables are partitioned by `filters` (first match wins); with no filters all
 /// go to part 0.
+///
+/// States are built as trees while walking (one map per part for each node on the
+/// current path), so no Variable needs a path of its own.
 pub(crate) struct Collector<'f> {
     tracker: PathTracker,
     pub(crate) entries: Option<Vec<Entry>>,
     shared_ids: HashMap<usize, usize>,
     filters: Vec<&'f dyn Filter>,
     collect_states: bool,
-    pub(crate) parts: Vec<Vec<(Path, VariableState)>>,
+    parts: usize,
+    /// `parts` maps per node that adds a path component, outermost first; the
+    /// first `parts` hold the root's children.
+    maps: Vec<BTreeMap<Key, Tree<VariableState>>>,
+    /// A Variable walked as the root: its part and leaf (at the empty path).
+    root_leaf: Option<(usize, VariableState)>,
     pub(crate) unmatched: Vec<Path>,
 }
 
 impl<'f> Collector<'f> {
     pub(crate) fn new(graphdef: bool, states: bool, filters: Vec<&'f dyn Filter>) -> Self {
-        let n = filters.len().max(1);
+        let parts = filters.len().max(1);
         Collector {
             tracker: PathTracker::default(),
             entries: graphdef.then(Vec::new),
             shared_ids: HashMap::new(),
             filters,
             collect_states: states,
-            parts: (0..n).map(|_| Vec::new()).collect(),
+            parts,
+            maps: (0..parts).map(|_| BTreeMap::new()).collect(),
+            root_leaf: None,
             unmatched: Vec::new(),
         }
     }
@@ -44,6 +54,20 @@ impl<'f> Collector<'f> {
             entries.push(entry);
         }
     }
+
+    /// One State per part.
+    pub(crate) fn into_states(self) -> Vec<State> {
+        let root_leaf = self.root_leaf;
+        self.maps
+            .into_iter()
+            .take(self.parts)
+            .enumerate()
+            .map(|(i, m)| match &root_leaf {
+                Some((part, leaf)) if *part == i => State::from_tree(Tree::Leaf(leaf.clone())),
+                _ => State::from_tree(Tree::Map(m)),
+            })
+            .collect()
+    }
 }
 
 impl Walker for Collector<'_> {
@@ -52,12 +76,35 @@ impl Walker for Collector<'_> {
             key: key.clone(),
             header,
         });
-        self.tracker.enter(key, header.transparent);
+        if self.tracker.enter(key, header.transparent) && self.collect_states {
+            self.maps.extend((0..self.parts).map(|_| BTreeMap::new()));
+        }
     }
 
     fn leave(&mut self) {
         self.record(Entry::Leave);
-        self.tracker.leave();
+        let Some(key) = self.tracker.leave() else {
+            return;
+        };
+        if !self.collect_states {
+            return;
+        }
+        // Attach the node's maps to its parent's, leaving out empty ones as a State
+        // built from paths would.
+        let top = self.maps.len() - self.parts;
+        for i in 0..self.parts {
+            let m = std::mem::take(&mut self.maps[top + i]);
+            if m.is_empty() {
+                continue;
+            }
+            match self.maps[top - self.parts + i].entry(key.clone()) {
+                btree_map::Entry::Vacant(v) => {
+                    v.insert(Tree::Map(m));
+                }
+                btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(Tree::Map(m)),
+            }
+        }
+        self.maps.truncate(top);
     }
 
     fn shared(&mut self, key: &Key, id: usize) -> bool {
@@ -75,26 +122,35 @@ impl Walker for Collector<'_> {
     }
 
     fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
-        let value = var.value_dyn();
-        self.record(Entry::Variable {
-            key: key.clone(),
-            kind: var.kind(),
-            dtype: value.dtype(),
-            shape: value.shape_of(),
-            value_type: value.type_name(),
-        });
+        if self.entries.is_some() {
+            let value = var.value_dyn();
+            self.record(Entry::Variable {
+                key: key.clone(),
+                kind: var.kind(),
+                dtype: value.dtype(),
+                shape: value.shape_of(),
+                value_type: value.type_name(),
+            });
+        }
         if !self.collect_states {
             return;
         }
-        let path = self.tracker.child(key);
         let slot = if self.filters.is_empty() {
             Some(0)
         } else {
-            first_match(&self.filters, &path, var)
+            let filters = &self.filters;
+            self.tracker
+                .with_child(key, |path| first_match(filters, path, var))
         };
-        match slot {
-            Some(i) => self.parts[i].push((path, var.to_state())),
-            None => self.unmatched.push(path),
+        let Some(i) = slot else {
+            self.unmatched.push(self.tracker.child(key));
+            return;
+        };
+        if self.tracker.at_root() {
+            self.root_leaf = Some((i, var.to_state()));
+        } else {
+            let top = self.maps.len() - self.parts;
+            self.maps[top + i].insert(key.clone(), Tree::Leaf(var.to_state()));
         }
     }
 
@@ -112,20 +168,97 @@ impl Walker for Collector<'_> {
     }
 }
 
+/// Checks state leaves against the Variables of a live graph as `check_leaves`
+/// checks them against a GraphDef (`update` semantics: leaves may be a subset),
+/// walking the graph and the tree together without building paths.
+pub(crate) struct LeafChecker<'t> {
+    tracker: PathTracker,
+    seen: std::collections::HashSet<usize>,
+    /// The subtree of each node on the current path that adds a path component.
+    stack: Vec<Option<&'t Tree<VariableState>>>,
+    matched: usize,
+    ok: bool,
+}
+
+impl<'t> LeafChecker<'t> {
+    pub(crate) fn new(leaves: &'t Tree<VariableState>) -> Self {
+        LeafChecker {
+            tracker: PathTracker::default(),
+            seen: Default::default(),
+            stack: vec![Some(leaves)],
+            matched: 0,
+            ok: true,
+        }
+    }
+
+    /// Whether every leaf sat at a Variable's path with its kind, value type and shape.
+    pub(crate) fn fits(&self, leaves: &Tree<VariableState>) -> bool {
+        self.ok && self.matched == leaves.count_leaves()
+    }
+}
+
+impl Walker for LeafChecker<'_> {
+    fn enter(&mut self, key: &Key, header: NodeHeader) {
+        if self.tracker.enter(key, header.transparent) {
+            let sub = self
+                .stack
+                .last()
+                .copied()
+                .flatten()
+                .and_then(|t| t.child(key));
+            self.stack.push(sub);
+        }
+    }
+    fn leave(&mut self) {
+        if self.tracker.leave().is_some() {
+            self.stack.pop();
+        }
+    }
+    fn shared(&mut self, _key: &Key, id: usize) -> bool {
+        self.seen.insert(id)
+    }
+    fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
+        let top = self.stack.last().copied().flatten();
+        let leaf = if self.tracker.at_root() {
+            top
+        } else {
+            top.and_then(|t| t.child(key))
+        };
+        match leaf {
+            Some(Tree::Leaf(l)) => {
+                let value = var.value_dyn();
+                if l.kind != var.kind()
+                    || l.value.type_name() != value.type_name()
+                    || !l.value.has_shape(value.shape_of().as_deref())
+                {
+                    self.ok = false;
+                }
+                self.matched += 1;
+            }
+            Some(Tree::Map(_)) => self.ok = false,
+            None => {}
+        }
+    }
+    fn static_value(&mut self, _key: &Key, _value: &dyn StaticField) {}
+    fn none(&mut self, _key: &Key) {}
+}
+
 /// Applies state leaves to the Variables at their paths (validated beforehand).
 pub(crate) struct Updater {
     tracker: PathTracker,
     seen: std::collections::HashSet<usize>,
-    pub(crate) leaves: HashMap<Path, VariableState>,
+    /// The leaves still to apply, as in the merge builder: the subtree of each node
+    /// on the current path that adds a path component.
+    stack: Vec<Tree<VariableState>>,
     pub(crate) errors: Vec<Error>,
 }
 
 impl Updater {
-    pub(crate) fn new(leaves: HashMap<Path, VariableState>) -> Self {
+    pub(crate) fn new(leaves: Tree<VariableState>) -> Self {
         Updater {
             tracker: PathTracker::default(),
             seen: Default::default(),
-            leaves,
+            stack: vec![leaves],
             errors: Vec::new(),
         }
     }
@@ -133,19 +266,36 @@ impl Updater {
 
 impl WalkerMut for Updater {
     fn enter(&mut self, key: &Key, header: NodeHeader) {
-        self.tracker.enter(key, header.transparent);
+        if self.tracker.enter(key, header.transparent) {
+            let sub = match self.stack.last_mut() {
+                Some(Tree::Map(m)) => m.remove(key).unwrap_or_default(),
+                _ => Tree::default(),
+            };
+            self.stack.push(sub);
+        }
     }
     fn leave(&mut self) {
-        self.tracker.leave();
+        if self.tracker.leave().is_some() {
+            self.stack.pop();
+        }
     }
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
         self.seen.insert(id)
     }
     fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _removable: bool) -> bool {
-        let path = self.tracker.child(key);
-        if let Some(leaf) = self.leaves.remove(&path) {
-            if let Err(e) = var.update_from(&leaf, &path_string(&path)) {
-                self.errors.push(e);
+        let leaf = match self.stack.last_mut() {
+            Some(t) if self.tracker.at_root() => Some(std::mem::take(t)),
+            Some(Tree::Map(m)) => m.remove(key),
+            _ => None,
+        };
+        if let Some(Tree::Leaf(leaf)) = leaf {
+            // Validation matched kinds and value types, so this does not fail; the
+            // path is only rendered (by a second, equally failing call) if it does.
+            if var.update_from(&leaf, "").is_err() {
+                let path = path_string(&self.tracker.child(key));
+                if let Err(e) = var.update_from(&leaf, &path) {
+                    self.errors.push(e);
+                }
             }
         }
         false

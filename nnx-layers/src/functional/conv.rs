@@ -197,6 +197,10 @@ fn remap_pad<T: Real>(x: &ArrayD<T>, pads: &[(usize, usize)], circular: bool) ->
     })
 }
 
+/// Output rows per im2col tile: the tile (rows x kernel taps x channels) should fit
+/// in L2 for typical kernels.
+const CONV_TILE_ROWS: usize = 256;
+
 /// Core: `x` is `(batch, spatial..., C)`, kernel `(spatial..., C/groups, out)`.
 #[allow(clippy::too_many_arguments)]
 fn conv_core<T: Real>(
@@ -264,49 +268,51 @@ fn conv_core<T: Real>(
     let rows = b * n_out;
     let cols = n_k * cin_g;
     let mut out = Array2::<T>::zeros((rows, cout));
-    let mut col = vec![T::zero(); rows * cols];
+    // The im2col matrix is built and multiplied a tile of output rows at a time, so
+    // that it stays in cache between being written and being packed by the GEMM
+    // (the whole matrix is n_k times the input, far larger than any cache).
+    let tile = CONV_TILE_ROWS.min(rows.max(1));
+    let mut col = vec![T::zero(); tile * cols];
     let mut o_ix = vec![0usize; nsp];
     let mut k_ix = vec![0usize; nsp];
     for g in 0..groups {
-        col.iter_mut().for_each(|v| *v = T::zero());
-        for p in 0..n_out {
-            let mut r = p;
-            for d in (0..nsp).rev() {
-                o_ix[d] = r % out_sp[d];
-                r /= out_sp[d];
-            }
-            for kp in 0..n_k {
-                let mut r = kp;
+        let kg = k2.slice_axis(Axis(1), Slice::from(g * cout_g..(g + 1) * cout_g));
+        for r0 in (0..rows).step_by(tile) {
+            let r1 = (r0 + tile).min(rows);
+            for (row, r) in col.chunks_exact_mut(cols).zip(r0..r1) {
+                let (bi, p) = (r / n_out, r % n_out);
+                let mut rest = p;
                 for d in (0..nsp).rev() {
-                    k_ix[d] = r % ksp[d];
-                    r /= ksp[d];
+                    o_ix[d] = rest % out_sp[d];
+                    rest /= out_sp[d];
                 }
-                let mut off = 0;
-                let mut valid = true;
-                for d in 0..nsp {
-                    match table[d][o_ix[d] * ksp[d] + k_ix[d]] {
-                        Some(i) => off += i * in_stride[d],
-                        None => {
-                            valid = false;
-                            break;
+                for (kp, dst) in row.chunks_exact_mut(cin_g.max(1)).enumerate() {
+                    let mut rest = kp;
+                    for d in (0..nsp).rev() {
+                        k_ix[d] = rest % ksp[d];
+                        rest /= ksp[d];
+                    }
+                    // The input offset of this tap, or None in the padding.
+                    let off = (0..nsp).try_fold(0, |off, d| {
+                        table[d][o_ix[d] * ksp[d] + k_ix[d]].map(|i| off + i * in_stride[d])
+                    });
+                    match off {
+                        Some(off) => {
+                            let src = (bi * in_sp_len + off) * c + g * cin_g;
+                            dst.copy_from_slice(&xs[src..src + cin_g]);
                         }
+                        None => dst.fill(T::zero()),
                     }
                 }
-                if !valid {
-                    continue;
-                }
-                for bi in 0..b {
-                    let src = (bi * in_sp_len + off) * c + g * cin_g;
-                    let dst = (bi * n_out + p) * cols + kp * cin_g;
-                    col[dst..dst + cin_g].copy_from_slice(&xs[src..src + cin_g]);
-                }
             }
+            let colm = ndarray::ArrayView2::from_shape((r1 - r0, cols), &col[..(r1 - r0) * cols])
+                .map_err(|_| shape_err("x", "a contiguous input", x.shape()))?;
+            let mut og = out.slice_each_axis_mut(|ax| match ax.axis.index() {
+                0 => Slice::from(r0..r1),
+                _ => Slice::from(g * cout_g..(g + 1) * cout_g),
+            });
+            general_mat_mul(T::one(), &colm, &kg, T::zero(), &mut og);
         }
-        let colm = ndarray::ArrayView2::from_shape((rows, cols), &col)
-            .map_err(|_| shape_err("x", "a contiguous input", x.shape()))?;
-        let kg = k2.slice_axis(Axis(1), Slice::from(g * cout_g..(g + 1) * cout_g));
-        let mut og = out.slice_axis_mut(Axis(1), Slice::from(g * cout_g..(g + 1) * cout_g));
-        general_mat_mul(T::one(), &colm, &kg, T::zero(), &mut og);
     }
     let mut shape = vec![b];
     shape.extend_from_slice(&out_sp);

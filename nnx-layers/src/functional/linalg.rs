@@ -1,6 +1,6 @@
 //! Contraction helpers for layers that accept any number of batch axes.
 
-use ndarray::{ArrayBase, ArrayD, Data, Dimension, Ix2};
+use ndarray::{Array2, ArrayBase, ArrayD, ArrayView1, Data, Dimension, Ix2};
 use nnx_core::Result;
 
 use super::{shape_err, shape_str, Real};
@@ -32,13 +32,31 @@ pub fn dot_last_axis<T: Real, S: Data<Elem = T>, S2: Data<Elem = T>, D: Dimensio
         .view()
         .into_shape_with_order((rows, k))
         .map_err(|_| shape_err("x", format!("(..., {k})"), x.shape()))?;
-    let y = x2.dot(w);
+    let y = match (rows, w.as_slice()) {
+        (1, Some(ws)) => vec_mat(x2.row(0), ws, n),
+        _ => x2.dot(w),
+    };
     let mut out_shape = x.shape().to_vec();
     if let Some(last) = out_shape.last_mut() {
         *last = n;
     }
     y.into_shape_with_order(out_shape.clone())
         .map_err(|_| shape_err("output", shape_str(&out_shape), &[rows, n]))
+}
+
+/// `x @ w` for one row `x` and a row-major `w` of `n` columns, as a `(1, n)` array.
+///
+/// A GEMM (matrixmultiply) packs all of `w` for a single row of output, which costs
+/// more than the product itself; summing `x[i] * w[i, :]` reads each row of `w` once,
+/// contiguously, and vectorizes.
+fn vec_mat<T: Real>(x: ArrayView1<'_, T>, w: &[T], n: usize) -> Array2<T> {
+    let mut y = vec![T::zero(); n];
+    for (&xi, row) in x.iter().zip(w.chunks_exact(n.max(1))) {
+        for (yj, &wij) in y.iter_mut().zip(row) {
+            *yj += xi * wij;
+        }
+    }
+    Array2::from_shape_vec((1, n), y).expect("n values make one row of n")
 }
 
 #[cfg(test)]
@@ -51,6 +69,10 @@ mod tests {
         let w = array![[1.0f64, 0.0], [0.0, 1.0], [1.0, 1.0]];
         let y = dot_last_axis(&array![1.0f64, 2.0, 3.0], &w)?;
         assert_eq!(y, array![4.0, 5.0].into_dyn());
+        // One row (the vector path) and several rows (GEMM) agree.
+        let x = array![[1.0f64, 2.0, 3.0], [1.0, 2.0, 3.0]];
+        let y2 = dot_last_axis(&x, &w)?;
+        assert_eq!(y2.index_axis(ndarray::Axis(0), 1), y);
         let err = dot_last_axis(&array![[1.0f64, 2.0]], &w)
             .err()
             .map(|e| e.to_string());
