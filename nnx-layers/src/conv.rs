@@ -1,6 +1,6 @@
 //! `Conv`: N-D convolution in channels-last layout (Flax's `nnx.Conv`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, ArrayViewD, Data, Dimension, Ix1};
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension, Ix1};
 use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
@@ -8,7 +8,6 @@ use nnx_core::{Error, Param, Result};
 use crate::functional::{conv_general, shape_str, ConvOptions, Padding};
 use crate::mask::KernelMask;
 use crate::param::param;
-use crate::Forward;
 
 /// A convolution over `kernel_size.len()` spatial axes: input
 /// `(batch..., spatial..., in_features)` with any number of batch axes (none
@@ -368,12 +367,6 @@ impl Conv {
             y += &**b;
         }
         Ok(y)
-    }
-}
-
-impl Forward for Conv {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
     }
 }
 

@@ -1,6 +1,6 @@
 //! `ConvTranspose`: transposed N-D convolution (Flax's `nnx.ConvTranspose`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, ArrayViewD, Data, Dimension, Ix1};
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension, Ix1};
 use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
@@ -9,7 +9,6 @@ use crate::conv::{check_mask, per_axis};
 use crate::functional::{conv_transpose, ConvTransposeOptions, Padding};
 use crate::mask::KernelMask;
 use crate::param::param;
-use crate::Forward;
 
 /// A transposed convolution, as `jax.lax.conv_transpose` computes it, with
 /// Flax's `CIRCULAR` output folding (Flax's `nnx.ConvTranspose`). The kernel is
@@ -318,12 +317,6 @@ impl ConvTranspose {
             y += &**b;
         }
         Ok(y)
-    }
-}
-
-impl Forward for ConvTranspose {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
     }
 }
 

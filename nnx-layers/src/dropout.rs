@@ -1,12 +1,11 @@
 //! Dropout (Flax's `nnx.Dropout`).
 
-use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension, IxDyn, Zip};
+use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn, Zip};
 use nnx_core::random::{bernoulli, Key};
 use nnx_core::rngs::{RngStream, Rngs};
 use nnx_core::{Error, Result};
 
 use crate::support::setters;
-use crate::Forward;
 
 /// Randomly zeroes inputs with probability `rate` and scales the kept ones by
 /// `1 / (1 - rate)`; identity when `deterministic` (see
@@ -240,11 +239,5 @@ impl Dropout {
         Ok(Zip::from(&x)
             .and(&mask)
             .map_collect(|&v, &k| if k { v / keep_prob } else { 0.0 }))
-    }
-}
-
-impl Forward for Dropout {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
     }
 }

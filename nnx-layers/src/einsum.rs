@@ -8,7 +8,6 @@ use nnx_core::{Error, Param, Result};
 
 use crate::contract::{as_3d, bmm};
 use crate::functional::{shape_err, shape_str};
-use crate::Forward;
 
 /// `y = einsum(einsum_str, x, kernel) + bias` (Flax's `nnx.Einsum`). The
 /// equation must be explicit (`->`) with exactly two operands, the input then
@@ -420,12 +419,6 @@ fn sum_private(
         }
     }
     (a, kept)
-}
-
-impl Forward for Einsum {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
-    }
 }
 
 #[cfg(test)]

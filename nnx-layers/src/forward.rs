@@ -24,3 +24,19 @@ pub trait Forward {
     /// streams, attention caches) update it here, hence `&mut self`.
     fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>>;
 }
+
+/// Implements [`Forward`] for layers whose inherent `forward(&x)` is the whole
+/// forward pass.
+macro_rules! forward_via_inherent {
+    ($($layer:ty),* $(,)?) => {$(
+        impl $crate::Forward for $layer {
+            fn forward_dyn(
+                &mut self,
+                x: ::ndarray::ArrayViewD<'_, f32>,
+            ) -> ::nnx_core::Result<::ndarray::ArrayD<f32>> {
+                self.forward(&x)
+            }
+        }
+    )*};
+}
+pub(crate) use forward_via_inherent;

@@ -38,3 +38,18 @@ pub use normalization::{
 };
 pub use prelu::{PReLU, PReLUConfig};
 pub use sequential::Sequential;
+
+forward::forward_via_inherent!(
+    BatchNorm,
+    Conv,
+    ConvTranspose,
+    Dropout,
+    Einsum,
+    GroupNorm,
+    InstanceNorm,
+    LayerNorm,
+    Linear,
+    LinearGeneral,
+    PReLU,
+    RMSNorm,
+);

@@ -1,13 +1,12 @@
 //! `Linear`: a dense layer on the last axis (Flax's `nnx.Linear`).
 
-use ndarray::{Array1, Array2, ArrayBase, ArrayD, ArrayViewD, Data, Dimension, Ix1, Ix2};
+use ndarray::{Array1, Array2, ArrayBase, ArrayD, Data, Dimension, Ix1, Ix2};
 use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 
 use crate::functional::dot_last_axis;
 use crate::param::param;
-use crate::Forward;
 
 /// `y = x @ kernel + bias` on the last axis of `x`, with any number of leading
 /// batch axes (Flax's `nnx.Linear`). The kernel is `(in_features, out_features)`,
@@ -178,12 +177,6 @@ impl Linear {
             y += &**b;
         }
         Ok(y)
-    }
-}
-
-impl Forward for Linear {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
     }
 }
 

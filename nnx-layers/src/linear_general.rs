@@ -1,13 +1,12 @@
 //! `LinearGeneral`: a dense layer over several axes (Flax's `nnx.LinearGeneral`).
 
-use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension, IxDyn};
+use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 
 use crate::contract::{as_3d, bmm};
 use crate::functional::{canon_axis, shape_err, shape_str};
-use crate::Forward;
 
 /// A dense layer contracting the input axes `axis` (of sizes `in_features`)
 /// with a kernel of shape `(*batch sizes, *in_features, *out_features)`; the
@@ -331,12 +330,6 @@ impl LinearGeneral {
             .collect();
         y.into_shape_with_order(IxDyn(&out_shape))
             .map_err(|_| shape_err("output", shape_str(&out_shape), &[b, f, o]))
-    }
-}
-
-impl Forward for LinearGeneral {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
     }
 }
 

@@ -2,7 +2,7 @@
 //! `LayerNorm`, `RMSNorm`, `GroupNorm`, `InstanceNorm`. The math is
 //! [`crate::functional`]'s `compute_stats` / `normalize` / `group_norm`.
 
-use ndarray::{Array1, ArrayBase, ArrayD, ArrayViewD, Data, Dimension, Ix1};
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension, Ix1};
 use nnx_core::init::{ones, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{BatchStat, Error, Param, Result, VariableType};
@@ -10,7 +10,6 @@ use nnx_core::{BatchStat, Error, Param, Result, VariableType};
 use crate::functional::{compute_stats, group_norm, normalize};
 use crate::param::param;
 use crate::support::{dyn_value, setters};
-use crate::Forward;
 
 type OptParam = Option<Param<Array1<f32>>>;
 
@@ -291,12 +290,6 @@ fn shape_bug(e: ndarray::ShapeError) -> Error {
     Error::invalid_argument("BatchNorm statistics", "rank 1", e.to_string())
 }
 
-impl Forward for BatchNorm {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
-    }
-}
-
 // ------------------------------------------------- LayerNorm, RMSNorm, InstanceNorm
 
 /// Layer normalization (Flax's `nnx.LayerNorm`): statistics over
@@ -492,12 +485,6 @@ impl LayerNorm {
     }
 }
 
-impl Forward for LayerNorm {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
-    }
-}
-
 /// Root-mean-square normalization (Flax's `nnx.RMSNorm`): `x / sqrt(mean(x^2) +
 /// epsilon) * scale`, no bias.
 ///
@@ -662,12 +649,6 @@ impl RMSNorm {
             &self.feature_axes,
             self.epsilon,
         )
-    }
-}
-
-impl Forward for RMSNorm {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
     }
 }
 
@@ -862,12 +843,6 @@ impl InstanceNorm {
     }
 }
 
-impl Forward for InstanceNorm {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
-    }
-}
-
 // ---------------------------------------------------------------- GroupNorm
 
 /// Group normalization (Flax's `nnx.GroupNorm`): `x` is `(batch, spatial...,
@@ -1056,12 +1031,6 @@ impl GroupNorm {
             self.epsilon,
             self.use_fast_variance,
         )
-    }
-}
-
-impl Forward for GroupNorm {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
     }
 }
 

@@ -1,10 +1,9 @@
 //! `PReLU`: leaky ReLU with a learned slope (Flax's `nnx.PReLU`).
 
-use ndarray::{arr0, Array0, ArrayBase, ArrayD, ArrayViewD, Data, Dimension};
+use ndarray::{arr0, Array0, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::{Param, Result};
 
 use crate::functional::leaky_relu;
-use crate::Forward;
 
 /// `x` where `x >= 0`, else `negative_slope * x`, with a scalar learned slope
 /// (Flax's `nnx.PReLU`; it draws no random keys).
@@ -100,11 +99,5 @@ impl PReLU {
     ) -> Result<ArrayD<f32>> {
         let slope = self.negative_slope.first().copied().unwrap_or(0.01);
         Ok(leaky_relu(x, slope).into_dyn())
-    }
-}
-
-impl Forward for PReLU {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
     }
 }
