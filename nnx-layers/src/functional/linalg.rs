@@ -56,7 +56,7 @@ fn vec_mat<T: Real>(x: ArrayView1<'_, T>, w: &[T], n: usize) -> Array2<T> {
             *yj += xi * wij;
         }
     }
-    Array2::from_shape_vec((1, n), y).expect("n values make one row of n")
+    ndarray::Array1::from(y).insert_axis(ndarray::Axis(0))
 }
 
 #[cfg(test)]
