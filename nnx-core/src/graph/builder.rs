@@ -13,8 +13,27 @@ use crate::state::{collect_errors, State, Tree, VariableState};
 use crate::variable::{Variable, VariableType};
 
 /// The States given to merge: one `State`, a tuple of them, or a `Vec`.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// #[derive(Module)]
+/// struct Bn { scale: Param<f32>, mean: BatchStat<f32> }
+/// let (g, params, stats) = Bn { scale: Param::new(1.0), mean: BatchStat::new(0.0) }
+///     .split((Param, BatchStat))?;
+/// let a: Bn = g.merge((params.clone(), stats.clone()))?; // a tuple
+/// let b: Bn = g.merge(vec![params, stats])?; // a Vec
+/// assert_eq!((*a.scale, *b.mean), (1.0, 0.0));
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 pub trait IntoStates {
     /// The States, in order (a later State wins at the same path).
+    ///
+    /// ```
+    /// use nnx_core::graph::IntoStates;
+    /// use nnx_core::State;
+    /// assert_eq!((State::new(), State::new()).into_states().len(), 2);
+    /// assert_eq!(State::new().into_states().len(), 1);
+    /// ```
     fn into_states(self) -> Vec<State>;
 }
 
@@ -50,6 +69,45 @@ tuple_states!(A, B, C, D, E);
 tuple_states!(A, B, C, D, E, F);
 
 /// Reads a GraphDef's entries back into typed fields; generated code calls it.
+///
+/// A hand-written [`Field::build_field`] reads its node in the order its
+/// [`Field::walk_field`] wrote it:
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+///
+/// struct Affine { w: Param<f32>, b: Param<f32> }
+///
+/// impl Field for Affine {
+///     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+///         w.enter(key, NodeHeader::node("Affine"));
+///         self.w.walk_field(&Key::from("w"), w);
+///         self.b.walk_field(&Key::from("b"), w);
+///         w.leave();
+///     }
+///     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+///         w.enter(key, NodeHeader::node("Affine"));
+///         self.w.walk_field_mut(&Key::from("w"), w, false);
+///         self.b.walk_field_mut(&Key::from("b"), w, false);
+///         w.leave();
+///         false
+///     }
+///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+///         b.enter(key)?;
+///         let w = b.variable(&Key::from("w"))?;
+///         let bias = b.variable(&Key::from("b"))?;
+///         b.leave()?;
+///         Ok(Affine { w, b: bias })
+///     }
+/// }
+/// impl Module for Affine {}
+///
+/// let (g, s) = Affine { w: Param::new(2.0), b: Param::new(1.0) }.split(..)?;
+/// let back: Affine = g.merge(s)?;
+/// assert_eq!((*back.w, *back.b), (2.0, 1.0));
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 pub struct Builder<'a> {
     entries: &'a [Entry],
     pos: usize,
@@ -286,12 +344,96 @@ impl<'a> Builder<'a> {
     }
 
     /// The path of `key` in the current node, as errors print it.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    ///
+    /// /// A probability that refuses values outside [0, 1] when rebuilt.
+    /// struct Prob(Param<f32>);
+    /// impl Field for Prob {
+    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+    ///         b.enter(key)?;
+    ///         let k = Key::from("p");
+    ///         let p: Param<f32> = b.variable(&k)?;
+    ///         if !(0.0..=1.0).contains(&*p) {
+    ///             let at = b.path_string_with(&k); // "p"
+    ///             return Err(nnx_core::Error::invalid_argument(at, "[0, 1]", (*p).to_string()));
+    ///         }
+    ///         b.leave()?;
+    ///         Ok(Prob(p))
+    ///     }
+    /// #   fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+    /// #       w.enter(key, NodeHeader::node("Prob"));
+    /// #       self.0.walk_field(&Key::from("p"), w);
+    /// #       w.leave();
+    /// #   }
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #       w.enter(key, NodeHeader::node("Prob"));
+    /// #       self.0.walk_field_mut(&Key::from("p"), w, false);
+    /// #       w.leave();
+    /// #       false
+    /// #   }
+    /// }
+    /// impl Module for Prob {}
+    ///
+    /// let (g, s) = Prob(Param::new(0.5)).split(..)?;
+    /// let bad = s.map(|_| 2.0f32);
+    /// let err = g.merge(bad).err().unwrap();
+    /// assert!(err.to_string().contains("p"));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn path_string_with(&self, key: &Key) -> String {
         path_string(&self.tracker.child(key))
     }
 
     /// Enters the node stored under `key`, returning its header (enums read their
     /// variant from `type_name`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    ///
+    /// enum Act { Relu, Scale(Param<f32>) }
+    /// impl Field for Act {
+    ///     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+    ///         match self {
+    ///             Act::Relu => w.enter(key, NodeHeader::node("Act::Relu")),
+    ///             Act::Scale(p) => {
+    ///                 w.enter(key, NodeHeader::node("Act::Scale"));
+    ///                 p.walk_field(&Key::from(0usize), w);
+    ///             }
+    ///         }
+    ///         w.leave();
+    ///     }
+    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+    ///         let act = match b.enter(key)?.type_name {
+    ///             "Act::Relu" => Act::Relu,
+    ///             _ => Act::Scale(b.variable(&Key::from(0usize))?),
+    ///         };
+    ///         b.leave()?;
+    ///         Ok(act)
+    ///     }
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #       match self {
+    /// #           Act::Relu => w.enter(key, NodeHeader::node("Act::Relu")),
+    /// #           Act::Scale(p) => {
+    /// #               w.enter(key, NodeHeader::node("Act::Scale"));
+    /// #               p.walk_field_mut(&Key::from(0usize), w, false);
+    /// #           }
+    /// #       }
+    /// #       w.leave();
+    /// #       false
+    /// #   }
+    /// }
+    /// impl Module for Act {}
+    ///
+    /// let (g, s) = Act::Scale(Param::new(3.0)).split(..)?;
+    /// assert!(matches!(g.merge(s)?, Act::Scale(p) if *p == 3.0));
+    /// let (g, s) = Act::Relu.split(..)?;
+    /// assert!(matches!(g.merge(s)?, Act::Relu));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn enter(&mut self, key: &Key) -> Result<NodeHeader> {
         match self.entries.get(self.pos) {
             Some(Entry::Enter { header, .. }) => {
@@ -310,6 +452,43 @@ impl<'a> Builder<'a> {
     }
 
     /// Leaves the current node.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    ///
+    /// struct Pair(Param<f32>, Param<f32>);
+    /// impl Field for Pair {
+    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+    ///         b.enter(key)?;
+    ///         let pair = Pair(b.variable(&Key::from(0usize))?, b.variable(&Key::from(1usize))?);
+    ///         b.leave()?; // an error if the GraphDef had more children here
+    ///         Ok(pair)
+    ///     }
+    /// #   fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+    /// #       w.enter(key, NodeHeader::node("Pair"));
+    /// #       self.0.walk_field(&Key::from(0usize), w);
+    /// #       self.1.walk_field(&Key::from(1usize), w);
+    /// #       w.leave();
+    /// #   }
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #       w.enter(key, NodeHeader::node("Pair"));
+    /// #       self.0.walk_field_mut(&Key::from(0usize), w, false);
+    /// #       self.1.walk_field_mut(&Key::from(1usize), w, false);
+    /// #       w.leave();
+    /// #       false
+    /// #   }
+    /// }
+    /// impl Module for Pair {}
+    ///
+    /// let (g, s) = Pair(Param::new(1.0), Param::new(2.0)).split(..)?;
+    /// let back: Pair = g.merge(s)?;
+    /// assert_eq!((*back.0, *back.1), (1.0, 2.0));
+    /// // A three-element Vec has the same shape of state but one child too many.
+    /// let (_, three) = vec![Param::new(0.0f32); 3].split(..)?;
+    /// assert!(g.merge(three).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn leave(&mut self) -> Result<()> {
         match self.entries.get(self.pos) {
             Some(Entry::Leave) => {
@@ -324,6 +503,42 @@ impl<'a> Builder<'a> {
     }
 
     /// The key of the next child of the current node, `None` at its end.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    ///
+    /// /// Any number of Params, keyed 0, 1, ...
+    /// struct Stack(Vec<Param<f32>>);
+    /// impl Field for Stack {
+    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+    ///         b.enter(key)?;
+    ///         let mut items = Vec::new();
+    ///         while let Some(k) = b.next_child_key() {
+    ///             items.push(b.variable(&k)?);
+    ///         }
+    ///         b.leave()?;
+    ///         Ok(Stack(items))
+    ///     }
+    /// #   fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+    /// #       w.enter(key, NodeHeader::node("Stack"));
+    /// #       for (i, p) in self.0.iter().enumerate() { p.walk_field(&Key::from(i), w) }
+    /// #       w.leave();
+    /// #   }
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #       w.enter(key, NodeHeader::node("Stack"));
+    /// #       for (i, p) in self.0.iter_mut().enumerate() { p.walk_field_mut(&Key::from(i), w, false); }
+    /// #       w.leave();
+    /// #       false
+    /// #   }
+    /// }
+    /// impl Module for Stack {}
+    ///
+    /// let (g, s) = Stack(vec![Param::new(1.0), Param::new(2.0), Param::new(3.0)]).split(..)?;
+    /// let back: Stack = g.merge(s)?;
+    /// assert_eq!(back.0.iter().map(|p| **p).collect::<Vec<_>>(), [1.0, 2.0, 3.0]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn next_child_key(&self) -> Option<Key> {
         match self.entries.get(self.pos)? {
             Entry::Leave => None,
@@ -333,6 +548,40 @@ impl<'a> Builder<'a> {
     }
 
     /// Consumes an empty-`Option` record under `key`, if that is what comes next.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    ///
+    /// struct Bias(Option<Param<f32>>);
+    /// impl Field for Bias {
+    ///     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+    ///         match &self.0 {
+    ///             Some(p) => p.walk_field(key, w),
+    ///             None => w.none(key), // recorded in the GraphDef
+    ///         }
+    ///     }
+    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+    ///         if b.take_none(key) {
+    ///             Ok(Bias(None))
+    ///         } else {
+    ///             b.variable(key).map(|p| Bias(Some(p)))
+    ///         }
+    ///     }
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #       if let Some(p) = &mut self.0 { p.walk_field_mut(key, w, true); }
+    /// #       false
+    /// #   }
+    /// }
+    /// impl Module for Bias {}
+    ///
+    /// let (g, s) = Bias(None).split(..)?;
+    /// assert!(s.is_empty());
+    /// assert!(g.merge(s)?.0.is_none());
+    /// let (g, s) = Bias(Some(Param::new(0.5))).split(..)?;
+    /// assert_eq!(g.merge(s)?.0.map(|p| *p), Some(0.5));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn take_none(&mut self, key: &Key) -> bool {
         match self.entries.get(self.pos) {
             Some(Entry::None { key: k }) if k == key => {
@@ -343,7 +592,34 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// The state leaf of the Variable stored under `key`.
+    /// The state leaf of the Variable stored under `key`: its Variable type,
+    /// value and metadata, for a field that rebuilds itself from them.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    ///
+    /// /// A learning rate kept as a Param in the graph but as a plain `f32` here.
+    /// struct Lr(f32);
+    /// impl Field for Lr {
+    ///     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+    ///         Param::new(self.0).walk_field(key, w)
+    ///     }
+    ///     fn walk_field_mut(&mut self, _: &Key, _: &mut dyn WalkerMut, _: bool) -> bool {
+    ///         false
+    ///     }
+    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+    ///         let leaf = b.take_leaf(key)?;
+    ///         assert_eq!(leaf.kind.name(), "Param");
+    ///         Ok(Lr(leaf.value.as_any().downcast_ref::<f32>().copied().unwrap_or(0.0)))
+    ///     }
+    /// }
+    /// impl Module for Lr {}
+    ///
+    /// let g = Lr(0.1).graphdef();
+    /// assert_eq!(g.merge(Lr(0.25).state())?.0, 0.25);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn take_leaf(&mut self, key: &Key) -> Result<VariableState> {
         match self.entries.get(self.pos) {
             Some(Entry::Variable { kind, .. }) => {
@@ -365,13 +641,83 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Rebuilds the typed Variable stored under `key`.
+    /// Rebuilds the typed Variable stored under `key`, with its metadata.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    ///
+    /// struct Scale { s: Param<f32> }
+    /// impl Field for Scale {
+    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+    ///         b.enter(key)?;
+    ///         let s = b.variable::<Param<f32>>(&Key::from("s"))?;
+    ///         b.leave()?;
+    ///         Ok(Scale { s })
+    ///     }
+    /// #   fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+    /// #       w.enter(key, NodeHeader::node("Scale"));
+    /// #       self.s.walk_field(&Key::from("s"), w);
+    /// #       w.leave();
+    /// #   }
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #       w.enter(key, NodeHeader::node("Scale"));
+    /// #       self.s.walk_field_mut(&Key::from("s"), w, false);
+    /// #       w.leave();
+    /// #       false
+    /// #   }
+    /// }
+    /// impl Module for Scale {}
+    ///
+    /// let (g, s) = Scale { s: Param::new(4.0) }.split(..)?;
+    /// assert_eq!(*g.merge(s)?.s, 4.0);
+    /// // A BatchStat where the GraphDef has a Param is refused.
+    /// #[derive(Module)]
+    /// struct Other { s: BatchStat<f32> }
+    /// assert!(g.merge(Other { s: BatchStat::new(4.0) }.state()).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn variable<V: VariableType>(&mut self, key: &Key) -> Result<V> {
         let leaf = self.take_leaf(key)?;
         Variable::<V::Value>::from_state(leaf, || self.path_string_with(key)).map(V::from_variable)
     }
 
     /// Reads the static value stored under `key`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    ///
+    /// struct Dense { w: Param<f32>, features: usize }
+    /// impl Field for Dense {
+    ///     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+    ///         w.enter(key, NodeHeader::node("Dense"));
+    ///         self.w.walk_field(&Key::from("w"), w);
+    ///         w.static_value(&Key::from("features"), &self.features);
+    ///         w.leave();
+    ///     }
+    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+    ///         b.enter(key)?;
+    ///         let w = b.variable(&Key::from("w"))?;
+    ///         let features = b.static_value::<usize>(&Key::from("features"))?;
+    ///         b.leave()?;
+    ///         Ok(Dense { w, features })
+    ///     }
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #       w.enter(key, NodeHeader::node("Dense"));
+    /// #       self.w.walk_field_mut(&Key::from("w"), w, false);
+    /// #       w.static_value(&Key::from("features"), &mut self.features);
+    /// #       w.leave();
+    /// #       false
+    /// #   }
+    /// }
+    /// impl Module for Dense {}
+    ///
+    /// let (g, s) = Dense { w: Param::new(1.0), features: 8 }.split(..)?;
+    /// assert_eq!(s.len(), 1); // the static lives in the GraphDef, not the State
+    /// assert_eq!(g.merge(s)?.features, 8);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn static_value<S: DynStatic + Clone>(&mut self, key: &Key) -> Result<S> {
         match self.entries.get(self.pos) {
             Some(Entry::Static { value, .. }) => match value.as_any().downcast_ref::<S>() {
@@ -387,6 +733,44 @@ impl<'a> Builder<'a> {
 
     /// Rebuilds a shared object: built at its first occurrence, the same handle at
     /// every later one.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    ///
+    /// /// Two slots that may hold the same Param.
+    /// struct Tied { a: Shared<Param<f32>>, b: Shared<Param<f32>> }
+    /// impl Field for Tied {
+    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+    ///         b.enter(key)?;
+    ///         let a = b.shared(&Key::from("a"))?;
+    ///         let second = b.shared(&Key::from("b"))?;
+    ///         b.leave()?;
+    ///         Ok(Tied { a, b: second })
+    ///     }
+    /// #   fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+    /// #       w.enter(key, NodeHeader::node("Tied"));
+    /// #       self.a.walk_field(&Key::from("a"), w);
+    /// #       self.b.walk_field(&Key::from("b"), w);
+    /// #       w.leave();
+    /// #   }
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #       w.enter(key, NodeHeader::node("Tied"));
+    /// #       self.a.walk_field_mut(&Key::from("a"), w, false);
+    /// #       self.b.walk_field_mut(&Key::from("b"), w, false);
+    /// #       w.leave();
+    /// #       false
+    /// #   }
+    /// }
+    /// impl Module for Tied {}
+    ///
+    /// let p = Shared::new(Param::new(1.0));
+    /// let (g, s) = Tied { a: p.clone(), b: p }.split(..)?;
+    /// assert_eq!(s.len(), 1); // stored once
+    /// let back: Tied = g.merge(s)?;
+    /// assert!(back.a.ptr_eq(&back.b));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     pub fn shared<T: Field>(&mut self, key: &Key) -> Result<Shared<T>> {
         match self.next() {
             Some(Entry::SharedFirst { index }) => {
