@@ -3,6 +3,50 @@
 //! `#[derive(Module)]` calls [`Field`] on every field; the field's type decides
 //! whether it is a Variable, a child node, a container of those, or a static
 //! hyperparameter. No type is inspected at run time.
+//!
+//! A hand-written implementation walks its fields under their keys, between
+//! `enter` and `leave`, and builds them back in the same order:
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+//!
+//! struct Affine { w: Param<f32>, b: Param<f32>, features: usize }
+//!
+//! impl Field for Affine {
+//!     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+//!         w.enter(key, NodeHeader::node("Affine"));
+//!         self.w.walk_field(&Key::from("w"), w);
+//!         self.b.walk_field(&Key::from("b"), w);
+//!         self.features.walk_field(&Key::from("features"), w); // a static
+//!         w.leave();
+//!     }
+//!     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+//!         w.enter(key, NodeHeader::node("Affine"));
+//!         self.w.walk_field_mut(&Key::from("w"), w, false);
+//!         self.b.walk_field_mut(&Key::from("b"), w, false);
+//!         self.features.walk_field_mut(&Key::from("features"), w, false);
+//!         w.leave();
+//!         false
+//!     }
+//!     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+//!         b.enter(key)?;
+//!         let w = Field::build_field(&Key::from("w"), b)?;
+//!         let bias = Field::build_field(&Key::from("b"), b)?;
+//!         let features = Field::build_field(&Key::from("features"), b)?;
+//!         b.leave()?;
+//!         Ok(Affine { w, b: bias, features })
+//!     }
+//! }
+//! impl Module for Affine {}
+//!
+//! let m = Affine { w: Param::new(2.0), b: Param::new(1.0), features: 4 };
+//! assert_eq!(m.state().flat_state().paths(), vec![vec![Key::from("b")], vec![Key::from("w")]]);
+//! let (g, s) = m.split(..)?;
+//! let back: Affine = g.merge(s)?;
+//! assert_eq!((*back.w, *back.b, back.features), (2.0, 1.0, 4));
+//! # Ok::<(), nnx_core::Error>(())
+//! ```
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -16,6 +60,12 @@ use crate::graph::key::Key;
 use crate::variable::AnyVariable;
 
 /// What a walker is told about a node it enters.
+///
+/// ```
+/// use nnx_core::graph::NodeHeader;
+/// let h = NodeHeader::node("Linear");
+/// assert_eq!(h, NodeHeader { type_name: "Linear", transparent: false });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NodeHeader {
     /// The node's type (`Linear`, `Vec`, `Model::Variant`).
@@ -40,18 +90,175 @@ impl NodeHeader {
 }
 
 /// Read-only traversal callbacks (state, graphdef, filters, printing).
+///
+/// A walker that counts Variables, nodes and statics, visiting a shared object once:
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+/// use nnx_core::AnyVariable;
+///
+/// #[derive(Default)]
+/// struct Count { variables: usize, nodes: usize, statics: usize, seen: Vec<usize> }
+///
+/// impl Walker for Count {
+///     fn enter(&mut self, _: &Key, _: NodeHeader) { self.nodes += 1 }
+///     fn leave(&mut self) {}
+///     fn shared(&mut self, _: &Key, id: usize) -> bool {
+///         let first = !self.seen.contains(&id);
+///         self.seen.push(id);
+///         first
+///     }
+///     fn variable(&mut self, _: &Key, _: &dyn AnyVariable) { self.variables += 1 }
+///     fn static_value(&mut self, _: &Key, _: &dyn StaticField) { self.statics += 1 }
+///     fn none(&mut self, _: &Key) {}
+/// }
+///
+/// #[derive(Module)]
+/// struct Net { layers: Vec<Param<f32>>, tied: [Shared<Param<f32>>; 2], bias: Option<Param<f32>>, #[nnx(static)] width: usize }
+/// let p = Shared::new(Param::new(0.0));
+/// let net = Net { layers: vec![Param::new(1.0); 3], tied: [p.clone(), p], bias: None, width: 3 };
+/// let mut count = Count::default();
+/// net.walk_field(&Key::from(0usize), &mut count);
+/// assert_eq!(count.variables, 4); // 3 layers + the tied Param once
+/// assert_eq!(count.nodes, 3); // Net, the Vec and the array
+/// assert_eq!(count.statics, 1);
+/// ```
 pub trait Walker {
     /// A child node begins under `key`.
+    ///
+    /// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+/// use nnx_core::AnyVariable;
+    /// // Collects the type names of the nodes entered.
+    /// struct Types(Vec<&'static str>);
+    /// impl Walker for Types {
+    ///     fn enter(&mut self, _: &Key, h: NodeHeader) { self.0.push(h.type_name) }
+    /// #   fn leave(&mut self) {}
+    /// #   fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    /// #   fn variable(&mut self, _: &Key, _: &dyn AnyVariable) {}
+    /// #   fn static_value(&mut self, _: &Key, _: &dyn StaticField) {}
+    /// #   fn none(&mut self, _: &Key) {}
+    /// }
+    /// let mut t = Types(Vec::new());
+    /// vec![vec![Param::new(1.0f32)]].walk_field(&Key::from(0usize), &mut t);
+    /// assert_eq!(t.0, ["Vec", "Vec"]);
+    /// ```
     fn enter(&mut self, key: &Key, header: NodeHeader);
     /// The current node ends.
+    ///
+    /// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+/// use nnx_core::AnyVariable;
+    /// // Tracks the deepest nesting.
+    /// #[derive(Default)]
+    /// struct Depth { now: usize, max: usize }
+    /// impl Walker for Depth {
+    ///     fn enter(&mut self, _: &Key, _: NodeHeader) { self.now += 1; self.max = self.max.max(self.now) }
+    ///     fn leave(&mut self) { self.now -= 1 }
+    /// #   fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    /// #   fn variable(&mut self, _: &Key, _: &dyn AnyVariable) {}
+    /// #   fn static_value(&mut self, _: &Key, _: &dyn StaticField) {}
+    /// #   fn none(&mut self, _: &Key) {}
+    /// }
+    /// let mut d = Depth::default();
+    /// vec![vec![Param::new(1.0f32)], vec![]].walk_field(&Key::from(0usize), &mut d);
+    /// assert_eq!((d.now, d.max), (0, 2));
+    /// ```
     fn leave(&mut self);
     /// A shared object under `key`; `true` means first visit: walk it.
+    ///
+    /// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+/// use nnx_core::AnyVariable;
+    /// // Answers `true` every time, so a shared object is walked at each occurrence.
+    /// #[derive(Default)]
+    /// struct Every(usize);
+    /// impl Walker for Every {
+    ///     fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    ///     fn variable(&mut self, _: &Key, _: &dyn AnyVariable) { self.0 += 1 }
+    /// #   fn enter(&mut self, _: &Key, _: NodeHeader) {}
+    /// #   fn leave(&mut self) {}
+    /// #   fn static_value(&mut self, _: &Key, _: &dyn StaticField) {}
+    /// #   fn none(&mut self, _: &Key) {}
+    /// }
+    /// let p = Shared::new(Param::new(1.0f32));
+    /// let mut e = Every::default();
+    /// vec![p.clone(), p].walk_field(&Key::from(0usize), &mut e);
+    /// assert_eq!(e.0, 2);
+    /// ```
     fn shared(&mut self, key: &Key, id: usize) -> bool;
     /// A Variable under `key`.
+    ///
+    /// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+/// use nnx_core::AnyVariable;
+    /// // Sums the element counts of array Variables.
+    /// #[derive(Default)]
+    /// struct Size(usize);
+    /// impl Walker for Size {
+    ///     fn variable(&mut self, _: &Key, var: &dyn AnyVariable) {
+    ///         self.0 += var.value_dyn().size_bytes().map_or(0, |(n, _)| n);
+    ///     }
+    /// #   fn enter(&mut self, _: &Key, _: NodeHeader) {}
+    /// #   fn leave(&mut self) {}
+    /// #   fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    /// #   fn static_value(&mut self, _: &Key, _: &dyn StaticField) {}
+    /// #   fn none(&mut self, _: &Key) {}
+    /// }
+    /// let m = vec![Param::new(ndarray::Array2::<f32>::zeros((2, 3))), Param::new(ndarray::Array2::zeros((1, 4)))];
+    /// let mut s = Size::default();
+    /// m.walk_field(&Key::from(0usize), &mut s);
+    /// assert_eq!(s.0, 10);
+    /// ```
     fn variable(&mut self, key: &Key, var: &dyn AnyVariable);
     /// A static hyperparameter under `key`.
+    ///
+    /// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+/// use nnx_core::AnyVariable;
+    /// // Keeps the statics as GraphDef values.
+    /// #[derive(Default)]
+    /// struct Statics(Vec<std::sync::Arc<dyn nnx_core::graph::DynStatic>>);
+    /// impl Walker for Statics {
+    ///     fn static_value(&mut self, _: &Key, value: &dyn StaticField) { self.0.push(value.to_dyn()) }
+    /// #   fn enter(&mut self, _: &Key, _: NodeHeader) {}
+    /// #   fn leave(&mut self) {}
+    /// #   fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    /// #   fn variable(&mut self, _: &Key, _: &dyn AnyVariable) {}
+    /// #   fn none(&mut self, _: &Key) {}
+    /// }
+    /// let mut s = Statics::default();
+    /// vec![7usize].walk_field(&Key::from(0usize), &mut s);
+    /// assert!(s.0[0].dyn_eq(&7usize));
+    /// ```
     fn static_value(&mut self, key: &Key, value: &dyn StaticField);
     /// An empty `Option` under `key`.
+    ///
+    /// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+/// use nnx_core::AnyVariable;
+    /// // Lists the keys of empty `Option`s.
+    /// #[derive(Default)]
+    /// struct Empty(Vec<Key>);
+    /// impl Walker for Empty {
+    ///     fn none(&mut self, key: &Key) { self.0.push(key.clone()) }
+    /// #   fn enter(&mut self, _: &Key, _: NodeHeader) {}
+    /// #   fn leave(&mut self) {}
+    /// #   fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    /// #   fn variable(&mut self, _: &Key, _: &dyn AnyVariable) {}
+    /// #   fn static_value(&mut self, _: &Key, _: &dyn StaticField) {}
+    /// }
+    /// let mut e = Empty::default();
+    /// vec![Some(Param::new(1.0f32)), None].walk_field(&Key::from(0usize), &mut e);
+    /// assert_eq!(e.0, [Key::from(1usize)]);
+    /// ```
     fn none(&mut self, key: &Key);
 }
 
