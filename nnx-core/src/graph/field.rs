@@ -263,17 +263,156 @@ pub trait Walker {
 }
 
 /// Mutating traversal callbacks (update, pop, set_attributes).
+///
+/// A walker that empties every removable Variable slot and sets `usize` statics:
+///
+/// ```
+/// use std::any::Any;
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+/// use nnx_core::AnyVariable;
+///
+/// struct Strip { width: usize, removed: usize }
+/// impl WalkerMut for Strip {
+///     fn enter(&mut self, _: &Key, _: NodeHeader) {}
+///     fn leave(&mut self) {}
+///     fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+///     fn variable(&mut self, _: &Key, _: &mut dyn AnyVariable, removable: bool) -> bool {
+///         self.removed += usize::from(removable);
+///         removable
+///     }
+///     fn static_value(&mut self, _: &Key, value: &mut dyn Any) {
+///         if let Some(w) = value.downcast_mut::<usize>() { *w = self.width }
+///     }
+/// }
+///
+/// #[derive(Module)]
+/// struct Net { w: Param<f32>, bias: Option<Param<f32>>, #[nnx(static)] width: usize }
+/// let mut net = Net { w: Param::new(1.0), bias: Some(Param::new(0.0)), width: 2 };
+/// let mut strip = Strip { width: 5, removed: 0 };
+/// net.walk_field_mut(&Key::from(0usize), &mut strip, false);
+/// assert_eq!((strip.removed, net.bias.is_none(), net.width), (1, true, 5));
+/// ```
 pub trait WalkerMut {
     /// A child node begins under `key`.
+    ///
+    /// ```
+/// use std::any::Any;
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+/// use nnx_core::AnyVariable;
+    /// // Counts the nodes entered.
+    /// struct Nodes(usize);
+    /// impl WalkerMut for Nodes {
+    ///     fn enter(&mut self, _: &Key, _: NodeHeader) { self.0 += 1 }
+    /// #   fn leave(&mut self) {}
+    /// #   fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    /// #   fn variable(&mut self, _: &Key, _: &mut dyn AnyVariable, _: bool) -> bool { false }
+    /// #   fn static_value(&mut self, _: &Key, _: &mut dyn Any) {}
+    /// }
+    /// let mut n = Nodes(0);
+    /// vec![vec![Param::new(1.0f32)]].walk_field_mut(&Key::from(0usize), &mut n, false);
+    /// assert_eq!(n.0, 2);
+    /// ```
     fn enter(&mut self, key: &Key, header: NodeHeader);
     /// The current node ends.
+    ///
+    /// ```
+/// use std::any::Any;
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+/// use nnx_core::AnyVariable;
+    /// // Records the path of keys while walking.
+    /// struct Keys(Vec<Key>, Vec<Vec<Key>>);
+    /// impl WalkerMut for Keys {
+    ///     fn enter(&mut self, key: &Key, _: NodeHeader) { self.0.push(key.clone()) }
+    ///     fn leave(&mut self) { self.0.pop(); }
+    ///     fn variable(&mut self, key: &Key, _: &mut dyn AnyVariable, _: bool) -> bool {
+    ///         self.1.push([&self.0[..], &[key.clone()]].concat());
+    ///         false
+    ///     }
+    /// #   fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    /// #   fn static_value(&mut self, _: &Key, _: &mut dyn Any) {}
+    /// }
+    /// let mut k = Keys(Vec::new(), Vec::new());
+    /// vec![Param::new(1.0f32)].walk_field_mut(&Key::from("m"), &mut k, false);
+    /// assert_eq!(k.1, [vec![Key::from("m"), Key::from(0usize)]]);
+    /// assert!(k.0.is_empty());
+    /// ```
     fn leave(&mut self);
     /// A shared object under `key`; `true` means first visit: walk it.
+    ///
+    /// ```
+/// use std::any::Any;
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+/// use nnx_core::AnyVariable;
+    /// // Walks nothing shared.
+    /// struct NoShared(usize);
+    /// impl WalkerMut for NoShared {
+    ///     fn shared(&mut self, _: &Key, _: usize) -> bool { false }
+    ///     fn variable(&mut self, _: &Key, _: &mut dyn AnyVariable, _: bool) -> bool {
+    ///         self.0 += 1;
+    ///         false
+    ///     }
+    /// #   fn enter(&mut self, _: &Key, _: NodeHeader) {}
+    /// #   fn leave(&mut self) {}
+    /// #   fn static_value(&mut self, _: &Key, _: &mut dyn Any) {}
+    /// }
+    /// let mut m = (Shared::new(Param::new(1.0f32)), Param::new(2.0f32));
+    /// let mut w = NoShared(0);
+    /// m.0.walk_field_mut(&Key::from("a"), &mut w, false);
+    /// m.1.walk_field_mut(&Key::from("b"), &mut w, false);
+    /// assert_eq!(w.0, 1);
+    /// ```
     fn shared(&mut self, key: &Key, id: usize) -> bool;
     /// A Variable under `key`. Return `true` to remove it, which only removable
     /// slots (`Option` fields, `sow` stores) honour; `removable` says which it is.
+    ///
+    /// ```
+/// use std::any::Any;
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+/// use nnx_core::AnyVariable;
+    /// // Asks to remove everything; only the `Option` slot gives way.
+    /// struct RemoveAll;
+    /// impl WalkerMut for RemoveAll {
+    ///     fn variable(&mut self, _: &Key, _: &mut dyn AnyVariable, _: bool) -> bool { true }
+    /// #   fn enter(&mut self, _: &Key, _: NodeHeader) {}
+    /// #   fn leave(&mut self) {}
+    /// #   fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    /// #   fn static_value(&mut self, _: &Key, _: &mut dyn Any) {}
+    /// }
+    /// let mut m = vec![Some(Param::new(1.0f32))];
+    /// let mut p = Param::new(2.0f32);
+    /// m.walk_field_mut(&Key::from(0usize), &mut RemoveAll, false);
+    /// p.walk_field_mut(&Key::from(0usize), &mut RemoveAll, false);
+    /// assert!(m[0].is_none());
+    /// assert_eq!(*p, 2.0);
+    /// ```
     fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, removable: bool) -> bool;
     /// A static hyperparameter under `key`, to read or set.
+    ///
+    /// ```
+/// use std::any::Any;
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+/// use nnx_core::AnyVariable;
+    /// // Doubles every `f32` static.
+    /// struct Double;
+    /// impl WalkerMut for Double {
+    ///     fn static_value(&mut self, _: &Key, value: &mut dyn Any) {
+    ///         if let Some(x) = value.downcast_mut::<f32>() { *x *= 2.0 }
+    ///     }
+    /// #   fn enter(&mut self, _: &Key, _: NodeHeader) {}
+    /// #   fn leave(&mut self) {}
+    /// #   fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    /// #   fn variable(&mut self, _: &Key, _: &mut dyn AnyVariable, _: bool) -> bool { false }
+    /// }
+    /// let mut rates = vec![0.5f32, 1.5];
+    /// rates.walk_field_mut(&Key::from(0usize), &mut Double, false);
+    /// assert_eq!(rates, [1.0, 3.0]);
+    /// ```
     fn static_value(&mut self, key: &Key, value: &mut dyn Any);
 }
 
