@@ -271,6 +271,11 @@ pub trait Value: ValueBase + fmt::Debug {
     /// A view of the data, when the value is one array or scalar.
     fn array_ref(&self) -> Option<ArrayRef<'_>>;
     /// The Rust type's name, for error messages.
+    ///
+    /// ```
+    /// use nnx_core::value::Value;
+    /// assert_eq!(1.0f32.type_name(), "f32");
+    /// ```
     fn type_name(&self) -> &'static str {
         std::any::type_name::<Self>()
     }

@@ -422,33 +422,156 @@ pub trait WalkerMut {
     label = "this field's type is not a Variable, a Module, a container of those, or a primitive",
     note = "mark the field `#[nnx(static)]` if it is a hyperparameter (Clone + Debug + PartialEq + Hash), or `#[nnx(skip)]` to leave it out of the graph"
 )]
+///
+/// `#[derive(Module)]` writes these for structs and enums; the [module
+/// docs](self) show a hand-written one for a struct.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Builder, Field, Walker, WalkerMut};
+///
+/// /// A newtype is its inner field: same key, no node of its own.
+/// struct Meters(Param<f32>);
+/// impl Field for Meters {
+///     fn walk_field(&self, key: &Key, w: &mut dyn Walker) { self.0.walk_field(key, w) }
+///     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, removable: bool) -> bool {
+///         self.0.walk_field_mut(key, w, removable)
+///     }
+///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+///         Param::build_field(key, b).map(Meters)
+///     }
+/// }
+/// impl Module for Meters {}
+///
+/// #[derive(Module)]
+/// struct Run { distance: Meters }
+/// let run = Run { distance: Meters(Param::new(5.0)) };
+/// assert_eq!(run.state().flat_state().paths(), vec![vec![Key::from("distance")]]);
+/// ```
 pub trait Field: Sized + Send + Sync + 'static {
     /// Walks the field under `key`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+    /// use nnx_core::AnyVariable;
+    /// struct Count(usize);
+    /// impl Walker for Count {
+    ///     fn variable(&mut self, _: &Key, _: &dyn AnyVariable) { self.0 += 1 }
+    /// #   fn enter(&mut self, _: &Key, _: NodeHeader) {}
+    /// #   fn leave(&mut self) {}
+    /// #   fn shared(&mut self, _: &Key, _: usize) -> bool { true }
+    /// #   fn static_value(&mut self, _: &Key, _: &dyn StaticField) {}
+    /// #   fn none(&mut self, _: &Key) {}
+    /// }
+    /// // `state()` is a walk too: both reach the same Variables.
+    /// let m = vec![Param::new(1.0f32), Param::new(2.0)];
+    /// let mut c = Count(0);
+    /// m.walk_field(&Key::from(0usize), &mut c);
+    /// assert_eq!(c.0, m.state().len());
+    /// ```
     fn walk_field(&self, key: &Key, w: &mut dyn Walker);
     /// Walks the field mutably under `key`. Returns `true` when the walker asked
     /// to remove a Variable that this field is (the owner empties the slot if it can).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// // `update` is a mutable walk: it reaches the Variable inside the `Option`.
+    /// let mut m = Some(Param::new(1.0f32));
+    /// m.update(Some(Param::new(3.0f32)).state())?;
+    /// assert_eq!(m.map(|p| *p), Some(3.0));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, removable: bool) -> bool;
     /// Rebuilds the field from a GraphDef and States.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// // `GraphDef::merge` calls `build_field` on the root type.
+    /// let (g, s) = vec![Param::new(1.0f32), Param::new(2.0)].split(..)?;
+    /// let back: Vec<Param<f32>> = g.merge(s)?;
+    /// assert_eq!(*back[1], 2.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self>;
 }
 
 /// A static hyperparameter as walkers see it.
+///
+/// ```
+/// use nnx_core::graph::{AsStatic, StaticField};
+/// let relu = "relu".to_string();
+/// assert!(!relu.to_dyn().dyn_eq(&*AsStatic(&relu).to_dyn())); // a String is not a StaticBox<String>
+/// assert!(relu.to_dyn().dyn_eq(&"relu".to_string()));
+/// ```
 pub trait StaticField {
     /// An owned, hashable copy for the GraphDef.
+    ///
+    /// ```
+    /// use nnx_core::graph::StaticField;
+    /// let copy = 0.5f32.to_dyn();
+    /// assert_eq!(copy.as_any().downcast_ref::<f32>(), Some(&0.5));
+    /// ```
     fn to_dyn(&self) -> Arc<dyn DynStatic>;
 }
 
 /// A static value stored in a GraphDef: comparable and hashable behind `dyn`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use nnx_core::graph::DynStatic;
+/// let statics: Vec<Arc<dyn DynStatic>> = vec![Arc::new(3usize), Arc::new(String::from("relu"))];
+/// assert!(statics[0].dyn_eq(&3usize));
+/// assert!(!statics[0].dyn_eq(&*statics[1]));
+/// ```
 pub trait DynStatic: Any + Send + Sync + fmt::Debug {
-    /// Equality with another static.
+    /// Equality with another static (floats compare by bits, so NaN equals NaN).
+    ///
+    /// ```
+    /// use nnx_core::graph::DynStatic;
+    /// assert!(f32::NAN.dyn_eq(&f32::NAN));
+    /// assert!(!1u8.dyn_eq(&1u16)); // another type is never equal
+    /// ```
     fn dyn_eq(&self, other: &dyn DynStatic) -> bool;
     /// Feeds the value to a hasher.
+    ///
+    /// ```
+    /// use std::hash::{DefaultHasher, Hash, Hasher};
+    /// use nnx_core::graph::DynStatic;
+    /// let mut a = DefaultHasher::new();
+    /// 7usize.dyn_hash(&mut a);
+    /// let mut b = DefaultHasher::new();
+    /// 7usize.hash(&mut b);
+    /// assert_eq!(a.finish(), b.finish());
+    /// ```
     fn dyn_hash(&self, state: &mut dyn Hasher);
     /// `self` as `Any`.
+    ///
+    /// ```
+    /// use nnx_core::graph::DynStatic;
+    /// assert_eq!(DynStatic::as_any(&true).downcast_ref::<bool>(), Some(&true));
+    /// ```
     fn as_any(&self) -> &dyn Any;
 }
 
 /// The bound of `#[nnx(static)]` fields.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::StaticHyperparameter;
+///
+/// #[derive(Clone, Debug, PartialEq, Hash)]
+/// enum Act { Relu, Gelu }
+/// fn is_static<T: StaticHyperparameter>(_: &T) {}
+/// is_static(&Act::Gelu);
+///
+/// #[derive(Module)]
+/// struct Mlp { w: Param<f32>, #[nnx(static)] act: Act }
+/// let (g, s) = Mlp { w: Param::new(1.0), act: Act::Gelu }.split(..)?;
+/// assert_ne!(g, Mlp { w: Param::new(1.0), act: Act::Relu }.graphdef()); // statics are in the GraphDef
+/// assert_eq!(g.merge(s)?.act, Act::Gelu);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a `#[nnx(static)]` field",
     label = "static fields live in the GraphDef, which is compared and hashed",
@@ -461,6 +584,12 @@ pub trait StaticHyperparameter:
 impl<T: Clone + fmt::Debug + PartialEq + Hash + Send + Sync + 'static> StaticHyperparameter for T {}
 
 /// An owned `#[nnx(static)]` value in a GraphDef.
+///
+/// ```
+/// use nnx_core::graph::{DynStatic, StaticBox};
+/// assert!(StaticBox(2u8).dyn_eq(&StaticBox(2u8)));
+/// assert!(!StaticBox(2u8).dyn_eq(&2u8)); // boxed and plain are different types
+/// ```
 #[derive(Clone, Debug, PartialEq, Hash)]
 pub struct StaticBox<T>(pub T);
 
@@ -477,6 +606,12 @@ impl<T: StaticHyperparameter> DynStatic for StaticBox<T> {
 }
 
 /// A borrowed `#[nnx(static)]` field, as the derive passes it to walkers.
+///
+/// ```
+/// use nnx_core::graph::{AsStatic, StaticBox, StaticField};
+/// let act = vec!["relu", "gelu"];
+/// assert!(AsStatic(&act).to_dyn().dyn_eq(&StaticBox(vec!["relu", "gelu"])));
+/// ```
 pub struct AsStatic<'a, T>(pub &'a T);
 
 impl<T: StaticHyperparameter> StaticField for AsStatic<'_, T> {
