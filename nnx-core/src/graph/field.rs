@@ -128,9 +128,9 @@ pub trait Walker {
     /// A child node begins under `key`.
     ///
     /// ```
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
-/// use nnx_core::AnyVariable;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+    /// use nnx_core::AnyVariable;
     /// // Collects the type names of the nodes entered.
     /// struct Types(Vec<&'static str>);
     /// impl Walker for Types {
@@ -149,9 +149,9 @@ pub trait Walker {
     /// The current node ends.
     ///
     /// ```
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
-/// use nnx_core::AnyVariable;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+    /// use nnx_core::AnyVariable;
     /// // Tracks the deepest nesting.
     /// #[derive(Default)]
     /// struct Depth { now: usize, max: usize }
@@ -171,9 +171,9 @@ pub trait Walker {
     /// A shared object under `key`; `true` means first visit: walk it.
     ///
     /// ```
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
-/// use nnx_core::AnyVariable;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+    /// use nnx_core::AnyVariable;
     /// // Answers `true` every time, so a shared object is walked at each occurrence.
     /// #[derive(Default)]
     /// struct Every(usize);
@@ -194,9 +194,9 @@ pub trait Walker {
     /// A Variable under `key`.
     ///
     /// ```
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
-/// use nnx_core::AnyVariable;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+    /// use nnx_core::AnyVariable;
     /// // Sums the element counts of array Variables.
     /// #[derive(Default)]
     /// struct Size(usize);
@@ -219,9 +219,9 @@ pub trait Walker {
     /// A static hyperparameter under `key`.
     ///
     /// ```
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
-/// use nnx_core::AnyVariable;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+    /// use nnx_core::AnyVariable;
     /// // Keeps the statics as GraphDef values.
     /// #[derive(Default)]
     /// struct Statics(Vec<std::sync::Arc<dyn nnx_core::graph::DynStatic>>);
@@ -241,9 +241,9 @@ pub trait Walker {
     /// An empty `Option` under `key`.
     ///
     /// ```
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
-/// use nnx_core::AnyVariable;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, StaticField, Walker};
+    /// use nnx_core::AnyVariable;
     /// // Lists the keys of empty `Option`s.
     /// #[derive(Default)]
     /// struct Empty(Vec<Key>);
@@ -297,10 +297,10 @@ pub trait WalkerMut {
     /// A child node begins under `key`.
     ///
     /// ```
-/// use std::any::Any;
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
-/// use nnx_core::AnyVariable;
+    /// use std::any::Any;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+    /// use nnx_core::AnyVariable;
     /// // Counts the nodes entered.
     /// struct Nodes(usize);
     /// impl WalkerMut for Nodes {
@@ -318,10 +318,10 @@ pub trait WalkerMut {
     /// The current node ends.
     ///
     /// ```
-/// use std::any::Any;
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
-/// use nnx_core::AnyVariable;
+    /// use std::any::Any;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+    /// use nnx_core::AnyVariable;
     /// // Records the path of keys while walking.
     /// struct Keys(Vec<Key>, Vec<Vec<Key>>);
     /// impl WalkerMut for Keys {
@@ -343,10 +343,10 @@ pub trait WalkerMut {
     /// A shared object under `key`; `true` means first visit: walk it.
     ///
     /// ```
-/// use std::any::Any;
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
-/// use nnx_core::AnyVariable;
+    /// use std::any::Any;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+    /// use nnx_core::AnyVariable;
     /// // Walks nothing shared.
     /// struct NoShared(usize);
     /// impl WalkerMut for NoShared {
@@ -370,10 +370,10 @@ pub trait WalkerMut {
     /// slots (`Option` fields, `sow` stores) honour; `removable` says which it is.
     ///
     /// ```
-/// use std::any::Any;
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
-/// use nnx_core::AnyVariable;
+    /// use std::any::Any;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+    /// use nnx_core::AnyVariable;
     /// // Asks to remove everything; only the `Option` slot gives way.
     /// struct RemoveAll;
     /// impl WalkerMut for RemoveAll {
@@ -394,10 +394,10 @@ pub trait WalkerMut {
     /// A static hyperparameter under `key`, to read or set.
     ///
     /// ```
-/// use std::any::Any;
-/// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
-/// use nnx_core::AnyVariable;
+    /// use std::any::Any;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, WalkerMut};
+    /// use nnx_core::AnyVariable;
     /// // Doubles every `f32` static.
     /// struct Double;
     /// impl WalkerMut for Double {
