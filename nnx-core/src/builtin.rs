@@ -1,4 +1,11 @@
 //! Flax's built-in Variable types.
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! let p = Param::new(1.0f32);
+//! assert_eq!(p.kind(), nnx_core::Param);
+//! assert_eq!(nnx_core::Perturbation.parent(), Some(nnx_core::Intermediate));
+//! ```
 
 crate::variable_type!(
     /// The canonical learnable parameter (Linen collection `params`).

@@ -1,4 +1,11 @@
 //! The one error type of nnx.
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! let (graphdef, _) = vec![Param::new(1.0f32)].split(..).unwrap();
+//! let err = graphdef.merge(State::new()).unwrap_err();
+//! assert!(matches!(err, nnx_core::Error::MissingPath { .. }));
+//! ```
 
 use std::fmt;
 

@@ -4,6 +4,13 @@
 //! the `tag` metadata; [`PathContains`] matches a path key; [`All`], [`Any`] and
 //! [`Not`] combine; [`Everything`], [`Nothing`] and `..` are constants; a closure
 //! `|path, variable| -> bool` is a filter too.
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! let v = vec![Variable::with_kind(nnx_core::Param, 1.0f32), Variable::with_kind(nnx_core::BatchStat, 2.0f32)];
+//! assert_eq!(v.state_of(nnx_core::Param).len(), 1);
+//! assert_eq!(v.state_of(nnx_core::filter::Not(nnx_core::Param)).len(), 1);
+//! ```
 
 use std::ops::RangeFull;
 

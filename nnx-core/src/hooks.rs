@@ -6,6 +6,12 @@
 //! [`set_value`](crate::VariableType::set_value) only; axis hooks on
 //! [`add_axis`](crate::VariableType::add_axis) / [`remove_axis`](crate::VariableType::remove_axis).
 //! Raw access, graph operations and state updates never fire hooks.
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! let p = Param::from_metadata(nnx_core::VariableMetadata::new(1.0f32).on_get_value(|_, v| v + 1.0));
+//! assert_eq!((*p.value(), p.get_value()), (1.0, 2.0));
+//! ```
 
 use std::fmt;
 use std::sync::Arc;

@@ -3,6 +3,11 @@
 //! Every Variable type (`Param`, `BatchStat`, a user's `CustomVariable`...) has one
 //! [`Kind`]: its name, its parent kind (subtype semantics, like Python's `isinstance`)
 //! and an optional Linen collection name. Kinds are compared by identity.
+//!
+//! ```
+//! assert!(nnx_core::Perturbation.is_subtype_of(nnx_core::Intermediate));
+//! assert_eq!(nnx_core::BatchStat.name(), "BatchStat");
+//! ```
 
 use std::fmt;
 

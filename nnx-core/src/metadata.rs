@@ -1,4 +1,11 @@
 //! Per-Variable metadata: an ordered map from names to Python-like values.
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! let mut p = Param::new(0.0f32);
+//! p.set_metadata("axis_names", ("in", "out"));
+//! assert_eq!(p.get_metadata().to_string(), "{'axis_names': ('in', 'out')}");
+//! ```
 
 use std::fmt;
 

@@ -6,6 +6,12 @@
 //! are exact (a subtype is not its parent's name). A type declared with
 //! `variable_type!(pub T, collection = "name")` registers that name the first time it
 //! is looked up by type. The registry is process-wide and thread-safe.
+//!
+//! ```
+//! use nnx_core::registry::{variable_name_from_type, variable_type_from_name};
+//! assert_eq!(variable_type_from_name("batch_stats").unwrap(), nnx_core::BatchStat);
+//! assert_eq!(variable_name_from_type(nnx_core::Cache).unwrap(), "cache");
+//! ```
 
 use std::sync::{OnceLock, RwLock};
 

@@ -1,4 +1,16 @@
 //! `sow`: recording intermediate values under a module's own path.
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! #[derive(nnx_core::Module)]
+//! struct Block {
+//!     #[nnx(sow)]
+//!     sown: Sown,
+//! }
+//! let mut b = Block { sown: Sown::default() };
+//! b.sow(Intermediate, "h", 1.0f32).unwrap();
+//! assert_eq!(b.state_of(Intermediate).len(), 1);
+//! ```
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,4 +1,10 @@
 //! State: a nested, sorted mapping from paths to Variable states.
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! let state = vec![Param::new(ndarray::Array1::<f32>::zeros(3))].state();
+//! assert_eq!(state.map(shape).to_string(), "State({\n  0: Param(\n    value=(3,)\n  )\n})");
+//! ```
 
 use std::any::Any;
 use std::collections::BTreeMap;

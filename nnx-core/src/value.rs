@@ -2,6 +2,13 @@
 //!
 //! A [`State`](crate::State) holds values type-erased as `Arc<dyn Value>`; a typed
 //! Variable holds `Arc<T>`. Moving a value between the two is a pointer copy.
+//!
+//! ```
+//! use nnx_core::value::{python_repr, Value};
+//! let a = ndarray::arr1(&[1.0f32, 2.0]);
+//! assert_eq!(a.shape_of(), Some(vec![2]));
+//! assert_eq!(python_repr(&a), "Array([1., 2.], dtype=float32)");
+//! ```
 
 use std::any::Any;
 use std::fmt;

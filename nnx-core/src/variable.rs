@@ -1,4 +1,11 @@
 //! The Variable: a value with a type, metadata and hooks.
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! let mut v = Variable::new(1.0f32);
+//! v.set_value(3.0);
+//! assert_eq!(*v, 3.0);
+//! ```
 
 use std::any::Any;
 use std::fmt;

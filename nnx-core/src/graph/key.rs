@@ -1,4 +1,9 @@
 //! Path keys: field names, sequence indices and map keys.
+//!
+//! ```
+//! use nnx_core::{graph::path_string, Key};
+//! assert_eq!(path_string(&[Key::from("layers"), Key::from(1usize)]), "layers/1");
+//! ```
 
 use std::borrow::Cow;
 use std::fmt;

@@ -1,4 +1,12 @@
 //! The module graph: traversal, GraphDef, merge, and the graph operations.
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! let model = vec![Param::new(1.0f32), Param::new(2.0f32)];
+//! let (graphdef, state) = model.split(..).unwrap();
+//! let back: Vec<Param<f32>> = graphdef.merge(state).unwrap();
+//! assert_eq!(*back[1], 2.0);
+//! ```
 
 mod builder;
 pub mod field;

@@ -1,6 +1,12 @@
 //! Python-exact text formatting of values, matching what Flax NNX 0.12, JAX
 //! and numpy print: Python float `repr`, tuple `repr`, Python literal values
 //! ([`MetaValue`]), JAX array `repr` and Flax's size comments.
+//!
+//! ```
+//! use nnx_core::repr::{fmt_tuple_usize, python_float_repr};
+//! assert_eq!(fmt_tuple_usize(&[3]), "(3,)");
+//! assert_eq!(python_float_repr(1e-5), "1e-05");
+//! ```
 
 mod array;
 mod float;
