@@ -8,6 +8,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
@@ -23,8 +24,10 @@ pub use crate::repr::MetaValue;
 /// assert_eq!(m.get("tag").map(|v| v.to_string()), Some("'dropout'".to_string()));
 /// assert_eq!(m.keys().collect::<Vec<_>>(), ["axis_names", "tag"]);
 /// ```
+/// Shared behind an `Arc` (cloning is a reference count; writing copies it if
+/// shared); `None` when empty, so that equality needs no normalising.
 #[derive(Clone, Default, PartialEq)]
-pub struct Metadata(IndexMap<String, MetaValue>);
+pub struct Metadata(Option<Arc<IndexMap<String, MetaValue>>>);
 
 impl Metadata {
     /// An empty map.
@@ -33,7 +36,11 @@ impl Metadata {
     /// assert!(nnx_core::Metadata::new().is_empty());
     /// ```
     pub fn new() -> Self {
-        Metadata(IndexMap::new())
+        Metadata(None)
+    }
+
+    fn map(&self) -> Option<&IndexMap<String, MetaValue>> {
+        self.0.as_deref()
     }
 
     /// Sets `name` to `value`, keeping its position if it exists.
@@ -44,7 +51,8 @@ impl Metadata {
     /// assert!(m.contains("a"));
     /// ```
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<MetaValue>) {
-        self.0.insert(name.into(), value.into());
+        Arc::make_mut(self.0.get_or_insert_with(Default::default))
+            .insert(name.into(), value.into());
     }
 
     /// The value of `name`.
@@ -55,7 +63,7 @@ impl Metadata {
     /// assert_eq!(m.get("a"), Some(&nnx_core::MetaValue::Bool(true)));
     /// ```
     pub fn get(&self, name: &str) -> Option<&MetaValue> {
-        self.0.get(name)
+        self.map()?.get(name)
     }
 
     /// Whether `name` is set.
@@ -64,7 +72,7 @@ impl Metadata {
     /// assert!(!nnx_core::Metadata::new().contains("a"));
     /// ```
     pub fn contains(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+        self.map().is_some_and(|m| m.contains_key(name))
     }
 
     /// Removes `name`, keeping the order of the others.
@@ -75,7 +83,12 @@ impl Metadata {
     /// assert!(m.remove("a").is_some());
     /// ```
     pub fn remove(&mut self, name: &str) -> Option<MetaValue> {
-        self.0.shift_remove(name)
+        let map = Arc::make_mut(self.0.as_mut()?);
+        let value = map.shift_remove(name);
+        if map.is_empty() {
+            self.0 = None;
+        }
+        value
     }
 
     /// The names, in order.
@@ -84,7 +97,9 @@ impl Metadata {
     /// assert_eq!(nnx_core::Metadata::new().keys().count(), 0);
     /// ```
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
+        self.map()
+            .into_iter()
+            .flat_map(|m| m.keys().map(String::as_str))
     }
 
     /// The entries, in order.
@@ -93,7 +108,9 @@ impl Metadata {
     /// assert_eq!(nnx_core::Metadata::new().iter().count(), 0);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &MetaValue)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.map()
+            .into_iter()
+            .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v)))
     }
 
     /// Number of entries.
@@ -102,7 +119,7 @@ impl Metadata {
     /// assert_eq!(nnx_core::Metadata::new().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.map().map_or(0, IndexMap::len)
     }
 
     /// Whether there are no entries.
@@ -111,17 +128,17 @@ impl Metadata {
     /// assert!(nnx_core::Metadata::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_none()
     }
 }
 
 impl<K: Into<String>, V: Into<MetaValue>> FromIterator<(K, V)> for Metadata {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Metadata(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        let map: IndexMap<String, MetaValue> = iter
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        Metadata((!map.is_empty()).then(|| Arc::new(map)))
     }
 }
 

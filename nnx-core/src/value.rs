@@ -340,6 +340,14 @@ pub fn python_repr(value: &dyn Value) -> String {
     s
 }
 
+/// Whether two values have the same shape, without allocating for arrays.
+pub(crate) fn same_shape(a: &dyn Value, b: &dyn Value) -> bool {
+    match b.array_ref() {
+        Some(r) => a.has_shape(Some(r.shape())),
+        None => a.has_shape(b.shape_of().as_deref()),
+    }
+}
+
 /// Downcasts a shared type-erased value to `Arc<T>` without copying.
 ///
 /// ```

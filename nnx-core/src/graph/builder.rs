@@ -440,7 +440,9 @@ impl<'a> Builder<'a> {
                 self.pos += 1;
                 if self.tracker.enter(key, header.transparent) {
                     let sub = match self.stack.last_mut() {
-                        Some(Tree::Map(m)) => m.remove(key).unwrap_or_default(),
+                        Some(Tree::Map(m)) => {
+                            m.get_mut(key).map(std::mem::take).unwrap_or_default()
+                        }
                         _ => Tree::default(),
                     };
                     self.stack.push(sub);
@@ -626,7 +628,7 @@ impl<'a> Builder<'a> {
                 self.pos += 1;
                 let leaf = match self.stack.last_mut() {
                     Some(t) if self.tracker.at_root() => Some(std::mem::take(t)),
-                    Some(Tree::Map(m)) => m.remove(key),
+                    Some(Tree::Map(m)) => m.get_mut(key).map(std::mem::take),
                     _ => None,
                 };
                 match leaf {

@@ -229,7 +229,7 @@ impl Walker for LeafChecker<'_> {
                 let value = var.value_dyn();
                 if l.kind != var.kind()
                     || l.value.type_name() != value.type_name()
-                    || !l.value.has_shape(value.shape_of().as_deref())
+                    || !crate::value::same_shape(&*l.value, value)
                 {
                     self.ok = false;
                 }
@@ -268,7 +268,7 @@ impl WalkerMut for Updater {
     fn enter(&mut self, key: &Key, header: NodeHeader) {
         if self.tracker.enter(key, header.transparent) {
             let sub = match self.stack.last_mut() {
-                Some(Tree::Map(m)) => m.remove(key).unwrap_or_default(),
+                Some(Tree::Map(m)) => m.get_mut(key).map(std::mem::take).unwrap_or_default(),
                 _ => Tree::default(),
             };
             self.stack.push(sub);
@@ -285,7 +285,7 @@ impl WalkerMut for Updater {
     fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _removable: bool) -> bool {
         let leaf = match self.stack.last_mut() {
             Some(t) if self.tracker.at_root() => Some(std::mem::take(t)),
-            Some(Tree::Map(m)) => m.remove(key),
+            Some(Tree::Map(m)) => m.get_mut(key).map(std::mem::take),
             _ => None,
         };
         if let Some(Tree::Leaf(leaf)) = leaf {
