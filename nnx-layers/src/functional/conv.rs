@@ -299,27 +299,34 @@ fn conv_core<T: Real>(
                 // Taps reading consecutive input (neighbours along the last axis,
                 // when groups == 1) are copied as one run.
                 let mut run: Option<(usize, usize, usize)> = None; // (src, dst, len)
-                for (kp, tap) in taps.chunks_exact(nsp).enumerate() {
-                    let dst = kp * cin_g;
-                    // The input offset of this tap, or None in the padding.
-                    let off = (0..nsp).try_fold(0, |off, d| {
+                                                                   // Taps come in groups along the last kernel axis that share the
+                                                                   // other axes' offset, computed once per group.
+                let last = nsp - 1;
+                let kl = ksp[last];
+                let last_ix = &table[last][o_ix[last] * kl..][..kl];
+                for (grp, tap) in taps.chunks_exact((nsp * kl).max(1)).enumerate() {
+                    // The input offset of the other axes, or None in the padding.
+                    let outer = (0..last).try_fold(0, |off, d| {
                         table[d][o_ix[d] * ksp[d] + tap[d]].map(|i| off + i * in_stride[d])
                     });
-                    match off {
-                        Some(off) => {
-                            let src = (bi * in_sp_len + off) * c + g * cin_g;
-                            run = match run {
-                                Some((s, d, l)) if s + l == src && d + l == dst => {
-                                    Some((s, d, l + cin_g))
-                                }
-                                Some((s, d, l)) => {
-                                    row[d..d + l].copy_from_slice(&xs[s..s + l]);
-                                    Some((src, dst, cin_g))
-                                }
-                                None => Some((src, dst, cin_g)),
-                            };
+                    for (kk, &li) in last_ix.iter().enumerate() {
+                        let dst = (grp * kl + kk) * cin_g;
+                        match outer.zip(li) {
+                            Some((off, i)) => {
+                                let src = (bi * in_sp_len + off + i) * c + g * cin_g;
+                                run = match run {
+                                    Some((s, d, l)) if s + l == src && d + l == dst => {
+                                        Some((s, d, l + cin_g))
+                                    }
+                                    Some((s, d, l)) => {
+                                        row[d..d + l].copy_from_slice(&xs[s..s + l]);
+                                        Some((src, dst, cin_g))
+                                    }
+                                    None => Some((src, dst, cin_g)),
+                                };
+                            }
+                            None => row[dst..dst + cin_g].fill(T::zero()),
                         }
-                        None => row[dst..dst + cin_g].fill(T::zero()),
                     }
                 }
                 if let Some((s, d, l)) = run {
