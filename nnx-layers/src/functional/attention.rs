@@ -184,15 +184,18 @@ pub fn dot_product_attention_weights<
     let mut w = ArrayD::<T>::zeros(IxDyn(&[nb, hq, ql, kl]));
     match (q4.as_slice(), k4.as_slice(), w.as_slice_mut()) {
         (Some(qs), Some(ks), Some(ws)) if ql <= DIRECT_MAX_Q_LEN => {
-            // w[b, h, i, j] = q[b, i, h, :] . k[b, j, h / rep, :]
-            for (((b, h), i), wrow) in (0..nb)
-                .flat_map(|b| (0..hq).map(move |h| (b, h)))
-                .flat_map(|bh| (0..ql).map(move |i| (bh, i)))
-                .zip(ws.chunks_exact_mut(kl.max(1)))
-            {
-                let qrow = &qs[((b * ql + i) * hq + h) * depth..][..depth];
-                for (j, wj) in wrow.iter_mut().enumerate() {
-                    *wj = dot(qrow, &ks[((b * kl + j) * hk + h / rep) * depth..][..depth]);
+            // w[b, h, i, j] = q[b, i, h, :] . k[b, j, h / rep, :], walking the
+            // (large, e.g. a decode cache) key in memory order.
+            for b in 0..nb {
+                for i in 0..ql {
+                    for j in 0..kl {
+                        let krow = &ks[(b * kl + j) * hk * depth..][..hk * depth];
+                        for h in 0..hq {
+                            let qrow = &qs[((b * ql + i) * hq + h) * depth..][..depth];
+                            ws[((b * hq + h) * ql + i) * kl + j] =
+                                dot(qrow, &krow[h / rep * depth..][..depth]);
+                        }
+                    }
                 }
             }
         }
@@ -328,17 +331,19 @@ pub fn dot_product_attention<
     let mut out = ArrayD::<T>::zeros(IxDyn(&[nb, ql, hq, dv]));
     match (w4.as_slice(), v4.as_slice(), out.as_slice_mut()) {
         (Some(ws), Some(vs), Some(os)) if ql <= DIRECT_MAX_Q_LEN => {
-            // out[b, i, h, :] = sum_j w[b, h, i, j] * v[b, j, h / rep, :]
-            for (((b, i), h), orow) in (0..nb)
-                .flat_map(|b| (0..ql).map(move |i| (b, i)))
-                .flat_map(|bi| (0..hq).map(move |h| (bi, h)))
-                .zip(os.chunks_exact_mut(dv.max(1)))
-            {
-                let wrow = &ws[((b * hq + h) * ql + i) * kl..][..kl];
-                for (j, &wj) in wrow.iter().enumerate() {
-                    let vrow = &vs[((b * kl + j) * hv + h / rep) * dv..][..dv];
-                    for (o, &x) in orow.iter_mut().zip(vrow) {
-                        *o += wj * x;
+            // out[b, i, h, :] = sum_j w[b, h, i, j] * v[b, j, h / rep, :], walking
+            // the value in memory order (the sum over j stays in order).
+            for b in 0..nb {
+                for i in 0..ql {
+                    let orow = &mut os[(b * ql + i) * hq * dv..][..hq * dv];
+                    for j in 0..kl {
+                        let vrow = &vs[(b * kl + j) * hv * dv..][..hv * dv];
+                        for (h, oh) in orow.chunks_exact_mut(dv.max(1)).enumerate() {
+                            let wj = ws[((b * hq + h) * ql + i) * kl + j];
+                            for (o, &x) in oh.iter_mut().zip(&vrow[h / rep * dv..][..dv]) {
+                                *o += wj * x;
+                            }
+                        }
                     }
                 }
             }
