@@ -297,10 +297,10 @@ fn conv_core<T: Real>(
             }
             for row in col.chunks_exact_mut(cols).take(r1 - r0) {
                 // Taps reading consecutive input (neighbours along the last axis,
-                // when groups == 1) are copied as one run.
-                let mut run: Option<(usize, usize, usize)> = None; // (src, dst, len)
-                                                                   // Taps come in groups along the last kernel axis that share the
-                                                                   // other axes' offset, computed once per group.
+                // when groups == 1) are copied as one run of (src, dst, len).
+                let mut run: Option<(usize, usize, usize)> = None;
+                // Taps come in groups along the last kernel axis that share the
+                // other axes' offset, computed once per group.
                 let last = nsp - 1;
                 let kl = ksp[last];
                 let last_ix = &table[last][o_ix[last] * kl..][..kl];
