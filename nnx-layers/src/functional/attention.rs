@@ -2,7 +2,8 @@
 //! (`flax/nnx/nn/attention.py`).
 
 use ndarray::{
-    linalg::general_mat_mul, ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, IxDyn, Zip,
+    linalg::general_mat_mul, ArrayBase, ArrayD, ArrayViewD, Axis, CowArray, Data, Dimension, IxDyn,
+    Zip,
 };
 use nnx_core::{Error, Result};
 
@@ -63,14 +64,37 @@ impl<T> Default for AttentionOptions<'_, T> {
     }
 }
 
-fn to_4d<T: Real>(arg: &str, a: &ArrayViewD<'_, T>) -> Result<ArrayD<T>> {
+/// `a` as `[batch, len, heads, depth]` in standard layout; borrowed (no copy)
+/// when `a` already is, as a decode cache or a projection's output is.
+fn to_4d<'a, T: Real>(arg: &str, a: &'a ArrayViewD<'_, T>) -> Result<CowArray<'a, T, IxDyn>> {
     let nd = a.ndim();
     let b: usize = a.shape()[..nd - 3].iter().product();
     let shape = [b, a.shape()[nd - 3], a.shape()[nd - 2], a.shape()[nd - 1]];
     a.as_standard_layout()
-        .into_owned()
         .into_shape_with_order(IxDyn(&shape))
         .map_err(|_| shape_err(arg, shape_str(&shape), a.shape()))
+}
+
+/// Up to this many query positions, the attention products run as direct
+/// dot / axpy loops over contiguous depth rows: a GEMM per (batch, head) would
+/// pack the whole key or value head for a row or two of output (decode steps).
+const DIRECT_MAX_Q_LEN: usize = 4;
+
+/// `sum(a * b)` with eight independent partial sums, so that it vectorizes.
+fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .fold(T::zero(), |s, (&x, &y)| s + x * y);
+    for (x, y) in ac.zip(bc) {
+        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            *s += x * y;
+        }
+    }
+    acc.iter().fold(tail, |s, &v| s + v)
 }
 
 fn check_qkv(arrays: &[(&str, &[usize])]) -> Result<()> {
@@ -158,22 +182,42 @@ pub fn dot_product_attention_weights<
     let k4 = to_4d("key", &k)?;
     let nb = q4.shape()[0];
     let mut w = ArrayD::<T>::zeros(IxDyn(&[nb, hq, ql, kl]));
-    for b in 0..nb {
-        let qb = q4.index_axis(Axis(0), b);
-        let kb = k4.index_axis(Axis(0), b);
-        let mut wb = w.index_axis_mut(Axis(0), b);
-        for h in 0..hq {
-            let qh = qb
-                .index_axis(Axis(1), h)
-                .into_dimensionality::<ndarray::Ix2>();
-            let kh = kb
-                .index_axis(Axis(1), h / rep)
-                .into_dimensionality::<ndarray::Ix2>();
-            let wh = wb
-                .index_axis_mut(Axis(0), h)
-                .into_dimensionality::<ndarray::Ix2>();
-            if let (Ok(qh), Ok(kh), Ok(mut wh)) = (qh, kh, wh) {
-                general_mat_mul(T::one(), &qh, &kh.t(), T::zero(), &mut wh);
+    match (q4.as_slice(), k4.as_slice(), w.as_slice_mut()) {
+        (Some(qs), Some(ks), Some(ws)) if ql <= DIRECT_MAX_Q_LEN => {
+            // w[b, h, i, j] = q[b, i, h, :] . k[b, j, h / rep, :], walking the
+            // (large, e.g. a decode cache) key in memory order.
+            for b in 0..nb {
+                for i in 0..ql {
+                    for j in 0..kl {
+                        let krow = &ks[(b * kl + j) * hk * depth..][..hk * depth];
+                        for h in 0..hq {
+                            let qrow = &qs[((b * ql + i) * hq + h) * depth..][..depth];
+                            ws[((b * hq + h) * ql + i) * kl + j] =
+                                dot(qrow, &krow[h / rep * depth..][..depth]);
+                        }
+                    }
+                }
+            }
+        }
+        _ => {
+            for b in 0..nb {
+                let qb = q4.index_axis(Axis(0), b);
+                let kb = k4.index_axis(Axis(0), b);
+                let mut wb = w.index_axis_mut(Axis(0), b);
+                for h in 0..hq {
+                    let qh = qb
+                        .index_axis(Axis(1), h)
+                        .into_dimensionality::<ndarray::Ix2>();
+                    let kh = kb
+                        .index_axis(Axis(1), h / rep)
+                        .into_dimensionality::<ndarray::Ix2>();
+                    let wh = wb
+                        .index_axis_mut(Axis(0), h)
+                        .into_dimensionality::<ndarray::Ix2>();
+                    if let (Ok(qh), Ok(kh), Ok(mut wh)) = (qh, kh, wh) {
+                        general_mat_mul(T::one(), &qh, &kh.t(), T::zero(), &mut wh);
+                    }
+                }
             }
         }
     }
@@ -285,22 +329,44 @@ pub fn dot_product_attention<
         .into_shape_with_order(IxDyn(&[nb, hq, ql, kl]))
         .map_err(|_| shape_err("weights", "a reshapable array", &[nb, hq, ql, kl]))?;
     let mut out = ArrayD::<T>::zeros(IxDyn(&[nb, ql, hq, dv]));
-    for b in 0..nb {
-        let wb = w4.index_axis(Axis(0), b);
-        let vb = v4.index_axis(Axis(0), b);
-        let mut ob = out.index_axis_mut(Axis(0), b);
-        for h in 0..hq {
-            let wh = wb
-                .index_axis(Axis(0), h)
-                .into_dimensionality::<ndarray::Ix2>();
-            let vh = vb
-                .index_axis(Axis(1), h / rep)
-                .into_dimensionality::<ndarray::Ix2>();
-            let oh = ob
-                .index_axis_mut(Axis(1), h)
-                .into_dimensionality::<ndarray::Ix2>();
-            if let (Ok(wh), Ok(vh), Ok(mut oh)) = (wh, vh, oh) {
-                general_mat_mul(T::one(), &wh, &vh, T::zero(), &mut oh);
+    match (w4.as_slice(), v4.as_slice(), out.as_slice_mut()) {
+        (Some(ws), Some(vs), Some(os)) if ql <= DIRECT_MAX_Q_LEN => {
+            // out[b, i, h, :] = sum_j w[b, h, i, j] * v[b, j, h / rep, :], walking
+            // the value in memory order (the sum over j stays in order).
+            for b in 0..nb {
+                for i in 0..ql {
+                    let orow = &mut os[(b * ql + i) * hq * dv..][..hq * dv];
+                    for j in 0..kl {
+                        let vrow = &vs[(b * kl + j) * hv * dv..][..hv * dv];
+                        for (h, oh) in orow.chunks_exact_mut(dv.max(1)).enumerate() {
+                            let wj = ws[((b * hq + h) * ql + i) * kl + j];
+                            for (o, &x) in oh.iter_mut().zip(&vrow[h / rep * dv..][..dv]) {
+                                *o += wj * x;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        _ => {
+            for b in 0..nb {
+                let wb = w4.index_axis(Axis(0), b);
+                let vb = v4.index_axis(Axis(0), b);
+                let mut ob = out.index_axis_mut(Axis(0), b);
+                for h in 0..hq {
+                    let wh = wb
+                        .index_axis(Axis(0), h)
+                        .into_dimensionality::<ndarray::Ix2>();
+                    let vh = vb
+                        .index_axis(Axis(1), h / rep)
+                        .into_dimensionality::<ndarray::Ix2>();
+                    let oh = ob
+                        .index_axis_mut(Axis(1), h)
+                        .into_dimensionality::<ndarray::Ix2>();
+                    if let (Ok(wh), Ok(vh), Ok(mut oh)) = (wh, vh, oh) {
+                        general_mat_mul(T::one(), &wh, &vh, T::zero(), &mut oh);
+                    }
+                }
             }
         }
     }

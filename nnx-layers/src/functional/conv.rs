@@ -274,36 +274,76 @@ fn conv_core<T: Real>(
     // (the whole matrix is n_k times the input, far larger than any cache).
     let tile = CONV_TILE_ROWS.min(rows.max(1));
     let mut col = vec![T::zero(); tile * cols];
+    // Each tap's kernel multi-index, and below each row's output position advanced
+    // like an odometer: integer divisions per tap and per row were most of the
+    // im2col's time.
+    let mut taps = vec![0usize; n_k * nsp];
+    for (kp, tap) in taps.chunks_exact_mut(nsp).enumerate() {
+        let mut rest = kp;
+        for d in (0..nsp).rev() {
+            tap[d] = rest % ksp[d];
+            rest /= ksp[d];
+        }
+    }
     let mut o_ix = vec![0usize; nsp];
-    let mut k_ix = vec![0usize; nsp];
     for g in 0..groups {
         let kg = k2.slice_axis(Axis(1), Slice::from(g * cout_g..(g + 1) * cout_g));
         for r0 in (0..rows).step_by(tile) {
             let r1 = (r0 + tile).min(rows);
-            for (row, r) in col.chunks_exact_mut(cols).zip(r0..r1) {
-                let (bi, p) = (r / n_out, r % n_out);
-                let mut rest = p;
-                for d in (0..nsp).rev() {
-                    o_ix[d] = rest % out_sp[d];
-                    rest /= out_sp[d];
-                }
-                for (kp, dst) in row.chunks_exact_mut(cin_g.max(1)).enumerate() {
-                    let mut rest = kp;
-                    for d in (0..nsp).rev() {
-                        k_ix[d] = rest % ksp[d];
-                        rest /= ksp[d];
-                    }
-                    // The input offset of this tap, or None in the padding.
-                    let off = (0..nsp).try_fold(0, |off, d| {
-                        table[d][o_ix[d] * ksp[d] + k_ix[d]].map(|i| off + i * in_stride[d])
+            let (mut bi, mut rest) = (r0 / n_out, r0 % n_out);
+            for d in (0..nsp).rev() {
+                o_ix[d] = rest % out_sp[d];
+                rest /= out_sp[d];
+            }
+            for row in col.chunks_exact_mut(cols).take(r1 - r0) {
+                // Taps reading consecutive input (neighbours along the last axis,
+                // when groups == 1) are copied as one run of (src, dst, len).
+                let mut run: Option<(usize, usize, usize)> = None;
+                // Taps come in groups along the last kernel axis that share the
+                // other axes' offset, computed once per group.
+                let last = nsp - 1;
+                let kl = ksp[last];
+                let last_ix = &table[last][o_ix[last] * kl..][..kl];
+                for (grp, tap) in taps.chunks_exact((nsp * kl).max(1)).enumerate() {
+                    // The input offset of the other axes, or None in the padding.
+                    let outer = (0..last).try_fold(0, |off, d| {
+                        table[d][o_ix[d] * ksp[d] + tap[d]].map(|i| off + i * in_stride[d])
                     });
-                    match off {
-                        Some(off) => {
-                            let src = (bi * in_sp_len + off) * c + g * cin_g;
-                            dst.copy_from_slice(&xs[src..src + cin_g]);
+                    for (kk, &li) in last_ix.iter().enumerate() {
+                        let dst = (grp * kl + kk) * cin_g;
+                        match outer.zip(li) {
+                            Some((off, i)) => {
+                                let src = (bi * in_sp_len + off + i) * c + g * cin_g;
+                                run = match run {
+                                    Some((s, d, l)) if s + l == src && d + l == dst => {
+                                        Some((s, d, l + cin_g))
+                                    }
+                                    Some((s, d, l)) => {
+                                        row[d..d + l].copy_from_slice(&xs[s..s + l]);
+                                        Some((src, dst, cin_g))
+                                    }
+                                    None => Some((src, dst, cin_g)),
+                                };
+                            }
+                            None => row[dst..dst + cin_g].fill(T::zero()),
                         }
-                        None => dst.fill(T::zero()),
                     }
+                }
+                if let Some((s, d, l)) = run {
+                    row[d..d + l].copy_from_slice(&xs[s..s + l]);
+                }
+                let mut d = nsp;
+                loop {
+                    if d == 0 {
+                        bi += 1;
+                        break;
+                    }
+                    d -= 1;
+                    o_ix[d] += 1;
+                    if o_ix[d] < out_sp[d] {
+                        break;
+                    }
+                    o_ix[d] = 0;
                 }
             }
             let colm = ndarray::ArrayView2::from_shape((r1 - r0, cols), &col[..(r1 - r0) * cols])
