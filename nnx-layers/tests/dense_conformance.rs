@@ -7,7 +7,7 @@
 //! random one and forward outputs compared with
 //! `|got - want| <= 1e-5 + 1e-5 * |want|` (sums of f32 products in another order).
 
-use ndarray::{ArrayD, Ix1, IxDyn};
+use ndarray::{ArrayD, Ix1};
 use nnx_core::graph::path_string;
 use nnx_core::init;
 use nnx_core::rngs::Rngs;
@@ -19,61 +19,15 @@ use nnx_layers::{
 };
 use serde_json::Value;
 
+mod common;
+use common::*;
+
 fn data() -> Value {
-    let path = format!(
-        "{}/tests/data/layers/dense.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(path).expect("reference data present");
-    serde_json::from_str(&text).expect("valid json")
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|d| d.as_u64().expect("int") as usize)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn isizes(v: &Value) -> Vec<isize> {
-    v.as_array()
-        .expect("list")
-        .iter()
-        .map(|d| d.as_i64().expect("int") as isize)
-        .collect()
-}
-
-fn f32s(v: &Value) -> ArrayD<f32> {
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|d| d.as_f64().expect("num") as f32)
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&usizes(&v["shape"])), data).expect("consistent")
-}
-
-fn i64s(v: &Value) -> ArrayD<i64> {
-    let data: Vec<i64> = v["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|d| d.as_i64().expect("int"))
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&usizes(&v["shape"])), data).expect("consistent")
+    load_json("layers/dense.json")
 }
 
 fn close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    for (g, w) in got.iter().zip(want.iter()) {
-        assert!(
-            (g - w).abs() <= 1e-5 + 1e-5 * w.abs(),
-            "{what}: got {g}, want {w}\n got {got}\nwant {want}"
-        );
-    }
+    assert_close(what, got, want, 1e-5, 1e-5);
 }
 
 fn padding(v: &Value) -> Padding {

@@ -7,79 +7,18 @@
 //! (conv, attention, normalization: `1e-5`), since relative error of a
 //! near-zero sum is meaningless.
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::ArrayD;
 use nnx_layers::functional as f;
 use serde_json::Value;
 
+mod common;
+use common::*;
+
 fn load(name: &str) -> Vec<Value> {
-    let path = format!(
-        "{}/tests/data/functional/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).expect("reference data present");
-    serde_json::from_str::<Value>(&text)
-        .expect("valid json")
+    load_json(&format!("functional/{name}.json"))
         .as_array()
         .expect("a list of cases")
         .clone()
-}
-
-fn shape(v: &Value) -> Vec<usize> {
-    v["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().expect("dim") as usize)
-        .collect()
-}
-
-fn f32s(v: &Value) -> ArrayD<f32> {
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|d| d.as_f64().expect("num") as f32)
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&shape(v)), data).expect("consistent")
-}
-
-fn i64s(v: &Value) -> ArrayD<i64> {
-    let data: Vec<i64> = v["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|d| d.as_i64().expect("int"))
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&shape(v)), data).expect("consistent")
-}
-
-fn bools(v: &Value) -> ArrayD<bool> {
-    let data: Vec<bool> = v["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|d| d.as_bool().expect("bool"))
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&shape(v)), data).expect("consistent")
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    match v {
-        Value::Number(n) => vec![n.as_u64().expect("int") as usize],
-        Value::Array(a) => a
-            .iter()
-            .map(|d| d.as_u64().expect("int") as usize)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn isizes(v: &Value) -> Vec<isize> {
-    v.as_array()
-        .expect("axes")
-        .iter()
-        .map(|d| d.as_i64().expect("int") as isize)
-        .collect()
 }
 
 fn close(case: &Value, got: &ArrayD<f32>, atol: f32) {

@@ -10,51 +10,12 @@ use nnx_core::Result;
 use nnx_layers::*;
 use serde_json::Value as Json;
 
+mod common;
+use common::{assert_close, bools, f32s};
+
 fn data() -> Json {
     let text = include_str!("data/layers/stateful.json");
     serde_json::from_str(text).expect("valid reference JSON")
-}
-
-fn f32_array(v: &Json) -> ArrayD<f32> {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_f64().unwrap() as f32)
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&shape), data).unwrap()
-}
-
-fn bool_array(v: &Json) -> ArrayD<bool> {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<bool> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_bool().unwrap())
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&shape), data).unwrap()
-}
-
-fn assert_close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>, rtol: f32, atol: f32) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-        assert!(
-            (g - w).abs() <= atol + rtol * w.abs(),
-            "{what}: element {i}: got {g}, want {w}"
-        );
-    }
 }
 
 fn init(name: &str) -> ParamInit<f32> {
@@ -144,7 +105,7 @@ fn check_state(what: &str, state: &State, want: &Json) {
                     Some(nnx_core::value::ArrayRef::F32(a)) => a.to_owned(),
                     _ => panic!("{what}: {p} is not f32"),
                 };
-                assert_close(&format!("{what}: {p}"), &got, &f32_array(w), 1e-5, 1e-6);
+                assert_close(&format!("{what}: {p}"), &got, &f32s(w), 1e-5, 1e-6);
             }
         }
     }
@@ -213,11 +174,11 @@ fn batchnorm_params_train_stats_and_eval_match_flax() -> Result<()> {
             } else {
                 bn.eval()?;
             }
-            let y = bn.forward(&f32_array(&step["x"]))?;
+            let y = bn.forward(&f32s(&step["x"]))?;
             assert_close(
                 &format!("{d} step {i} y"),
                 &y,
-                &f32_array(&step["y"]),
+                &f32s(&step["y"]),
                 1e-4,
                 1e-5,
             );
@@ -344,9 +305,9 @@ fn layer_rms_group_instance_norm_match_flax() -> Result<()> {
             let mut m = build_norm(&case)?;
             check_state(&d, &m.layer_state(), &case["state"]);
             let step = &case["steps"][0];
-            let x = f32_array(&step["x"]);
+            let x = f32s(&step["x"]);
             let y = m.forward_dyn(x.view())?;
-            assert_close(&format!("{d} y"), &y, &f32_array(&step["y"]), 1e-4, 1e-5);
+            assert_close(&format!("{d} y"), &y, &f32s(&step["y"]), 1e-4, 1e-5);
             n += 1;
         }
     }
@@ -377,14 +338,8 @@ fn dropout_masks_and_streams_match_flax() -> Result<()> {
             if step["mode"] == "eval" {
                 m.eval()?;
             }
-            let y = m.forward(&f32_array(&step["x"]))?;
-            assert_close(
-                &format!("{d} step {i}"),
-                &y,
-                &f32_array(&step["y"]),
-                1e-6,
-                0.0,
-            );
+            let y = m.forward(&f32s(&step["x"]))?;
+            assert_close(&format!("{d} step {i}"), &y, &f32s(&step["y"]), 1e-6, 0.0);
             check_state(&format!("{d} step {i}"), &m.state(), &step["state"]);
         }
     }
@@ -447,9 +402,9 @@ fn multi_head_attention_params_and_outputs_match_flax() -> Result<()> {
         let mut m = build_mha(&case)?;
         check_state(&d, &m.state(), &case["state"]);
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
-            let xq = f32_array(&step["x"]);
-            let xk = step.get("xk").map(f32_array);
-            let mask = step.get("mask").map(bool_array);
+            let xq = f32s(&step["x"]);
+            let xk = step.get("xk").map(f32s);
+            let mask = step.get("mask").map(bools);
             let y = m.forward(&xq, xk.as_ref().map(|a| a.view()), None, mask.as_ref())?;
             // normalize_qk: LayerNorm over head_dim=2 with one-pass variance cancels
             // catastrophically in XLA's f32; our f64 sums differ by ~1e-3 relative.
@@ -458,13 +413,7 @@ fn multi_head_attention_params_and_outputs_match_flax() -> Result<()> {
             } else {
                 1e-4
             };
-            assert_close(
-                &format!("{d} step {i}"),
-                &y,
-                &f32_array(&step["y"]),
-                rtol,
-                1e-5,
-            );
+            assert_close(&format!("{d} step {i}"), &y, &f32s(&step["y"]), rtol, 1e-5);
         }
     }
     Ok(())
@@ -477,7 +426,7 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
     for case in cs {
         let d = desc(&case);
         let mut m = build_mha(&case)?;
-        let x = f32_array(&case["x"]);
+        let x = f32s(&case["x"]);
         let nd = x.ndim();
         // The full causal pass, without the cache.
         m.decode = false;
@@ -487,7 +436,7 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
         assert_close(
             &format!("{d} full"),
             &full,
-            &f32_array(&case["full_causal"]),
+            &f32s(&case["full_causal"]),
             1e-4,
             1e-5,
         );
@@ -505,13 +454,7 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
                 .to_owned();
             let y = m.forward(&xt, None, None, None)?;
             let step = &case["steps"][t];
-            assert_close(
-                &format!("{d} step {t}"),
-                &y,
-                &f32_array(&step["y"]),
-                1e-4,
-                1e-5,
-            );
+            assert_close(&format!("{d} step {t}"), &y, &f32s(&step["y"]), 1e-4, 1e-5);
             let from_full = full
                 .slice_axis(ndarray::Axis(nd - 2), (t..t + 1).into())
                 .to_owned();
