@@ -340,11 +340,14 @@ pub fn python_repr(value: &dyn Value) -> String {
     s
 }
 
-/// Whether two values have the same shape, without allocating for arrays.
+/// Whether two values of the same Rust type have the same shape, without
+/// allocating for arrays. Their data views are compared when both have one: for one
+/// type the view's shape determines the logical shape (a key's view is always its
+/// `(2,)` raw data while its shape is `()`), so comparing views is exact.
 pub(crate) fn same_shape(a: &dyn Value, b: &dyn Value) -> bool {
-    match b.array_ref() {
-        Some(r) => a.has_shape(Some(r.shape())),
-        None => a.has_shape(b.shape_of().as_deref()),
+    match (a.array_ref(), b.array_ref()) {
+        (Some(x), Some(y)) => x.shape() == y.shape(),
+        _ => a.shape_of() == b.shape_of(),
     }
 }
 

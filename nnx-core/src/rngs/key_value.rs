@@ -69,6 +69,17 @@ mod tests {
     use crate::value::python_repr;
 
     #[test]
+    fn keys_have_the_same_shape_as_each_other() {
+        // The fast update check compares data views; a key's view is (2,), its shape ().
+        let (a, b) = (crate::random::key(1), crate::random::key(2));
+        assert!(crate::value::same_shape(&a, &b));
+        assert!(!crate::value::same_shape(
+            &ndarray::arr1(&[1u32, 2]),
+            &ndarray::arr1(&[1u32])
+        ));
+    }
+
+    #[test]
     fn repr_pads_like_numpy() {
         assert_eq!(
             python_repr(&Key::from_data([0, 0])),
