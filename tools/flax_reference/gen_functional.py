@@ -14,23 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from reference_json import arr
 from flax.nnx.nn import attention as attn
 from flax.nnx.nn import normalization as nrm
 
 jax.config.update("jax_default_matmul_precision", "highest")
 RNG = np.random.default_rng(20240607)
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "nnx-layers", "tests", "data", "functional")
-
-
-def arr(x):
-    x = np.asarray(x)
-    if x.dtype == np.bool_:
-        data = [bool(v) for v in x.ravel()]
-    elif np.issubdtype(x.dtype, np.integer):
-        data = [int(v) for v in x.ravel()]
-    else:
-        data = [float(v) for v in x.astype(np.float32).ravel()]
-    return {"shape": list(x.shape), "data": data}
 
 
 def rand(*shape, scale=1.0):
