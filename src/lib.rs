@@ -65,7 +65,7 @@ pub use nnx_core::*;
 ///
 /// let mut block = Block { w: Param::new(Array1::ones(2)), act: Activation::Gelu, calls: 3, sown: Sown::default() };
 /// block.sow(Intermediate, "h", 1.0f32).unwrap();
-/// let paths: Vec<String> = block.state().flat_state().iter().map(|(p, _)| nnx::graph::path_string(p)).collect();
+/// let paths: Vec<String> = block.state().flat_state().iter().map(|(p, _)| nnx::path_string(p)).collect();
 /// assert_eq!(paths, ["h", "kernel"]);
 ///
 /// let (graphdef, state) = Head::Dense(block).split(..).unwrap();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
 use ndarray::{Array1, Array2};
-use nnx::graph::path_string;
+use nnx::path_string;
 use nnx::prelude::*;
 use nnx::{BatchStat, Intermediate, Param};
 

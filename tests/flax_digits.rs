@@ -38,7 +38,7 @@ fn checkpoint_paths_and_types_match_the_model() {
     let kinds = |s: &State| -> Vec<(String, String)> {
         s.flat_state()
             .iter()
-            .map(|(p, l)| (nnx::graph::path_string(p), l.kind.to_string()))
+            .map(|(p, l)| (nnx::path_string(p), l.kind.to_string()))
             .collect()
     };
     assert_eq!(kinds(&model.state()), kinds(&flax));

@@ -202,12 +202,12 @@ pub fn max_state_difference(a: &State, b: &State) -> Result<f32, String> {
     }
     let mut max = 0f32;
     for ((pa, la), (pb, lb)) in fa.iter().zip(fb.iter()) {
-        let name = nnx::graph::path_string(pa);
+        let name = nnx::path_string(pa);
         if pa != pb || la.kind != lb.kind {
             return Err(format!(
                 "{name} ({}) vs {} ({})",
                 la.kind,
-                nnx::graph::path_string(pb),
+                nnx::path_string(pb),
                 lb.kind
             ));
         }

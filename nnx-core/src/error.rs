@@ -224,6 +224,23 @@ impl Error {
             found: found.into(),
         }
     }
+
+    /// The one error of `errors`, or [`Error::Many`] for several: how merge, update and
+    /// checkpoint loading report every mismatch at once.
+    ///
+    /// ```
+    /// use nnx_core::Error;
+    /// let one = Error::invalid_argument("a", "b", "c");
+    /// assert_eq!(Error::many(vec![one.clone()]), one);
+    /// assert!(matches!(Error::many(vec![one.clone(), one]), Error::Many(v) if v.len() == 2));
+    /// ```
+    pub fn many(mut errors: Vec<Error>) -> Self {
+        if errors.len() == 1 {
+            errors.remove(0)
+        } else {
+            Error::Many(errors)
+        }
+    }
 }
 
 /// `Result` with [`Error`].

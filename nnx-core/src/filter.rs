@@ -15,36 +15,10 @@
 use std::ops::RangeFull;
 
 use crate::error::{Error, Result};
-use crate::graph::key::{path_string, Key, Path};
+use crate::key::{path_string, Key, Path};
 use crate::kind::Kind;
-use crate::metadata::Metadata;
-use crate::state::{State, VariableState};
-use crate::GraphDef;
-
-/// What a filter may look at: the Variable's type and metadata.
-///
-/// ```
-/// use nnx_core::filter::VariableInfo;
-/// let leaf = nnx_core::VariableState::new(nnx_core::Param, 1.0f32);
-/// assert_eq!(leaf.kind(), nnx_core::Param);
-/// assert!(leaf.metadata().is_empty());
-/// ```
-pub trait VariableInfo {
-    /// The Variable type.
-    ///
-    /// ```
-    /// use nnx_core::filter::VariableInfo;
-    /// assert_eq!(nnx_core::VariableState::new(nnx_core::Cache, 0u8).kind(), nnx_core::Cache);
-    /// ```
-    fn kind(&self) -> Kind;
-    /// The metadata.
-    ///
-    /// ```
-    /// use nnx_core::filter::VariableInfo;
-    /// assert!(nnx_core::VariableState::new(nnx_core::Cache, 0u8).metadata().is_empty());
-    /// ```
-    fn metadata(&self) -> &Metadata;
-}
+use crate::state::State;
+use crate::variable::{VariableInfo, VariableState};
 
 /// A predicate over `(path, variable)`.
 ///
@@ -293,15 +267,15 @@ pub trait Filters {
     /// assert_eq!((params.len(), stats.len()), (1, 0));
     /// ```
     type States;
-    /// `(GraphDef<M>, State, ...)`, what `split` returns.
+    /// `(G, State, ...)`: what `split` returns, with `G` the GraphDef.
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// let out: <(nnx_core::Kind, std::ops::RangeFull) as Filters>::Split<Vec<Param<f32>>> =
+    /// let out: <(nnx_core::Kind, std::ops::RangeFull) as Filters>::Split<GraphDef<Vec<Param<f32>>>> =
     ///     vec![Param::new(1.0f32)].split((Param, ..)).unwrap();
     /// assert_eq!(out.1.len(), 1);
     /// ```
-    type Split<M>;
+    type Split<G>;
     /// The filters, in order.
     ///
     /// ```
@@ -326,19 +300,19 @@ pub trait Filters {
     /// let (g2, s) = <nnx_core::Kind as Filters>::split(g.clone(), vec![]);
     /// assert_eq!((g2, s.len()), (g, 0));
     /// ```
-    fn split<M>(graphdef: GraphDef<M>, states: Vec<State>) -> Self::Split<M>;
+    fn split<G>(graphdef: G, states: Vec<State>) -> Self::Split<G>;
 }
 
 impl<F: Filter> Filters for F {
     type States = State;
-    type Split<M> = (GraphDef<M>, State);
+    type Split<G> = (G, State);
     fn as_list(&self) -> Vec<&dyn Filter> {
         vec![self]
     }
     fn states(states: Vec<State>) -> State {
         states.into_iter().next().unwrap_or_default()
     }
-    fn split<M>(graphdef: GraphDef<M>, states: Vec<State>) -> Self::Split<M> {
+    fn split<G>(graphdef: G, states: Vec<State>) -> Self::Split<G> {
         (graphdef, Self::states(states))
     }
 }
@@ -347,7 +321,7 @@ macro_rules! tuple_filters {
     ($($f:ident),+) => {
         impl<$($f: Filter),+> Filters for ($($f,)+) {
             type States = ($(tuple_filters!(@state $f),)+);
-            type Split<M> = (GraphDef<M>, $(tuple_filters!(@state $f),)+);
+            type Split<Def> = (Def, $(tuple_filters!(@state $f),)+);
             #[allow(non_snake_case)]
             fn as_list(&self) -> Vec<&dyn Filter> {
                 let ($($f,)+) = self;
@@ -357,7 +331,7 @@ macro_rules! tuple_filters {
                 let mut it = states.into_iter();
                 ($(tuple_filters!(@next it $f),)+)
             }
-            fn split<M>(graphdef: GraphDef<M>, states: Vec<State>) -> Self::Split<M> {
+            fn split<Def>(graphdef: Def, states: Vec<State>) -> Self::Split<Def> {
                 let mut it = states.into_iter();
                 (graphdef, $(tuple_filters!(@next it $f),)+)
             }
@@ -383,6 +357,44 @@ pub(crate) fn check_ellipsis(filters: &[&dyn Filter]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+// State's methods that take filters live here, so that filters read after State.
+impl State {
+    /// The leaves matching `filter`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let s = State::from_flat(vec![
+    ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
+    ///     (vec![Key::from("mean")], VariableState::new(BatchStat, 0.0f32)),
+    /// ]);
+    /// assert_eq!(s.filter(nnx_core::BatchStat).len(), 1);
+    /// ```
+    pub fn filter(&self, filter: impl Filter) -> State {
+        State::from_flat(
+            self.flat_state()
+                .into_iter()
+                .filter(|(p, l)| filter.matches(p, l)),
+        )
+    }
+
+    /// Partitions the leaves by `filters` (first match wins). Every leaf must match
+    /// one filter, and `..` may only come last, as in Flax.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let s = State::from_flat(vec![
+    ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
+    ///     (vec![Key::from("mean")], VariableState::new(BatchStat, 0.0f32)),
+    /// ]);
+    /// let (params, rest) = s.split((nnx_core::Param, ..)).unwrap();
+    /// assert_eq!((params.len(), rest.len()), (1, 1));
+    /// ```
+    pub fn split<F: Filters>(self, filters: F) -> Result<F::States> {
+        let parts = partition(self.into_flat(), &filters.as_list(), true)?;
+        Ok(F::states(parts.into_iter().map(State::from_flat).collect()))
+    }
 }
 
 /// Index of the first filter matching, if any.

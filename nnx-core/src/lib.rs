@@ -12,8 +12,8 @@ mod display;
 pub mod error;
 pub mod filter;
 pub mod graph;
-pub mod hooks;
 pub mod init;
+mod key;
 pub mod kind;
 pub mod metadata;
 pub mod random;
@@ -30,8 +30,8 @@ pub use builtin::{
     BatchStat, Cache, Intermediate, Param, Perturbation, RngCount, RngKey, RngState,
 };
 pub use error::{Error, Result};
-pub use graph::{merge, state, GraphDef, Key, Module, Path, Shared};
-pub use hooks::VariableMetadata;
+pub use graph::{merge, state, GraphDef, Module, Shared};
+pub use key::{path_string, Key, Path};
 pub use kind::Kind;
 pub use metadata::{MetaValue, Metadata};
 /// `#[derive(Module)]`, also usable from crates that depend only on nnx-core (the
@@ -69,19 +69,23 @@ mod derive_tests {
         assert_eq!((*back.0, back.1), (1.0, 0));
     }
 }
-pub use state::{FlatState, State, VariableState};
+pub use state::{FlatState, State};
 pub use value::{shape, DType, Shape};
-pub use variable::{AnyVariable, Variable, VariableBehavior, VariableType};
+pub use variable::{
+    AnyVariable, AxisHook, Hooks, ValueHook, Variable, VariableBehavior, VariableInfo,
+    VariableMetadata, VariableState, VariableType,
+};
 
 /// The names most programs need: `use nnx_core::prelude::*;`.
 pub mod prelude {
     pub use crate::builtin::{BatchStat, Cache, Intermediate, Param, Perturbation};
     pub use crate::filter::{Filter, Filters};
-    pub use crate::graph::{GraphDef, Key, Module, Shared};
+    pub use crate::graph::{GraphDef, Module, Shared};
+    pub use crate::key::Key;
     pub use crate::rngs::{RngStream, Rngs};
     pub use crate::sow::{Sow, Sown};
-    pub use crate::state::{State, VariableState};
+    pub use crate::state::State;
     pub use crate::value::{shape, Value};
-    pub use crate::variable::{Variable, VariableBehavior, VariableType};
+    pub use crate::variable::{Variable, VariableBehavior, VariableState, VariableType};
     pub use nnx_derive::Module;
 }

@@ -16,14 +16,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::filter::VariableInfo;
 use crate::graph::field::{Field, NodeHeader, Walker, WalkerMut};
-use crate::graph::{Builder, Key};
+use crate::graph::Builder;
+use crate::key::Key;
 use crate::kind::Kind;
 use crate::metadata::Metadata;
-use crate::state::VariableState;
 use crate::value::{downcast_arc, Value};
 use crate::variable::AnyVariable;
+use crate::variable::VariableInfo;
+use crate::variable::VariableState;
 
 /// The store a module sows into. A module opts in to `sow` with one field marked
 /// `#[nnx(sow)]` of this type; its Variables appear at the module's own level
@@ -100,7 +101,7 @@ impl Sown {
     /// s.sow(Intermediate, "i", 1.0f32, &[]).unwrap();
     /// assert_eq!(s.get("i").unwrap().kind(), nnx_core::Intermediate);
     /// assert!(s.get("j").is_none());
-    /// # use nnx_core::filter::VariableInfo;
+    /// # use nnx_core::VariableInfo;
     /// ```
     pub fn get(&self, name: &str) -> Option<&dyn AnyVariable> {
         self.vars.get(name).map(|v| v as &dyn AnyVariable)

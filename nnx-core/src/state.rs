@@ -6,100 +6,14 @@
 //! assert_eq!(state.map(shape).to_string(), "State({\n  0: Param(\n    value=(3,)\n  )\n})");
 //! ```
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::filter::{self, Filter, Filters, VariableInfo};
-use crate::graph::key::{path_string, Key, Path};
-use crate::kind::Kind;
-use crate::metadata::Metadata;
+use crate::key::{path_string, Key, Path};
 use crate::value::Value;
-
-/// One Variable, type-erased: its kind, shared value and metadata (Flax's
-/// `VariableState`). Cloning shares the value.
-///
-/// ```
-/// use nnx_core::{VariableState, Param};
-/// let leaf = VariableState::new(Param, ndarray::arr1(&[1.0f32, 2.0]));
-/// assert_eq!(leaf.kind, Param);
-/// assert_eq!(leaf.to_string(), "Param( # 2 (8 B)\n  value=Array([1., 2.], dtype=float32)\n)");
-/// ```
-#[derive(Clone)]
-pub struct VariableState {
-    /// The Variable type.
-    pub kind: Kind,
-    /// The value, shared with the Variable it came from.
-    pub value: Arc<dyn Value>,
-    /// The metadata.
-    pub metadata: Metadata,
-    /// The instance hooks (typed `Hooks<T>` behind `Any`), kept so that merge
-    /// restores them as Flax keeps hooks in metadata.
-    pub(crate) hooks: Option<Arc<dyn Any + Send + Sync>>,
-}
-
-impl VariableState {
-    /// A leaf with no metadata.
-    ///
-    /// ```
-    /// let leaf = nnx_core::VariableState::new(nnx_core::Cache, 0u32);
-    /// assert!(leaf.metadata.is_empty());
-    /// ```
-    pub fn new(kind: Kind, value: impl Value) -> Self {
-        VariableState {
-            kind,
-            value: Arc::new(value),
-            metadata: Metadata::new(),
-            hooks: None,
-        }
-    }
-
-    /// The same Variable with another value (hooks and metadata kept).
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// let leaf = nnx_core::VariableState::new(nnx_core::Param, 1.0f32);
-    /// let other = leaf.with_value(Arc::new(2.0f32));
-    /// assert_eq!(other.value.as_any().downcast_ref::<f32>(), Some(&2.0));
-    /// ```
-    pub fn with_value(&self, value: Arc<dyn Value>) -> Self {
-        VariableState {
-            kind: self.kind,
-            value,
-            metadata: self.metadata.clone(),
-            hooks: self.hooks.clone(),
-        }
-    }
-
-    fn same_as(&self, other: &VariableState) -> bool {
-        self.kind == other.kind
-            && self.metadata == other.metadata
-            && self.value.eq_value(&*other.value)
-    }
-}
-
-impl VariableInfo for VariableState {
-    fn kind(&self) -> Kind {
-        self.kind
-    }
-    fn metadata(&self) -> &Metadata {
-        &self.metadata
-    }
-}
-
-impl fmt::Display for VariableState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::display::fmt_variable(f, self.kind, &*self.value, &self.metadata, 0)
-    }
-}
-
-impl fmt::Debug for VariableState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
+use crate::variable::VariableState;
 
 /// A nested mapping with sorted keys: the shape of [`State`] and of pure dicts.
 ///
@@ -588,41 +502,6 @@ impl State {
         )
     }
 
-    /// The leaves matching `filter`.
-    ///
-    /// ```
-    /// use nnx_core::prelude::*;
-    /// let s = State::from_flat(vec![
-    ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
-    ///     (vec![Key::from("mean")], VariableState::new(BatchStat, 0.0f32)),
-    /// ]);
-    /// assert_eq!(s.filter(nnx_core::BatchStat).len(), 1);
-    /// ```
-    pub fn filter(&self, filter: impl Filter) -> State {
-        State::from_flat(
-            self.flat_state()
-                .into_iter()
-                .filter(|(p, l)| filter.matches(p, l)),
-        )
-    }
-
-    /// Partitions the leaves by `filters` (first match wins). Every leaf must match
-    /// one filter, and `..` may only come last, as in Flax.
-    ///
-    /// ```
-    /// use nnx_core::prelude::*;
-    /// let s = State::from_flat(vec![
-    ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
-    ///     (vec![Key::from("mean")], VariableState::new(BatchStat, 0.0f32)),
-    /// ]);
-    /// let (params, rest) = s.split((nnx_core::Param, ..)).unwrap();
-    /// assert_eq!((params.len(), rest.len()), (1, 1));
-    /// ```
-    pub fn split<F: Filters>(self, filters: F) -> Result<F::States> {
-        let parts = filter::partition(self.into_flat(), &filters.as_list(), true)?;
-        Ok(F::states(parts.into_iter().map(State::from_flat).collect()))
-    }
-
     /// Merges States; a later State's leaf wins at the same path (Flax's
     /// `State.merge` / `nnx.merge_state`).
     ///
@@ -690,7 +569,7 @@ impl State {
             }
         });
         if !errors.is_empty() {
-            return Err(collect_errors(errors));
+            return Err(Error::many(errors));
         }
         pure.for_each_leaf(&mut |path, value| {
             if let Some(old) = self.leaf(path) {
@@ -735,15 +614,6 @@ pub(crate) fn check_same_value_type(path: &[Key], old: &dyn Value, new: &dyn Val
         });
     }
     Ok(())
-}
-
-/// One error, or [`Error::Many`] for several.
-pub(crate) fn collect_errors(mut errors: Vec<Error>) -> Error {
-    if errors.len() == 1 {
-        errors.remove(0)
-    } else {
-        Error::Many(errors)
-    }
 }
 
 impl PartialEq for State {

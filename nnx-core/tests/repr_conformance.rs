@@ -4,8 +4,9 @@
 use ndarray::{ArrayD, IxDyn};
 use nnx_core::repr::{
     fmt_jax_array, fmt_size_comment, fmt_tuple_usize, python_float32_repr, python_float_repr,
-    MetaValue, ReprElement,
+    ReprElement,
 };
+use nnx_core::MetaValue;
 use serde_json::Value;
 
 const CASES: &str = include_str!("data/repr/cases.json");

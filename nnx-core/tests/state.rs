@@ -52,10 +52,7 @@ fn keys_sort_integers_before_strings() {
     m.insert("z".into(), vec![Param::new(0.0)]);
     m.insert("a".into(), vec![Param::new(0.0), Param::new(1.0)]);
     let paths = m.state().flat_state().paths();
-    let names: Vec<String> = paths
-        .iter()
-        .map(|p| nnx_core::graph::path_string(p))
-        .collect();
+    let names: Vec<String> = paths.iter().map(|p| nnx_core::path_string(p)).collect();
     assert_eq!(names, ["a/0", "a/1", "z/0"]);
     assert!(Key::from(3usize) < Key::from("0"));
 }
@@ -89,7 +86,7 @@ fn filters_select_by_type_tag_path_and_combinators() {
     assert_eq!(m.state_of(Everything).len(), 3);
     assert_eq!(m.state_of(Nothing).len(), 0);
     assert_eq!(m.state_of(..).len(), 3);
-    let closure = |path: &[Key], _: &dyn nnx_core::filter::VariableInfo| path.len() == 2;
+    let closure = |path: &[Key], _: &dyn nnx_core::VariableInfo| path.len() == 2;
     assert_eq!(m.state_of(closure).len(), 3);
 }
 

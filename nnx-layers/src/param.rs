@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use ndarray::{Array, ArrayD, Dimension};
-use nnx_core::hooks::{AxisHook, Hooks, ValueHook};
 use nnx_core::init::ParamInit;
 use nnx_core::random::Key;
+use nnx_core::{AxisHook, Hooks, ValueHook};
 use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
 
 /// `Param::from_metadata(init.init(key, shape)?)` with the value converted to

@@ -18,7 +18,7 @@ use crate::Forward;
 /// let mut mlp = Sequential::new(vec![Linear::new(3, 4, &mut rngs)?, Linear::new(4, 2, &mut rngs)?]);
 /// let y = mlp.forward(&Array2::<f32>::ones((5, 3)))?;
 /// assert_eq!(y.shape(), &[5, 2]);
-/// assert!(mlp.state().flat_state().iter().any(|(p, _)| nnx_core::graph::path_string(p) == "layers/1/kernel"));
+/// assert!(mlp.state().flat_state().iter().any(|(p, _)| nnx_core::path_string(p) == "layers/1/kernel"));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module)]

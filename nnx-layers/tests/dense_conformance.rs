@@ -8,8 +8,8 @@
 //! `|got - want| <= 1e-5 + 1e-5 * |want|` (sums of f32 products in another order).
 
 use ndarray::{ArrayD, Ix1};
-use nnx_core::graph::path_string;
 use nnx_core::init;
+use nnx_core::path_string;
 use nnx_core::rngs::Rngs;
 use nnx_core::value::ArrayRef;
 use nnx_core::{Module, VariableType};

@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 use super::meta::{self, Entry};
 use super::{checkpoint_error, io_error, st_error, MAX_HEADER_BYTES};
 use crate::error::{Error, Result};
-use crate::graph::key::Path;
+use crate::key::Path;
 use crate::metadata::Metadata;
 use crate::value::Value;
 

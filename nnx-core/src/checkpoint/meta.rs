@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::graph::key::{Key, Path};
+use crate::key::{Key, Path};
 use crate::metadata::{MetaValue, Metadata};
 
 /// Encodes a [`MetaValue`] losslessly: `None` → `null`, bools, ints (`1`),

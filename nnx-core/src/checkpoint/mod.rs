@@ -262,7 +262,7 @@ fn prepare(state: &State) -> Result<Prepared> {
     if errors.is_empty() {
         Ok((tensors, header))
     } else {
-        Err(crate::state::collect_errors(errors))
+        Err(crate::Error::many(errors))
     }
 }
 
@@ -417,7 +417,7 @@ fn records_to_state(
                 )
             })?,
         };
-        let leaf = crate::state::VariableState {
+        let leaf = crate::variable::VariableState {
             kind,
             value: r.value,
             metadata: r.metadata,

@@ -7,11 +7,12 @@ use std::path::Path as FsPath;
 use super::decode::{self, Record};
 use super::meta::dotted;
 use crate::error::{Error, Result};
-use crate::graph::key::Path;
 use crate::graph::Module;
+use crate::key::Path;
 use crate::repr::fmt_tuple_usize;
-use crate::state::{collect_errors, State, VariableState};
+use crate::state::State;
 use crate::value::Value;
+use crate::variable::VariableState;
 
 /// Writes every Variable of `model` to a safetensors file (see
 /// [`save_state`](super::save_state)).
@@ -200,7 +201,7 @@ fn apply<M: Module>(
         report.unexpected.push(r.name);
     }
     if options.strict && !report.problems.is_empty() {
-        return Err(collect_errors(report.problems));
+        return Err(Error::many(report.problems));
     }
     if !converted.is_empty() {
         model.update(State::from_flat(converted))?;

@@ -37,9 +37,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
 
 use super::meta;
-use crate::graph::key::{Key, Path};
-use crate::state::{State, Tree, VariableState};
+use crate::key::{Key, Path};
+use crate::state::{State, Tree};
 use crate::value::{ArrayRef, DType, Value};
+use crate::variable::VariableState;
 
 struct TreeSer<'a>(&'a Tree<VariableState>);
 

@@ -6,10 +6,11 @@ use std::collections::{HashMap, HashSet};
 use crate::error::{Error, Result};
 use crate::graph::field::{DynStatic, Field, NodeHeader};
 use crate::graph::graphdef::Entry;
-use crate::graph::key::{path_string, Key, Path};
 use crate::graph::shared::Shared;
 use crate::graph::tracker::{PathTracker, ROOT};
-use crate::state::{collect_errors, State, Tree, VariableState};
+use crate::key::{path_string, Key, Path};
+use crate::state::{State, Tree};
+use crate::variable::VariableState;
 use crate::variable::{Variable, VariableType};
 
 /// The States given to merge: one `State`, a tuple of them, or a `Vec`.
@@ -313,7 +314,7 @@ pub(crate) fn check_leaves(
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(collect_errors(errors))
+        Err(Error::many(errors))
     }
 }
 

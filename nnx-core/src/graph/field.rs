@@ -56,7 +56,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::graph::builder::Builder;
-use crate::graph::key::Key;
+use crate::key::Key;
 use crate::variable::AnyVariable;
 
 /// What a walker is told about a node it enters.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::graph::builder::{build, IntoStates};
 use crate::graph::field::{DynStatic, Field, NodeHeader};
-use crate::graph::key::Key;
+use crate::key::Key;
 use crate::kind::Kind;
 use crate::value::DType;
 

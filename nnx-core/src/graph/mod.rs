@@ -11,7 +11,6 @@
 mod builder;
 pub mod field;
 mod graphdef;
-pub mod key;
 mod module;
 mod shared;
 mod tracker;
@@ -23,7 +22,6 @@ pub use field::{
     WalkerMut,
 };
 pub use graphdef::GraphDef;
-pub use key::{path_string, Key, Path};
 pub use module::{merge, state, Module};
 pub use shared::Shared;
 pub use walkers::GraphItem;

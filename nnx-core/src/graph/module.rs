@@ -8,14 +8,14 @@ use crate::filter::{check_ellipsis, Filter, Filters};
 use crate::graph::builder::{join_checked_with, IntoStates};
 use crate::graph::field::Field;
 use crate::graph::graphdef::GraphDef;
-use crate::graph::key::{path_string, Path};
 use crate::graph::tracker::ROOT;
 use crate::graph::walkers::{
     AttributeSetter, Collector, GraphItem, LeafChecker, Lister, Popper, Updater,
 };
+use crate::key::{path_string, Path};
 use crate::kind::Kind;
 use crate::sow::Sow;
-use crate::state::{collect_errors, State};
+use crate::state::State;
 use crate::value::Value;
 
 /// A node of a module graph with Flax's graph operations: `state`, `split`,
@@ -110,7 +110,7 @@ pub trait Module: Field {
     /// let bn: Bn = g.merge((params, rest)).unwrap();
     /// assert_eq!(*bn.scale, 1.0);
     /// ```
-    fn split<F: Filters>(self, filters: F) -> Result<F::Split<Self>> {
+    fn split<F: Filters>(self, filters: F) -> Result<F::Split<GraphDef<Self>>> {
         let list = filters.as_list();
         check_ellipsis(&list)?;
         let mut c = Collector::new(true, true, list);
@@ -151,7 +151,7 @@ pub trait Module: Field {
         if u.errors.is_empty() {
             Ok(())
         } else {
-            Err(collect_errors(u.errors))
+            Err(Error::many(u.errors))
         }
     }
 

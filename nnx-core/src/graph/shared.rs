@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::error::Result;
 use crate::graph::builder::Builder;
 use crate::graph::field::{Field, Walker, WalkerMut};
-use crate::graph::key::Key;
+use crate::key::Key;
 
 /// A thread-safe shared handle to a submodule or a Variable.
 ///

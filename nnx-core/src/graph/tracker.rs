@@ -1,6 +1,6 @@
 //! Path bookkeeping shared by walkers and the builder.
 
-use crate::graph::key::{Key, Path};
+use crate::key::{Key, Path};
 
 /// The key walkers are handed for the root, which has no path component.
 pub(crate) const ROOT: Key = Key::Int(0);

@@ -7,10 +7,11 @@ use crate::error::Error;
 use crate::filter::{first_match, Filter};
 use crate::graph::field::{NodeHeader, StaticField, Walker, WalkerMut};
 use crate::graph::graphdef::Entry;
-use crate::graph::key::{path_string, Key, Path};
 use crate::graph::tracker::PathTracker;
-use crate::state::{State, Tree, VariableState};
+use crate::key::{path_string, Key, Path};
+use crate::state::{State, Tree};
 use crate::variable::AnyVariable;
+use crate::variable::VariableState;
 
 /// Collects the GraphDef entries and/or the Variable states of a graph in one pass.
 /// Variables are partitioned by `filters` (first match wins); with no filters all

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use ndarray::ArrayD;
 
 use super::Init;
-use crate::hooks::VariableMetadata;
 use crate::random::Key;
+use crate::variable::VariableMetadata;
 use crate::Result;
 
 type Decorate<A> = dyn Fn(VariableMetadata<ArrayD<A>>) -> VariableMetadata<ArrayD<A>> + Send + Sync;

@@ -1,6 +1,5 @@
 //! Python-exact text formatting of values, matching what Flax NNX 0.12, JAX
-//! and numpy print: Python float `repr`, tuple `repr`, Python literal values
-//! ([`MetaValue`]), JAX array `repr` and Flax's size comments.
+//! and numpy print: Python float `repr`, tuple `repr`, JAX array `repr` and Flax's size comments.
 //!
 //! ```
 //! use nnx_core::repr::{fmt_tuple_usize, python_float_repr};
@@ -10,11 +9,9 @@
 
 mod array;
 mod float;
-mod python;
 
 pub use array::{fmt_jax_array, ReprElement};
 pub use float::{python_float32_repr, python_float_repr};
-pub use python::MetaValue;
 
 /// Formats a shape as Python's `repr(tuple)` of ints.
 ///

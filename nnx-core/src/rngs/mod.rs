@@ -35,7 +35,8 @@ pub use stream::RngStream;
 use crate::builtin::{RngCount, RngKey};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
-use crate::graph::{Builder, Field, Key as GraphKey, Module, NodeHeader, Walker, WalkerMut};
+use crate::graph::{Builder, Field, Module, NodeHeader, Walker, WalkerMut};
+use crate::key::Key as GraphKey;
 use crate::random::Key;
 use crate::variable::AnyVariable;
 

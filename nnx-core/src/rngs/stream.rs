@@ -2,7 +2,8 @@
 
 use crate::builtin::{RngCount, RngKey};
 use crate::error::Result;
-use crate::graph::{Builder, Field, Key as GraphKey, Module, NodeHeader, Walker, WalkerMut};
+use crate::graph::{Builder, Field, Module, NodeHeader, Walker, WalkerMut};
+use crate::key::Key as GraphKey;
 use crate::random::{self, Key};
 use crate::variable::VariableType;
 
@@ -228,11 +229,11 @@ impl RngStream {
         )?;
         write!(f, "\n{pad}key=")?;
         let key = self.key.as_variable();
-        let meta = crate::filter::VariableInfo::metadata(key);
+        let meta = crate::variable::VariableInfo::metadata(key);
         crate::display::fmt_variable(f, key.kind(), key.value(), meta, indent + 2)?;
         write!(f, ",\n{pad}count=")?;
         let count = self.count.as_variable();
-        let meta = crate::filter::VariableInfo::metadata(count);
+        let meta = crate::variable::VariableInfo::metadata(count);
         crate::display::fmt_variable(f, count.kind(), count.value(), meta, indent + 2)?;
         write!(f, "\n{})", " ".repeat(indent))
     }

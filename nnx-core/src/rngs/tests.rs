@@ -2,8 +2,8 @@
 //! integration and the no-rewind guarantee.
 
 use super::*;
-use crate::graph::path_string;
 use crate::graph::Module;
+use crate::key::path_string;
 use crate::random::{fold_in, key, split};
 use crate::variable::VariableType;
 use crate::{Param, RngCount as RngCountKind, RngKey as RngKeyKind, RngState};

@@ -23,7 +23,7 @@ fn main() {
     let mut b = Block { w: Param::new(1.0), act: Act::Relu, scratch: vec![1.0], sown: Sown::default(), r#type: 3 };
     b.sow(Intermediate, "h", 2.0f32).unwrap();
     assert!(b.sow(Intermediate, "kernel", 2.0f32).is_err());
-    let paths: Vec<String> = b.state().flat_state().iter().map(|(p, _)| nnx::graph::path_string(p)).collect();
+    let paths: Vec<String> = b.state().flat_state().iter().map(|(p, _)| nnx::path_string(p)).collect();
     assert_eq!(paths, ["h", "kernel"]);
     let (g, s) = b.split(..).unwrap();
     let back = g.merge(s).unwrap();

@@ -1,7 +1,7 @@
 //! Path keys: field names, sequence indices and map keys.
 //!
 //! ```
-//! use nnx_core::{graph::path_string, Key};
+//! use nnx_core::{path_string, Key};
 //! assert_eq!(path_string(&[Key::from("layers"), Key::from(1usize)]), "layers/1");
 //! ```
 
@@ -77,14 +77,14 @@ impl fmt::Debug for Key {
 /// ```
 /// use nnx_core::{Key, Path};
 /// let p: Path = vec![Key::from("layers"), Key::from(0usize)];
-/// assert_eq!(nnx_core::graph::path_string(&p), "layers/0");
+/// assert_eq!(nnx_core::path_string(&p), "layers/0");
 /// ```
 pub type Path = Vec<Key>;
 
 /// Writes a path as `a/b/0`, the form errors use.
 ///
 /// ```
-/// use nnx_core::{Key, graph::path_string};
+/// use nnx_core::{path_string, Key};
 /// assert_eq!(path_string(&[Key::from("layers"), Key::from(0usize)]), "layers/0");
 /// ```
 pub fn path_string(path: &[Key]) -> String {

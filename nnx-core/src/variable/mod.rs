@@ -1,23 +1,33 @@
-//! The Variable: a value with a type, metadata and hooks.
+//! The Variable: a value with a type, metadata and hooks, and [`VariableMetadata`],
+//! Flax's way of attaching behaviour to one Variable instance.
+//!
+//! Hooks fire exactly where Flax fires them: create hooks once, at construction; get
+//! hooks on [`get_value`](VariableType::get_value) only; set hooks on
+//! [`set_value`](VariableType::set_value) only; axis hooks on
+//! [`add_axis`](VariableType::add_axis) / [`remove_axis`](VariableType::remove_axis).
+//! Raw access, graph operations and state updates never fire hooks. (Hooks and the
+//! Variable refer to each other, so they share this file.)
 //!
 //! ```
 //! use nnx_core::prelude::*;
 //! let mut v = Variable::new(1.0f32);
 //! v.set_value(3.0);
 //! assert_eq!(*v, 3.0);
+//! let p = Param::from_metadata(nnx_core::VariableMetadata::new(1.0f32).on_get_value(|_, v| v + 1.0));
+//! assert_eq!((*p.value(), p.get_value()), (1.0, 2.0));
 //! ```
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::filter::VariableInfo;
-use crate::hooks::{Hooks, VariableMetadata};
 use crate::kind::{Kind, KindInfo};
 use crate::metadata::{MetaValue, Metadata};
-use crate::state::VariableState;
-use crate::value::{downcast_arc, Value};
+use crate::value::Value;
+
+mod erased;
+
+pub use erased::{AnyVariable, VariableInfo, VariableState};
 
 static VARIABLE_INFO: KindInfo = KindInfo::new("Variable", None, None);
 
@@ -100,30 +110,6 @@ impl<T: Value + Clone> Variable<T> {
         let mut v = Self::new(value);
         v.kind = kind;
         v
-    }
-
-    /// Rebuilds a Variable from a state leaf, checking the value's Rust type.
-    /// `path` names the Variable in errors; it is only built for one.
-    pub(crate) fn from_state(state: VariableState, path: impl FnOnce() -> String) -> Result<Self> {
-        let VariableState {
-            kind,
-            value,
-            metadata,
-            hooks,
-        } = state;
-        let found = value.type_name();
-        let value = downcast_arc::<T>(value).map_err(|_| Error::TypeMismatch {
-            path: path().into(),
-            expected: std::any::type_name::<T>().to_string(),
-            found: found.to_string(),
-        })?;
-        let hooks = hooks.and_then(|h| h.downcast::<Hooks<T>>().ok());
-        Ok(Variable {
-            kind,
-            value,
-            metadata,
-            hooks,
-        })
     }
 }
 
@@ -601,81 +587,229 @@ impl<T: Value> fmt::Debug for Variable<T> {
     }
 }
 
-/// A Variable seen without its value type: what graph walkers and filters get.
+/// A hook that transforms a value (create, get and set hooks): `(variable, value) -> value`.
+///
+/// ```
+/// use nnx_core::ValueHook;
+/// let double: ValueHook<f32> = std::sync::Arc::new(|_, v| v * 2.0);
+/// let mut meta = nnx_core::VariableMetadata::new(1.0f32);
+/// meta.hooks.create.push(double);
+/// assert_eq!(*nnx_core::Variable::from_metadata(meta), 2.0);
+/// ```
+pub type ValueHook<T> = Arc<dyn Fn(&Variable<T>, T) -> T + Send + Sync>;
+
+/// A hook told that an axis was added or removed: `(variable, axis_index, axis_name)`.
+/// It may change the Variable's metadata (e.g. sharding names), as in Flax.
+///
+/// ```
+/// use nnx_core::{prelude::*, AxisHook};
+/// let note: AxisHook<f32> = std::sync::Arc::new(|v, i, _| v.set_metadata("axis", i as i64));
+/// let mut meta = nnx_core::VariableMetadata::new(1.0f32);
+/// meta.hooks.add_axis.push(note);
+/// let mut v = nnx_core::Variable::from_metadata(meta);
+/// v.add_axis(2, None);
+/// assert_eq!(v.get_metadata_entry("axis").unwrap().to_string(), "2");
+/// ```
+pub type AxisHook<T> = Arc<dyn Fn(&mut Variable<T>, usize, Option<&str>) + Send + Sync>;
+
+/// The hooks of one Variable, each list applied in order.
 ///
 /// ```
 /// use nnx_core::prelude::*;
-/// use nnx_core::AnyVariable;
-/// let v = nnx_core::Variable::new(1.0f32);
-/// let any: &dyn AnyVariable = &v;
-/// assert_eq!(any.value_dyn().as_any().downcast_ref::<f32>(), Some(&1.0));
+/// let p = Param::from_metadata(nnx_core::VariableMetadata::new(1.0f32).on_set_value(|_, v| v));
+/// let hooks = p.hooks().unwrap();
+/// assert_eq!((hooks.set.len(), hooks.get.len()), (1, 0));
 /// ```
-pub trait AnyVariable: VariableInfo + Send + Sync {
-    /// The value.
-    ///
-    /// ```
-    /// use nnx_core::AnyVariable;
-    /// let v = nnx_core::Variable::new(1u8);
-    /// assert_eq!(v.value_dyn().as_any().downcast_ref::<u8>(), Some(&1));
-    /// ```
-    fn value_dyn(&self) -> &dyn Value;
-    /// A state leaf sharing the value (no copy).
-    ///
-    /// ```
-    /// use nnx_core::AnyVariable;
-    /// let v = nnx_core::Variable::with_kind(nnx_core::Param, 1.0f32);
-    /// assert_eq!(v.to_state().kind, nnx_core::Param);
-    /// ```
-    fn to_state(&self) -> VariableState;
-    /// Replaces value and metadata from a state leaf (no hooks fire). The leaf's
-    /// kind and value type must match; `path` names the Variable in errors.
-    ///
-    /// ```
-    /// use nnx_core::{AnyVariable, Param, VariableState};
-    /// let mut v = nnx_core::Variable::with_kind(Param, 1.0f32);
-    /// v.update_from(&VariableState::new(Param, 2.0f32), "w").unwrap();
-    /// assert_eq!(*v, 2.0);
-    /// assert!(v.update_from(&VariableState::new(Param, 2u8), "w").is_err()); // wrong type
-    /// ```
-    fn update_from(&mut self, state: &VariableState, path: &str) -> Result<()>;
+pub struct Hooks<T> {
+    /// Applied to the value at construction.
+    pub create: Vec<ValueHook<T>>,
+    /// Applied to the value by `get_value`.
+    pub get: Vec<ValueHook<T>>,
+    /// Applied to the new value by `set_value`.
+    pub set: Vec<ValueHook<T>>,
+    /// Called by `add_axis`.
+    pub add_axis: Vec<AxisHook<T>>,
+    /// Called by `remove_axis`.
+    pub remove_axis: Vec<AxisHook<T>>,
 }
 
-impl<T: Value + Clone> VariableInfo for Variable<T> {
-    fn kind(&self) -> Kind {
-        self.kind
-    }
-    fn metadata(&self) -> &Metadata {
-        &self.metadata
+impl<T> Hooks<T> {
+    /// Whether no hook is set.
+    ///
+    /// ```
+    /// assert!(nnx_core::Hooks::<f32>::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.create.is_empty()
+            && self.get.is_empty()
+            && self.set.is_empty()
+            && self.add_axis.is_empty()
+            && self.remove_axis.is_empty()
     }
 }
 
-impl<T: Value + Clone> AnyVariable for Variable<T> {
-    fn value_dyn(&self) -> &dyn Value {
-        &*self.value
-    }
-    fn to_state(&self) -> VariableState {
-        VariableState {
-            kind: self.kind,
-            value: self.value.clone(),
-            metadata: self.metadata.clone(),
-            hooks: self.hooks.clone().map(|h| h as Arc<dyn Any + Send + Sync>),
+impl<T> Default for Hooks<T> {
+    fn default() -> Self {
+        Hooks {
+            create: Vec::new(),
+            get: Vec::new(),
+            set: Vec::new(),
+            add_axis: Vec::new(),
+            remove_axis: Vec::new(),
         }
     }
-    fn update_from(&mut self, state: &VariableState, path: &str) -> Result<()> {
-        if state.kind != self.kind {
-            return Err(Error::KindMismatch {
-                path: path.into(),
-                expected: self.kind.name().to_string(),
-                found: state.kind.name().to_string(),
-            });
+}
+
+impl<T> Clone for Hooks<T> {
+    fn clone(&self) -> Self {
+        Hooks {
+            create: self.create.clone(),
+            get: self.get.clone(),
+            set: self.set.clone(),
+            add_axis: self.add_axis.clone(),
+            remove_axis: self.remove_axis.clone(),
         }
-        let value = downcast_arc::<T>(state.value.clone()).map_err(|v| Error::TypeMismatch {
-            path: path.into(),
-            expected: std::any::type_name::<T>().to_string(),
-            found: v.type_name().to_string(),
-        })?;
-        self.value = value;
-        self.metadata = state.metadata.clone();
-        Ok(())
+    }
+}
+
+impl<T> fmt::Debug for Hooks<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hooks")
+            .field("create", &self.create.len())
+            .field("get", &self.get.len())
+            .field("set", &self.set.len())
+            .field("add_axis", &self.add_axis.len())
+            .field("remove_axis", &self.remove_axis.len())
+            .finish()
+    }
+}
+
+/// A raw value with hooks and metadata, accepted by every Variable type's
+/// `from_metadata` constructor (Flax's `VariableMetadata`).
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::VariableMetadata;
+/// let meta = VariableMetadata::new(2.0f32)
+///     .on_get_value(|_, v| v * 10.0)
+///     .with("sharding", ("x",));
+/// let p = Param::from_metadata(meta);
+/// assert_eq!(*p.value(), 2.0);        // raw access: no hook
+/// assert_eq!(p.get_value(), 20.0);    // get_value: hooks fire
+/// assert_eq!(p.get_metadata_entry("sharding").unwrap().to_string(), "('x',)");
+/// ```
+pub struct VariableMetadata<T> {
+    /// The value before create hooks.
+    pub raw_value: T,
+    /// The hooks.
+    pub hooks: Hooks<T>,
+    /// The metadata entries.
+    pub metadata: Metadata,
+}
+
+impl<T> VariableMetadata<T> {
+    /// A raw value with no hooks or metadata.
+    ///
+    /// ```
+    /// let m = nnx_core::VariableMetadata::new(1u8);
+    /// assert!(m.metadata.is_empty());
+    /// ```
+    pub fn new(raw_value: T) -> Self {
+        VariableMetadata {
+            raw_value,
+            hooks: Hooks::default(),
+            metadata: Metadata::new(),
+        }
+    }
+
+    /// Adds a metadata entry.
+    ///
+    /// ```
+    /// let m = nnx_core::VariableMetadata::new(1u8).with("a", 1);
+    /// assert!(m.metadata.contains("a"));
+    /// ```
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<MetaValue>) -> Self {
+        self.metadata.insert(name, value);
+        self
+    }
+
+    /// Appends a create hook.
+    ///
+    /// ```
+    /// let m = nnx_core::VariableMetadata::new(1.0f32).on_create_value(|_, v| v + 1.0);
+    /// assert_eq!(m.hooks.create.len(), 1);
+    /// ```
+    pub fn on_create_value(
+        mut self,
+        hook: impl Fn(&Variable<T>, T) -> T + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.create.push(Arc::new(hook));
+        self
+    }
+
+    /// Appends a get hook.
+    ///
+    /// ```
+    /// let m = nnx_core::VariableMetadata::new(1.0f32).on_get_value(|_, v| v);
+    /// assert_eq!(m.hooks.get.len(), 1);
+    /// ```
+    pub fn on_get_value(
+        mut self,
+        hook: impl Fn(&Variable<T>, T) -> T + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.get.push(Arc::new(hook));
+        self
+    }
+
+    /// Appends a set hook.
+    ///
+    /// ```
+    /// let m = nnx_core::VariableMetadata::new(1.0f32).on_set_value(|_, v| v);
+    /// assert_eq!(m.hooks.set.len(), 1);
+    /// ```
+    pub fn on_set_value(
+        mut self,
+        hook: impl Fn(&Variable<T>, T) -> T + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.set.push(Arc::new(hook));
+        self
+    }
+
+    /// Appends an add-axis hook.
+    ///
+    /// ```
+    /// let m = nnx_core::VariableMetadata::new(1.0f32).on_add_axis(|_, _, _| {});
+    /// assert_eq!(m.hooks.add_axis.len(), 1);
+    /// ```
+    pub fn on_add_axis(
+        mut self,
+        hook: impl Fn(&mut Variable<T>, usize, Option<&str>) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.add_axis.push(Arc::new(hook));
+        self
+    }
+
+    /// Appends a remove-axis hook.
+    ///
+    /// ```
+    /// let m = nnx_core::VariableMetadata::new(1.0f32).on_remove_axis(|_, _, _| {});
+    /// assert_eq!(m.hooks.remove_axis.len(), 1);
+    /// ```
+    pub fn on_remove_axis(
+        mut self,
+        hook: impl Fn(&mut Variable<T>, usize, Option<&str>) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.remove_axis.push(Arc::new(hook));
+        self
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for VariableMetadata<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VariableMetadata")
+            .field("raw_value", &self.raw_value)
+            .field("hooks", &self.hooks)
+            .field("metadata", &self.metadata)
+            .finish()
     }
 }
