@@ -8,11 +8,13 @@
 //! ```
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// A path inside a module graph, printed as `a/b/0` (empty for the root).
 ///
 /// ```
-/// let p = nnx_core::error::ErrorPath::from("layers/0");
+/// let p = nnx_core::ErrorPath::from("layers/0");
 /// assert_eq!(p.0, "layers/0");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -37,6 +39,61 @@ impl fmt::Display for ErrorPath {
         } else {
             f.write_str(&self.0)
         }
+    }
+}
+
+/// An error from outside nnx (the operating system, the safetensors or JSON parser)
+/// that an [`Error`] keeps as its [`source`](std::error::Error::source).
+///
+/// It is not an error itself: `source()` returns the error it holds, so a caller can
+/// downcast to `std::io::Error` and the like. Cloning shares it; two are equal when
+/// they print the same message.
+///
+/// ```
+/// use std::error::Error as _;
+/// let file = std::env::temp_dir().join("nnx-doc-no-such-dir/x.safetensors");
+/// let err = nnx_core::checkpoint::load_state(&file).unwrap_err();
+/// let io = err.source().and_then(|s| s.downcast_ref::<std::io::Error>()).unwrap();
+/// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+/// ```
+#[derive(Clone)]
+pub struct ErrorSource(Arc<dyn std::error::Error + Send + Sync>);
+
+impl ErrorSource {
+    /// Keeps `error`.
+    ///
+    /// ```
+    /// let s = nnx_core::ErrorSource::new(std::io::Error::other("disk full"));
+    /// assert_eq!(s.to_string(), "disk full");
+    /// ```
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ErrorSource(Arc::new(error))
+    }
+}
+
+impl Deref for ErrorSource {
+    type Target = dyn std::error::Error + Send + Sync + 'static;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl PartialEq for ErrorSource {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl fmt::Display for ErrorSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// The message, not the wrapped error's internal fields.
+impl fmt::Debug for ErrorSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ErrorSource({:?})", self.0.to_string())
     }
 }
 
@@ -124,7 +181,7 @@ pub enum Error {
         kind: String,
     },
     /// Filters that leave some Variables unmatched where every one must match.
-    #[error("non-exhaustive filters: expected every Variable to match a filter, found unmatched paths {paths:?}")]
+    #[error("non-exhaustive filters: expected every Variable to match a filter, found unmatched paths {}", .paths.join(", "))]
     NonExhaustiveFilters {
         /// The unmatched paths.
         paths: Vec<String>,
@@ -185,19 +242,23 @@ pub enum Error {
         expected: String,
         /// What was found.
         found: String,
+        /// The safetensors or JSON parser's error, when one said so.
+        #[source]
+        source: Option<ErrorSource>,
     },
     /// A file that could not be read or written.
-    #[error("I/O error on {path}: expected to {expected}, found {found}")]
+    #[error("I/O error on {path}: expected to {expected}, found {source}")]
     Io {
         /// The file.
         path: ErrorPath,
         /// The operation (`read the file`).
         expected: String,
-        /// The operating system's message.
-        found: String,
+        /// The operating system's error (a `std::io::Error`).
+        #[source]
+        source: ErrorSource,
     },
     /// A random stream that does not exist (and there is no `default`).
-    #[error("no random stream '{name}': expected one of {available:?} or a 'default' stream")]
+    #[error("no random stream '{name}': expected one of [{}] or a 'default' stream", quoted(.available))]
     MissingStream {
         /// The stream asked for.
         name: String,
@@ -241,6 +302,12 @@ impl Error {
             Error::Many(errors)
         }
     }
+}
+
+/// Names as Python prints a list of strings' items: `'a', 'b'`.
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    quoted.join(", ")
 }
 
 /// `Result` with [`Error`].

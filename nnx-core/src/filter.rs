@@ -1,7 +1,7 @@
 //! Filters: which Variables an operation takes (Flax's `nnx.filterlib`).
 //!
 //! A Variable type ([`Kind`]) matches that type and its subtypes; a `&str` matches
-//! the `tag` metadata; [`PathContains`] matches a path key; [`All`], [`Any`] and
+//! the `tag` metadata; [`PathContains`] matches a path key; [`AllOf`], [`AnyOf`] and
 //! [`Not`] combine; [`Everything`], [`Nothing`] and `..` are constants; a closure
 //! `|path, variable| -> bool` is a filter too.
 //!
@@ -213,35 +213,37 @@ impl<F: Filter> Filter for Not<F> {
     }
 }
 
-/// Intersection of a tuple of filters: `All((Param, PathContains::new("kernel")))`.
+/// Intersection of a tuple of filters: `AllOf((Param, PathContains::new("kernel")))`
+/// (Flax's `nnx.All`, named to pair with [`AnyOf`]).
 ///
 /// ```
 /// use nnx_core::prelude::*;
-/// use nnx_core::filter::{All, Filter, PathContains};
-/// let f = All((Param, PathContains::new("kernel")));
+/// use nnx_core::filter::{AllOf, Filter, PathContains};
+/// let f = AllOf((Param, PathContains::new("kernel")));
 /// assert!(f.matches(&[Key::from("kernel")], &VariableState::new(Param, 0u8)));
 /// assert!(!f.matches(&[Key::from("bias")], &VariableState::new(Param, 0u8)));
 /// ```
 #[derive(Debug, Clone)]
-pub struct All<T>(pub T);
+pub struct AllOf<T>(pub T);
 
-impl<T: Filters + Send + Sync> Filter for All<T> {
+impl<T: Filters + Send + Sync> Filter for AllOf<T> {
     fn matches(&self, path: &[Key], var: &dyn VariableInfo) -> bool {
         self.0.as_list().iter().all(|f| f.matches(path, var))
     }
 }
 
-/// Union of a tuple of filters: `Any((Param, BatchStat))` (Python's tuple filter).
+/// Union of a tuple of filters: `AnyOf((Param, BatchStat))` (Flax's `nnx.Any`, or a
+/// Python tuple filter; named so that it does not shadow `std::any::Any`).
 ///
 /// ```
 /// use nnx_core::prelude::*;
-/// use nnx_core::filter::{Any, Filter};
-/// assert!(Any((Param, BatchStat)).matches(&[], &VariableState::new(BatchStat, 0u8)));
+/// use nnx_core::filter::{AnyOf, Filter};
+/// assert!(AnyOf((Param, BatchStat)).matches(&[], &VariableState::new(BatchStat, 0u8)));
 /// ```
 #[derive(Debug, Clone)]
-pub struct Any<T>(pub T);
+pub struct AnyOf<T>(pub T);
 
-impl<T: Filters + Send + Sync> Filter for Any<T> {
+impl<T: Filters + Send + Sync> Filter for AnyOf<T> {
     fn matches(&self, path: &[Key], var: &dyn VariableInfo) -> bool {
         self.0.as_list().iter().any(|f| f.matches(path, var))
     }

@@ -81,11 +81,15 @@ impl fmt::Debug for Key {
 /// ```
 pub type Path = Vec<Key>;
 
-/// Writes a path as `a/b/0`, the form errors use.
+/// Writes a path as `a/b/0`, the form errors use. A string key that would read as
+/// an index or as more than one key (`"0"`, `""`, `"a/b"`) is quoted as Python
+/// prints it, so two different paths never print the same.
 ///
 /// ```
 /// use nnx_core::{path_string, Key};
 /// assert_eq!(path_string(&[Key::from("layers"), Key::from(0usize)]), "layers/0");
+/// assert_eq!(path_string(&[Key::from("layers"), Key::from("0")]), "layers/'0'");
+/// assert_eq!(path_string(&[Key::from("a/b")]), "'a/b'");
 /// ```
 pub fn path_string(path: &[Key]) -> String {
     let mut s = String::new();
@@ -95,8 +99,18 @@ pub fn path_string(path: &[Key]) -> String {
         }
         match k {
             Key::Int(n) => s.push_str(&n.to_string()),
+            Key::Str(name) if reads_ambiguously(name) => s.push_str(&k.to_string()),
             Key::Str(name) => s.push_str(name),
         }
     }
     s
+}
+
+/// Whether a string key printed bare could be read as an index, as no key, as
+/// several keys or as a quoted key.
+fn reads_ambiguously(name: &str) -> bool {
+    name.is_empty()
+        || name.bytes().all(|b| b.is_ascii_digit())
+        || name.contains('/')
+        || name.starts_with(['\'', '"'])
 }

@@ -16,7 +16,7 @@ use std::fmt;
 /// [registry](crate::registry).
 ///
 /// ```
-/// use nnx_core::kind::KindInfo;
+/// use nnx_core::KindInfo;
 /// static INFO: KindInfo = KindInfo::new("Stat", Some(nnx_core::Variable.info()), Some("stats"));
 /// let kind = nnx_core::Kind::from_static(&INFO);
 /// assert_eq!(kind.name(), "Stat");
@@ -32,7 +32,7 @@ impl KindInfo {
     /// A kind description. `parent` is `None` only for the root kind `Variable`.
     ///
     /// ```
-    /// use nnx_core::kind::{Kind, KindInfo};
+    /// use nnx_core::{Kind, KindInfo};
     /// static MINE: KindInfo = KindInfo::new("Mine", Some(nnx_core::Param.info()), None);
     /// let kind = Kind::from_static(&MINE);
     /// assert!(kind.is_subtype_of(nnx_core::Param));
@@ -69,7 +69,7 @@ impl Kind {
     /// The kind described by a `static` [`KindInfo`].
     ///
     /// ```
-    /// # use nnx_core::kind::{Kind, KindInfo};
+    /// # use nnx_core::{Kind, KindInfo};
     /// static K: KindInfo = KindInfo::new("K", Some(nnx_core::Variable.info()), None);
     /// assert_eq!(Kind::from_static(&K).name(), "K");
     /// ```

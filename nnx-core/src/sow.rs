@@ -21,7 +21,7 @@ use crate::graph::Builder;
 use crate::key::Key;
 use crate::kind::Kind;
 use crate::metadata::Metadata;
-use crate::value::{downcast_arc, Value};
+use crate::value::{downcast_arc, short_type_name, value_type_mismatch, Value};
 use crate::variable::AnyVariable;
 use crate::variable::VariableInfo;
 use crate::variable::VariableState;
@@ -72,13 +72,8 @@ impl AnyVariable for Erased {
                 found: state.kind.name().to_string(),
             });
         }
-        crate::state::check_same_value_type(&[], &*self.0.value, &*state.value).map_err(|_| {
-            Error::TypeMismatch {
-                path: path.into(),
-                expected: self.0.value.type_name().to_string(),
-                found: state.value.type_name().to_string(),
-            }
-        })?;
+        crate::state::check_same_value_type(&[], &*self.0.value, &*state.value)
+            .map_err(|_| value_type_mismatch(path, &*self.0.value, &*state.value))?;
         self.0 = state.clone();
         Ok(())
     }
@@ -197,11 +192,11 @@ impl Sown {
                         Arc::try_unwrap(acc).unwrap_or_else(|shared| (*shared).clone())
                     }
                     Err(stored) => {
-                        let found = stored.type_name().to_string();
+                        let found = short_type_name(stored.type_name());
                         self.vars.insert(name.to_string(), existing);
                         return Err(Error::Sow {
                             name: name.to_string(),
-                            expected: std::any::type_name::<R>().to_string(),
+                            expected: short_type_name(std::any::type_name::<R>()),
                             found,
                         });
                     }

@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::key::{path_string, Key, Path};
-use crate::value::Value;
+use crate::value::{short_type_name, value_type_mismatch, Value};
 use crate::variable::VariableState;
 
 /// A nested mapping with sorted keys: the shape of [`State`] and of pure dicts.
 ///
 /// ```
-/// use nnx_core::{Key, state::Tree};
+/// use nnx_core::{Key, Tree};
 /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("a")], 1)]);
 /// assert!(matches!(&t, Tree::Map(m) if matches!(m[&Key::from("a")], Tree::Leaf(1))));
 /// ```
@@ -40,7 +40,7 @@ impl<L> Tree<L> {
     /// The subtree at `path`.
     ///
     /// ```
-    /// use nnx_core::{Key, state::Tree};
+    /// use nnx_core::{Key, Tree};
     /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("a")], 1)]);
     /// assert!(matches!(t.get(&[Key::from("a")]), Some(Tree::Leaf(1))));
     /// ```
@@ -59,7 +59,7 @@ impl<L> Tree<L> {
     /// at the same path.
     ///
     /// ```
-    /// use nnx_core::{Key, state::Tree};
+    /// use nnx_core::{Key, Tree};
     /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("a"), Key::from(0usize)], 1)]);
     /// assert_eq!(t.into_flat().len(), 1);
     /// ```
@@ -122,7 +122,7 @@ impl<L> Tree<L> {
     /// Sets the leaf at `path`, creating maps on the way.
     ///
     /// ```
-    /// use nnx_core::{Key, state::Tree};
+    /// use nnx_core::{Key, Tree};
     /// let mut t: Tree<u8> = Tree::default();
     /// t.insert(&[Key::from("a"), Key::from("b")], 1);
     /// assert!(matches!(t.get(&[Key::from("a"), Key::from("b")]), Some(Tree::Leaf(1))));
@@ -151,7 +151,7 @@ impl<L> Tree<L> {
     /// The `(path, leaf)` pairs, sorted by path.
     ///
     /// ```
-    /// use nnx_core::{Key, state::Tree};
+    /// use nnx_core::{Key, Tree};
     /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("b")], 2), (vec![Key::from("a")], 1)]);
     /// assert_eq!(t.into_flat(), vec![(vec![Key::from("a")], 1), (vec![Key::from("b")], 2)]);
     /// ```
@@ -178,7 +178,7 @@ impl<L> Tree<L> {
     /// Visits the leaves with their paths, in sorted order.
     ///
     /// ```
-    /// use nnx_core::{Key, state::Tree};
+    /// use nnx_core::{Key, Tree};
     /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("b")], 2), (vec![Key::from("a")], 1)]);
     /// let mut seen = Vec::new();
     /// t.for_each_leaf(&mut |path, leaf| seen.push((path.to_vec(), *leaf)));
@@ -203,7 +203,7 @@ impl<L> Tree<L> {
     /// A tree of the same shape with every leaf mapped.
     ///
     /// ```
-    /// use nnx_core::{Key, state::Tree};
+    /// use nnx_core::{Key, Tree};
     /// let t: Tree<u8> = Tree::from_flat(vec![(vec![Key::from("a")], 1)]);
     /// let doubled = t.map_leaves(&mut |_, leaf| u32::from(*leaf) * 2);
     /// assert_eq!(doubled.into_flat(), vec![(vec![Key::from("a")], 2u32)]);
@@ -346,8 +346,8 @@ impl IntoIterator for FlatState {
 ///
 /// ```
 /// use nnx_core::prelude::*;
-/// let pure: nnx_core::state::PureDict = Param::new(1.0f32).state().to_pure_dict();
-/// assert!(matches!(pure, nnx_core::state::Tree::Leaf(_)));
+/// let pure: nnx_core::PureDict = Param::new(1.0f32).state().to_pure_dict();
+/// assert!(matches!(pure, nnx_core::Tree::Leaf(_)));
 /// ```
 pub type PureDict = Tree<Arc<dyn Value>>;
 
@@ -406,7 +406,7 @@ impl State {
     /// The nested tree.
     ///
     /// ```
-    /// use nnx_core::{Key, Param, State, VariableState, state::Tree};
+    /// use nnx_core::{Key, Param, State, VariableState, Tree};
     /// let s = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
     /// assert!(matches!(s.tree(), Tree::Map(m) if m.len() == 1));
     /// ```
@@ -560,7 +560,7 @@ impl State {
             let Some(Tree::Leaf(old)) = self.0.get(path) else {
                 errors.push(Error::UnexpectedPath {
                     path: path_string(path).into(),
-                    found: format!("value of type {}", value.type_name()),
+                    found: format!("value of type {}", short_type_name(value.type_name())),
                 });
                 return;
             };
@@ -600,11 +600,7 @@ impl State {
 /// Checks that `new` can replace `old`: same Rust type and shape.
 pub(crate) fn check_same_value_type(path: &[Key], old: &dyn Value, new: &dyn Value) -> Result<()> {
     if old.as_any().type_id() != new.as_any().type_id() {
-        return Err(Error::TypeMismatch {
-            path: path_string(path).into(),
-            expected: old.type_name().to_string(),
-            found: new.type_name().to_string(),
-        });
+        return Err(value_type_mismatch(path_string(path), old, new));
     }
     if old.shape_of() != new.shape_of() {
         return Err(Error::ShapeMismatch {

@@ -16,12 +16,13 @@ use std::sync::Arc;
 
 use ndarray::{ArrayBase, ArrayViewD, Dimension, OwnedRepr};
 
+use crate::error::{Error, ErrorPath};
 use crate::repr;
 
 /// Element types of arrays, named as JAX names them.
 ///
 /// ```
-/// use nnx_core::{DType, value::Element};
+/// use nnx_core::{value::DType, value::Element};
 /// assert_eq!(f32::DTYPE, DType::F32);
 /// assert_eq!(DType::I64.to_string(), "int64");
 /// ```
@@ -41,7 +42,7 @@ impl DType {
     /// JAX's name of the dtype (`float32`).
     ///
     /// ```
-    /// assert_eq!(nnx_core::DType::F32.name(), "float32");
+    /// assert_eq!(nnx_core::value::DType::F32.name(), "float32");
     /// ```
     pub fn name(self) -> &'static str {
         match self {
@@ -58,7 +59,7 @@ impl DType {
     /// Bytes per element.
     ///
     /// ```
-    /// assert_eq!(nnx_core::DType::I64.size(), 8);
+    /// assert_eq!(nnx_core::value::DType::I64.size(), 8);
     /// ```
     pub fn size(self) -> usize {
         match self {
@@ -100,7 +101,7 @@ impl ArrayRef<'_> {
     /// ```
     /// use nnx_core::value::Value;
     /// let a = ndarray::arr1(&[1u8, 2]);
-    /// assert_eq!(a.array_ref().unwrap().dtype(), nnx_core::DType::U8);
+    /// assert_eq!(a.array_ref().unwrap().dtype(), nnx_core::value::DType::U8);
     /// ```
     pub fn dtype(&self) -> DType {
         match self {
@@ -137,7 +138,7 @@ impl ArrayRef<'_> {
 /// Array element types nnx Variables can hold.
 ///
 /// ```
-/// use nnx_core::{DType, value::Element};
+/// use nnx_core::{value::DType, value::Element};
 /// fn dtype_of<E: Element>(_: &ndarray::ArrayD<E>) -> DType { E::DTYPE }
 /// assert_eq!(dtype_of(&ndarray::ArrayD::<bool>::default(ndarray::IxDyn(&[1]))), DType::Bool);
 /// ```
@@ -145,7 +146,7 @@ pub trait Element: repr::ReprElement + fmt::Debug + PartialEq + Send + Sync + 's
     /// The element's dtype.
     ///
     /// ```
-    /// use nnx_core::{DType, value::Element};
+    /// use nnx_core::{value::DType, value::Element};
     /// assert_eq!((i32::DTYPE, bool::DTYPE), (DType::I32, DType::Bool));
     /// ```
     const DTYPE: DType;
@@ -251,7 +252,7 @@ impl<T: Value + Clone + PartialEq> ValueBase for T {
 /// use nnx_core::value::Value;
 /// let a = ndarray::Array2::<f32>::zeros((2, 3));
 /// assert_eq!(a.shape_of(), Some(vec![2, 3]));
-/// assert_eq!(a.dtype(), Some(nnx_core::DType::F32));
+/// assert_eq!(a.dtype(), Some(nnx_core::value::DType::F32));
 /// ```
 pub trait Value: ValueBase + fmt::Debug {
     /// The dtype, for arrays and scalars.
@@ -277,11 +278,14 @@ pub trait Value: ValueBase + fmt::Debug {
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value>;
     /// A view of the data, when the value is one array or scalar.
     fn array_ref(&self) -> Option<ArrayRef<'_>>;
-    /// The Rust type's name, for error messages.
+    /// The full Rust type name (`std::any::type_name`), which tells value types
+    /// apart; messages print it as users write it, with [`short_type_name`].
     ///
     /// ```
-    /// use nnx_core::value::Value;
+    /// use nnx_core::value::{short_type_name, Value};
     /// assert_eq!(1.0f32.type_name(), "f32");
+    /// let a = ndarray::Array2::<f32>::zeros((1, 1));
+    /// assert_eq!(short_type_name(a.type_name()), "Array2<f32>");
     /// ```
     fn type_name(&self) -> &'static str {
         std::any::type_name::<Self>()
@@ -331,13 +335,118 @@ pub trait Value: ValueBase + fmt::Debug {
 ///
 /// ```
 /// use nnx_core::value::python_repr;
-/// assert_eq!(python_repr(&nnx_core::Shape(vec![3])), "(3,)");
+/// assert_eq!(python_repr(&nnx_core::value::Shape(vec![3])), "(3,)");
 /// ```
 pub fn python_repr(value: &dyn Value) -> String {
     let mut s = String::new();
     // Writing into a String cannot fail.
     let _ = value.fmt_python(&mut s);
     s
+}
+
+/// The error for a value whose type differs from the `expected` one at `path`: a
+/// dtype mismatch when both have a dtype and they differ (`expected float32, found
+/// float64`), else a type mismatch naming both types as users write them
+/// (`expected Array2<f32>, found ArrayD<f32>`). Merge, update and checkpoint loading
+/// all report a wrong value type through it.
+pub(crate) fn value_type_mismatch(
+    path: impl Into<ErrorPath>,
+    expected: &dyn Value,
+    found: &dyn Value,
+) -> Error {
+    match (expected.dtype(), found.dtype()) {
+        (Some(e), Some(f)) if e != f => Error::DTypeMismatch {
+            path: path.into(),
+            expected: e.name().to_string(),
+            found: f.name().to_string(),
+        },
+        _ => Error::TypeMismatch {
+            path: path.into(),
+            expected: short_type_name(expected.type_name()),
+            found: short_type_name(found.type_name()),
+        },
+    }
+}
+
+/// A type's name as users write it, from its `std::any::type_name`: paths are
+/// dropped (`alloc::vec::Vec<f32>` is `Vec<f32>`) and owned ndarray arrays get
+/// their aliases (`Array2<f32>`, `ArrayD<i64>`). Every error that names a value
+/// type prints it this way.
+///
+/// ```
+/// use nnx_core::value::short_type_name;
+/// assert_eq!(short_type_name(std::any::type_name::<ndarray::Array2<f32>>()), "Array2<f32>");
+/// assert_eq!(short_type_name(std::any::type_name::<ndarray::ArrayD<f64>>()), "ArrayD<f64>");
+/// assert_eq!(short_type_name(std::any::type_name::<Vec<ndarray::Array1<i32>>>()), "Vec<Array1<i32>>");
+/// assert_eq!(short_type_name(std::any::type_name::<nnx_core::random::PrngKey>()), "PrngKey");
+/// assert_eq!(short_type_name("f32"), "f32");
+/// ```
+pub fn short_type_name(type_name: &str) -> String {
+    let mut out = String::with_capacity(type_name.len());
+    let mut segment = String::new();
+    // Keep the last segment of each `a::b::C` path.
+    for c in type_name.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            segment.push(c);
+        } else if c == ':' {
+            segment.clear();
+        } else {
+            out.push_str(&segment);
+            segment.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&segment);
+    array_aliases(out)
+}
+
+/// Rewrites `ArrayBase<OwnedRepr<E>, Dim<[usize; N]>>` as `ArrayN<E>` and
+/// `ArrayBase<OwnedRepr<E>, Dim<IxDynImpl>>` as `ArrayD<E>`.
+fn array_aliases(mut s: String) -> String {
+    const HEAD: &str = "ArrayBase<OwnedRepr<";
+    let mut from = 0;
+    while let Some(found) = s[from..].find(HEAD) {
+        let start = from + found;
+        let elem_start = start + HEAD.len();
+        let rewritten = closing(&s, elem_start).and_then(|elem_end| {
+            let dim_start = elem_end + 1;
+            let dim_inner = s[dim_start..].strip_prefix(", Dim<")?;
+            let inner_start = s.len() - dim_inner.len();
+            let inner_end = closing(&s, inner_start)?;
+            (s[inner_end + 1..].starts_with('>')).then_some(())?;
+            let elem = &s[elem_start..elem_end];
+            let alias = match &s[inner_start..inner_end] {
+                "IxDynImpl" => format!("ArrayD<{elem}>"),
+                dims => {
+                    let n = dims.strip_prefix("[usize; ")?.strip_suffix(']')?;
+                    format!("Array{n}<{elem}>")
+                }
+            };
+            Some((alias, inner_end + 2))
+        });
+        match rewritten {
+            Some((alias, end)) => {
+                s.replace_range(start..end, &alias);
+                from = start;
+            }
+            None => from = elem_start,
+        }
+    }
+    s
+}
+
+/// The index of the `>` closing the `<` just before `open`.
+fn closing(s: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in s[open..].char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' if depth == 0 => return Some(open + i),
+            '>' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Whether two values of the same Rust type have the same shape, without
@@ -503,7 +612,7 @@ impl<V: Value + Clone + PartialEq> Value for Vec<V> {
 /// ```
 /// use std::sync::Arc;
 /// use nnx_core::value::{python_repr, ValueTuple};
-/// let t = ValueTuple(vec![Arc::new(nnx_core::Shape(vec![1, 3]))]);
+/// let t = ValueTuple(vec![Arc::new(nnx_core::value::Shape(vec![1, 3]))]);
 /// assert_eq!(python_repr(&t), "((1, 3),)");
 /// ```
 #[derive(Debug, Clone)]
@@ -539,7 +648,7 @@ impl Value for ValueTuple {
 /// The shape of an array, printed as a Python tuple: `()`, `(3,)`, `(2, 3)`.
 ///
 /// ```
-/// assert_eq!(nnx_core::Shape(vec![2, 3]).to_string(), "(2, 3)");
+/// assert_eq!(nnx_core::value::Shape(vec![2, 3]).to_string(), "(2, 3)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Shape(pub Vec<usize>);
@@ -576,7 +685,7 @@ impl Value for Shape {
 ///
 /// ```
 /// let a = ndarray::Array1::<f32>::zeros(3);
-/// assert_eq!(nnx_core::shape(&a), nnx_core::Shape(vec![3]));
+/// assert_eq!(nnx_core::value::shape(&a), nnx_core::value::Shape(vec![3]));
 /// ```
 pub fn shape(value: &dyn Value) -> Shape {
     Shape(value.shape_of().unwrap_or_default())

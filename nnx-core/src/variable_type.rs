@@ -56,7 +56,7 @@ macro_rules! variable_type {
         #[allow(non_upper_case_globals)]
         #[doc = concat!("The kind of [`struct@", stringify!($name), "`]: also a filter matching it and its subtypes.")]
         $vis const $name: $crate::Kind = {
-            static INFO: $crate::kind::KindInfo = $crate::kind::KindInfo::new(
+            static INFO: $crate::KindInfo = $crate::KindInfo::new(
                 stringify!($name),
                 ::core::option::Option::Some($crate::variable_type!(@parent [$($parent)?]).info()),
                 $crate::variable_type!(@collection [$($coll)?]),
@@ -73,7 +73,7 @@ macro_rules! variable_type {
             where
                 Self: $crate::VariableBehavior + $crate::VariableType<Value = T>,
             {
-                $crate::variable::create_typed(value)
+                $crate::__private::create_typed(value)
             }
 
             #[doc = concat!("A `", stringify!($name), "` from a raw value with hooks and metadata.")]
@@ -83,7 +83,7 @@ macro_rules! variable_type {
             where
                 Self: $crate::VariableBehavior + $crate::VariableType<Value = T>,
             {
-                $crate::variable::create_typed_from_metadata(meta)
+                $crate::__private::create_typed_from_metadata(meta)
             }
         }
 

@@ -249,8 +249,8 @@ fn foreign_files_without_entries_load_as_variables() {
 
 #[test]
 fn unknown_variable_type_needs_a_resolver() {
-    static MINE: nnx_core::kind::KindInfo =
-        nnx_core::kind::KindInfo::new("Mine", Some(nnx_core::Param.info()), None);
+    static MINE: nnx_core::KindInfo =
+        nnx_core::KindInfo::new("Mine", Some(nnx_core::Param.info()), None);
     let mine = nnx_core::Kind::from_static(&MINE);
     let state = State::from_flat(vec![(vec![k("w")], leaf(mine, 1.0f32))]);
     let bytes = checkpoint::save_state_to_bytes(&state).unwrap();

@@ -8,7 +8,7 @@
 
 use ndarray::ArrayD;
 use nnx_core::init::{self, Distribution, FanMode, Init};
-use nnx_core::random::{self, Float, Key};
+use nnx_core::random::{self, Float, PrngKey};
 use serde_json::Value;
 
 fn load() -> Value {
@@ -16,9 +16,9 @@ fn load() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("reference data")).expect("json")
 }
 
-fn key_of(v: &Value) -> Key {
+fn key_of(v: &Value) -> PrngKey {
     let a = v.as_array().unwrap();
-    Key::from_data([a[0].as_u64().unwrap() as u32, a[1].as_u64().unwrap() as u32])
+    PrngKey::from_data([a[0].as_u64().unwrap() as u32, a[1].as_u64().unwrap() as u32])
 }
 
 fn axes(v: &Value) -> Vec<isize> {

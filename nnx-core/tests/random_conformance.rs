@@ -7,7 +7,7 @@
 //! 2e-6 relative (or 1e-6 absolute); f64 within 1e-13 relative.
 
 use ndarray::ArrayD;
-use nnx_core::random::{self, Key};
+use nnx_core::random::{self, PrngKey};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
@@ -16,9 +16,9 @@ fn load(name: &str) -> Value {
     serde_json::from_str(&text).expect("valid json")
 }
 
-fn key_of(v: &Value) -> Key {
+fn key_of(v: &Value) -> PrngKey {
     let a = v.as_array().expect("key");
-    Key::from_data([a[0].as_u64().unwrap() as u32, a[1].as_u64().unwrap() as u32])
+    PrngKey::from_data([a[0].as_u64().unwrap() as u32, a[1].as_u64().unwrap() as u32])
 }
 
 fn shape_of(v: &Value) -> Vec<usize> {
@@ -112,7 +112,7 @@ fn fold_in_split_chains() {
     }
     for c in d["split"].as_array().unwrap() {
         let got = random::split(key_of(&c["key"]), c["n"].as_u64().unwrap() as usize);
-        let want: Vec<Key> = c["out"].as_array().unwrap().iter().map(key_of).collect();
+        let want: Vec<PrngKey> = c["out"].as_array().unwrap().iter().map(key_of).collect();
         assert_eq!(got, want, "{c}");
     }
     for c in d["chains"].as_array().unwrap() {

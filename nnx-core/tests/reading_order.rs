@@ -78,7 +78,11 @@ fn crate_paths(code: &str) -> Vec<String> {
             let inner = &group[..group.find('}').unwrap_or(group.len())];
             names.extend(inner.split(',').map(|s| ident(s.trim())));
         } else {
-            let name = ident(rest);
+            let mut name = ident(rest);
+            // Items for generated code, re-exported by the root's `__private` module.
+            if let Some(item) = rest.strip_prefix("__private::") {
+                name = ident(item);
+            }
             // `crate::name!` is a macro at the root: its own file is scanned instead.
             if !rest[name.len()..].starts_with('!') {
                 names.push(name);
@@ -100,9 +104,15 @@ fn root_reexports(lib: &str, modules: &BTreeSet<String>) -> BTreeMap<String, Str
     let mut map = BTreeMap::new();
     let code = library_code(lib);
     for stmt in code.split(';') {
-        let Some(path) = stmt.trim().strip_prefix("pub use ") else {
+        let Some(path) = stmt
+            .trim()
+            .rsplit("pub use ")
+            .next()
+            .filter(|_| stmt.contains("pub use "))
+        else {
             continue;
         };
+        let path = path.strip_prefix("crate::").unwrap_or(path);
         let module = ident(path);
         if !modules.contains(&module) {
             continue;
@@ -220,9 +230,9 @@ fn no_import_circles_between_modules() {
 
 #[test]
 fn the_scanner_sees_paths_and_skips_tests_and_comments() {
-    let code = "use crate::{Error, Result};\n// crate::graph in a comment\nfn f() { crate::value::shape; $crate::kind::Kind; crate::variable_type!(X); }\n#[cfg(test)]\nmod tests {\n    use crate::graph;\n}\n";
+    let code = "use crate::{Error, Result};\n// crate::graph in a comment\nfn f() { crate::value::shape; $crate::kind::Kind; crate::variable_type!(X); $crate::__private::create_typed(v) }\n#[cfg(test)]\nmod tests {\n    use crate::graph;\n}\n";
     assert_eq!(
         crate_paths(&library_code(code)),
-        ["Error", "Result", "value", "kind"]
+        ["Error", "Result", "value", "kind", "create_typed"]
     );
 }

@@ -2,7 +2,7 @@
 //! `tools/flax_reference/gen_rngs.py`): keys bit-exact, counts equal, and
 //! `nnx.state(rngs)` printed byte for byte.
 
-use nnx_core::random::Key;
+use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
 use nnx_core::Module;
 use serde_json::Value;
@@ -13,9 +13,9 @@ fn load() -> Value {
     serde_json::from_str(&text).expect("valid json")
 }
 
-fn key_of(v: &Value) -> Key {
+fn key_of(v: &Value) -> PrngKey {
     let a = v.as_array().expect("key data");
-    Key::from_data([a[0].as_u64().unwrap() as u32, a[1].as_u64().unwrap() as u32])
+    PrngKey::from_data([a[0].as_u64().unwrap() as u32, a[1].as_u64().unwrap() as u32])
 }
 
 fn rngs_of(seeds: &Value) -> Rngs {
@@ -32,7 +32,7 @@ fn strs(v: &Value) -> Vec<String> {
 }
 
 /// `""` is `rngs()`, anything else `rngs.<name>()`.
-fn draw(rngs: &mut Rngs, calls: &[String]) -> Vec<Key> {
+fn draw(rngs: &mut Rngs, calls: &[String]) -> Vec<PrngKey> {
     calls
         .iter()
         .map(|c| {
@@ -66,8 +66,8 @@ fn check_snapshot(rngs: &Rngs, snap: &Value, what: &str) {
     );
 }
 
-fn check_keys(got: &[Key], expected: &Value, what: &str) {
-    let expected: Vec<Key> = expected.as_array().unwrap().iter().map(key_of).collect();
+fn check_keys(got: &[PrngKey], expected: &Value, what: &str) {
+    let expected: Vec<PrngKey> = expected.as_array().unwrap().iter().map(key_of).collect();
     assert_eq!(got, expected.as_slice(), "{what}: drawn keys");
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use ndarray::{Array1, Array2};
-use nnx_core::filter::{All, Any, Everything, Not, Nothing, PathContains};
+use nnx_core::filter::{AllOf, AnyOf, Everything, Not, Nothing, PathContains};
 use nnx_core::prelude::*;
 use nnx_core::{Error, Metadata};
 
@@ -76,10 +76,13 @@ fn filters_select_by_type_tag_path_and_combinators() {
     assert_eq!(m.state_of(PathContains::new(1usize)).len(), 1);
     assert_eq!(m.state_of(PathContains::substring("b")).len(), 1);
     assert_eq!(m.state_of(Not(nnx_core::Param)).len(), 2);
-    assert_eq!(m.state_of(Any((nnx_core::Param, nnx_core::Cache))).len(), 2);
+    assert_eq!(
+        m.state_of(AnyOf((nnx_core::Param, nnx_core::Cache))).len(),
+        2
+    );
     assert_eq!(m.state_of([nnx_core::Param, nnx_core::Cache]).len(), 2);
     assert_eq!(
-        m.state_of(All((nnx_core::Param, PathContains::new("a"))))
+        m.state_of(AllOf((nnx_core::Param, PathContains::new("a"))))
             .len(),
         1
     );

@@ -139,7 +139,7 @@ impl OutProjection {
 ///     .build(&mut Rngs::new(0))?;
 /// mha.init_cache(&[1, 3])?;
 /// assert_eq!(
-///     mha.state_of(Cache).map(nnx_core::shape).to_string(),
+///     mha.state_of(Cache).map(nnx_core::value::shape).to_string(),
 ///     "State({\n  'cache_index': Cache(\n    value=()\n  ),\n  'cached_key': Cache(\n    value=(1, 2, 3)\n  ),\n  'cached_value': Cache(\n    value=(1, 2, 3)\n  )\n})"
 /// );
 /// let y = mha.forward(&ndarray::Array2::<f32>::ones((1, 3)), None, None, None)?;

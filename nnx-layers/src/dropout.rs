@@ -1,7 +1,7 @@
 //! Dropout (Flax's `nnx.Dropout`).
 
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn, Zip};
-use nnx_core::random::{bernoulli, Key};
+use nnx_core::random::{bernoulli, PrngKey};
 use nnx_core::rngs::{RngStream, Rngs};
 use nnx_core::{Error, Result};
 
@@ -191,7 +191,7 @@ impl Dropout {
     pub fn forward_with_key<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,
-        key: Key,
+        key: PrngKey,
     ) -> Result<ArrayD<f32>> {
         self.apply(x, Some(key))
     }
@@ -199,7 +199,7 @@ impl Dropout {
     fn apply<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,
-        key: Option<Key>,
+        key: Option<PrngKey>,
     ) -> Result<ArrayD<f32>> {
         let x = x.view().into_dyn();
         if self.is_identity() {

@@ -200,7 +200,7 @@ mod tests {
             .all(|(a, b)| (a - b).abs() < 1e-6));
         assert_eq!(layer.bias.as_ref().map(|b| b.sum()), Some(0.0));
         assert_eq!(
-            layer.state().map(nnx_core::shape).to_string(),
+            layer.state().map(nnx_core::value::shape).to_string(),
             "State({\n  'bias': Param(\n    value=(3,)\n  ),\n  'kernel': Param(\n    value=(2, 3)\n  )\n})"
         );
         Ok(())

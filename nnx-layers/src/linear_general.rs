@@ -213,7 +213,7 @@ impl LinearGeneralConfig {
 /// Initializes on `flat` and reshapes to `shape`, keeping hooks and metadata.
 fn flat_param(
     init: &ParamInit<f32>,
-    key: nnx_core::random::Key,
+    key: nnx_core::random::PrngKey,
     flat: &[usize],
     shape: &[usize],
 ) -> Result<Param<ArrayD<f32>>> {

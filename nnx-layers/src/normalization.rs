@@ -64,7 +64,7 @@ fn canon(what: &str, axis: isize, ndim: usize) -> Result<usize> {
 /// use nnx_layers::BatchNorm;
 /// let mut bn = BatchNorm::new(3, &mut Rngs::new(0))?;
 /// assert_eq!(
-///     bn.state().map(nnx_core::shape).to_string(),
+///     bn.state().map(nnx_core::value::shape).to_string(),
 ///     "State({\n  'bias': Param(\n    value=(3,)\n  ),\n  'mean': BatchStat(\n    value=(3,)\n  ),\n  'scale': Param(\n    value=(3,)\n  ),\n  'var': BatchStat(\n    value=(3,)\n  )\n})"
 /// );
 /// let y = bn.forward(&array![[1.0f32, 2.0, 3.0], [3.0, 2.0, 1.0]])?;

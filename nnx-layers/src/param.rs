@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use ndarray::{Array, ArrayD, Dimension};
 use nnx_core::init::ParamInit;
-use nnx_core::random::Key;
+use nnx_core::random::PrngKey;
 use nnx_core::{AxisHook, Hooks, ValueHook};
 use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
 
@@ -13,7 +13,7 @@ use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
 /// to the fixed-rank value (they see a rank-erased copy of the Variable).
 pub(crate) fn param<D: Dimension + 'static>(
     init: &ParamInit<f32>,
-    key: Key,
+    key: PrngKey,
     shape: &[usize],
 ) -> Result<Param<Array<f32, D>>> {
     let meta = init.init(key, shape)?;
@@ -30,7 +30,7 @@ pub(crate) fn param<D: Dimension + 'static>(
 pub(crate) fn to_rank<D: Dimension>(a: ArrayD<f32>, shape: &[usize]) -> Result<Array<f32, D>> {
     if a.shape() != shape {
         return Err(Error::ShapeMismatch {
-            path: nnx_core::error::ErrorPath("initializer output".into()),
+            path: nnx_core::ErrorPath("initializer output".into()),
             expected: nnx_core::repr::fmt_tuple_usize(shape),
             found: nnx_core::repr::fmt_tuple_usize(a.shape()),
         });

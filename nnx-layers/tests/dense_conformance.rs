@@ -94,7 +94,7 @@ fn check_params<M: Module>(case: &Value, m: &M) {
         .any(|v| v["type"] == "Array")
     {
         assert_eq!(
-            m.state().map(nnx_core::shape).to_string(),
+            m.state().map(nnx_core::value::shape).to_string(),
             case["shape_repr"].as_str().expect("repr"),
             "{name}: state shapes"
         );
@@ -162,11 +162,11 @@ fn key_example_of_the_issue() {
         .into_dimensionality::<Ix1>();
     assert_eq!(bias.map(|b| b.sum()).ok(), Some(0.0));
     assert_eq!(
-        layer.state().map(nnx_core::shape).to_string(),
+        layer.state().map(nnx_core::value::shape).to_string(),
         "State({\n  'bias': Param(\n    value=(3,)\n  ),\n  'kernel': Param(\n    value=(2, 3)\n  )\n})"
     );
     assert_eq!(
-        layer.state().map(nnx_core::shape).to_string(),
+        layer.state().map(nnx_core::value::shape).to_string(),
         k["shape_repr"].as_str().expect("repr")
     );
 }

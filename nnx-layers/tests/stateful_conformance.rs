@@ -4,7 +4,7 @@
 use ndarray::{ArrayD, IxDyn};
 use nnx_core::init::{lecun_normal, normal, uniform, ParamInit};
 use nnx_core::prelude::*;
-use nnx_core::random::Key as RngKeyValue;
+use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
 use nnx_core::Result;
 use nnx_layers::*;
@@ -81,7 +81,7 @@ fn check_state(what: &str, state: &State, want: &Json) {
                 let k = leaf
                     .value
                     .as_any()
-                    .downcast_ref::<RngKeyValue>()
+                    .downcast_ref::<PrngKey>()
                     .expect("a Key");
                 let d: Vec<u32> = w["data"]
                     .as_array()
@@ -98,7 +98,7 @@ fn check_state(what: &str, state: &State, want: &Json) {
             _ if p == "cache_index" => {
                 let c = leaf.value.as_any().downcast_ref::<i32>().expect("an i32");
                 assert_eq!(*c as i64, w["data"][0].as_i64().unwrap(), "{what}: {p}");
-                assert_eq!(nnx_core::shape(&*leaf.value).0, Vec::<usize>::new());
+                assert_eq!(nnx_core::value::shape(&*leaf.value).0, Vec::<usize>::new());
             }
             _ => {
                 let got = match leaf.value.array_ref() {
@@ -484,7 +484,7 @@ fn documented_seeds_print_as_flax() -> Result<()> {
     let reprs = &data()["reprs"];
     let bn = BatchNorm::new(3, &mut Rngs::new(0))?;
     assert_eq!(
-        bn.state().map(nnx_core::shape).to_string(),
+        bn.state().map(nnx_core::value::shape).to_string(),
         reprs["batchnorm_shapes"].as_str().unwrap()
     );
     let mut m = MultiHeadAttention::config(2, 3)
@@ -494,7 +494,7 @@ fn documented_seeds_print_as_flax() -> Result<()> {
         .build(&mut Rngs::new(0))?;
     m.init_cache(&[1, 3])?;
     assert_eq!(
-        m.state_of(Cache).map(nnx_core::shape).to_string(),
+        m.state_of(Cache).map(nnx_core::value::shape).to_string(),
         reprs["mha_cache_shapes"].as_str().unwrap()
     );
     Ok(())

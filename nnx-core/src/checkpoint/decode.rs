@@ -17,10 +17,11 @@ use safetensors::SafeTensors;
 use serde_json::value::RawValue;
 
 use super::meta::{self, Entry};
-use super::{checkpoint_error, io_error, st_error, MAX_HEADER_BYTES};
+use super::{checkpoint_error, checkpoint_error_from, io_error, st_error, MAX_HEADER_BYTES};
 use crate::error::{Error, Result};
 use crate::key::Path;
 use crate::metadata::Metadata;
+use crate::repr::fmt_tuple_usize;
 use crate::value::Value;
 
 /// One tensor read from a checkpoint, with what its header entry says.
@@ -73,9 +74,8 @@ pub(crate) fn read_file(path: &FsPath) -> Result<Vec<Record>> {
         .map_err(|e| io_error(path, "read the header", e))?;
     // The crate's own header type: its deserializer validates offsets, element
     // counts and overflow, as `SafeTensors::read_metadata` does for buffers.
-    let metadata: StMetadata = serde_json::from_slice(&header).map_err(|e| {
-        checkpoint_error("<header>", "a valid safetensors JSON header", e.to_string())
-    })?;
+    let metadata: StMetadata = serde_json::from_slice(&header)
+        .map_err(|e| checkpoint_error_from("<header>", "a valid safetensors JSON header", e))?;
     drop(header);
     let data_start = (N_LEN + n) as u64;
     if data_start + metadata.data_len() as u64 != file_len {
@@ -164,7 +164,7 @@ fn records(
                     return Err(checkpoint_error(
                         name.clone(),
                         "an entry whose path joins to the tensor's name",
-                        format!("path {:?}", meta::dotted(&path)),
+                        format!("path '{}'", meta::dotted(&path)),
                     ));
                 }
                 (path, Some(e.kind), md, e.scalar)
@@ -175,7 +175,7 @@ fn records(
             return Err(checkpoint_error(
                 name,
                 "a 0-d tensor for a scalar",
-                format!("shape {:?}", info.shape),
+                format!("shape {}", fmt_tuple_usize(&info.shape)),
             ));
         }
         let value = decode_tensor(&name, info, scalar, |pos, buf| read(info, pos, buf))?;
@@ -208,23 +208,23 @@ fn parse_entries(metadata: &StMetadata) -> Result<BTreeMap<String, Box<RawValue>
         return Ok(BTreeMap::new());
     };
     serde_json::from_str(text).map_err(|e| {
-        checkpoint_error(
+        checkpoint_error_from(
             "<header>",
             format!(
                 "a JSON object of per-tensor entries under __metadata__.{}",
                 super::ENTRIES_KEY
             ),
-            e.to_string(),
+            e,
         )
     })
 }
 
 fn parse_entry(name: &str, text: &str) -> Result<Entry> {
     serde_json::from_str(text).map_err(|e| {
-        checkpoint_error(
+        checkpoint_error_from(
             name,
             r#"a JSON entry {"type": ..., "path": [...], "metadata": {...}}"#,
-            e.to_string(),
+            e,
         )
     })
 }
@@ -264,7 +264,7 @@ fn decode_tensor(
         other => Err(checkpoint_error(
             name,
             "a tensor of dtype F32, F64, I32, I64, U8, U32 or BOOL",
-            format!("dtype {other:?}"),
+            format!("dtype {other}"),
         )),
     }
 }
@@ -286,7 +286,7 @@ where
         _ => Err(checkpoint_error(
             name,
             "a 0-d tensor for a scalar",
-            format!("shape {:?}", a.shape()),
+            format!("shape {}", fmt_tuple_usize(a.shape())),
         )),
     }
 }
@@ -301,7 +301,7 @@ fn read_array<T, const N: usize>(
         checkpoint_error(
             name,
             "a shape whose element count fits in memory",
-            format!("shape {shape:?}"),
+            format!("shape {}", fmt_tuple_usize(shape)),
         )
     };
     let count = shape
@@ -332,7 +332,7 @@ fn read_array<T, const N: usize>(
         checkpoint_error(
             name,
             "a shape matching the element count",
-            format!("shape {shape:?}: {e}"),
+            format!("shape {}: {e}", fmt_tuple_usize(shape)),
         )
     })
 }

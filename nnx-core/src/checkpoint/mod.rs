@@ -70,10 +70,10 @@ use std::sync::Arc;
 use safetensors::tensor::{Dtype, View};
 
 use crate::builtin;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorSource, Result};
 use crate::kind::Kind;
 use crate::state::State;
-use crate::value::{ArrayRef, DType, Value};
+use crate::value::{short_type_name, ArrayRef, DType, Value};
 
 pub use module::{
     load_into, load_into_from_bytes_with, load_into_with, save, LoadOptions, LoadReport,
@@ -119,14 +119,29 @@ fn checkpoint_error(
         path: path.into().into(),
         expected: expected.into(),
         found: found.into(),
+        source: None,
     }
 }
 
-fn io_error(file: &FsPath, op: &str, e: impl std::fmt::Display) -> Error {
+/// A checkpoint error caused by `source` (a parser's error), which it keeps.
+fn checkpoint_error_from(
+    path: impl Into<String>,
+    expected: impl Into<String>,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    Error::Checkpoint {
+        path: path.into().into(),
+        expected: expected.into(),
+        found: source.to_string(),
+        source: Some(ErrorSource::new(source)),
+    }
+}
+
+fn io_error(file: &FsPath, op: &str, e: std::io::Error) -> Error {
     Error::Io {
         path: file.display().to_string().into(),
         expected: op.to_string(),
-        found: e.to_string(),
+        source: ErrorSource::new(e),
     }
 }
 
@@ -223,7 +238,10 @@ fn prepare(state: &State) -> Result<Prepared> {
             errors.push(checkpoint_error(
                 name,
                 "a single array or scalar",
-                format!("a value of type {}", leaf.value.type_name()),
+                format!(
+                    "a value of type {}",
+                    short_type_name(leaf.value.type_name())
+                ),
             ));
             continue;
         };
@@ -257,7 +275,7 @@ fn prepare(state: &State) -> Result<Prepared> {
         ));
     }
     let json = serde_json::to_string(&entries)
-        .map_err(|e| checkpoint_error("<header>", "metadata encodable as JSON", e.to_string()))?;
+        .map_err(|e| checkpoint_error_from("<header>", "metadata encodable as JSON", e))?;
     let header = HashMap::from([(ENTRIES_KEY.to_string(), json)]);
     if errors.is_empty() {
         Ok((tensors, header))
@@ -285,7 +303,7 @@ impl ArrayRefLen for ArrayRef<'_> {
 }
 
 fn st_error(e: safetensors::SafeTensorError) -> Error {
-    checkpoint_error("<header>", "a valid safetensors file", e.to_string())
+    checkpoint_error_from("<header>", "a valid safetensors file", e)
 }
 
 /// Writes `state` as a safetensors file at `path` (see the [module docs](self)
@@ -356,7 +374,7 @@ pub fn load_state(path: impl AsRef<FsPath>) -> Result<State> {
 /// [`Error::Checkpoint`] naming the tensor.
 ///
 /// ```
-/// use nnx_core::kind::{Kind, KindInfo};
+/// use nnx_core::{Kind, KindInfo};
 /// use nnx_core::prelude::*;
 /// static MINE: KindInfo = KindInfo::new("Mine", Some(nnx_core::Param.info()), None);
 /// let mine = Kind::from_static(&MINE);

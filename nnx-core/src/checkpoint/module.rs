@@ -7,12 +7,12 @@ use std::path::Path as FsPath;
 use super::decode::{self, Record};
 use super::meta::dotted;
 use crate::error::{Error, Result};
-use crate::graph::Module;
 use crate::key::Path;
 use crate::repr::fmt_tuple_usize;
 use crate::state::State;
-use crate::value::Value;
+use crate::value::{short_type_name, Value};
 use crate::variable::VariableState;
+use crate::Module;
 
 /// Writes every Variable of `model` to a safetensors file (see
 /// [`save_state`](super::save_state)).
@@ -156,7 +156,7 @@ pub fn load_into_from_bytes_with<M: Module>(
 fn describe(v: &dyn Value) -> String {
     match (v.dtype(), v.shape_of()) {
         (Some(d), Some(s)) => format!("{d} {}", fmt_tuple_usize(&s)),
-        _ => format!("value of type {}", v.type_name()),
+        _ => format!("value of type {}", short_type_name(v.type_name())),
     }
 }
 
@@ -232,7 +232,7 @@ fn convert(
     let Some(stored) = old.array_ref() else {
         errors.push(Error::TypeMismatch {
             path: name.into(),
-            expected: old.type_name().to_string(),
+            expected: short_type_name(old.type_name()),
             found: format!("a tensor ({})", describe(new)),
         });
         return Err(errors);
@@ -258,7 +258,7 @@ fn convert(
     old.from_array_owned(record.value).ok_or_else(|| {
         vec![Error::TypeMismatch {
             path: name.into(),
-            expected: old.type_name().to_string(),
+            expected: short_type_name(old.type_name()),
             found: format!("a tensor ({found})"),
         }]
     })

@@ -89,7 +89,7 @@ impl Serialize for LeafSer<'_> {
         let Some(r) = l.value.array_ref() else {
             return Err(S::Error::custom(format!(
                 "expected a single array or scalar, found a value of type {}",
-                l.value.type_name()
+                crate::value::short_type_name(l.value.type_name())
             )));
         };
         LeafJson {

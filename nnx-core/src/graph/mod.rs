@@ -10,9 +10,9 @@
 
 mod builder;
 pub mod field;
-mod graphdef;
-mod module;
-mod shared;
+pub(crate) mod graphdef;
+pub(crate) mod module;
+pub(crate) mod shared;
 mod tracker;
 mod walkers;
 
@@ -21,9 +21,6 @@ pub use field::{
     AsStatic, DynStatic, Field, NodeHeader, StaticBox, StaticField, StaticHyperparameter, Walker,
     WalkerMut,
 };
-pub use graphdef::GraphDef;
-pub use module::{merge, state, Module};
-pub use shared::Shared;
 pub use walkers::GraphItem;
 
 /// The key the root of a graph walk is entered under.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::Init;
-use crate::random::{self, Float, Key};
+use crate::random::{self, Float, PrngKey};
 
 /// All zeros, like `jax.nn.initializers.zeros`.
 ///
@@ -35,7 +35,7 @@ pub fn ones<A: Float>() -> Init<A> {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub fn constant<A: Clone + Send + Sync + 'static>(value: A) -> Init<A> {
-    Arc::new(move |_key: Key, shape: &[usize]| {
+    Arc::new(move |_key: PrngKey, shape: &[usize]| {
         let n = random::num_elements(shape)?;
         random::array_from_vec(shape, vec![value.clone(); n])
     })
@@ -51,7 +51,9 @@ pub fn constant<A: Clone + Send + Sync + 'static>(value: A) -> Init<A> {
 /// ```
 pub fn normal<A: Float>(stddev: f64) -> Init<A> {
     let s = A::from_f64(stddev);
-    Arc::new(move |key: Key, shape: &[usize]| Ok(random::normal::<A>(key, shape)?.mapv(|x| x * s)))
+    Arc::new(move |key: PrngKey, shape: &[usize]| {
+        Ok(random::normal::<A>(key, shape)?.mapv(|x| x * s))
+    })
 }
 
 /// Uniform in `[0, scale)`, like `jax.nn.initializers.uniform(scale)`
@@ -64,7 +66,7 @@ pub fn normal<A: Float>(stddev: f64) -> Init<A> {
 /// ```
 pub fn uniform<A: Float>(scale: f64) -> Init<A> {
     let s = A::from_f64(scale);
-    Arc::new(move |key: Key, shape: &[usize]| {
+    Arc::new(move |key: PrngKey, shape: &[usize]| {
         Ok(random::uniform::<A>(key, shape, A::ZERO, A::ONE)?.mapv(|x| x * s))
     })
 }
@@ -82,7 +84,7 @@ pub fn uniform<A: Float>(scale: f64) -> Init<A> {
 pub fn truncated_normal<A: Float>(stddev: f64, lower: f64, upper: f64) -> Init<A> {
     let s = A::from_f64(stddev);
     let (lo, hi) = (A::from_f64(lower), A::from_f64(upper));
-    Arc::new(move |key: Key, shape: &[usize]| {
+    Arc::new(move |key: PrngKey, shape: &[usize]| {
         Ok(random::truncated_normal::<A>(key, lo, hi, shape)?.mapv(|x| x * s))
     })
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ndarray::ArrayD;
 
 use super::Init;
-use crate::random::Key;
+use crate::random::PrngKey;
 use crate::variable::VariableMetadata;
 use crate::Result;
 
@@ -39,7 +39,7 @@ impl<A> ParamInit<A> {
     /// assert_eq!(meta.raw_value, ndarray::arr1(&[0.0f32, 0.0]).into_dyn());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn init(&self, key: Key, shape: &[usize]) -> Result<VariableMetadata<ArrayD<A>>> {
+    pub fn init(&self, key: PrngKey, shape: &[usize]) -> Result<VariableMetadata<ArrayD<A>>> {
         let meta = VariableMetadata::new(self.init.init(key, shape)?);
         Ok(match &self.decorate {
             Some(d) => d(meta),

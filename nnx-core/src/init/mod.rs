@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use ndarray::ArrayD;
 
-use crate::random::Key;
+use crate::random::PrngKey;
 use crate::Result;
 
 pub use basic::{constant, normal, ones, truncated_normal, uniform, zeros};
@@ -34,7 +34,7 @@ pub use variance_scaling::{
 /// Creates an array of a given shape from a PRNG key, like a JAX initializer
 /// `init(key, shape)`.
 ///
-/// Implemented for every `Fn(Key, &[usize]) -> Result<ArrayD<A>> + Send + Sync`,
+/// Implemented for every `Fn(PrngKey, &[usize]) -> Result<ArrayD<A>> + Send + Sync`,
 /// so closures are initializers.
 ///
 /// ```
@@ -49,14 +49,14 @@ pub use variance_scaling::{
 /// ```
 pub trait Initializer<A>: Send + Sync {
     /// Samples an array of `shape` from `key`.
-    fn init(&self, key: Key, shape: &[usize]) -> Result<ArrayD<A>>;
+    fn init(&self, key: PrngKey, shape: &[usize]) -> Result<ArrayD<A>>;
 }
 
 impl<A, F> Initializer<A> for F
 where
-    F: Fn(Key, &[usize]) -> Result<ArrayD<A>> + Send + Sync,
+    F: Fn(PrngKey, &[usize]) -> Result<ArrayD<A>> + Send + Sync,
 {
-    fn init(&self, key: Key, shape: &[usize]) -> Result<ArrayD<A>> {
+    fn init(&self, key: PrngKey, shape: &[usize]) -> Result<ArrayD<A>> {
         self(key, shape)
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
 
 use super::Init;
-use crate::random::{self, fmt_shape, normalize_axis, Float, Key};
+use crate::random::{self, fmt_shape, normalize_axis, Float, PrngKey};
 use crate::{Error, Result};
 
 /// Thin QR of an `m x k` matrix (`m >= k`) by Householder reflections, in f64.
@@ -58,7 +58,7 @@ fn signed_thin_q(a: &Array2<f64>) -> Array2<f64> {
 fn orthogonal_impl<A: Float>(
     scale: f64,
     column_axis: isize,
-    key: Key,
+    key: PrngKey,
     shape: &[usize],
 ) -> Result<ArrayD<A>> {
     if shape.len() < 2 {
@@ -121,7 +121,9 @@ fn orthogonal_impl<A: Float>(
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub fn orthogonal<A: Float>(scale: f64, column_axis: isize) -> Init<A> {
-    Arc::new(move |key: Key, shape: &[usize]| orthogonal_impl::<A>(scale, column_axis, key, shape))
+    Arc::new(move |key: PrngKey, shape: &[usize]| {
+        orthogonal_impl::<A>(scale, column_axis, key, shape)
+    })
 }
 
 /// Delta-orthogonal initializer for 3-, 4- and 5-D convolution kernels, like
@@ -135,7 +137,7 @@ pub fn orthogonal<A: Float>(scale: f64, column_axis: isize) -> Init<A> {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub fn delta_orthogonal<A: Float>(scale: f64, column_axis: isize) -> Init<A> {
-    Arc::new(move |key: Key, shape: &[usize]| {
+    Arc::new(move |key: PrngKey, shape: &[usize]| {
         let r = shape.len();
         if !(3..=5).contains(&r) {
             return Err(Error::invalid_argument(

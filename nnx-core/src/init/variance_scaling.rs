@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::fans::compute_fans;
 use super::Init;
-use crate::random::{self, Float, Key};
+use crate::random::{self, Float, PrngKey};
 
 /// Which fan sets the variance of [`variance_scaling`].
 ///
@@ -70,7 +70,7 @@ pub fn variance_scaling<A: Float>(
 ) -> Init<A> {
     let (in_axis, out_axis, batch_axis) =
         (in_axis.to_vec(), out_axis.to_vec(), batch_axis.to_vec());
-    Arc::new(move |key: Key, shape: &[usize]| {
+    Arc::new(move |key: PrngKey, shape: &[usize]| {
         let (fan_in, fan_out) = compute_fans(shape, &in_axis, &out_axis, &batch_axis)?;
         let denominator = match mode {
             FanMode::FanIn => fan_in,

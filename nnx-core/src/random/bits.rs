@@ -5,13 +5,13 @@
 
 use ndarray::ArrayD;
 
-use super::key::Key;
+use super::key::PrngKey;
 use super::threefry::hash_index;
 use super::{array_from_vec, num_elements};
 use crate::Result;
 
 /// Fills a vector with one value per flat index, from the two hash words.
-fn generate<T>(key: Key, shape: &[usize], f: impl Fn([u32; 2]) -> T) -> Result<ArrayD<T>> {
+fn generate<T>(key: PrngKey, shape: &[usize], f: impl Fn([u32; 2]) -> T) -> Result<ArrayD<T>> {
     let n = num_elements(shape)?;
     let k = key.data();
     let v: Vec<T> = (0..n as u64).map(|i| f(hash_index(k, i))).collect();
@@ -26,7 +26,7 @@ fn generate<T>(key: Key, shape: &[usize], f: impl Fn([u32; 2]) -> T) -> Result<A
 /// assert_eq!(b.as_slice().unwrap(), &[4_070_199_207, 4_202_968_722, 1_427_181_096]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn bits_u32(key: Key, shape: &[usize]) -> Result<ArrayD<u32>> {
+pub fn bits_u32(key: PrngKey, shape: &[usize]) -> Result<ArrayD<u32>> {
     generate(key, shape, |[a, b]| a ^ b)
 }
 
@@ -39,7 +39,7 @@ pub fn bits_u32(key: Key, shape: &[usize]) -> Result<ArrayD<u32>> {
 /// assert_eq!(b.shape(), &[2, 2]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn bits_u64(key: Key, shape: &[usize]) -> Result<ArrayD<u64>> {
+pub fn bits_u64(key: PrngKey, shape: &[usize]) -> Result<ArrayD<u64>> {
     generate(key, shape, |[a, b]| (u64::from(a) << 32) | u64::from(b))
 }
 
@@ -52,7 +52,7 @@ pub fn bits_u64(key: Key, shape: &[usize]) -> Result<ArrayD<u64>> {
 /// assert_eq!(bits_u16(k, &[4])?, bits_u32(k, &[4])?.mapv(|x| x as u16));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn bits_u16(key: Key, shape: &[usize]) -> Result<ArrayD<u16>> {
+pub fn bits_u16(key: PrngKey, shape: &[usize]) -> Result<ArrayD<u16>> {
     generate(key, shape, |[a, b]| (a ^ b) as u16)
 }
 
@@ -64,6 +64,6 @@ pub fn bits_u16(key: Key, shape: &[usize]) -> Result<ArrayD<u16>> {
 /// assert_eq!(bits_u8(key(0), &[])?.ndim(), 0);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn bits_u8(key: Key, shape: &[usize]) -> Result<ArrayD<u8>> {
+pub fn bits_u8(key: PrngKey, shape: &[usize]) -> Result<ArrayD<u8>> {
     generate(key, shape, |[a, b]| (a ^ b) as u8)
 }

@@ -5,7 +5,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis};
 
 use super::bits::{bits_u32, bits_u64};
 use super::float::Float;
-use super::key::{split2, Key};
+use super::key::{split2, PrngKey};
 use super::threefry::hash_index;
 use super::{array_from_vec, fmt_shape};
 use crate::{Error, Result};
@@ -22,7 +22,7 @@ use crate::{Error, Result};
 /// assert!(u.iter().all(|&x| (-1.0..1.0).contains(&x)));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn uniform<F: Float>(key: Key, shape: &[usize], minval: F, maxval: F) -> Result<ArrayD<F>> {
+pub fn uniform<F: Float>(key: PrngKey, shape: &[usize], minval: F, maxval: F) -> Result<ArrayD<F>> {
     let span = maxval - minval;
     Ok(F::unit_uniform(key, shape)?.mapv(|f| {
         // XLA CPU contracts this into a fused multiply-add.
@@ -49,7 +49,7 @@ pub fn uniform<F: Float>(key: Key, shape: &[usize], minval: F, maxval: F) -> Res
 /// assert!(mean.abs() < 0.1);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn normal<F: Float>(key: Key, shape: &[usize]) -> Result<ArrayD<F>> {
+pub fn normal<F: Float>(key: PrngKey, shape: &[usize]) -> Result<ArrayD<F>> {
     let lo = (-F::ONE).next_after(true);
     let sqrt2 = F::from_f64(std::f64::consts::SQRT_2);
     Ok(uniform(key, shape, lo, F::ONE)?.mapv(|u| sqrt2 * u.erf_inv()))
@@ -68,7 +68,7 @@ pub fn normal<F: Float>(key: Key, shape: &[usize]) -> Result<ArrayD<F>> {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub fn truncated_normal<F: Float>(
-    key: Key,
+    key: PrngKey,
     lower: F,
     upper: F,
     shape: &[usize],
@@ -110,7 +110,7 @@ pub fn truncated_normal<F: Float>(
 /// assert!(bernoulli(key(0), 1.0f32, &[5])?.iter().all(|&x| x));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn bernoulli<F: Float>(key: Key, p: F, shape: &[usize]) -> Result<ArrayD<bool>> {
+pub fn bernoulli<F: Float>(key: PrngKey, p: F, shape: &[usize]) -> Result<ArrayD<bool>> {
     Ok(F::unit_uniform(key, shape)?.mapv(|u| u < p))
 }
 
@@ -133,14 +133,14 @@ mod sealed {
 pub trait Int: sealed::Sealed + Copy + PartialOrd + std::fmt::Debug + 'static {
     /// Samples as `jax.random.randint` does for this integer width.
     #[doc(hidden)]
-    fn sample(key: Key, shape: &[usize], minval: Self, maxval: Self) -> Result<ArrayD<Self>>;
+    fn sample(key: PrngKey, shape: &[usize], minval: Self, maxval: Self) -> Result<ArrayD<Self>>;
 }
 
 macro_rules! impl_int {
     ($int:ty, $uint:ty, $bits:ident, $half:expr) => {
         impl Int for $int {
             fn sample(
-                key: Key,
+                key: PrngKey,
                 shape: &[usize],
                 minval: Self,
                 maxval: Self,
@@ -187,7 +187,7 @@ impl_int!(i64, u64, bits_u64, 1 << 32);
 /// assert!(randint(key(0), &[1], 5i32, 5).is_err());
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn randint<I: Int>(key: Key, shape: &[usize], minval: I, maxval: I) -> Result<ArrayD<I>> {
+pub fn randint<I: Int>(key: PrngKey, shape: &[usize], minval: I, maxval: I) -> Result<ArrayD<I>> {
     if minval >= maxval {
         return Err(Error::invalid_argument(
             "randint",
@@ -209,7 +209,7 @@ pub fn randint<I: Int>(key: Key, shape: &[usize], minval: I, maxval: I) -> Resul
 /// p.sort();
 /// assert_eq!(p, vec![0, 1, 2, 3, 4]);
 /// ```
-pub fn permutation(key: Key, n: usize) -> Vec<usize> {
+pub fn permutation(key: PrngKey, n: usize) -> Vec<usize> {
     let mut x: Vec<usize> = (0..n).collect();
     let rounds = (3.0 * (n.max(1) as f64).ln() / f64::from(u32::MAX).ln()).ceil() as usize;
     let mut key = key;
@@ -239,7 +239,7 @@ pub fn permutation(key: Key, n: usize) -> Vec<usize> {
 /// assert_eq!(gumbel::<f32>(key(0), &[2, 2])?.shape(), &[2, 2]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn gumbel<F: Float>(key: Key, shape: &[usize]) -> Result<ArrayD<F>> {
+pub fn gumbel<F: Float>(key: PrngKey, shape: &[usize]) -> Result<ArrayD<F>> {
     Ok(uniform(key, shape, F::TINY, F::ONE)?.mapv(|u| -(-u.ln()).ln()))
 }
 
@@ -257,7 +257,7 @@ pub fn gumbel<F: Float>(key: Key, shape: &[usize]) -> Result<ArrayD<F>> {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub fn categorical<F: Float>(
-    key: Key,
+    key: PrngKey,
     logits: ArrayViewD<'_, F>,
     axis: isize,
 ) -> Result<ArrayD<usize>> {

@@ -5,7 +5,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use ndarray::ArrayD;
 
-use super::key::Key;
+use super::key::PrngKey;
 use super::special;
 use crate::Result;
 
@@ -58,7 +58,7 @@ pub trait Float:
     fn next_after(self, up: bool) -> Self;
     /// Floats in `[1, 2)` minus one from random mantissa bits, per JAX's `uniform`.
     #[doc(hidden)]
-    fn unit_uniform(key: Key, shape: &[usize]) -> Result<ArrayD<Self>>;
+    fn unit_uniform(key: PrngKey, shape: &[usize]) -> Result<ArrayD<Self>>;
     /// The inverse error function, at this precision.
     #[doc(hidden)]
     fn erf_inv(self) -> Self;
@@ -93,7 +93,7 @@ impl Float for f32 {
             self.next_down()
         }
     }
-    fn unit_uniform(key: Key, shape: &[usize]) -> Result<ArrayD<Self>> {
+    fn unit_uniform(key: PrngKey, shape: &[usize]) -> Result<ArrayD<Self>> {
         // Keep the top 23 bits as mantissa of a float in [1, 2).
         Ok(super::bits::bits_u32(key, shape)?
             .mapv(|b| f32::from_bits((b >> 9) | 0x3f80_0000) - 1.0))
@@ -132,7 +132,7 @@ impl Float for f64 {
             self.next_down()
         }
     }
-    fn unit_uniform(key: Key, shape: &[usize]) -> Result<ArrayD<Self>> {
+    fn unit_uniform(key: PrngKey, shape: &[usize]) -> Result<ArrayD<Self>> {
         // Keep the top 52 bits as mantissa of a double in [1, 2).
         Ok(super::bits::bits_u64(key, shape)?
             .mapv(|b| f64::from_bits((b >> 12) | 0x3ff0_0000_0000_0000) - 1.0))

@@ -7,22 +7,22 @@ use super::threefry::hash_index;
 /// Keys are immutable values; derive new keys with [`split`] or [`fold_in`].
 ///
 /// ```
-/// use nnx_core::random::{key, Key};
+/// use nnx_core::random::{key, PrngKey};
 /// let k = key(42);
-/// assert_eq!(k, Key::from_data([0, 42]));
+/// assert_eq!(k, PrngKey::from_data([0, 42]));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Key([u32; 2]);
+pub struct PrngKey([u32; 2]);
 
-impl Key {
+impl PrngKey {
     /// Wraps raw key data (what `jax.random.key_data` returns).
     ///
     /// ```
-    /// let k = nnx_core::random::Key::from_data([1, 2]);
+    /// let k = nnx_core::random::PrngKey::from_data([1, 2]);
     /// assert_eq!(k.data(), [1, 2]);
     /// ```
     pub const fn from_data(data: [u32; 2]) -> Self {
-        Key(data)
+        PrngKey(data)
     }
 
     /// The key data, borrowed (how checkpoints read it without a copy).
@@ -53,8 +53,8 @@ impl Key {
 /// assert_eq!(key(-1).data(), [0, 0xffff_ffff]);
 /// assert_eq!(key((1 << 32) + 5), key(5));
 /// ```
-pub fn key(seed: i64) -> Key {
-    Key([0, seed as u32])
+pub fn key(seed: i64) -> PrngKey {
+    PrngKey([0, seed as u32])
 }
 
 /// A key from an integer seed, as `jax.random.key(seed)` computes it with
@@ -65,9 +65,9 @@ pub fn key(seed: i64) -> Key {
 /// assert_eq!(key_x64(1 << 40).data(), [256, 0]);
 /// assert_eq!(key_x64(-1).data(), [0xffff_ffff, 0xffff_ffff]);
 /// ```
-pub fn key_x64(seed: i64) -> Key {
+pub fn key_x64(seed: i64) -> PrngKey {
     let s = seed as u64;
-    Key([(s >> 32) as u32, s as u32])
+    PrngKey([(s >> 32) as u32, s as u32])
 }
 
 /// Derives a new key from `key` and 32-bit `data`, like `jax.random.fold_in`.
@@ -76,8 +76,8 @@ pub fn key_x64(seed: i64) -> Key {
 /// use nnx_core::random::{fold_in, key};
 /// assert_eq!(fold_in(key(0), 0).data(), [1_797_259_609, 2_579_123_966]);
 /// ```
-pub fn fold_in(key: Key, data: u32) -> Key {
-    Key(hash_index(key.0, u64::from(data)))
+pub fn fold_in(key: PrngKey, data: u32) -> PrngKey {
+    PrngKey(hash_index(key.0, u64::from(data)))
 }
 
 /// Splits `key` into `n` new keys, like `jax.random.split(key, n)` in JAX's
@@ -90,8 +90,10 @@ pub fn fold_in(key: Key, data: u32) -> Key {
 /// let keys = split(key(0), 3);
 /// assert_eq!(keys[1].data(), [928_981_903, 3_453_687_069]);
 /// ```
-pub fn split(key: Key, n: usize) -> Vec<Key> {
-    (0..n as u64).map(|i| Key(hash_index(key.0, i))).collect()
+pub fn split(key: PrngKey, n: usize) -> Vec<PrngKey> {
+    (0..n as u64)
+        .map(|i| PrngKey(hash_index(key.0, i)))
+        .collect()
 }
 
 /// Splits `key` into two keys, like `k1, k2 = jax.random.split(key)`.
@@ -101,8 +103,8 @@ pub fn split(key: Key, n: usize) -> Vec<Key> {
 /// let (a, b) = split2(key(0));
 /// assert_eq!(vec![a, b], split(key(0), 2));
 /// ```
-pub fn split2(key: Key) -> (Key, Key) {
-    (Key(hash_index(key.0, 0)), Key(hash_index(key.0, 1)))
+pub fn split2(key: PrngKey) -> (PrngKey, PrngKey) {
+    (PrngKey(hash_index(key.0, 0)), PrngKey(hash_index(key.0, 1)))
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub use distributions::{
     bernoulli, categorical, gumbel, normal, permutation, randint, truncated_normal, uniform, Int,
 };
 pub use float::Float;
-pub use key::{fold_in, key, key_x64, split, split2, Key};
+pub use key::{fold_in, key, key_x64, split, split2, PrngKey};
 pub use threefry::threefry2x32;
 
 use ndarray::{ArrayD, IxDyn};

@@ -3,7 +3,7 @@
 /// Rotation amounts of the two alternating groups of four rounds.
 const ROTATIONS: [[u32; 4]; 2] = [[13, 15, 26, 6], [17, 29, 16, 24]];
 
-/// Key-schedule parity constant of Threefry.
+/// PrngKey-schedule parity constant of Threefry.
 const PARITY: u32 = 0x1BD1_1BDA;
 
 /// Hashes the counter pair `(x0, x1)` under `key`, returning two 32-bit words.
@@ -26,7 +26,7 @@ pub fn threefry2x32(key: [u32; 2], counter: [u32; 2]) -> [u32; 2] {
             x0 = x0.wrapping_add(x1);
             x1 = x1.rotate_left(r) ^ x0;
         }
-        // Key injection after every four rounds.
+        // PrngKey injection after every four rounds.
         let i = group + 1;
         x0 = x0.wrapping_add(ks[(i % 3) as usize]);
         x1 = x1.wrapping_add(ks[((i + 1) % 3) as usize]).wrapping_add(i);

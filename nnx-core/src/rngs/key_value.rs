@@ -1,11 +1,11 @@
-//! A PRNG [`Key`] as a Variable value, printed as JAX prints a typed key array.
+//! A [`PrngKey`] as a Variable value, printed as JAX prints a typed key array.
 
 use std::fmt;
 use std::sync::Arc;
 
 use ndarray::{ArrayViewD, IxDyn};
 
-use crate::random::Key;
+use crate::random::PrngKey;
 use crate::value::{ArrayRef, DType, Value};
 
 /// A key is a scalar array of JAX's `key<fry>` dtype: it has no [`DType`] of its
@@ -20,7 +20,7 @@ use crate::value::{ArrayRef, DType, Value};
 /// assert_eq!(python_repr(&k), "Array((), dtype=key<fry>) overlaying:\n[ 0 42]");
 /// assert_eq!(k.array_ref().unwrap().shape(), &[2]); // its raw data, for checkpoints
 /// ```
-impl Value for Key {
+impl Value for PrngKey {
     fn dtype(&self) -> Option<DType> {
         None
     }
@@ -47,7 +47,7 @@ impl Value for Key {
     fn from_array_like(&self, data: ArrayRef<'_>) -> Option<Arc<dyn Value>> {
         match data {
             ArrayRef::U32(v) if v.shape() == [2] => {
-                Some(Arc::new(Key::from_data([*v.get(0)?, *v.get(1)?])))
+                Some(Arc::new(PrngKey::from_data([*v.get(0)?, *v.get(1)?])))
             }
             _ => None,
         }
@@ -82,11 +82,11 @@ mod tests {
     #[test]
     fn repr_pads_like_numpy() {
         assert_eq!(
-            python_repr(&Key::from_data([0, 0])),
+            python_repr(&PrngKey::from_data([0, 0])),
             "Array((), dtype=key<fry>) overlaying:\n[0 0]"
         );
         assert_eq!(
-            python_repr(&Key::from_data([3_187_376_881, 129_218_101])),
+            python_repr(&PrngKey::from_data([3_187_376_881, 129_218_101])),
             "Array((), dtype=key<fry>) overlaying:\n[3187376881  129218101]"
         );
     }
@@ -94,7 +94,7 @@ mod tests {
     #[test]
     fn variable_prints_like_flax() {
         use crate::variable::VariableType;
-        let mut k = crate::RngKey::new(Key::from_data([0, 1]));
+        let mut k = crate::RngKey::new(PrngKey::from_data([0, 1]));
         k.set_metadata("tag", "dropout");
         assert_eq!(
             k.to_string(),

@@ -35,10 +35,11 @@ pub use stream::RngStream;
 use crate::builtin::{RngCount, RngKey};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
-use crate::graph::{Builder, Field, Module, NodeHeader, Walker, WalkerMut};
-use crate::key::Key as GraphKey;
-use crate::random::Key;
+use crate::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+use crate::key::Key;
+use crate::random::PrngKey;
 use crate::variable::AnyVariable;
+use crate::Module;
 
 /// Named random streams (Flax's `nnx.Rngs`), kept sorted by name.
 ///
@@ -86,11 +87,11 @@ impl Rngs {
     /// Adds (or replaces) the stream `name` with base key `key`.
     ///
     /// ```
-    /// use nnx_core::random::Key;
-    /// let rngs = nnx_core::rngs::Rngs::default().with_key("params", Key::from_data([1, 2]));
+    /// use nnx_core::random::PrngKey;
+    /// let rngs = nnx_core::rngs::Rngs::default().with_key("params", PrngKey::from_data([1, 2]));
     /// assert_eq!(rngs.get("params").map(|s| s.key().data()), Some([1, 2]));
     /// ```
-    pub fn with_key(self, name: impl Into<String>, key: Key) -> Self {
+    pub fn with_key(self, name: impl Into<String>, key: PrngKey) -> Self {
         let name = name.into();
         let stream = RngStream::from_key(name.clone(), key);
         self.with_stream(name, stream)
@@ -230,7 +231,7 @@ impl Rngs {
     /// assert_eq!(rngs.next_key("dropout")?, fold_in(key(0), 0));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn next_key(&mut self, name: &str) -> Result<Key> {
+    pub fn next_key(&mut self, name: &str) -> Result<PrngKey> {
         self.stream(name).map(RngStream::next_key)
     }
 
@@ -244,7 +245,7 @@ impl Rngs {
     /// assert_eq!(rngs.default_key()?, nnx_core::random::fold_in(nnx_core::random::key(0), 0));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn default_key(&mut self) -> Result<Key> {
+    pub fn default_key(&mut self) -> Result<PrngKey> {
         self.next_key("default")
     }
 
@@ -324,7 +325,7 @@ impl Rngs {
     ) -> Vec<Rngs> {
         let mut parts = vec![Rngs::default(); k];
         for (name, stream) in self.streams.iter_mut() {
-            let path = [GraphKey::from(name.clone())];
+            let path = [Key::from(name.clone())];
             let new: Vec<RngStream> = if filter.matches(
                 &path,
                 crate::variable::VariableType::as_variable(stream.key_variable()),
@@ -395,28 +396,28 @@ impl std::fmt::Display for Rngs {
 
 /// A node `Rngs` whose children are the streams under their names, sorted.
 impl Field for Rngs {
-    fn walk_field(&self, key: &GraphKey, w: &mut dyn Walker) {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
         w.enter(key, NodeHeader::node("Rngs"));
         for (name, s) in &self.streams {
-            s.walk_field(&GraphKey::from(name.clone()), w);
+            s.walk_field(&Key::from(name.clone()), w);
         }
         w.leave();
     }
-    fn walk_field_mut(&mut self, key: &GraphKey, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
         w.enter(key, NodeHeader::node("Rngs"));
         for (name, s) in self.streams.iter_mut() {
-            s.walk_field_mut(&GraphKey::from(name.clone()), w, false);
+            s.walk_field_mut(&Key::from(name.clone()), w, false);
         }
         w.leave();
         false
     }
-    fn build_field(key: &GraphKey, b: &mut Builder<'_>) -> Result<Self> {
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
         b.enter(key)?;
         let mut streams = BTreeMap::new();
         while let Some(k) = b.next_child_key() {
             let name = match &k {
-                GraphKey::Str(s) => s.to_string(),
-                GraphKey::Int(i) => i.to_string(),
+                Key::Str(s) => s.to_string(),
+                Key::Int(i) => i.to_string(),
             };
             streams.insert(name, RngStream::build_field(&k, b)?);
         }
@@ -433,7 +434,7 @@ impl Module for Rngs {}
 /// stream's next key as base key and count 0. Returns how many streams were
 /// reseeded (Flax ignores tags that match nothing; check the count if it matters).
 ///
-/// Streams are recognised by their Variables: an [`RngKey`](struct@crate::RngKey) holding a [`Key`](struct@crate::random::Key)
+/// Streams are recognised by their Variables: an [`RngKey`](struct@crate::RngKey) holding a [`PrngKey`](struct@crate::random::PrngKey)
 /// and an [`RngCount`](struct@crate::RngCount) holding a `u32`, with the `tag` metadata.
 ///
 /// ```
@@ -463,13 +464,13 @@ struct Reseeder {
 }
 
 impl WalkerMut for Reseeder {
-    fn enter(&mut self, _key: &GraphKey, _header: NodeHeader) {}
+    fn enter(&mut self, _key: &Key, _header: NodeHeader) {}
     fn leave(&mut self) {}
-    fn shared(&mut self, _key: &GraphKey, id: usize) -> bool {
+    fn shared(&mut self, _key: &Key, id: usize) -> bool {
         // A shared stream is reseeded once, as Flax's iter_graph visits it once.
         self.seen.insert(id)
     }
-    fn variable(&mut self, _key: &GraphKey, var: &mut dyn AnyVariable, _removable: bool) -> bool {
+    fn variable(&mut self, _key: &Key, var: &mut dyn AnyVariable, _removable: bool) -> bool {
         let tag = match var.metadata().get("tag") {
             Some(crate::MetaValue::Str(t)) => t.clone(),
             _ => return false,
@@ -479,7 +480,7 @@ impl WalkerMut for Reseeder {
         };
         let kind = var.kind();
         let new_value: Arc<dyn crate::value::Value> =
-            if kind.is_subtype_of(RngKey) && var.value_dyn().as_any().is::<Key>() {
+            if kind.is_subtype_of(RngKey) && var.value_dyn().as_any().is::<PrngKey>() {
                 self.reseeded += 1;
                 Arc::new(stream.next_key())
             } else if kind.is_subtype_of(RngCount) && var.value_dyn().as_any().is::<u32>() {
@@ -492,7 +493,7 @@ impl WalkerMut for Reseeder {
         let _ = var.update_from(&leaf, "");
         false
     }
-    fn static_value(&mut self, _key: &GraphKey, _value: &mut dyn std::any::Any) {}
+    fn static_value(&mut self, _key: &Key, _value: &mut dyn std::any::Any) {}
 }
 
 #[cfg(test)]

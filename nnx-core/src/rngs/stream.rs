@@ -2,12 +2,13 @@
 
 use crate::builtin::{RngCount, RngKey};
 use crate::error::Result;
-use crate::graph::{Builder, Field, Module, NodeHeader, Walker, WalkerMut};
-use crate::key::Key as GraphKey;
-use crate::random::{self, Key};
+use crate::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+use crate::key::Key;
+use crate::random::{self, PrngKey};
 use crate::variable::VariableType;
+use crate::Module;
 
-/// One random stream (Flax's `nnx.RngStream`): a base [`Key`](struct@crate::random::Key) in an [`RngKey`](struct@crate::RngKey)
+/// One random stream (Flax's `nnx.RngStream`): a base [`PrngKey`](struct@crate::random::PrngKey) in an [`RngKey`](struct@crate::RngKey)
 /// Variable and a `u32` counter in an [`RngCount`](struct@crate::RngCount) Variable, both tagged with the
 /// stream's name so that a string filter (`"dropout"`) selects them.
 ///
@@ -25,7 +26,7 @@ use crate::variable::VariableType;
 /// ```
 #[derive(Clone, Debug)]
 pub struct RngStream {
-    key: RngKey<Key>,
+    key: RngKey<PrngKey>,
     count: RngCount<u32>,
     tag: String,
 }
@@ -45,11 +46,11 @@ impl RngStream {
     /// A stream named `tag` with base key `key`, count 0.
     ///
     /// ```
-    /// use nnx_core::random::Key;
-    /// let s = nnx_core::rngs::RngStream::from_key("params", Key::from_data([1, 2]));
+    /// use nnx_core::random::PrngKey;
+    /// let s = nnx_core::rngs::RngStream::from_key("params", PrngKey::from_data([1, 2]));
     /// assert_eq!(s.key().data(), [1, 2]);
     /// ```
-    pub fn from_key(tag: impl Into<String>, key: Key) -> Self {
+    pub fn from_key(tag: impl Into<String>, key: PrngKey) -> Self {
         let tag = tag.into();
         let mut key = RngKey::new(key);
         key.set_metadata("tag", tag.as_str());
@@ -74,7 +75,7 @@ impl RngStream {
     /// s.next_key();
     /// assert_eq!(s.key(), nnx_core::random::key(3));
     /// ```
-    pub fn key(&self) -> Key {
+    pub fn key(&self) -> PrngKey {
         *self.key.value()
     }
 
@@ -96,7 +97,7 @@ impl RngStream {
     /// let s = nnx_core::rngs::RngStream::new("params", 0);
     /// assert_eq!(s.key_variable().kind(), nnx_core::RngKey);
     /// ```
-    pub fn key_variable(&self) -> &RngKey<Key> {
+    pub fn key_variable(&self) -> &RngKey<PrngKey> {
         &self.key
     }
 
@@ -119,7 +120,7 @@ impl RngStream {
     /// let mut s = nnx_core::rngs::RngStream::new("default", 0);
     /// assert_eq!(s.next_key(), fold_in(key(0), 0));
     /// ```
-    pub fn next_key(&mut self) -> Key {
+    pub fn next_key(&mut self) -> PrngKey {
         let count = self.count();
         let k = random::fold_in(self.key(), count);
         // Raw write: RngCount declares no hooks, and Flax's `count[...] += 1` is a
@@ -204,7 +205,7 @@ impl RngStream {
     /// s.reset(nnx_core::random::key(5));
     /// assert_eq!((s.key(), s.count()), (nnx_core::random::key(5), 0));
     /// ```
-    pub fn reset(&mut self, key: Key) {
+    pub fn reset(&mut self, key: PrngKey) {
         self.key.set_raw_value(key);
         self.count.set_raw_value(0);
     }
@@ -266,28 +267,27 @@ impl std::fmt::Display for RngStream {
 /// A node `RngStream` with children `count`, `key` (Variables) and `tag` (static),
 /// in that sorted order.
 impl Field for RngStream {
-    fn walk_field(&self, key: &GraphKey, w: &mut dyn Walker) {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
         w.enter(key, NodeHeader::node("RngStream"));
-        self.count.walk_field(&GraphKey::from("count"), w);
-        self.key.walk_field(&GraphKey::from("key"), w);
-        self.tag.walk_field(&GraphKey::from("tag"), w);
+        self.count.walk_field(&Key::from("count"), w);
+        self.key.walk_field(&Key::from("key"), w);
+        self.tag.walk_field(&Key::from("tag"), w);
         w.leave();
     }
-    fn walk_field_mut(&mut self, key: &GraphKey, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
         w.enter(key, NodeHeader::node("RngStream"));
         // A stream's Variables are fixed slots: never removable by `pop`.
-        self.count
-            .walk_field_mut(&GraphKey::from("count"), w, false);
-        self.key.walk_field_mut(&GraphKey::from("key"), w, false);
-        self.tag.walk_field_mut(&GraphKey::from("tag"), w, false);
+        self.count.walk_field_mut(&Key::from("count"), w, false);
+        self.key.walk_field_mut(&Key::from("key"), w, false);
+        self.tag.walk_field_mut(&Key::from("tag"), w, false);
         w.leave();
         false
     }
-    fn build_field(key: &GraphKey, b: &mut Builder<'_>) -> Result<Self> {
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
         b.enter(key)?;
-        let count = RngCount::build_field(&GraphKey::from("count"), b)?;
-        let rng_key = RngKey::build_field(&GraphKey::from("key"), b)?;
-        let tag = String::build_field(&GraphKey::from("tag"), b)?;
+        let count = RngCount::build_field(&Key::from("count"), b)?;
+        let rng_key = RngKey::build_field(&Key::from("key"), b)?;
+        let tag = String::build_field(&Key::from("tag"), b)?;
         b.leave()?;
         Ok(RngStream {
             key: rng_key,

@@ -2,10 +2,10 @@
 //! integration and the no-rewind guarantee.
 
 use super::*;
-use crate::graph::Module;
 use crate::key::path_string;
 use crate::random::{fold_in, key, split};
 use crate::variable::VariableType;
+use crate::Module;
 use crate::{Param, RngCount as RngCountKind, RngKey as RngKeyKind, RngState};
 
 #[test]
@@ -156,27 +156,26 @@ struct Dropout {
 }
 
 impl Field for Dropout {
-    fn walk_field(&self, key: &GraphKey, w: &mut dyn Walker) {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
         w.enter(key, NodeHeader::node("Dropout"));
-        self.rate.walk_field(&GraphKey::from("rate"), w);
-        self.rngs.walk_field(&GraphKey::from("rngs"), w);
-        self.stream.walk_field(&GraphKey::from("stream"), w);
+        self.rate.walk_field(&Key::from("rate"), w);
+        self.rngs.walk_field(&Key::from("rngs"), w);
+        self.stream.walk_field(&Key::from("stream"), w);
         w.leave();
     }
-    fn walk_field_mut(&mut self, key: &GraphKey, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
         w.enter(key, NodeHeader::node("Dropout"));
-        self.rate.walk_field_mut(&GraphKey::from("rate"), w, false);
-        self.rngs.walk_field_mut(&GraphKey::from("rngs"), w, false);
-        self.stream
-            .walk_field_mut(&GraphKey::from("stream"), w, false);
+        self.rate.walk_field_mut(&Key::from("rate"), w, false);
+        self.rngs.walk_field_mut(&Key::from("rngs"), w, false);
+        self.stream.walk_field_mut(&Key::from("stream"), w, false);
         w.leave();
         false
     }
-    fn build_field(key: &GraphKey, b: &mut Builder<'_>) -> Result<Self> {
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
         b.enter(key)?;
-        let rate = f32::build_field(&GraphKey::from("rate"), b)?;
-        let rngs = Rngs::build_field(&GraphKey::from("rngs"), b)?;
-        let stream = Option::<RngStream>::build_field(&GraphKey::from("stream"), b)?;
+        let rate = f32::build_field(&Key::from("rate"), b)?;
+        let rngs = Rngs::build_field(&Key::from("rngs"), b)?;
+        let stream = Option::<RngStream>::build_field(&Key::from("stream"), b)?;
         b.leave()?;
         Ok(Dropout { rate, rngs, stream })
     }

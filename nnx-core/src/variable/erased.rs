@@ -16,7 +16,7 @@ use super::{Hooks, Variable};
 use crate::error::{Error, Result};
 use crate::kind::Kind;
 use crate::metadata::Metadata;
-use crate::value::{downcast_arc, Value};
+use crate::value::{downcast_arc, short_type_name, value_type_mismatch, Value};
 
 /// What a filter may look at: the Variable's type and metadata.
 ///
@@ -139,8 +139,8 @@ impl<T: Value + Clone> Variable<T> {
         let found = value.type_name();
         let value = downcast_arc::<T>(value).map_err(|_| Error::TypeMismatch {
             path: path().into(),
-            expected: std::any::type_name::<T>().to_string(),
-            found: found.to_string(),
+            expected: short_type_name(std::any::type_name::<T>()),
+            found: short_type_name(found),
         })?;
         let hooks = hooks.and_then(|h| h.downcast::<Hooks<T>>().ok());
         Ok(Variable {
@@ -220,11 +220,8 @@ impl<T: Value + Clone> AnyVariable for Variable<T> {
                 found: state.kind.name().to_string(),
             });
         }
-        let value = downcast_arc::<T>(state.value.clone()).map_err(|v| Error::TypeMismatch {
-            path: path.into(),
-            expected: std::any::type_name::<T>().to_string(),
-            found: v.type_name().to_string(),
-        })?;
+        let value = downcast_arc::<T>(state.value.clone())
+            .map_err(|v| value_type_mismatch(path, &*self.value, &*v))?;
         self.value = value;
         self.metadata = state.metadata.clone();
         Ok(())

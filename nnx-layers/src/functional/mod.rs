@@ -30,7 +30,7 @@ pub use linalg::*;
 pub use normalization::*;
 pub use pooling::*;
 
-use nnx_core::{error::ErrorPath, Error, Result};
+use nnx_core::{Error, ErrorPath, Result};
 
 /// The floating-point element types the functional API is generic over
 /// (`f32` and `f64`).
