@@ -222,7 +222,8 @@ pub enum Error {
         /// What the graph has.
         found: String,
     },
-    /// An array of the wrong element type (checkpoint loading).
+    /// A value of the wrong element type where a value is replaced (update, sow,
+    /// checkpoint loading).
     #[error("dtype mismatch at {path}: expected {expected}, found {found}")]
     DTypeMismatch {
         /// The tensor's path.

@@ -72,8 +72,10 @@ impl AnyVariable for Erased {
                 found: state.kind.name().to_string(),
             });
         }
-        crate::state::check_same_value_type(&[], &*self.0.value, &*state.value)
-            .map_err(|_| value_type_mismatch(path, &*self.0.value, &*state.value))?;
+        crate::state::check_same_value_type(&[], &*self.0.value, &*state.value).map_err(|_| {
+            let old = &*self.0.value;
+            value_type_mismatch(path, old.type_name(), old.dtype(), &*state.value)
+        })?;
         self.0 = state.clone();
         Ok(())
     }

@@ -600,7 +600,12 @@ impl State {
 /// Checks that `new` can replace `old`: same Rust type and shape.
 pub(crate) fn check_same_value_type(path: &[Key], old: &dyn Value, new: &dyn Value) -> Result<()> {
     if old.as_any().type_id() != new.as_any().type_id() {
-        return Err(value_type_mismatch(path_string(path), old, new));
+        return Err(value_type_mismatch(
+            path_string(path),
+            old.type_name(),
+            old.dtype(),
+            new,
+        ));
     }
     if old.shape_of() != new.shape_of() {
         return Err(Error::ShapeMismatch {

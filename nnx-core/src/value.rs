@@ -344,17 +344,20 @@ pub fn python_repr(value: &dyn Value) -> String {
     s
 }
 
-/// The error for a value whose type differs from the `expected` one at `path`: a
-/// dtype mismatch when both have a dtype and they differ (`expected float32, found
-/// float64`), else a type mismatch naming both types as users write them
-/// (`expected Array2<f32>, found ArrayD<f32>`). Merge, update and checkpoint loading
-/// all report a wrong value type through it.
+/// The error for a value `found` at `path` where a value of type `expected_type`
+/// (a [`Value::type_name`]) and dtype `expected_dtype` belongs: a dtype mismatch when
+/// both have a dtype and they differ (`expected float32, found float64`), else a type
+/// mismatch naming both types as users write them (`expected Array2<f32>, found
+/// ArrayD<f32>`). Every operation that replaces a value reports a wrong one through
+/// it; the expected side is a type name and dtype so that a GraphDef entry, which
+/// holds no value, can be checked too.
 pub(crate) fn value_type_mismatch(
     path: impl Into<ErrorPath>,
-    expected: &dyn Value,
+    expected_type: &str,
+    expected_dtype: Option<DType>,
     found: &dyn Value,
 ) -> Error {
-    match (expected.dtype(), found.dtype()) {
+    match (expected_dtype, found.dtype()) {
         (Some(e), Some(f)) if e != f => Error::DTypeMismatch {
             path: path.into(),
             expected: e.name().to_string(),
@@ -362,7 +365,7 @@ pub(crate) fn value_type_mismatch(
         },
         _ => Error::TypeMismatch {
             path: path.into(),
-            expected: short_type_name(expected.type_name()),
+            expected: short_type_name(expected_type),
             found: short_type_name(found.type_name()),
         },
     }

@@ -14,7 +14,7 @@
 //! `{"float": "nan"}`), strings, lists as arrays and tuples as `{"tuple": [...]}`.
 //!
 //! Files written by other tools load too: a tensor without an entry is a
-//! [`Variable`](crate::builtin) with no metadata, at the path given by splitting
+//! [`Variable`](const@crate::Variable) with no metadata, at the path given by splitting
 //! its name at `.` (all-digit parts become indices).
 //!
 //! Values that are not one array or scalar (the tuples `sow` stores, for

@@ -220,8 +220,9 @@ impl<T: Value + Clone> AnyVariable for Variable<T> {
                 found: state.kind.name().to_string(),
             });
         }
-        let value = downcast_arc::<T>(state.value.clone())
-            .map_err(|v| value_type_mismatch(path, &*self.value, &*v))?;
+        let value = downcast_arc::<T>(state.value.clone()).map_err(|v| {
+            value_type_mismatch(path, self.value.type_name(), self.value.dtype(), &*v)
+        })?;
         self.value = value;
         self.metadata = state.metadata.clone();
         Ok(())
