@@ -101,7 +101,7 @@ def _as_array(path, value):
         value.dtype, jax.dtypes.prng_key
     ):
         # A typed PRNG key is stored as its raw uint32 data, as the Rust writer
-        # stores `nnx_core::random::Key` (shape `(..., 2)` for threefry).
+        # stores `nnx_core::random::PrngKey` (shape `(..., 2)` for threefry).
         value = jax.random.key_data(value)
     arr = np.asarray(value)
     if arr.dtype not in _DTYPES:
