@@ -1,15 +1,18 @@
 //! Merge: rebuilding a typed module from its GraphDef and States.
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::graph::field::{DynStatic, Field, NodeHeader};
+use crate::graph::fit::convert_leaf;
 use crate::graph::graphdef::Entry;
-use crate::graph::key::{path_string, Key, Path};
+use crate::graph::key::{path_string, Key};
+use crate::graph::leaves::{check, join, Cursor};
 use crate::graph::shared::Shared;
-use crate::graph::tracker::{PathTracker, ROOT};
-use crate::state::{collect_errors, State, Tree, VariableState};
+use crate::graph::tracker::ROOT;
+use crate::state::{State, Tree, VariableState};
+use crate::value::Value;
 use crate::variable::{Variable, VariableType};
 
 /// The States given to merge: one `State`, a tuple of them, or a `Vec`.
@@ -111,15 +114,14 @@ tuple_states!(A, B, C, D, E, F);
 pub struct Builder<'a> {
     entries: &'a [Entry],
     pos: usize,
-    tracker: PathTracker,
-    /// The leaves still to take: the subtree of each node on the current path that
-    /// adds a path component, the whole tree first.
-    stack: Vec<Tree<VariableState>>,
+    /// The leaves still to take.
+    leaves: Cursor<Tree<VariableState>>,
     shared: Vec<Option<Box<dyn Any + Send + Sync>>>,
 }
 
 pub(crate) fn build<M: Field>(entries: &[Entry], states: Vec<State>) -> Result<M> {
-    let leaves = join_checked(entries, states, true)?;
+    let leaves = join(states)?;
+    check(&leaves, true, |c| c.entries(entries))?;
     let shared_count = entries
         .iter()
         .filter(|e| matches!(e, Entry::SharedFirst { .. }))
@@ -127,201 +129,10 @@ pub(crate) fn build<M: Field>(entries: &[Entry], states: Vec<State>) -> Result<M
     let mut b = Builder {
         entries,
         pos: 0,
-        tracker: PathTracker::default(),
-        stack: vec![leaves],
+        leaves: Cursor::new(leaves),
         shared: (0..shared_count).map(|_| None).collect(),
     };
     M::build_field(&ROOT, &mut b)
-}
-
-/// Joins States into one tree (a later State wins at the same path) and checks it
-/// against the graph's Variable entries as [`check_leaves`] does.
-///
-/// The check walks the entries and the tree together, allocating nothing; only
-/// when it fails are paths built, to report every problem with [`check_leaves`].
-pub(crate) fn join_checked(
-    entries: &[Entry],
-    states: Vec<State>,
-    require_all: bool,
-) -> Result<Tree<VariableState>> {
-    join_checked_with(
-        states,
-        |t| fits(entries, t, require_all),
-        || entries.to_vec(),
-        require_all,
-    )
-}
-
-/// [`join_checked`] with the fast check `fits` given, and the entries built only
-/// when it fails (so `update` need not build a GraphDef).
-pub(crate) fn join_checked_with(
-    states: Vec<State>,
-    fits: impl FnOnce(&Tree<VariableState>) -> bool,
-    entries: impl FnOnce() -> Vec<Entry>,
-    require_all: bool,
-) -> Result<Tree<VariableState>> {
-    let trees: Vec<Tree<VariableState>> = states.into_iter().map(State::into_tree).collect();
-    // A leaf in one State where another has a subtree cannot be joined as a tree;
-    // checking the flat leaves reports it.
-    let conflict = (1..trees.len()).any(|i| trees[..i].iter().any(|t| t.conflicts_with(&trees[i])));
-    if conflict {
-        let leaves: HashMap<Path, VariableState> =
-            trees.into_iter().flat_map(Tree::into_flat).collect();
-        check_leaves(&entries(), &leaves, require_all)?;
-        return Ok(Tree::from_flat(leaves));
-    }
-    let mut trees = trees.into_iter();
-    let mut joined = trees.next().unwrap_or_default();
-    for t in trees {
-        joined.merge_from(t);
-    }
-    if !fits(&joined) {
-        let leaves: HashMap<Path, VariableState> = joined.clone().into_flat().into_iter().collect();
-        check_leaves(&entries(), &leaves, require_all)?;
-    }
-    Ok(joined)
-}
-
-/// Whether `leaves` passes [`check_leaves`], decided without building paths.
-fn fits(entries: &[Entry], leaves: &Tree<VariableState>, require_all: bool) -> bool {
-    let mut tracker = PathTracker::default();
-    // The subtree of each node on the current path that adds a path component.
-    let mut stack: Vec<Option<&Tree<VariableState>>> = vec![Some(leaves)];
-    let mut matched = 0;
-    for entry in entries {
-        match entry {
-            Entry::Enter { key, header } => {
-                if tracker.enter(key, header.transparent) {
-                    let sub = stack.last().copied().flatten().and_then(|t| t.child(key));
-                    stack.push(sub);
-                }
-            }
-            Entry::Leave => {
-                if tracker.leave().is_some() {
-                    stack.pop();
-                }
-            }
-            Entry::Variable {
-                key,
-                kind,
-                shape,
-                value_type,
-                ..
-            } => {
-                let top = stack.last().copied().flatten();
-                let leaf = if tracker.at_root() {
-                    top
-                } else {
-                    top.and_then(|t| t.child(key))
-                };
-                match leaf {
-                    Some(Tree::Leaf(l)) => {
-                        if l.kind != *kind
-                            || l.value.type_name() != *value_type
-                            || !l.value.has_shape(shape.as_deref())
-                        {
-                            return false;
-                        }
-                        matched += 1;
-                    }
-                    Some(Tree::Map(_)) => return false,
-                    None if require_all => return false,
-                    None => {}
-                }
-            }
-            Entry::Static { .. }
-            | Entry::None { .. }
-            | Entry::SharedFirst { .. }
-            | Entry::SharedRef { .. } => {}
-        }
-    }
-    // Every leaf sat at a Variable's path: none is left over.
-    matched == leaves.count_leaves()
-}
-
-/// Checks the leaves against the graph's Variable entries, collecting every problem:
-/// a leaf must sit at a Variable path with the same Variable type, value type and
-/// shape; with `require_all` (merge) every Variable path must have a leaf.
-pub(crate) fn check_leaves(
-    entries: &[Entry],
-    leaves: &HashMap<Path, VariableState>,
-    require_all: bool,
-) -> Result<()> {
-    let mut tracker = PathTracker::default();
-    let mut seen = HashSet::new();
-    let mut errors = Vec::new();
-    for entry in entries {
-        match entry {
-            Entry::Enter { key, header } => {
-                tracker.enter(key, header.transparent);
-            }
-            Entry::Leave => {
-                tracker.leave();
-            }
-            Entry::Variable {
-                key,
-                kind,
-                shape,
-                value_type,
-                ..
-            } => {
-                let path = tracker.child(key);
-                let at = || path_string(&path).into();
-                match leaves.get(&path) {
-                    None if require_all => errors.push(Error::MissingPath {
-                        path: at(),
-                        expected: kind.name().to_string(),
-                    }),
-                    None => {}
-                    Some(leaf) if leaf.kind != *kind => errors.push(Error::KindMismatch {
-                        path: at(),
-                        expected: kind.name().to_string(),
-                        found: leaf.kind.name().to_string(),
-                    }),
-                    Some(leaf) if leaf.value.type_name() != *value_type => {
-                        errors.push(Error::TypeMismatch {
-                            path: at(),
-                            expected: value_type.to_string(),
-                            found: leaf.value.type_name().to_string(),
-                        })
-                    }
-                    Some(leaf) if leaf.value.shape_of() != *shape => {
-                        errors.push(Error::ShapeMismatch {
-                            path: at(),
-                            expected: shape_repr(shape),
-                            found: shape_repr(&leaf.value.shape_of()),
-                        })
-                    }
-                    Some(_) => {}
-                }
-                seen.insert(path);
-            }
-            Entry::Static { .. }
-            | Entry::None { .. }
-            | Entry::SharedFirst { .. }
-            | Entry::SharedRef { .. } => {}
-        }
-    }
-    let mut extra: Vec<&Path> = leaves.keys().filter(|p| !seen.contains(*p)).collect();
-    extra.sort();
-    for path in extra {
-        errors.push(Error::UnexpectedPath {
-            path: path_string(path).into(),
-            found: leaves[path].kind.name().to_string(),
-        });
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(collect_errors(errors))
-    }
-}
-
-fn shape_repr(shape: &Option<Vec<usize>>) -> String {
-    match shape {
-        Some(s) => crate::repr::fmt_tuple_usize(s),
-        None => "no shape".to_string(),
-    }
 }
 
 impl<'a> Builder<'a> {
@@ -384,7 +195,7 @@ impl<'a> Builder<'a> {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn path_string_with(&self, key: &Key) -> String {
-        path_string(&self.tracker.child(key))
+        path_string(&self.leaves.path(key))
     }
 
     /// Enters the node stored under `key`, returning its header (enums read their
@@ -438,15 +249,7 @@ impl<'a> Builder<'a> {
         match self.entries.get(self.pos) {
             Some(Entry::Enter { header, .. }) => {
                 self.pos += 1;
-                if self.tracker.enter(key, header.transparent) {
-                    let sub = match self.stack.last_mut() {
-                        Some(Tree::Map(m)) => {
-                            m.get_mut(key).map(std::mem::take).unwrap_or_default()
-                        }
-                        _ => Tree::default(),
-                    };
-                    self.stack.push(sub);
-                }
+                self.leaves.enter(key, header.transparent);
                 Ok(*header)
             }
             _ => Err(self.mismatch(key, "a node")),
@@ -495,9 +298,7 @@ impl<'a> Builder<'a> {
         match self.entries.get(self.pos) {
             Some(Entry::Leave) => {
                 self.pos += 1;
-                if self.tracker.leave().is_some() {
-                    self.stack.pop();
-                }
+                self.leaves.leave();
                 Ok(())
             }
             _ => Err(self.mismatch(&ROOT, "the end of a node")),
@@ -624,18 +425,13 @@ impl<'a> Builder<'a> {
     /// ```
     pub fn take_leaf(&mut self, key: &Key) -> Result<VariableState> {
         match self.entries.get(self.pos) {
-            Some(Entry::Variable { kind, .. }) => {
+            Some(Entry::Variable { decl, .. }) => {
                 self.pos += 1;
-                let leaf = match self.stack.last_mut() {
-                    Some(t) if self.tracker.at_root() => Some(std::mem::take(t)),
-                    Some(Tree::Map(m)) => m.get_mut(key).map(std::mem::take),
-                    _ => None,
-                };
-                match leaf {
+                match self.leaves.leaf(key) {
                     Some(Tree::Leaf(l)) => Ok(l),
                     _ => Err(Error::MissingPath {
                         path: self.path_string_with(key).into(),
-                        expected: kind.name().to_string(),
+                        expected: decl.kind.name().to_string(),
                     }),
                 }
             }
@@ -680,7 +476,18 @@ impl<'a> Builder<'a> {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn variable<V: VariableType>(&mut self, key: &Key) -> Result<V> {
-        let leaf = self.take_leaf(key)?;
+        let mut leaf = self.take_leaf(key)?;
+        if !leaf.value.as_any().is::<V::Value>() {
+            // Checked to hold the slot's data in another Rust type (a loaded
+            // `ArrayD` for an `Array2` field): it takes the field's type.
+            let expected = std::any::type_name::<V::Value>();
+            leaf = convert_leaf(
+                leaf,
+                expected,
+                || self.path_string_with(key),
+                |v| V::Value::from_value(v).map(|v| v as Arc<dyn Value>),
+            )?;
+        }
         Variable::<V::Value>::from_state(leaf, || self.path_string_with(key)).map(V::from_variable)
     }
 

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::graph::builder::{build, IntoStates};
 use crate::graph::field::{DynStatic, Field, NodeHeader};
+use crate::graph::fit::VariableDecl;
 use crate::graph::key::Key;
-use crate::kind::Kind;
-use crate::value::DType;
 
 /// One record of a GraphDef, in traversal order.
 #[derive(Clone, Debug)]
@@ -22,10 +21,7 @@ pub(crate) enum Entry {
     Leave,
     Variable {
         key: Key,
-        kind: Kind,
-        dtype: Option<DType>,
-        shape: Option<Vec<usize>>,
-        value_type: &'static str,
+        decl: VariableDecl,
     },
     Static {
         key: Key,
@@ -65,22 +61,7 @@ impl PartialEq for Entry {
         match (self, other) {
             (Enter { key: a, header: h }, Enter { key: b, header: g }) => a == b && h == g,
             (Leave, Leave) => true,
-            (
-                Variable {
-                    key: a,
-                    kind: k,
-                    dtype: d,
-                    shape: s,
-                    value_type: t,
-                },
-                Variable {
-                    key: b,
-                    kind: k2,
-                    dtype: d2,
-                    shape: s2,
-                    value_type: t2,
-                },
-            ) => a == b && k == k2 && d == d2 && s == s2 && t == t2,
+            (Variable { key: a, decl: d }, Variable { key: b, decl: e }) => a == b && d == e,
             (Static { key: a, value: v }, Static { key: b, value: w }) => a == b && v.dyn_eq(&**w),
             (None { key: a }, None { key: b }) => a == b,
             (SharedFirst { index: i }, SharedFirst { index: j }) => i == j,
@@ -101,18 +82,9 @@ impl Hash for Entry {
                 header.hash(state);
             }
             Entry::Leave => {}
-            Entry::Variable {
-                key,
-                kind,
-                dtype,
-                shape,
-                value_type,
-            } => {
+            Entry::Variable { key, decl } => {
                 key.hash(state);
-                kind.hash(state);
-                dtype.hash(state);
-                shape.hash(state);
-                value_type.hash(state);
+                decl.hash(state);
             }
             Entry::Static { key, value } => {
                 key.hash(state);

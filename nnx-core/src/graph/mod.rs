@@ -10,8 +10,10 @@
 
 mod builder;
 pub mod field;
+pub(crate) mod fit;
 mod graphdef;
 pub mod key;
+mod leaves;
 mod module;
 mod shared;
 mod tracker;

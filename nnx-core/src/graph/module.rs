@@ -5,17 +5,16 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::filter::{check_ellipsis, Filter, Filters};
-use crate::graph::builder::{join_checked_with, IntoStates};
+use crate::graph::builder::IntoStates;
 use crate::graph::field::Field;
 use crate::graph::graphdef::GraphDef;
 use crate::graph::key::{path_string, Path};
+use crate::graph::leaves::{check, join};
 use crate::graph::tracker::ROOT;
-use crate::graph::walkers::{
-    AttributeSetter, Collector, GraphItem, LeafChecker, Lister, Popper, Updater,
-};
+use crate::graph::walkers::{AttributeSetter, Collector, GraphItem, Lister, Popper, Updater};
 use crate::kind::Kind;
 use crate::sow::Sow;
-use crate::state::{collect_errors, State};
+use crate::state::{collect_errors, State, Tree};
 use crate::value::Value;
 
 /// A node of a module graph with Flax's graph operations: `state`, `split`,
@@ -136,17 +135,17 @@ pub trait Module: Field {
     /// assert_eq!((*m[0], *m[1]), (10.0, 2.0));
     /// ```
     fn update(&mut self, states: impl IntoStates) -> Result<()> {
-        let leaves = join_checked_with(
-            states.into_states(),
-            |leaves| {
-                let mut checker = LeafChecker::new(leaves);
-                self.walk_field(&ROOT, &mut checker);
-                checker.fits(leaves)
-            },
-            || self.graphdef().entries.to_vec(),
-            false,
-        )?;
-        let mut u = Updater::new(leaves);
+        let mut leaves = join(states.into_states())?;
+        let converts = check(&leaves, false, |c| self.walk_field(&ROOT, c))?;
+        if converts > 0 {
+            let mut c = Updater::new(leaves, true);
+            self.walk_field_mut(&ROOT, &mut c, false);
+            if !c.errors.is_empty() {
+                return Err(collect_errors(c.errors));
+            }
+            leaves = Tree::from_flat(c.converted);
+        }
+        let mut u = Updater::new(leaves, false);
         self.walk_field_mut(&ROOT, &mut u, false);
         if u.errors.is_empty() {
             Ok(())

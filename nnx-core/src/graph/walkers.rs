@@ -1,13 +1,15 @@
 //! The walkers behind the graph operations.
 
 use std::any::Any;
-use std::collections::{btree_map, BTreeMap, HashMap};
+use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 
 use crate::error::Error;
 use crate::filter::{first_match, Filter};
 use crate::graph::field::{NodeHeader, StaticField, Walker, WalkerMut};
+use crate::graph::fit::{convert_leaf, VariableDecl};
 use crate::graph::graphdef::Entry;
 use crate::graph::key::{path_string, Key, Path};
+use crate::graph::leaves::Cursor;
 use crate::graph::tracker::PathTracker;
 use crate::state::{State, Tree, VariableState};
 use crate::variable::AnyVariable;
@@ -123,13 +125,9 @@ impl Walker for Collector<'_> {
 
     fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
         if self.entries.is_some() {
-            let value = var.value_dyn();
             self.record(Entry::Variable {
                 key: key.clone(),
-                kind: var.kind(),
-                dtype: value.dtype(),
-                shape: value.shape_of(),
-                value_type: value.type_name(),
+                decl: VariableDecl::of(var.kind(), var.value_dyn()),
             });
         }
         if !self.collect_states {
@@ -168,97 +166,25 @@ impl Walker for Collector<'_> {
     }
 }
 
-/// Checks state leaves against the Variables of a live graph as `check_leaves`
-/// checks them against a GraphDef (`update` semantics: leaves may be a subset),
-/// walking the graph and the tree together without building paths.
-pub(crate) struct LeafChecker<'t> {
-    tracker: PathTracker,
-    seen: std::collections::HashSet<usize>,
-    /// The subtree of each node on the current path that adds a path component.
-    stack: Vec<Option<&'t Tree<VariableState>>>,
-    matched: usize,
-    ok: bool,
-}
-
-impl<'t> LeafChecker<'t> {
-    pub(crate) fn new(leaves: &'t Tree<VariableState>) -> Self {
-        LeafChecker {
-            tracker: PathTracker::default(),
-            seen: Default::default(),
-            stack: vec![Some(leaves)],
-            matched: 0,
-            ok: true,
-        }
-    }
-
-    /// Whether every leaf sat at a Variable's path with its kind, value type and shape.
-    pub(crate) fn fits(&self, leaves: &Tree<VariableState>) -> bool {
-        self.ok && self.matched == leaves.count_leaves()
-    }
-}
-
-impl Walker for LeafChecker<'_> {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
-        if self.tracker.enter(key, header.transparent) {
-            let sub = self
-                .stack
-                .last()
-                .copied()
-                .flatten()
-                .and_then(|t| t.child(key));
-            self.stack.push(sub);
-        }
-    }
-    fn leave(&mut self) {
-        if self.tracker.leave().is_some() {
-            self.stack.pop();
-        }
-    }
-    fn shared(&mut self, _key: &Key, id: usize) -> bool {
-        self.seen.insert(id)
-    }
-    fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
-        let top = self.stack.last().copied().flatten();
-        let leaf = if self.tracker.at_root() {
-            top
-        } else {
-            top.and_then(|t| t.child(key))
-        };
-        match leaf {
-            Some(Tree::Leaf(l)) => {
-                let value = var.value_dyn();
-                if l.kind != var.kind()
-                    || l.value.type_name() != value.type_name()
-                    || !crate::value::same_shape(&*l.value, value)
-                {
-                    self.ok = false;
-                }
-                self.matched += 1;
-            }
-            Some(Tree::Map(_)) => self.ok = false,
-            None => {}
-        }
-    }
-    fn static_value(&mut self, _key: &Key, _value: &dyn StaticField) {}
-    fn none(&mut self, _key: &Key) {}
-}
-
-/// Applies state leaves to the Variables at their paths (validated beforehand).
+/// Applies state leaves to the Variables at their paths (checked beforehand).
+/// With `convert_only` it changes nothing: it gives every leaf its Variable's
+/// Rust type (a loaded `ArrayD` the field's `Array2`) and keeps the leaves, so
+/// that a conversion failure is found before anything is written.
 pub(crate) struct Updater {
-    tracker: PathTracker,
-    seen: std::collections::HashSet<usize>,
-    /// The leaves still to apply, as in the merge builder: the subtree of each node
-    /// on the current path that adds a path component.
-    stack: Vec<Tree<VariableState>>,
+    leaves: Cursor<Tree<VariableState>>,
+    shared_seen: HashSet<usize>,
+    convert_only: bool,
+    pub(crate) converted: Vec<(Path, VariableState)>,
     pub(crate) errors: Vec<Error>,
 }
 
 impl Updater {
-    pub(crate) fn new(leaves: Tree<VariableState>) -> Self {
+    pub(crate) fn new(leaves: Tree<VariableState>, convert_only: bool) -> Self {
         Updater {
-            tracker: PathTracker::default(),
-            seen: Default::default(),
-            stack: vec![leaves],
+            leaves: Cursor::new(leaves),
+            shared_seen: HashSet::new(),
+            convert_only,
+            converted: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -266,36 +192,36 @@ impl Updater {
 
 impl WalkerMut for Updater {
     fn enter(&mut self, key: &Key, header: NodeHeader) {
-        if self.tracker.enter(key, header.transparent) {
-            let sub = match self.stack.last_mut() {
-                Some(Tree::Map(m)) => m.get_mut(key).map(std::mem::take).unwrap_or_default(),
-                _ => Tree::default(),
-            };
-            self.stack.push(sub);
-        }
+        self.leaves.enter(key, header.transparent);
     }
     fn leave(&mut self) {
-        if self.tracker.leave().is_some() {
-            self.stack.pop();
-        }
+        self.leaves.leave();
     }
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
-        self.seen.insert(id)
+        self.shared_seen.insert(id)
     }
     fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _removable: bool) -> bool {
-        let leaf = match self.stack.last_mut() {
-            Some(t) if self.tracker.at_root() => Some(std::mem::take(t)),
-            Some(Tree::Map(m)) => m.get_mut(key).map(std::mem::take),
-            _ => None,
+        let Some(Tree::Leaf(leaf)) = self.leaves.leaf(key) else {
+            return false;
         };
-        if let Some(Tree::Leaf(leaf)) = leaf {
-            // Validation matched kinds and value types, so this does not fail; the
-            // path is only rendered (by a second, equally failing call) if it does.
-            if var.update_from(&leaf, "").is_err() {
-                let path = path_string(&self.tracker.child(key));
-                if let Err(e) = var.update_from(&leaf, &path) {
-                    self.errors.push(e);
-                }
+        if self.convert_only {
+            let path = self.leaves.path(key);
+            let own = var.value_dyn();
+            if leaf.value.type_name() == own.type_name() {
+                self.converted.push((path, leaf));
+                return false;
+            }
+            let at = || path_string(&path);
+            match convert_leaf(leaf, own.type_name(), at, |v| own.from_array_owned(v)) {
+                Ok(leaf) => self.converted.push((path, leaf)),
+                Err(e) => self.errors.push(e),
+            }
+        // The check matched kinds and value types, so this does not fail; the
+        // path is only rendered (by a second, equally failing call) if it does.
+        } else if var.update_from(&leaf, "").is_err() {
+            let path = path_string(&self.leaves.path(key));
+            if let Err(e) = var.update_from(&leaf, &path) {
+                self.errors.push(e);
             }
         }
         false
@@ -307,7 +233,7 @@ impl WalkerMut for Updater {
 /// records matches that cannot be removed.
 pub(crate) struct Popper<'f> {
     tracker: PathTracker,
-    seen: std::collections::HashSet<usize>,
+    seen: HashSet<usize>,
     filters: Vec<&'f dyn Filter>,
     dry_run: bool,
     pub(crate) parts: Vec<Vec<(Path, VariableState)>>,
@@ -360,7 +286,7 @@ impl WalkerMut for Popper<'_> {
 pub(crate) struct AttributeSetter<'a> {
     pub(crate) name: &'a str,
     pub(crate) set: &'a mut dyn FnMut(&mut dyn Any) -> bool,
-    seen: std::collections::HashSet<usize>,
+    seen: HashSet<usize>,
     pub(crate) count: usize,
     pub(crate) wrong_type: Vec<String>,
 }
