@@ -6,6 +6,8 @@
 // Lets `#[derive(Module)]` name this crate `::nnx_core` here and in doctests alike.
 extern crate self as nnx_core;
 
+#[doc(hidden)]
+pub mod __private;
 pub mod builtin;
 pub mod checkpoint;
 mod display;

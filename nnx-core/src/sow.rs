@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::filter::VariableInfo;
-use crate::graph::field::{Field, NodeHeader, Walker, WalkerMut};
-use crate::graph::{Builder, Key};
+use crate::graph::std_impls::{build_map, walk_map, walk_map_mut};
+use crate::graph::{Action, Builder, Field, Key, NodeHeader, Place, Walker, WalkerMut};
 use crate::kind::Kind;
 use crate::metadata::Metadata;
 use crate::state::VariableState;
@@ -213,31 +213,29 @@ impl Sown {
     }
 }
 
+/// A transparent node: sown Variables sit at their module's own level, each in a
+/// removable slot (`pop` takes them out).
 impl Field for Sown {
     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
-        w.enter(key, SOWN_HEADER);
-        for (name, var) in &self.vars {
-            w.variable(&Key::from(name.clone()), var);
-        }
-        w.leave();
+        walk_map(&self.vars, key, SOWN_HEADER, w)
     }
-    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
-        w.enter(key, SOWN_HEADER);
-        self.vars
-            .retain(|name, var| !w.variable(&Key::from(name.clone()), var, true));
-        w.leave();
-        false
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
+        walk_map_mut(&mut self.vars, key, SOWN_HEADER, w, Place::Removable)
     }
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
-        b.enter(key)?;
-        let mut vars = BTreeMap::new();
-        while let Some(k) = b.next_child_key() {
-            let leaf: VariableState = b.take_leaf(&k)?;
-            let name = k.as_str().unwrap_or_default().to_string();
-            vars.insert(name, Erased(leaf));
-        }
-        b.leave()?;
-        Ok(Sown { vars })
+        build_map(key, b).map(|vars| Sown { vars })
+    }
+}
+
+impl Field for Erased {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+        w.variable(key, self)
+    }
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, place: Place) -> Action {
+        w.variable(key, self, place)
+    }
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        b.take_leaf(key).map(Erased)
     }
 }
 
@@ -298,21 +296,4 @@ pub trait Sow {
     /// assert!(Block::field_names().contains(&"w"));
     /// ```
     fn field_names() -> &'static [&'static str];
-}
-
-/// The type of a `#[nnx(sow)]` field (used by the derive).
-#[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "a `#[nnx(sow)]` field must have type `Sown`, not `{Self}`",
-    label = "not a `Sown` store"
-)]
-pub trait SowStore {
-    /// The store.
-    fn store(&mut self) -> &mut Sown;
-}
-
-impl SowStore for Sown {
-    fn store(&mut self) -> &mut Sown {
-        self
-    }
 }

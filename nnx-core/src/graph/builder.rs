@@ -4,13 +4,15 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::graph::field::{DynStatic, Field, NodeHeader};
+use crate::graph::field::Field;
 use crate::graph::fit::convert_leaf;
 use crate::graph::graphdef::Entry;
 use crate::graph::key::{path_string, Key};
 use crate::graph::leaves::{check, join, Cursor};
 use crate::graph::shared::Shared;
+use crate::graph::statics::DynStatic;
 use crate::graph::tracker::ROOT;
+use crate::graph::walker::NodeHeader;
 use crate::state::{State, Tree, VariableState};
 use crate::value::Value;
 use crate::variable::{Variable, VariableType};
@@ -78,7 +80,7 @@ tuple_states!(A, B, C, D, E, F);
 ///
 /// ```
 /// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+/// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
 ///
 /// struct Affine { w: Param<f32>, b: Param<f32> }
 ///
@@ -89,12 +91,12 @@ tuple_states!(A, B, C, D, E, F);
 ///         self.b.walk_field(&Key::from("b"), w);
 ///         w.leave();
 ///     }
-///     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+///     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
 ///         w.enter(key, NodeHeader::node("Affine"));
-///         self.w.walk_field_mut(&Key::from("w"), w, false);
-///         self.b.walk_field_mut(&Key::from("b"), w, false);
+///         self.w.walk_field_mut(&Key::from("w"), w, Place::Fixed);
+///         self.b.walk_field_mut(&Key::from("b"), w, Place::Fixed);
 ///         w.leave();
-///         false
+///         Action::Keep
 ///     }
 ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
 ///         b.enter(key)?;
@@ -158,7 +160,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// /// A probability that refuses values outside [0, 1] when rebuilt.
     /// struct Prob(Param<f32>);
@@ -179,11 +181,11 @@ impl<'a> Builder<'a> {
     /// #       self.0.walk_field(&Key::from("p"), w);
     /// #       w.leave();
     /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Prob"));
-    /// #       self.0.walk_field_mut(&Key::from("p"), w, false);
+    /// #       self.0.walk_field_mut(&Key::from("p"), w, Place::Fixed);
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Prob {}
@@ -203,7 +205,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// enum Act { Relu, Scale(Param<f32>) }
     /// impl Field for Act {
@@ -225,16 +227,16 @@ impl<'a> Builder<'a> {
     ///         b.leave()?;
     ///         Ok(act)
     ///     }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       match self {
     /// #           Act::Relu => w.enter(key, NodeHeader::node("Act::Relu")),
     /// #           Act::Scale(p) => {
     /// #               w.enter(key, NodeHeader::node("Act::Scale"));
-    /// #               p.walk_field_mut(&Key::from(0usize), w, false);
+    /// #               p.walk_field_mut(&Key::from(0usize), w, Place::Fixed);
     /// #           }
     /// #       }
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Act {}
@@ -260,7 +262,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// struct Pair(Param<f32>, Param<f32>);
     /// impl Field for Pair {
@@ -276,12 +278,12 @@ impl<'a> Builder<'a> {
     /// #       self.1.walk_field(&Key::from(1usize), w);
     /// #       w.leave();
     /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Pair"));
-    /// #       self.0.walk_field_mut(&Key::from(0usize), w, false);
-    /// #       self.1.walk_field_mut(&Key::from(1usize), w, false);
+    /// #       self.0.walk_field_mut(&Key::from(0usize), w, Place::Fixed);
+    /// #       self.1.walk_field_mut(&Key::from(1usize), w, Place::Fixed);
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Pair {}
@@ -309,7 +311,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// /// Any number of Params, keyed 0, 1, ...
     /// struct Stack(Vec<Param<f32>>);
@@ -328,11 +330,11 @@ impl<'a> Builder<'a> {
     /// #       for (i, p) in self.0.iter().enumerate() { p.walk_field(&Key::from(i), w) }
     /// #       w.leave();
     /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Stack"));
-    /// #       for (i, p) in self.0.iter_mut().enumerate() { p.walk_field_mut(&Key::from(i), w, false); }
+    /// #       for (i, p) in self.0.iter_mut().enumerate() { p.walk_field_mut(&Key::from(i), w, Place::Fixed); }
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Stack {}
@@ -354,7 +356,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// struct Bias(Option<Param<f32>>);
     /// impl Field for Bias {
@@ -371,9 +373,9 @@ impl<'a> Builder<'a> {
     ///             b.variable(key).map(|p| Bias(Some(p)))
     ///         }
     ///     }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
-    /// #       if let Some(p) = &mut self.0 { p.walk_field_mut(key, w, true); }
-    /// #       false
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
+    /// #       if let Some(p) = &mut self.0 { p.walk_field_mut(key, w, Place::Fixed); }
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Bias {}
@@ -400,7 +402,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// /// A learning rate kept as a Param in the graph but as a plain `f32` here.
     /// struct Lr(f32);
@@ -408,8 +410,8 @@ impl<'a> Builder<'a> {
     ///     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
     ///         Param::new(self.0).walk_field(key, w)
     ///     }
-    ///     fn walk_field_mut(&mut self, _: &Key, _: &mut dyn WalkerMut, _: bool) -> bool {
-    ///         false
+    ///     fn walk_field_mut(&mut self, _: &Key, _: &mut dyn WalkerMut, _: Place) -> Action {
+    ///         Action::Keep
     ///     }
     ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
     ///         let leaf = b.take_leaf(key)?;
@@ -443,7 +445,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// struct Scale { s: Param<f32> }
     /// impl Field for Scale {
@@ -458,11 +460,11 @@ impl<'a> Builder<'a> {
     /// #       self.s.walk_field(&Key::from("s"), w);
     /// #       w.leave();
     /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Scale"));
-    /// #       self.s.walk_field_mut(&Key::from("s"), w, false);
+    /// #       self.s.walk_field_mut(&Key::from("s"), w, Place::Fixed);
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Scale {}
@@ -495,7 +497,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// struct Dense { w: Param<f32>, features: usize }
     /// impl Field for Dense {
@@ -512,12 +514,12 @@ impl<'a> Builder<'a> {
     ///         b.leave()?;
     ///         Ok(Dense { w, features })
     ///     }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Dense"));
-    /// #       self.w.walk_field_mut(&Key::from("w"), w, false);
+    /// #       self.w.walk_field_mut(&Key::from("w"), w, Place::Fixed);
     /// #       w.static_value(&Key::from("features"), &mut self.features);
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Dense {}
@@ -545,7 +547,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// /// Two slots that may hold the same Param.
     /// struct Tied { a: Shared<Param<f32>>, b: Shared<Param<f32>> }
@@ -563,12 +565,12 @@ impl<'a> Builder<'a> {
     /// #       self.b.walk_field(&Key::from("b"), w);
     /// #       w.leave();
     /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Tied"));
-    /// #       self.a.walk_field_mut(&Key::from("a"), w, false);
-    /// #       self.b.walk_field_mut(&Key::from("b"), w, false);
+    /// #       self.a.walk_field_mut(&Key::from("a"), w, Place::Fixed);
+    /// #       self.b.walk_field_mut(&Key::from("b"), w, Place::Fixed);
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Tied {}

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::graph::builder::{build, IntoStates};
-use crate::graph::field::{DynStatic, Field, NodeHeader};
+use crate::graph::field::Field;
 use crate::graph::fit::VariableDecl;
 use crate::graph::key::Key;
+use crate::graph::statics::DynStatic;
+use crate::graph::walker::NodeHeader;
 
 /// One record of a GraphDef, in traversal order.
 #[derive(Clone, Debug)]

@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
-use crate::graph::field::{NodeHeader, Walker};
 use crate::graph::fit::{fit, Fit, Slot, VariableDecl};
 use crate::graph::key::{path_string, Key, Path};
 use crate::graph::tracker::PathTracker;
+use crate::graph::walker::{NodeHeader, Walker};
 use crate::state::{collect_errors, State, Tree, VariableState};
 use crate::variable::AnyVariable;
 
@@ -220,8 +220,6 @@ impl Walker for LeafCheck<'_> {
         };
         self.slot(key, slot);
     }
-    fn static_value(&mut self, _key: &Key, _value: &dyn crate::graph::field::StaticField) {}
-    fn none(&mut self, _key: &Key) {}
 }
 
 /// Checks `tree` against the slots `walk` visits: `Ok` with the number of leaves

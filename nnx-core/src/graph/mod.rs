@@ -9,25 +9,27 @@
 //! ```
 
 mod builder;
-pub mod field;
+pub(crate) mod field;
 pub(crate) mod fit;
 mod graphdef;
 pub mod key;
 mod leaves;
 mod module;
 mod shared;
+pub(crate) mod statics;
+pub(crate) mod std_impls;
 mod tracker;
+mod walker;
 mod walkers;
 
 pub use builder::{Builder, IntoStates};
-pub use field::{
-    AsStatic, DynStatic, Field, NodeHeader, StaticBox, StaticField, StaticHyperparameter, Walker,
-    WalkerMut,
-};
+pub use field::Field;
 pub use graphdef::GraphDef;
 pub use key::{path_string, Key, Path};
 pub use module::{merge, state, Module};
 pub use shared::Shared;
+pub use statics::{DynStatic, StaticFloat, StaticHyperparameter};
+pub use walker::{Action, NodeHeader, Place, Walker, WalkerMut};
 pub use walkers::GraphItem;
 
 /// The key the root of a graph walk is entered under.

@@ -11,6 +11,7 @@ use crate::graph::graphdef::GraphDef;
 use crate::graph::key::{path_string, Path};
 use crate::graph::leaves::{check, join};
 use crate::graph::tracker::ROOT;
+use crate::graph::walker::Place;
 use crate::graph::walkers::{AttributeSetter, Collector, GraphItem, Lister, Popper, Updater};
 use crate::kind::Kind;
 use crate::sow::Sow;
@@ -139,14 +140,14 @@ pub trait Module: Field {
         let converts = check(&leaves, false, |c| self.walk_field(&ROOT, c))?;
         if converts > 0 {
             let mut c = Updater::new(leaves, true);
-            self.walk_field_mut(&ROOT, &mut c, false);
+            self.walk_field_mut(&ROOT, &mut c, Place::Fixed);
             if !c.errors.is_empty() {
                 return Err(collect_errors(c.errors));
             }
             leaves = Tree::from_flat(c.converted);
         }
         let mut u = Updater::new(leaves, false);
-        self.walk_field_mut(&ROOT, &mut u, false);
+        self.walk_field_mut(&ROOT, &mut u, Place::Fixed);
         if u.errors.is_empty() {
             Ok(())
         } else {
@@ -178,7 +179,7 @@ pub trait Module: Field {
         let list = filters.as_list();
         check_ellipsis(&list)?;
         let mut dry = Popper::new(list.clone(), true);
-        self.walk_field_mut(&ROOT, &mut dry, false);
+        self.walk_field_mut(&ROOT, &mut dry, Place::Fixed);
         if !dry.fixed.is_empty() {
             return Err(Error::invalid_argument(
                 "pop",
@@ -187,7 +188,7 @@ pub trait Module: Field {
             ));
         }
         let mut p = Popper::new(list, false);
-        self.walk_field_mut(&ROOT, &mut p, false);
+        self.walk_field_mut(&ROOT, &mut p, Place::Fixed);
         Ok(F::states(
             p.parts.into_iter().map(State::from_flat).collect(),
         ))
@@ -364,7 +365,7 @@ fn set_attribute<M: Field, T: Any + Clone>(m: &mut M, name: &str, value: T) -> R
         None => false,
     };
     let mut w = AttributeSetter::new(name, &mut set);
-    m.walk_field_mut(&ROOT, &mut w, false);
+    m.walk_field_mut(&ROOT, &mut w, Place::Fixed);
     if !w.wrong_type.is_empty() {
         return Err(Error::Attribute {
             name: name.to_string(),

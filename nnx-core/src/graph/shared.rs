@@ -5,8 +5,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Result;
 use crate::graph::builder::Builder;
-use crate::graph::field::{Field, Walker, WalkerMut};
+use crate::graph::field::Field;
 use crate::graph::key::Key;
+use crate::graph::walker::{Action, Place, Walker, WalkerMut};
 
 /// A thread-safe shared handle to a submodule or a Variable.
 ///
@@ -94,12 +95,12 @@ impl<T: Field> Field for Shared<T> {
             self.read().walk_field(key, w);
         }
     }
-    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
         if w.shared(key, self.id()) {
             // A shared Variable cannot be removed from one place only.
-            self.write().walk_field_mut(key, w, false);
+            self.write().walk_field_mut(key, w, Place::Fixed);
         }
-        false
+        Action::Keep
     }
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
         b.shared(key)

@@ -5,12 +5,13 @@ use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 
 use crate::error::Error;
 use crate::filter::{first_match, Filter};
-use crate::graph::field::{NodeHeader, StaticField, Walker, WalkerMut};
 use crate::graph::fit::{convert_leaf, VariableDecl};
 use crate::graph::graphdef::Entry;
 use crate::graph::key::{path_string, Key, Path};
 use crate::graph::leaves::Cursor;
+use crate::graph::statics::DynStatic;
 use crate::graph::tracker::PathTracker;
+use crate::graph::walker::{Action, NodeHeader, Place, Walker, WalkerMut};
 use crate::state::{State, Tree, VariableState};
 use crate::variable::AnyVariable;
 
@@ -152,11 +153,11 @@ impl Walker for Collector<'_> {
         }
     }
 
-    fn static_value(&mut self, key: &Key, value: &dyn StaticField) {
+    fn static_value(&mut self, key: &Key, value: &dyn DynStatic) {
         if self.entries.is_some() {
             self.record(Entry::Static {
                 key: key.clone(),
-                value: value.to_dyn(),
+                value: value.to_arc(),
             });
         }
     }
@@ -200,16 +201,16 @@ impl WalkerMut for Updater {
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
         self.shared_seen.insert(id)
     }
-    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _removable: bool) -> bool {
+    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _: Place) -> Action {
         let Some(Tree::Leaf(leaf)) = self.leaves.leaf(key) else {
-            return false;
+            return Action::Keep;
         };
         if self.convert_only {
             let path = self.leaves.path(key);
             let own = var.value_dyn();
             if leaf.value.type_name() == own.type_name() {
                 self.converted.push((path, leaf));
-                return false;
+                return Action::Keep;
             }
             let at = || path_string(&path);
             match convert_leaf(leaf, own.type_name(), at, |v| own.from_array_owned(v)) {
@@ -224,9 +225,8 @@ impl WalkerMut for Updater {
                 self.errors.push(e);
             }
         }
-        false
+        Action::Keep
     }
-    fn static_value(&mut self, _key: &Key, _value: &mut dyn Any) {}
 }
 
 /// Removes the Variables matching filters from removable slots. In a dry run it only
@@ -264,22 +264,21 @@ impl WalkerMut for Popper<'_> {
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
         self.seen.insert(id)
     }
-    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, removable: bool) -> bool {
+    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, place: Place) -> Action {
         let path = self.tracker.child(key);
         let Some(i) = first_match(&self.filters, &path, var) else {
-            return false;
+            return Action::Keep;
         };
-        if !removable {
+        if place == Place::Fixed {
             self.fixed.push(path_string(&path));
-            return false;
+            return Action::Keep;
         }
         if self.dry_run {
-            return false;
+            return Action::Keep;
         }
         self.parts[i].push((path, var.to_state()));
-        true
+        Action::Remove
     }
-    fn static_value(&mut self, _key: &Key, _value: &mut dyn Any) {}
 }
 
 /// Sets a named static field on every node that has it.
@@ -304,13 +303,8 @@ impl<'a> AttributeSetter<'a> {
 }
 
 impl WalkerMut for AttributeSetter<'_> {
-    fn enter(&mut self, _key: &Key, _header: NodeHeader) {}
-    fn leave(&mut self) {}
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
         self.seen.insert(id)
-    }
-    fn variable(&mut self, _key: &Key, _var: &mut dyn AnyVariable, _removable: bool) -> bool {
-        false
     }
     fn static_value(&mut self, key: &Key, value: &mut dyn Any) {
         if key.as_str() == Some(self.name) {
@@ -391,6 +385,4 @@ impl Walker for Lister {
         let path = self.tracker.child(key);
         self.items.push((path, GraphItem::Variable(var.to_state())));
     }
-    fn static_value(&mut self, _key: &Key, _value: &dyn StaticField) {}
-    fn none(&mut self, _key: &Key) {}
 }

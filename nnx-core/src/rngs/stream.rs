@@ -2,7 +2,9 @@
 
 use crate::builtin::{RngCount, RngKey};
 use crate::error::Result;
-use crate::graph::{Builder, Field, Key as GraphKey, Module, NodeHeader, Walker, WalkerMut};
+use crate::graph::{
+    Action, Builder, Field, Key as GraphKey, Module, NodeHeader, Place, Walker, WalkerMut,
+};
 use crate::random::{self, Key};
 use crate::variable::VariableType;
 
@@ -272,15 +274,16 @@ impl Field for RngStream {
         self.tag.walk_field(&GraphKey::from("tag"), w);
         w.leave();
     }
-    fn walk_field_mut(&mut self, key: &GraphKey, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+    fn walk_field_mut(&mut self, key: &GraphKey, w: &mut dyn WalkerMut, _: Place) -> Action {
         w.enter(key, NodeHeader::node("RngStream"));
         // A stream's Variables are fixed slots: never removable by `pop`.
+        let fixed = Place::Fixed;
         self.count
-            .walk_field_mut(&GraphKey::from("count"), w, false);
-        self.key.walk_field_mut(&GraphKey::from("key"), w, false);
-        self.tag.walk_field_mut(&GraphKey::from("tag"), w, false);
+            .walk_field_mut(&GraphKey::from("count"), w, fixed);
+        self.key.walk_field_mut(&GraphKey::from("key"), w, fixed);
+        self.tag.walk_field_mut(&GraphKey::from("tag"), w, fixed);
         w.leave();
-        false
+        Action::Keep
     }
     fn build_field(key: &GraphKey, b: &mut Builder<'_>) -> Result<Self> {
         b.enter(key)?;

@@ -163,14 +163,15 @@ impl Field for Dropout {
         self.stream.walk_field(&GraphKey::from("stream"), w);
         w.leave();
     }
-    fn walk_field_mut(&mut self, key: &GraphKey, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+    fn walk_field_mut(&mut self, key: &GraphKey, w: &mut dyn WalkerMut, _: Place) -> Action {
         w.enter(key, NodeHeader::node("Dropout"));
-        self.rate.walk_field_mut(&GraphKey::from("rate"), w, false);
-        self.rngs.walk_field_mut(&GraphKey::from("rngs"), w, false);
+        let fixed = Place::Fixed;
+        self.rate.walk_field_mut(&GraphKey::from("rate"), w, fixed);
+        self.rngs.walk_field_mut(&GraphKey::from("rngs"), w, fixed);
         self.stream
-            .walk_field_mut(&GraphKey::from("stream"), w, false);
+            .walk_field_mut(&GraphKey::from("stream"), w, fixed);
         w.leave();
-        false
+        Action::Keep
     }
     fn build_field(key: &GraphKey, b: &mut Builder<'_>) -> Result<Self> {
         b.enter(key)?;
