@@ -245,11 +245,8 @@ const SOWN_HEADER: NodeHeader = NodeHeader {
 };
 
 /// A module that can `sow`: `#[derive(Module)]` implements it for structs with a
-/// `#[nnx(sow)]` field of type [`Sown`]. Sowing itself is [`Module::sow`] and
-/// [`Module::sow_with`], which require this trait.
-///
-/// [`Module::sow`]: crate::Module::sow
-/// [`Module::sow_with`]: crate::Module::sow_with
+/// `#[nnx(sow)]` field of type [`Sown`]; sowing is its provided methods
+/// [`sow`](Sow::sow) and [`sow_with`](Sow::sow_with).
 ///
 /// ```
 /// use nnx_core::prelude::*;
@@ -296,4 +293,58 @@ pub trait Sow {
     /// assert!(Block::field_names().contains(&"w"));
     /// ```
     fn field_names() -> &'static [&'static str];
+
+    /// Records `value` under `name` at the module's own path, appending to a tuple
+    /// (Flax's `sow`): `self.sow(Intermediate, "i", x.clone())?`. Only modules with a
+    /// `#[nnx(sow)]` store can sow.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Block {
+    ///     #[nnx(sow)]
+    ///     sown: Sown,
+    /// }
+    /// let mut b = Block { sown: Sown::default() };
+    /// b.sow(Intermediate, "i", 1.0f32).unwrap();
+    /// b.sow(Intermediate, "i", 2.0f32).unwrap();
+    /// assert_eq!(b.state().len(), 1); // one tuple at path 'i'
+    /// assert!(b.state().leaf(&[Key::from("i")]).is_some());
+    /// ```
+    fn sow<T: Value + Clone + PartialEq>(&mut self, kind: Kind, name: &str, value: T) -> Result<()>
+    where
+        Self: Sized,
+    {
+        self.sown().sow(kind, name, value, Self::field_names())
+    }
+
+    /// Records `value` under `name` with a custom accumulator (Flax's `sow` with
+    /// `init_fn` and `reduce_fn`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Block {
+    ///     #[nnx(sow)]
+    ///     sown: Sown,
+    /// }
+    /// let mut b = Block { sown: Sown::default() };
+    /// b.sow_with(Intermediate, "n", 1u32, || 0u32, |acc, x| acc + x).unwrap();
+    /// b.sow_with(Intermediate, "n", 1u32, || 0u32, |acc, x| acc + x).unwrap();
+    /// assert_eq!(b.sown.get("n").unwrap().value_dyn().as_any().downcast_ref::<u32>(), Some(&2));
+    /// ```
+    fn sow_with<T, R: Value + Clone>(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        value: T,
+        init: impl FnOnce() -> R,
+        reduce: impl FnOnce(R, T) -> R,
+    ) -> Result<()>
+    where
+        Self: Sized,
+    {
+        self.sown()
+            .sow_with(kind, name, value, init, reduce, Self::field_names())
+    }
 }

@@ -4,74 +4,16 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::graph::field::Field;
 use crate::graph::fit::convert_leaf;
 use crate::graph::graphdef::Entry;
 use crate::graph::key::{path_string, Key};
-use crate::graph::leaves::{check, join, Cursor};
-use crate::graph::shared::Shared;
+use crate::graph::leaves::Cursor;
 use crate::graph::statics::DynStatic;
 use crate::graph::tracker::ROOT;
 use crate::graph::walker::NodeHeader;
-use crate::state::{State, Tree, VariableState};
+use crate::state::{Tree, VariableState};
 use crate::value::Value;
 use crate::variable::{Variable, VariableType};
-
-/// The States given to merge: one `State`, a tuple of them, or a `Vec`.
-///
-/// ```
-/// use nnx_core::prelude::*;
-/// #[derive(Module)]
-/// struct Bn { scale: Param<f32>, mean: BatchStat<f32> }
-/// let (g, params, stats) = Bn { scale: Param::new(1.0), mean: BatchStat::new(0.0) }
-///     .split((Param, BatchStat))?;
-/// let a: Bn = g.merge((params.clone(), stats.clone()))?; // a tuple
-/// let b: Bn = g.merge(vec![params, stats])?; // a Vec
-/// assert_eq!((*a.scale, *b.mean), (1.0, 0.0));
-/// # Ok::<(), nnx_core::Error>(())
-/// ```
-pub trait IntoStates {
-    /// The States, in order (a later State wins at the same path).
-    ///
-    /// ```
-    /// use nnx_core::graph::IntoStates;
-    /// use nnx_core::State;
-    /// assert_eq!((State::new(), State::new()).into_states().len(), 2);
-    /// assert_eq!(State::new().into_states().len(), 1);
-    /// ```
-    fn into_states(self) -> Vec<State>;
-}
-
-impl IntoStates for State {
-    fn into_states(self) -> Vec<State> {
-        vec![self]
-    }
-}
-
-impl IntoStates for Vec<State> {
-    fn into_states(self) -> Vec<State> {
-        self
-    }
-}
-
-macro_rules! tuple_states {
-    ($($s:ident),+) => {
-        impl IntoStates for ($(tuple_states!(@ty $s),)+) {
-            #[allow(non_snake_case)]
-            fn into_states(self) -> Vec<State> {
-                let ($($s,)+) = self;
-                vec![$($s),+]
-            }
-        }
-    };
-    (@ty $s:ident) => { State };
-}
-tuple_states!(A);
-tuple_states!(A, B);
-tuple_states!(A, B, C);
-tuple_states!(A, B, C, D);
-tuple_states!(A, B, C, D, E);
-tuple_states!(A, B, C, D, E, F);
 
 /// Reads a GraphDef's entries back into typed fields; generated code calls it.
 ///
@@ -118,29 +60,24 @@ pub struct Builder<'a> {
     pos: usize,
     /// The leaves still to take.
     leaves: Cursor<Tree<VariableState>>,
-    shared: Vec<Option<Box<dyn Any + Send + Sync>>>,
-}
-
-pub(crate) fn build<M: Field>(entries: &[Entry], states: Vec<State>) -> Result<M> {
-    let leaves = join(states)?;
-    check(&leaves, true, |c| c.entries(entries))?;
-    let shared_count = entries
-        .iter()
-        .filter(|e| matches!(e, Entry::SharedFirst { .. }))
-        .count();
-    let mut b = Builder {
-        entries,
-        pos: 0,
-        leaves: Cursor::new(leaves),
-        shared: (0..shared_count).map(|_| None).collect(),
-    };
-    M::build_field(&ROOT, &mut b)
+    /// The shared objects built so far, by index (see `Builder::shared`).
+    pub(crate) shared: Vec<Option<Box<dyn Any + Send + Sync>>>,
 }
 
 impl<'a> Builder<'a> {
-    fn mismatch(&self, key: &Key, expected: &str) -> Error {
+    pub(crate) fn new(entries: &'a [Entry], leaves: Tree<VariableState>, shared: usize) -> Self {
+        Builder {
+            entries,
+            pos: 0,
+            leaves: Cursor::new(leaves),
+            shared: (0..shared).map(|_| None).collect(),
+        }
+    }
+
+    /// The GraphDef does not hold what the type being built reads next.
+    pub(crate) fn mismatch(&self, key: &Key, expected: &str) -> Error {
         let found = match self.entries.get(self.pos) {
-            Some(e) => format!("{e:?}"),
+            Some(e) => e.describe(),
             None => "the end of the GraphDef".to_string(),
         };
         Error::TypeMismatch {
@@ -150,10 +87,14 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn next(&mut self) -> Option<&'a Entry> {
-        let e = self.entries.get(self.pos);
+    /// The next entry, not consumed.
+    pub(crate) fn peek(&self) -> Option<&'a Entry> {
+        self.entries.get(self.pos)
+    }
+
+    /// Consumes the entry [`peek`](Self::peek) returned.
+    pub(crate) fn advance(&mut self) {
         self.pos += 1;
-        e
     }
 
     /// The path of `key` in the current node, as errors print it.
@@ -539,75 +480,6 @@ impl<'a> Builder<'a> {
                 None => Err(self.mismatch(key, std::any::type_name::<S>())),
             },
             _ => Err(self.mismatch(key, "a static value")),
-        }
-    }
-
-    /// Rebuilds a shared object: built at its first occurrence, the same handle at
-    /// every later one.
-    ///
-    /// ```
-    /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
-    ///
-    /// /// Two slots that may hold the same Param.
-    /// struct Tied { a: Shared<Param<f32>>, b: Shared<Param<f32>> }
-    /// impl Field for Tied {
-    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
-    ///         b.enter(key)?;
-    ///         let a = b.shared(&Key::from("a"))?;
-    ///         let second = b.shared(&Key::from("b"))?;
-    ///         b.leave()?;
-    ///         Ok(Tied { a, b: second })
-    ///     }
-    /// #   fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
-    /// #       w.enter(key, NodeHeader::node("Tied"));
-    /// #       self.a.walk_field(&Key::from("a"), w);
-    /// #       self.b.walk_field(&Key::from("b"), w);
-    /// #       w.leave();
-    /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
-    /// #       w.enter(key, NodeHeader::node("Tied"));
-    /// #       self.a.walk_field_mut(&Key::from("a"), w, Place::Fixed);
-    /// #       self.b.walk_field_mut(&Key::from("b"), w, Place::Fixed);
-    /// #       w.leave();
-    /// #       Action::Keep
-    /// #   }
-    /// }
-    /// impl Module for Tied {}
-    ///
-    /// let p = Shared::new(Param::new(1.0));
-    /// let (g, s) = Tied { a: p.clone(), b: p }.split(..)?;
-    /// assert_eq!(s.len(), 1); // stored once
-    /// let back: Tied = g.merge(s)?;
-    /// assert!(back.a.ptr_eq(&back.b));
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn shared<T: Field>(&mut self, key: &Key) -> Result<Shared<T>> {
-        match self.next() {
-            Some(Entry::SharedFirst { index }) => {
-                let index = *index;
-                let handle = Shared::new(T::build_field(key, self)?);
-                if let Some(slot) = self.shared.get_mut(index) {
-                    *slot = Some(Box::new(handle.clone()));
-                }
-                Ok(handle)
-            }
-            Some(Entry::SharedRef { index, .. }) => {
-                let found = self
-                    .shared
-                    .get(*index)
-                    .and_then(|s| s.as_ref())
-                    .and_then(|s| s.downcast_ref::<Shared<T>>())
-                    .cloned();
-                found.ok_or_else(|| {
-                    self.pos -= 1;
-                    self.mismatch(key, "an earlier shared object of the same type")
-                })
-            }
-            _ => {
-                self.pos -= 1;
-                Err(self.mismatch(key, "a shared object"))
-            }
         }
     }
 }

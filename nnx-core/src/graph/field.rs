@@ -1,58 +1,9 @@
-//! How each field type takes part in graph traversal.
-//!
-//! `#[derive(Module)]` calls [`Field`] on every field; the field's type decides
-//! whether it is a Variable, a child node, a container of those, or a static
-//! hyperparameter. No type is inspected at run time.
-//!
-//! A hand-written implementation walks its fields under their keys, between
-//! `enter` and `leave`, and builds them back in the same order:
-//!
-//! ```
-//! use nnx_core::prelude::*;
-//! use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
-//!
-//! struct Affine { w: Param<f32>, b: Param<f32>, features: usize }
-//!
-//! impl Field for Affine {
-//!     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
-//!         w.enter(key, NodeHeader::node("Affine"));
-//!         self.w.walk_field(&Key::from("w"), w);
-//!         self.b.walk_field(&Key::from("b"), w);
-//!         self.features.walk_field(&Key::from("features"), w); // a static
-//!         w.leave();
-//!     }
-//!     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
-//!         w.enter(key, NodeHeader::node("Affine"));
-//!         self.w.walk_field_mut(&Key::from("w"), w, Place::Fixed);
-//!         self.b.walk_field_mut(&Key::from("b"), w, Place::Fixed);
-//!         self.features.walk_field_mut(&Key::from("features"), w, Place::Fixed);
-//!         w.leave();
-//!         Action::Keep
-//!     }
-//!     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
-//!         b.enter(key)?;
-//!         let w = Field::build_field(&Key::from("w"), b)?;
-//!         let bias = Field::build_field(&Key::from("b"), b)?;
-//!         let features = Field::build_field(&Key::from("features"), b)?;
-//!         b.leave()?;
-//!         Ok(Affine { w, b: bias, features })
-//!     }
-//! }
-//! impl Module for Affine {}
-//!
-//! let m = Affine { w: Param::new(2.0), b: Param::new(1.0), features: 4 };
-//! assert_eq!(m.state().flat_state().paths(), vec![vec![Key::from("b")], vec![Key::from("w")]]);
-//! let (g, s) = m.split(..)?;
-//! let back: Affine = g.merge(s)?;
-//! assert_eq!((*back.w, *back.b, back.features), (2.0, 1.0, 4));
-//! # Ok::<(), nnx_core::Error>(())
-//! ```
+//! The [`Field`] trait: how each field type takes part in graph traversal.
 
 use crate::error::Result;
 use crate::graph::builder::Builder;
 use crate::graph::key::Key;
 use crate::graph::walker::{Action, Place, Walker, WalkerMut};
-use crate::variable::{Variable, VariableType};
 
 /// A type that can be a field of a `#[derive(Module)]` struct.
 #[diagnostic::on_unimplemented(
@@ -62,7 +13,7 @@ use crate::variable::{Variable, VariableType};
 )]
 ///
 /// `#[derive(Module)]` writes these for structs and enums; the [module
-/// docs](self) show a hand-written one for a struct.
+/// docs](crate::graph) show a hand-written one for a struct.
 ///
 /// ```
 /// use nnx_core::prelude::*;
@@ -129,51 +80,3 @@ pub trait Field: Sized + Send + Sync + 'static {
     /// ```
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self>;
 }
-
-/// The graph impls of a Variable type (used by `variable_type!`).
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __variable_graph_impls {
-    ($name:ident) => {
-        #[automatically_derived]
-        impl<T: $crate::value::Value + ::core::clone::Clone> $crate::graph::Field for $name<T> {
-            fn walk_field(&self, key: &$crate::Key, w: &mut dyn $crate::graph::Walker) {
-                $crate::__private::walk_variable(self, key, w)
-            }
-            fn walk_field_mut(
-                &mut self,
-                key: &$crate::Key,
-                w: &mut dyn $crate::graph::WalkerMut,
-                place: $crate::graph::Place,
-            ) -> $crate::graph::Action {
-                $crate::__private::walk_variable_mut(self, key, w, place)
-            }
-            fn build_field(
-                key: &$crate::Key,
-                b: &mut $crate::graph::Builder<'_>,
-            ) -> $crate::Result<Self> {
-                b.variable::<Self>(key)
-            }
-        }
-
-        #[automatically_derived]
-        impl<T: $crate::value::Value + ::core::clone::Clone> $crate::Module for $name<T> {}
-    };
-}
-
-/// Walks a typed Variable (used by `variable_type!`).
-pub fn walk_variable<V: VariableType>(var: &V, key: &Key, w: &mut dyn Walker) {
-    w.variable(key, var.as_variable())
-}
-
-/// Walks a typed Variable mutably (used by `variable_type!`).
-pub fn walk_variable_mut<V: VariableType>(
-    var: &mut V,
-    key: &Key,
-    w: &mut dyn WalkerMut,
-    place: Place,
-) -> Action {
-    w.variable(key, var.as_variable_mut(), place)
-}
-
-crate::__variable_graph_impls!(Variable);

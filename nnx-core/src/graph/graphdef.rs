@@ -5,9 +5,6 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::error::Result;
-use crate::graph::builder::{build, IntoStates};
-use crate::graph::field::Field;
 use crate::graph::fit::VariableDecl;
 use crate::graph::key::Key;
 use crate::graph::statics::DynStatic;
@@ -53,6 +50,20 @@ impl Entry {
             | Entry::None { key }
             | Entry::SharedRef { key, .. } => Some(key),
             Entry::Leave | Entry::SharedFirst { .. } => None,
+        }
+    }
+}
+
+impl Entry {
+    /// What the entry records, in the words errors use.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Entry::Enter { header, .. } => format!("a node of type {}", header.type_name),
+            Entry::Leave => "the end of a node".to_string(),
+            Entry::Variable { decl, .. } => format!("a {} Variable", decl.kind.name()),
+            Entry::Static { value, .. } => format!("the static value {value:?}"),
+            Entry::None { .. } => "an empty Option".to_string(),
+            Entry::SharedFirst { .. } | Entry::SharedRef { .. } => "a shared object".to_string(),
         }
     }
 }
@@ -139,24 +150,6 @@ impl<M> GraphDef<M> {
             .iter()
             .filter(|e| matches!(e, Entry::Variable { .. }))
             .count()
-    }
-}
-
-impl<M: Field> GraphDef<M> {
-    /// Rebuilds the module from States (Flax's `nnx.merge`). Strict: every Variable
-    /// path must be present once, with the recorded Variable type, value type, shape
-    /// and dtype, and no State may hold other paths. All problems are reported in one
-    /// error.
-    ///
-    /// ```
-    /// use nnx_core::prelude::*;
-    /// let (g, params) = vec![Param::new(1.0f32)].split(..).unwrap();
-    /// let back = g.merge(params.clone()).unwrap();
-    /// assert_eq!(*back[0], 1.0);
-    /// assert!(g.merge(State::new()).is_err()); // the Variable at `0` is missing
-    /// ```
-    pub fn merge(&self, states: impl IntoStates) -> Result<M> {
-        build(&self.entries, states.into_states())
     }
 }
 

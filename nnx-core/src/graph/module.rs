@@ -5,18 +5,15 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::filter::{check_ellipsis, Filter, Filters};
-use crate::graph::builder::IntoStates;
 use crate::graph::field::Field;
 use crate::graph::graphdef::GraphDef;
 use crate::graph::key::{path_string, Path};
 use crate::graph::leaves::{check, join};
+use crate::graph::merge::IntoStates;
 use crate::graph::tracker::ROOT;
 use crate::graph::walker::Place;
 use crate::graph::walkers::{AttributeSetter, Collector, GraphItem, Lister, Popper, Updater};
-use crate::kind::Kind;
-use crate::sow::Sow;
 use crate::state::{collect_errors, State, Tree};
-use crate::value::Value;
 
 /// A node of a module graph with Flax's graph operations: `state`, `split`,
 /// `merge` (on [`GraphDef`]), `update`, `pop`, `graphdef`, `iter_graph`...
@@ -299,60 +296,6 @@ pub trait Module: Field {
         set_attribute(self, "deterministic", true)?;
         set_attribute(self, "use_running_average", true)?;
         Ok(())
-    }
-
-    /// Records `value` under `name` at the module's own path, appending to a tuple
-    /// (Flax's `sow`): `self.sow(Intermediate, "i", x.clone())?`. Only modules with a
-    /// `#[nnx(sow)]` store can sow.
-    ///
-    /// ```
-    /// use nnx_core::prelude::*;
-    /// #[derive(Module)]
-    /// struct Block {
-    ///     #[nnx(sow)]
-    ///     sown: Sown,
-    /// }
-    /// let mut b = Block { sown: Sown::default() };
-    /// b.sow(Intermediate, "i", 1.0f32).unwrap();
-    /// b.sow(Intermediate, "i", 2.0f32).unwrap();
-    /// assert_eq!(b.state().len(), 1); // one tuple at path 'i'
-    /// assert!(b.state().leaf(&[Key::from("i")]).is_some());
-    /// ```
-    fn sow<T: Value + Clone + PartialEq>(&mut self, kind: Kind, name: &str, value: T) -> Result<()>
-    where
-        Self: Sow,
-    {
-        self.sown().sow(kind, name, value, Self::field_names())
-    }
-
-    /// Records `value` under `name` with a custom accumulator (Flax's `sow` with
-    /// `init_fn` and `reduce_fn`).
-    ///
-    /// ```
-    /// use nnx_core::prelude::*;
-    /// #[derive(Module)]
-    /// struct Block {
-    ///     #[nnx(sow)]
-    ///     sown: Sown,
-    /// }
-    /// let mut b = Block { sown: Sown::default() };
-    /// b.sow_with(Intermediate, "n", 1u32, || 0u32, |acc, x| acc + x).unwrap();
-    /// b.sow_with(Intermediate, "n", 1u32, || 0u32, |acc, x| acc + x).unwrap();
-    /// assert_eq!(b.sown.get("n").unwrap().value_dyn().as_any().downcast_ref::<u32>(), Some(&2));
-    /// ```
-    fn sow_with<T, R: Value + Clone>(
-        &mut self,
-        kind: Kind,
-        name: &str,
-        value: T,
-        init: impl FnOnce() -> R,
-        reduce: impl FnOnce(R, T) -> R,
-    ) -> Result<()>
-    where
-        Self: Sow,
-    {
-        self.sown()
-            .sow_with(kind, name, value, init, reduce, Self::field_names())
     }
 }
 

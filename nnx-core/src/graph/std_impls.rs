@@ -1,4 +1,5 @@
-//! [`Field`] for std containers: `Option`, `Box`, `Vec`, arrays and
+//! [`Field`] for std types: primitives (static hyperparameters, walked as
+//! `#[nnx(static)]` fields are), `Option`, `Box`, `Vec`, arrays and
 //! `BTreeMap<String, _>`, whose map walking `Rngs` and `Sown` reuse.
 
 use std::collections::BTreeMap;
@@ -7,7 +8,94 @@ use crate::error::Result;
 use crate::graph::builder::Builder;
 use crate::graph::field::Field;
 use crate::graph::key::Key;
+use crate::graph::statics::{StaticFloat, StaticHyperparameter};
 use crate::graph::walker::{Action, NodeHeader, Place, Walker, WalkerMut};
+
+/// How a static walks: what `#[nnx(static)]` fields and bare primitive fields
+/// both call, as one trait so that a type that cannot be static gets one error.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a `#[nnx(static)]` field",
+    label = "static fields live in the GraphDef, which is compared and hashed",
+    note = "a static field must be Clone + Debug + PartialEq + Hash + Send + Sync + 'static"
+)]
+pub trait StaticWalk: Sized {
+    /// Shows the value to a walker.
+    fn walk(&self, key: &Key, w: &mut dyn Walker);
+    /// Shows the value to a mutating walker, which may set it.
+    fn walk_mut(&mut self, key: &Key, w: &mut dyn WalkerMut);
+    /// Reads the value back from a GraphDef.
+    fn build(key: &Key, b: &mut Builder<'_>) -> Result<Self>;
+}
+
+impl<T: StaticHyperparameter> StaticWalk for T {
+    fn walk(&self, key: &Key, w: &mut dyn Walker) {
+        w.static_value(key, self)
+    }
+    fn walk_mut(&mut self, key: &Key, w: &mut dyn WalkerMut) {
+        w.static_value(key, self)
+    }
+    fn build(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        b.static_value::<T>(key)
+    }
+}
+
+macro_rules! primitive_fields {
+    ($($t:ty),*) => {$(
+        /// A primitive field is a static hyperparameter without any attribute.
+        impl Field for $t {
+            fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+                StaticWalk::walk(self, key, w)
+            }
+            fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
+                StaticWalk::walk_mut(self, key, w);
+                Action::Keep
+            }
+            fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+                StaticWalk::build(key, b)
+            }
+        }
+    )*};
+}
+
+primitive_fields!(
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    String,
+    ()
+);
+
+/// Floats are walked as [`StaticFloat`]s (compared by bits) and set as floats.
+macro_rules! float_fields {
+    ($($t:ty),*) => {$(
+        /// A float field is a static hyperparameter without any attribute.
+        impl Field for $t {
+            fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+                w.static_value(key, &StaticFloat(*self))
+            }
+            fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
+                w.static_value(key, self);
+                Action::Keep
+            }
+            fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+                b.static_value::<StaticFloat<$t>>(key).map(|f| f.0)
+            }
+        }
+    )*};
+}
+float_fields!(f32, f64);
 
 /// `Some(x)` is `x` under the same key; `None` is recorded in the GraphDef.
 /// An `Option` slot holding a Variable is removable by `pop`.
