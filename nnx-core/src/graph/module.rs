@@ -242,7 +242,7 @@ pub trait Module: Field {
 
     /// Sets the static field `name` to `value` on every node that has one (Flax's
     /// `set_attributes`); returns how many were set. An error if none has it, or if
-    /// one has it with another type.
+    /// one has it with another type; then nothing is set.
     ///
     /// ```
     /// use nnx_core::prelude::*;
@@ -254,7 +254,7 @@ pub trait Module: Field {
     /// assert!(m.set_attributes("missing", 1u8).is_err());
     /// ```
     fn set_attributes<T: Any + Clone>(&mut self, name: &str, value: T) -> Result<usize> {
-        let n = set_attribute(self, name, value)?;
+        let n = count_attribute::<Self, T>(self, name)?;
         if n == 0 {
             return Err(Error::Attribute {
                 name: name.to_string(),
@@ -262,11 +262,13 @@ pub trait Module: Field {
                 found: "no such field in the graph".to_string(),
             });
         }
+        write_attribute(self, name, value);
         Ok(n)
     }
 
     /// Training mode: `deterministic = false` and `use_running_average = false`
-    /// wherever those fields exist (Flax's `module.train()`).
+    /// wherever those fields exist (Flax's `module.train()`). If one of them is
+    /// not a `bool`, nothing changes.
     ///
     /// ```
     /// use nnx_core::prelude::*;
@@ -277,9 +279,10 @@ pub trait Module: Field {
     /// assert!(!m.deterministic);
     /// ```
     fn train(&mut self) -> Result<()> {
-        set_attribute(self, "deterministic", false)?;
-        set_attribute(self, "use_running_average", false)?;
-        Ok(())
+        set_modes(
+            self,
+            &[("deterministic", false), ("use_running_average", false)],
+        )
     }
 
     /// Evaluation mode: `deterministic = true` and `use_running_average = true`.
@@ -293,30 +296,50 @@ pub trait Module: Field {
     /// assert!(m.deterministic);
     /// ```
     fn eval(&mut self) -> Result<()> {
-        set_attribute(self, "deterministic", true)?;
-        set_attribute(self, "use_running_average", true)?;
-        Ok(())
+        set_modes(
+            self,
+            &[("deterministic", true), ("use_running_average", true)],
+        )
     }
 }
 
-fn set_attribute<M: Field, T: Any + Clone>(m: &mut M, name: &str, value: T) -> Result<usize> {
-    let mut set = |slot: &mut dyn Any| match slot.downcast_mut::<T>() {
-        Some(s) => {
-            *s = value.clone();
-            true
-        }
-        None => false,
-    };
-    let mut w = AttributeSetter::new(name, &mut set);
+/// How many static fields are named `name`; an error naming every one that is
+/// not a `T`. Changes nothing.
+fn count_attribute<M: Field, T: Any>(m: &mut M, name: &str) -> Result<usize> {
+    let fits = |slot: &dyn Any| slot.is::<T>();
+    let mut w = AttributeSetter::new(name, &fits, None);
     m.walk_field_mut(&ROOT, &mut w, Place::Fixed);
     if !w.wrong_type.is_empty() {
         return Err(Error::Attribute {
             name: name.to_string(),
             expected: std::any::type_name::<T>().to_string(),
-            found: format!("fields of other types: {}", w.wrong_type.join(", ")),
+            found: format!("fields of another type at {}", w.wrong_type.join(", ")),
         });
     }
     Ok(w.count)
+}
+
+/// Sets every static field named `name` (checked by [`count_attribute`]).
+fn write_attribute<M: Field, T: Any + Clone>(m: &mut M, name: &str, value: T) {
+    let fits = |slot: &dyn Any| slot.is::<T>();
+    let mut set = |slot: &mut dyn Any| {
+        if let Some(s) = slot.downcast_mut::<T>() {
+            *s = value.clone();
+        }
+    };
+    let mut w = AttributeSetter::new(name, &fits, Some(&mut set));
+    m.walk_field_mut(&ROOT, &mut w, Place::Fixed);
+}
+
+/// Sets boolean mode flags, all or (on an error) none.
+fn set_modes<M: Field>(m: &mut M, flags: &[(&str, bool)]) -> Result<()> {
+    for (name, _) in flags {
+        count_attribute::<M, bool>(m, name)?;
+    }
+    for (name, value) in flags {
+        write_attribute(m, name, *value);
+    }
+    Ok(())
 }
 
 impl<T: Field> Module for Vec<T> {}

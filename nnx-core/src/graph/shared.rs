@@ -162,9 +162,16 @@ impl Builder<'_> {
                 Ok(handle)
             }
             Some(Entry::SharedRef { index, .. }) => {
-                let found = self
-                    .shared
-                    .get(*index)
+                let slot = self.shared.get(*index);
+                if let Some(None) = slot {
+                    // Referred to from inside itself: still being built.
+                    return Err(crate::Error::invalid_argument(
+                        format!("merge at {}", self.path_string_with(key)),
+                        "a graph without reference cycles",
+                        "a shared object that contains itself",
+                    ));
+                }
+                let found = slot
                     .and_then(|s| s.as_ref())
                     .and_then(|s| s.downcast_ref::<Shared<T>>())
                     .cloned();

@@ -281,21 +281,35 @@ impl WalkerMut for Popper<'_> {
     }
 }
 
-/// Sets a named static field on every node that has it.
+/// Writes a value into a static field it fits.
+pub(crate) type Setter<'a> = &'a mut dyn FnMut(&mut dyn Any);
+
+/// Finds the static fields named `name` (in its dry run) or sets them: the dry
+/// run counts those that `fits` and lists the paths of the others, so that a
+/// setter that would fail anywhere changes nothing.
 pub(crate) struct AttributeSetter<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) set: &'a mut dyn FnMut(&mut dyn Any) -> bool,
+    name: &'a str,
+    fits: &'a dyn Fn(&dyn Any) -> bool,
+    /// `None`: the dry run.
+    set: Option<Setter<'a>>,
+    tracker: PathTracker,
     seen: HashSet<usize>,
     pub(crate) count: usize,
     pub(crate) wrong_type: Vec<String>,
 }
 
 impl<'a> AttributeSetter<'a> {
-    pub(crate) fn new(name: &'a str, set: &'a mut dyn FnMut(&mut dyn Any) -> bool) -> Self {
+    pub(crate) fn new(
+        name: &'a str,
+        fits: &'a dyn Fn(&dyn Any) -> bool,
+        set: Option<Setter<'a>>,
+    ) -> Self {
         AttributeSetter {
             name,
+            fits,
             set,
-            seen: Default::default(),
+            tracker: PathTracker::default(),
+            seen: HashSet::new(),
             count: 0,
             wrong_type: Vec::new(),
         }
@@ -303,16 +317,26 @@ impl<'a> AttributeSetter<'a> {
 }
 
 impl WalkerMut for AttributeSetter<'_> {
+    fn enter(&mut self, key: &Key, header: NodeHeader) {
+        self.tracker.enter(key, header.transparent);
+    }
+    fn leave(&mut self) {
+        self.tracker.leave();
+    }
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
         self.seen.insert(id)
     }
     fn static_value(&mut self, key: &Key, value: &mut dyn Any) {
-        if key.as_str() == Some(self.name) {
-            if (self.set)(value) {
-                self.count += 1;
-            } else {
-                self.wrong_type.push(format!("{value:?}"));
-            }
+        if key.as_str() != Some(self.name) {
+            return;
+        }
+        if !(self.fits)(value) {
+            self.wrong_type.push(path_string(&self.tracker.child(key)));
+            return;
+        }
+        self.count += 1;
+        if let Some(set) = &mut self.set {
+            set(value);
         }
     }
 }
