@@ -40,10 +40,12 @@ impl VariableDecl {
     /// The declaration of a live value's slot.
     pub(crate) fn of(kind: Kind, value: &dyn Value) -> Self {
         let (dtype, shape) = (value.dtype(), value.shape_of());
-        let raw = value
-            .array_ref()
-            .filter(|r| Some(r.dtype()) != dtype || Some(r.shape()) != shape.as_deref())
-            .map(|r| (r.dtype(), r.shape().to_vec()));
+        // An array or scalar stores data of its own dtype and shape; only a value
+        // without a dtype (a key) can hold data of another layout.
+        let raw = match dtype {
+            Some(_) => None,
+            None => value.array_ref().map(|r| (r.dtype(), r.shape().to_vec())),
+        };
         VariableDecl {
             kind,
             value_type: value.type_name(),
