@@ -245,8 +245,13 @@ impl nnx::graph::Field for Stale {
     fn walk_field(&self, key: &Key, w: &mut dyn nnx::graph::Walker) {
         Other::Identity.walk_field(key, w)
     }
-    fn walk_field_mut(&mut self, _: &Key, _: &mut dyn nnx::graph::WalkerMut, _: bool) -> bool {
-        false
+    fn walk_field_mut(
+        &mut self,
+        _: &Key,
+        _: &mut dyn nnx::graph::WalkerMut,
+        _: nnx::graph::Place,
+    ) -> nnx::graph::Action {
+        nnx::graph::Action::Keep
     }
     fn build_field(key: &Key, b: &mut nnx::graph::Builder<'_>) -> nnx::Result<Self> {
         Head::build_field(key, b).map(|_| Stale)

@@ -16,14 +16,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::graph::field::{Field, NodeHeader, Walker, WalkerMut};
-use crate::graph::Builder;
+use crate::variable::VariableInfo;
+use crate::graph::std_impls::{build_map, walk_map, walk_map_mut};
+use crate::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
 use crate::key::Key;
 use crate::kind::Kind;
 use crate::metadata::Metadata;
 use crate::value::{downcast_arc, short_type_name, value_type_mismatch, Value};
 use crate::variable::AnyVariable;
-use crate::variable::VariableInfo;
 use crate::variable::VariableState;
 
 /// The store a module sows into. A module opts in to `sow` with one field marked
@@ -211,31 +211,29 @@ impl Sown {
     }
 }
 
+/// A transparent node: sown Variables sit at their module's own level, each in a
+/// removable slot (`pop` takes them out).
 impl Field for Sown {
     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
-        w.enter(key, SOWN_HEADER);
-        for (name, var) in &self.vars {
-            w.variable(&Key::from(name.clone()), var);
-        }
-        w.leave();
+        walk_map(&self.vars, key, SOWN_HEADER, w)
     }
-    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
-        w.enter(key, SOWN_HEADER);
-        self.vars
-            .retain(|name, var| !w.variable(&Key::from(name.clone()), var, true));
-        w.leave();
-        false
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
+        walk_map_mut(&mut self.vars, key, SOWN_HEADER, w, Place::Removable)
     }
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
-        b.enter(key)?;
-        let mut vars = BTreeMap::new();
-        while let Some(k) = b.next_child_key() {
-            let leaf: VariableState = b.take_leaf(&k)?;
-            let name = k.as_str().unwrap_or_default().to_string();
-            vars.insert(name, Erased(leaf));
-        }
-        b.leave()?;
-        Ok(Sown { vars })
+        build_map(key, b).map(|vars| Sown { vars })
+    }
+}
+
+impl Field for Erased {
+    fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+        w.variable(key, self)
+    }
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, place: Place) -> Action {
+        w.variable(key, self, place)
+    }
+    fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
+        b.take_leaf(key).map(Erased)
     }
 }
 
@@ -245,11 +243,8 @@ const SOWN_HEADER: NodeHeader = NodeHeader {
 };
 
 /// A module that can `sow`: `#[derive(Module)]` implements it for structs with a
-/// `#[nnx(sow)]` field of type [`Sown`]. Sowing itself is [`Module::sow`] and
-/// [`Module::sow_with`], which require this trait.
-///
-/// [`Module::sow`]: crate::Module::sow
-/// [`Module::sow_with`]: crate::Module::sow_with
+/// `#[nnx(sow)]` field of type [`Sown`]; sowing is its provided methods
+/// [`sow`](Sow::sow) and [`sow_with`](Sow::sow_with).
 ///
 /// ```
 /// use nnx_core::prelude::*;
@@ -296,21 +291,58 @@ pub trait Sow {
     /// assert!(Block::field_names().contains(&"w"));
     /// ```
     fn field_names() -> &'static [&'static str];
-}
 
-/// The type of a `#[nnx(sow)]` field (used by the derive).
-#[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "a `#[nnx(sow)]` field must have type `Sown`, not `{Self}`",
-    label = "not a `Sown` store"
-)]
-pub trait SowStore {
-    /// The store.
-    fn store(&mut self) -> &mut Sown;
-}
+    /// Records `value` under `name` at the module's own path, appending to a tuple
+    /// (Flax's `sow`): `self.sow(Intermediate, "i", x.clone())?`. Only modules with a
+    /// `#[nnx(sow)]` store can sow.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Block {
+    ///     #[nnx(sow)]
+    ///     sown: Sown,
+    /// }
+    /// let mut b = Block { sown: Sown::default() };
+    /// b.sow(Intermediate, "i", 1.0f32).unwrap();
+    /// b.sow(Intermediate, "i", 2.0f32).unwrap();
+    /// assert_eq!(b.state().len(), 1); // one tuple at path 'i'
+    /// assert!(b.state().leaf(&[Key::from("i")]).is_some());
+    /// ```
+    fn sow<T: Value + Clone + PartialEq>(&mut self, kind: Kind, name: &str, value: T) -> Result<()>
+    where
+        Self: Sized,
+    {
+        self.sown().sow(kind, name, value, Self::field_names())
+    }
 
-impl SowStore for Sown {
-    fn store(&mut self) -> &mut Sown {
-        self
+    /// Records `value` under `name` with a custom accumulator (Flax's `sow` with
+    /// `init_fn` and `reduce_fn`).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Block {
+    ///     #[nnx(sow)]
+    ///     sown: Sown,
+    /// }
+    /// let mut b = Block { sown: Sown::default() };
+    /// b.sow_with(Intermediate, "n", 1u32, || 0u32, |acc, x| acc + x).unwrap();
+    /// b.sow_with(Intermediate, "n", 1u32, || 0u32, |acc, x| acc + x).unwrap();
+    /// assert_eq!(b.sown.get("n").unwrap().value_dyn().as_any().downcast_ref::<u32>(), Some(&2));
+    /// ```
+    fn sow_with<T, R: Value + Clone>(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        value: T,
+        init: impl FnOnce() -> R,
+        reduce: impl FnOnce(R, T) -> R,
+    ) -> Result<()>
+    where
+        Self: Sized,
+    {
+        self.sown()
+            .sow_with(kind, name, value, init, reduce, Self::field_names())
     }
 }

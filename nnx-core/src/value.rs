@@ -329,6 +329,24 @@ pub trait Value: ValueBase + fmt::Debug {
     fn from_array_owned(&self, data: Arc<dyn Value>) -> Option<Arc<dyn Value>> {
         self.from_array_like(data.array_ref()?)
     }
+    /// `data` as a value of this Rust type when it holds the same data in another
+    /// one (an `ArrayD<f32>` of shape `(2, 3)` for an `Array2<f32>`, raw `uint32`
+    /// key data for a key), else `None`. [`from_array_owned`](Value::from_array_owned)
+    /// without a template: merge uses it to give a loaded value its slot's type.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use nnx_core::value::Value;
+    /// let data: Arc<dyn Value> = Arc::new(ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[2, 3])));
+    /// assert_eq!(ndarray::Array2::<f32>::from_value(data.clone()).unwrap().dim(), (2, 3));
+    /// assert!(ndarray::Array1::<f32>::from_value(data).is_none()); // another rank
+    /// ```
+    fn from_value(data: Arc<dyn Value>) -> Option<Arc<Self>>
+    where
+        Self: Sized,
+    {
+        downcast_arc(data).ok()
+    }
 }
 
 /// Renders a value as Python would, to a `String`.
@@ -484,6 +502,16 @@ pub fn downcast_arc<T: Value>(value: Arc<dyn Value>) -> Result<Arc<T>, Arc<dyn V
     }
 }
 
+/// A copy of `data` as an `Array<A, D>`, if it has that dtype and rank.
+fn array_from_ref<A: Element, D: Dimension>(data: ArrayRef<'_>) -> Option<ndarray::Array<A, D>> {
+    Some(
+        A::from_array_ref(data)?
+            .into_dimensionality::<D>()
+            .ok()?
+            .to_owned(),
+    )
+}
+
 impl<A: Element, D: Dimension + 'static> Value for ArrayBase<OwnedRepr<A>, D> {
     fn dtype(&self) -> Option<DType> {
         Some(A::DTYPE)
@@ -507,18 +535,25 @@ impl<A: Element, D: Dimension + 'static> Value for ArrayBase<OwnedRepr<A>, D> {
         Some(A::array_ref(self.view().into_dyn()))
     }
     fn from_array_like(&self, data: ArrayRef<'_>) -> Option<Arc<dyn Value>> {
-        let view = A::from_array_ref(data)?.into_dimensionality::<D>().ok()?;
-        Some(Arc::new(view.to_owned()))
+        Some(Arc::new(array_from_ref::<A, D>(data)?))
     }
     fn from_array_owned(&self, data: Arc<dyn Value>) -> Option<Arc<dyn Value>> {
-        // Move an unshared ArrayD<A> (what loading builds) into dimension D:
-        // a change of shape type, no element copy.
+        Self::from_value(data).map(|v| v as Arc<dyn Value>)
+    }
+    fn from_value(data: Arc<dyn Value>) -> Option<Arc<Self>> {
+        let copy = |v: &dyn Value| array_from_ref::<A, D>(v.array_ref()?).map(Arc::new);
+        // The same type is shared as is; an unshared ArrayD<A> (what loading
+        // builds) moves into dimension D: a change of shape type, no element copy.
+        let data = match downcast_arc::<Self>(data) {
+            Ok(same) => return Some(same),
+            Err(other) => other,
+        };
         match downcast_arc::<ndarray::ArrayD<A>>(data) {
             Ok(arc) => match Arc::try_unwrap(arc) {
                 Ok(owned) => Some(Arc::new(owned.into_dimensionality::<D>().ok()?)),
-                Err(shared) => self.from_array_like(shared.array_ref()?),
+                Err(shared) => copy(&*shared),
             },
-            Err(other) => self.from_array_like(other.array_ref()?),
+            Err(other) => copy(&*other),
         }
     }
 }
@@ -556,6 +591,10 @@ macro_rules! impl_scalar_value {
                     return None;
                 }
                 Some(Arc::new(*view.first()?))
+            }
+            fn from_value(data: Arc<dyn Value>) -> Option<Arc<Self>> {
+                let template = <$t>::default();
+                downcast_arc(template.from_array_owned(data)?).ok()
             }
         }
     )*};

@@ -32,6 +32,7 @@ macro_rules! variable_type {
         $(, collection = $coll:literal)? $(,)?
     ) => {
         $crate::variable_type!(@define [$(#[$attr])*] $vis $name [$($parent)?] [$($coll)?]);
+        #[automatically_derived]
         impl<T: $crate::value::Value + ::core::clone::Clone> $crate::VariableBehavior for $name<T> {}
     };
     (
@@ -87,6 +88,7 @@ macro_rules! variable_type {
             }
         }
 
+        #[automatically_derived]
         impl<T: $crate::value::Value + ::core::clone::Clone> $crate::VariableType for $name<T> {
             type Value = T;
             const KIND: $crate::Kind = $name;
@@ -105,12 +107,14 @@ macro_rules! variable_type {
             }
         }
 
+        #[automatically_derived]
         impl<T> ::core::clone::Clone for $name<T> {
             fn clone(&self) -> Self {
                 $name { var: ::core::clone::Clone::clone(&self.var) }
             }
         }
 
+        #[automatically_derived]
         impl<T> ::core::ops::Deref for $name<T> {
             type Target = T;
             fn deref(&self) -> &T {
@@ -118,24 +122,27 @@ macro_rules! variable_type {
             }
         }
 
+        #[automatically_derived]
         impl<T: ::core::clone::Clone> ::core::ops::DerefMut for $name<T> {
             fn deref_mut(&mut self) -> &mut T {
                 &mut self.var
             }
         }
 
+        #[automatically_derived]
         impl<T: $crate::value::Value> ::core::fmt::Display for $name<T> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 ::core::fmt::Display::fmt(&self.var, f)
             }
         }
 
+        #[automatically_derived]
         impl<T: $crate::value::Value> ::core::fmt::Debug for $name<T> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 ::core::fmt::Display::fmt(&self.var, f)
             }
         }
 
-        $crate::__variable_graph_impls!($name);
+        $crate::__private::variable_graph_impls!($name);
     };
 }

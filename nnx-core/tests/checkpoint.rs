@@ -729,3 +729,100 @@ fn rng_streams_round_trip_through_a_checkpoint() {
         rngs.next_key("dropout").unwrap()
     );
 }
+
+#[derive(Module)]
+struct Restorable {
+    kernel: Param<Array2<f32>>,
+    bias: Param<Array1<f32>>,
+    rngs: Rngs,
+}
+
+fn restorable(fill: f32, seed: i64) -> Restorable {
+    Restorable {
+        kernel: Param::new(Array2::from_elem((2, 3), fill)),
+        bias: Param::new(Array1::from_elem(3, fill)),
+        rngs: Rngs::new(seed),
+    }
+}
+
+#[test]
+fn a_loaded_state_updates_and_merges_into_declared_types() {
+    let trained = restorable(7.0, 3);
+    let bytes = checkpoint::save_state_to_bytes(&trained.state()).unwrap();
+    let loaded = checkpoint::load_state_from_bytes(&bytes).unwrap();
+    // Loaded values are dynamic-rank arrays and raw key data.
+    let kernel = loaded.leaf(&[k("kernel")]).unwrap();
+    assert!(kernel.value.as_any().is::<ArrayD<f32>>());
+
+    // update: each value takes the field's declared type.
+    let mut model = restorable(0.0, 0);
+    model.update(loaded.clone()).unwrap();
+    assert_eq!(model.kernel[[1, 2]], 7.0);
+    assert_eq!(model.bias[2], 7.0);
+    assert_eq!(model.state(), trained.state());
+
+    // merge: the same, from the GraphDef's declared types.
+    let graphdef = restorable(0.0, 0).graphdef();
+    let merged: Restorable = graphdef.merge(loaded.clone()).unwrap();
+    assert_eq!(merged.state(), trained.state());
+
+    // A real mismatch still fails, atomically, and says what would fit.
+    let mut small = Restorable {
+        kernel: Param::new(Array2::zeros((3, 3))),
+        ..restorable(0.0, 0)
+    };
+    let before = small.state();
+    let err = small.update(loaded.clone()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "shape mismatch at kernel: expected (3, 3), found (2, 3)"
+    );
+    assert_eq!(small.state(), before);
+    let err = small.graphdef().merge(loaded).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "shape mismatch at kernel: expected (3, 3), found (2, 3)"
+    );
+}
+
+#[test]
+fn a_value_without_the_slots_data_names_what_would_fit() {
+    let mut model = vec![Param::new(Array2::<f32>::zeros((2, 2)))];
+    let wrong = State::from_flat(vec![(
+        vec![Key::from(0usize)],
+        leaf(Param, nnx_core::value::Shape(vec![2, 2])),
+    )]);
+    let err = model.update(wrong.clone()).unwrap_err().to_string();
+    assert!(
+        err.starts_with("type mismatch at 0: expected ndarray::"),
+        "{err}"
+    );
+    assert!(err.contains("(or any array of float32 (2, 2))"), "{err}");
+    let err = model.graphdef().merge(wrong).err().unwrap().to_string();
+    assert!(err.contains("(or any array of float32 (2, 2))"), "{err}");
+    // An f64 array of the right shape: the dtype is what is wrong.
+    let f64s = State::from_flat(vec![(
+        vec![Key::from(0usize)],
+        leaf(Param, ArrayD::<f64>::zeros(IxDyn(&[2, 2]))),
+    )]);
+    assert_eq!(
+        model.update(f64s).unwrap_err().to_string(),
+        "dtype mismatch at 0: expected float32, found float64"
+    );
+}
+
+#[test]
+fn states_that_overlap_are_refused_by_name() {
+    let mut model = vec![Param::new(1.0f32)];
+    let a = State::from_flat(vec![(vec![Key::from(0usize)], leaf(Param, 2.0f32))]);
+    let b = State::from_flat(vec![(
+        vec![Key::from(0usize), Key::from("x")],
+        leaf(Param, 3.0f32),
+    )]);
+    let err = model.update((a, b)).unwrap_err().to_string();
+    assert!(
+        err.contains("a leaf at 0 in one State and one at 0/x in another"),
+        "{err}"
+    );
+    assert_eq!(*model[0], 1.0);
+}

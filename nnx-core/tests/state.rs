@@ -167,11 +167,9 @@ fn merge_is_strict() {
     let mut flat = state.clone().into_flat();
     flat[0].1 = VariableState::new(nnx_core::Param, Array1::<f64>::zeros(2));
     let err = g.merge(State::from_flat(flat)).unwrap_err();
-    assert!(
-        err.to_string().starts_with(
-            "type mismatch at a/0: expected ndarray::ArrayBase<ndarray::data_repr::OwnedRepr<f32>"
-        ),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        "dtype mismatch at a/0: expected float32, found float64"
     );
     // every problem at once
     let mut flat = state.into_flat();

@@ -53,6 +53,7 @@ fn impls(cont: &Container<'_>, krate: &Path, generics: &Generics) -> TokenStream
     };
     let sow = sow_impl(cont, krate, generics);
     quote! {
+        #[automatically_derived]
         impl #impl_g #krate::graph::Field for #ident #ty_g #where_c {
             fn walk_field(&self, key: &#krate::Key, w: &mut dyn #krate::graph::Walker) {
                 #walk
@@ -61,8 +62,8 @@ fn impls(cont: &Container<'_>, krate: &Path, generics: &Generics) -> TokenStream
                 &mut self,
                 key: &#krate::Key,
                 w: &mut dyn #krate::graph::WalkerMut,
-                _removable: bool,
-            ) -> bool {
+                _place: #krate::graph::Place,
+            ) -> #krate::graph::Action {
                 #walk_mut
             }
             fn build_field(
@@ -72,6 +73,7 @@ fn impls(cont: &Container<'_>, krate: &Path, generics: &Generics) -> TokenStream
                 #build
             }
         }
+        #[automatically_derived]
         impl #impl_g #krate::Module for #ident #ty_g #where_c {}
         #sow
     }
@@ -107,16 +109,16 @@ fn walk_stmts(
             let span = ty.span();
             let call = match (f.kind, mutable) {
                 (FieldKind::Static, false) => {
-                    quote_spanned!(span=> <#ty as #krate::graph::field::StaticWalk>::walk)
+                    quote_spanned!(span=> <#ty as #krate::__private::StaticWalk>::walk)
                 }
                 (FieldKind::Static, true) => {
-                    quote_spanned!(span=> <#ty as #krate::graph::field::StaticWalk>::walk_mut)
+                    quote_spanned!(span=> <#ty as #krate::__private::StaticWalk>::walk_mut)
                 }
                 (_, false) => quote_spanned!(span=> <#ty as #krate::graph::Field>::walk_field),
                 (_, true) => quote_spanned!(span=> <#ty as #krate::graph::Field>::walk_field_mut),
             };
             if mutable && f.kind != FieldKind::Static {
-                quote!(#call(#at, &#key, w, false);)
+                quote!(#call(#at, &#key, w, #krate::graph::Place::Fixed);)
             } else {
                 quote!(#call(#at, &#key, w);)
             }
@@ -131,7 +133,7 @@ fn build_stmts(fields: &[Field<'_>], krate: &Path, path: TokenStream) -> TokenSt
         let (v, ty, key) = (var(i), f.ty, key_expr(&f.key, krate));
         let call = match f.kind {
             FieldKind::Static => {
-                quote_spanned!(ty.span()=> <#ty as #krate::graph::field::StaticWalk>::build)
+                quote_spanned!(ty.span()=> <#ty as #krate::__private::StaticWalk>::build)
             }
             _ => quote_spanned!(ty.span()=> <#ty as #krate::graph::Field>::build_field),
         };
@@ -174,7 +176,7 @@ fn struct_bodies(
     let build = build_stmts(fields, krate, quote!(Self));
     (
         quote! { w.enter(key, #header); #walk w.leave(); },
-        quote! { w.enter(key, #header); #walk_mut w.leave(); false },
+        quote! { w.enter(key, #header); #walk_mut w.leave(); #krate::graph::Action::Keep },
         quote! {
             b.enter(key)?;
             let value = { #build };
@@ -250,7 +252,7 @@ fn enum_bodies(
     // `*self` with `ref` bindings: one pattern form for every variant shape.
     (
         quote!(match *self { #(#walk)* }),
-        quote! { match *self { #(#walk_mut)* } false },
+        quote! { match *self { #(#walk_mut)* } #krate::graph::Action::Keep },
         quote! {
             let header = b.enter(key)?;
             let value = match header.type_name {
@@ -273,12 +275,13 @@ fn sow_impl(cont: &Container<'_>, krate: &Path, generics: &Generics) -> TokenStr
     let ident = cont.ident;
     let (impl_g, ty_g, where_c) = generics.split_for_impl();
     let (m, ty) = (&store.member, store.ty);
-    let call = quote_spanned!(ty.span()=> <#ty as #krate::sow::SowStore>::store);
+    let call = quote_spanned!(ty.span()=> <#ty as #krate::__private::SowStore>::store);
     let names = fields.iter().filter_map(|f| match &f.key {
         Key::Str(s) => Some(s),
         Key::Int(_) => None,
     });
     quote! {
+        #[automatically_derived]
         impl #impl_g #krate::sow::Sow for #ident #ty_g #where_c {
             fn sown(&mut self) -> &mut #krate::sow::Sown {
                 #call(&mut self.#m)
@@ -295,15 +298,16 @@ fn stub(cont: &Container<'_>, krate: &Path, generics: &Generics) -> TokenStream 
     let ident = cont.ident;
     let (impl_g, ty_g, where_c) = generics.split_for_impl();
     quote! {
+        #[automatically_derived]
         impl #impl_g #krate::graph::Field for #ident #ty_g #where_c {
             fn walk_field(&self, _key: &#krate::Key, _w: &mut dyn #krate::graph::Walker) {}
             fn walk_field_mut(
                 &mut self,
                 _key: &#krate::Key,
                 _w: &mut dyn #krate::graph::WalkerMut,
-                _removable: bool,
-            ) -> bool {
-                false
+                _place: #krate::graph::Place,
+            ) -> #krate::graph::Action {
+                #krate::graph::Action::Keep
             }
             fn build_field(
                 _key: &#krate::Key,
@@ -316,6 +320,7 @@ fn stub(cont: &Container<'_>, krate: &Path, generics: &Generics) -> TokenStream 
                 ))
             }
         }
+        #[automatically_derived]
         impl #impl_g #krate::Module for #ident #ty_g #where_c {}
     }
 }

@@ -365,6 +365,38 @@ pub fn save_state_to_bytes(state: &State) -> Result<Vec<u8>> {
 /// assert!(leaf.value.as_any().is::<ndarray::ArrayD<f64>>());
 /// # std::fs::remove_file(&file).ok();
 /// ```
+///
+/// Restoring the Flax way: `update` and `merge` give each loaded value the type
+/// its field declares when dtype and shape agree (an `ArrayD<f32>` of shape
+/// `(2, 3)` becomes the field's `Array2<f32>`, raw key data a key):
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use ndarray::{Array1, Array2};
+/// #[derive(Module)]
+/// struct Dense { kernel: Param<Array2<f32>>, bias: Param<Array1<f32>>, rngs: Rngs }
+/// let dense = |x: f32| Dense {
+///     kernel: Param::new(Array2::from_elem((2, 3), x)),
+///     bias: Param::new(Array1::from_elem(3, x)),
+///     rngs: Rngs::new(0),
+/// };
+/// let file = std::env::temp_dir().join(format!("nnx-doc-restore-{}.safetensors", std::process::id()));
+/// nnx_core::checkpoint::save(&dense(7.0), &file)?;
+///
+/// let st = nnx_core::checkpoint::load_state(&file)?;
+/// let mut model = dense(0.0);
+/// model.update(st.clone())?;
+/// assert_eq!(model.kernel[[1, 2]], 7.0);
+/// let merged: Dense = model.graphdef().merge(st.clone())?;
+/// assert_eq!(merged.bias[0], 7.0);
+///
+/// // A real mismatch is still an error, and nothing changes.
+/// let mut wide = Dense { kernel: Param::new(Array2::zeros((2, 4))), ..dense(0.0) };
+/// let err = wide.update(st).unwrap_err();
+/// assert_eq!(err.to_string(), "shape mismatch at kernel: expected (2, 4), found (2, 3)");
+/// # std::fs::remove_file(&file).ok();
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 pub fn load_state(path: impl AsRef<FsPath>) -> Result<State> {
     load_state_with(path, &builtin_kind)
 }

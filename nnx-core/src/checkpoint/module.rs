@@ -7,12 +7,13 @@ use std::path::Path as FsPath;
 use super::decode::{self, Record};
 use super::meta::dotted;
 use crate::error::{Error, Result};
+use crate::graph::fit::{describe, fit, Fit, Slot};
 use crate::key::Path;
-use crate::repr::fmt_tuple_usize;
-use crate::state::State;
-use crate::value::{short_type_name, Value};
-use crate::variable::VariableState;
 use crate::Module;
+use crate::registry::variable_type_from_name;
+use crate::state::State;
+use crate::variable::VariableState;
+use crate::value::{short_type_name, Value};
 
 /// Writes every Variable of `model` to a safetensors file (see
 /// [`save_state`](super::save_state)).
@@ -152,14 +153,6 @@ pub fn load_into_from_bytes_with<M: Module>(
     apply(model, decode::read_bytes(bytes)?, options)
 }
 
-/// `float32 (2, 3)`: how errors describe a value.
-fn describe(v: &dyn Value) -> String {
-    match (v.dtype(), v.shape_of()) {
-        (Some(d), Some(s)) => format!("{d} {}", fmt_tuple_usize(&s)),
-        _ => format!("value of type {}", short_type_name(v.type_name())),
-    }
-}
-
 fn apply<M: Module>(
     model: &mut M,
     records: Vec<Record>,
@@ -210,56 +203,44 @@ fn apply<M: Module>(
 }
 
 /// The checkpoint's value as the type the model's leaf holds, or every way it
-/// does not fit (Variable type, dtype, shape).
+/// does not fit (the graph's leaf-fit rule; a tensor without a Variable type takes
+/// the model's).
 fn convert(
     name: &str,
     leaf: &VariableState,
     record: Record,
 ) -> std::result::Result<std::sync::Arc<dyn Value>, Vec<Error>> {
-    let mut errors = Vec::new();
-    if let Some(kind) = &record.kind {
-        if kind != leaf.kind.name() {
-            errors.push(Error::KindMismatch {
-                path: name.into(),
-                expected: leaf.kind.name().to_string(),
-                found: kind.clone(),
-            });
-        }
-    }
-    let (new, old) = (&*record.value, &*leaf.value);
-    // Compare with the data the model's value would store (a key stores its raw
-    // uint32 data), not with its logical shape.
-    let Some(stored) = old.array_ref() else {
-        errors.push(Error::TypeMismatch {
-            path: name.into(),
-            expected: short_type_name(old.type_name()),
-            found: format!("a tensor ({})", describe(new)),
-        });
-        return Err(errors);
+    let slot = Slot::Live {
+        kind: leaf.kind,
+        value: &*leaf.value,
     };
-    if new.dtype() != Some(stored.dtype()) {
-        errors.push(Error::DTypeMismatch {
-            path: name.into(),
-            expected: stored.dtype().name().to_string(),
-            found: new.dtype().map_or("none", |d| d.name()).to_string(),
-        });
+    let kind = match record.kind.as_deref() {
+        None => None,
+        Some(n) if n == leaf.kind.name() => Some(leaf.kind),
+        Some(n) => match variable_type_from_name(n) {
+            Ok(k) => Some(k),
+            // A type this program does not know cannot be the model's.
+            Err(_) => {
+                return Err(vec![Error::KindMismatch {
+                    path: name.into(),
+                    expected: leaf.kind.name().to_string(),
+                    found: n.to_string(),
+                }])
+            }
+        },
+    };
+    match fit(&slot, kind, &*record.value) {
+        Ok(Fit::Same) => Ok(record.value),
+        Ok(Fit::Convert) => {
+            let found = describe(&*record.value);
+            leaf.value.from_array_owned(record.value).ok_or_else(|| {
+                vec![Error::TypeMismatch {
+                    path: name.into(),
+                    expected: short_type_name(leaf.value.type_name()),
+                    found: format!("a tensor ({found})"),
+                }]
+            })
+        }
+        Err(misfit) => Err(misfit.errors(&slot, kind, &*record.value, name)),
     }
-    if new.shape_of().as_deref() != Some(stored.shape()) {
-        errors.push(Error::ShapeMismatch {
-            path: name.into(),
-            expected: fmt_tuple_usize(stored.shape()),
-            found: fmt_tuple_usize(&new.shape_of().unwrap_or_default()),
-        });
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let found = describe(new);
-    old.from_array_owned(record.value).ok_or_else(|| {
-        vec![Error::TypeMismatch {
-            path: name.into(),
-            expected: short_type_name(old.type_name()),
-            found: format!("a tensor ({found})"),
-        }]
-    })
 }

@@ -1,73 +1,20 @@
 //! Merge: rebuilding a typed module from its GraphDef and States.
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::graph::field::{DynStatic, Field, NodeHeader};
+use crate::graph::fit::convert_leaf;
 use crate::graph::graphdef::Entry;
-use crate::graph::shared::Shared;
-use crate::graph::tracker::{PathTracker, ROOT};
-use crate::key::{path_string, Key, Path};
-use crate::state::{State, Tree};
+use crate::key::{path_string, Key};
+use crate::graph::leaves::Cursor;
+use crate::graph::statics::DynStatic;
+use crate::graph::tracker::ROOT;
+use crate::graph::walker::NodeHeader;
+use crate::state::Tree;
 use crate::variable::VariableState;
+use crate::value::Value;
 use crate::variable::{Variable, VariableType};
-
-/// The States given to merge: one `State`, a tuple of them, or a `Vec`.
-///
-/// ```
-/// use nnx_core::prelude::*;
-/// #[derive(Module)]
-/// struct Bn { scale: Param<f32>, mean: BatchStat<f32> }
-/// let (g, params, stats) = Bn { scale: Param::new(1.0), mean: BatchStat::new(0.0) }
-///     .split((Param, BatchStat))?;
-/// let a: Bn = g.merge((params.clone(), stats.clone()))?; // a tuple
-/// let b: Bn = g.merge(vec![params, stats])?; // a Vec
-/// assert_eq!((*a.scale, *b.mean), (1.0, 0.0));
-/// # Ok::<(), nnx_core::Error>(())
-/// ```
-pub trait IntoStates {
-    /// The States, in order (a later State wins at the same path).
-    ///
-    /// ```
-    /// use nnx_core::graph::IntoStates;
-    /// use nnx_core::State;
-    /// assert_eq!((State::new(), State::new()).into_states().len(), 2);
-    /// assert_eq!(State::new().into_states().len(), 1);
-    /// ```
-    fn into_states(self) -> Vec<State>;
-}
-
-impl IntoStates for State {
-    fn into_states(self) -> Vec<State> {
-        vec![self]
-    }
-}
-
-impl IntoStates for Vec<State> {
-    fn into_states(self) -> Vec<State> {
-        self
-    }
-}
-
-macro_rules! tuple_states {
-    ($($s:ident),+) => {
-        impl IntoStates for ($(tuple_states!(@ty $s),)+) {
-            #[allow(non_snake_case)]
-            fn into_states(self) -> Vec<State> {
-                let ($($s,)+) = self;
-                vec![$($s),+]
-            }
-        }
-    };
-    (@ty $s:ident) => { State };
-}
-tuple_states!(A);
-tuple_states!(A, B);
-tuple_states!(A, B, C);
-tuple_states!(A, B, C, D);
-tuple_states!(A, B, C, D, E);
-tuple_states!(A, B, C, D, E, F);
 
 /// Reads a GraphDef's entries back into typed fields; generated code calls it.
 ///
@@ -76,7 +23,7 @@ tuple_states!(A, B, C, D, E, F);
 ///
 /// ```
 /// use nnx_core::prelude::*;
-/// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+/// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
 ///
 /// struct Affine { w: Param<f32>, b: Param<f32> }
 ///
@@ -87,12 +34,12 @@ tuple_states!(A, B, C, D, E, F);
 ///         self.b.walk_field(&Key::from("b"), w);
 ///         w.leave();
 ///     }
-///     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+///     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
 ///         w.enter(key, NodeHeader::node("Affine"));
-///         self.w.walk_field_mut(&Key::from("w"), w, false);
-///         self.b.walk_field_mut(&Key::from("b"), w, false);
+///         self.w.walk_field_mut(&Key::from("w"), w, Place::Fixed);
+///         self.b.walk_field_mut(&Key::from("b"), w, Place::Fixed);
 ///         w.leave();
-///         false
+///         Action::Keep
 ///     }
 ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
 ///         b.enter(key)?;
@@ -112,223 +59,26 @@ tuple_states!(A, B, C, D, E, F);
 pub struct Builder<'a> {
     entries: &'a [Entry],
     pos: usize,
-    tracker: PathTracker,
-    /// The leaves still to take: the subtree of each node on the current path that
-    /// adds a path component, the whole tree first.
-    stack: Vec<Tree<VariableState>>,
-    shared: Vec<Option<Box<dyn Any + Send + Sync>>>,
-}
-
-pub(crate) fn build<M: Field>(entries: &[Entry], states: Vec<State>) -> Result<M> {
-    let leaves = join_checked(entries, states, true)?;
-    let shared_count = entries
-        .iter()
-        .filter(|e| matches!(e, Entry::SharedFirst { .. }))
-        .count();
-    let mut b = Builder {
-        entries,
-        pos: 0,
-        tracker: PathTracker::default(),
-        stack: vec![leaves],
-        shared: (0..shared_count).map(|_| None).collect(),
-    };
-    M::build_field(&ROOT, &mut b)
-}
-
-/// Joins States into one tree (a later State wins at the same path) and checks it
-/// against the graph's Variable entries as [`check_leaves`] does.
-///
-/// The check walks the entries and the tree together, allocating nothing; only
-/// when it fails are paths built, to report every problem with [`check_leaves`].
-pub(crate) fn join_checked(
-    entries: &[Entry],
-    states: Vec<State>,
-    require_all: bool,
-) -> Result<Tree<VariableState>> {
-    join_checked_with(
-        states,
-        |t| fits(entries, t, require_all),
-        || entries.to_vec(),
-        require_all,
-    )
-}
-
-/// [`join_checked`] with the fast check `fits` given, and the entries built only
-/// when it fails (so `update` need not build a GraphDef).
-pub(crate) fn join_checked_with(
-    states: Vec<State>,
-    fits: impl FnOnce(&Tree<VariableState>) -> bool,
-    entries: impl FnOnce() -> Vec<Entry>,
-    require_all: bool,
-) -> Result<Tree<VariableState>> {
-    let trees: Vec<Tree<VariableState>> = states.into_iter().map(State::into_tree).collect();
-    // A leaf in one State where another has a subtree cannot be joined as a tree;
-    // checking the flat leaves reports it.
-    let conflict = (1..trees.len()).any(|i| trees[..i].iter().any(|t| t.conflicts_with(&trees[i])));
-    if conflict {
-        let leaves: HashMap<Path, VariableState> =
-            trees.into_iter().flat_map(Tree::into_flat).collect();
-        check_leaves(&entries(), &leaves, require_all)?;
-        return Ok(Tree::from_flat(leaves));
-    }
-    let mut trees = trees.into_iter();
-    let mut joined = trees.next().unwrap_or_default();
-    for t in trees {
-        joined.merge_from(t);
-    }
-    if !fits(&joined) {
-        let leaves: HashMap<Path, VariableState> = joined.clone().into_flat().into_iter().collect();
-        check_leaves(&entries(), &leaves, require_all)?;
-    }
-    Ok(joined)
-}
-
-/// Whether `leaves` passes [`check_leaves`], decided without building paths.
-fn fits(entries: &[Entry], leaves: &Tree<VariableState>, require_all: bool) -> bool {
-    let mut tracker = PathTracker::default();
-    // The subtree of each node on the current path that adds a path component.
-    let mut stack: Vec<Option<&Tree<VariableState>>> = vec![Some(leaves)];
-    let mut matched = 0;
-    for entry in entries {
-        match entry {
-            Entry::Enter { key, header } => {
-                if tracker.enter(key, header.transparent) {
-                    let sub = stack.last().copied().flatten().and_then(|t| t.child(key));
-                    stack.push(sub);
-                }
-            }
-            Entry::Leave => {
-                if tracker.leave().is_some() {
-                    stack.pop();
-                }
-            }
-            Entry::Variable {
-                key,
-                kind,
-                shape,
-                value_type,
-                ..
-            } => {
-                let top = stack.last().copied().flatten();
-                let leaf = if tracker.at_root() {
-                    top
-                } else {
-                    top.and_then(|t| t.child(key))
-                };
-                match leaf {
-                    Some(Tree::Leaf(l)) => {
-                        if l.kind != *kind
-                            || l.value.type_name() != *value_type
-                            || !l.value.has_shape(shape.as_deref())
-                        {
-                            return false;
-                        }
-                        matched += 1;
-                    }
-                    Some(Tree::Map(_)) => return false,
-                    None if require_all => return false,
-                    None => {}
-                }
-            }
-            Entry::Static { .. }
-            | Entry::None { .. }
-            | Entry::SharedFirst { .. }
-            | Entry::SharedRef { .. } => {}
-        }
-    }
-    // Every leaf sat at a Variable's path: none is left over.
-    matched == leaves.count_leaves()
-}
-
-/// Checks the leaves against the graph's Variable entries, collecting every problem:
-/// a leaf must sit at a Variable path with the same Variable type, value type and
-/// shape; with `require_all` (merge) every Variable path must have a leaf.
-pub(crate) fn check_leaves(
-    entries: &[Entry],
-    leaves: &HashMap<Path, VariableState>,
-    require_all: bool,
-) -> Result<()> {
-    let mut tracker = PathTracker::default();
-    let mut seen = HashSet::new();
-    let mut errors = Vec::new();
-    for entry in entries {
-        match entry {
-            Entry::Enter { key, header } => {
-                tracker.enter(key, header.transparent);
-            }
-            Entry::Leave => {
-                tracker.leave();
-            }
-            Entry::Variable {
-                key,
-                kind,
-                shape,
-                value_type,
-                ..
-            } => {
-                let path = tracker.child(key);
-                let at = || path_string(&path).into();
-                match leaves.get(&path) {
-                    None if require_all => errors.push(Error::MissingPath {
-                        path: at(),
-                        expected: kind.name().to_string(),
-                    }),
-                    None => {}
-                    Some(leaf) if leaf.kind != *kind => errors.push(Error::KindMismatch {
-                        path: at(),
-                        expected: kind.name().to_string(),
-                        found: leaf.kind.name().to_string(),
-                    }),
-                    Some(leaf) if leaf.value.type_name() != *value_type => {
-                        errors.push(Error::TypeMismatch {
-                            path: at(),
-                            expected: value_type.to_string(),
-                            found: leaf.value.type_name().to_string(),
-                        })
-                    }
-                    Some(leaf) if leaf.value.shape_of() != *shape => {
-                        errors.push(Error::ShapeMismatch {
-                            path: at(),
-                            expected: shape_repr(shape),
-                            found: shape_repr(&leaf.value.shape_of()),
-                        })
-                    }
-                    Some(_) => {}
-                }
-                seen.insert(path);
-            }
-            Entry::Static { .. }
-            | Entry::None { .. }
-            | Entry::SharedFirst { .. }
-            | Entry::SharedRef { .. } => {}
-        }
-    }
-    let mut extra: Vec<&Path> = leaves.keys().filter(|p| !seen.contains(*p)).collect();
-    extra.sort();
-    for path in extra {
-        errors.push(Error::UnexpectedPath {
-            path: path_string(path).into(),
-            found: leaves[path].kind.name().to_string(),
-        });
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::many(errors))
-    }
-}
-
-fn shape_repr(shape: &Option<Vec<usize>>) -> String {
-    match shape {
-        Some(s) => crate::repr::fmt_tuple_usize(s),
-        None => "no shape".to_string(),
-    }
+    /// The leaves still to take.
+    leaves: Cursor<Tree<VariableState>>,
+    /// The shared objects built so far, by index (see `Builder::shared`).
+    pub(crate) shared: Vec<Option<Box<dyn Any + Send + Sync>>>,
 }
 
 impl<'a> Builder<'a> {
-    fn mismatch(&self, key: &Key, expected: &str) -> Error {
+    pub(crate) fn new(entries: &'a [Entry], leaves: Tree<VariableState>, shared: usize) -> Self {
+        Builder {
+            entries,
+            pos: 0,
+            leaves: Cursor::new(leaves),
+            shared: (0..shared).map(|_| None).collect(),
+        }
+    }
+
+    /// The GraphDef does not hold what the type being built reads next.
+    pub(crate) fn mismatch(&self, key: &Key, expected: &str) -> Error {
         let found = match self.entries.get(self.pos) {
-            Some(e) => format!("{e:?}"),
+            Some(e) => e.describe(),
             None => "the end of the GraphDef".to_string(),
         };
         Error::TypeMismatch {
@@ -338,17 +88,21 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn next(&mut self) -> Option<&'a Entry> {
-        let e = self.entries.get(self.pos);
+    /// The next entry, not consumed.
+    pub(crate) fn peek(&self) -> Option<&'a Entry> {
+        self.entries.get(self.pos)
+    }
+
+    /// Consumes the entry [`peek`](Self::peek) returned.
+    pub(crate) fn advance(&mut self) {
         self.pos += 1;
-        e
     }
 
     /// The path of `key` in the current node, as errors print it.
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// /// A probability that refuses values outside [0, 1] when rebuilt.
     /// struct Prob(Param<f32>);
@@ -369,11 +123,11 @@ impl<'a> Builder<'a> {
     /// #       self.0.walk_field(&Key::from("p"), w);
     /// #       w.leave();
     /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Prob"));
-    /// #       self.0.walk_field_mut(&Key::from("p"), w, false);
+    /// #       self.0.walk_field_mut(&Key::from("p"), w, Place::Fixed);
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Prob {}
@@ -385,7 +139,7 @@ impl<'a> Builder<'a> {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn path_string_with(&self, key: &Key) -> String {
-        path_string(&self.tracker.child(key))
+        path_string(&self.leaves.path(key))
     }
 
     /// Enters the node stored under `key`, returning its header (enums read their
@@ -393,7 +147,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// enum Act { Relu, Scale(Param<f32>) }
     /// impl Field for Act {
@@ -415,16 +169,16 @@ impl<'a> Builder<'a> {
     ///         b.leave()?;
     ///         Ok(act)
     ///     }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       match self {
     /// #           Act::Relu => w.enter(key, NodeHeader::node("Act::Relu")),
     /// #           Act::Scale(p) => {
     /// #               w.enter(key, NodeHeader::node("Act::Scale"));
-    /// #               p.walk_field_mut(&Key::from(0usize), w, false);
+    /// #               p.walk_field_mut(&Key::from(0usize), w, Place::Fixed);
     /// #           }
     /// #       }
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Act {}
@@ -439,15 +193,7 @@ impl<'a> Builder<'a> {
         match self.entries.get(self.pos) {
             Some(Entry::Enter { header, .. }) => {
                 self.pos += 1;
-                if self.tracker.enter(key, header.transparent) {
-                    let sub = match self.stack.last_mut() {
-                        Some(Tree::Map(m)) => {
-                            m.get_mut(key).map(std::mem::take).unwrap_or_default()
-                        }
-                        _ => Tree::default(),
-                    };
-                    self.stack.push(sub);
-                }
+                self.leaves.enter(key, header.transparent);
                 Ok(*header)
             }
             _ => Err(self.mismatch(key, "a node")),
@@ -458,7 +204,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// struct Pair(Param<f32>, Param<f32>);
     /// impl Field for Pair {
@@ -474,12 +220,12 @@ impl<'a> Builder<'a> {
     /// #       self.1.walk_field(&Key::from(1usize), w);
     /// #       w.leave();
     /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Pair"));
-    /// #       self.0.walk_field_mut(&Key::from(0usize), w, false);
-    /// #       self.1.walk_field_mut(&Key::from(1usize), w, false);
+    /// #       self.0.walk_field_mut(&Key::from(0usize), w, Place::Fixed);
+    /// #       self.1.walk_field_mut(&Key::from(1usize), w, Place::Fixed);
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Pair {}
@@ -496,9 +242,7 @@ impl<'a> Builder<'a> {
         match self.entries.get(self.pos) {
             Some(Entry::Leave) => {
                 self.pos += 1;
-                if self.tracker.leave().is_some() {
-                    self.stack.pop();
-                }
+                self.leaves.leave();
                 Ok(())
             }
             _ => Err(self.mismatch(&ROOT, "the end of a node")),
@@ -509,7 +253,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// /// Any number of Params, keyed 0, 1, ...
     /// struct Stack(Vec<Param<f32>>);
@@ -528,11 +272,11 @@ impl<'a> Builder<'a> {
     /// #       for (i, p) in self.0.iter().enumerate() { p.walk_field(&Key::from(i), w) }
     /// #       w.leave();
     /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Stack"));
-    /// #       for (i, p) in self.0.iter_mut().enumerate() { p.walk_field_mut(&Key::from(i), w, false); }
+    /// #       for (i, p) in self.0.iter_mut().enumerate() { p.walk_field_mut(&Key::from(i), w, Place::Fixed); }
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Stack {}
@@ -554,7 +298,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// struct Bias(Option<Param<f32>>);
     /// impl Field for Bias {
@@ -571,9 +315,9 @@ impl<'a> Builder<'a> {
     ///             b.variable(key).map(|p| Bias(Some(p)))
     ///         }
     ///     }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
-    /// #       if let Some(p) = &mut self.0 { p.walk_field_mut(key, w, true); }
-    /// #       false
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
+    /// #       if let Some(p) = &mut self.0 { p.walk_field_mut(key, w, Place::Fixed); }
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Bias {}
@@ -600,7 +344,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// /// A learning rate kept as a Param in the graph but as a plain `f32` here.
     /// struct Lr(f32);
@@ -608,8 +352,8 @@ impl<'a> Builder<'a> {
     ///     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
     ///         Param::new(self.0).walk_field(key, w)
     ///     }
-    ///     fn walk_field_mut(&mut self, _: &Key, _: &mut dyn WalkerMut, _: bool) -> bool {
-    ///         false
+    ///     fn walk_field_mut(&mut self, _: &Key, _: &mut dyn WalkerMut, _: Place) -> Action {
+    ///         Action::Keep
     ///     }
     ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
     ///         let leaf = b.take_leaf(key)?;
@@ -625,18 +369,13 @@ impl<'a> Builder<'a> {
     /// ```
     pub fn take_leaf(&mut self, key: &Key) -> Result<VariableState> {
         match self.entries.get(self.pos) {
-            Some(Entry::Variable { kind, .. }) => {
+            Some(Entry::Variable { decl, .. }) => {
                 self.pos += 1;
-                let leaf = match self.stack.last_mut() {
-                    Some(t) if self.tracker.at_root() => Some(std::mem::take(t)),
-                    Some(Tree::Map(m)) => m.get_mut(key).map(std::mem::take),
-                    _ => None,
-                };
-                match leaf {
+                match self.leaves.leaf(key) {
                     Some(Tree::Leaf(l)) => Ok(l),
                     _ => Err(Error::MissingPath {
                         path: self.path_string_with(key).into(),
-                        expected: kind.name().to_string(),
+                        expected: decl.kind.name().to_string(),
                     }),
                 }
             }
@@ -648,7 +387,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// struct Scale { s: Param<f32> }
     /// impl Field for Scale {
@@ -663,11 +402,11 @@ impl<'a> Builder<'a> {
     /// #       self.s.walk_field(&Key::from("s"), w);
     /// #       w.leave();
     /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Scale"));
-    /// #       self.s.walk_field_mut(&Key::from("s"), w, false);
+    /// #       self.s.walk_field_mut(&Key::from("s"), w, Place::Fixed);
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Scale {}
@@ -681,7 +420,18 @@ impl<'a> Builder<'a> {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn variable<V: VariableType>(&mut self, key: &Key) -> Result<V> {
-        let leaf = self.take_leaf(key)?;
+        let mut leaf = self.take_leaf(key)?;
+        if !leaf.value.as_any().is::<V::Value>() {
+            // Checked to hold the slot's data in another Rust type (a loaded
+            // `ArrayD` for an `Array2` field): it takes the field's type.
+            let expected = std::any::type_name::<V::Value>();
+            leaf = convert_leaf(
+                leaf,
+                expected,
+                || self.path_string_with(key),
+                |v| V::Value::from_value(v).map(|v| v as Arc<dyn Value>),
+            )?;
+        }
         Variable::<V::Value>::from_state(leaf, || self.path_string_with(key)).map(V::from_variable)
     }
 
@@ -689,7 +439,7 @@ impl<'a> Builder<'a> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
     ///
     /// struct Dense { w: Param<f32>, features: usize }
     /// impl Field for Dense {
@@ -706,12 +456,12 @@ impl<'a> Builder<'a> {
     ///         b.leave()?;
     ///         Ok(Dense { w, features })
     ///     }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       w.enter(key, NodeHeader::node("Dense"));
-    /// #       self.w.walk_field_mut(&Key::from("w"), w, false);
+    /// #       self.w.walk_field_mut(&Key::from("w"), w, Place::Fixed);
     /// #       w.static_value(&Key::from("features"), &mut self.features);
     /// #       w.leave();
-    /// #       false
+    /// #       Action::Keep
     /// #   }
     /// }
     /// impl Module for Dense {}
@@ -731,75 +481,6 @@ impl<'a> Builder<'a> {
                 None => Err(self.mismatch(key, std::any::type_name::<S>())),
             },
             _ => Err(self.mismatch(key, "a static value")),
-        }
-    }
-
-    /// Rebuilds a shared object: built at its first occurrence, the same handle at
-    /// every later one.
-    ///
-    /// ```
-    /// use nnx_core::prelude::*;
-    /// use nnx_core::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
-    ///
-    /// /// Two slots that may hold the same Param.
-    /// struct Tied { a: Shared<Param<f32>>, b: Shared<Param<f32>> }
-    /// impl Field for Tied {
-    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
-    ///         b.enter(key)?;
-    ///         let a = b.shared(&Key::from("a"))?;
-    ///         let second = b.shared(&Key::from("b"))?;
-    ///         b.leave()?;
-    ///         Ok(Tied { a, b: second })
-    ///     }
-    /// #   fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
-    /// #       w.enter(key, NodeHeader::node("Tied"));
-    /// #       self.a.walk_field(&Key::from("a"), w);
-    /// #       self.b.walk_field(&Key::from("b"), w);
-    /// #       w.leave();
-    /// #   }
-    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: bool) -> bool {
-    /// #       w.enter(key, NodeHeader::node("Tied"));
-    /// #       self.a.walk_field_mut(&Key::from("a"), w, false);
-    /// #       self.b.walk_field_mut(&Key::from("b"), w, false);
-    /// #       w.leave();
-    /// #       false
-    /// #   }
-    /// }
-    /// impl Module for Tied {}
-    ///
-    /// let p = Shared::new(Param::new(1.0));
-    /// let (g, s) = Tied { a: p.clone(), b: p }.split(..)?;
-    /// assert_eq!(s.len(), 1); // stored once
-    /// let back: Tied = g.merge(s)?;
-    /// assert!(back.a.ptr_eq(&back.b));
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn shared<T: Field>(&mut self, key: &Key) -> Result<Shared<T>> {
-        match self.next() {
-            Some(Entry::SharedFirst { index }) => {
-                let index = *index;
-                let handle = Shared::new(T::build_field(key, self)?);
-                if let Some(slot) = self.shared.get_mut(index) {
-                    *slot = Some(Box::new(handle.clone()));
-                }
-                Ok(handle)
-            }
-            Some(Entry::SharedRef { index, .. }) => {
-                let found = self
-                    .shared
-                    .get(*index)
-                    .and_then(|s| s.as_ref())
-                    .and_then(|s| s.downcast_ref::<Shared<T>>())
-                    .cloned();
-                found.ok_or_else(|| {
-                    self.pos -= 1;
-                    self.mismatch(key, "an earlier shared object of the same type")
-                })
-            }
-            _ => {
-                self.pos -= 1;
-                Err(self.mismatch(key, "a shared object"))
-            }
         }
     }
 }

@@ -5,12 +5,10 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::error::Result;
-use crate::graph::builder::{build, IntoStates};
-use crate::graph::field::{DynStatic, Field, NodeHeader};
+use crate::graph::fit::VariableDecl;
 use crate::key::Key;
-use crate::kind::Kind;
-use crate::value::DType;
+use crate::graph::statics::DynStatic;
+use crate::graph::walker::NodeHeader;
 
 /// One record of a GraphDef, in traversal order.
 #[derive(Clone, Debug)]
@@ -22,10 +20,7 @@ pub(crate) enum Entry {
     Leave,
     Variable {
         key: Key,
-        kind: Kind,
-        dtype: Option<DType>,
-        shape: Option<Vec<usize>>,
-        value_type: &'static str,
+        decl: VariableDecl,
     },
     Static {
         key: Key,
@@ -59,28 +54,27 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// What the entry records, in the words errors use.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Entry::Enter { header, .. } => format!("a node of type {}", header.type_name),
+            Entry::Leave => "the end of a node".to_string(),
+            Entry::Variable { decl, .. } => format!("a {} Variable", decl.kind.name()),
+            Entry::Static { value, .. } => format!("the static value {value:?}"),
+            Entry::None { .. } => "an empty Option".to_string(),
+            Entry::SharedFirst { .. } | Entry::SharedRef { .. } => "a shared object".to_string(),
+        }
+    }
+}
+
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
         use Entry::*;
         match (self, other) {
             (Enter { key: a, header: h }, Enter { key: b, header: g }) => a == b && h == g,
             (Leave, Leave) => true,
-            (
-                Variable {
-                    key: a,
-                    kind: k,
-                    dtype: d,
-                    shape: s,
-                    value_type: t,
-                },
-                Variable {
-                    key: b,
-                    kind: k2,
-                    dtype: d2,
-                    shape: s2,
-                    value_type: t2,
-                },
-            ) => a == b && k == k2 && d == d2 && s == s2 && t == t2,
+            (Variable { key: a, decl: d }, Variable { key: b, decl: e }) => a == b && d == e,
             (Static { key: a, value: v }, Static { key: b, value: w }) => a == b && v.dyn_eq(&**w),
             (None { key: a }, None { key: b }) => a == b,
             (SharedFirst { index: i }, SharedFirst { index: j }) => i == j,
@@ -101,18 +95,9 @@ impl Hash for Entry {
                 header.hash(state);
             }
             Entry::Leave => {}
-            Entry::Variable {
-                key,
-                kind,
-                dtype,
-                shape,
-                value_type,
-            } => {
+            Entry::Variable { key, decl } => {
                 key.hash(state);
-                kind.hash(state);
-                dtype.hash(state);
-                shape.hash(state);
-                value_type.hash(state);
+                decl.hash(state);
             }
             Entry::Static { key, value } => {
                 key.hash(state);
@@ -165,24 +150,6 @@ impl<M> GraphDef<M> {
             .iter()
             .filter(|e| matches!(e, Entry::Variable { .. }))
             .count()
-    }
-}
-
-impl<M: Field> GraphDef<M> {
-    /// Rebuilds the module from States (Flax's `nnx.merge`). Strict: every Variable
-    /// path must be present once, with the recorded Variable type, value type, shape
-    /// and dtype, and no State may hold other paths. All problems are reported in one
-    /// error.
-    ///
-    /// ```
-    /// use nnx_core::prelude::*;
-    /// let (g, params) = vec![Param::new(1.0f32)].split(..).unwrap();
-    /// let back = g.merge(params.clone()).unwrap();
-    /// assert_eq!(*back[0], 1.0);
-    /// assert!(g.merge(State::new()).is_err()); // the Variable at `0` is missing
-    /// ```
-    pub fn merge(&self, states: impl IntoStates) -> Result<M> {
-        build(&self.entries, states.into_states())
     }
 }
 

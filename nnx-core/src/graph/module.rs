@@ -5,18 +5,15 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::filter::{check_ellipsis, Filter, Filters};
-use crate::graph::builder::{join_checked_with, IntoStates};
 use crate::graph::field::Field;
 use crate::graph::graphdef::GraphDef;
-use crate::graph::tracker::ROOT;
-use crate::graph::walkers::{
-    AttributeSetter, Collector, GraphItem, LeafChecker, Lister, Popper, Updater,
-};
 use crate::key::{path_string, Path};
-use crate::kind::Kind;
-use crate::sow::Sow;
-use crate::state::State;
-use crate::value::Value;
+use crate::graph::leaves::{check, join};
+use crate::graph::merge::IntoStates;
+use crate::graph::tracker::ROOT;
+use crate::graph::walker::Place;
+use crate::graph::walkers::{AttributeSetter, Collector, GraphItem, Lister, Popper, Updater};
+use crate::state::{State, Tree};
 
 /// A node of a module graph with Flax's graph operations: `state`, `split`,
 /// `merge` (on [`GraphDef`]), `update`, `pop`, `graphdef`, `iter_graph`...
@@ -136,18 +133,18 @@ pub trait Module: Field {
     /// assert_eq!((*m[0], *m[1]), (10.0, 2.0));
     /// ```
     fn update(&mut self, states: impl IntoStates) -> Result<()> {
-        let leaves = join_checked_with(
-            states.into_states(),
-            |leaves| {
-                let mut checker = LeafChecker::new(leaves);
-                self.walk_field(&ROOT, &mut checker);
-                checker.fits(leaves)
-            },
-            || self.graphdef().entries.to_vec(),
-            false,
-        )?;
-        let mut u = Updater::new(leaves);
-        self.walk_field_mut(&ROOT, &mut u, false);
+        let mut leaves = join(states.into_states())?;
+        let converts = check(&leaves, false, |c| self.walk_field(&ROOT, c))?;
+        if converts > 0 {
+            let mut c = Updater::new(leaves, true);
+            self.walk_field_mut(&ROOT, &mut c, Place::Fixed);
+            if !c.errors.is_empty() {
+                return Err(Error::many(c.errors));
+            }
+            leaves = Tree::from_flat(c.converted);
+        }
+        let mut u = Updater::new(leaves, false);
+        self.walk_field_mut(&ROOT, &mut u, Place::Fixed);
         if u.errors.is_empty() {
             Ok(())
         } else {
@@ -179,7 +176,7 @@ pub trait Module: Field {
         let list = filters.as_list();
         check_ellipsis(&list)?;
         let mut dry = Popper::new(list.clone(), true);
-        self.walk_field_mut(&ROOT, &mut dry, false);
+        self.walk_field_mut(&ROOT, &mut dry, Place::Fixed);
         if !dry.fixed.is_empty() {
             return Err(Error::invalid_argument(
                 "pop",
@@ -188,7 +185,7 @@ pub trait Module: Field {
             ));
         }
         let mut p = Popper::new(list, false);
-        self.walk_field_mut(&ROOT, &mut p, false);
+        self.walk_field_mut(&ROOT, &mut p, Place::Fixed);
         Ok(F::states(
             p.parts.into_iter().map(State::from_flat).collect(),
         ))
@@ -245,7 +242,7 @@ pub trait Module: Field {
 
     /// Sets the static field `name` to `value` on every node that has one (Flax's
     /// `set_attributes`); returns how many were set. An error if none has it, or if
-    /// one has it with another type.
+    /// one has it with another type; then nothing is set.
     ///
     /// ```
     /// use nnx_core::prelude::*;
@@ -257,7 +254,7 @@ pub trait Module: Field {
     /// assert!(m.set_attributes("missing", 1u8).is_err());
     /// ```
     fn set_attributes<T: Any + Clone>(&mut self, name: &str, value: T) -> Result<usize> {
-        let n = set_attribute(self, name, value)?;
+        let n = count_attribute::<Self, T>(self, name)?;
         if n == 0 {
             return Err(Error::Attribute {
                 name: name.to_string(),
@@ -265,11 +262,13 @@ pub trait Module: Field {
                 found: "no such field in the graph".to_string(),
             });
         }
+        write_attribute(self, name, value);
         Ok(n)
     }
 
     /// Training mode: `deterministic = false` and `use_running_average = false`
-    /// wherever those fields exist (Flax's `module.train()`).
+    /// wherever those fields exist (Flax's `module.train()`). If one of them is
+    /// not a `bool`, nothing changes.
     ///
     /// ```
     /// use nnx_core::prelude::*;
@@ -280,9 +279,10 @@ pub trait Module: Field {
     /// assert!(!m.deterministic);
     /// ```
     fn train(&mut self) -> Result<()> {
-        set_attribute(self, "deterministic", false)?;
-        set_attribute(self, "use_running_average", false)?;
-        Ok(())
+        set_modes(
+            self,
+            &[("deterministic", false), ("use_running_average", false)],
+        )
     }
 
     /// Evaluation mode: `deterministic = true` and `use_running_average = true`.
@@ -296,84 +296,50 @@ pub trait Module: Field {
     /// assert!(m.deterministic);
     /// ```
     fn eval(&mut self) -> Result<()> {
-        set_attribute(self, "deterministic", true)?;
-        set_attribute(self, "use_running_average", true)?;
-        Ok(())
-    }
-
-    /// Records `value` under `name` at the module's own path, appending to a tuple
-    /// (Flax's `sow`): `self.sow(Intermediate, "i", x.clone())?`. Only modules with a
-    /// `#[nnx(sow)]` store can sow.
-    ///
-    /// ```
-    /// use nnx_core::prelude::*;
-    /// #[derive(Module)]
-    /// struct Block {
-    ///     #[nnx(sow)]
-    ///     sown: Sown,
-    /// }
-    /// let mut b = Block { sown: Sown::default() };
-    /// b.sow(Intermediate, "i", 1.0f32).unwrap();
-    /// b.sow(Intermediate, "i", 2.0f32).unwrap();
-    /// assert_eq!(b.state().len(), 1); // one tuple at path 'i'
-    /// assert!(b.state().leaf(&[Key::from("i")]).is_some());
-    /// ```
-    fn sow<T: Value + Clone + PartialEq>(&mut self, kind: Kind, name: &str, value: T) -> Result<()>
-    where
-        Self: Sow,
-    {
-        self.sown().sow(kind, name, value, Self::field_names())
-    }
-
-    /// Records `value` under `name` with a custom accumulator (Flax's `sow` with
-    /// `init_fn` and `reduce_fn`).
-    ///
-    /// ```
-    /// use nnx_core::prelude::*;
-    /// #[derive(Module)]
-    /// struct Block {
-    ///     #[nnx(sow)]
-    ///     sown: Sown,
-    /// }
-    /// let mut b = Block { sown: Sown::default() };
-    /// b.sow_with(Intermediate, "n", 1u32, || 0u32, |acc, x| acc + x).unwrap();
-    /// b.sow_with(Intermediate, "n", 1u32, || 0u32, |acc, x| acc + x).unwrap();
-    /// assert_eq!(b.sown.get("n").unwrap().value_dyn().as_any().downcast_ref::<u32>(), Some(&2));
-    /// ```
-    fn sow_with<T, R: Value + Clone>(
-        &mut self,
-        kind: Kind,
-        name: &str,
-        value: T,
-        init: impl FnOnce() -> R,
-        reduce: impl FnOnce(R, T) -> R,
-    ) -> Result<()>
-    where
-        Self: Sow,
-    {
-        self.sown()
-            .sow_with(kind, name, value, init, reduce, Self::field_names())
+        set_modes(
+            self,
+            &[("deterministic", true), ("use_running_average", true)],
+        )
     }
 }
 
-fn set_attribute<M: Field, T: Any + Clone>(m: &mut M, name: &str, value: T) -> Result<usize> {
-    let mut set = |slot: &mut dyn Any| match slot.downcast_mut::<T>() {
-        Some(s) => {
-            *s = value.clone();
-            true
-        }
-        None => false,
-    };
-    let mut w = AttributeSetter::new(name, &mut set);
-    m.walk_field_mut(&ROOT, &mut w, false);
+/// How many static fields are named `name`; an error naming every one that is
+/// not a `T`. Changes nothing.
+fn count_attribute<M: Field, T: Any>(m: &mut M, name: &str) -> Result<usize> {
+    let fits = |slot: &dyn Any| slot.is::<T>();
+    let mut w = AttributeSetter::new(name, &fits, None);
+    m.walk_field_mut(&ROOT, &mut w, Place::Fixed);
     if !w.wrong_type.is_empty() {
         return Err(Error::Attribute {
             name: name.to_string(),
             expected: std::any::type_name::<T>().to_string(),
-            found: format!("fields of other types: {}", w.wrong_type.join(", ")),
+            found: format!("fields of another type at {}", w.wrong_type.join(", ")),
         });
     }
     Ok(w.count)
+}
+
+/// Sets every static field named `name` (checked by [`count_attribute`]).
+fn write_attribute<M: Field, T: Any + Clone>(m: &mut M, name: &str, value: T) {
+    let fits = |slot: &dyn Any| slot.is::<T>();
+    let mut set = |slot: &mut dyn Any| {
+        if let Some(s) = slot.downcast_mut::<T>() {
+            *s = value.clone();
+        }
+    };
+    let mut w = AttributeSetter::new(name, &fits, Some(&mut set));
+    m.walk_field_mut(&ROOT, &mut w, Place::Fixed);
+}
+
+/// Sets boolean mode flags, all or (on an error) none.
+fn set_modes<M: Field>(m: &mut M, flags: &[(&str, bool)]) -> Result<()> {
+    for (name, _) in flags {
+        count_attribute::<M, bool>(m, name)?;
+    }
+    for (name, value) in flags {
+        write_attribute(m, name, *value);
+    }
+    Ok(())
 }
 
 impl<T: Field> Module for Vec<T> {}

@@ -5,8 +5,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Result;
 use crate::graph::builder::Builder;
-use crate::graph::field::{Field, Walker, WalkerMut};
+use crate::graph::field::Field;
+use crate::graph::graphdef::Entry;
 use crate::key::Key;
+use crate::graph::walker::{Action, Place, Walker, WalkerMut};
 
 /// A thread-safe shared handle to a submodule or a Variable.
 ///
@@ -94,12 +96,12 @@ impl<T: Field> Field for Shared<T> {
             self.read().walk_field(key, w);
         }
     }
-    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
         if w.shared(key, self.id()) {
             // A shared Variable cannot be removed from one place only.
-            self.write().walk_field_mut(key, w, false);
+            self.write().walk_field_mut(key, w, Place::Fixed);
         }
-        false
+        Action::Keep
     }
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
         b.shared(key)
@@ -107,3 +109,79 @@ impl<T: Field> Field for Shared<T> {
 }
 
 impl<T: Field> crate::Module for Shared<T> {}
+
+impl Builder<'_> {
+    /// Rebuilds a shared object: built at its first occurrence, the same handle at
+    /// every later one.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
+    ///
+    /// /// Two slots that may hold the same Param.
+    /// struct Tied { a: Shared<Param<f32>>, b: Shared<Param<f32>> }
+    /// impl Field for Tied {
+    ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
+    ///         b.enter(key)?;
+    ///         let a = b.shared(&Key::from("a"))?;
+    ///         let second = b.shared(&Key::from("b"))?;
+    ///         b.leave()?;
+    ///         Ok(Tied { a, b: second })
+    ///     }
+    /// #   fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
+    /// #       w.enter(key, NodeHeader::node("Tied"));
+    /// #       self.a.walk_field(&Key::from("a"), w);
+    /// #       self.b.walk_field(&Key::from("b"), w);
+    /// #       w.leave();
+    /// #   }
+    /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
+    /// #       w.enter(key, NodeHeader::node("Tied"));
+    /// #       self.a.walk_field_mut(&Key::from("a"), w, Place::Fixed);
+    /// #       self.b.walk_field_mut(&Key::from("b"), w, Place::Fixed);
+    /// #       w.leave();
+    /// #       Action::Keep
+    /// #   }
+    /// }
+    /// impl Module for Tied {}
+    ///
+    /// let p = Shared::new(Param::new(1.0));
+    /// let (g, s) = Tied { a: p.clone(), b: p }.split(..)?;
+    /// assert_eq!(s.len(), 1); // stored once
+    /// let back: Tied = g.merge(s)?;
+    /// assert!(back.a.ptr_eq(&back.b));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn shared<T: Field>(&mut self, key: &Key) -> Result<Shared<T>> {
+        match self.peek() {
+            Some(Entry::SharedFirst { index }) => {
+                self.advance();
+                let handle = Shared::new(T::build_field(key, self)?);
+                if let Some(slot) = self.shared.get_mut(*index) {
+                    *slot = Some(Box::new(handle.clone()));
+                }
+                Ok(handle)
+            }
+            Some(Entry::SharedRef { index, .. }) => {
+                let slot = self.shared.get(*index);
+                if let Some(None) = slot {
+                    // Referred to from inside itself: still being built.
+                    return Err(crate::Error::invalid_argument(
+                        format!("merge at {}", self.path_string_with(key)),
+                        "a graph without reference cycles",
+                        "a shared object that contains itself",
+                    ));
+                }
+                let found = slot
+                    .and_then(|s| s.as_ref())
+                    .and_then(|s| s.downcast_ref::<Shared<T>>())
+                    .cloned();
+                let handle = found.ok_or_else(|| {
+                    self.mismatch(key, "an earlier shared object of the same type")
+                })?;
+                self.advance();
+                Ok(handle)
+            }
+            _ => Err(self.mismatch(key, "a shared object")),
+        }
+    }
+}

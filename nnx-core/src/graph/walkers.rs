@@ -1,17 +1,20 @@
 //! The walkers behind the graph operations.
 
 use std::any::Any;
-use std::collections::{btree_map, BTreeMap, HashMap};
+use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 
 use crate::error::Error;
 use crate::filter::{first_match, Filter};
-use crate::graph::field::{NodeHeader, StaticField, Walker, WalkerMut};
+use crate::graph::fit::{convert_leaf, VariableDecl};
 use crate::graph::graphdef::Entry;
-use crate::graph::tracker::PathTracker;
 use crate::key::{path_string, Key, Path};
+use crate::graph::leaves::Cursor;
+use crate::graph::statics::DynStatic;
+use crate::graph::tracker::PathTracker;
+use crate::graph::walker::{Action, NodeHeader, Place, Walker, WalkerMut};
 use crate::state::{State, Tree};
-use crate::variable::AnyVariable;
 use crate::variable::VariableState;
+use crate::variable::AnyVariable;
 
 /// Collects the GraphDef entries and/or the Variable states of a graph in one pass.
 /// Variables are partitioned by `filters` (first match wins); with no filters all
@@ -124,13 +127,9 @@ impl Walker for Collector<'_> {
 
     fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
         if self.entries.is_some() {
-            let value = var.value_dyn();
             self.record(Entry::Variable {
                 key: key.clone(),
-                kind: var.kind(),
-                dtype: value.dtype(),
-                shape: value.shape_of(),
-                value_type: value.type_name(),
+                decl: VariableDecl::of(var.kind(), var.value_dyn()),
             });
         }
         if !self.collect_states {
@@ -155,11 +154,11 @@ impl Walker for Collector<'_> {
         }
     }
 
-    fn static_value(&mut self, key: &Key, value: &dyn StaticField) {
+    fn static_value(&mut self, key: &Key, value: &dyn DynStatic) {
         if self.entries.is_some() {
             self.record(Entry::Static {
                 key: key.clone(),
-                value: value.to_dyn(),
+                value: value.to_arc(),
             });
         }
     }
@@ -169,97 +168,25 @@ impl Walker for Collector<'_> {
     }
 }
 
-/// Checks state leaves against the Variables of a live graph as `check_leaves`
-/// checks them against a GraphDef (`update` semantics: leaves may be a subset),
-/// walking the graph and the tree together without building paths.
-pub(crate) struct LeafChecker<'t> {
-    tracker: PathTracker,
-    seen: std::collections::HashSet<usize>,
-    /// The subtree of each node on the current path that adds a path component.
-    stack: Vec<Option<&'t Tree<VariableState>>>,
-    matched: usize,
-    ok: bool,
-}
-
-impl<'t> LeafChecker<'t> {
-    pub(crate) fn new(leaves: &'t Tree<VariableState>) -> Self {
-        LeafChecker {
-            tracker: PathTracker::default(),
-            seen: Default::default(),
-            stack: vec![Some(leaves)],
-            matched: 0,
-            ok: true,
-        }
-    }
-
-    /// Whether every leaf sat at a Variable's path with its kind, value type and shape.
-    pub(crate) fn fits(&self, leaves: &Tree<VariableState>) -> bool {
-        self.ok && self.matched == leaves.count_leaves()
-    }
-}
-
-impl Walker for LeafChecker<'_> {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
-        if self.tracker.enter(key, header.transparent) {
-            let sub = self
-                .stack
-                .last()
-                .copied()
-                .flatten()
-                .and_then(|t| t.child(key));
-            self.stack.push(sub);
-        }
-    }
-    fn leave(&mut self) {
-        if self.tracker.leave().is_some() {
-            self.stack.pop();
-        }
-    }
-    fn shared(&mut self, _key: &Key, id: usize) -> bool {
-        self.seen.insert(id)
-    }
-    fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
-        let top = self.stack.last().copied().flatten();
-        let leaf = if self.tracker.at_root() {
-            top
-        } else {
-            top.and_then(|t| t.child(key))
-        };
-        match leaf {
-            Some(Tree::Leaf(l)) => {
-                let value = var.value_dyn();
-                if l.kind != var.kind()
-                    || l.value.type_name() != value.type_name()
-                    || !crate::value::same_shape(&*l.value, value)
-                {
-                    self.ok = false;
-                }
-                self.matched += 1;
-            }
-            Some(Tree::Map(_)) => self.ok = false,
-            None => {}
-        }
-    }
-    fn static_value(&mut self, _key: &Key, _value: &dyn StaticField) {}
-    fn none(&mut self, _key: &Key) {}
-}
-
-/// Applies state leaves to the Variables at their paths (validated beforehand).
+/// Applies state leaves to the Variables at their paths (checked beforehand).
+/// With `convert_only` it changes nothing: it gives every leaf its Variable's
+/// Rust type (a loaded `ArrayD` the field's `Array2`) and keeps the leaves, so
+/// that a conversion failure is found before anything is written.
 pub(crate) struct Updater {
-    tracker: PathTracker,
-    seen: std::collections::HashSet<usize>,
-    /// The leaves still to apply, as in the merge builder: the subtree of each node
-    /// on the current path that adds a path component.
-    stack: Vec<Tree<VariableState>>,
+    leaves: Cursor<Tree<VariableState>>,
+    shared_seen: HashSet<usize>,
+    convert_only: bool,
+    pub(crate) converted: Vec<(Path, VariableState)>,
     pub(crate) errors: Vec<Error>,
 }
 
 impl Updater {
-    pub(crate) fn new(leaves: Tree<VariableState>) -> Self {
+    pub(crate) fn new(leaves: Tree<VariableState>, convert_only: bool) -> Self {
         Updater {
-            tracker: PathTracker::default(),
-            seen: Default::default(),
-            stack: vec![leaves],
+            leaves: Cursor::new(leaves),
+            shared_seen: HashSet::new(),
+            convert_only,
+            converted: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -267,48 +194,47 @@ impl Updater {
 
 impl WalkerMut for Updater {
     fn enter(&mut self, key: &Key, header: NodeHeader) {
-        if self.tracker.enter(key, header.transparent) {
-            let sub = match self.stack.last_mut() {
-                Some(Tree::Map(m)) => m.get_mut(key).map(std::mem::take).unwrap_or_default(),
-                _ => Tree::default(),
-            };
-            self.stack.push(sub);
-        }
+        self.leaves.enter(key, header.transparent);
     }
     fn leave(&mut self) {
-        if self.tracker.leave().is_some() {
-            self.stack.pop();
-        }
+        self.leaves.leave();
     }
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
-        self.seen.insert(id)
+        self.shared_seen.insert(id)
     }
-    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _removable: bool) -> bool {
-        let leaf = match self.stack.last_mut() {
-            Some(t) if self.tracker.at_root() => Some(std::mem::take(t)),
-            Some(Tree::Map(m)) => m.get_mut(key).map(std::mem::take),
-            _ => None,
+    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _: Place) -> Action {
+        let Some(Tree::Leaf(leaf)) = self.leaves.leaf(key) else {
+            return Action::Keep;
         };
-        if let Some(Tree::Leaf(leaf)) = leaf {
-            // Validation matched kinds and value types, so this does not fail; the
-            // path is only rendered (by a second, equally failing call) if it does.
-            if var.update_from(&leaf, "").is_err() {
-                let path = path_string(&self.tracker.child(key));
-                if let Err(e) = var.update_from(&leaf, &path) {
-                    self.errors.push(e);
-                }
+        if self.convert_only {
+            let path = self.leaves.path(key);
+            let own = var.value_dyn();
+            if leaf.value.type_name() == own.type_name() {
+                self.converted.push((path, leaf));
+                return Action::Keep;
+            }
+            let at = || path_string(&path);
+            match convert_leaf(leaf, own.type_name(), at, |v| own.from_array_owned(v)) {
+                Ok(leaf) => self.converted.push((path, leaf)),
+                Err(e) => self.errors.push(e),
+            }
+        // The check matched kinds and value types, so this does not fail; the
+        // path is only rendered (by a second, equally failing call) if it does.
+        } else if var.update_from(&leaf, "").is_err() {
+            let path = path_string(&self.leaves.path(key));
+            if let Err(e) = var.update_from(&leaf, &path) {
+                self.errors.push(e);
             }
         }
-        false
+        Action::Keep
     }
-    fn static_value(&mut self, _key: &Key, _value: &mut dyn Any) {}
 }
 
 /// Removes the Variables matching filters from removable slots. In a dry run it only
 /// records matches that cannot be removed.
 pub(crate) struct Popper<'f> {
     tracker: PathTracker,
-    seen: std::collections::HashSet<usize>,
+    seen: HashSet<usize>,
     filters: Vec<&'f dyn Filter>,
     dry_run: bool,
     pub(crate) parts: Vec<Vec<(Path, VariableState)>>,
@@ -339,39 +265,52 @@ impl WalkerMut for Popper<'_> {
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
         self.seen.insert(id)
     }
-    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, removable: bool) -> bool {
+    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, place: Place) -> Action {
         let path = self.tracker.child(key);
         let Some(i) = first_match(&self.filters, &path, var) else {
-            return false;
+            return Action::Keep;
         };
-        if !removable {
+        if place == Place::Fixed {
             self.fixed.push(path_string(&path));
-            return false;
+            return Action::Keep;
         }
         if self.dry_run {
-            return false;
+            return Action::Keep;
         }
         self.parts[i].push((path, var.to_state()));
-        true
+        Action::Remove
     }
-    fn static_value(&mut self, _key: &Key, _value: &mut dyn Any) {}
 }
 
-/// Sets a named static field on every node that has it.
+/// Writes a value into a static field it fits.
+pub(crate) type Setter<'a> = &'a mut dyn FnMut(&mut dyn Any);
+
+/// Finds the static fields named `name` (in its dry run) or sets them: the dry
+/// run counts those that `fits` and lists the paths of the others, so that a
+/// setter that would fail anywhere changes nothing.
 pub(crate) struct AttributeSetter<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) set: &'a mut dyn FnMut(&mut dyn Any) -> bool,
-    seen: std::collections::HashSet<usize>,
+    name: &'a str,
+    fits: &'a dyn Fn(&dyn Any) -> bool,
+    /// `None`: the dry run.
+    set: Option<Setter<'a>>,
+    tracker: PathTracker,
+    seen: HashSet<usize>,
     pub(crate) count: usize,
     pub(crate) wrong_type: Vec<String>,
 }
 
 impl<'a> AttributeSetter<'a> {
-    pub(crate) fn new(name: &'a str, set: &'a mut dyn FnMut(&mut dyn Any) -> bool) -> Self {
+    pub(crate) fn new(
+        name: &'a str,
+        fits: &'a dyn Fn(&dyn Any) -> bool,
+        set: Option<Setter<'a>>,
+    ) -> Self {
         AttributeSetter {
             name,
+            fits,
             set,
-            seen: Default::default(),
+            tracker: PathTracker::default(),
+            seen: HashSet::new(),
             count: 0,
             wrong_type: Vec::new(),
         }
@@ -379,21 +318,26 @@ impl<'a> AttributeSetter<'a> {
 }
 
 impl WalkerMut for AttributeSetter<'_> {
-    fn enter(&mut self, _key: &Key, _header: NodeHeader) {}
-    fn leave(&mut self) {}
+    fn enter(&mut self, key: &Key, header: NodeHeader) {
+        self.tracker.enter(key, header.transparent);
+    }
+    fn leave(&mut self) {
+        self.tracker.leave();
+    }
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
         self.seen.insert(id)
     }
-    fn variable(&mut self, _key: &Key, _var: &mut dyn AnyVariable, _removable: bool) -> bool {
-        false
-    }
     fn static_value(&mut self, key: &Key, value: &mut dyn Any) {
-        if key.as_str() == Some(self.name) {
-            if (self.set)(value) {
-                self.count += 1;
-            } else {
-                self.wrong_type.push(format!("{value:?}"));
-            }
+        if key.as_str() != Some(self.name) {
+            return;
+        }
+        if !(self.fits)(value) {
+            self.wrong_type.push(path_string(&self.tracker.child(key)));
+            return;
+        }
+        self.count += 1;
+        if let Some(set) = &mut self.set {
+            set(value);
         }
     }
 }
@@ -466,6 +410,4 @@ impl Walker for Lister {
         let path = self.tracker.child(key);
         self.items.push((path, GraphItem::Variable(var.to_state())));
     }
-    fn static_value(&mut self, _key: &Key, _value: &dyn StaticField) {}
-    fn none(&mut self, _key: &Key) {}
 }

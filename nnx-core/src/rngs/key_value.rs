@@ -52,6 +52,10 @@ impl Value for PrngKey {
             _ => None,
         }
     }
+    fn from_value(data: Arc<dyn Value>) -> Option<Arc<Self>> {
+        let template = PrngKey::from_data([0, 0]);
+        crate::value::downcast_arc(template.from_array_owned(data)?).ok()
+    }
 }
 
 /// A 1-D uint32 array as numpy's `str` prints it: `[ 0 42]`, every element

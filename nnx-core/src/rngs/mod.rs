@@ -35,7 +35,8 @@ pub use stream::RngStream;
 use crate::builtin::{RngCount, RngKey};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
-use crate::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+use crate::graph::std_impls::{build_map, walk_map, walk_map_mut};
+use crate::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
 use crate::key::Key;
 use crate::random::PrngKey;
 use crate::variable::AnyVariable;
@@ -397,32 +398,19 @@ impl std::fmt::Display for Rngs {
 /// A node `Rngs` whose children are the streams under their names, sorted.
 impl Field for Rngs {
     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
-        w.enter(key, NodeHeader::node("Rngs"));
-        for (name, s) in &self.streams {
-            s.walk_field(&Key::from(name.clone()), w);
-        }
-        w.leave();
+        walk_map(&self.streams, key, NodeHeader::node("Rngs"), w)
     }
-    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
-        w.enter(key, NodeHeader::node("Rngs"));
-        for (name, s) in self.streams.iter_mut() {
-            s.walk_field_mut(&Key::from(name.clone()), w, false);
-        }
-        w.leave();
-        false
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
+        walk_map_mut(
+            &mut self.streams,
+            key,
+            NodeHeader::node("Rngs"),
+            w,
+            Place::Fixed,
+        )
     }
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
-        b.enter(key)?;
-        let mut streams = BTreeMap::new();
-        while let Some(k) = b.next_child_key() {
-            let name = match &k {
-                Key::Str(s) => s.to_string(),
-                Key::Int(i) => i.to_string(),
-            };
-            streams.insert(name, RngStream::build_field(&k, b)?);
-        }
-        b.leave()?;
-        Ok(Rngs { streams })
+        build_map(key, b).map(|streams| Rngs { streams })
     }
 }
 
@@ -452,7 +440,7 @@ pub fn reseed<M: Module>(module: &mut M, streams: &[(&str, i64)]) -> usize {
         seen: HashSet::new(),
         reseeded: 0,
     };
-    module.walk_field_mut(&crate::graph::ROOT, &mut w, false);
+    module.walk_field_mut(&crate::graph::ROOT, &mut w, Place::Fixed);
     w.reseeded
 }
 
@@ -464,19 +452,17 @@ struct Reseeder {
 }
 
 impl WalkerMut for Reseeder {
-    fn enter(&mut self, _key: &Key, _header: NodeHeader) {}
-    fn leave(&mut self) {}
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
         // A shared stream is reseeded once, as Flax's iter_graph visits it once.
         self.seen.insert(id)
     }
-    fn variable(&mut self, _key: &Key, var: &mut dyn AnyVariable, _removable: bool) -> bool {
+    fn variable(&mut self, _key: &Key, var: &mut dyn AnyVariable, _: Place) -> Action {
         let tag = match var.metadata().get("tag") {
             Some(crate::MetaValue::Str(t)) => t.clone(),
-            _ => return false,
+            _ => return Action::Keep,
         };
         let Some(stream) = self.fresh.streams.get_mut(&tag) else {
-            return false;
+            return Action::Keep;
         };
         let kind = var.kind();
         let new_value: Arc<dyn crate::value::Value> =
@@ -486,14 +472,13 @@ impl WalkerMut for Reseeder {
             } else if kind.is_subtype_of(RngCount) && var.value_dyn().as_any().is::<u32>() {
                 Arc::new(0u32)
             } else {
-                return false;
+                return Action::Keep;
             };
         let leaf = var.to_state().with_value(new_value);
         // Same kind and value type as checked above, so this cannot fail.
         let _ = var.update_from(&leaf, "");
-        false
+        Action::Keep
     }
-    fn static_value(&mut self, _key: &Key, _value: &mut dyn std::any::Any) {}
 }
 
 #[cfg(test)]

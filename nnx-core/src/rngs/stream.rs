@@ -2,7 +2,7 @@
 
 use crate::builtin::{RngCount, RngKey};
 use crate::error::Result;
-use crate::graph::{Builder, Field, NodeHeader, Walker, WalkerMut};
+use crate::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
 use crate::key::Key;
 use crate::random::{self, PrngKey};
 use crate::variable::VariableType;
@@ -274,14 +274,16 @@ impl Field for RngStream {
         self.tag.walk_field(&Key::from("tag"), w);
         w.leave();
     }
-    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
         w.enter(key, NodeHeader::node("RngStream"));
         // A stream's Variables are fixed slots: never removable by `pop`.
-        self.count.walk_field_mut(&Key::from("count"), w, false);
-        self.key.walk_field_mut(&Key::from("key"), w, false);
-        self.tag.walk_field_mut(&Key::from("tag"), w, false);
+        let fixed = Place::Fixed;
+        self.count
+            .walk_field_mut(&Key::from("count"), w, fixed);
+        self.key.walk_field_mut(&Key::from("key"), w, fixed);
+        self.tag.walk_field_mut(&Key::from("tag"), w, fixed);
         w.leave();
-        false
+        Action::Keep
     }
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
         b.enter(key)?;

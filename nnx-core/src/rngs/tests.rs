@@ -163,13 +163,15 @@ impl Field for Dropout {
         self.stream.walk_field(&Key::from("stream"), w);
         w.leave();
     }
-    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _removable: bool) -> bool {
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
         w.enter(key, NodeHeader::node("Dropout"));
-        self.rate.walk_field_mut(&Key::from("rate"), w, false);
-        self.rngs.walk_field_mut(&Key::from("rngs"), w, false);
-        self.stream.walk_field_mut(&Key::from("stream"), w, false);
+        let fixed = Place::Fixed;
+        self.rate.walk_field_mut(&Key::from("rate"), w, fixed);
+        self.rngs.walk_field_mut(&Key::from("rngs"), w, fixed);
+        self.stream
+            .walk_field_mut(&Key::from("stream"), w, fixed);
         w.leave();
-        false
+        Action::Keep
     }
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
         b.enter(key)?;

@@ -1,0 +1,259 @@
+//! State leaves walked alongside a graph: joining the given States, checking
+//! every leaf against its Variable slot, and handing leaves out by path.
+
+use std::collections::HashSet;
+
+use crate::error::{Error, Result};
+use crate::graph::fit::{fit, Fit, Slot, VariableDecl};
+use crate::key::{path_string, Key, Path};
+use crate::graph::tracker::PathTracker;
+use crate::graph::walker::{NodeHeader, Walker};
+use crate::state::{State, Tree};
+use crate::variable::VariableState;
+use crate::variable::AnyVariable;
+
+/// A tree of leaves as a walk hands them out: borrowed (checking) or taken out
+/// of an owned tree (merge, update).
+pub(crate) trait Subtree: Sized {
+    /// The subtree under `key` of a map; nothing for a leaf or a missing key.
+    fn child(&mut self, key: &Key) -> Self;
+    /// The whole tree: the leaf of a Variable walked as the root.
+    fn whole(&mut self) -> Self;
+}
+
+impl Subtree for Option<&Tree<VariableState>> {
+    fn child(&mut self, key: &Key) -> Self {
+        self.and_then(|t| t.child(key))
+    }
+    fn whole(&mut self) -> Self {
+        *self
+    }
+}
+
+impl Subtree for Tree<VariableState> {
+    fn child(&mut self, key: &Key) -> Self {
+        match self {
+            Tree::Map(m) => m.get_mut(key).map(std::mem::take).unwrap_or_default(),
+            Tree::Leaf(_) => Tree::default(),
+        }
+    }
+    fn whole(&mut self) -> Self {
+        std::mem::take(self)
+    }
+}
+
+/// The current path and the subtree of each node on it that adds a path
+/// component, the whole tree first.
+pub(crate) struct Cursor<T> {
+    tracker: PathTracker,
+    stack: Vec<T>,
+}
+
+impl<T: Subtree> Cursor<T> {
+    pub(crate) fn new(tree: T) -> Self {
+        Cursor {
+            tracker: PathTracker::default(),
+            stack: vec![tree],
+        }
+    }
+
+    pub(crate) fn enter(&mut self, key: &Key, transparent: bool) {
+        if self.tracker.enter(key, transparent) {
+            if let Some(sub) = self.stack.last_mut().map(|t| t.child(key)) {
+                self.stack.push(sub);
+            }
+        }
+    }
+
+    pub(crate) fn leave(&mut self) {
+        if self.tracker.leave().is_some() {
+            self.stack.pop();
+        }
+    }
+
+    /// The leaf (or what stands there) of the Variable under `key`: the whole
+    /// tree for a Variable walked as the root.
+    pub(crate) fn leaf(&mut self, key: &Key) -> Option<T> {
+        let at_root = self.tracker.at_root();
+        let top = self.stack.last_mut()?;
+        Some(if at_root { top.whole() } else { top.child(key) })
+    }
+
+    /// The path of `key` in the current node.
+    pub(crate) fn path(&self, key: &Key) -> Path {
+        self.tracker.child(key)
+    }
+}
+
+/// Joins States into one tree, a later State winning at the same path. A leaf in
+/// one State where another has leaves below it is an error: one of them would be lost.
+pub(crate) fn join(states: Vec<State>) -> Result<Tree<VariableState>> {
+    let trees: Vec<Tree<VariableState>> = states.into_iter().map(State::into_tree).collect();
+    if (1..trees.len()).any(|i| trees[..i].iter().any(|t| t.conflicts_with(&trees[i]))) {
+        return Err(conflict(&trees));
+    }
+    let mut trees = trees.into_iter();
+    let mut joined = trees.next().unwrap_or_default();
+    for t in trees {
+        joined.merge_from(t);
+    }
+    Ok(joined)
+}
+
+/// Names a leaf path of one tree that is a prefix of another's.
+fn conflict(trees: &[Tree<VariableState>]) -> Error {
+    let mut paths = Vec::new();
+    for t in trees {
+        t.for_each_leaf(&mut |p, _| paths.push(p.to_vec()));
+    }
+    let set: HashSet<&[Key]> = paths.iter().map(Vec::as_slice).collect();
+    let pair = paths.iter().find_map(|p| {
+        (0..p.len())
+            .find(|&n| set.contains(&p[..n]))
+            .map(|n| (&p[..n], p))
+    });
+    let found = match pair {
+        Some((outer, inner)) => format!(
+            "a leaf at {} in one State and one at {} in another",
+            path_string(outer),
+            path_string(inner)
+        ),
+        None => "leaves at overlapping paths".to_string(),
+    };
+    Error::invalid_argument(
+        "the States given",
+        "no leaf at a path where another State has leaves below it",
+        found,
+    )
+}
+
+/// Checks leaves against the Variable slots of a walk (a GraphDef's entries or a
+/// live graph), collecting every misfit; paths are built only for errors.
+pub(crate) struct LeafCheck<'t> {
+    cursor: Cursor<Option<&'t Tree<VariableState>>>,
+    /// Merge: every slot needs a leaf. Update: leaves may be a subset.
+    require_all: bool,
+    shared_seen: HashSet<usize>,
+    matched: usize,
+    /// Leaves that fit by taking their slot's Rust type.
+    pub(crate) converts: usize,
+    errors: Vec<Error>,
+    /// Every Variable path, when asked for (to name leaves at no Variable's path).
+    paths: Option<HashSet<Path>>,
+}
+
+impl<'t> LeafCheck<'t> {
+    fn new(tree: &'t Tree<VariableState>, require_all: bool, record_paths: bool) -> Self {
+        LeafCheck {
+            cursor: Cursor::new(Some(tree)),
+            require_all,
+            shared_seen: HashSet::new(),
+            matched: 0,
+            converts: 0,
+            errors: Vec::new(),
+            paths: record_paths.then(HashSet::new),
+        }
+    }
+
+    fn slot(&mut self, key: &Key, slot: Slot<'_>) {
+        if let Some(paths) = &mut self.paths {
+            paths.insert(self.cursor.path(key));
+        }
+        match self.cursor.leaf(key).flatten() {
+            Some(Tree::Leaf(leaf)) => {
+                self.matched += 1;
+                match fit(&slot, Some(leaf.kind), &*leaf.value) {
+                    Ok(Fit::Same) => {}
+                    Ok(Fit::Convert) => self.converts += 1,
+                    Err(misfit) => {
+                        let path = path_string(&self.cursor.path(key));
+                        let errors = misfit.errors(&slot, Some(leaf.kind), &*leaf.value, &path);
+                        self.errors.extend(errors);
+                    }
+                }
+            }
+            // Leaves below a Variable's path are reported as unexpected.
+            Some(Tree::Map(_)) | None if self.require_all => self.errors.push(Error::MissingPath {
+                path: path_string(&self.cursor.path(key)).into(),
+                expected: slot_kind_name(&slot).to_string(),
+            }),
+            Some(Tree::Map(_)) | None => {}
+        }
+    }
+
+    /// Walks a GraphDef's entries.
+    pub(crate) fn entries(&mut self, entries: &[crate::graph::graphdef::Entry]) {
+        use crate::graph::graphdef::Entry;
+        for entry in entries {
+            match entry {
+                Entry::Enter { key, header } => self.cursor.enter(key, header.transparent),
+                Entry::Leave => self.cursor.leave(),
+                Entry::Variable { key, decl } => self.slot(key, Slot::Declared(decl)),
+                Entry::Static { .. }
+                | Entry::None { .. }
+                | Entry::SharedFirst { .. }
+                | Entry::SharedRef { .. } => {}
+            }
+        }
+    }
+}
+
+fn slot_kind_name(slot: &Slot<'_>) -> &'static str {
+    match slot {
+        Slot::Declared(VariableDecl { kind, .. }) | Slot::Live { kind, .. } => kind.name(),
+    }
+}
+
+impl Walker for LeafCheck<'_> {
+    fn enter(&mut self, key: &Key, header: NodeHeader) {
+        self.cursor.enter(key, header.transparent);
+    }
+    fn leave(&mut self) {
+        self.cursor.leave();
+    }
+    fn shared(&mut self, _key: &Key, id: usize) -> bool {
+        self.shared_seen.insert(id)
+    }
+    fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
+        let slot = Slot::Live {
+            kind: var.kind(),
+            value: var.value_dyn(),
+        };
+        self.slot(key, slot);
+    }
+}
+
+/// Checks `tree` against the slots `walk` visits: `Ok` with the number of leaves
+/// that take their slot's Rust type, or every problem in one error (misfits in
+/// walk order, then leaves at no Variable's path, sorted).
+pub(crate) fn check(
+    tree: &Tree<VariableState>,
+    require_all: bool,
+    walk: impl Fn(&mut LeafCheck<'_>),
+) -> Result<usize> {
+    let mut c = LeafCheck::new(tree, require_all, false);
+    walk(&mut c);
+    let total = tree.count_leaves();
+    if c.errors.is_empty() && c.matched == total {
+        return Ok(c.converts);
+    }
+    let mut errors = c.errors;
+    if c.matched < total {
+        // Rare: walk again recording the Variable paths to name the others.
+        let mut again = LeafCheck::new(tree, require_all, true);
+        walk(&mut again);
+        let paths = again.paths.unwrap_or_default();
+        let mut extra = Vec::new();
+        tree.for_each_leaf(&mut |p, leaf| {
+            if !paths.contains(p) {
+                extra.push((p.to_vec(), leaf.kind));
+            }
+        });
+        extra.sort_by(|a, b| a.0.cmp(&b.0));
+        errors.extend(extra.into_iter().map(|(p, kind)| Error::UnexpectedPath {
+            path: path_string(&p).into(),
+            found: kind.name().to_string(),
+        }));
+    }
+    Err(Error::many(errors))
+}

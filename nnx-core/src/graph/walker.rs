@@ -1,0 +1,363 @@
+//! The walker protocol: what a [`Field`](crate::graph::Field) tells a walker
+//! while it walks itself. Every callback has a no-op default, so a walker
+//! writes only the ones it uses.
+
+use std::any::Any;
+
+use crate::key::Key;
+use crate::graph::statics::DynStatic;
+use crate::variable::AnyVariable;
+
+/// What a walker is told about a node it enters.
+///
+/// ```
+/// use nnx_core::graph::NodeHeader;
+/// let h = NodeHeader::node("Linear");
+/// assert_eq!(h, NodeHeader { type_name: "Linear", transparent: false });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeHeader {
+    /// The node's type (`Linear`, `Vec`, `Model::Variant`).
+    pub type_name: &'static str,
+    /// A transparent node adds no path component (a `sow` store lives at its
+    /// module's own level).
+    pub transparent: bool,
+}
+
+impl NodeHeader {
+    /// A node that adds its key to the path.
+    ///
+    /// ```
+    /// assert!(!nnx_core::graph::NodeHeader::node("Linear").transparent);
+    /// ```
+    pub const fn node(type_name: &'static str) -> Self {
+        NodeHeader {
+            type_name,
+            transparent: false,
+        }
+    }
+}
+
+/// Where a mutable walk meets a Variable: whether its owner can empty the slot.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Action, Field, Place, WalkerMut};
+/// use nnx_core::AnyVariable;
+/// // Counts the Variables `pop` could remove.
+/// struct Removable(usize);
+/// impl WalkerMut for Removable {
+///     fn variable(&mut self, _: &Key, _: &mut dyn AnyVariable, place: Place) -> Action {
+///         self.0 += usize::from(place == Place::Removable);
+///         Action::Keep
+///     }
+/// }
+/// let mut m = (Some(Param::new(1.0f32)), Param::new(2.0f32));
+/// let mut r = Removable(0);
+/// m.0.walk_field_mut(&Key::from("a"), &mut r, Place::Fixed);
+/// m.1.walk_field_mut(&Key::from("b"), &mut r, Place::Fixed);
+/// assert_eq!(r.0, 1); // only the `Option` slot
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A struct field, a `Vec` element...: the Variable stays.
+    Fixed,
+    /// An `Option` field or a `sow` store: the Variable can be taken out.
+    Removable,
+}
+
+/// What a mutable walk asks of the slot of the Variable it just visited.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Action, Field, Place, WalkerMut};
+/// use nnx_core::AnyVariable;
+/// // Asks to remove everything; only the `Option` slot gives way.
+/// struct RemoveAll;
+/// impl WalkerMut for RemoveAll {
+///     fn variable(&mut self, _: &Key, _: &mut dyn AnyVariable, _: Place) -> Action {
+///         Action::Remove
+///     }
+/// }
+/// let mut m = vec![Some(Param::new(1.0f32))];
+/// let mut p = Param::new(2.0f32);
+/// m.walk_field_mut(&Key::from(0usize), &mut RemoveAll, Place::Fixed);
+/// p.walk_field_mut(&Key::from(0usize), &mut RemoveAll, Place::Fixed);
+/// assert!(m[0].is_none());
+/// assert_eq!(*p, 2.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Leave the Variable where it is.
+    Keep,
+    /// Take it out, if its [`Place`] is removable.
+    Remove,
+}
+
+/// Read-only traversal callbacks (state, graphdef, filters, printing).
+///
+/// A walker that counts Variables, nodes and statics, visiting a shared object once:
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{DynStatic, Field, NodeHeader, Walker};
+/// use nnx_core::AnyVariable;
+///
+/// #[derive(Default)]
+/// struct Count { variables: usize, nodes: usize, statics: usize, seen: Vec<usize> }
+///
+/// impl Walker for Count {
+///     fn enter(&mut self, _: &Key, _: NodeHeader) { self.nodes += 1 }
+///     fn shared(&mut self, _: &Key, id: usize) -> bool {
+///         let first = !self.seen.contains(&id);
+///         self.seen.push(id);
+///         first
+///     }
+///     fn variable(&mut self, _: &Key, _: &dyn AnyVariable) { self.variables += 1 }
+///     fn static_value(&mut self, _: &Key, _: &dyn DynStatic) { self.statics += 1 }
+/// }
+///
+/// #[derive(Module)]
+/// struct Net { layers: Vec<Param<f32>>, tied: [Shared<Param<f32>>; 2], bias: Option<Param<f32>>, #[nnx(static)] width: usize }
+/// let p = Shared::new(Param::new(0.0));
+/// let net = Net { layers: vec![Param::new(1.0); 3], tied: [p.clone(), p], bias: None, width: 3 };
+/// let mut count = Count::default();
+/// net.walk_field(&Key::from(0usize), &mut count);
+/// assert_eq!(count.variables, 4); // 3 layers + the tied Param once
+/// assert_eq!(count.nodes, 3); // Net, the Vec and the array
+/// assert_eq!(count.statics, 1);
+/// ```
+pub trait Walker {
+    /// A child node begins under `key`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, Walker};
+    /// struct Types(Vec<&'static str>);
+    /// impl Walker for Types {
+    ///     fn enter(&mut self, _: &Key, h: NodeHeader) { self.0.push(h.type_name) }
+    /// }
+    /// let mut t = Types(Vec::new());
+    /// vec![vec![Param::new(1.0f32)]].walk_field(&Key::from(0usize), &mut t);
+    /// assert_eq!(t.0, ["Vec", "Vec"]);
+    /// ```
+    fn enter(&mut self, key: &Key, header: NodeHeader) {
+        let _ = (key, header);
+    }
+    /// The current node ends.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, Walker};
+    /// #[derive(Default)]
+    /// struct Depth { now: usize, max: usize }
+    /// impl Walker for Depth {
+    ///     fn enter(&mut self, _: &Key, _: NodeHeader) { self.now += 1; self.max = self.max.max(self.now) }
+    ///     fn leave(&mut self) { self.now -= 1 }
+    /// }
+    /// let mut d = Depth::default();
+    /// vec![vec![Param::new(1.0f32)], vec![]].walk_field(&Key::from(0usize), &mut d);
+    /// assert_eq!((d.now, d.max), (0, 2));
+    /// ```
+    fn leave(&mut self) {}
+    /// A shared object under `key`; `true` means walk it. The default walks it at
+    /// every occurrence; the graph operations answer `true` only the first time.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, Walker};
+    /// use nnx_core::AnyVariable;
+    /// struct Firsts(Vec<usize>, usize);
+    /// impl Walker for Firsts {
+    ///     fn shared(&mut self, _: &Key, id: usize) -> bool {
+    ///         !self.0.contains(&id) && { self.0.push(id); true }
+    ///     }
+    ///     fn variable(&mut self, _: &Key, _: &dyn AnyVariable) { self.1 += 1 }
+    /// }
+    /// let p = Shared::new(Param::new(1.0f32));
+    /// let mut w = Firsts(Vec::new(), 0);
+    /// vec![p.clone(), p].walk_field(&Key::from(0usize), &mut w);
+    /// assert_eq!(w.1, 1);
+    /// ```
+    fn shared(&mut self, key: &Key, id: usize) -> bool {
+        let _ = (key, id);
+        true
+    }
+    /// A Variable under `key`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, Walker};
+    /// use nnx_core::AnyVariable;
+    /// // Sums the element counts of array Variables.
+    /// struct Size(usize);
+    /// impl Walker for Size {
+    ///     fn variable(&mut self, _: &Key, var: &dyn AnyVariable) {
+    ///         self.0 += var.value_dyn().size_bytes().map_or(0, |(n, _)| n);
+    ///     }
+    /// }
+    /// let m = vec![Param::new(ndarray::Array2::<f32>::zeros((2, 3))), Param::new(ndarray::Array2::zeros((1, 4)))];
+    /// let mut s = Size(0);
+    /// m.walk_field(&Key::from(0usize), &mut s);
+    /// assert_eq!(s.0, 10);
+    /// ```
+    fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
+        let _ = (key, var);
+    }
+    /// A static hyperparameter under `key`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{DynStatic, Field, Walker};
+    /// // Keeps the statics as GraphDef values.
+    /// struct Statics(Vec<std::sync::Arc<dyn DynStatic>>);
+    /// impl Walker for Statics {
+    ///     fn static_value(&mut self, _: &Key, value: &dyn DynStatic) { self.0.push(value.to_arc()) }
+    /// }
+    /// let mut s = Statics(Vec::new());
+    /// vec![7usize].walk_field(&Key::from(0usize), &mut s);
+    /// assert!(s.0[0].dyn_eq(&7usize));
+    /// ```
+    fn static_value(&mut self, key: &Key, value: &dyn DynStatic) {
+        let _ = (key, value);
+    }
+    /// An empty `Option` under `key`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, Walker};
+    /// struct Empty(Vec<Key>);
+    /// impl Walker for Empty {
+    ///     fn none(&mut self, key: &Key) { self.0.push(key.clone()) }
+    /// }
+    /// let mut e = Empty(Vec::new());
+    /// vec![Some(Param::new(1.0f32)), None].walk_field(&Key::from(0usize), &mut e);
+    /// assert_eq!(e.0, [Key::from(1usize)]);
+    /// ```
+    fn none(&mut self, key: &Key) {
+        let _ = key;
+    }
+}
+
+/// Mutating traversal callbacks (update, pop, set_attributes).
+///
+/// A walker that empties every removable Variable slot and sets `usize` statics:
+///
+/// ```
+/// use std::any::Any;
+/// use nnx_core::prelude::*;
+/// use nnx_core::graph::{Action, Field, Place, WalkerMut};
+/// use nnx_core::AnyVariable;
+///
+/// struct Strip { width: usize, removed: usize }
+/// impl WalkerMut for Strip {
+///     fn variable(&mut self, _: &Key, _: &mut dyn AnyVariable, place: Place) -> Action {
+///         if place == Place::Removable {
+///             self.removed += 1;
+///             return Action::Remove;
+///         }
+///         Action::Keep
+///     }
+///     fn static_value(&mut self, _: &Key, value: &mut dyn Any) {
+///         if let Some(w) = value.downcast_mut::<usize>() { *w = self.width }
+///     }
+/// }
+///
+/// #[derive(Module)]
+/// struct Net { w: Param<f32>, bias: Option<Param<f32>>, #[nnx(static)] width: usize }
+/// let mut net = Net { w: Param::new(1.0), bias: Some(Param::new(0.0)), width: 2 };
+/// let mut strip = Strip { width: 5, removed: 0 };
+/// net.walk_field_mut(&Key::from(0usize), &mut strip, Place::Fixed);
+/// assert_eq!((strip.removed, net.bias.is_none(), net.width), (1, true, 5));
+/// ```
+pub trait WalkerMut {
+    /// A child node begins under `key`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeHeader, Place, WalkerMut};
+    /// struct Nodes(usize);
+    /// impl WalkerMut for Nodes {
+    ///     fn enter(&mut self, _: &Key, _: NodeHeader) { self.0 += 1 }
+    /// }
+    /// let mut n = Nodes(0);
+    /// vec![vec![Param::new(1.0f32)]].walk_field_mut(&Key::from(0usize), &mut n, Place::Fixed);
+    /// assert_eq!(n.0, 2);
+    /// ```
+    fn enter(&mut self, key: &Key, header: NodeHeader) {
+        let _ = (key, header);
+    }
+    /// The current node ends.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Action, Field, NodeHeader, Place, WalkerMut};
+    /// use nnx_core::AnyVariable;
+    /// // Records the path of keys while walking.
+    /// struct Keys(Vec<Key>, Vec<Vec<Key>>);
+    /// impl WalkerMut for Keys {
+    ///     fn enter(&mut self, key: &Key, _: NodeHeader) { self.0.push(key.clone()) }
+    ///     fn leave(&mut self) { self.0.pop(); }
+    ///     fn variable(&mut self, key: &Key, _: &mut dyn AnyVariable, _: Place) -> Action {
+    ///         self.1.push([&self.0[..], &[key.clone()]].concat());
+    ///         Action::Keep
+    ///     }
+    /// }
+    /// let mut k = Keys(Vec::new(), Vec::new());
+    /// vec![Param::new(1.0f32)].walk_field_mut(&Key::from("m"), &mut k, Place::Fixed);
+    /// assert_eq!(k.1, [vec![Key::from("m"), Key::from(0usize)]]);
+    /// ```
+    fn leave(&mut self) {}
+    /// A shared object under `key`; `true` means walk it (the default: at every
+    /// occurrence).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Action, Field, Place, WalkerMut};
+    /// use nnx_core::AnyVariable;
+    /// // Walks nothing shared.
+    /// struct NoShared(usize);
+    /// impl WalkerMut for NoShared {
+    ///     fn shared(&mut self, _: &Key, _: usize) -> bool { false }
+    ///     fn variable(&mut self, _: &Key, _: &mut dyn AnyVariable, _: Place) -> Action {
+    ///         self.0 += 1;
+    ///         Action::Keep
+    ///     }
+    /// }
+    /// let mut m = (Shared::new(Param::new(1.0f32)), Param::new(2.0f32));
+    /// let mut w = NoShared(0);
+    /// m.0.walk_field_mut(&Key::from("a"), &mut w, Place::Fixed);
+    /// m.1.walk_field_mut(&Key::from("b"), &mut w, Place::Fixed);
+    /// assert_eq!(w.0, 1);
+    /// ```
+    fn shared(&mut self, key: &Key, id: usize) -> bool {
+        let _ = (key, id);
+        true
+    }
+    /// A Variable under `key` at `place`; [`Action::Remove`] takes it out of a
+    /// removable place (see [`Action`]).
+    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, place: Place) -> Action {
+        let _ = (key, var, place);
+        Action::Keep
+    }
+    /// A static hyperparameter under `key`, to read or set.
+    ///
+    /// ```
+    /// use std::any::Any;
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, Place, WalkerMut};
+    /// // Doubles every `f32` static.
+    /// struct Double;
+    /// impl WalkerMut for Double {
+    ///     fn static_value(&mut self, _: &Key, value: &mut dyn Any) {
+    ///         if let Some(x) = value.downcast_mut::<f32>() { *x *= 2.0 }
+    ///     }
+    /// }
+    /// let mut rates = vec![0.5f32, 1.5];
+    /// rates.walk_field_mut(&Key::from(0usize), &mut Double, Place::Fixed);
+    /// assert_eq!(rates, [1.0, 3.0]);
+    /// ```
+    fn static_value(&mut self, key: &Key, value: &mut dyn Any) {
+        let _ = (key, value);
+    }
+}
