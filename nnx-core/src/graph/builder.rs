@@ -18,8 +18,8 @@ use crate::variable::{Variable, VariableType};
 
 /// Reads a GraphDef's entries back into typed fields; generated code calls it.
 ///
-/// A hand-written [`Field::build_field`] reads its node in the order its
-/// [`Field::walk_field`] wrote it:
+/// A hand-written [`Field::build_field`](crate::graph::Field::build_field) reads its node in the order its
+/// [`Field::walk_field`](crate::graph::Field::walk_field) wrote it:
 ///
 /// ```
 /// use nnx_core::prelude::*;
