@@ -22,6 +22,8 @@ pub mod repr;
 pub mod rngs;
 pub mod sow;
 pub mod state;
+mod state_access;
+mod state_map;
 pub mod value;
 pub mod variable;
 mod variable_type;

@@ -18,6 +18,8 @@ use crate::kind::Kind;
 use crate::metadata::Metadata;
 use crate::value::Value;
 
+pub use crate::state_access::parse_path;
+
 /// One Variable, type-erased: its kind, shared value and metadata (Flax's
 /// `VariableState`). Cloning shares the value.
 ///
@@ -543,6 +545,11 @@ impl State {
     /// A State holding `tree`.
     pub(crate) fn from_tree(tree: Tree<VariableState>) -> Self {
         State(tree)
+    }
+
+    /// The nested tree, to change in place.
+    pub(crate) fn tree_mut(&mut self) -> &mut Tree<VariableState> {
+        &mut self.0
     }
 
     /// The nested tree, consuming the State.
