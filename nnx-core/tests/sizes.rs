@@ -2,7 +2,7 @@
 //! initializers) is checked first; too large a shape is an `Err`, never a
 //! "capacity overflow" panic or an allocation abort.
 
-use nnx_core::init::{self, Initializer};
+use nnx_core::init;
 use nnx_core::random::{self, key};
 use nnx_core::Error;
 
