@@ -144,8 +144,9 @@ impl<L> Tree<L> {
     }
 
     /// Builds a tree from `(path, leaf)` pairs; a later pair replaces an earlier one
-    /// at the same path, and a leaf replaces what was at its path or above it.
-    /// [`Tree::try_from_flat`] rejects pairs that would replace each other that way.
+    /// at the same path, and also a leaf its path runs through or a subtree its
+    /// path ends on. [`Tree::try_from_flat`] rejects pairs that would lose
+    /// leaves that way.
     ///
     /// ```
     /// use nnx_core::{Key, state::Tree};
