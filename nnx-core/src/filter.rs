@@ -374,7 +374,7 @@ impl State {
     /// assert_eq!(s.filter(nnx_core::BatchStat).len(), 1);
     /// ```
     pub fn filter(&self, filter: impl Filter) -> State {
-        State::from_flat(
+        State::from_subset(
             self.flat_state()
                 .into_iter()
                 .filter(|(p, l)| filter.matches(p, l)),
@@ -395,7 +395,7 @@ impl State {
     /// ```
     pub fn split<F: Filters>(self, filters: F) -> Result<F::States> {
         let parts = partition(self.into_flat(), &filters.as_list(), true)?;
-        Ok(F::states(parts.into_iter().map(State::from_flat).collect()))
+        Ok(F::states(parts.into_iter().map(State::from_subset).collect()))
     }
 }
 

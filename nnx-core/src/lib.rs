@@ -28,6 +28,9 @@ pub mod repr;
 pub mod rngs;
 pub mod sow;
 mod state;
+mod state_access;
+mod state_map;
+mod summary;
 pub mod value;
 mod variable;
 mod variable_type;
@@ -77,6 +80,8 @@ mod derive_tests {
     }
 }
 pub use state::{FlatState, PureDict, State, Tree};
+pub use state_access::parse_path;
+pub use summary::{display, tabulate};
 pub use variable::{
     AnyVariable, AxisHook, Hooks, ValueHook, Variable, VariableBehavior, VariableInfo,
     VariableMetadata, VariableState, VariableType,

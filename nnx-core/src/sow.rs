@@ -22,7 +22,7 @@ use crate::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut}
 use crate::key::Key;
 use crate::kind::Kind;
 use crate::metadata::Metadata;
-use crate::value::{downcast_arc, short_type_name, value_type_mismatch, Value};
+use crate::value::{downcast_arc, downcast_value, short_type_name, value_type_mismatch, Value};
 use crate::variable::AnyVariable;
 use crate::variable::VariableState;
 
@@ -344,5 +344,27 @@ pub trait Sow {
     {
         self.sown()
             .sow_with(kind, name, value, init, reduce, Self::field_names())
+    }
+}
+
+impl Sown {
+    /// The value sown under `name`, typed. A default `sow` keeps a tuple of the
+    /// sown values, a `Vec<T>`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut s = Sown::default();
+    /// s.sow(Intermediate, "h", 1.0f32, &[]).unwrap();
+    /// assert_eq!(s.value::<Vec<f32>>("h")?, &vec![1.0]);
+    /// assert!(s.value::<Vec<f64>>("h").is_err());
+    /// assert!(s.value::<Vec<f32>>("y").is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn value<T: Value>(&self, name: &str) -> Result<&T> {
+        let var = self.get(name).ok_or_else(|| Error::MissingPath {
+            path: name.into(),
+            expected: "sown value".into(),
+        })?;
+        downcast_value(name, var.value_dyn())
     }
 }

@@ -732,3 +732,15 @@ impl Value for Shape {
 pub fn shape(value: &dyn Value) -> Shape {
     Shape(value.shape_of().unwrap_or_default())
 }
+
+/// `value` as a `T`, or an error naming `path`, `T` and the value's type.
+pub(crate) fn downcast_value<'a, T: Value>(path: &str, value: &'a dyn Value) -> crate::error::Result<&'a T> {
+    value
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| Error::TypeMismatch {
+            path: path.into(),
+            expected: short_type_name(std::any::type_name::<T>()),
+            found: short_type_name(value.type_name()),
+        })
+}

@@ -64,6 +64,7 @@ fn one_leaf(path: &'static str, value: impl Value) -> State {
         vec![Key::from(path)],
         VariableState::new(Param, value),
     )])
+    .unwrap()
 }
 
 fn pure(path: &'static str, value: impl Value) -> PureDict {

@@ -18,10 +18,10 @@ const TIERS: &[&[&str]] = &[
     &["key", "value", "metadata"],
     &["kind", "display", "random"],
     &["variable", "variable_type", "builtin", "registry", "init"],
-    &["state"],
+    &["state", "state_access", "state_map"],
     &["filter"],
     &["graph"],
-    &["sow", "rngs"],
+    &["sow", "rngs", "summary"],
     &["checkpoint"],
 ];
 

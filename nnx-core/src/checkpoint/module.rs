@@ -197,7 +197,7 @@ fn apply<M: Module>(
         return Err(Error::many(report.problems));
     }
     if !converted.is_empty() {
-        model.update(State::from_flat(converted))?;
+        model.update(State::from_flat(converted)?)?;
     }
     Ok(report)
 }

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::kind::Kind;
 use crate::repr::fmt_tuple_usize;
 use crate::variable::VariableState;
-use crate::value::{DType, Value};
+use crate::value::{short_type_name, DType, Value};
 
 /// A Variable slot, as a GraphDef records it or as a live Variable holds it.
 pub(crate) enum Slot<'a> {
@@ -138,7 +138,7 @@ impl Slot<'_> {
 pub(crate) fn describe(value: &dyn Value) -> String {
     match value.array_ref() {
         Some(r) => format!("{} {}", r.dtype(), fmt_tuple_usize(r.shape())),
-        None => value.type_name().to_string(),
+        None => short_type_name(value.type_name()),
     }
 }
 
@@ -157,7 +157,7 @@ pub(crate) fn convert_leaf(
         metadata,
         hooks,
     } = leaf;
-    let found = format!("{} ({})", value.type_name(), describe(&*value));
+    let found = format!("{} ({})", short_type_name(value.type_name()), describe(&*value));
     match convert(value) {
         Some(value) => Ok(VariableState {
             kind,
@@ -167,7 +167,7 @@ pub(crate) fn convert_leaf(
         }),
         None => Err(Error::TypeMismatch {
             path: path().into(),
-            expected: expected.to_string(),
+            expected: short_type_name(expected),
             found,
         }),
     }
@@ -220,10 +220,10 @@ impl Misfit {
                 path: path.into(),
                 expected: format!(
                     "{} (or any array of {})",
-                    slot.value_type(),
+                    short_type_name(slot.value_type()),
                     slot.describe_data()
                 ),
-                found: format!("{} ({})", value.type_name(), describe(value)),
+                found: format!("{} ({})", short_type_name(value.type_name()), describe(value)),
             });
         }
         if self.dtype {

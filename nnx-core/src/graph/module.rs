@@ -187,7 +187,7 @@ pub trait Module: Field {
         let mut p = Popper::new(list, false);
         self.walk_field_mut(&ROOT, &mut p, Place::Fixed);
         Ok(F::states(
-            p.parts.into_iter().map(State::from_flat).collect(),
+            p.parts.into_iter().map(State::from_subset).collect(),
         ))
     }
 
