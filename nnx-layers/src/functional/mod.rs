@@ -30,6 +30,7 @@ pub use linalg::*;
 pub use normalization::*;
 pub use pooling::*;
 
+pub(crate) use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::{error::ErrorPath, Error, Result};
 
 /// The floating-point element types the functional API is generic over
@@ -73,24 +74,12 @@ impl Real for f64 {
     }
 }
 
-/// Formats a shape as a Python tuple: `(2, 3)`, `(3,)`, `()`.
-pub(crate) fn shape_str(shape: &[usize]) -> String {
-    match shape {
-        [] => "()".to_string(),
-        [d] => format!("({d},)"),
-        _ => {
-            let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-            format!("({})", parts.join(", "))
-        }
-    }
-}
-
 /// A [`Error::ShapeMismatch`] naming the argument.
 pub(crate) fn shape_err(arg: &str, expected: impl Into<String>, found: &[usize]) -> Error {
     Error::ShapeMismatch {
         path: ErrorPath(arg.to_string()),
         expected: expected.into(),
-        found: shape_str(found),
+        found: fmt_tuple_usize(found),
     }
 }
 
@@ -154,13 +143,6 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shapes_print_as_python_tuples() {
-        assert_eq!(shape_str(&[]), "()");
-        assert_eq!(shape_str(&[3]), "(3,)");
-        assert_eq!(shape_str(&[2, 3]), "(2, 3)");
-    }
 
     #[test]
     fn axes_resolve_like_numpy() {

@@ -1,11 +1,14 @@
 //! Window pooling as `flax.nnx.avg_pool` / `max_pool` / `min_pool`
 //! (`lax.reduce_window` over the spatial axes).
 
+use std::mem::size_of;
+
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 use nnx_core::{Error, Result};
 
-use super::conv::resolve_pads;
+use super::conv::{padded_len, resolve_pads};
 use super::{shape_err, Padding, Real};
+use crate::support::check_alloc;
 
 enum Reduce {
     Sum,
@@ -49,7 +52,7 @@ fn pool<T: Real, S: Data<Elem = T>, D: Dimension>(
     let pads = resolve_pads(what, padding, &in_sp, window, &strides)?;
     let mut out_shape = x.shape().to_vec();
     for d in 0..nsp {
-        let padded = in_sp[d] + pads[d].0 + pads[d].1;
+        let padded = padded_len(what, in_sp[d], pads[d])?;
         out_shape[nb + d] = if padded >= window[d] {
             (padded - window[d]) / strides[d] + 1
         } else {
@@ -61,7 +64,9 @@ fn pool<T: Real, S: Data<Elem = T>, D: Dimension>(
         Reduce::Max => T::neg_infinity(),
         Reduce::Min => T::infinity(),
     };
-    let n_win: usize = window.iter().product();
+    // Checked like an allocation: the window is walked position by position.
+    let n_win = check_alloc(what, window, 1)?;
+    check_alloc(what, &out_shape, size_of::<T>() + size_of::<usize>())?;
     let mut counts = ArrayD::<usize>::zeros(IxDyn(&out_shape));
     let mut src = vec![0usize; x.ndim()];
     let out = ArrayD::from_shape_fn(IxDyn(&out_shape), |ix| {
