@@ -7,7 +7,7 @@ use nnx_core::{Param, Result};
 use crate::conv_base::{conv_setters, forward_masked, ConvBase};
 use crate::functional::{conv_general, per_axis, ConvOptions, Padding};
 use crate::mask::KernelMask;
-use crate::support::{check_config, setters};
+use crate::support::{check_config, setters, vec_setters};
 
 /// A convolution over `kernel_size.len()` spatial axes: input
 /// `(batch..., spatial..., in_features)` with any number of batch axes (none
@@ -87,22 +87,9 @@ conv_setters!(ConvConfig = "nnx_layers::Conv::config(1, 2, &[3])");
 
 setters!(ConvConfig = "nnx_layers::Conv::config(4, 2, &[3])" { feature_group_count: usize });
 
-impl ConvConfig {
-    /// Input dilation, one per spatial axis or one for all (default 1); values
-    /// above 1 need explicit padding, as in JAX.
-    ///
-    /// ```
-    /// use nnx_layers::functional::Padding;
-    /// let c = nnx_layers::Conv::config(1, 2, &[3]).input_dilation(&[2])
-    ///     .padding(Padding::Explicit(vec![(1, 1)])).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(c.forward(&ndarray::Array3::<f32>::ones((1, 3, 1)))?.shape(), &[1, 5, 2]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn input_dilation(mut self, d: &[usize]) -> Self {
-        self.input_dilation = d.to_vec();
-        self
-    }
+vec_setters!(ConvConfig = "nnx_layers::Conv::config(4, 2, &[3])" { input_dilation: usize });
 
+impl ConvConfig {
     /// Creates the layer (kernel key, then bias key, from the `params` stream).
     ///
     /// # Errors
@@ -136,7 +123,7 @@ impl ConvConfig {
             input_dilation,
             kernel_dilation,
             feature_group_count: g,
-            use_bias: b.use_bias,
+            use_bias: b.init.use_bias,
             mask: b.mask,
         })
     }

@@ -3,13 +3,12 @@
 //! and the masked kernel plus bias around the forward pass.
 
 use ndarray::{Array1, ArrayD, Ix1, IxDyn};
-use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 
 use crate::functional::{per_axis, Padding};
 use crate::mask::KernelMask;
-use crate::param::{opt_param, param};
+use crate::param::{opt_param, param, KernelBias};
 use crate::support::{check_config, check_opt, check_shape};
 
 type OptBias = Option<Param<Array1<f32>>>;
@@ -23,15 +22,13 @@ pub(crate) struct ConvBase {
     pub(crate) strides: Vec<usize>,
     pub(crate) padding: Padding,
     pub(crate) kernel_dilation: Vec<usize>,
-    pub(crate) use_bias: bool,
     pub(crate) mask: Option<KernelMask>,
-    pub(crate) kernel_init: ParamInit<f32>,
-    pub(crate) bias_init: ParamInit<f32>,
+    pub(crate) init: KernelBias,
 }
 
 impl ConvBase {
-    /// Flax's defaults: stride 1, `Same` padding, no dilation, a bias,
-    /// `lecun_normal` kernel and zero bias.
+    /// Flax's defaults: stride 1, `Same` padding, no dilation, and
+    /// [`KernelBias`]'s.
     pub(crate) fn new(in_features: usize, out_features: usize, kernel_size: &[usize]) -> Self {
         ConvBase {
             in_features,
@@ -40,10 +37,8 @@ impl ConvBase {
             strides: vec![1],
             padding: Padding::Same,
             kernel_dilation: vec![1],
-            use_bias: true,
             mask: None,
-            kernel_init: lecun_normal().into(),
-            bias_init: zeros().into(),
+            init: KernelBias::default(),
         }
     }
 
@@ -88,12 +83,12 @@ impl ConvBase {
         kernel_shape: &[usize],
     ) -> Result<(Param<ArrayD<f32>>, OptBias)> {
         check_mask(&self.mask, kernel_shape)?;
-        let kernel = param::<IxDyn>(&self.kernel_init, rngs.next_key("params")?, kernel_shape)?;
-        let bias = opt_param::<Ix1>(
-            rngs,
-            self.use_bias.then_some(&self.bias_init),
-            &[self.out_features],
+        let kernel = param::<IxDyn>(
+            &self.init.kernel_init,
+            rngs.next_key("params")?,
+            kernel_shape,
         )?;
+        let bias = opt_param::<Ix1>(rngs, self.init.bias(), &[self.out_features])?;
         Ok((kernel, bias))
     }
 }
@@ -134,24 +129,13 @@ pub(crate) fn forward_masked(
 /// `$ctor` builds the config `(1, 2, &[3])` in the doc examples.
 macro_rules! conv_setters {
     ($cfg:ident = $ctor:literal) => {
-        $crate::support::setters!($cfg.base = $ctor { use_bias: bool });
-        $crate::support::init_setters!($cfg.base = $ctor {
+        $crate::support::setters!($cfg.base.init = $ctor { use_bias: bool });
+        $crate::support::vec_setters!($cfg.base = $ctor { strides: usize, kernel_dilation: usize });
+        $crate::support::init_setters!($cfg.base.init = $ctor {
             kernel_init ("lecun_normal()") => "layer.kernel",
             bias_init ("zeros()") => "layer.bias.unwrap()",
         });
         impl $cfg {
-            #[doc = "Window strides, one per spatial axis or one for all (default 1)."]
-            #[doc = ""]
-            #[doc = "```"]
-            #[doc = concat!("let c = ", $ctor, ".strides(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;")]
-            #[doc = "assert_eq!(c.strides, vec![2]);"]
-            #[doc = "# Ok::<(), nnx_core::Error>(())"]
-            #[doc = "```"]
-            pub fn strides(mut self, strides: &[usize]) -> Self {
-                self.base.strides = strides.to_vec();
-                self
-            }
-
             #[doc = "The padding (default `Same`)."]
             #[doc = ""]
             #[doc = "```"]
@@ -162,18 +146,6 @@ macro_rules! conv_setters {
             #[doc = "```"]
             pub fn padding(mut self, padding: $crate::functional::Padding) -> Self {
                 self.base.padding = padding;
-                self
-            }
-
-            #[doc = "Kernel dilation, one per spatial axis or one for all (default 1)."]
-            #[doc = ""]
-            #[doc = "```"]
-            #[doc = concat!("let c = ", $ctor, ".kernel_dilation(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;")]
-            #[doc = "assert_eq!(c.kernel_dilation, vec![2]);"]
-            #[doc = "# Ok::<(), nnx_core::Error>(())"]
-            #[doc = "```"]
-            pub fn kernel_dilation(mut self, d: &[usize]) -> Self {
-                self.base.kernel_dilation = d.to_vec();
                 self
             }
 

@@ -112,7 +112,7 @@ impl ConvTransposeConfig {
             strides,
             padding: b.padding,
             kernel_dilation,
-            use_bias: b.use_bias,
+            use_bias: b.init.use_bias,
             mask: b.mask,
             transpose_kernel: self.transpose_kernel,
         })

@@ -2,13 +2,12 @@
 //! einsum equation (Flax's `nnx.Einsum`).
 
 use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, IxDyn};
-use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 
 use crate::contract::{as_3d, bmm};
 use crate::functional::{fmt_tuple_usize, shape_err};
-use crate::param::checked_init;
+use crate::param::{checked_init, KernelBias};
 use crate::support::{check_shape, init_setters};
 
 /// `y = einsum(einsum_str, x, kernel) + bias` (Flax's `nnx.Einsum`). The
@@ -57,11 +56,10 @@ pub struct EinsumConfig {
     einsum_str: String,
     kernel_shape: Vec<usize>,
     bias_shape: Option<Vec<usize>>,
-    kernel_init: ParamInit<f32>,
-    bias_init: ParamInit<f32>,
+    base: KernelBias,
 }
 
-init_setters!(EinsumConfig = "nnx_layers::Einsum::config(\"ab,bc->ac\", &[2, 3]).bias_shape(&[3])" {
+init_setters!(EinsumConfig.base = "nnx_layers::Einsum::config(\"ab,bc->ac\", &[2, 3]).bias_shape(&[3])" {
     kernel_init ("lecun_normal()") => "layer.kernel",
     bias_init ("zeros()") => "layer.bias.unwrap()",
 });
@@ -76,6 +74,7 @@ impl EinsumConfig {
     /// ```
     pub fn bias_shape(mut self, shape: &[usize]) -> Self {
         self.bias_shape = Some(shape.to_vec());
+        self.base.use_bias = true;
         self
     }
 
@@ -106,18 +105,18 @@ impl EinsumConfig {
             ));
         }
         let meta = checked_init(
-            &self.kernel_init,
+            &self.base.kernel_init,
             rngs.next_key("params")?,
             &self.kernel_shape,
         )?;
         let kernel = Param::from_metadata(meta);
-        let bias = match &self.bias_shape {
-            Some(s) => Some(Param::from_metadata(checked_init(
-                &self.bias_init,
+        let bias = match (&self.bias_shape, self.base.bias()) {
+            (Some(s), Some(init)) => Some(Param::from_metadata(checked_init(
+                init,
                 rngs.next_key("params")?,
                 s,
             )?)),
-            None => None,
+            _ => None,
         };
         Ok(Einsum {
             kernel,
@@ -198,8 +197,11 @@ impl Einsum {
             einsum_str: einsum_str.to_string(),
             kernel_shape: kernel_shape.to_vec(),
             bias_shape: None,
-            kernel_init: lecun_normal().into(),
-            bias_init: zeros().into(),
+            // A bias exists once `bias_shape` is set.
+            base: KernelBias {
+                use_bias: false,
+                ..KernelBias::default()
+            },
         }
     }
 

@@ -1,12 +1,11 @@
 //! `Linear`: a dense layer on the last axis (Flax's `nnx.Linear`).
 
 use ndarray::{Array1, Array2, ArrayBase, ArrayD, Data, Dimension, Ix1, Ix2};
-use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 
 use crate::functional::dot_last_axis;
-use crate::param::{opt_param, param};
+use crate::param::{opt_param, param, KernelBias};
 use crate::support::{check_config, check_opt, check_shape, init_setters, setters};
 
 /// `y = x @ kernel + bias` on the last axis of `x`, with any number of leading
@@ -53,14 +52,12 @@ pub struct Linear {
 pub struct LinearConfig {
     in_features: usize,
     out_features: usize,
-    use_bias: bool,
-    kernel_init: ParamInit<f32>,
-    bias_init: ParamInit<f32>,
+    base: KernelBias,
 }
 
-setters!(LinearConfig = "nnx_layers::Linear::config(2, 3)" { use_bias: bool });
+setters!(LinearConfig.base = "nnx_layers::Linear::config(2, 3)" { use_bias: bool });
 
-init_setters!(LinearConfig = "nnx_layers::Linear::config(2, 3)" {
+init_setters!(LinearConfig.base = "nnx_layers::Linear::config(2, 3)" {
     kernel_init ("lecun_normal()") => "layer.kernel",
     bias_init ("zeros()") => "layer.bias.unwrap()",
 });
@@ -86,14 +83,18 @@ impl LinearConfig {
             "positive feature counts",
             format!("{fin} / {fout}"),
         )?;
-        let kernel = param::<Ix2>(&self.kernel_init, rngs.next_key("params")?, &[fin, fout])?;
-        let bias = opt_param::<Ix1>(rngs, self.use_bias.then_some(&self.bias_init), &[fout])?;
+        let kernel = param::<Ix2>(
+            &self.base.kernel_init,
+            rngs.next_key("params")?,
+            &[fin, fout],
+        )?;
+        let bias = opt_param::<Ix1>(rngs, self.base.bias(), &[fout])?;
         Ok(Linear {
             kernel,
             bias,
             in_features: fin,
             out_features: fout,
-            use_bias: self.use_bias,
+            use_bias: self.base.use_bias,
         })
     }
 }
@@ -121,9 +122,7 @@ impl Linear {
         LinearConfig {
             in_features,
             out_features,
-            use_bias: true,
-            kernel_init: lecun_normal().into(),
-            bias_init: zeros().into(),
+            base: KernelBias::default(),
         }
     }
 

@@ -1,13 +1,12 @@
 //! `LinearGeneral`: a dense layer over several axes (Flax's `nnx.LinearGeneral`).
 
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
-use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 
 use crate::contract::{as_3d, bmm};
 use crate::functional::{canon_axis, fmt_tuple_usize, shape_err};
-use crate::param::flat_param;
+use crate::param::{flat_param, KernelBias};
 use crate::support::{check_alloc, check_config, check_opt, check_shape, init_setters, setters};
 
 /// A dense layer contracting the input axes `axis` (of sizes `in_features`)
@@ -65,14 +64,12 @@ pub struct LinearGeneralConfig {
     out_features: Vec<usize>,
     axis: Vec<isize>,
     batch_axis: Vec<(usize, usize)>,
-    use_bias: bool,
-    kernel_init: ParamInit<f32>,
-    bias_init: ParamInit<f32>,
+    base: KernelBias,
 }
 
-setters!(LinearGeneralConfig = "nnx_layers::LinearGeneral::config(&[3], &[4])" { use_bias: bool });
+setters!(LinearGeneralConfig.base = "nnx_layers::LinearGeneral::config(&[3], &[4])" { use_bias: bool });
 
-init_setters!(LinearGeneralConfig = "nnx_layers::LinearGeneral::config(&[3], &[4])" {
+init_setters!(LinearGeneralConfig.base = "nnx_layers::LinearGeneral::config(&[3], &[4])" {
     kernel_init ("lecun_normal()") => "layer.kernel",
     bias_init ("zeros()") => "layer.bias.unwrap()",
 });
@@ -163,20 +160,19 @@ impl LinearGeneralConfig {
             prod(&self.out_features),
         ];
         let kernel = flat_param::<IxDyn>(
-            &self.kernel_init,
+            &self.base.kernel_init,
             rngs.next_key("params")?,
             &flat,
             &kernel_shape,
         )?;
-        let bias = if self.use_bias {
-            Some(flat_param::<IxDyn>(
-                &self.bias_init,
+        let bias = match self.base.bias() {
+            Some(init) => Some(flat_param::<IxDyn>(
+                init,
                 rngs.next_key("params")?,
                 &[prod(&bias_shape)],
                 &bias_shape,
-            )?)
-        } else {
-            None
+            )?),
+            None => None,
         };
         Ok(LinearGeneral {
             kernel,
@@ -185,7 +181,7 @@ impl LinearGeneralConfig {
             out_features: self.out_features,
             axis: self.axis,
             batch_axis: self.batch_axis,
-            use_bias: self.use_bias,
+            use_bias: self.base.use_bias,
         })
     }
 }
@@ -232,9 +228,7 @@ impl LinearGeneral {
             out_features: out_features.to_vec(),
             axis: vec![-1],
             batch_axis: Vec::new(),
-            use_bias: true,
-            kernel_init: lecun_normal().into(),
-            bias_init: zeros().into(),
+            base: KernelBias::default(),
         }
     }
 

@@ -4,13 +4,39 @@ use std::sync::Arc;
 
 use ndarray::{Array, ArrayD, Dimension, IxDyn};
 use nnx_core::hooks::{AxisHook, Hooks, ValueHook};
-use nnx_core::init::ParamInit;
+use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::random::Key;
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
 
 use crate::functional::{fmt_tuple_usize, shape_err};
 use crate::support::check_alloc;
+
+/// The kernel and bias options of the dense and convolution layers, with
+/// Flax's defaults (a bias, `lecun_normal` kernel, zero bias).
+#[derive(Debug, Clone)]
+pub(crate) struct KernelBias {
+    pub(crate) use_bias: bool,
+    pub(crate) kernel_init: ParamInit<f32>,
+    pub(crate) bias_init: ParamInit<f32>,
+}
+
+impl Default for KernelBias {
+    fn default() -> Self {
+        KernelBias {
+            use_bias: true,
+            kernel_init: lecun_normal().into(),
+            bias_init: zeros().into(),
+        }
+    }
+}
+
+impl KernelBias {
+    /// The bias initializer, when there is a bias.
+    pub(crate) fn bias(&self) -> Option<&ParamInit<f32>> {
+        self.use_bias.then_some(&self.bias_init)
+    }
+}
 
 /// `init.init(key, shape)` after checking that `shape` can be allocated at
 /// all (layer configs size their parameters, and a user may ask for anything).
@@ -19,7 +45,17 @@ pub(crate) fn checked_init(
     key: Key,
     shape: &[usize],
 ) -> Result<VariableMetadata<ArrayD<f32>>> {
-    check_alloc("parameter shape", shape, std::mem::size_of::<f32>())?;
+    let n = check_alloc("parameter shape", shape, std::mem::size_of::<f32>())?;
+    // The initializers (nnx-core) allocate infallibly; asking the allocator
+    // first turns a size it can never serve into an error instead of an abort.
+    // Building a layer is not a hot path: the probe costs one malloc/free.
+    Vec::<f32>::new().try_reserve_exact(n).map_err(|_| {
+        Error::invalid_argument(
+            "parameter shape",
+            "a shape that fits in memory",
+            fmt_tuple_usize(shape),
+        )
+    })?;
     init.init(key, shape)
 }
 

@@ -7,11 +7,11 @@ use nnx_core::{Error, Param, Result, VariableType};
 
 /// Chainable config setters, one per Flax argument. `$ctor` is an expression
 /// building a `$cfg`, used in each setter's doc example. `$cfg.base = ...`
-/// sets the options in the config's field `base` (options shared by several
-/// layers live in one struct there).
+/// (or `$cfg.base.init`) sets the options in the config's field `base`
+/// (options shared by several layers live in one struct there).
 macro_rules! setters {
-    ($cfg:ident $(. $base:ident)? = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
-        $crate::support::setters!(@impl $cfg [$($base)?] $ctor { $($name : $t),* });
+    ($cfg:ident $(. $base:ident)* = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
+        $crate::support::setters!(@impl $cfg [$($base)*] $ctor { $($name : $t),* });
     };
     (@impl $cfg:ident $base:tt $ctor:literal { $($name:ident : $t:ty),* }) => {
         impl $cfg {
@@ -30,18 +30,43 @@ macro_rules! setters {
             )*
         }
     };
-    (@field $s:ident [$($base:ident)?] $name:ident) => {
-        $s $(.$base)? .$name
+    (@field $s:ident [$($base:ident)*] $name:ident) => {
+        $s $(.$base)* .$name
     };
 }
 pub(crate) use setters;
+
+/// Setters of list options (`reduction_axes`, `strides`, ...): each takes a
+/// slice of `$t` and stores it as a `Vec`. `$cfg.base` as in [`setters`].
+macro_rules! vec_setters {
+    ($cfg:ident $(. $base:ident)* = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
+        $crate::support::vec_setters!(@impl $cfg [$($base)*] $ctor { $($name : $t),* });
+    };
+    (@impl $cfg:ident $base:tt $ctor:literal { $($name:ident : $t:ty),* }) => {
+        impl $cfg {
+            $(
+                #[doc = concat!("Sets `", stringify!($name), "` (Flax's argument of that name).")]
+                #[doc = ""]
+                #[doc = "```"]
+                #[doc = concat!("let cfg = ", $ctor, ".", stringify!($name), "(&[1]);")]
+                #[doc = concat!("assert!(format!(\"{cfg:?}\").contains(\"", stringify!($name), ": [1]\"));")]
+                #[doc = "```"]
+                pub fn $name(mut self, $name: &[$t]) -> Self {
+                    $crate::support::setters!(@field self $base $name) = $name.to_vec();
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use vec_setters;
 
 /// Initializer setters (`kernel_init`, `bias_init`, `scale_init`, ...): each
 /// names its default and the expression reaching the parameter it initializes,
 /// used in its doc example. `$cfg.base` as in [`setters`].
 macro_rules! init_setters {
-    ($cfg:ident $(. $base:ident)? = $ctor:literal { $($name:ident ($default:literal) => $param:literal),* $(,)? }) => {
-        $crate::support::init_setters!(@impl $cfg [$($base)?] $ctor { $($name ($default) => $param),* });
+    ($cfg:ident $(. $base:ident)* = $ctor:literal { $($name:ident ($default:literal) => $param:literal),* $(,)? }) => {
+        $crate::support::init_setters!(@impl $cfg [$($base)*] $ctor { $($name ($default) => $param),* });
     };
     (@impl $cfg:ident $base:tt $ctor:literal { $($name:ident ($default:literal) => $param:literal),* }) => {
         impl $cfg {

@@ -1,16 +1,12 @@
 //! `BatchNorm` (Flax's `nnx.BatchNorm`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension, Ix1};
-use nnx_core::init::{ones, zeros, ParamInit};
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{BatchStat, Param, Result, VariableType};
 
-use super::{check_affine, opt_dyn};
+use super::{check_affine, opt_dyn, NormBase};
 use crate::functional::{canon_axis, compute_stats, fmt_tuple_usize, normalize, shape_err};
-use crate::param::opt_param;
-use crate::support::{
-    check_alloc, check_config, check_epsilon, check_shape, dyn_value, init_setters, setters,
-};
+use crate::support::{check_alloc, check_config, check_shape, dyn_value, init_setters, setters};
 
 /// Batch normalization (Flax's `nnx.BatchNorm`).
 ///
@@ -75,28 +71,26 @@ pub struct BatchNorm {
 #[derive(Debug, Clone)]
 pub struct BatchNormConfig {
     num_features: usize,
+    base: NormBase,
     use_running_average: bool,
     axis: isize,
     momentum: f64,
-    epsilon: f32,
-    use_bias: bool,
-    use_scale: bool,
-    bias_init: ParamInit<f32>,
-    scale_init: ParamInit<f32>,
-    use_fast_variance: bool,
 }
 
 setters!(BatchNormConfig = "nnx_layers::BatchNorm::config(3)" {
     use_running_average: bool,
     axis: isize,
     momentum: f64,
+});
+
+setters!(BatchNormConfig.base = "nnx_layers::BatchNorm::config(3)" {
     epsilon: f32,
     use_bias: bool,
     use_scale: bool,
     use_fast_variance: bool,
 });
 
-init_setters!(BatchNormConfig = "nnx_layers::BatchNorm::config(3)" {
+init_setters!(BatchNormConfig.base = "nnx_layers::BatchNorm::config(3)" {
     scale_init ("ones()") => "layer.scale.unwrap()",
     bias_init ("zeros()") => "layer.bias.unwrap()",
 });
@@ -115,10 +109,8 @@ impl BatchNormConfig {
     pub fn build(self, rngs: &mut Rngs) -> Result<BatchNorm> {
         let n = self.num_features;
         check_momentum(self.momentum)?;
-        check_epsilon("BatchNorm epsilon", self.epsilon)?;
         check_alloc("BatchNorm num_features", &[n], std::mem::size_of::<f32>())?;
-        let scale = opt_param::<Ix1>(rngs, self.use_scale.then_some(&self.scale_init), &[n])?;
-        let bias = opt_param::<Ix1>(rngs, self.use_bias.then_some(&self.bias_init), &[n])?;
+        let (scale, bias) = self.base.params("BatchNorm", rngs, n)?;
         Ok(BatchNorm {
             mean: BatchStat::new(Array1::zeros(n)),
             var: BatchStat::new(Array1::ones(n)),
@@ -128,10 +120,10 @@ impl BatchNormConfig {
             use_running_average: self.use_running_average,
             axis: self.axis,
             momentum: self.momentum,
-            epsilon: self.epsilon,
-            use_bias: self.use_bias,
-            use_scale: self.use_scale,
-            use_fast_variance: self.use_fast_variance,
+            epsilon: self.base.epsilon,
+            use_bias: self.base.use_bias,
+            use_scale: self.base.use_scale,
+            use_fast_variance: self.base.use_fast_variance,
         })
     }
 }
@@ -146,15 +138,10 @@ impl BatchNorm {
     pub fn config(num_features: usize) -> BatchNormConfig {
         BatchNormConfig {
             num_features,
+            base: NormBase::new(1e-5),
             use_running_average: false,
             axis: -1,
             momentum: 0.99,
-            epsilon: 1e-5,
-            use_bias: true,
-            use_scale: true,
-            bias_init: zeros().into(),
-            scale_init: ones().into(),
-            use_fast_variance: true,
         }
     }
 

@@ -1,14 +1,12 @@
 //! `GroupNorm` (Flax's `nnx.GroupNorm`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension, Ix1};
-use nnx_core::init::{ones, zeros, ParamInit};
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 
-use super::{check_affine, opt_dyn};
+use super::{check_affine, opt_dyn, NormBase};
 use crate::functional::group_norm;
-use crate::param::opt_param;
-use crate::support::{check_config, check_epsilon, init_setters, setters};
+use crate::support::{check_config, init_setters, setters};
 
 /// Group normalization (Flax's `nnx.GroupNorm`): `x` is `(batch, spatial...,
 /// features)`; features are split into `num_groups` contiguous groups of
@@ -59,22 +57,24 @@ pub struct GroupNorm {
 #[derive(Debug, Clone)]
 pub struct GroupNormConfig {
     num_features: usize,
+    base: NormBase,
     num_groups: Option<usize>,
     group_size: Option<usize>,
-    epsilon: f32,
-    use_bias: bool,
-    use_scale: bool,
-    bias_init: ParamInit<f32>,
-    scale_init: ParamInit<f32>,
-    use_fast_variance: bool,
 }
 
 setters!(GroupNormConfig = "nnx_layers::GroupNorm::config(4)" {
-    num_groups: Option<usize>, group_size: Option<usize>, epsilon: f32, use_bias: bool,
-    use_scale: bool, use_fast_variance: bool,
+    num_groups: Option<usize>,
+    group_size: Option<usize>,
 });
 
-init_setters!(GroupNormConfig = "nnx_layers::GroupNorm::config(4).num_groups(Some(2))" {
+setters!(GroupNormConfig.base = "nnx_layers::GroupNorm::config(4)" {
+    epsilon: f32,
+    use_bias: bool,
+    use_scale: bool,
+    use_fast_variance: bool,
+});
+
+init_setters!(GroupNormConfig.base = "nnx_layers::GroupNorm::config(4).num_groups(Some(2))" {
     scale_init ("ones()") => "layer.scale.unwrap()",
     bias_init ("zeros()") => "layer.bias.unwrap()",
 });
@@ -88,7 +88,6 @@ impl GroupNormConfig {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<GroupNorm> {
-        check_epsilon("GroupNorm epsilon", self.epsilon)?;
         let n = self.num_features;
         let (num_groups, group_size) = match (self.num_groups, self.group_size) {
             (Some(g), None) if g > 0 && n.is_multiple_of(g) => (g, n / g),
@@ -101,18 +100,17 @@ impl GroupNormConfig {
                 ))
             }
         };
-        let scale = opt_param::<Ix1>(rngs, self.use_scale.then_some(&self.scale_init), &[n])?;
-        let bias = opt_param::<Ix1>(rngs, self.use_bias.then_some(&self.bias_init), &[n])?;
+        let (scale, bias) = self.base.params("GroupNorm", rngs, n)?;
         Ok(GroupNorm {
             scale,
             bias,
             num_features: n,
             num_groups,
             group_size,
-            epsilon: self.epsilon,
-            use_bias: self.use_bias,
-            use_scale: self.use_scale,
-            use_fast_variance: self.use_fast_variance,
+            epsilon: self.base.epsilon,
+            use_bias: self.base.use_bias,
+            use_scale: self.base.use_scale,
+            use_fast_variance: self.base.use_fast_variance,
         })
     }
 }
@@ -126,14 +124,9 @@ impl GroupNorm {
     pub fn config(num_features: usize) -> GroupNormConfig {
         GroupNormConfig {
             num_features,
+            base: NormBase::new(1e-6),
             num_groups: Some(32),
             group_size: None,
-            epsilon: 1e-6,
-            use_bias: true,
-            use_scale: true,
-            bias_init: zeros().into(),
-            scale_init: ones().into(),
-            use_fast_variance: true,
         }
     }
 

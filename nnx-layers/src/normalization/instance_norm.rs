@@ -1,14 +1,12 @@
 //! `InstanceNorm` (Flax's `nnx.InstanceNorm`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension, Ix1};
-use nnx_core::init::{ones, zeros, ParamInit};
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 
-use super::{check_affine, opt_dyn};
+use super::{check_affine, opt_dyn, NormBase};
 use crate::functional::{canon_axis, compute_stats, normalize};
-use crate::param::opt_param;
-use crate::support::{check_epsilon, init_setters, setters};
+use crate::support::{init_setters, setters, vec_setters};
 
 /// Instance normalization (Flax's `nnx.InstanceNorm`): statistics per example
 /// and feature, over every axis but the batch axis (0) and `feature_axes`.
@@ -51,39 +49,27 @@ pub struct InstanceNorm {
 #[derive(Debug, Clone)]
 pub struct InstanceNormConfig {
     num_features: usize,
-    epsilon: f32,
-    use_bias: bool,
-    use_scale: bool,
-    bias_init: ParamInit<f32>,
-    scale_init: ParamInit<f32>,
+    base: NormBase,
     feature_axes: Vec<isize>,
-    use_fast_variance: bool,
 }
 
-setters!(InstanceNormConfig = "nnx_layers::InstanceNorm::config(3)" {
+setters!(InstanceNormConfig.base = "nnx_layers::InstanceNorm::config(3)" {
     epsilon: f32,
     use_bias: bool,
     use_scale: bool,
-    use_fast_variance: bool
+    use_fast_variance: bool,
 });
 
-init_setters!(InstanceNormConfig = "nnx_layers::InstanceNorm::config(3)" {
+vec_setters!(InstanceNormConfig = "nnx_layers::InstanceNorm::config(3)" {
+    feature_axes: isize,
+});
+
+init_setters!(InstanceNormConfig.base = "nnx_layers::InstanceNorm::config(3)" {
     scale_init ("ones()") => "layer.scale.unwrap()",
     bias_init ("zeros()") => "layer.bias.unwrap()",
 });
 
 impl InstanceNormConfig {
-    /// Sets the feature axes (default `[-1]`).
-    ///
-    /// ```
-    /// let n = nnx_layers::InstanceNorm::config(3).feature_axes(&[-1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(n.feature_axes, vec![-1]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn feature_axes(mut self, axes: &[isize]) -> Self {
-        self.feature_axes = axes.to_vec();
-        self
-    }
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
     ///
     /// ```
@@ -92,26 +78,16 @@ impl InstanceNormConfig {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<InstanceNorm> {
-        check_epsilon("InstanceNorm epsilon", self.epsilon)?;
-        let scale = opt_param::<Ix1>(
-            rngs,
-            self.use_scale.then_some(&self.scale_init),
-            &[self.num_features],
-        )?;
-        let bias = opt_param::<Ix1>(
-            rngs,
-            self.use_bias.then_some(&self.bias_init),
-            &[self.num_features],
-        )?;
+        let (scale, bias) = self.base.params("InstanceNorm", rngs, self.num_features)?;
         Ok(InstanceNorm {
             scale,
             bias,
             num_features: self.num_features,
-            epsilon: self.epsilon,
-            use_bias: self.use_bias,
-            use_scale: self.use_scale,
+            epsilon: self.base.epsilon,
+            use_bias: self.base.use_bias,
+            use_scale: self.base.use_scale,
             feature_axes: self.feature_axes,
-            use_fast_variance: self.use_fast_variance,
+            use_fast_variance: self.base.use_fast_variance,
         })
     }
 }
@@ -125,13 +101,8 @@ impl InstanceNorm {
     pub fn config(num_features: usize) -> InstanceNormConfig {
         InstanceNormConfig {
             num_features,
-            epsilon: 1e-6,
-            use_bias: true,
-            use_scale: true,
-            bias_init: zeros().into(),
-            scale_init: ones().into(),
+            base: NormBase::new(1e-6),
             feature_axes: vec![-1],
-            use_fast_variance: true,
         }
     }
 

@@ -1,14 +1,12 @@
 //! `LayerNorm` (Flax's `nnx.LayerNorm`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension, Ix1};
-use nnx_core::init::{ones, zeros, ParamInit};
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 
-use super::{check_affine, opt_dyn};
+use super::{check_affine, opt_dyn, NormBase};
 use crate::functional::{compute_stats, normalize};
-use crate::param::opt_param;
-use crate::support::{check_epsilon, init_setters, setters};
+use crate::support::{init_setters, setters, vec_setters};
 
 /// Layer normalization (Flax's `nnx.LayerNorm`): statistics over
 /// `reduction_axes` (default the last), scale and bias over `feature_axes`.
@@ -56,51 +54,29 @@ pub struct LayerNorm {
 #[derive(Debug, Clone)]
 pub struct LayerNormConfig {
     num_features: usize,
-    epsilon: f32,
-    use_bias: bool,
-    use_scale: bool,
-    bias_init: ParamInit<f32>,
-    scale_init: ParamInit<f32>,
+    base: NormBase,
     reduction_axes: Vec<isize>,
     feature_axes: Vec<isize>,
-    use_fast_variance: bool,
 }
 
-setters!(LayerNormConfig = "nnx_layers::LayerNorm::config(3)" {
+setters!(LayerNormConfig.base = "nnx_layers::LayerNorm::config(3)" {
     epsilon: f32,
     use_bias: bool,
     use_scale: bool,
-    use_fast_variance: bool
+    use_fast_variance: bool,
 });
 
-init_setters!(LayerNormConfig = "nnx_layers::LayerNorm::config(3)" {
+vec_setters!(LayerNormConfig = "nnx_layers::LayerNorm::config(3)" {
+    reduction_axes: isize,
+    feature_axes: isize,
+});
+
+init_setters!(LayerNormConfig.base = "nnx_layers::LayerNorm::config(3)" {
     scale_init ("ones()") => "layer.scale.unwrap()",
     bias_init ("zeros()") => "layer.bias.unwrap()",
 });
 
 impl LayerNormConfig {
-    /// Sets the axes of the statistics (default `[-1]`).
-    ///
-    /// ```
-    /// let ln = nnx_layers::LayerNorm::config(3).reduction_axes(&[-2, -1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(ln.reduction_axes, vec![-2, -1]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn reduction_axes(mut self, axes: &[isize]) -> Self {
-        self.reduction_axes = axes.to_vec();
-        self
-    }
-    /// Sets the axes of scale and bias (default `[-1]`).
-    ///
-    /// ```
-    /// let ln = nnx_layers::LayerNorm::config(3).feature_axes(&[-1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(ln.feature_axes, vec![-1]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn feature_axes(mut self, axes: &[isize]) -> Self {
-        self.feature_axes = axes.to_vec();
-        self
-    }
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
     ///
     /// ```
@@ -109,27 +85,17 @@ impl LayerNormConfig {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<LayerNorm> {
-        check_epsilon("LayerNorm epsilon", self.epsilon)?;
-        let scale = opt_param::<Ix1>(
-            rngs,
-            self.use_scale.then_some(&self.scale_init),
-            &[self.num_features],
-        )?;
-        let bias = opt_param::<Ix1>(
-            rngs,
-            self.use_bias.then_some(&self.bias_init),
-            &[self.num_features],
-        )?;
+        let (scale, bias) = self.base.params("LayerNorm", rngs, self.num_features)?;
         Ok(LayerNorm {
             scale,
             bias,
             num_features: self.num_features,
-            epsilon: self.epsilon,
-            use_bias: self.use_bias,
-            use_scale: self.use_scale,
+            epsilon: self.base.epsilon,
+            use_bias: self.base.use_bias,
+            use_scale: self.base.use_scale,
             reduction_axes: self.reduction_axes,
             feature_axes: self.feature_axes,
-            use_fast_variance: self.use_fast_variance,
+            use_fast_variance: self.base.use_fast_variance,
         })
     }
 }
@@ -144,14 +110,9 @@ impl LayerNorm {
     pub fn config(num_features: usize) -> LayerNormConfig {
         LayerNormConfig {
             num_features,
-            epsilon: 1e-6,
-            use_bias: true,
-            use_scale: true,
-            bias_init: zeros().into(),
-            scale_init: ones().into(),
+            base: NormBase::new(1e-6),
             reduction_axes: vec![-1],
             feature_axes: vec![-1],
-            use_fast_variance: true,
         }
     }
 

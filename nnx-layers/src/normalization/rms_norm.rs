@@ -1,14 +1,12 @@
 //! `RMSNorm` (Flax's `nnx.RMSNorm`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension, Ix1};
-use nnx_core::init::{ones, ParamInit};
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 
-use super::{check_affine, opt_dyn};
+use super::{check_affine, opt_dyn, NormBase};
 use crate::functional::{compute_stats, normalize};
-use crate::param::opt_param;
-use crate::support::{check_epsilon, init_setters, setters};
+use crate::support::{init_setters, setters, vec_setters};
 
 /// Root-mean-square normalization (Flax's `nnx.RMSNorm`): `x / sqrt(mean(x^2) +
 /// epsilon) * scale`, no bias.
@@ -49,47 +47,27 @@ pub struct RMSNorm {
 #[derive(Debug, Clone)]
 pub struct RMSNormConfig {
     num_features: usize,
-    epsilon: f32,
-    use_scale: bool,
-    scale_init: ParamInit<f32>,
+    base: NormBase,
     reduction_axes: Vec<isize>,
     feature_axes: Vec<isize>,
-    use_fast_variance: bool,
 }
 
-setters!(RMSNormConfig = "nnx_layers::RMSNorm::config(3)" {
+setters!(RMSNormConfig.base = "nnx_layers::RMSNorm::config(3)" {
     epsilon: f32,
     use_scale: bool,
-    use_fast_variance: bool
+    use_fast_variance: bool,
 });
 
-init_setters!(RMSNormConfig = "nnx_layers::RMSNorm::config(3)" {
+vec_setters!(RMSNormConfig = "nnx_layers::RMSNorm::config(3)" {
+    reduction_axes: isize,
+    feature_axes: isize,
+});
+
+init_setters!(RMSNormConfig.base = "nnx_layers::RMSNorm::config(3)" {
     scale_init ("ones()") => "layer.scale.unwrap()",
 });
 
 impl RMSNormConfig {
-    /// Sets the axes of the statistic (default `[-1]`).
-    ///
-    /// ```
-    /// let n = nnx_layers::RMSNorm::config(3).reduction_axes(&[-2, -1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(n.reduction_axes, vec![-2, -1]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn reduction_axes(mut self, axes: &[isize]) -> Self {
-        self.reduction_axes = axes.to_vec();
-        self
-    }
-    /// Sets the axes of the scale (default `[-1]`).
-    ///
-    /// ```
-    /// let n = nnx_layers::RMSNorm::config(3).feature_axes(&[-1]).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(n.feature_axes, vec![-1]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn feature_axes(mut self, axes: &[isize]) -> Self {
-        self.feature_axes = axes.to_vec();
-        self
-    }
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
     ///
     /// ```
@@ -98,20 +76,15 @@ impl RMSNormConfig {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<RMSNorm> {
-        check_epsilon("RMSNorm epsilon", self.epsilon)?;
-        let scale = opt_param::<Ix1>(
-            rngs,
-            self.use_scale.then_some(&self.scale_init),
-            &[self.num_features],
-        )?;
+        let (scale, _) = self.base.params("RMSNorm", rngs, self.num_features)?;
         Ok(RMSNorm {
             scale,
             num_features: self.num_features,
-            epsilon: self.epsilon,
-            use_scale: self.use_scale,
+            epsilon: self.base.epsilon,
+            use_scale: self.base.use_scale,
             reduction_axes: self.reduction_axes,
             feature_axes: self.feature_axes,
-            use_fast_variance: self.use_fast_variance,
+            use_fast_variance: self.base.use_fast_variance,
         })
     }
 }
@@ -125,12 +98,12 @@ impl RMSNorm {
     pub fn config(num_features: usize) -> RMSNormConfig {
         RMSNormConfig {
             num_features,
-            epsilon: 1e-6,
-            use_scale: true,
-            scale_init: ones().into(),
+            base: NormBase {
+                use_bias: false,
+                ..NormBase::new(1e-6)
+            },
             reduction_axes: vec![-1],
             feature_axes: vec![-1],
-            use_fast_variance: true,
         }
     }
 
