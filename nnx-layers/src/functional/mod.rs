@@ -33,21 +33,31 @@ pub use pooling::*;
 pub(crate) use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::{error::ErrorPath, Error, Result};
 
-/// The floating-point element types the functional API is generic over
-/// (`f32` and `f64`).
+/// The floating-point element types the functional API is generic over:
+/// `f32` and `f64`, and no others (the trait is sealed; it names the bound,
+/// users never implement it).
 ///
 /// ```
-/// use nnx_layers::functional::Real;
-/// assert_eq!(<f32 as Real>::from_f64(0.5), 0.5f32);
-/// assert_eq!(<f64 as Real>::finfo_min(), f64::MIN);
+/// use nnx_layers::functional::{relu, Real};
+/// fn clamp_below<T: Real>(x: &ndarray::Array1<T>) -> ndarray::Array1<T> {
+///     relu(x)
+/// }
+/// assert_eq!(clamp_below(&ndarray::array![-1.0f64, 2.0]), ndarray::array![0.0, 2.0]);
 /// ```
-pub trait Real: ndarray::NdFloat + Default {
+pub trait Real: sealed::Sealed + ndarray::NdFloat + Default {
     /// Converts (rounding) an `f64` literal to this type.
     fn from_f64(v: f64) -> Self;
     /// Widens to `f64` (named apart from `num_traits::ToPrimitive::to_f64`, which returns an `Option`).
     fn widen(self) -> f64;
     /// The most negative finite value, `jnp.finfo(dtype).min`, used for masking.
     fn finfo_min() -> Self;
+}
+
+mod sealed {
+    /// Only this crate implements [`Real`](super::Real).
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
 }
 
 impl Real for f32 {
