@@ -121,18 +121,7 @@ impl LinearGeneralConfig {
             ));
         }
         let nb = self.batch_axis.len();
-        if self
-            .batch_axis
-            .iter()
-            .enumerate()
-            .any(|(i, &(a, _))| a != i)
-        {
-            return Err(Error::invalid_argument(
-                "LinearGeneral batch_axis",
-                "consecutive leading axes starting from 0",
-                format!("{:?}", self.batch_axis),
-            ));
-        }
+        check_batch_axis(&self.batch_axis)?;
         check_config(
             !self.in_features.is_empty()
                 && !self.in_features.contains(&0)
@@ -184,6 +173,16 @@ impl LinearGeneralConfig {
             use_bias: self.base.use_bias,
         })
     }
+}
+
+/// Batch axes are the leading axes `0..n`, in order.
+fn check_batch_axis(batch_axis: &[(usize, usize)]) -> Result<()> {
+    check_config(
+        batch_axis.iter().enumerate().all(|(i, &(a, _))| a == i),
+        "LinearGeneral batch_axis",
+        "consecutive leading axes starting from 0",
+        format!("{batch_axis:?}"),
+    )
 }
 
 /// The kernel's shape `(*batch sizes, *in_features, *out_features)` and the
@@ -253,6 +252,7 @@ impl LinearGeneral {
             param_shapes(&self.batch_axis, &self.in_features, &self.out_features);
         check_shape("kernel", self.kernel.shape(), &kernel_shape)?;
         check_opt("bias", &self.bias, &bias_shape)?;
+        check_batch_axis(&self.batch_axis)?;
         let x = x.view().into_dyn();
         let n = x.ndim();
         let nb = self.batch_axis.len();

@@ -82,6 +82,14 @@ fn huge_geometry_is_an_error_not_an_overflow() -> Result<()> {
         .padding(Padding::Explicit(vec![(usize::MAX, usize::MAX)]))
         .build(&mut rngs())?;
     message_of(conv.forward(&x), &["conv padding", "fit in memory"]);
+    // An empty batch does not make an output of 2^41 x 2^41 positions harmless.
+    let conv = Conv::config(1, 1, &[1, 1])
+        .padding(Padding::Explicit(vec![(1 << 40, 1 << 40); 2]))
+        .build(&mut rngs())?;
+    message_of(
+        conv.forward(&ones(&[0, 2, 2, 1])),
+        &["conv output", "fit in memory", "2199023255554 positions"],
+    );
     for padding in [Padding::Same, Padding::Valid, Padding::Circular] {
         let t = ConvTranspose::config(1, 1, &[3])
             .strides(&[big])

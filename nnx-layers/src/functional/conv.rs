@@ -290,10 +290,17 @@ fn conv_core<T: Real>(
         } else {
             0
         };
-        let n_t = check_alloc("conv output", &[o_n, ksp[d]], size_of::<Option<usize>>())?;
+        // One entry per output position and tap: as large as the output axis.
+        let too_long = || {
+            too_large(
+                "conv output",
+                format!("{o_n} positions on spatial axis {d}"),
+            )
+        };
+        let n_t = check_alloc("conv output", &[o_n, ksp[d]], size_of::<Option<usize>>())
+            .map_err(|_| too_long())?;
         let mut t = Vec::new();
-        t.try_reserve_exact(n_t)
-            .map_err(|_| too_large("conv output", fmt_tuple_usize(&[o_n, ksp[d]])))?;
+        t.try_reserve_exact(n_t).map_err(|_| too_long())?;
         for o in 0..o_n {
             for kk in 0..ksp[d] {
                 let p = (o * strides[d] + kk * rhs_dil[d]) as isize - pads[d].0 as isize;
@@ -308,6 +315,11 @@ fn conv_core<T: Real>(
         out_sp.push(o_n);
         table.push(t);
     }
+    let mut out_shape = vec![b];
+    out_shape.extend_from_slice(&out_sp);
+    out_shape.push(cout);
+    // Checked before any product of the output sizes is taken.
+    check_alloc("conv output", &out_shape, size_of::<T>())?;
     let n_out: usize = out_sp.iter().product();
     let n_k: usize = ksp.iter().product();
     // Row-major strides of the input's spatial axes, in elements of C.
@@ -322,10 +334,6 @@ fn conv_core<T: Real>(
         .view()
         .into_shape_with_order((n_k * cin_g, cout))
         .map_err(|_| shape_err("kernel", "a reshapable kernel", kernel.shape()))?;
-    let mut out_shape = vec![b];
-    out_shape.extend_from_slice(&out_sp);
-    out_shape.push(cout);
-    check_alloc("conv output", &out_shape, size_of::<T>())?;
     let rows = b * n_out;
     let cols = n_k * cin_g;
     let mut out = Array2::<T>::zeros((rows, cout));
