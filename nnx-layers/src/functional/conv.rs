@@ -4,12 +4,11 @@
 use std::mem::size_of;
 
 use ndarray::{
-    linalg::general_mat_mul, Array2, ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, IxDyn,
-    Slice,
+    linalg::general_mat_mul, ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, Ix2, Slice,
 };
 use nnx_core::{Error, Result};
 
-use super::{fmt_tuple_usize, shape_err, Real};
+use super::{fmt_tuple_usize, shape_err, try_from_shape_fn, try_zeros, Real};
 use crate::support::check_alloc;
 
 /// Padding of a convolution or pooling window, as Flax spells it.
@@ -230,10 +229,9 @@ fn remap_pad<T: Real>(x: &ArrayD<T>, pads: &[(usize, usize)], circular: bool) ->
         }
         shape[i + 1] = padded_len(what, shape[i + 1], p)?;
     }
-    check_alloc(what, &shape, std::mem::size_of::<T>())?;
     let nsp = pads.len();
     let src_shape = x.shape().to_vec();
-    Ok(ArrayD::from_shape_fn(IxDyn(&shape), |ix| {
+    try_from_shape_fn(what, &shape, |ix| {
         let mut src: Vec<usize> = ix.slice().to_vec();
         for d in 0..nsp {
             let n = src_shape[d + 1] as isize;
@@ -249,7 +247,7 @@ fn remap_pad<T: Real>(x: &ArrayD<T>, pads: &[(usize, usize)], circular: bool) ->
             };
         }
         x[src.as_slice()]
-    }))
+    })
 }
 
 /// Output rows per im2col tile: large enough that each GEMM is worth splitting
@@ -336,7 +334,9 @@ fn conv_core<T: Real>(
         .map_err(|_| shape_err("kernel", "a reshapable kernel", kernel.shape()))?;
     let rows = b * n_out;
     let cols = n_k * cin_g;
-    let mut out = Array2::<T>::zeros((rows, cout));
+    let mut out = try_zeros::<T>("conv output", &[rows, cout])?
+        .into_dimensionality::<Ix2>()
+        .map_err(|_| shape_err("output", fmt_tuple_usize(&[rows, cout]), &[]))?;
     // The im2col matrix is built and multiplied a tile of output rows at a time, so
     // that it stays in cache between being written and being packed by the GEMM
     // (the whole matrix is n_k times the input, far larger than any cache).
@@ -642,8 +642,7 @@ pub fn conv_transpose<
             };
             let mut shape = y.shape().to_vec();
             shape[d + 1] = scaled;
-            check_alloc("conv_transpose output", &shape, size_of::<T>())?;
-            let mut folded = ArrayD::<T>::zeros(IxDyn(&shape));
+            let mut folded = try_zeros::<T>("conv_transpose output", &shape)?;
             for t in 0..y_dim {
                 let mut dst = folded.index_axis_mut(Axis(d + 1), (t + lo) % scaled);
                 dst += &y.index_axis(Axis(d + 1), t);
@@ -657,7 +656,7 @@ pub fn conv_transpose<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array, ArrayD};
+    use ndarray::{Array, ArrayD, IxDyn};
 
     fn v(a: &ArrayD<f64>) -> Vec<f64> {
         a.iter().copied().collect()

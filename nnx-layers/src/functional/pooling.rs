@@ -1,13 +1,11 @@
 //! Window pooling as `flax.nnx.avg_pool` / `max_pool` / `min_pool`
 //! (`lax.reduce_window` over the spatial axes).
 
-use std::mem::size_of;
-
-use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
+use ndarray::{ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::{Error, Result};
 
 use super::conv::{padded_len, resolve_pads};
-use super::{shape_err, Padding, Real};
+use super::{shape_err, try_from_shape_fn, try_zeros, Padding, Real};
 use crate::support::check_alloc;
 
 enum Reduce {
@@ -66,10 +64,9 @@ fn pool<T: Real, S: Data<Elem = T>, D: Dimension>(
     };
     // Checked like an allocation: the window is walked position by position.
     let n_win = check_alloc(what, window, 1)?;
-    check_alloc(what, &out_shape, size_of::<T>() + size_of::<usize>())?;
-    let mut counts = ArrayD::<usize>::zeros(IxDyn(&out_shape));
+    let mut counts = try_zeros::<usize>(what, &out_shape)?;
     let mut src = vec![0usize; x.ndim()];
-    let out = ArrayD::from_shape_fn(IxDyn(&out_shape), |ix| {
+    let out = try_from_shape_fn(what, &out_shape, |ix| {
         let ix = ix.slice();
         let mut acc = init;
         let mut count = 0;
@@ -100,7 +97,7 @@ fn pool<T: Real, S: Data<Elem = T>, D: Dimension>(
         }
         counts[ix] = count;
         acc
-    });
+    })?;
     Ok((out, counts))
 }
 
