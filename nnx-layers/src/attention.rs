@@ -15,14 +15,14 @@ use crate::functional::{
     combine_masks, dot_last_axis, dot_product_attention, AttentionDropout, AttentionOptions,
 };
 use crate::normalization::LayerNorm;
-use crate::param::param;
-use crate::support::setters;
+use crate::param::flat_param;
+use crate::support::{check_alloc, check_config, check_opt, check_rate, check_shape, setters};
 use crate::Forward;
 
 /// Query/key/value projection `(..., in) -> (..., heads, head_dim)`, laid out as
 /// Flax's `LinearGeneral(in, (heads, head_dim))`. A stand-in until MHA uses
 /// `LinearGeneral` itself; parameter names, shapes and init are the same.
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 struct HeadsProjection {
     kernel: Param<Array3<f32>>,
     bias: Option<Param<Array2<f32>>>,
@@ -30,31 +30,20 @@ struct HeadsProjection {
 
 /// Output projection `(..., heads, head_dim) -> (..., out)`, as Flax's
 /// `LinearGeneral((heads, head_dim), out, axis=(-2, -1))`.
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 struct OutProjection {
     kernel: Param<Array3<f32>>,
     bias: Option<Param<Array1<f32>>>,
 }
 
-/// LinearGeneral's init: the kernel is sampled with the flattened shape
-/// `(prod(in), prod(out))` (so fans are those of a matrix) and reshaped; the
-/// bias with shape `(prod(out),)`.
+/// LinearGeneral's init ([`flat_param`]) with the next `params` key.
 fn init_flat<D: Dimension + 'static>(
     init: &ParamInit<f32>,
     rngs: &mut Rngs,
     flat: &[usize],
     shape: &[usize],
 ) -> Result<Param<ndarray::Array<f32, D>>> {
-    let mut p = param::<IxDyn>(init, rngs.next_key("params")?, flat)?;
-    let v = std::mem::take(p.value_mut())
-        .into_shape_with_order(IxDyn(shape))
-        .and_then(|a| a.into_dimensionality::<D>())
-        .map_err(|e| {
-            Error::invalid_argument("initializer result", fmt_tuple_usize(flat), e.to_string())
-        })?;
-    let mut out = Param::new(v);
-    out.replace_metadata(p.get_metadata());
-    Ok(out)
+    flat_param::<D>(init, rngs.next_key("params")?, flat, shape)
 }
 
 impl HeadsProjection {
@@ -70,6 +59,13 @@ impl HeadsProjection {
             None => None,
         };
         Ok(HeadsProjection { kernel, bias })
+    }
+
+    /// Checks the kernel and bias of the projection named `name` against the
+    /// layer's sizes.
+    fn check(&self, name: &str, (inf, h, d): (usize, usize, usize)) -> Result<()> {
+        check_shape(&format!("{name}/kernel"), self.kernel.shape(), &[inf, h, d])?;
+        check_opt(&format!("{name}/bias"), &self.bias, &[h, d])
     }
 
     fn forward(&self, x: &ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
@@ -98,6 +94,11 @@ impl HeadsProjection {
 }
 
 impl OutProjection {
+    fn check(&self, (h, d, out): (usize, usize, usize)) -> Result<()> {
+        check_shape("out/kernel", self.kernel.shape(), &[h, d, out])?;
+        check_opt("out/bias", &self.bias, &[out])
+    }
+
     fn forward(&self, x: &ArrayD<f32>) -> Result<ArrayD<f32>> {
         let (h, d, out) = self.kernel.value().dim();
         let w = self
@@ -147,7 +148,7 @@ impl OutProjection {
 /// assert!(mha.forward(&ndarray::Array2::<f32>::ones((1, 3)), None, None, None).is_err()); // full
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 pub struct MultiHeadAttention {
     query: HeadsProjection,
     key: HeadsProjection,
@@ -341,6 +342,10 @@ impl MultiHeadAttentionConfig {
     /// (kernel then bias each), the two LayerNorm scales, out, then forking the
     /// `dropout` stream when `dropout_rate > 0`.
     ///
+    /// # Errors
+    /// When a size is 0, the heads do not divide as described on the config,
+    /// `dropout_rate` is not a probability, or a kernel would not fit in memory.
+    ///
     /// ```
     /// let m = nnx_layers::MultiHeadAttention::config(2, 4).build(&mut nnx_core::rngs::Rngs::new(0))?;
     /// assert_eq!((m.num_heads, m.head_dim), (2, 2));
@@ -352,6 +357,14 @@ impl MultiHeadAttentionConfig {
         let out_features = self.out_features.unwrap_or(self.in_features);
         let in_kv = self.in_kv_features.unwrap_or(self.in_features);
         let nkv = self.num_kv_heads.unwrap_or(nh);
+        check_rate("MultiHeadAttention dropout_rate", self.dropout_rate)?;
+        // Flax fails here too (its default initializer divides by the fan).
+        check_config(
+            self.in_features > 0 && qkv > 0 && out_features > 0 && in_kv > 0,
+            "MultiHeadAttention in_features / qkv_features / out_features / in_kv_features",
+            "positive sizes",
+            format!("{} / {qkv} / {out_features} / {in_kv}", self.in_features),
+        )?;
         if nh == 0 || nkv == 0 || !nh.is_multiple_of(nkv) {
             return Err(Error::invalid_argument(
                 "MultiHeadAttention num_kv_heads",
@@ -432,18 +445,15 @@ impl MultiHeadAttentionConfig {
     }
 }
 
-fn check_last(what: &str, x: &[usize], n: usize) -> Result<()> {
-    if x.last() != Some(&n) {
-        let mut want: Vec<String> = x.iter().map(|d| d.to_string()).collect();
-        match want.last_mut() {
-            Some(l) => *l = n.to_string(),
-            None => want.push(n.to_string()),
-        }
-        return Err(Error::invalid_argument(
-            what,
-            format!("a shape (..., {n})"),
-            fmt_tuple_usize(x),
-        ));
+/// An attention input is `(batch..., length, n)`: at least a length axis and
+/// `n` features.
+fn check_input(what: &str, x: &[usize], n: usize) -> Result<()> {
+    if x.len() < 2 || x.last() != Some(&n) {
+        return Err(Error::ShapeMismatch {
+            path: what.into(),
+            expected: format!("(..., length, {n})"),
+            found: fmt_tuple_usize(x),
+        });
     }
     Ok(())
 }
@@ -513,6 +523,7 @@ impl MultiHeadAttention {
         }
         let mut shape = input_shape[..input_shape.len() - 1].to_vec();
         shape.extend([self.num_kv_heads, self.head_dim]);
+        check_alloc("init_cache input_shape", &shape, std::mem::size_of::<f32>())?;
         self.cached_key = Some(Cache::new(ArrayD::zeros(IxDyn(&shape))));
         self.cached_value = Some(Cache::new(ArrayD::zeros(IxDyn(&shape))));
         self.cache_index = Some(Cache::new(0i32));
@@ -554,9 +565,10 @@ impl MultiHeadAttention {
         }
         let xk = inputs_k.unwrap_or_else(|| xq.clone());
         let xv = inputs_v.unwrap_or_else(|| xk.clone());
-        check_last("inputs_q", xq.shape(), self.in_features)?;
-        check_last("inputs_k", xk.shape(), self.in_kv_features)?;
-        check_last("inputs_v", xv.shape(), self.in_kv_features)?;
+        check_input("inputs_q", xq.shape(), self.in_features)?;
+        check_input("inputs_k", xk.shape(), self.in_kv_features)?;
+        check_input("inputs_v", xv.shape(), self.in_kv_features)?;
+        self.check_params()?;
         let mut query = self.query.forward(&xq)?;
         let mut key = self.key.forward(&xk)?;
         let value = self.value.forward(&xv)?;
@@ -577,6 +589,7 @@ impl MultiHeadAttention {
         };
         let keep;
         let dropout = if self.dropout_rate > 0.0 && !self.deterministic {
+            check_rate("MultiHeadAttention dropout_rate", self.dropout_rate)?;
             let rng = self.rngs.as_mut().ok_or_else(|| {
                 Error::invalid_argument("MultiHeadAttention rngs", "a dropout stream", "none")
             })?;
@@ -607,6 +620,16 @@ impl MultiHeadAttention {
         self.out.forward(&x)
     }
 
+    /// Checks every projection against the layer's sizes (Variables are public
+    /// and can be reassigned; the LayerNorms check their own).
+    fn check_params(&self) -> Result<()> {
+        let (nh, nkv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        self.query.check("query", (self.in_features, nh, hd))?;
+        self.key.check("key", (self.in_kv_features, nkv, hd))?;
+        self.value.check("value", (self.in_kv_features, nkv, hd))?;
+        self.out.check((nh, hd, self.out_features))
+    }
+
     /// Writes one step into the cache; returns the mask limited to the filled
     /// positions.
     fn decode_step(
@@ -628,6 +651,14 @@ impl MultiHeadAttention {
         };
         let cshape = ck.shape().to_vec();
         let nd = cshape.len();
+        if nd < 3 {
+            return Err(Error::ShapeMismatch {
+                path: "cached_key".into(),
+                expected: "(batch..., max_length, num_kv_heads, head_dim)".into(),
+                found: fmt_tuple_usize(&cshape),
+            });
+        }
+        check_shape("cached_value", cv.shape(), &cshape)?;
         let max_len = cshape[nd - 3];
         let mut expected = cshape[..nd - 3].to_vec();
         expected.extend([1, cshape[nd - 2], cshape[nd - 1]]);

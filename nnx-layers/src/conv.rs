@@ -1,13 +1,13 @@
 //! `Conv`: N-D convolution in channels-last layout (Flax's `nnx.Conv`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension, Ix1};
-use nnx_core::init::{lecun_normal, zeros, ParamInit};
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
-use nnx_core::{Error, Param, Result};
+use nnx_core::{Param, Result};
 
-use crate::functional::{conv_general, shape_str, ConvOptions, Padding};
+use crate::conv_base::{conv_setters, forward_masked, ConvBase};
+use crate::functional::{conv_general, per_axis, ConvOptions, Padding};
 use crate::mask::KernelMask;
-use crate::param::param;
+use crate::support::{check_config, setters, vec_setters};
 
 /// A convolution over `kernel_size.len()` spatial axes: input
 /// `(batch..., spatial..., in_features)` with any number of batch axes (none
@@ -28,7 +28,7 @@ use crate::param::param;
 /// assert_eq!(y.shape(), &[2, 4, 4, 8]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 pub struct Conv {
     /// `(*kernel_size, in_features / feature_group_count, out_features)`.
     pub kernel: Param<ArrayD<f32>>,
@@ -78,220 +78,68 @@ pub struct Conv {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ConvConfig {
-    in_features: usize,
-    out_features: usize,
-    kernel_size: Vec<usize>,
-    strides: Vec<usize>,
-    padding: Padding,
+    base: ConvBase,
     input_dilation: Vec<usize>,
-    kernel_dilation: Vec<usize>,
     feature_group_count: usize,
-    use_bias: bool,
-    mask: Option<KernelMask>,
-    kernel_init: ParamInit<f32>,
-    bias_init: ParamInit<f32>,
 }
 
-/// One value per spatial axis, broadcasting a single value.
-pub(crate) fn per_axis(what: &str, v: &[usize], n: usize) -> Result<Vec<usize>> {
-    match v {
-        [x] => Ok(vec![*x; n]),
-        _ if v.len() == n && !v.contains(&0) => Ok(v.to_vec()),
-        _ => Err(Error::invalid_argument(
-            what,
-            format!("1 or {n} positive values"),
-            format!("{v:?}"),
-        )),
-    }
-}
+conv_setters!(ConvConfig = "nnx_layers::Conv::config(1, 2, &[3])");
 
-/// Checks a mask against the kernel's shape.
-pub(crate) fn check_mask(mask: &Option<KernelMask>, kernel_shape: &[usize]) -> Result<()> {
-    match mask {
-        Some(m) if m.0.shape() != kernel_shape => Err(Error::invalid_argument(
-            "mask",
-            format!("the kernel's shape {}", shape_str(kernel_shape)),
-            shape_str(m.0.shape()),
-        )),
-        _ => Ok(()),
-    }
-}
+setters!(ConvConfig = "nnx_layers::Conv::config(4, 2, &[3])" { feature_group_count: usize });
+
+vec_setters!(ConvConfig = "nnx_layers::Conv::config(4, 2, &[3])" { input_dilation: usize });
 
 impl ConvConfig {
-    /// Window strides (default 1).
-    ///
-    /// ```
-    /// let c = nnx_layers::Conv::config(1, 2, &[3]).strides(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(c.strides, vec![2]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn strides(mut self, strides: &[usize]) -> Self {
-        self.strides = strides.to_vec();
-        self
-    }
-
-    /// The padding (default `Same`).
-    ///
-    /// ```
-    /// use nnx_layers::functional::Padding;
-    /// let c = nnx_layers::Conv::config(1, 2, &[3]).padding(Padding::Valid).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(c.forward(&ndarray::Array3::<f32>::ones((1, 5, 1)))?.shape(), &[1, 3, 2]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.padding = padding;
-        self
-    }
-
-    /// Input dilation (default 1).
-    ///
-    /// ```
-    /// let c = nnx_layers::Conv::config(1, 2, &[3]).input_dilation(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(c.input_dilation, vec![2]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn input_dilation(mut self, d: &[usize]) -> Self {
-        self.input_dilation = d.to_vec();
-        self
-    }
-
-    /// Kernel dilation (default 1).
-    ///
-    /// ```
-    /// let c = nnx_layers::Conv::config(1, 2, &[3]).kernel_dilation(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(c.kernel_dilation, vec![2]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn kernel_dilation(mut self, d: &[usize]) -> Self {
-        self.kernel_dilation = d.to_vec();
-        self
-    }
-
-    /// Number of feature groups (default 1); must divide `in_features` and `out_features`.
-    ///
-    /// ```
-    /// let c = nnx_layers::Conv::config(4, 2, &[3]).feature_group_count(2).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(c.kernel.shape(), &[3, 2, 2]); // (kernel, in / groups, out)
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn feature_group_count(mut self, n: usize) -> Self {
-        self.feature_group_count = n;
-        self
-    }
-
-    /// Whether to add a bias (default `true`).
-    ///
-    /// ```
-    /// let c = nnx_layers::Conv::config(1, 2, &[3]).use_bias(false).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(c.bias.is_none());
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.use_bias = use_bias;
-        self
-    }
-
-    /// A mask of the kernel's shape (default none).
-    ///
-    /// ```
-    /// let mask = ndarray::Array3::<f32>::zeros((3, 1, 2)).into_dyn();
-    /// let c = nnx_layers::Conv::config(1, 2, &[3]).mask(mask).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(c.mask.is_some());
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn mask(mut self, mask: ArrayD<f32>) -> Self {
-        self.mask = Some(KernelMask(mask));
-        self
-    }
-
-    /// The kernel initializer (default `lecun_normal()`).
-    ///
-    /// ```
-    /// use nnx_core::{init, rngs::Rngs};
-    /// let c = nnx_layers::Conv::config(1, 2, &[3]).kernel_init(init::zeros()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(c.kernel.sum(), 0.0);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
-        self.kernel_init = init.into();
-        self
-    }
-
-    /// The bias initializer (default `zeros()`).
-    ///
-    /// ```
-    /// use nnx_core::{init, rngs::Rngs};
-    /// let c = nnx_layers::Conv::config(1, 2, &[3]).bias_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(c.bias.unwrap().sum(), 2.0);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
-        self.bias_init = init.into();
-        self
-    }
-
     /// Creates the layer (kernel key, then bias key, from the `params` stream).
     ///
     /// # Errors
-    /// On an empty `kernel_size`, per-axis options of the wrong length, a group
-    /// count not dividing the features, or a mask of the wrong shape.
+    /// On an empty `kernel_size` or one with a 0, zero features, per-axis
+    /// options of the wrong length or with a 0, a group count not dividing the
+    /// features, or a mask of the wrong shape.
     ///
     /// ```
     /// let c = nnx_layers::Conv::config(1, 2, &[3]).build(&mut nnx_core::rngs::Rngs::new(0))?;
     /// assert_eq!(c.kernel.shape(), &[3, 1, 2]);
+    /// assert!(nnx_layers::Conv::config(1, 2, &[3]).strides(&[0])
+    ///     .build(&mut nnx_core::rngs::Rngs::new(0)).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<Conv> {
-        let n = self.kernel_size.len();
-        if n == 0 {
-            return Err(Error::invalid_argument(
-                "Conv kernel_size",
-                "at least one spatial axis",
-                "[]",
-            ));
-        }
-        let g = self.feature_group_count;
-        if g == 0 || !self.in_features.is_multiple_of(g) || !self.out_features.is_multiple_of(g) {
-            return Err(Error::invalid_argument(
-                "Conv feature_group_count",
-                format!(
-                    "a divisor of in_features {} and out_features {}",
-                    self.in_features, self.out_features
-                ),
-                g.to_string(),
-            ));
-        }
-        let strides = per_axis("Conv strides", &self.strides, n)?;
+        let b = self.base;
+        let (strides, kernel_dilation) = b.check("Conv")?;
+        let n = b.kernel_size.len();
         let input_dilation = per_axis("Conv input_dilation", &self.input_dilation, n)?;
-        let kernel_dilation = per_axis("Conv kernel_dilation", &self.kernel_dilation, n)?;
-        let mut shape = self.kernel_size.clone();
-        shape.extend([self.in_features / g, self.out_features]);
-        check_mask(&self.mask, &shape)?;
-        let kernel = Param::from_metadata(self.kernel_init.init(rngs.next_key("params")?, &shape)?);
-        let bias = if self.use_bias {
-            Some(param::<Ix1>(
-                &self.bias_init,
-                rngs.next_key("params")?,
-                &[self.out_features],
-            )?)
-        } else {
-            None
-        };
+        let g = self.feature_group_count;
+        let shape = kernel_shape(&b.kernel_size, b.in_features, b.out_features, g)?;
+        let (kernel, bias) = b.params(rngs, &shape)?;
         Ok(Conv {
             kernel,
             bias,
-            in_features: self.in_features,
-            out_features: self.out_features,
-            kernel_size: self.kernel_size,
+            in_features: b.in_features,
+            out_features: b.out_features,
+            kernel_size: b.kernel_size,
             strides,
-            padding: self.padding,
+            padding: b.padding,
             input_dilation,
             kernel_dilation,
             feature_group_count: g,
-            use_bias: self.use_bias,
-            mask: self.mask,
+            use_bias: b.init.use_bias,
+            mask: b.mask,
         })
     }
+}
+
+/// `(*kernel_size, in_features / groups, out_features)`, the groups dividing both.
+fn kernel_shape(kernel_size: &[usize], fin: usize, fout: usize, g: usize) -> Result<Vec<usize>> {
+    check_config(
+        g > 0 && fin.is_multiple_of(g) && fout.is_multiple_of(g),
+        "Conv feature_group_count",
+        &format!("a divisor of in_features {fin} and out_features {fout}"),
+        g,
+    )?;
+    let mut shape = kernel_size.to_vec();
+    shape.extend([fin / g, fout]);
+    Ok(shape)
 }
 
 impl Conv {
@@ -320,26 +168,18 @@ impl Conv {
     /// ```
     pub fn config(in_features: usize, out_features: usize, kernel_size: &[usize]) -> ConvConfig {
         ConvConfig {
-            in_features,
-            out_features,
-            kernel_size: kernel_size.to_vec(),
-            strides: vec![1],
-            padding: Padding::Same,
+            base: ConvBase::new(in_features, out_features, kernel_size),
             input_dilation: vec![1],
-            kernel_dilation: vec![1],
             feature_group_count: 1,
-            use_bias: true,
-            mask: None,
-            kernel_init: lecun_normal().into(),
-            bias_init: zeros().into(),
         }
     }
 
     /// Applies the convolution.
     ///
     /// # Errors
-    /// When `x` is not `(batch..., spatial..., in_features)`, the mask no longer
-    /// fits the kernel, or the padding does not suit the options.
+    /// When `x` is not `(batch..., spatial..., in_features)`, the kernel, mask or
+    /// bias no longer has the shape the options imply, the padding does not suit
+    /// the options, or the output size does not fit in memory.
     ///
     /// ```
     /// let c = nnx_layers::Conv::new(1, 2, &[3], &mut nnx_core::rngs::Rngs::new(0))?;
@@ -351,7 +191,12 @@ impl Conv {
         &self,
         x: &ArrayBase<S, D>,
     ) -> Result<ArrayD<f32>> {
-        check_mask(&self.mask, self.kernel.shape())?;
+        let shape = kernel_shape(
+            &self.kernel_size,
+            self.in_features,
+            self.out_features,
+            self.feature_group_count,
+        )?;
         let opts = ConvOptions {
             strides: self.strides.clone(),
             padding: self.padding.clone(),
@@ -359,14 +204,14 @@ impl Conv {
             kernel_dilation: self.kernel_dilation.clone(),
             feature_group_count: self.feature_group_count,
         };
-        let mut y = match &self.mask {
-            Some(m) => conv_general(x, &(&*self.kernel * &m.0), &opts)?,
-            None => conv_general(x, &*self.kernel, &opts)?,
-        };
-        if let Some(b) = &self.bias {
-            y += &**b;
-        }
-        Ok(y)
+        forward_masked(
+            &self.kernel,
+            &shape,
+            &self.mask,
+            &self.bias,
+            self.out_features,
+            |k| conv_general(x, k, &opts),
+        )
     }
 }
 

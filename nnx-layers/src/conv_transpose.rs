@@ -1,14 +1,13 @@
 //! `ConvTranspose`: transposed N-D convolution (Flax's `nnx.ConvTranspose`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension, Ix1};
-use nnx_core::init::{lecun_normal, zeros, ParamInit};
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
-use nnx_core::{Error, Param, Result};
+use nnx_core::{Param, Result};
 
-use crate::conv::{check_mask, per_axis};
+use crate::conv_base::{conv_setters, forward_masked, ConvBase};
 use crate::functional::{conv_transpose, ConvTransposeOptions, Padding};
 use crate::mask::KernelMask;
-use crate::param::param;
+use crate::support::{check_config, setters};
 
 /// A transposed convolution, as `jax.lax.conv_transpose` computes it, with
 /// Flax's `CIRCULAR` output folding (Flax's `nnx.ConvTranspose`). The kernel is
@@ -24,7 +23,7 @@ use crate::param::param;
 /// assert_eq!(y.shape(), &[4, 10, 3]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 pub struct ConvTranspose {
     /// The kernel (see the type's documentation for its layout).
     pub kernel: Param<ArrayD<f32>>,
@@ -67,125 +66,21 @@ pub struct ConvTranspose {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ConvTransposeConfig {
-    in_features: usize,
-    out_features: usize,
-    kernel_size: Vec<usize>,
-    strides: Vec<usize>,
-    padding: Padding,
-    kernel_dilation: Vec<usize>,
-    use_bias: bool,
-    mask: Option<KernelMask>,
+    base: ConvBase,
     transpose_kernel: bool,
-    kernel_init: ParamInit<f32>,
-    bias_init: ParamInit<f32>,
 }
 
+conv_setters!(ConvTransposeConfig = "nnx_layers::ConvTranspose::config(1, 2, &[3])");
+
+setters!(ConvTransposeConfig = "nnx_layers::ConvTranspose::config(1, 2, &[3])" { transpose_kernel: bool });
+
 impl ConvTransposeConfig {
-    /// Strides (default 1).
-    ///
-    /// ```
-    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).strides(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(c.forward(&ndarray::Array3::<f32>::ones((1, 4, 1)))?.shape(), &[1, 8, 2]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn strides(mut self, strides: &[usize]) -> Self {
-        self.strides = strides.to_vec();
-        self
-    }
-
-    /// The padding (default `Same`).
-    ///
-    /// ```
-    /// use nnx_layers::functional::Padding;
-    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).padding(Padding::Valid).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(c.forward(&ndarray::Array3::<f32>::ones((1, 4, 1)))?.shape(), &[1, 6, 2]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.padding = padding;
-        self
-    }
-
-    /// Kernel dilation (default 1).
-    ///
-    /// ```
-    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).kernel_dilation(&[2]).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(c.kernel_dilation, vec![2]);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn kernel_dilation(mut self, d: &[usize]) -> Self {
-        self.kernel_dilation = d.to_vec();
-        self
-    }
-
-    /// Whether to add a bias (default `true`).
-    ///
-    /// ```
-    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).use_bias(false).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(c.bias.is_none());
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.use_bias = use_bias;
-        self
-    }
-
-    /// A mask of the kernel's shape (default none).
-    ///
-    /// ```
-    /// let mask = ndarray::Array3::<f32>::zeros((3, 1, 2)).into_dyn();
-    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).mask(mask).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(c.mask.is_some());
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn mask(mut self, mask: ArrayD<f32>) -> Self {
-        self.mask = Some(KernelMask(mask));
-        self
-    }
-
-    /// Whether to flip and transpose the kernel (default `false`).
-    ///
-    /// ```
-    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).transpose_kernel(true).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(c.transpose_kernel);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn transpose_kernel(mut self, t: bool) -> Self {
-        self.transpose_kernel = t;
-        self
-    }
-
-    /// The kernel initializer (default `lecun_normal()`).
-    ///
-    /// ```
-    /// use nnx_core::{init, rngs::Rngs};
-    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).kernel_init(init::zeros()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(c.kernel.sum(), 0.0);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
-        self.kernel_init = init.into();
-        self
-    }
-
-    /// The bias initializer (default `zeros()`).
-    ///
-    /// ```
-    /// use nnx_core::{init, rngs::Rngs};
-    /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).bias_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(c.bias.unwrap().sum(), 2.0);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
-        self.bias_init = init.into();
-        self
-    }
-
     /// Creates the layer (kernel key, then bias key, from the `params` stream).
     ///
     /// # Errors
-    /// On an empty `kernel_size`, per-axis options of the wrong length, an
-    /// unsupported padding (`Reflect`, `Causal`) or a mask of the wrong shape.
+    /// On an empty `kernel_size` or one with a 0, zero features, per-axis
+    /// options of the wrong length or with a 0, an unsupported padding
+    /// (`Reflect`, `Causal`) or a mask of the wrong shape.
     ///
     /// ```
     /// let c = nnx_layers::ConvTranspose::config(1, 2, &[3]).build(&mut nnx_core::rngs::Rngs::new(0))?;
@@ -193,54 +88,46 @@ impl ConvTransposeConfig {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<ConvTranspose> {
-        let n = self.kernel_size.len();
-        if n == 0 {
-            return Err(Error::invalid_argument(
-                "ConvTranspose kernel_size",
-                "at least one spatial axis",
-                "[]",
-            ));
-        }
-        if matches!(self.padding, Padding::Reflect | Padding::Causal) {
-            return Err(Error::invalid_argument(
-                "ConvTranspose padding",
-                "Same, Valid, Circular or Explicit",
-                format!("{:?}", self.padding),
-            ));
-        }
-        let strides = per_axis("ConvTranspose strides", &self.strides, n)?;
-        let kernel_dilation = per_axis("ConvTranspose kernel_dilation", &self.kernel_dilation, n)?;
-        let mut shape = self.kernel_size.clone();
-        if self.transpose_kernel {
-            shape.extend([self.out_features, self.in_features]);
-        } else {
-            shape.extend([self.in_features, self.out_features]);
-        }
-        check_mask(&self.mask, &shape)?;
-        let kernel = Param::from_metadata(self.kernel_init.init(rngs.next_key("params")?, &shape)?);
-        let bias = if self.use_bias {
-            Some(param::<Ix1>(
-                &self.bias_init,
-                rngs.next_key("params")?,
-                &[self.out_features],
-            )?)
-        } else {
-            None
-        };
+        let b = self.base;
+        let (strides, kernel_dilation) = b.check("ConvTranspose")?;
+        check_config(
+            !matches!(b.padding, Padding::Reflect | Padding::Causal),
+            "ConvTranspose padding",
+            "Same, Valid, Circular or Explicit",
+            format!("{:?}", b.padding),
+        )?;
+        let shape = kernel_shape(
+            &b.kernel_size,
+            b.in_features,
+            b.out_features,
+            self.transpose_kernel,
+        );
+        let (kernel, bias) = b.params(rngs, &shape)?;
         Ok(ConvTranspose {
             kernel,
             bias,
-            in_features: self.in_features,
-            out_features: self.out_features,
-            kernel_size: self.kernel_size,
+            in_features: b.in_features,
+            out_features: b.out_features,
+            kernel_size: b.kernel_size,
             strides,
-            padding: self.padding,
+            padding: b.padding,
             kernel_dilation,
-            use_bias: self.use_bias,
-            mask: self.mask,
+            use_bias: b.init.use_bias,
+            mask: b.mask,
             transpose_kernel: self.transpose_kernel,
         })
     }
+}
+
+/// `(*kernel_size, in, out)`, or `(*kernel_size, out, in)` with `transpose_kernel`.
+fn kernel_shape(kernel_size: &[usize], fin: usize, fout: usize, transpose: bool) -> Vec<usize> {
+    let mut shape = kernel_size.to_vec();
+    if transpose {
+        shape.extend([fout, fin]);
+    } else {
+        shape.extend([fin, fout]);
+    }
+    shape
 }
 
 impl ConvTranspose {
@@ -273,25 +160,17 @@ impl ConvTranspose {
         kernel_size: &[usize],
     ) -> ConvTransposeConfig {
         ConvTransposeConfig {
-            in_features,
-            out_features,
-            kernel_size: kernel_size.to_vec(),
-            strides: vec![1],
-            padding: Padding::Same,
-            kernel_dilation: vec![1],
-            use_bias: true,
-            mask: None,
+            base: ConvBase::new(in_features, out_features, kernel_size),
             transpose_kernel: false,
-            kernel_init: lecun_normal().into(),
-            bias_init: zeros().into(),
         }
     }
 
     /// Applies the transposed convolution.
     ///
     /// # Errors
-    /// When `x` is not `(batch..., spatial..., in_features)` or the mask no
-    /// longer fits the kernel.
+    /// When `x` is not `(batch..., spatial..., in_features)`, the kernel, mask
+    /// or bias no longer has the shape the options imply, `Circular` padding
+    /// meets a zero-length spatial axis, or the output does not fit in memory.
     ///
     /// ```
     /// let c = nnx_layers::ConvTranspose::new(1, 2, &[3], &mut nnx_core::rngs::Rngs::new(0))?;
@@ -302,21 +181,26 @@ impl ConvTranspose {
         &self,
         x: &ArrayBase<S, D>,
     ) -> Result<ArrayD<f32>> {
-        check_mask(&self.mask, self.kernel.shape())?;
+        let shape = kernel_shape(
+            &self.kernel_size,
+            self.in_features,
+            self.out_features,
+            self.transpose_kernel,
+        );
         let opts = ConvTransposeOptions {
             strides: self.strides.clone(),
             padding: self.padding.clone(),
             kernel_dilation: self.kernel_dilation.clone(),
             transpose_kernel: self.transpose_kernel,
         };
-        let mut y = match &self.mask {
-            Some(m) => conv_transpose(x, &(&*self.kernel * &m.0), &opts)?,
-            None => conv_transpose(x, &*self.kernel, &opts)?,
-        };
-        if let Some(b) = &self.bias {
-            y += &**b;
-        }
-        Ok(y)
+        forward_masked(
+            &self.kernel,
+            &shape,
+            &self.mask,
+            &self.bias,
+            self.out_features,
+            |k| conv_transpose(x, k, &opts),
+        )
     }
 }
 

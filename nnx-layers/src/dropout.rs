@@ -5,7 +5,7 @@ use nnx_core::random::{bernoulli, PrngKey};
 use nnx_core::rngs::{RngStream, Rngs};
 use nnx_core::{Error, Result};
 
-use crate::support::setters;
+use crate::support::{check_rate, setters};
 
 /// Randomly zeroes inputs with probability `rate` and scales the kept ones by
 /// `1 / (1 - rate)`; identity when `deterministic` (see
@@ -29,7 +29,7 @@ use crate::support::setters;
 /// assert_eq!(d.state().len(), 2); // the stream's key and count
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 pub struct Dropout {
     /// The dropout probability (not the keep rate).
     pub rate: f64,
@@ -89,12 +89,17 @@ impl DropoutConfig {
     }
     /// Builds the layer, forking its stream from `rngs`.
     ///
+    /// # Errors
+    /// When `rate` is not a probability in `[0, 1]`, or `rngs` has no
+    /// `rng_collection` (nor `default`) stream.
+    ///
     /// ```
     /// let d = nnx_layers::Dropout::config(0.5).build(&mut nnx_core::rngs::Rngs::new(0))?;
     /// assert!(d.rngs.is_some() && !d.deterministic);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<Dropout> {
+        check_rate("Dropout rate", self.rate)?;
         let stream = rngs.stream(&self.rng_collection)?.fork();
         Ok(self.finish(Some(stream)))
     }
@@ -107,6 +112,7 @@ impl DropoutConfig {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build_without_rngs(self) -> Result<Dropout> {
+        check_rate("Dropout rate", self.rate)?;
         Ok(self.finish(None))
     }
     fn finish(self, rngs: Option<RngStream>) -> Dropout {
@@ -208,13 +214,7 @@ impl Dropout {
         if self.rate == 1.0 {
             return Ok(ArrayD::zeros(x.raw_dim()));
         }
-        if !(0.0..1.0).contains(&self.rate) {
-            return Err(Error::invalid_argument(
-                "Dropout rate",
-                "a probability in [0, 1]",
-                self.rate.to_string(),
-            ));
-        }
+        check_rate("Dropout rate", self.rate)?;
         let Some(key) = key else {
             return Err(Error::invalid_argument("Dropout key", "a key", "none"));
         };

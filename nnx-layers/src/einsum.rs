@@ -2,16 +2,18 @@
 //! einsum equation (Flax's `nnx.Einsum`).
 
 use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, IxDyn};
-use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 
 use crate::contract::{as_3d, bmm};
-use crate::functional::{shape_err, shape_str};
+use crate::functional::{fmt_tuple_usize, shape_err};
+use crate::param::{checked_init, KernelBias};
+use crate::support::{check_shape, init_setters};
 
 /// `y = einsum(einsum_str, x, kernel) + bias` (Flax's `nnx.Einsum`). The
-/// equation must be explicit (`->`) with exactly two operands, the input then
-/// the kernel; `...` is allowed. The bias, if any, is reshaped to broadcast over
+/// equation must be explicit (one `->`) with exactly two operands, the input
+/// then the kernel, each term made of letters, no label twice in a term; `...`
+/// (once per term) is allowed. The bias, if any, is reshaped to broadcast over
 /// the output axes that come from the kernel.
 ///
 /// ```
@@ -25,7 +27,7 @@ use crate::functional::{shape_err, shape_str};
 /// assert_eq!(y.shape(), &[16, 11, 8, 4]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 pub struct Einsum {
     /// The kernel, of shape `kernel_shape`.
     pub kernel: Param<ArrayD<f32>>,
@@ -54,9 +56,13 @@ pub struct EinsumConfig {
     einsum_str: String,
     kernel_shape: Vec<usize>,
     bias_shape: Option<Vec<usize>>,
-    kernel_init: ParamInit<f32>,
-    bias_init: ParamInit<f32>,
+    base: KernelBias,
 }
+
+init_setters!(EinsumConfig.base = "nnx_layers::Einsum::config(\"ab,bc->ac\", &[2, 3]).bias_shape(&[3])" {
+    kernel_init ("lecun_normal()") => "layer.kernel",
+    bias_init ("zeros()") => "layer.bias.unwrap()",
+});
 
 impl EinsumConfig {
     /// Adds a bias of this shape (default: no bias).
@@ -68,39 +74,15 @@ impl EinsumConfig {
     /// ```
     pub fn bias_shape(mut self, shape: &[usize]) -> Self {
         self.bias_shape = Some(shape.to_vec());
-        self
-    }
-
-    /// The kernel initializer (default `lecun_normal()`).
-    ///
-    /// ```
-    /// use nnx_core::{init, rngs::Rngs};
-    /// let e = nnx_layers::Einsum::config("ab,bc->ac", &[2, 3]).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(e.kernel.sum(), 6.0);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
-        self.kernel_init = init.into();
-        self
-    }
-
-    /// The bias initializer (default `zeros()`).
-    ///
-    /// ```
-    /// use nnx_core::{init, rngs::Rngs};
-    /// let e = nnx_layers::Einsum::config("ab,bc->ac", &[2, 3]).bias_shape(&[3]).bias_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(e.bias.unwrap().sum(), 3.0);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
-        self.bias_init = init.into();
+        self.base.use_bias = true;
         self
     }
 
     /// Creates the layer (kernel key, then bias key, from the `params` stream).
     ///
     /// # Errors
-    /// When the equation is not explicit or does not have exactly two operands.
+    /// When the equation is malformed (see [`Einsum`]), `kernel_shape` does not
+    /// fit the kernel's term, or a parameter would not fit in memory.
     ///
     /// ```
     /// let e = nnx_layers::Einsum::config("ab,bc->ac", &[2, 3]).build(&mut nnx_core::rngs::Rngs::new(0))?;
@@ -109,15 +91,32 @@ impl EinsumConfig {
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<Einsum> {
         let einsum_str = check_equation(&self.einsum_str)?;
-        let meta = self
-            .kernel_init
-            .init(rngs.next_key("params")?, &self.kernel_shape)?;
+        let rhs = einsum_str
+            .split_once("->")
+            .and_then(|(ins, _)| ins.split_once(','))
+            .map_or("", |(_, r)| r);
+        let (named, ellipsis) = term_rank(rhs);
+        let rank = self.kernel_shape.len();
+        if rank < named || (!ellipsis && rank != named) {
+            return Err(Error::invalid_argument(
+                "Einsum kernel_shape",
+                format!("one size per axis of the kernel's term {rhs:?}"),
+                fmt_tuple_usize(&self.kernel_shape),
+            ));
+        }
+        let meta = checked_init(
+            &self.base.kernel_init,
+            rngs.next_key("params")?,
+            &self.kernel_shape,
+        )?;
         let kernel = Param::from_metadata(meta);
-        let bias = match &self.bias_shape {
-            Some(s) => Some(Param::from_metadata(
-                self.bias_init.init(rngs.next_key("params")?, s)?,
-            )),
-            None => None,
+        let bias = match (&self.bias_shape, self.base.bias()) {
+            (Some(s), Some(init)) => Some(Param::from_metadata(checked_init(
+                init,
+                rngs.next_key("params")?,
+                s,
+            )?)),
+            _ => None,
         };
         Ok(Einsum {
             kernel,
@@ -129,24 +128,49 @@ impl EinsumConfig {
     }
 }
 
-/// Removes spaces and checks Flax's two rules (explicit, two operands).
+/// Removes spaces and checks the equation's form: explicit (one `->`), two
+/// operands (one comma, before the arrow), terms of ASCII letters with at most
+/// one `...` each, no label twice in a term, and output labels that appear in
+/// an operand. Flax raises on each of these, some only when called.
 fn check_equation(eq: &str) -> Result<String> {
     let eq: String = eq.chars().filter(|c| *c != ' ').collect();
-    if !eq.contains("->") {
-        return Err(Error::invalid_argument(
-            "einsum_str",
-            "an explicit equation with \"->\"",
-            eq,
-        ));
+    let bad = |expected: &str| Err(Error::invalid_argument("einsum_str", expected, eq.clone()));
+    let Some((ins, out)) = eq.split_once("->") else {
+        return bad("an explicit equation with \"->\"");
+    };
+    let Some((lhs, rhs)) = ins.split_once(',') else {
+        return bad("exactly two operands (one comma before \"->\")");
+    };
+    if rhs.contains(',') || out.contains(',') {
+        return bad("exactly two operands (one comma before \"->\")");
     }
-    if eq.matches(',').count() != 1 {
-        return Err(Error::invalid_argument(
-            "einsum_str",
-            "exactly two operands (one comma)",
-            eq,
-        ));
+    for term in [lhs, rhs, out] {
+        let labels = term.replacen("...", "", 1);
+        if !labels.chars().all(|c| c.is_ascii_alphabetic()) {
+            return bad("one \"->\", and terms of letters with at most one \"...\" each");
+        }
+        if labels.char_indices().any(|(i, c)| labels[..i].contains(c)) {
+            return bad("each label at most once per term (no traces or diagonals)");
+        }
+    }
+    let inputs = lhs.replacen("...", "", 1) + &rhs.replacen("...", "", 1);
+    if out
+        .replacen("...", "", 1)
+        .chars()
+        .any(|c| !inputs.contains(c))
+    {
+        return bad("output labels that appear in an operand");
+    }
+    if out.contains("...") && !ins.contains("...") {
+        return bad("\"...\" in the output only when an operand has it");
     }
     Ok(eq)
+}
+
+/// The number of axes a term names, and whether it has `...` (more axes).
+fn term_rank(term: &str) -> (usize, bool) {
+    let labels = term.replacen("...", "", 1);
+    (labels.chars().count(), labels.len() != term.len())
 }
 
 impl Einsum {
@@ -173,8 +197,11 @@ impl Einsum {
             einsum_str: einsum_str.to_string(),
             kernel_shape: kernel_shape.to_vec(),
             bias_shape: None,
-            kernel_init: lecun_normal().into(),
-            bias_init: zeros().into(),
+            // A bias exists once `bias_shape` is set.
+            base: KernelBias {
+                use_bias: false,
+                ..KernelBias::default()
+            },
         }
     }
 
@@ -215,6 +242,10 @@ impl Einsum {
         x: &ArrayBase<S, D>,
         einsum_str: &str,
     ) -> Result<ArrayD<f32>> {
+        check_shape("kernel", self.kernel.shape(), &self.kernel_shape)?;
+        if let (Some(b), Some(shape)) = (&self.bias, &self.bias_shape) {
+            check_shape("bias", b.shape(), shape)?;
+        }
         let eq = check_equation(einsum_str)?;
         let x = x.view().into_dyn();
         let kernel = self.kernel.view();
@@ -242,7 +273,7 @@ impl Einsum {
             let found = y.shape().to_vec();
             let bias = bias
                 .broadcast(y.raw_dim())
-                .ok_or_else(|| shape_err("bias", shape_str(&found), &shape))?;
+                .ok_or_else(|| shape_err("bias", fmt_tuple_usize(&found), &shape))?;
             y += &bias;
         }
         Ok(y)
@@ -395,7 +426,7 @@ impl Spec {
         let dims: Vec<usize> = labels.iter().map(|&c| size(c)).collect::<Result<_>>()?;
         let y = y
             .into_shape_with_order(IxDyn(&dims))
-            .map_err(|_| shape_err("output", shape_str(&dims), &[nb, nl, nr]))?;
+            .map_err(|_| shape_err("output", fmt_tuple_usize(&dims), &[nb, nl, nr]))?;
         let perm: Vec<usize> = self.out.iter().map(|&c| pos(&labels, c)).collect();
         Ok(y.permuted_axes(IxDyn(&perm))
             .as_standard_layout()

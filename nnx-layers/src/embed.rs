@@ -7,6 +7,7 @@ use nnx_core::{Error, Param, Result};
 
 use crate::functional::dot_last_axis;
 use crate::param::param;
+use crate::support::{check_config, check_shape};
 use crate::Forward;
 
 /// Maps integer indices of any shape to rows of `embedding`
@@ -24,7 +25,7 @@ use crate::Forward;
 /// assert_eq!(embed.attend(&array![[1.0f32, 0.0, 0.0]])?.shape(), &[1, 5]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 pub struct Embed {
     /// `(num_embeddings, features)`.
     pub embedding: Param<Array2<f32>>,
@@ -65,12 +66,22 @@ impl EmbedConfig {
 
     /// Creates the layer (one key from the `params` stream).
     ///
+    /// # Errors
+    /// When a size is 0 or the table would not fit in memory.
+    ///
     /// ```
     /// let e = nnx_layers::Embed::config(4, 2).build(&mut nnx_core::rngs::Rngs::new(0))?;
     /// assert_eq!(e.embedding.shape(), &[4, 2]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<Embed> {
+        // Flax fails here too (its default initializer divides by the fan).
+        check_config(
+            self.num_embeddings > 0 && self.features > 0,
+            "Embed num_embeddings / features",
+            "positive sizes",
+            format!("{} / {}", self.num_embeddings, self.features),
+        )?;
         let embedding = param::<Ix2>(
             &self.embedding_init,
             rngs.next_key("params")?,
@@ -149,6 +160,16 @@ impl Embed {
         self.gather(&rows, indices.shape())
     }
 
+    /// The table is public and can be reassigned: check it still is
+    /// `(num_embeddings, features)` before indexing it.
+    fn check_table(&self) -> Result<()> {
+        check_shape(
+            "embedding",
+            self.embedding.shape(),
+            &[self.num_embeddings, self.features],
+        )
+    }
+
     fn bad_index(&self, found: String) -> Error {
         Error::invalid_argument(
             "Embed index",
@@ -159,6 +180,7 @@ impl Embed {
 
     /// Copies the rows `rows` into `(*shape, features)`.
     fn gather(&self, rows: &[usize], shape: &[usize]) -> Result<ArrayD<f32>> {
+        self.check_table()?;
         let table = self.embedding.view();
         let mut out = Array2::<f32>::zeros((rows.len(), table.ncols()));
         for (mut dst, &r) in out.axis_iter_mut(Axis(0)).zip(rows) {
@@ -187,6 +209,7 @@ impl Embed {
         &self,
         query: &ArrayBase<S, D>,
     ) -> Result<ArrayD<f32>> {
+        self.check_table()?;
         dot_last_axis(query, &self.embedding.t())
     }
 }

@@ -6,6 +6,7 @@ pub mod activation;
 mod attention;
 mod contract;
 mod conv;
+mod conv_base;
 mod conv_transpose;
 mod dropout;
 mod einsum;

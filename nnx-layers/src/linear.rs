@@ -1,12 +1,12 @@
 //! `Linear`: a dense layer on the last axis (Flax's `nnx.Linear`).
 
 use ndarray::{Array1, Array2, ArrayBase, ArrayD, Data, Dimension, Ix1, Ix2};
-use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 
 use crate::functional::dot_last_axis;
-use crate::param::param;
+use crate::param::{opt_param, param, KernelBias};
+use crate::support::{check_config, check_opt, check_shape, init_setters, setters};
 
 /// `y = x @ kernel + bias` on the last axis of `x`, with any number of leading
 /// batch axes (Flax's `nnx.Linear`). The kernel is `(in_features, out_features)`,
@@ -22,7 +22,7 @@ use crate::param::param;
 /// assert_eq!(layer.state().len(), 2);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 pub struct Linear {
     /// `(in_features, out_features)`.
     pub kernel: Param<Array2<f32>>,
@@ -52,52 +52,22 @@ pub struct Linear {
 pub struct LinearConfig {
     in_features: usize,
     out_features: usize,
-    use_bias: bool,
-    kernel_init: ParamInit<f32>,
-    bias_init: ParamInit<f32>,
+    base: KernelBias,
 }
 
+setters!(LinearConfig.base = "nnx_layers::Linear::config(2, 3)" { use_bias: bool });
+
+init_setters!(LinearConfig.base = "nnx_layers::Linear::config(2, 3)" {
+    kernel_init ("lecun_normal()") => "layer.kernel",
+    bias_init ("zeros()") => "layer.bias.unwrap()",
+});
+
 impl LinearConfig {
-    /// Whether to add a bias (default `true`).
-    ///
-    /// ```
-    /// let layer = nnx_layers::Linear::config(2, 3).use_bias(false).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(layer.bias.is_none());
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.use_bias = use_bias;
-        self
-    }
-
-    /// The kernel initializer (default `lecun_normal()`).
-    ///
-    /// ```
-    /// use nnx_core::{init, rngs::Rngs};
-    /// let layer = nnx_layers::Linear::config(2, 3).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(layer.kernel.sum(), 6.0);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
-        self.kernel_init = init.into();
-        self
-    }
-
-    /// The bias initializer (default `zeros()`).
-    ///
-    /// ```
-    /// use nnx_core::{init, rngs::Rngs};
-    /// let layer = nnx_layers::Linear::config(2, 3).bias_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(layer.bias.unwrap().sum(), 3.0);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
-        self.bias_init = init.into();
-        self
-    }
-
     /// Creates the layer, drawing the kernel's then the bias' key from the
     /// `params` stream (falling back to `default`), as Flax does.
+    ///
+    /// # Errors
+    /// When a feature count is 0, or the kernel would not fit in memory.
     ///
     /// ```
     /// let layer = nnx_layers::Linear::config(2, 3).build(&mut nnx_core::rngs::Rngs::new(0))?;
@@ -106,22 +76,25 @@ impl LinearConfig {
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<Linear> {
         let (fin, fout) = (self.in_features, self.out_features);
-        let kernel = param::<Ix2>(&self.kernel_init, rngs.next_key("params")?, &[fin, fout])?;
-        let bias = if self.use_bias {
-            Some(param::<Ix1>(
-                &self.bias_init,
-                rngs.next_key("params")?,
-                &[fout],
-            )?)
-        } else {
-            None
-        };
+        // Flax fails here too (its default initializer divides by the fan).
+        check_config(
+            fin > 0 && fout > 0,
+            "Linear in_features / out_features",
+            "positive feature counts",
+            format!("{fin} / {fout}"),
+        )?;
+        let kernel = param::<Ix2>(
+            &self.base.kernel_init,
+            rngs.next_key("params")?,
+            &[fin, fout],
+        )?;
+        let bias = opt_param::<Ix1>(rngs, self.base.bias(), &[fout])?;
         Ok(Linear {
             kernel,
             bias,
             in_features: fin,
             out_features: fout,
-            use_bias: self.use_bias,
+            use_bias: self.base.use_bias,
         })
     }
 }
@@ -149,16 +122,15 @@ impl Linear {
         LinearConfig {
             in_features,
             out_features,
-            use_bias: true,
-            kernel_init: lecun_normal().into(),
-            bias_init: zeros().into(),
+            base: KernelBias::default(),
         }
     }
 
     /// Applies the layer to `x` of shape `(..., in_features)`; one GEMM.
     ///
     /// # Errors
-    /// A shape mismatch when the last axis of `x` is not `in_features`.
+    /// A shape mismatch when the last axis of `x` is not `in_features`, or when
+    /// `kernel` or `bias` no longer has the shape the layer's features imply.
     ///
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
@@ -172,6 +144,12 @@ impl Linear {
         &self,
         x: &ArrayBase<S, D>,
     ) -> Result<ArrayD<f32>> {
+        check_shape(
+            "kernel",
+            self.kernel.shape(),
+            &[self.in_features, self.out_features],
+        )?;
+        check_opt("bias", &self.bias, &[self.out_features])?;
         let mut y = dot_last_axis(x, &*self.kernel)?;
         if let Some(b) = &self.bias {
             y += &**b;

@@ -1,12 +1,13 @@
 //! `LinearGeneral`: a dense layer over several axes (Flax's `nnx.LinearGeneral`).
 
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
-use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 
 use crate::contract::{as_3d, bmm};
-use crate::functional::{canon_axis, shape_err, shape_str};
+use crate::functional::{canon_axis, fmt_tuple_usize, shape_err};
+use crate::param::{flat_param, KernelBias};
+use crate::support::{check_alloc, check_config, check_opt, check_shape, init_setters, setters};
 
 /// A dense layer contracting the input axes `axis` (of sizes `in_features`)
 /// with a kernel of shape `(*batch sizes, *in_features, *out_features)`; the
@@ -24,7 +25,7 @@ use crate::functional::{canon_axis, shape_err, shape_str};
 /// assert_eq!(y.shape(), &[7, 4, 5]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 pub struct LinearGeneral {
     /// `(*batch sizes, *in_features, *out_features)`.
     pub kernel: Param<ArrayD<f32>>,
@@ -63,10 +64,15 @@ pub struct LinearGeneralConfig {
     out_features: Vec<usize>,
     axis: Vec<isize>,
     batch_axis: Vec<(usize, usize)>,
-    use_bias: bool,
-    kernel_init: ParamInit<f32>,
-    bias_init: ParamInit<f32>,
+    base: KernelBias,
 }
+
+setters!(LinearGeneralConfig.base = "nnx_layers::LinearGeneral::config(&[3], &[4])" { use_bias: bool });
+
+init_setters!(LinearGeneralConfig.base = "nnx_layers::LinearGeneral::config(&[3], &[4])" {
+    kernel_init ("lecun_normal()") => "layer.kernel",
+    bias_init ("zeros()") => "layer.bias.unwrap()",
+});
 
 impl LinearGeneralConfig {
     /// The contracted input axes, one per `in_features` entry (default `[-1]`).
@@ -95,49 +101,11 @@ impl LinearGeneralConfig {
         self
     }
 
-    /// Whether to add a bias (default `true`).
-    ///
-    /// ```
-    /// let l = nnx_layers::LinearGeneral::config(&[3], &[4]).use_bias(false).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(l.bias.is_none());
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.use_bias = use_bias;
-        self
-    }
-
-    /// The kernel initializer (default `lecun_normal()`), called on the flattened
-    /// shape `(prod(batch) * prod(in_features), prod(out_features))` as in Flax.
-    ///
-    /// ```
-    /// use nnx_core::{init, rngs::Rngs};
-    /// let l = nnx_layers::LinearGeneral::config(&[3], &[4]).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(l.kernel.sum(), 12.0);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
-        self.kernel_init = init.into();
-        self
-    }
-
-    /// The bias initializer (default `zeros()`), called on the flattened shape.
-    ///
-    /// ```
-    /// use nnx_core::{init, rngs::Rngs};
-    /// let l = nnx_layers::LinearGeneral::config(&[3], &[4]).bias_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(l.bias.unwrap().sum(), 4.0);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
-        self.bias_init = init.into();
-        self
-    }
-
     /// Creates the layer (kernel key, then bias key, from the `params` stream).
     ///
     /// # Errors
-    /// When `axis` and `in_features` differ in length, or batch axes are not `0..n`.
+    /// When `axis` and `in_features` differ in length, batch axes are not `0..n`,
+    /// a size is 0, or the kernel would not fit in memory.
     ///
     /// ```
     /// let l = nnx_layers::LinearGeneral::config(&[3], &[2, 4]).build(&mut nnx_core::rngs::Rngs::new(0))?;
@@ -153,50 +121,47 @@ impl LinearGeneralConfig {
             ));
         }
         let nb = self.batch_axis.len();
-        if self
-            .batch_axis
-            .iter()
-            .enumerate()
-            .any(|(i, &(a, _))| a != i)
-        {
-            return Err(Error::invalid_argument(
-                "LinearGeneral batch_axis",
-                "consecutive leading axes starting from 0",
-                format!("{:?}", self.batch_axis),
-            ));
-        }
-        let batch: Vec<usize> = self.batch_axis.iter().map(|&(_, s)| s).collect();
-        let kernel_shape: Vec<usize> = batch
-            .iter()
-            .chain(&self.in_features)
-            .chain(&self.out_features)
-            .copied()
-            .collect();
+        check_batch_axis(&self.batch_axis)?;
+        check_config(
+            !self.in_features.is_empty()
+                && !self.in_features.contains(&0)
+                && !self.out_features.contains(&0)
+                && !self.batch_axis.iter().any(|&(_, n)| n == 0),
+            "LinearGeneral in_features / out_features / batch_axis",
+            "at least one input feature axis, and positive sizes",
+            format!(
+                "{:?} / {:?} / {:?}",
+                self.in_features, self.out_features, self.batch_axis
+            ),
+        )?;
+        let (kernel_shape, bias_shape) =
+            param_shapes(&self.batch_axis, &self.in_features, &self.out_features);
+        check_alloc(
+            "LinearGeneral kernel",
+            &kernel_shape,
+            std::mem::size_of::<f32>(),
+        )?;
+        // The sizes fit `isize` (just checked), so these products do not overflow.
         let prod = |v: &[usize]| v.iter().product::<usize>();
+        let batch = &kernel_shape[..nb];
         let flat = [
-            prod(&batch) * prod(&self.in_features),
+            prod(batch) * prod(&self.in_features),
             prod(&self.out_features),
         ];
-        let kernel = flat_param(
-            &self.kernel_init,
+        let kernel = flat_param::<IxDyn>(
+            &self.base.kernel_init,
             rngs.next_key("params")?,
             &flat,
             &kernel_shape,
         )?;
-        let bias = if self.use_bias {
-            let shape: Vec<usize> = kernel_shape[..nb]
-                .iter()
-                .chain(&self.out_features)
-                .copied()
-                .collect();
-            Some(flat_param(
-                &self.bias_init,
+        let bias = match self.base.bias() {
+            Some(init) => Some(flat_param::<IxDyn>(
+                init,
                 rngs.next_key("params")?,
-                &[prod(&shape)],
-                &shape,
-            )?)
-        } else {
-            None
+                &[prod(&bias_shape)],
+                &bias_shape,
+            )?),
+            None => None,
         };
         Ok(LinearGeneral {
             kernel,
@@ -205,25 +170,36 @@ impl LinearGeneralConfig {
             out_features: self.out_features,
             axis: self.axis,
             batch_axis: self.batch_axis,
-            use_bias: self.use_bias,
+            use_bias: self.base.use_bias,
         })
     }
 }
 
-/// Initializes on `flat` and reshapes to `shape`, keeping hooks and metadata.
-fn flat_param(
-    init: &ParamInit<f32>,
-    key: nnx_core::random::PrngKey,
-    flat: &[usize],
-    shape: &[usize],
-) -> Result<Param<ArrayD<f32>>> {
-    let mut meta = init.init(key, flat)?;
-    let raw = std::mem::take(&mut meta.raw_value);
-    let found = raw.shape().to_vec();
-    meta.raw_value = raw
-        .into_shape_with_order(IxDyn(shape))
-        .map_err(|_| shape_err("initializer output", shape_str(flat), &found))?;
-    Ok(Param::from_metadata(meta))
+/// Batch axes are the leading axes `0..n`, in order.
+fn check_batch_axis(batch_axis: &[(usize, usize)]) -> Result<()> {
+    check_config(
+        batch_axis.iter().enumerate().all(|(i, &(a, _))| a == i),
+        "LinearGeneral batch_axis",
+        "consecutive leading axes starting from 0",
+        format!("{batch_axis:?}"),
+    )
+}
+
+/// The kernel's shape `(*batch sizes, *in_features, *out_features)` and the
+/// bias' `(*batch sizes, *out_features)`.
+fn param_shapes(
+    batch_axis: &[(usize, usize)],
+    in_features: &[usize],
+    out_features: &[usize],
+) -> (Vec<usize>, Vec<usize>) {
+    let batch = batch_axis.iter().map(|&(_, s)| s);
+    let kernel = batch
+        .clone()
+        .chain(in_features.iter().copied())
+        .chain(out_features.iter().copied())
+        .collect();
+    let bias = batch.chain(out_features.iter().copied()).collect();
+    (kernel, bias)
 }
 
 impl LinearGeneral {
@@ -251,9 +227,7 @@ impl LinearGeneral {
             out_features: out_features.to_vec(),
             axis: vec![-1],
             batch_axis: Vec::new(),
-            use_bias: true,
-            kernel_init: lecun_normal().into(),
-            bias_init: zeros().into(),
+            base: KernelBias::default(),
         }
     }
 
@@ -261,8 +235,9 @@ impl LinearGeneral {
     /// batch axes) on the permuted, flattened input.
     ///
     /// # Errors
-    /// When an axis is out of range, repeated or a batch axis, or when `x`'s
-    /// sizes on `axis` / batch axes differ from the layer's.
+    /// When an axis is out of range, repeated or a batch axis, when `x`'s
+    /// sizes on `axis` / batch axes differ from the layer's, or when `kernel` or
+    /// `bias` no longer has the shape the layer's sizes imply.
     ///
     /// ```
     /// let l = nnx_layers::LinearGeneral::new(3, &[2, 4], &mut nnx_core::rngs::Rngs::new(0))?;
@@ -273,6 +248,11 @@ impl LinearGeneral {
         &self,
         x: &ArrayBase<S, D>,
     ) -> Result<ArrayD<f32>> {
+        let (kernel_shape, bias_shape) =
+            param_shapes(&self.batch_axis, &self.in_features, &self.out_features);
+        check_shape("kernel", self.kernel.shape(), &kernel_shape)?;
+        check_opt("bias", &self.bias, &bias_shape)?;
+        check_batch_axis(&self.batch_axis)?;
         let x = x.view().into_dyn();
         let n = x.ndim();
         let nb = self.batch_axis.len();
@@ -329,7 +309,7 @@ impl LinearGeneral {
             .copied()
             .collect();
         y.into_shape_with_order(IxDyn(&out_shape))
-            .map_err(|_| shape_err("output", shape_str(&out_shape), &[b, f, o]))
+            .map_err(|_| shape_err("output", fmt_tuple_usize(&out_shape), &[b, f, o]))
     }
 }
 

@@ -2,21 +2,96 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array, ArrayD, Dimension};
-use nnx_core::init::ParamInit;
-use nnx_core::random::PrngKey;
+use ndarray::{Array, ArrayD, Dimension, IxDyn};
 use nnx_core::{AxisHook, Hooks, ValueHook};
+use nnx_core::init::{lecun_normal, zeros, ParamInit};
+use nnx_core::random::PrngKey;
+use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
 
+use crate::functional::{fmt_tuple_usize, shape_err};
+use crate::support::check_alloc;
+
+/// The kernel and bias options of the dense and convolution layers, with
+/// Flax's defaults (a bias, `lecun_normal` kernel, zero bias).
+#[derive(Debug, Clone)]
+pub(crate) struct KernelBias {
+    pub(crate) use_bias: bool,
+    pub(crate) kernel_init: ParamInit<f32>,
+    pub(crate) bias_init: ParamInit<f32>,
+}
+
+impl Default for KernelBias {
+    fn default() -> Self {
+        KernelBias {
+            use_bias: true,
+            kernel_init: lecun_normal().into(),
+            bias_init: zeros().into(),
+        }
+    }
+}
+
+impl KernelBias {
+    /// The bias initializer, when there is a bias.
+    pub(crate) fn bias(&self) -> Option<&ParamInit<f32>> {
+        self.use_bias.then_some(&self.bias_init)
+    }
+}
+
+/// `init.init(key, shape)` after checking that `shape` can be allocated at
+/// all (layer configs size their parameters, and a user may ask for anything).
+pub(crate) fn checked_init(
+    init: &ParamInit<f32>,
+    key: PrngKey,
+    shape: &[usize],
+) -> Result<VariableMetadata<ArrayD<f32>>> {
+    let n = check_alloc("parameter shape", shape, std::mem::size_of::<f32>())?;
+    // The initializers (nnx-core) allocate infallibly; asking the allocator
+    // first turns a size it can never serve into an error instead of an abort.
+    // Building a layer is not a hot path: the probe costs one malloc/free.
+    Vec::<f32>::new().try_reserve_exact(n).map_err(|_| {
+        Error::invalid_argument(
+            "parameter shape",
+            "a shape that fits in memory",
+            fmt_tuple_usize(shape),
+        )
+    })?;
+    init.init(key, shape)
+}
+
 /// `Param::from_metadata(init.init(key, shape)?)` with the value converted to
-/// rank `D`. Initializers work on `ArrayD`; the hooks they attach are adapted
-/// to the fixed-rank value (they see a rank-erased copy of the Variable).
+/// rank `D`.
 pub(crate) fn param<D: Dimension + 'static>(
     init: &ParamInit<f32>,
     key: PrngKey,
     shape: &[usize],
 ) -> Result<Param<Array<f32, D>>> {
-    let meta = init.init(key, shape)?;
+    from_init::<D>(checked_init(init, key, shape)?, shape)
+}
+
+/// Flax's `LinearGeneral` init: sampled with the flattened shape `flat` (so
+/// the fans are those of a matrix), then reshaped to `shape`.
+pub(crate) fn flat_param<D: Dimension + 'static>(
+    init: &ParamInit<f32>,
+    key: PrngKey,
+    flat: &[usize],
+    shape: &[usize],
+) -> Result<Param<Array<f32, D>>> {
+    let mut meta = checked_init(init, key, flat)?;
+    let raw = std::mem::take(&mut meta.raw_value);
+    meta.raw_value = raw
+        .into_shape_with_order(IxDyn(shape))
+        .map_err(|_| shape_err("initializer output", fmt_tuple_usize(shape), flat))?;
+    from_init::<D>(meta, shape)
+}
+
+/// An initializer's output as a rank-`D` parameter. Initializers work on
+/// `ArrayD`; the hooks they attach are adapted to the fixed-rank value (they
+/// see a rank-erased copy of the Variable).
+fn from_init<D: Dimension + 'static>(
+    meta: VariableMetadata<ArrayD<f32>>,
+    shape: &[usize],
+) -> Result<Param<Array<f32, D>>> {
     let raw = to_rank::<D>(meta.raw_value, shape)?;
     let mut out = VariableMetadata::new(raw);
     out.metadata = meta.metadata;
@@ -24,6 +99,20 @@ pub(crate) fn param<D: Dimension + 'static>(
         out.hooks = adapt_hooks(meta.hooks);
     }
     Ok(Param::from_metadata(out))
+}
+
+/// A parameter drawn with the next `params` key when `init` is given (an
+/// optional bias or scale), `None` without drawing a key otherwise, as Flax
+/// draws keys only for the parameters it creates.
+pub(crate) fn opt_param<D: Dimension + 'static>(
+    rngs: &mut Rngs,
+    init: Option<&ParamInit<f32>>,
+    shape: &[usize],
+) -> Result<Option<Param<Array<f32, D>>>> {
+    match init {
+        Some(init) => Ok(Some(param::<D>(init, rngs.next_key("params")?, shape)?)),
+        None => Ok(None),
+    }
 }
 
 /// Converts an initializer's output to rank `D`, checking its shape.

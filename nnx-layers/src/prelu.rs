@@ -16,7 +16,7 @@ use crate::functional::leaky_relu;
 /// assert_eq!(act.forward(&array![-100.0f32, 2.0])?, array![-1.0f32, 2.0].into_dyn());
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 pub struct PReLU {
     /// The slope for negative inputs, a 0-d array.
     pub negative_slope: Param<Array0<f32>>,

@@ -21,7 +21,7 @@ use crate::Forward;
 /// assert!(mlp.state().flat_state().iter().any(|(p, _)| nnx_core::path_string(p) == "layers/1/kernel"));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(nnx_core::Module)]
+#[derive(nnx_core::Module, Debug)]
 pub struct Sequential<T> {
     /// The layers, in application order.
     pub layers: Vec<T>,

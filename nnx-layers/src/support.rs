@@ -1,13 +1,19 @@
-//! Plumbing shared by the layers: config setters and rank-erased views of
-//! parameters.
+//! Plumbing shared by the layers: config setters, rank-erased views of
+//! parameters, and the checks every forward pass makes on its Variables.
 
 use ndarray::{Array, ArrayD, Dimension};
-use nnx_core::{Param, VariableType};
+use nnx_core::repr::fmt_tuple_usize;
+use nnx_core::{Error, Param, Result, VariableType};
 
 /// Chainable config setters, one per Flax argument. `$ctor` is an expression
-/// building a `$cfg`, used in each setter's doc example.
+/// building a `$cfg`, used in each setter's doc example. `$cfg.base = ...`
+/// (or `$cfg.base.init`) sets the options in the config's field `base`
+/// (options shared by several layers live in one struct there).
 macro_rules! setters {
-    ($cfg:ident = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
+    ($cfg:ident $(. $base:ident)* = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
+        $crate::support::setters!(@impl $cfg [$($base)*] $ctor { $($name : $t),* });
+    };
+    (@impl $cfg:ident $base:tt $ctor:literal { $($name:ident : $t:ty),* }) => {
         impl $cfg {
             $(
                 #[doc = concat!("Sets `", stringify!($name), "` (Flax's argument of that name).")]
@@ -18,16 +24,171 @@ macro_rules! setters {
                 #[doc = concat!("assert!(format!(\"{cfg:?}\").contains(&format!(\"", stringify!($name), ": {value:?}\")));")]
                 #[doc = "```"]
                 pub fn $name(mut self, $name: $t) -> Self {
-                    self.$name = $name;
+                    $crate::support::setters!(@field self $base $name) = $name;
+                    self
+                }
+            )*
+        }
+    };
+    (@field $s:ident [$($base:ident)*] $name:ident) => {
+        $s $(.$base)* .$name
+    };
+}
+pub(crate) use setters;
+
+/// Setters of list options (`reduction_axes`, `strides`, ...): each takes a
+/// slice of `$t` and stores it as a `Vec`. `$cfg.base` as in [`setters`].
+macro_rules! vec_setters {
+    ($cfg:ident $(. $base:ident)* = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
+        $crate::support::vec_setters!(@impl $cfg [$($base)*] $ctor { $($name : $t),* });
+    };
+    (@impl $cfg:ident $base:tt $ctor:literal { $($name:ident : $t:ty),* }) => {
+        impl $cfg {
+            $(
+                #[doc = concat!("Sets `", stringify!($name), "` (Flax's argument of that name).")]
+                #[doc = ""]
+                #[doc = "```"]
+                #[doc = concat!("let cfg = ", $ctor, ".", stringify!($name), "(&[1]);")]
+                #[doc = concat!("assert!(format!(\"{cfg:?}\").contains(\"", stringify!($name), ": [1]\"));")]
+                #[doc = "```"]
+                pub fn $name(mut self, $name: &[$t]) -> Self {
+                    $crate::support::setters!(@field self $base $name) = $name.to_vec();
                     self
                 }
             )*
         }
     };
 }
-pub(crate) use setters;
+pub(crate) use vec_setters;
 
-/// A copy of a fixed-rank parameter as `ArrayD`, as the functional API takes.
-pub(crate) fn dyn_value<D: Dimension + 'static>(p: &Param<Array<f32, D>>) -> ArrayD<f32> {
-    p.value().clone().into_dyn()
+/// Initializer setters (`kernel_init`, `bias_init`, `scale_init`, ...): each
+/// names its default and the expression reaching the parameter it initializes,
+/// used in its doc example. `$cfg.base` as in [`setters`].
+macro_rules! init_setters {
+    ($cfg:ident $(. $base:ident)* = $ctor:literal { $($name:ident ($default:literal) => $param:literal),* $(,)? }) => {
+        $crate::support::init_setters!(@impl $cfg [$($base)*] $ctor { $($name ($default) => $param),* });
+    };
+    (@impl $cfg:ident $base:tt $ctor:literal { $($name:ident ($default:literal) => $param:literal),* }) => {
+        impl $cfg {
+            $(
+                #[doc = concat!("Sets `", stringify!($name), "` (Flax's argument of that name; default `", $default, "`).")]
+                #[doc = ""]
+                #[doc = "```"]
+                #[doc = "use nnx_core::{init, rngs::Rngs};"]
+                #[doc = concat!("let layer = ", $ctor, ".", stringify!($name), "(init::constant(0.5)).build(&mut Rngs::new(0))?;")]
+                #[doc = concat!("let p = ", $param, ";")]
+                #[doc = "assert!(p.len() > 0 && p.iter().all(|&v| v == 0.5));"]
+                #[doc = "# Ok::<(), nnx_core::Error>(())"]
+                #[doc = "```"]
+                pub fn $name(mut self, init: impl Into<::nnx_core::init::ParamInit<f32>>) -> Self {
+                    $crate::support::setters!(@field self $base $name) = init.into();
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use init_setters;
+
+/// A copy of a fixed-rank Variable's value as `ArrayD`, as the functional API takes.
+pub(crate) fn dyn_value<V, D>(v: &V) -> ArrayD<f32>
+where
+    V: VariableType<Value = Array<f32, D>>,
+    D: Dimension + 'static,
+{
+    v.as_variable().value().clone().into_dyn()
+}
+
+/// Checks that the Variable at `path` still has the shape the layer's
+/// configuration implies: Variables are public and can be reassigned, so a
+/// forward pass checks what it uses before any kernel runs.
+pub(crate) fn check_shape(path: &str, found: &[usize], expected: &[usize]) -> Result<()> {
+    if found == expected {
+        return Ok(());
+    }
+    Err(Error::ShapeMismatch {
+        path: nnx_core::ErrorPath(path.to_string()),
+        expected: fmt_tuple_usize(expected),
+        found: fmt_tuple_usize(found),
+    })
+}
+
+/// [`check_shape`] for an optional parameter (`None` passes).
+pub(crate) fn check_opt<D: Dimension>(
+    path: &str,
+    p: &Option<Param<Array<f32, D>>>,
+    expected: &[usize],
+) -> Result<()> {
+    match p {
+        Some(p) => check_shape(path, p.shape(), expected),
+        None => Ok(()),
+    }
+}
+
+/// Rejects a configuration value at build time: `what` names the layer and
+/// option.
+pub(crate) fn check_config(
+    ok: bool,
+    what: &str,
+    expected: &str,
+    found: impl std::fmt::Display,
+) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_argument(
+            what,
+            expected.to_string(),
+            found.to_string(),
+        ))
+    }
+}
+
+/// A dropout rate: a probability in `[0, 1]` (NaN is not one).
+pub(crate) fn check_rate(what: &str, rate: f64) -> Result<()> {
+    check_config(
+        (0.0..=1.0).contains(&rate),
+        what,
+        "a probability in [0, 1]",
+        rate,
+    )
+}
+
+/// An epsilon added to a variance: finite and not negative.
+pub(crate) fn check_epsilon(what: &str, eps: f32) -> Result<()> {
+    check_config(
+        eps.is_finite() && eps >= 0.0,
+        what,
+        "a finite value >= 0",
+        eps,
+    )
+}
+
+/// Checks that an array of `shape` with elements of `elem_bytes` bytes can be
+/// allocated at all: its element count and byte count must fit `isize`. Sizes
+/// come from user configs, so this runs before any allocation they size. The
+/// product of the non-zero sizes must fit too (an empty axis does not make
+/// the others harmless), so that any product of some of the sizes is safe
+/// afterwards. Returns the element count.
+pub(crate) fn check_alloc(what: &str, shape: &[usize], elem_bytes: usize) -> Result<usize> {
+    let fits = |n: &usize| {
+        n.checked_mul(elem_bytes.max(1))
+            .is_some_and(|bytes| bytes <= isize::MAX as usize)
+    };
+    let nonzero = shape
+        .iter()
+        .filter(|&&d| d > 0)
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(fits);
+    match nonzero {
+        Some(n) => Ok(if shape.contains(&0) { 0 } else { n }),
+        _ => Err(Error::invalid_argument(
+            what,
+            format!("a shape of at most {} bytes", isize::MAX),
+            format!(
+                "{} ({elem_bytes} bytes per element)",
+                fmt_tuple_usize(shape)
+            ),
+        )),
+    }
 }

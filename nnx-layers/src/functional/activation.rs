@@ -405,7 +405,7 @@ pub fn standardize<T: Real, S: Data<Elem = T>, D: Dimension>(
 }
 
 fn shape_str_owned(s: &[usize]) -> String {
-    super::shape_str(s)
+    super::fmt_tuple_usize(s)
 }
 
 /// One-hot encodes integer `indices` into `num_classes` classes, inserting the

@@ -7,7 +7,7 @@ use ndarray::{
 };
 use nnx_core::{Error, Result};
 
-use super::{broadcast_shapes, shape_err, shape_str, softmax_lanes_in_place, Real};
+use super::{broadcast_shapes, fmt_tuple_usize, shape_err, softmax_lanes_in_place, Real};
 
 /// Dropout of the attention weights with a keep-mask drawn by the caller
 /// (the RNG lives with the module): kept weights are scaled by
@@ -72,7 +72,7 @@ fn to_4d<'a, T: Real>(arg: &str, a: &'a ArrayViewD<'_, T>) -> Result<CowArray<'a
     let shape = [b, a.shape()[nd - 3], a.shape()[nd - 2], a.shape()[nd - 1]];
     a.as_standard_layout()
         .into_shape_with_order(IxDyn(&shape))
-        .map_err(|_| shape_err(arg, shape_str(&shape), a.shape()))
+        .map_err(|_| shape_err(arg, fmt_tuple_usize(&shape), a.shape()))
 }
 
 /// Up to this many query positions, the attention products run as direct
@@ -108,7 +108,7 @@ fn check_qkv(arrays: &[(&str, &[usize])]) -> Result<()> {
             want.extend_from_slice(&s[s.len() - 3..]);
             return Err(shape_err(
                 n,
-                format!("{} (batch axes of {n0})", shape_str(&want)),
+                format!("{} (batch axes of {n0})", fmt_tuple_usize(&want)),
                 s,
             ));
         }
@@ -120,7 +120,7 @@ fn broadcast_to<'a, A>(arg: &str, a: &'a ArrayD<A>, shape: &[usize]) -> Result<A
     a.broadcast(IxDyn(shape)).ok_or_else(|| {
         shape_err(
             arg,
-            format!("a shape broadcastable to {}", shape_str(shape)),
+            format!("a shape broadcastable to {}", fmt_tuple_usize(shape)),
             a.shape(),
         )
     })
@@ -165,7 +165,7 @@ pub fn dot_product_attention_weights<
         want[nd - 1] = depth;
         return Err(shape_err(
             "key",
-            format!("{} (query's depth)", shape_str(&want)),
+            format!("{} (query's depth)", fmt_tuple_usize(&want)),
             k.shape(),
         ));
     }
@@ -225,7 +225,7 @@ pub fn dot_product_attention_weights<
     shape.extend_from_slice(&[hq, ql, kl]);
     let mut w = w
         .into_shape_with_order(IxDyn(&shape))
-        .map_err(|_| shape_err("query", shape_str(&shape), q.shape()))?;
+        .map_err(|_| shape_err("query", fmt_tuple_usize(&shape), q.shape()))?;
     if let Some(bias) = opts.bias {
         w += &broadcast_to("bias", bias, &shape)?;
     }
@@ -308,7 +308,7 @@ pub fn dot_product_attention<
         want[nd - 3] = key.shape()[nd - 3];
         return Err(shape_err(
             "value",
-            format!("{} (key's length)", shape_str(&want)),
+            format!("{} (key's length)", fmt_tuple_usize(&want)),
             v.shape(),
         ));
     }
@@ -373,7 +373,7 @@ pub fn dot_product_attention<
     let mut shape = query.shape()[..nd - 3].to_vec();
     shape.extend_from_slice(&[ql, hq, dv]);
     out.into_shape_with_order(IxDyn(&shape))
-        .map_err(|_| shape_err("output", shape_str(&shape), &[nb, ql, hq, dv]))
+        .map_err(|_| shape_err("output", fmt_tuple_usize(&shape), &[nb, ql, hq, dv]))
 }
 
 /// Attention mask `pairwise_fn(query_input[..., q, None], key_input[..., None,
@@ -420,17 +420,17 @@ where
             "key_input",
             format!(
                 "batch axes broadcastable with query_input's {}",
-                shape_str(&qe.shape()[..qn - 1])
+                fmt_tuple_usize(&qe.shape()[..qn - 1])
             ),
             &ke.shape()[..kn - 1],
         )
     })?;
     let qb = qe
         .broadcast(IxDyn(&shape))
-        .ok_or_else(|| shape_err("query_input", shape_str(&shape), qe.shape()))?;
+        .ok_or_else(|| shape_err("query_input", fmt_tuple_usize(&shape), qe.shape()))?;
     let kb = ke
         .broadcast(IxDyn(&shape))
-        .ok_or_else(|| shape_err("key_input", shape_str(&shape), ke.shape()))?;
+        .ok_or_else(|| shape_err("key_input", fmt_tuple_usize(&shape), ke.shape()))?;
     let mut m = Zip::from(&qb)
         .and(&kb)
         .map_collect(|&a, &b| pairwise_fn(a, b));
@@ -494,7 +494,10 @@ pub fn combine_masks(masks: &[Option<&ArrayD<bool>>]) -> Result<Option<ArrayD<bo
         let shape = broadcast_shapes(out.shape(), m.shape()).ok_or_else(|| {
             shape_err(
                 &arg,
-                format!("a shape broadcastable with {}", shape_str(out.shape())),
+                format!(
+                    "a shape broadcastable with {}",
+                    fmt_tuple_usize(out.shape())
+                ),
                 m.shape(),
             )
         })?;

@@ -1,13 +1,15 @@
 //! N-D convolution in Flax's channels-last layout, by im2col and one GEMM per
 //! feature group.
 
+use std::mem::size_of;
+
 use ndarray::{
-    linalg::general_mat_mul, Array2, ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, IxDyn,
-    Slice,
+    linalg::general_mat_mul, ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, Ix2, Slice,
 };
 use nnx_core::{Error, Result};
 
-use super::{shape_err, shape_str, Real};
+use super::{fmt_tuple_usize, shape_err, try_from_shape_fn, try_zeros, Real};
+use crate::support::check_alloc;
 
 /// Padding of a convolution or pooling window, as Flax spells it.
 ///
@@ -38,7 +40,8 @@ pub enum Padding {
 
 /// Options of [`conv_general`], defaulting to Flax's Conv defaults.
 ///
-/// Empty vectors mean 1 along every spatial axis.
+/// Empty vectors mean 1 along every spatial axis, a single value applies to
+/// every axis.
 ///
 /// ```
 /// use nnx_layers::functional::{ConvOptions, Padding};
@@ -93,32 +96,70 @@ pub struct ConvTransposeOptions {
     pub transpose_kernel: bool,
 }
 
-fn per_axis(what: &str, v: &[usize], n: usize) -> Result<Vec<usize>> {
-    if v.is_empty() {
-        return Ok(vec![1; n]);
-    }
-    if v.len() != n || v.contains(&0) {
+/// One positive value per spatial axis: empty means 1 everywhere, a single
+/// value applies to every axis (as Flax's `int` arguments do).
+pub(crate) fn per_axis(what: &str, v: &[usize], n: usize) -> Result<Vec<usize>> {
+    let out = match v {
+        [] => vec![1; n],
+        [x] => vec![*x; n],
+        _ => v.to_vec(),
+    };
+    if out.len() != n || out.contains(&0) {
         return Err(Error::invalid_argument(
             what,
-            format!("{n} positive values, one per spatial axis"),
+            format!("1 or {n} positive values, one per spatial axis"),
             format!("{v:?}"),
         ));
     }
-    Ok(v.to_vec())
+    Ok(out)
 }
 
-/// `lax.padtype_to_pads` for 'SAME'.
-fn same_pads(input: &[usize], window: &[usize], strides: &[usize]) -> Vec<(usize, usize)> {
+/// `lax.padtype_to_pads` for 'SAME': output length `ceil(n / s)` (0 for an
+/// empty axis, as in JAX), total padding `max((out - 1) * s + k - n, 0)`.
+fn same_pads(
+    what: &str,
+    input: &[usize],
+    window: &[usize],
+    strides: &[usize],
+) -> Result<Vec<(usize, usize)>> {
     input
         .iter()
         .zip(window)
         .zip(strides)
         .map(|((&n, &k), &s)| {
-            let out = n.div_ceil(s);
-            let total = ((out.max(1) - 1) * s + k).saturating_sub(n);
-            (total / 2, total - total / 2)
+            // out * s < n + s, so only the window can overflow here.
+            let reach = (n.div_ceil(s) * s)
+                .checked_add(k)
+                .ok_or_else(|| too_large(what, k))?;
+            let total = reach.saturating_sub(s + n);
+            Ok((total / 2, total - total / 2))
         })
         .collect()
+}
+
+/// `n` positions dilated by `d`: `(n - 1) * d + 1`, 0 for none.
+fn dilate(what: &str, n: usize, d: usize) -> Result<usize> {
+    match n {
+        0 => Ok(0),
+        _ => (n - 1)
+            .checked_mul(d)
+            .and_then(|v| v.checked_add(1))
+            .filter(|&v| v <= isize::MAX as usize)
+            .ok_or_else(|| too_large(what, format!("{n} positions dilated by {d}"))),
+    }
+}
+
+/// `n + lo + hi`, checked.
+pub(crate) fn padded_len(what: &str, n: usize, (lo, hi): (usize, usize)) -> Result<usize> {
+    n.checked_add(lo)
+        .and_then(|v| v.checked_add(hi))
+        .filter(|&v| v <= isize::MAX as usize)
+        .ok_or_else(|| too_large(what, format!("{n} padded by ({lo}, {hi})")))
+}
+
+/// A size computed from user options that does not fit in memory.
+fn too_large(what: &str, found: impl std::fmt::Display) -> Error {
+    Error::invalid_argument(what, "sizes that fit in memory", found.to_string())
 }
 
 pub(crate) fn resolve_pads(
@@ -129,7 +170,7 @@ pub(crate) fn resolve_pads(
     strides: &[usize],
 ) -> Result<Vec<(usize, usize)>> {
     match padding {
-        Padding::Same => Ok(same_pads(input, window, strides)),
+        Padding::Same => same_pads(what, input, window, strides),
         Padding::Valid => Ok(vec![(0, 0); input.len()]),
         Padding::Explicit(p) if p.len() == input.len() => Ok(p.clone()),
         Padding::Explicit(p) => Err(Error::invalid_argument(
@@ -170,15 +211,27 @@ fn flatten_batch<'a, T: Real>(
 }
 
 /// Pads the spatial axes of `(batch, spatial..., C)` by index remapping
-/// (`wrap` when `circular`, numpy `reflect` otherwise).
-fn remap_pad<T: Real>(x: &ArrayD<T>, pads: &[(usize, usize)], circular: bool) -> ArrayD<T> {
-    let nsp = pads.len();
+/// (`wrap` when `circular`, numpy `reflect` otherwise). An empty axis has
+/// nothing to wrap or reflect: an error, as in numpy.
+fn remap_pad<T: Real>(x: &ArrayD<T>, pads: &[(usize, usize)], circular: bool) -> Result<ArrayD<T>> {
+    let what = "conv padding";
     let mut shape = x.shape().to_vec();
-    for (i, &(lo, hi)) in pads.iter().enumerate() {
-        shape[i + 1] += lo + hi;
+    for (i, &p) in pads.iter().enumerate() {
+        if shape[i + 1] == 0 {
+            return Err(shape_err(
+                "x",
+                format!(
+                    "non-empty spatial axes for {} padding",
+                    if circular { "Circular" } else { "Reflect" }
+                ),
+                x.shape(),
+            ));
+        }
+        shape[i + 1] = padded_len(what, shape[i + 1], p)?;
     }
+    let nsp = pads.len();
     let src_shape = x.shape().to_vec();
-    ArrayD::from_shape_fn(IxDyn(&shape), |ix| {
+    try_from_shape_fn(what, &shape, |ix| {
         let mut src: Vec<usize> = ix.slice().to_vec();
         for d in 0..nsp {
             let n = src_shape[d + 1] as isize;
@@ -225,19 +278,27 @@ fn conv_core<T: Real>(
     // table[d][o * k + kk] = input index read by output o, kernel tap kk.
     let mut table: Vec<Vec<Option<usize>>> = Vec::with_capacity(nsp);
     for d in 0..nsp {
-        let dil_in = if in_sp[d] == 0 {
-            0
-        } else {
-            (in_sp[d] - 1) * lhs_dil[d] + 1
-        };
-        let eff_k = (ksp[d].max(1) - 1) * rhs_dil[d] + 1;
-        let padded = dil_in + pads[d].0 + pads[d].1;
+        // Sizes come from user options: checked, so that they error rather than
+        // overflow (every index below is < `padded` <= isize::MAX).
+        let dil_in = dilate("conv input_dilation", in_sp[d], lhs_dil[d])?;
+        let eff_k = dilate("conv kernel_dilation", ksp[d].max(1), rhs_dil[d])?;
+        let padded = padded_len("conv padding", dil_in, pads[d])?;
         let o_n = if padded >= eff_k && ksp[d] > 0 {
             (padded - eff_k) / strides[d] + 1
         } else {
             0
         };
-        let mut t = Vec::with_capacity(o_n * ksp[d]);
+        // One entry per output position and tap: as large as the output axis.
+        let too_long = || {
+            too_large(
+                "conv output",
+                format!("{o_n} positions on spatial axis {d}"),
+            )
+        };
+        let n_t = check_alloc("conv output", &[o_n, ksp[d]], size_of::<Option<usize>>())
+            .map_err(|_| too_long())?;
+        let mut t = Vec::new();
+        t.try_reserve_exact(n_t).map_err(|_| too_long())?;
         for o in 0..o_n {
             for kk in 0..ksp[d] {
                 let p = (o * strides[d] + kk * rhs_dil[d]) as isize - pads[d].0 as isize;
@@ -252,6 +313,11 @@ fn conv_core<T: Real>(
         out_sp.push(o_n);
         table.push(t);
     }
+    let mut out_shape = vec![b];
+    out_shape.extend_from_slice(&out_sp);
+    out_shape.push(cout);
+    // Checked before any product of the output sizes is taken.
+    check_alloc("conv output", &out_shape, size_of::<T>())?;
     let n_out: usize = out_sp.iter().product();
     let n_k: usize = ksp.iter().product();
     // Row-major strides of the input's spatial axes, in elements of C.
@@ -268,7 +334,9 @@ fn conv_core<T: Real>(
         .map_err(|_| shape_err("kernel", "a reshapable kernel", kernel.shape()))?;
     let rows = b * n_out;
     let cols = n_k * cin_g;
-    let mut out = Array2::<T>::zeros((rows, cout));
+    let mut out = try_zeros::<T>("conv output", &[rows, cout])?
+        .into_dimensionality::<Ix2>()
+        .map_err(|_| shape_err("output", fmt_tuple_usize(&[rows, cout]), &[]))?;
     // The im2col matrix is built and multiplied a tile of output rows at a time, so
     // that it stays in cache between being written and being packed by the GEMM
     // (the whole matrix is n_k times the input, far larger than any cache).
@@ -355,12 +423,9 @@ fn conv_core<T: Real>(
             general_mat_mul(T::one(), &colm, &kg, T::zero(), &mut og);
         }
     }
-    let mut shape = vec![b];
-    shape.extend_from_slice(&out_sp);
-    shape.push(cout);
-    out.into_shape_with_order(shape.clone())
+    out.into_shape_with_order(out_shape.clone())
         .map(|a| a.into_dyn())
-        .map_err(|_| shape_err("output", shape_str(&shape), &[rows, cout]))
+        .map_err(|_| shape_err("output", fmt_tuple_usize(&out_shape), &[rows, cout]))
 }
 
 fn check_kernel<T: Real>(kernel: &ArrayViewD<'_, T>) -> Result<usize> {
@@ -379,7 +444,7 @@ fn restore_batch<T: Real>(y: ArrayD<T>, batch: &[usize]) -> Result<ArrayD<T>> {
     shape.extend_from_slice(&y.shape()[1..]);
     let found = y.shape().to_vec();
     y.into_shape_with_order(shape.clone())
-        .map_err(|_| shape_err("output", shape_str(&shape), &found))
+        .map_err(|_| shape_err("output", fmt_tuple_usize(&shape), &found))
 }
 
 /// Convolution as `flax.nnx.Conv` computes it (before adding its bias):
@@ -435,20 +500,20 @@ pub fn conv_general<T: Real, S: Data<Elem = T>, S2: Data<Elem = T>, D: Dimension
             "kernel",
             format!(
                 "{} (in_features {c} / feature_group_count {groups})",
-                shape_str(&want)
+                fmt_tuple_usize(&want)
             ),
             kernel.shape(),
         ));
     }
     let dilated_k: Vec<usize> = (0..nsp)
-        .map(|d| (kernel.shape()[d].max(1) - 1) * rhs[d] + 1)
-        .collect();
+        .map(|d| dilate("conv kernel_dilation", kernel.shape()[d].max(1), rhs[d]))
+        .collect::<Result<_>>()?;
     let in_sp = xf.shape()[1..=nsp].to_vec();
     let pads = match &opts.padding {
         Padding::Circular | Padding::Reflect => {
             let pre: Vec<(usize, usize)> =
                 dilated_k.iter().map(|&k| ((k - 1) / 2, k / 2)).collect();
-            xf = remap_pad(&xf, &pre, opts.padding == Padding::Circular);
+            xf = remap_pad(&xf, &pre, opts.padding == Padding::Circular)?;
             vec![(0, 0); nsp]
         }
         Padding::Causal => {
@@ -467,15 +532,16 @@ pub fn conv_general<T: Real, S: Data<Elem = T>, S2: Data<Elem = T>, D: Dimension
     restore_batch(y, &batch)
 }
 
-/// `lax._conv_transpose_padding` for one axis.
-fn transpose_pads(k: usize, s: usize, same: bool) -> (usize, usize) {
+/// `lax._conv_transpose_padding` for one axis (`k`, `s` >= 1), checked.
+fn transpose_pads(k: usize, s: usize, same: bool) -> Result<(usize, usize)> {
+    let err = || too_large("conv_transpose strides", format!("kernel {k}, stride {s}"));
+    let len = k.checked_add(s).ok_or_else(err)? - 2;
     if same {
-        let len = k + s - 2;
         let a = if s > k - 1 { k - 1 } else { len.div_ceil(2) };
-        (a, len - a)
+        Ok((a, len - a))
     } else {
-        let len = k + s - 2 + k.saturating_sub(s);
-        (k - 1, len - (k - 1))
+        let len = len.checked_add(k.saturating_sub(s)).ok_or_else(err)?;
+        Ok((k - 1, len - (k - 1)))
     }
 }
 
@@ -527,15 +593,21 @@ pub fn conv_transpose<
         ));
     }
     let eff_k: Vec<usize> = (0..nsp)
-        .map(|d| (k.shape()[d].max(1) - 1) * rhs[d] + 1)
-        .collect();
+        .map(|d| {
+            dilate(
+                "conv_transpose kernel_dilation",
+                k.shape()[d].max(1),
+                rhs[d],
+            )
+        })
+        .collect::<Result<_>>()?;
     let pads: Vec<(usize, usize)> = match &opts.padding {
         Padding::Same => (0..nsp)
             .map(|d| transpose_pads(eff_k[d], strides[d], true))
-            .collect(),
+            .collect::<Result<_>>()?,
         Padding::Valid | Padding::Circular => (0..nsp)
             .map(|d| transpose_pads(eff_k[d], strides[d], false))
-            .collect(),
+            .collect::<Result<_>>()?,
         Padding::Explicit(p) if p.len() == nsp => p.clone(),
         other => {
             return Err(Error::invalid_argument(
@@ -550,11 +622,18 @@ pub fn conv_transpose<
     if opts.padding == Padding::Circular {
         // Fold the output periodically onto input * stride positions.
         for d in 0..nsp {
-            let scaled = xf.shape()[d + 1] * strides[d];
+            // Flax divides by this length (and raises on an empty axis).
+            let scaled = xf.shape()[d + 1]
+                .checked_mul(strides[d])
+                .filter(|&n| n > 0 && n <= isize::MAX as usize)
+                .ok_or_else(|| {
+                    shape_err(
+                        "x",
+                        "non-empty spatial axes (of at most isize::MAX / stride) for Circular padding",
+                        xf.shape(),
+                    )
+                })?;
             let y_dim = y.shape()[d + 1];
-            if scaled == 0 {
-                continue;
-            }
             let diff = (scaled as isize - y_dim as isize).rem_euclid(2 * scaled as isize) as usize;
             let lo = if opts.transpose_kernel {
                 diff / 2
@@ -563,7 +642,7 @@ pub fn conv_transpose<
             };
             let mut shape = y.shape().to_vec();
             shape[d + 1] = scaled;
-            let mut folded = ArrayD::<T>::zeros(IxDyn(&shape));
+            let mut folded = try_zeros::<T>("conv_transpose output", &shape)?;
             for t in 0..y_dim {
                 let mut dst = folded.index_axis_mut(Axis(d + 1), (t + lo) % scaled);
                 dst += &y.index_axis(Axis(d + 1), t);
@@ -577,7 +656,7 @@ pub fn conv_transpose<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array, ArrayD};
+    use ndarray::{Array, ArrayD, IxDyn};
 
     fn v(a: &ArrayD<f64>) -> Vec<f64> {
         a.iter().copied().collect()

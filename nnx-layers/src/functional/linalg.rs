@@ -3,7 +3,7 @@
 use ndarray::{Array2, ArrayBase, ArrayD, ArrayView1, Data, Dimension, Ix2};
 use nnx_core::Result;
 
-use super::{shape_err, shape_str, Real};
+use super::{fmt_tuple_usize, shape_err, Real};
 
 /// `x[..., in] @ w[in, out]` for any number of leading batch axes, done as
 /// one GEMM on a 2-D view (what `flax.nnx.Linear` computes before its bias).
@@ -41,7 +41,7 @@ pub fn dot_last_axis<T: Real, S: Data<Elem = T>, S2: Data<Elem = T>, D: Dimensio
         *last = n;
     }
     y.into_shape_with_order(out_shape.clone())
-        .map_err(|_| shape_err("output", shape_str(&out_shape), &[rows, n]))
+        .map_err(|_| shape_err("output", fmt_tuple_usize(&out_shape), &[rows, n]))
 }
 
 /// `x @ w` for one row `x` and a row-major `w` of `n` columns, as a `(1, n)` array.

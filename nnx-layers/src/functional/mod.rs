@@ -30,23 +30,39 @@ pub use linalg::*;
 pub use normalization::*;
 pub use pooling::*;
 
+use std::mem::size_of;
+
+use ndarray::{ArrayD, IxDyn};
+pub(crate) use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::{Error, ErrorPath, Result};
 
-/// The floating-point element types the functional API is generic over
-/// (`f32` and `f64`).
+use crate::support::check_alloc;
+
+/// The floating-point element types the functional API is generic over:
+/// `f32` and `f64`, and no others (the trait is sealed; it names the bound,
+/// users never implement it).
 ///
 /// ```
-/// use nnx_layers::functional::Real;
-/// assert_eq!(<f32 as Real>::from_f64(0.5), 0.5f32);
-/// assert_eq!(<f64 as Real>::finfo_min(), f64::MIN);
+/// use nnx_layers::functional::{relu, Real};
+/// fn clamp_below<T: Real>(x: &ndarray::Array1<T>) -> ndarray::Array1<T> {
+///     relu(x)
+/// }
+/// assert_eq!(clamp_below(&ndarray::array![-1.0f64, 2.0]), ndarray::array![0.0, 2.0]);
 /// ```
-pub trait Real: ndarray::NdFloat + Default {
+pub trait Real: sealed::Sealed + ndarray::NdFloat + Default {
     /// Converts (rounding) an `f64` literal to this type.
     fn from_f64(v: f64) -> Self;
     /// Widens to `f64` (named apart from `num_traits::ToPrimitive::to_f64`, which returns an `Option`).
     fn widen(self) -> f64;
     /// The most negative finite value, `jnp.finfo(dtype).min`, used for masking.
     fn finfo_min() -> Self;
+}
+
+mod sealed {
+    /// Only this crate implements [`Real`](super::Real).
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
 }
 
 impl Real for f32 {
@@ -73,25 +89,45 @@ impl Real for f64 {
     }
 }
 
-/// Formats a shape as a Python tuple: `(2, 3)`, `(3,)`, `()`.
-pub(crate) fn shape_str(shape: &[usize]) -> String {
-    match shape {
-        [] => "()".to_string(),
-        [d] => format!("({d},)"),
-        _ => {
-            let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-            format!("({})", parts.join(", "))
-        }
-    }
-}
-
 /// A [`Error::ShapeMismatch`] naming the argument.
 pub(crate) fn shape_err(arg: &str, expected: impl Into<String>, found: &[usize]) -> Error {
     Error::ShapeMismatch {
         path: ErrorPath(arg.to_string()),
         expected: expected.into(),
-        found: shape_str(found),
+        found: fmt_tuple_usize(found),
     }
+}
+
+/// A buffer for `shape`'s elements, reserved fallibly: the shape comes from
+/// user options, and a size the allocator cannot serve is an error naming
+/// `what`, not an abort.
+fn try_buffer<T>(what: &str, shape: &[usize]) -> Result<(Vec<T>, usize)> {
+    let n = check_alloc(what, shape, size_of::<T>())?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::invalid_argument(what, "an array that fits in memory", fmt_tuple_usize(shape))
+    })?;
+    Ok((v, n))
+}
+
+/// `ArrayD::from_shape_fn` over a [`try_buffer`].
+pub(crate) fn try_from_shape_fn<T>(
+    what: &str,
+    shape: &[usize],
+    f: impl FnMut(IxDyn) -> T,
+) -> Result<ArrayD<T>> {
+    let (mut v, _) = try_buffer(what, shape)?;
+    v.extend(ndarray::indices(IxDyn(shape)).into_iter().map(f));
+    ArrayD::from_shape_vec(IxDyn(shape), v)
+        .map_err(|_| shape_err(what, fmt_tuple_usize(shape), &[]))
+}
+
+/// `ArrayD::zeros` over a [`try_buffer`].
+pub(crate) fn try_zeros<T: Clone + Default>(what: &str, shape: &[usize]) -> Result<ArrayD<T>> {
+    let (mut v, n) = try_buffer(what, shape)?;
+    v.resize(n, T::default());
+    ArrayD::from_shape_vec(IxDyn(shape), v)
+        .map_err(|_| shape_err(what, fmt_tuple_usize(shape), &[]))
 }
 
 /// Resolves a possibly negative axis against `ndim`, like numpy.
@@ -154,13 +190,6 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shapes_print_as_python_tuples() {
-        assert_eq!(shape_str(&[]), "()");
-        assert_eq!(shape_str(&[3]), "(3,)");
-        assert_eq!(shape_str(&[2, 3]), "(2, 3)");
-    }
 
     #[test]
     fn axes_resolve_like_numpy() {

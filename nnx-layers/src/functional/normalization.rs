@@ -5,7 +5,7 @@
 use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension, IxDyn};
 use nnx_core::{Error, Result};
 
-use super::{canon_axes, shape_err, shape_str, Real};
+use super::{canon_axes, fmt_tuple_usize, shape_err, Real};
 
 /// Mean and variance of `x` over `reduction_axes`, with those axes removed
 /// from both results.
@@ -75,14 +75,14 @@ fn reshape_to<T: Real>(arg: &str, a: &ArrayViewD<'_, T>, shape: &[usize]) -> Res
     if a.len() != want {
         return Err(shape_err(
             arg,
-            format!("{want} elements, reshapable to {}", shape_str(shape)),
+            format!("{want} elements, reshapable to {}", fmt_tuple_usize(shape)),
             a.shape(),
         ));
     }
     let owned = a.as_standard_layout().into_owned();
     owned
         .into_shape_with_order(shape.to_vec())
-        .map_err(|_| shape_err(arg, shape_str(shape), a.shape()))
+        .map_err(|_| shape_err(arg, fmt_tuple_usize(shape), a.shape()))
 }
 
 /// `(x - mean) * rsqrt(var + epsilon) * scale + bias`, as Flax's `_normalize`.
@@ -131,11 +131,20 @@ pub fn normalize<T: Real, S: Data<Elem = T>, D: Dimension>(
     let mut mul = var.mapv(|v| T::one() / (v + epsilon).sqrt());
     if let Some(s) = scale {
         let s = reshape_to("normalize scale", &s.view(), &feature_shape)?;
-        let shape = super::broadcast_shapes(mul.shape(), s.shape())
-            .ok_or_else(|| shape_err("normalize scale", shape_str(&feature_shape), s.shape()))?;
-        let m = mul
-            .broadcast(shape)
-            .ok_or_else(|| shape_err("normalize scale", shape_str(&feature_shape), s.shape()))?;
+        let shape = super::broadcast_shapes(mul.shape(), s.shape()).ok_or_else(|| {
+            shape_err(
+                "normalize scale",
+                fmt_tuple_usize(&feature_shape),
+                s.shape(),
+            )
+        })?;
+        let m = mul.broadcast(shape).ok_or_else(|| {
+            shape_err(
+                "normalize scale",
+                fmt_tuple_usize(&feature_shape),
+                s.shape(),
+            )
+        })?;
         mul = &m * &s;
     }
     let mut y = (&x - &mean) * &mul;

@@ -1,11 +1,12 @@
 //! Window pooling as `flax.nnx.avg_pool` / `max_pool` / `min_pool`
 //! (`lax.reduce_window` over the spatial axes).
 
-use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
+use ndarray::{ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::{Error, Result};
 
-use super::conv::resolve_pads;
-use super::{shape_err, Padding, Real};
+use super::conv::{padded_len, resolve_pads};
+use super::{shape_err, try_from_shape_fn, try_zeros, Padding, Real};
+use crate::support::check_alloc;
 
 enum Reduce {
     Sum,
@@ -49,7 +50,7 @@ fn pool<T: Real, S: Data<Elem = T>, D: Dimension>(
     let pads = resolve_pads(what, padding, &in_sp, window, &strides)?;
     let mut out_shape = x.shape().to_vec();
     for d in 0..nsp {
-        let padded = in_sp[d] + pads[d].0 + pads[d].1;
+        let padded = padded_len(what, in_sp[d], pads[d])?;
         out_shape[nb + d] = if padded >= window[d] {
             (padded - window[d]) / strides[d] + 1
         } else {
@@ -61,10 +62,11 @@ fn pool<T: Real, S: Data<Elem = T>, D: Dimension>(
         Reduce::Max => T::neg_infinity(),
         Reduce::Min => T::infinity(),
     };
-    let n_win: usize = window.iter().product();
-    let mut counts = ArrayD::<usize>::zeros(IxDyn(&out_shape));
+    // Checked like an allocation: the window is walked position by position.
+    let n_win = check_alloc(what, window, 1)?;
+    let mut counts = try_zeros::<usize>(what, &out_shape)?;
     let mut src = vec![0usize; x.ndim()];
-    let out = ArrayD::from_shape_fn(IxDyn(&out_shape), |ix| {
+    let out = try_from_shape_fn(what, &out_shape, |ix| {
         let ix = ix.slice();
         let mut acc = init;
         let mut count = 0;
@@ -95,7 +97,7 @@ fn pool<T: Real, S: Data<Elem = T>, D: Dimension>(
         }
         counts[ix] = count;
         acc
-    });
+    })?;
     Ok((out, counts))
 }
 

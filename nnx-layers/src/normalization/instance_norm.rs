@@ -1,0 +1,168 @@
+//! `InstanceNorm` (Flax's `nnx.InstanceNorm`).
+
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
+use nnx_core::rngs::Rngs;
+use nnx_core::{Error, Param, Result};
+
+use super::{check_affine, opt_dyn, NormBase};
+use crate::functional::{canon_axis, compute_stats, normalize};
+use crate::support::{init_setters, setters, vec_setters};
+
+/// Instance normalization (Flax's `nnx.InstanceNorm`): statistics per example
+/// and feature, over every axis but the batch axis (0) and `feature_axes`.
+///
+/// ```
+/// let n = nnx_layers::InstanceNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
+/// let y = n.forward(&ndarray::array![[[1.0f32, 5.0], [3.0, 5.0]]])?;
+/// assert!((y[[0, 0, 0]] + 1.0).abs() < 1e-4 && y[[0, 0, 1]].abs() < 1e-4);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(nnx_core::Module, Debug)]
+pub struct InstanceNorm {
+    /// Learned scale (`None` when `use_scale` is false).
+    pub scale: Option<Param<Array1<f32>>>,
+    /// Learned bias (`None` when `use_bias` is false).
+    pub bias: Option<Param<Array1<f32>>>,
+    /// Number of features.
+    pub num_features: usize,
+    /// Added to the variance.
+    pub epsilon: f32,
+    /// Whether there is a bias.
+    pub use_bias: bool,
+    /// Whether there is a scale.
+    pub use_scale: bool,
+    /// The feature (channel) axes; must not include axis 0.
+    #[nnx(static)]
+    pub feature_axes: Vec<isize>,
+    /// One-pass variance (Flax's default) or two-pass.
+    pub use_fast_variance: bool,
+}
+
+/// Options of [`InstanceNorm`], with Flax's defaults (`epsilon=1e-6`, features last).
+///
+/// ```
+/// let n = nnx_layers::InstanceNorm::config(3).feature_axes(&[1])
+///     .build(&mut nnx_core::rngs::Rngs::new(0))?;
+/// assert_eq!(n.feature_axes, vec![1]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct InstanceNormConfig {
+    num_features: usize,
+    base: NormBase,
+    feature_axes: Vec<isize>,
+}
+
+setters!(InstanceNormConfig.base = "nnx_layers::InstanceNorm::config(3)" {
+    epsilon: f32,
+    use_bias: bool,
+    use_scale: bool,
+    use_fast_variance: bool,
+});
+
+vec_setters!(InstanceNormConfig = "nnx_layers::InstanceNorm::config(3)" {
+    feature_axes: isize,
+});
+
+init_setters!(InstanceNormConfig.base = "nnx_layers::InstanceNorm::config(3)" {
+    scale_init ("ones()") => "layer.scale.unwrap()",
+    bias_init ("zeros()") => "layer.bias.unwrap()",
+});
+
+impl InstanceNormConfig {
+    /// Builds the layer, drawing keys from `rngs`' `params` stream.
+    ///
+    /// ```
+    /// let n = nnx_layers::InstanceNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.num_features, 3);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn build(self, rngs: &mut Rngs) -> Result<InstanceNorm> {
+        let (scale, bias) = self.base.params("InstanceNorm", rngs, self.num_features)?;
+        Ok(InstanceNorm {
+            scale,
+            bias,
+            num_features: self.num_features,
+            epsilon: self.base.epsilon,
+            use_bias: self.base.use_bias,
+            use_scale: self.base.use_scale,
+            feature_axes: self.feature_axes,
+            use_fast_variance: self.base.use_fast_variance,
+        })
+    }
+}
+
+impl InstanceNorm {
+    /// Options with Flax's defaults.
+    ///
+    /// ```
+    /// assert!(nnx_layers::InstanceNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0)).is_ok());
+    /// ```
+    pub fn config(num_features: usize) -> InstanceNormConfig {
+        InstanceNormConfig {
+            num_features,
+            base: NormBase::new(1e-6),
+            feature_axes: vec![-1],
+        }
+    }
+
+    /// An InstanceNorm with Flax's defaults.
+    ///
+    /// ```
+    /// let n = nnx_layers::InstanceNorm::new(3, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(n.bias.is_some());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<InstanceNorm> {
+        Self::config(num_features).build(rngs)
+    }
+
+    /// Normalizes `x` (`(batch, ..., features)` by default).
+    ///
+    /// ```
+    /// let n = nnx_layers::InstanceNorm::config(2).feature_axes(&[0])
+    ///     .build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(n.forward(&ndarray::array![[1.0f32, 2.0], [3.0, 4.0]]).is_err()); // batch axis
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
+        &self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
+        check_affine(
+            "InstanceNorm",
+            &self.scale,
+            &self.bias,
+            self.num_features,
+            self.epsilon,
+        )?;
+        let nd = x.ndim();
+        let mut feat = Vec::with_capacity(self.feature_axes.len());
+        for &a in &self.feature_axes {
+            feat.push(canon_axis("InstanceNorm feature_axes", a, nd)?);
+        }
+        if feat.contains(&0) {
+            return Err(Error::invalid_argument(
+                "InstanceNorm feature_axes",
+                "axes other than the batch axis 0",
+                format!("{:?}", self.feature_axes),
+            ));
+        }
+        let reduction: Vec<isize> = (1..nd)
+            .filter(|a| !feat.contains(a))
+            .map(|a| a as isize)
+            .collect();
+        let feat: Vec<isize> = feat.into_iter().map(|a| a as isize).collect();
+        let (mean, var) = compute_stats(x, &reduction, true, self.use_fast_variance)?;
+        normalize(
+            x,
+            &mean,
+            &var,
+            opt_dyn(&self.scale).as_ref(),
+            opt_dyn(&self.bias).as_ref(),
+            &reduction,
+            &feat,
+            self.epsilon,
+        )
+    }
+}

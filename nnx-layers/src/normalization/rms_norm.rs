@@ -1,0 +1,151 @@
+//! `RMSNorm` (Flax's `nnx.RMSNorm`).
+
+use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
+use nnx_core::rngs::Rngs;
+use nnx_core::{Param, Result};
+
+use super::{check_affine, opt_dyn, NormBase};
+use crate::functional::{compute_stats, normalize};
+use crate::support::{init_setters, setters, vec_setters};
+
+/// Root-mean-square normalization (Flax's `nnx.RMSNorm`): `x / sqrt(mean(x^2) +
+/// epsilon) * scale`, no bias.
+///
+/// ```
+/// let n = nnx_layers::RMSNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
+/// let y = n.forward(&ndarray::array![[3.0f32, 4.0]])?;
+/// assert!((y[[0, 1]] - 4.0 / 12.5f32.sqrt()).abs() < 1e-5);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(nnx_core::Module, Debug)]
+pub struct RMSNorm {
+    /// Learned scale (`None` when `use_scale` is false).
+    pub scale: Option<Param<Array1<f32>>>,
+    /// Number of features.
+    pub num_features: usize,
+    /// Added to the mean square.
+    pub epsilon: f32,
+    /// Whether there is a scale.
+    pub use_scale: bool,
+    /// Axes the statistic is taken over.
+    #[nnx(static)]
+    pub reduction_axes: Vec<isize>,
+    /// Axes the scale runs along.
+    #[nnx(static)]
+    pub feature_axes: Vec<isize>,
+    /// Kept for parity with Flax (the mean square has one formula).
+    pub use_fast_variance: bool,
+}
+
+/// Options of [`RMSNorm`], with Flax's defaults (`epsilon=1e-6`, last axis).
+///
+/// ```
+/// let n = nnx_layers::RMSNorm::config(4).use_scale(false).build(&mut nnx_core::rngs::Rngs::new(0))?;
+/// assert!(n.scale.is_none());
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RMSNormConfig {
+    num_features: usize,
+    base: NormBase,
+    reduction_axes: Vec<isize>,
+    feature_axes: Vec<isize>,
+}
+
+setters!(RMSNormConfig.base = "nnx_layers::RMSNorm::config(3)" {
+    epsilon: f32,
+    use_scale: bool,
+    use_fast_variance: bool,
+});
+
+vec_setters!(RMSNormConfig = "nnx_layers::RMSNorm::config(3)" {
+    reduction_axes: isize,
+    feature_axes: isize,
+});
+
+init_setters!(RMSNormConfig.base = "nnx_layers::RMSNorm::config(3)" {
+    scale_init ("ones()") => "layer.scale.unwrap()",
+});
+
+impl RMSNormConfig {
+    /// Builds the layer, drawing keys from `rngs`' `params` stream.
+    ///
+    /// ```
+    /// let n = nnx_layers::RMSNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.num_features, 3);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn build(self, rngs: &mut Rngs) -> Result<RMSNorm> {
+        let (scale, _) = self.base.params("RMSNorm", rngs, self.num_features)?;
+        Ok(RMSNorm {
+            scale,
+            num_features: self.num_features,
+            epsilon: self.base.epsilon,
+            use_scale: self.base.use_scale,
+            reduction_axes: self.reduction_axes,
+            feature_axes: self.feature_axes,
+            use_fast_variance: self.base.use_fast_variance,
+        })
+    }
+}
+
+impl RMSNorm {
+    /// Options with Flax's defaults.
+    ///
+    /// ```
+    /// assert!(nnx_layers::RMSNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0)).is_ok());
+    /// ```
+    pub fn config(num_features: usize) -> RMSNormConfig {
+        RMSNormConfig {
+            num_features,
+            base: NormBase {
+                use_bias: false,
+                ..NormBase::new(1e-6)
+            },
+            reduction_axes: vec![-1],
+            feature_axes: vec![-1],
+        }
+    }
+
+    /// An RMSNorm with Flax's defaults.
+    ///
+    /// ```
+    /// let n = nnx_layers::RMSNorm::new(3, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(n.scale.is_some());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<RMSNorm> {
+        Self::config(num_features).build(rngs)
+    }
+
+    /// Normalizes `x`.
+    ///
+    /// ```
+    /// let n = nnx_layers::RMSNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(n.forward(&ndarray::array![[1.0f32, 1.0]])?.shape(), &[1, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
+        &self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
+        check_affine(
+            "RMSNorm",
+            &self.scale,
+            &None,
+            self.num_features,
+            self.epsilon,
+        )?;
+        let (mean, var) = compute_stats(x, &self.reduction_axes, false, self.use_fast_variance)?;
+        normalize(
+            x,
+            &mean,
+            &var,
+            opt_dyn(&self.scale).as_ref(),
+            None,
+            &self.reduction_axes,
+            &self.feature_axes,
+            self.epsilon,
+        )
+    }
+}
