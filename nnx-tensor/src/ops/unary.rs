@@ -114,21 +114,18 @@ impl Tensor {
         elementwise("square", self, |x| x * x, |x, _| 2.0 * x)
     }
 
-    /// `|x|` elementwise; its gradient at 0 is 0 (`jnp.sign`), as in JAX.
+    /// `|x|` elementwise; its gradient at 0 is 1, as JAX's.
     ///
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(-3.0).abs().item().unwrap(), 3.0);
     /// ```
     pub fn abs(&self) -> Tensor {
-        elementwise("abs", self, f32::abs, |x, _| {
-            if x > 0.0 {
-                1.0
-            } else if x < 0.0 {
-                -1.0
-            } else {
-                0.0
-            }
-        })
+        elementwise(
+            "abs",
+            self,
+            f32::abs,
+            |x, _| if x >= 0.0 { 1.0 } else { -1.0 },
+        )
     }
 
     /// `tanh` elementwise.
