@@ -215,3 +215,39 @@ fn tensor_variables_print_and_round_trip_through_checkpoints() -> Result<()> {
     assert_eq!(loaded.flat_state().len(), 1);
     Ok(())
 }
+
+/// An op whose rule passes the cotangent through and holds `marker` until it runs.
+fn marked(x: &Tensor, marker: &std::sync::Arc<()>, check: impl FnOnce() + 'static) -> Tensor {
+    let held = std::sync::Arc::clone(marker);
+    Tensor::from_op("marked", x.to_array(), [x], move |g, _| {
+        check();
+        drop(held);
+        [Some(g.clone())]
+    })
+}
+
+#[test]
+fn rules_are_kept_only_on_a_tape_and_released_as_backward_runs() {
+    use std::sync::Arc;
+    // Without a tape the rule (and what it captured) is dropped at once.
+    let marker = Arc::new(());
+    let _ = marked(&Tensor::ones(&[2]), &marker, || {});
+    assert_eq!(Arc::strong_count(&marker), 1);
+    // On a tape: when the first node's rule runs, the second node's has already
+    // run and been dropped with its captures.
+    let (first, second) = (Arc::new(()), Arc::new(()));
+    let second_seen = Arc::clone(&second);
+    let mut p = Param::new(Tensor::ones(&[2]));
+    let (_, g) = value_and_grad(&mut p, Param, |p| {
+        let y = marked(p, &first, move || {
+            assert_eq!(Arc::strong_count(&second_seen), 2)
+        });
+        Ok(marked(&y, &second, || {}).sum())
+    })
+    .unwrap();
+    assert_eq!(tensor_at_root(&g), Tensor::ones(&[2]));
+    assert_eq!(
+        (Arc::strong_count(&first), Arc::strong_count(&second)),
+        (1, 1)
+    );
+}

@@ -35,7 +35,8 @@ impl Tensor {
     /// assert!(x.reshape(&[4]).is_err());
     /// ```
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
-        if shape.iter().product::<usize>() != self.len() {
+        let size = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if size != Some(self.len()) {
             return Err(shape_error(
                 "reshape",
                 "a new shape with as many elements",
