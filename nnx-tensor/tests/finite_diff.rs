@@ -78,6 +78,16 @@ fn cases() -> Vec<(&'static str, Vec<ArrayD<f32>>, Op)> {
         ("relu", vec![v(&[2, 3])], Box::new(|x| Ok(x[0].relu()))),
         ("silu", vec![v(&[2, 3])], Box::new(|x| Ok(x[0].silu()))),
         (
+            "softplus",
+            vec![v(&[2, 3])],
+            Box::new(|x| Ok(x[0].softplus())),
+        ),
+        (
+            "log_sigmoid",
+            vec![v(&[2, 3])],
+            Box::new(|x| Ok(x[0].log_sigmoid())),
+        ),
+        (
             "gelu_tanh",
             vec![v(&[2, 3])],
             Box::new(|x| Ok(x[0].gelu(true))),

@@ -100,6 +100,8 @@ fn apply(op: &str, p: &Json, m: &Inputs) -> Result<Tensor> {
         "sigmoid" => x().sigmoid(),
         "relu" => x().relu(),
         "silu" => x().silu(),
+        "softplus" => x().softplus(),
+        "log_sigmoid" => x().log_sigmoid(),
         "gelu" => x().gelu(p["approximate"].as_bool().expect("approximate")),
         "matmul" => a().matmul(b())?,
         "reshape" => {

@@ -61,7 +61,8 @@ def elementwise_cases():
     wide = rand(3, 5, scale=4.0)
     wide[0, :] = [-30.0, -1e-3, 0.0, 1e-3, 30.0]
     for name, f in [("exp", jnp.exp), ("tanh", jnp.tanh), ("sigmoid", jax.nn.sigmoid), ("relu", jax.nn.relu),
-                    ("silu", jax.nn.silu), ("square", jnp.square), ("abs", jnp.abs)]:
+                    ("silu", jax.nn.silu), ("square", jnp.square), ("abs", jnp.abs),
+                    ("softplus", jax.nn.softplus), ("log_sigmoid", jax.nn.log_sigmoid)]:
         out.append(case(name, f, {"x": wide if name != "exp" else rand(3, 5)}))
     for approx in (True, False):
         out.append(case("gelu", lambda x, a=approx: jax.nn.gelu(x, approximate=a), {"x": wide}, approximate=approx))

@@ -75,6 +75,11 @@ fn sigmoid(x: f32) -> f32 {
     }
 }
 
+/// `log(1 + e^x)` as `max(x, 0) + log1p(e^-|x|)`, which never overflows.
+fn softplus(x: f32) -> f32 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
 impl Tensor {
     /// `e^x` elementwise.
     ///
@@ -144,6 +149,28 @@ impl Tensor {
     /// ```
     pub fn sigmoid(&self) -> Tensor {
         elementwise("sigmoid", self, sigmoid, |_, y| y * (1.0 - y))
+    }
+
+    /// `log(1 + e^x)`, computed without overflow (`jax.nn.softplus`); its
+    /// derivative is `sigmoid(x)`.
+    ///
+    /// ```
+    /// let y = nnx_tensor::Tensor::from(ndarray::arr1(&[0.0f32, 100.0])).softplus();
+    /// assert_eq!(y.to_array(), ndarray::arr1(&[2f32.ln(), 100.0]).into_dyn());
+    /// ```
+    pub fn softplus(&self) -> Tensor {
+        elementwise("softplus", self, softplus, |x, _| sigmoid(x))
+    }
+
+    /// `log(sigmoid(x)) = -softplus(-x)` (`jax.nn.log_sigmoid`), stable for
+    /// large `|x|`, as sigmoid binary cross-entropy needs.
+    ///
+    /// ```
+    /// let y = nnx_tensor::Tensor::from(ndarray::arr1(&[0.0f32, -100.0])).log_sigmoid();
+    /// assert_eq!(y.to_array(), ndarray::arr1(&[-(2f32.ln()), -100.0]).into_dyn());
+    /// ```
+    pub fn log_sigmoid(&self) -> Tensor {
+        elementwise("log_sigmoid", self, |x| -softplus(-x), |x, _| sigmoid(-x))
     }
 
     /// `max(x, 0)`; its gradient at 0 is 0, as `jax.nn.relu`'s.
