@@ -55,6 +55,11 @@ fn batched(a: ArrayViewD<'_, f32>, b: ArrayViewD<'_, f32>, mut out: ArrayViewMut
     }
 }
 
+/// The number of rows of `shape` seen as a matrix over its last axis.
+fn rows(shape: &[usize]) -> usize {
+    shape[..shape.len().saturating_sub(1)].iter().product()
+}
+
 /// The last two axes exchanged, as a view.
 fn t(x: &ArrayD<f32>) -> ArrayViewD<'_, f32> {
     let mut v = x.view();
@@ -66,8 +71,8 @@ fn t(x: &ArrayD<f32>) -> ArrayViewD<'_, f32> {
 /// `aᵀ g` summed over all leading axes, for a matrix `b` on the right.
 fn weight_grad(a: &ArrayD<f32>, g: &ArrayD<f32>) -> Option<ArrayD<f32>> {
     let (k, m) = (a.shape()[a.ndim() - 1], g.shape()[g.ndim() - 1]);
-    let a2 = a.to_shape((a.len() / k.max(1), k)).ok()?;
-    let g2 = g.to_shape((g.len() / m.max(1), m)).ok()?;
+    let a2 = a.to_shape((rows(a.shape()), k)).ok()?;
+    let g2 = g.to_shape((rows(g.shape()), m)).ok()?;
     let at: ArrayView2<'_, f32> = a2.t();
     Some(at.dot(&g2).into_dyn())
 }
@@ -83,6 +88,8 @@ impl Tensor {
     /// let w = Tensor::ones(&[3, 5]);
     /// assert_eq!(x.matmul(&w).unwrap().shape(), &[4, 2, 5]);
     /// assert_eq!(Tensor::ones(&[3]).matmul(&w).unwrap().shape(), &[5]);
+    /// // An empty contraction gives zeros, as in NumPy.
+    /// assert_eq!(Tensor::ones(&[2, 0]).matmul(&Tensor::ones(&[0, 3])).unwrap(), Tensor::zeros(&[2, 3]));
     /// let err = w.matmul(&x).unwrap_err().to_string();
     /// assert_eq!(err, "invalid argument to matmul: expected a contraction axis of equal size, found shapes (3, 5) and (4, 2, 3)");
     /// ```
