@@ -142,6 +142,22 @@ impl Tensor {
         &self.data
     }
 
+    /// The data, mutably, for in-place updates such as an optimizer step: the
+    /// buffer is copied first only if another tensor shares it. The result is
+    /// cut off from the tape (a constant), like [`stop_gradient`](Tensor::stop_gradient).
+    ///
+    /// ```
+    /// let mut t = nnx_tensor::Tensor::ones(&[2]);
+    /// let before = t.array().as_ptr();
+    /// t.array_mut().mapv_inplace(|v| v * 3.0);
+    /// assert_eq!(t.array().as_ptr(), before); // unshared: updated in place
+    /// assert_eq!(t.sum().item().unwrap(), 6.0);
+    /// ```
+    pub fn array_mut(&mut self) -> &mut ArrayD<f32> {
+        self.node = None;
+        Arc::make_mut(&mut self.data)
+    }
+
     /// A view of the data.
     ///
     /// ```

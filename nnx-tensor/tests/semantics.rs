@@ -61,8 +61,12 @@ fn gradients_are_a_state_like_state_of_wrt_and_side_effects_stay() {
     // Non-differentiated Variables keep what f wrote.
     assert_eq!(*m.steps, 1);
     assert_eq!(*m.mean, Tensor::from(arr1(&[0.5f32, -1.0])));
-    // The weights themselves are unchanged and share their buffers with before.
+    // The weights are unchanged, and nothing else holds their buffers any more:
+    // an optimizer can update them in place without a copy.
     assert_eq!(*m.w, Tensor::from(arr1(&[1.0f32, -2.0])));
+    let before = m.w.array().as_ptr();
+    m.w.array_mut()[0] = 5.0;
+    assert_eq!(m.w.array().as_ptr(), before);
     assert!(!is_recording());
 }
 
