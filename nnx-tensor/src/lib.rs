@@ -52,6 +52,8 @@
 //!   give the rule. Convolution, pooling and normalization join that way.
 //!
 //! Reverse-mode only, first order: a `value_and_grad` inside another is an `Err`.
+//! The tape belongs to the thread that called `value_and_grad`: ops that `f` runs
+//! on other threads are not recorded (their results are constants).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
