@@ -3,8 +3,8 @@
 For each op (every option that changes the math, broadcasting cases, reductions
 with and without keepdims, large logits) it takes `jax.vjp` at fixed random
 inputs with a fixed random cotangent, and stores inputs, output, cotangent and
-the inputs' cotangents. It also trains nothing but takes `nnx.value_and_grad` of
-a small MLP's cross-entropy loss. Output: nnx-tensor/tests/data/grads.json.
+the inputs' cotangents. It also takes Flax's `nnx.value_and_grad` of a small
+MLP's cross-entropy loss. Output: nnx-tensor/tests/data/grads.json.
 Run with the Flax environment's python:
 
     python tools/flax_reference/gen_tensor_grads.py
