@@ -84,3 +84,26 @@ pub use nnx_derive::Module;
 /// assert_eq!(bn.state().len(), 4);
 /// ```
 pub use nnx_layers as nn;
+
+/// Differentiable tensors (`nnx-tensor`): [`Tensor`](nnx_tensor::Tensor), its ops
+/// and their gradient rules.
+///
+/// ```
+/// let t = nnx::tensor::Tensor::ones(&[2, 2]);
+/// assert_eq!(t.sum().item().unwrap(), 4.0);
+/// ```
+pub use nnx_tensor as tensor;
+
+/// Gradients over modules (Flax's `nnx.value_and_grad` / `nnx.grad`), returned as
+/// States; see [`nnx_tensor::value_and_grad`].
+///
+/// ```
+/// use nnx::prelude::*;
+/// use nnx::tensor::Tensor;
+/// let mut w = Param::new(Tensor::scalar(3.0));
+/// let (loss, grads) = nnx::value_and_grad(&mut w, Param, |w| Ok(w.square())).unwrap();
+/// assert_eq!((loss, grads.len()), (9.0, 1));
+/// let g = nnx::grad(&mut w, Param, |w| Ok(w.square())).unwrap();
+/// assert_eq!(g, grads);
+/// ```
+pub use nnx_tensor::{grad, value_and_grad};

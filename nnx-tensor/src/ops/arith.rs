@@ -1,0 +1,210 @@
+//! `+ - * /` with NumPy broadcasting, with `f32` scalars, and negation.
+//!
+//! Between two tensors an operator returns `Result<Tensor>` (shapes may not
+//! broadcast); with a scalar it returns a `Tensor`.
+
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use ndarray::ArrayD;
+use nnx_core::Result;
+
+use super::unary::elementwise;
+use super::{broadcast_shapes, record, sum_to_shape};
+use crate::Tensor;
+
+/// The partial derivative of a binary op with respect to one argument, as a
+/// function of the cotangent and both arguments, at the broadcast shape.
+type Partial = fn(&ArrayD<f32>, &ArrayD<f32>, &ArrayD<f32>) -> ArrayD<f32>;
+
+fn binary(
+    op: &'static str,
+    a: &Tensor,
+    b: &Tensor,
+    kernel: fn(&ArrayD<f32>, &ArrayD<f32>) -> ArrayD<f32>,
+    da: Partial,
+    db: Partial,
+) -> Result<Tensor> {
+    broadcast_shapes(op, a.shape(), b.shape())?;
+    let out = kernel(&a.data, &b.data);
+    let (sa, sb) = (a.data.clone(), b.data.clone());
+    Ok(record(op, out.into(), [a, b], move |g, [na, nb]| {
+        [
+            na.then(|| sum_to_shape(da(g, &sa, &sb), sa.shape())),
+            nb.then(|| sum_to_shape(db(g, &sa, &sb), sb.shape())),
+        ]
+    }))
+}
+
+macro_rules! tensor_binop {
+    ($Trait:ident, $method:ident, $op:literal, $kernel:expr, $da:expr, $db:expr) => {
+        impl $Trait<&Tensor> for &Tensor {
+            type Output = Result<Tensor>;
+            fn $method(self, rhs: &Tensor) -> Result<Tensor> {
+                binary($op, self, rhs, $kernel, $da, $db)
+            }
+        }
+        impl $Trait<Tensor> for Tensor {
+            type Output = Result<Tensor>;
+            fn $method(self, rhs: Tensor) -> Result<Tensor> {
+                (&self).$method(&rhs)
+            }
+        }
+        impl $Trait<&Tensor> for Tensor {
+            type Output = Result<Tensor>;
+            fn $method(self, rhs: &Tensor) -> Result<Tensor> {
+                (&self).$method(rhs)
+            }
+        }
+        impl $Trait<Tensor> for &Tensor {
+            type Output = Result<Tensor>;
+            fn $method(self, rhs: Tensor) -> Result<Tensor> {
+                self.$method(&rhs)
+            }
+        }
+    };
+}
+
+tensor_binop!(
+    Add,
+    add,
+    "add",
+    |a, b| a + b,
+    |g, _, _| g.clone(),
+    |g, _, _| g.clone()
+);
+tensor_binop!(
+    Sub,
+    sub,
+    "sub",
+    |a, b| a - b,
+    |g, _, _| g.clone(),
+    |g, _, _| -g
+);
+tensor_binop!(Mul, mul, "mul", |a, b| a * b, |g, _, b| g * b, |g, a, _| g
+    * a);
+tensor_binop!(
+    Div,
+    div,
+    "div",
+    |a, b| a / b,
+    |g, _, b| g / b,
+    // JAX's rule: -g * a * b^-2.
+    |g, a, b| &(-g * a) / &(b * b)
+);
+
+/// `tensor op scalar` and `scalar op tensor` as elementwise maps.
+macro_rules! scalar_binop {
+    ($Trait:ident, $method:ident, $op:literal,
+     |$x:ident, $c:ident| $f:expr, $df:expr,
+     |$y:ident, $d:ident| $rf:expr, $rdf:expr) => {
+        impl $Trait<f32> for &Tensor {
+            type Output = Tensor;
+            fn $method(self, $c: f32) -> Tensor {
+                let df = $df;
+                elementwise($op, self, move |$x| $f, move |x, y| df(x, y, $c))
+            }
+        }
+        impl $Trait<f32> for Tensor {
+            type Output = Tensor;
+            fn $method(self, c: f32) -> Tensor {
+                (&self).$method(c)
+            }
+        }
+        impl $Trait<&Tensor> for f32 {
+            type Output = Tensor;
+            fn $method(self, t: &Tensor) -> Tensor {
+                let $d = self;
+                let rdf = $rdf;
+                elementwise($op, t, move |$y| $rf, move |x, y| rdf(x, y, $d))
+            }
+        }
+        impl $Trait<Tensor> for f32 {
+            type Output = Tensor;
+            fn $method(self, t: Tensor) -> Tensor {
+                self.$method(&t)
+            }
+        }
+    };
+}
+
+scalar_binop!(
+    Add,
+    add,
+    "add",
+    |x, c| x + c,
+    |_: f32, _: f32, _: f32| 1.0,
+    |y, d| d + y,
+    |_: f32, _: f32, _: f32| 1.0
+);
+scalar_binop!(
+    Sub,
+    sub,
+    "sub",
+    |x, c| x - c,
+    |_: f32, _: f32, _: f32| 1.0,
+    |y, d| d - y,
+    |_: f32, _: f32, _: f32| -1.0
+);
+scalar_binop!(
+    Mul,
+    mul,
+    "mul",
+    |x, c| x * c,
+    |_: f32, _: f32, c: f32| c,
+    |y, d| d * y,
+    |_: f32, _: f32, d: f32| d
+);
+scalar_binop!(
+    Div,
+    div,
+    "div",
+    |x, c| x / c,
+    |_: f32, _: f32, c: f32| 1.0 / c,
+    |y, d| d / y,
+    |x: f32, _: f32, d: f32| -d / (x * x)
+);
+
+impl Neg for &Tensor {
+    type Output = Tensor;
+    fn neg(self) -> Tensor {
+        elementwise("neg", self, |x| -x, |_, _| -1.0)
+    }
+}
+
+impl Neg for Tensor {
+    type Output = Tensor;
+    fn neg(self) -> Tensor {
+        -&self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::arr2;
+
+    #[test]
+    fn broadcasting_and_errors() {
+        let a = Tensor::from(arr2(&[[1.0f32, 2.0, 3.0]]));
+        let b = Tensor::from(arr2(&[[10.0f32], [20.0]]));
+        let c = (&a + &b).unwrap();
+        assert_eq!(
+            c.to_array(),
+            arr2(&[[11.0f32, 12.0, 13.0], [21.0, 22.0, 23.0]]).into_dyn()
+        );
+        let err = (&a * &Tensor::zeros(&[2, 2])).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid argument to mul: expected shapes that broadcast together, found shapes (1, 3) and (2, 2)"
+        );
+        assert_eq!(
+            (2.0 - &a).to_array(),
+            arr2(&[[1.0f32, 0.0, -1.0]]).into_dyn()
+        );
+        assert_eq!(
+            (6.0 / &a).to_array(),
+            arr2(&[[6.0f32, 3.0, 2.0]]).into_dyn()
+        );
+        assert_eq!((-a).to_array(), arr2(&[[-1.0f32, -2.0, -3.0]]).into_dyn());
+    }
+}

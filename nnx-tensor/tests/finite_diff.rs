@@ -1,0 +1,266 @@
+//! Every gradient rule against central finite differences.
+//!
+//! For an op `f` with inputs `x_i` and a fixed random cotangent `c`, the loss is
+//! `L = sum(f(x) * c)` and `value_and_grad` must give `dL/dx_i` for every element.
+//! The reference is Richardson-extrapolated central differences,
+//! `(4 D(h/2) - D(h)) / 3` with `D(h) = (L(x + h e) - L(x - h e)) / 2h`, whose
+//! truncation error is O(h⁴) ≈ 1e-8 at h = 1e-2. The ops run in f32, so each
+//! loss carries a rounding error of about `n · 6e-8 · |terms|` (n ≤ 60 terms of
+//! size ≲ 10), i.e. ≲ 4e-5, divided by 2h = 2e-2: ≲ 2e-3 absolute on the
+//! difference quotient. Hence the tolerance `5e-3 · max(1, |grad|)`, far below
+//! the size of any wrong rule (a missing factor, sign or transpose is O(1)).
+//! Inputs stay ≥ 0.1 away from kinks (relu, abs) and maxima are distinct, so
+//! every function is smooth within ±h of the point.
+
+use std::collections::BTreeMap;
+
+use ndarray::{arr1, arr2, ArrayD, IxDyn};
+use nnx_core::prelude::*;
+use nnx_core::Result;
+use nnx_tensor::{concat, value_and_grad, Tensor};
+
+/// A small deterministic generator (splitmix64), uniform in [-1, 1).
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+
+    /// Values in ±[0.1, 2): away from 0, where relu and abs have kinks.
+    fn away_from_zero(&mut self, shape: &[usize]) -> ArrayD<f32> {
+        ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+            let v = self.next();
+            v.signum() * (0.1 + 1.9 * v.abs())
+        })
+    }
+
+    fn positive(&mut self, shape: &[usize]) -> ArrayD<f32> {
+        self.away_from_zero(shape).mapv(f32::abs)
+    }
+}
+
+type Op = Box<dyn Fn(&[&Tensor]) -> Result<Tensor>>;
+
+/// Op name, input arrays and the op.
+fn cases() -> Vec<(&'static str, Vec<ArrayD<f32>>, Op)> {
+    let mut g = Gen(7);
+    let mut v = |shape: &[usize]| g.away_from_zero(shape);
+    let mut cases: Vec<(&'static str, Vec<ArrayD<f32>>, Op)> = vec![
+        ("add", vec![v(&[2, 3]), v(&[3])], Box::new(|x| x[0] + x[1])),
+        (
+            "sub",
+            vec![v(&[2, 1, 3]), v(&[4, 1])],
+            Box::new(|x| x[0] - x[1]),
+        ),
+        (
+            "mul",
+            vec![v(&[2, 3]), v(&[2, 1])],
+            Box::new(|x| x[0] * x[1]),
+        ),
+        ("add_scalar", vec![v(&[3])], Box::new(|x| Ok(x[0] + 2.0))),
+        ("rsub_scalar", vec![v(&[3])], Box::new(|x| Ok(2.0 - x[0]))),
+        ("mul_scalar", vec![v(&[3])], Box::new(|x| Ok(x[0] * -1.5))),
+        ("div_scalar", vec![v(&[3])], Box::new(|x| Ok(x[0] / 3.0))),
+        ("neg", vec![v(&[3])], Box::new(|x| Ok(-x[0]))),
+        ("exp", vec![v(&[2, 3])], Box::new(|x| Ok(x[0].exp()))),
+        ("tanh", vec![v(&[2, 3])], Box::new(|x| Ok(x[0].tanh()))),
+        (
+            "sigmoid",
+            vec![v(&[2, 3])],
+            Box::new(|x| Ok(x[0].sigmoid())),
+        ),
+        ("relu", vec![v(&[2, 3])], Box::new(|x| Ok(x[0].relu()))),
+        ("silu", vec![v(&[2, 3])], Box::new(|x| Ok(x[0].silu()))),
+        (
+            "softplus",
+            vec![v(&[2, 3])],
+            Box::new(|x| Ok(x[0].softplus())),
+        ),
+        (
+            "log_sigmoid",
+            vec![v(&[2, 3])],
+            Box::new(|x| Ok(x[0].log_sigmoid())),
+        ),
+        (
+            "gelu_tanh",
+            vec![v(&[2, 3])],
+            Box::new(|x| Ok(x[0].gelu(true))),
+        ),
+        (
+            "gelu_exact",
+            vec![v(&[2, 3])],
+            Box::new(|x| Ok(x[0].gelu(false))),
+        ),
+        ("square", vec![v(&[2, 3])], Box::new(|x| Ok(x[0].square()))),
+        ("abs", vec![v(&[2, 3])], Box::new(|x| Ok(x[0].abs()))),
+        (
+            "matmul",
+            vec![v(&[2, 3, 4]), v(&[4, 2])],
+            Box::new(|x| x[0].matmul(x[1])),
+        ),
+        (
+            "matmul_batched",
+            vec![v(&[2, 1, 2, 3]), v(&[3, 3, 2])],
+            Box::new(|x| x[0].matmul(x[1])),
+        ),
+        (
+            "matmul_vectors",
+            vec![v(&[3]), v(&[3])],
+            Box::new(|x| x[0].matmul(x[1])),
+        ),
+        (
+            "reshape",
+            vec![v(&[2, 3])],
+            Box::new(|x| x[0].reshape(&[3, 2])),
+        ),
+        (
+            "permute",
+            vec![v(&[2, 3, 2])],
+            Box::new(|x| x[0].permute(&[1, 2, 0])),
+        ),
+        ("slice", vec![v(&[3, 4])], Box::new(|x| x[0].slice(1, 1..3))),
+        (
+            "concat",
+            vec![v(&[2, 1]), v(&[2, 3])],
+            Box::new(|x| concat(&[x[0], x[1]], 1)),
+        ),
+        (
+            "sum",
+            vec![v(&[2, 3, 2])],
+            Box::new(|x| x[0].sum_axes(&[0, 2], true)),
+        ),
+        (
+            "mean",
+            vec![v(&[2, 3, 2])],
+            Box::new(|x| x[0].mean_axes(&[1], false)),
+        ),
+        ("softmax", vec![v(&[2, 4])], Box::new(|x| x[0].softmax(-1))),
+        (
+            "log_softmax",
+            vec![v(&[2, 4])],
+            Box::new(|x| x[0].log_softmax(0)),
+        ),
+        (
+            "logsumexp",
+            vec![v(&[2, 4])],
+            Box::new(|x| x[0].logsumexp(&[1], false)),
+        ),
+        (
+            "where",
+            vec![v(&[2, 3]), v(&[3])],
+            Box::new(|x| {
+                Tensor::where_cond(
+                    &arr2(&[[true, false, true], [false, false, true]]),
+                    x[0],
+                    x[1],
+                )
+            }),
+        ),
+        (
+            "take",
+            vec![v(&[4, 2])],
+            Box::new(|x| x[0].take(&arr1(&[3i64, 0, 3, -1]), 0)),
+        ),
+        (
+            "take_along_axis",
+            vec![v(&[3, 4])],
+            Box::new(|x| x[0].take_along_axis(&arr2(&[[1i64, 1], [0, 3], [2, 2]]), 1)),
+        ),
+        (
+            "dropout",
+            vec![v(&[2, 3])],
+            Box::new(|x| x[0].dropout(&arr2(&[[true], [false]]), 0.25)),
+        ),
+    ];
+    let mut p = Gen(11);
+    let (a, b) = (p.away_from_zero(&[2, 3]), p.positive(&[3]));
+    cases.push(("div", vec![a, b], Box::new(|x| x[0] / x[1])));
+    cases.push((
+        "rdiv_scalar",
+        vec![p.positive(&[3])],
+        Box::new(|x| Ok(2.0 / x[0])),
+    ));
+    cases.push((
+        "log",
+        vec![p.positive(&[2, 3])],
+        Box::new(|x| Ok(x[0].log())),
+    ));
+    cases.push((
+        "sqrt",
+        vec![p.positive(&[2, 3])],
+        Box::new(|x| Ok(x[0].sqrt())),
+    ));
+    // Distinct values spaced 0.25 apart: the argmax is stable within ±h.
+    let spaced = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0.5, -0.25, 1.0, 0.0, 0.75, -0.5])
+        .expect("shape");
+    cases.push(("max", vec![spaced], Box::new(|x| x[0].max_axes(&[1], true))));
+    cases
+}
+
+/// `sum(f(x) * c)` in f64, on constants (no tape).
+fn loss(op: &Op, inputs: &[ArrayD<f32>], c: &ArrayD<f32>) -> f64 {
+    let ts: Vec<Tensor> = inputs.iter().cloned().map(Tensor::from).collect();
+    let refs: Vec<&Tensor> = ts.iter().collect();
+    let y = op(&refs).expect("op runs");
+    y.array()
+        .iter()
+        .zip(c.iter())
+        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+        .sum()
+}
+
+#[test]
+fn every_rule_matches_finite_differences() {
+    let mut cot = Gen(3);
+    for (name, inputs, op) in cases() {
+        let refs: Vec<Tensor> = inputs.iter().cloned().map(Tensor::from).collect();
+        let out_shape = op(&refs.iter().collect::<Vec<_>>())
+            .expect("op runs")
+            .shape()
+            .to_vec();
+        let c = cot.away_from_zero(&out_shape);
+        let ct = Tensor::from(c.clone());
+        let mut params: BTreeMap<String, Param<Tensor>> = refs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("x{i}"), Param::new(t.clone())))
+            .collect();
+        let (_, grads) = value_and_grad(&mut params, Param, |m| {
+            let xs: Vec<&Tensor> = m.values().map(|p| &**p).collect();
+            Ok((&op(&xs)? * &ct)?.sum())
+        })
+        .expect("value_and_grad");
+        for (i, x) in inputs.iter().enumerate() {
+            let leaf = grads.leaf(&[Key::from(format!("x{i}"))]).expect("gradient");
+            let got = leaf
+                .value
+                .as_any()
+                .downcast_ref::<Tensor>()
+                .expect("tensor")
+                .to_array();
+            for (k, &g) in got.iter().enumerate() {
+                let diff = |h: f32| {
+                    let mut plus = inputs.clone();
+                    let mut minus = inputs.clone();
+                    plus[i].as_slice_mut().expect("standard")[k] =
+                        x.as_slice().expect("standard")[k] + h;
+                    minus[i].as_slice_mut().expect("standard")[k] =
+                        x.as_slice().expect("standard")[k] - h;
+                    (loss(&op, &plus, &c) - loss(&op, &minus, &c)) / (2.0 * f64::from(h))
+                };
+                let want = (4.0 * diff(5e-3) - diff(1e-2)) / 3.0;
+                let tol = 5e-3 * want.abs().max(1.0);
+                assert!(
+                    (f64::from(g) - want).abs() <= tol,
+                    "{name} d x{i}[{k}]: rule {g}, finite differences {want}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Gradients against real JAX: `jax.vjp` of every op (tests/data/grads.json,
+//! written by tools/flax_reference/gen_tensor_grads.py) and Flax's
+//! `nnx.value_and_grad` of a small MLP with a cross-entropy loss.
+//!
+//! Each op's inputs are Params of a map module and the loss is
+//! `sum(op(inputs) * cotangent)`, so `value_and_grad` returns exactly the vjp.
+
+use std::collections::BTreeMap;
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use nnx_core::prelude::*;
+use nnx_core::Result;
+use nnx_tensor::{concat, value_and_grad, Tensor};
+use serde_json::Value as Json;
+
+fn data() -> Json {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/grads.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("reference data")).expect("json")
+}
+
+/// `{"shape": [...], "data": [...]}` with elements read by `elem`.
+fn array<T>(v: &Json, elem: fn(&Json) -> Option<T>) -> ArrayD<T> {
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .expect("shape")
+        .iter()
+        .map(|d| d.as_u64().expect("dim") as usize)
+        .collect();
+    let data = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|d| elem(d).expect("element"))
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(&shape), data).expect("consistent")
+}
+
+fn f32s(v: &Json) -> ArrayD<f32> {
+    array(v, |d| d.as_f64().map(|x| x as f32))
+}
+
+fn i64s(v: &Json) -> ArrayD<i64> {
+    array(v, Json::as_i64)
+}
+
+fn bools(v: &Json) -> ArrayD<bool> {
+    array(v, Json::as_bool)
+}
+
+fn axes(v: &Json) -> Vec<isize> {
+    v.as_array()
+        .expect("axes")
+        .iter()
+        .map(|a| a.as_i64().expect("axis") as isize)
+        .collect()
+}
+
+fn int(v: &Json) -> isize {
+    v.as_i64().expect("int") as isize
+}
+
+/// Within 1e-5, relative for values above 1.
+fn assert_close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let tol = 1e-5 * w.abs().max(1.0);
+        assert!((g - w).abs() <= tol, "{what}[{i}]: got {g}, JAX {w}");
+    }
+}
+
+type Inputs = BTreeMap<String, Param<Tensor>>;
+
+fn input<'a>(m: &'a Inputs, name: &str) -> &'a Tensor {
+    m.get(name).expect("input present")
+}
+
+/// The op of one case, on tensors read from `m`.
+fn apply(op: &str, p: &Json, m: &Inputs) -> Result<Tensor> {
+    let x = || input(m, "x");
+    let (a, b) = (|| input(m, "a"), || input(m, "b"));
+    let c = || p["c"].as_f64().expect("c") as f32;
+    let keep = || p["keepdims"].as_bool().expect("keepdims");
+    Ok(match op {
+        "add" => (a() + b())?,
+        "sub" => (a() - b())?,
+        "mul" => (a() * b())?,
+        "div" => (a() / b())?,
+        "add_scalar" => x() + c(),
+        "rsub_scalar" => c() - x(),
+        "mul_scalar" => x() * c(),
+        "div_scalar" => x() / c(),
+        "rdiv_scalar" => c() / x(),
+        "neg" => -x(),
+        "exp" => x().exp(),
+        "log" => x().log(),
+        "sqrt" => x().sqrt(),
+        "square" => x().square(),
+        "abs" => x().abs(),
+        "tanh" => x().tanh(),
+        "sigmoid" => x().sigmoid(),
+        "relu" => x().relu(),
+        "silu" => x().silu(),
+        "softplus" => x().softplus(),
+        "log_sigmoid" => x().log_sigmoid(),
+        "gelu" => x().gelu(p["approximate"].as_bool().expect("approximate")),
+        "matmul" => a().matmul(b())?,
+        "reshape" => {
+            let shape: Vec<usize> = axes(&p["shape"]).into_iter().map(|d| d as usize).collect();
+            x().reshape(&shape)?
+        }
+        "permute" => {
+            let perm: Vec<usize> = axes(&p["axes"]).into_iter().map(|d| d as usize).collect();
+            x().permute(&perm)?
+        }
+        "transpose" => x().transpose(),
+        "swap_axes" => x().swap_axes(int(&p["a"]), int(&p["b"]))?,
+        "slice" => x().slice(
+            int(&p["axis"]),
+            int(&p["start"]) as usize..int(&p["end"]) as usize,
+        )?,
+        "concat" => concat(
+            &[input(m, "a"), input(m, "b"), input(m, "c")],
+            int(&p["axis"]),
+        )?,
+        "sum" => x().sum_axes(&axes(&p["axes"]), keep())?,
+        "mean" => x().mean_axes(&axes(&p["axes"]), keep())?,
+        "max" => x().max_axes(&axes(&p["axes"]), keep())?,
+        "logsumexp" => x().logsumexp(&axes(&p["axes"]), keep())?,
+        "softmax" => x().softmax(int(&p["axis"]))?,
+        "log_softmax" => x().log_softmax(int(&p["axis"]))?,
+        "where" => Tensor::where_cond(
+            &bools(&p["mask"]),
+            input(m, "on_true"),
+            input(m, "on_false"),
+        )?,
+        "take" => x().take(&i64s(&p["indices"]), int(&p["axis"]))?,
+        "take_along_axis" => x().take_along_axis(&i64s(&p["indices"]), int(&p["axis"]))?,
+        "dropout" => x().dropout(&bools(&p["mask"]), p["rate"].as_f64().expect("rate") as f32)?,
+        other => panic!("no op {other} in the test"),
+    })
+}
+
+#[test]
+fn every_op_matches_jax_vjp() {
+    let data = data();
+    let cases = data["ops"].as_array().expect("ops");
+    assert!(cases.len() >= 90);
+    for (n, case) in cases.iter().enumerate() {
+        let op = case["op"].as_str().expect("op");
+        let what = format!("case {n} ({op} {})", case["params"]);
+        let mut inputs: Inputs = case["inputs"]
+            .as_object()
+            .expect("inputs")
+            .iter()
+            .map(|(k, v)| (k.clone(), Param::new(Tensor::from(f32s(v)))))
+            .collect();
+        let ct = Tensor::from(f32s(&case["cotangent"]));
+        let mut out = None;
+        let (_, grads) = value_and_grad(&mut inputs, Param, |m| {
+            let y = apply(op, &case["params"], m)?;
+            out = Some(y.stop_gradient());
+            Ok((&y * &ct)?.sum())
+        })
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_close(
+            &format!("{what} output"),
+            out.expect("ran").array(),
+            &f32s(&case["output"]),
+        );
+        for (name, want) in case["grads"].as_object().expect("grads") {
+            let leaf = grads
+                .leaf(&[Key::from(name.clone())])
+                .expect("gradient path");
+            let got = leaf
+                .value
+                .as_any()
+                .downcast_ref::<Tensor>()
+                .expect("a Tensor gradient");
+            assert_close(&format!("{what} d{name}"), got.array(), &f32s(want));
+        }
+    }
+}
+
+#[derive(Module)]
+struct Linear {
+    kernel: Param<Tensor>,
+    bias: Param<Tensor>,
+}
+
+impl Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.matmul(&self.kernel)? + &*self.bias
+    }
+}
+
+#[derive(Module)]
+struct Mlp {
+    l1: Linear,
+    l2: Linear,
+}
+
+impl Mlp {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.l2.forward(&self.l1.forward(x)?.gelu(true))
+    }
+}
+
+/// optax's `softmax_cross_entropy_with_integer_labels(logits, labels).mean()`.
+fn cross_entropy(logits: &Tensor, labels: &ArrayD<i64>) -> Result<Tensor> {
+    let picked = logits
+        .log_softmax(-1)?
+        .take_along_axis(&labels.clone().insert_axis(Axis(1)), 1)?;
+    Ok(-picked.mean())
+}
+
+#[test]
+fn mlp_value_and_grad_matches_flax() {
+    let data = data();
+    let mlp = &data["mlp"];
+    let p = |name: &str| Param::new(Tensor::from(f32s(&mlp["params"][name])));
+    let mut model = Mlp {
+        l1: Linear {
+            kernel: p("l1/kernel"),
+            bias: p("l1/bias"),
+        },
+        l2: Linear {
+            kernel: p("l2/kernel"),
+            bias: p("l2/bias"),
+        },
+    };
+    let x = Tensor::from(f32s(&mlp["x"]));
+    let labels = i64s(&mlp["labels"]);
+    let (loss, grads) = value_and_grad(&mut model, Param, |m| {
+        cross_entropy(&m.forward(&x)?, &labels)
+    })
+    .unwrap();
+    let want = mlp["loss"].as_f64().expect("loss") as f32;
+    assert!(
+        (loss - want).abs() <= 1e-5 * want.abs().max(1.0),
+        "loss {loss} vs Flax {want}"
+    );
+    assert_eq!(
+        grads.map(nnx_core::shape).to_string(),
+        mlp["grads_shapes_repr"].as_str().expect("repr")
+    );
+    for (path, leaf) in grads.flat_state().iter() {
+        let name = nnx_core::graph::path_string(path);
+        let got = leaf
+            .value
+            .as_any()
+            .downcast_ref::<Tensor>()
+            .expect("a Tensor gradient");
+        assert_close(&name, got.array(), &f32s(&mlp["grads"][name.as_str()]));
+    }
+}
