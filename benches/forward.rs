@@ -55,6 +55,7 @@ fn mha_decode(c: &mut Criterion) {
             vec![Key::from("cache_index")],
             VariableState::new(Cache, DECODE_POSITION),
         )])
+        .unwrap()
     };
     // Every step writes the same position: the index is rewound between steps,
     // outside the timed region.

@@ -176,7 +176,8 @@ fn update_reaches_derived_fields() {
             .into_flat()
             .into_iter()
             .filter(|(p, _)| p.last() == Some(&Key::from("kernel"))),
-    );
+    )
+    .unwrap();
     m.update(only_kernels).unwrap();
     assert_eq!(*m.zeta.kernel, Array2::from_elem((2, 3), 2.0));
     assert_eq!(*m.zeta.bias, Array1::<f32>::zeros(3));

@@ -18,7 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     vec![Key::from("layers"), Key::from(i), Key::from("kernel")],
                     VariableState::new(Param, a),
                 )
-            }));
+            }))
+            .unwrap();
             checkpoint::save_state(&state, file)?;
         }
         Some("load") => {

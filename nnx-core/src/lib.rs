@@ -22,6 +22,9 @@ pub mod repr;
 pub mod rngs;
 pub mod sow;
 pub mod state;
+mod state_access;
+mod state_map;
+pub mod summary;
 pub mod value;
 pub mod variable;
 mod variable_type;
@@ -70,6 +73,7 @@ mod derive_tests {
     }
 }
 pub use state::{FlatState, State, VariableState};
+pub use summary::{display, tabulate};
 pub use value::{shape, DType, Shape};
 pub use variable::{AnyVariable, Variable, VariableBehavior, VariableType};
 

@@ -11,12 +11,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorPath, Result};
 use crate::filter::{self, Filter, Filters, VariableInfo};
 use crate::graph::key::{path_string, Key, Path};
 use crate::kind::Kind;
 use crate::metadata::Metadata;
 use crate::value::Value;
+
+pub use crate::state_access::parse_path;
 
 /// One Variable, type-erased: its kind, shared value and metadata (Flax's
 /// `VariableState`). Cloning shares the value.
@@ -142,7 +144,8 @@ impl<L> Tree<L> {
     }
 
     /// Builds a tree from `(path, leaf)` pairs; a later pair replaces an earlier one
-    /// at the same path.
+    /// at the same path, and a leaf replaces what was at its path or above it.
+    /// [`Tree::try_from_flat`] rejects pairs that would replace each other that way.
     ///
     /// ```
     /// use nnx_core::{Key, state::Tree};
@@ -203,6 +206,50 @@ impl<L> Tree<L> {
             }
             (slot, other) => *slot = other,
         }
+    }
+
+    /// Builds a tree from `(path, leaf)` pairs, rejecting pairs that a tree cannot
+    /// hold together: a leaf at `a` and another at `a/b` is an error naming both
+    /// paths. A later pair still replaces an earlier one at the same path.
+    ///
+    /// ```
+    /// use nnx_core::{Key, state::Tree};
+    /// let ok = Tree::try_from_flat(vec![(vec![Key::from("a")], 1u8), (vec![Key::from("b")], 2)]);
+    /// assert_eq!(ok.unwrap().into_flat().len(), 2);
+    /// let err = Tree::try_from_flat(vec![
+    ///     (vec![Key::from("a")], 1u8),
+    ///     (vec![Key::from("a"), Key::from("b")], 2),
+    /// ])
+    /// .unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "unexpected Variable at a/b: expected no Variable there, found a Variable below \
+    ///      the Variable at a (a leaf cannot also hold a subtree)"
+    /// );
+    /// ```
+    pub fn try_from_flat(items: impl IntoIterator<Item = (Path, L)>) -> Result<Self> {
+        let mut items: Vec<(Path, L)> = items.into_iter().collect();
+        // Stable: pairs at equal paths keep their order, so the last one wins below.
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<(Path, L)> = Vec::with_capacity(items.len());
+        for (path, leaf) in items {
+            if unique.last().is_some_and(|(p, _)| *p == path) {
+                unique.pop();
+            }
+            unique.push((path, leaf));
+        }
+        // Sorted, every extension of a path follows it directly, so comparing
+        // neighbours finds every leaf that sits below another.
+        if let Some(w) = unique.windows(2).find(|w| w[1].0.starts_with(&w[0].0)) {
+            return Err(Error::UnexpectedPath {
+                path: path_string(&w[1].0).into(),
+                found: format!(
+                    "Variable below the Variable at {} (a leaf cannot also hold a subtree)",
+                    ErrorPath(path_string(&w[0].0))
+                ),
+            });
+        }
+        Ok(Tree::from_flat(unique))
     }
 
     /// Sets the leaf at `path`, creating maps on the way.
@@ -320,7 +367,7 @@ impl<L> Tree<L> {
 /// use nnx_core::{FlatState, Key, VariableState, Param};
 /// let flat = FlatState::new(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
 /// assert_eq!(flat.paths(), vec![vec![Key::from("w")]]);
-/// assert_eq!(flat.to_nested_state().flat_state().len(), 1);
+/// assert_eq!(flat.to_nested_state().unwrap().flat_state().len(), 1);
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct FlatState(Vec<(Path, VariableState)>);
@@ -395,16 +442,18 @@ impl FlatState {
         self.0.iter()
     }
 
-    /// The nested State.
+    /// The nested State; as [`State::from_flat`], a leaf below another leaf's path
+    /// is an error naming both.
     ///
     /// ```
     /// use nnx_core::{FlatState, Key, VariableState, Param};
     /// let flat = FlatState::new(vec![(vec![Key::from("a"), Key::from("w")], VariableState::new(Param, 1.0f32))]);
-    /// let state = flat.to_nested_state();
+    /// let state = flat.to_nested_state()?;
     /// assert!(state.leaf(&[Key::from("a"), Key::from("w")]).is_some());
+    /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn to_nested_state(&self) -> State {
-        State(Tree::from_flat(self.0.iter().cloned()))
+    pub fn to_nested_state(&self) -> Result<State> {
+        State::from_flat(self.0.iter().cloned())
     }
 
     /// The pairs.
@@ -445,7 +494,7 @@ pub type PureDict = Tree<Arc<dyn Value>>;
 /// let state = State::from_flat(vec![
 ///     (vec![Key::from("bias")], VariableState::new(Param, ndarray::Array1::<f32>::zeros(3))),
 ///     (vec![Key::from("kernel")], VariableState::new(Param, ndarray::Array2::<f32>::zeros((2, 3)))),
-/// ]);
+/// ]).unwrap();
 /// assert_eq!(
 ///     state.map(shape).to_string(),
 ///     "State({\n  'bias': Param(\n    value=(3,)\n  ),\n  'kernel': Param(\n    value=(2, 3)\n  )\n})"
@@ -464,24 +513,43 @@ impl State {
         State::default()
     }
 
-    /// Builds a State from `(path, leaf)` pairs (later pairs win).
+    /// Builds a State from `(path, leaf)` pairs; a later pair wins at the same path.
+    /// A leaf at a path below another leaf's (`a` and `a/b`) is an error naming
+    /// both paths: a State cannot hold both, and keeping one would lose the other.
     ///
     /// ```
     /// use nnx_core::{Key, Param, State, VariableState};
     /// let s = State::from_flat(vec![
     ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
     ///     (vec![Key::from("w")], VariableState::new(Param, 2.0f32)),
-    /// ]);
+    /// ])?;
     /// assert_eq!(s.len(), 1);
     /// assert_eq!(s.leaf(&[Key::from("w")]).unwrap().value.as_any().downcast_ref::<f32>(), Some(&2.0));
+    ///
+    /// let lossy = State::from_flat(vec![
+    ///     (vec![Key::from("a")], VariableState::new(Param, 1.0f32)),
+    ///     (vec![Key::from("a"), Key::from("b")], VariableState::new(Param, 2.0f32)),
+    /// ]);
+    /// assert!(lossy.unwrap_err().to_string().contains("at a/b"));
+    /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn from_flat(items: impl IntoIterator<Item = (Path, VariableState)>) -> Self {
+    pub fn from_flat(items: impl IntoIterator<Item = (Path, VariableState)>) -> Result<Self> {
+        Tree::try_from_flat(items).map(State)
+    }
+
+    /// A State from pairs taken from one valid State (no leaf below another).
+    pub(crate) fn from_subset(items: impl IntoIterator<Item = (Path, VariableState)>) -> Self {
         State(Tree::from_flat(items))
     }
 
     /// A State holding `tree`.
     pub(crate) fn from_tree(tree: Tree<VariableState>) -> Self {
         State(tree)
+    }
+
+    /// The nested tree, to change in place.
+    pub(crate) fn tree_mut(&mut self) -> &mut Tree<VariableState> {
+        &mut self.0
     }
 
     /// The nested tree, consuming the State.
@@ -493,7 +561,7 @@ impl State {
     ///
     /// ```
     /// use nnx_core::{Key, Param, State, VariableState, state::Tree};
-    /// let s = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// let s = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]).unwrap();
     /// assert!(matches!(s.tree(), Tree::Map(m) if m.len() == 1));
     /// ```
     pub fn tree(&self) -> &Tree<VariableState> {
@@ -504,7 +572,7 @@ impl State {
     ///
     /// ```
     /// use nnx_core::{Key, Param, State, VariableState};
-    /// let s = State::from_flat(vec![(vec![Key::from("a"), Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// let s = State::from_flat(vec![(vec![Key::from("a"), Key::from("w")], VariableState::new(Param, 1.0f32))]).unwrap();
     /// assert_eq!(s.flat_state().paths(), vec![vec![Key::from("a"), Key::from("w")]]);
     /// ```
     pub fn flat_state(&self) -> FlatState {
@@ -515,7 +583,7 @@ impl State {
     ///
     /// ```
     /// use nnx_core::{Key, Param, State, VariableState};
-    /// let s = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]);
+    /// let s = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(Param, 1.0f32))]).unwrap();
     /// assert_eq!(s.into_flat()[0].0, vec![Key::from("w")]);
     /// ```
     pub fn into_flat(self) -> Vec<(Path, VariableState)> {
@@ -595,11 +663,11 @@ impl State {
     /// let s = State::from_flat(vec![
     ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
     ///     (vec![Key::from("mean")], VariableState::new(BatchStat, 0.0f32)),
-    /// ]);
+    /// ]).unwrap();
     /// assert_eq!(s.filter(nnx_core::BatchStat).len(), 1);
     /// ```
     pub fn filter(&self, filter: impl Filter) -> State {
-        State::from_flat(
+        State::from_subset(
             self.flat_state()
                 .into_iter()
                 .filter(|(p, l)| filter.matches(p, l)),
@@ -614,26 +682,33 @@ impl State {
     /// let s = State::from_flat(vec![
     ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
     ///     (vec![Key::from("mean")], VariableState::new(BatchStat, 0.0f32)),
-    /// ]);
+    /// ]).unwrap();
     /// let (params, rest) = s.split((nnx_core::Param, ..)).unwrap();
     /// assert_eq!((params.len(), rest.len()), (1, 1));
     /// ```
     pub fn split<F: Filters>(self, filters: F) -> Result<F::States> {
         let parts = filter::partition(self.into_flat(), &filters.as_list(), true)?;
-        Ok(F::states(parts.into_iter().map(State::from_flat).collect()))
+        Ok(F::states(
+            parts.into_iter().map(State::from_subset).collect(),
+        ))
     }
 
     /// Merges States; a later State's leaf wins at the same path (Flax's
-    /// `State.merge` / `nnx.merge_state`).
+    /// `State.merge` / `nnx.merge_state`). A leaf in one State at a path below a
+    /// leaf of another (`a` and `a/b`) is an error naming both paths.
     ///
     /// ```
     /// use nnx_core::prelude::*;
     /// let a = vec![Param::new(1.0f32)].state();
     /// let b = vec![Param::new(2.0f32)].state();
-    /// let merged = State::merge([a, b]);
+    /// let merged = State::merge([a.clone(), b])?;
     /// assert_eq!(merged, vec![Param::new(2.0f32)].state());
+    ///
+    /// let nested = vec![vec![Param::new(3.0f32)]].state(); // a leaf at 0/0, below 0
+    /// assert!(State::merge([a, nested]).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn merge(states: impl IntoIterator<Item = State>) -> State {
+    pub fn merge(states: impl IntoIterator<Item = State>) -> Result<State> {
         State::from_flat(states.into_iter().flat_map(State::into_flat))
     }
 
@@ -646,7 +721,7 @@ impl State {
     /// assert_eq!(a.diff(&b).flat_state().paths(), vec![vec![Key::from(1usize)]]);
     /// ```
     pub fn diff(&self, other: &State) -> State {
-        State::from_flat(
+        State::from_subset(
             self.flat_state()
                 .into_iter()
                 .filter(|(p, _)| other.leaf(p).is_none()),

@@ -88,6 +88,7 @@ fn every_dtype_state() -> State {
         (vec![k("s"), k("u32")], leaf(RngCount, 42u32)),
         (vec![k("s"), k("bool")], leaf(Param, true)),
     ])
+    .unwrap()
 }
 
 fn all_meta() -> Metadata {
@@ -141,7 +142,8 @@ fn every_dtype_and_variable_type_round_trips() {
             .into_flat()
             .into_iter()
             .filter(|(p, _)| p != &[k("f32")]),
-    );
+    )
+    .unwrap();
     assert_eq!(
         checkpoint::load_state_from_bytes(&checkpoint::save_state_to_bytes(&no_nan).unwrap())
             .unwrap(),
@@ -153,7 +155,7 @@ fn every_dtype_and_variable_type_round_trips() {
 fn metadata_of_every_kind_round_trips_in_order() {
     let mut l = leaf(Param, 1.0f32);
     l.metadata = all_meta();
-    let state = State::from_flat(vec![(vec![k("w")], l)]);
+    let state = State::from_flat(vec![(vec![k("w")], l)]).unwrap();
     let back = checkpoint::load_state_from_bytes(&checkpoint::save_state_to_bytes(&state).unwrap())
         .unwrap();
     assert_same(&state, &back);
@@ -175,7 +177,8 @@ fn paths_with_int_keys_digits_and_dots_round_trip() {
         ),
         (vec![k("m"), k("0")], leaf(Param, 1u8)),
         (vec![k("dotted.name")], leaf(Param, 2u8)),
-    ]);
+    ])
+    .unwrap();
     let bytes = checkpoint::save_state_to_bytes(&state).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut names = st.names();
@@ -208,7 +211,8 @@ fn non_array_values_and_name_clashes_are_errors() {
         (vec![k("sown")], leaf(Intermediate, vec![1.0f32, 2.0])),
         (vec![k("a.b")], leaf(Param, 1.0f32)),
         (vec![k("a"), k("b")], leaf(Param, 1.0f32)),
-    ]);
+    ])
+    .unwrap();
     let err = checkpoint::save_state_to_bytes(&state)
         .unwrap_err()
         .to_string();
@@ -252,7 +256,7 @@ fn unknown_variable_type_needs_a_resolver() {
     static MINE: nnx_core::kind::KindInfo =
         nnx_core::kind::KindInfo::new("Mine", Some(nnx_core::Param.info()), None);
     let mine = nnx_core::Kind::from_static(&MINE);
-    let state = State::from_flat(vec![(vec![k("w")], leaf(mine, 1.0f32))]);
+    let state = State::from_flat(vec![(vec![k("w")], leaf(mine, 1.0f32))]).unwrap();
     let bytes = checkpoint::save_state_to_bytes(&state).unwrap();
     let err = checkpoint::load_state_from_bytes(&bytes)
         .unwrap_err()
@@ -370,7 +374,7 @@ fn strict_errors_name_path_and_both_sides() {
     flat.remove(1);
     flat[1].1 = leaf(Param, ArrayD::<f64>::zeros(IxDyn(&[3, 1])));
     flat.push((vec![k("extra")], leaf(Cache, 1u32)));
-    let bytes = checkpoint::save_state_to_bytes(&State::from_flat(flat)).unwrap();
+    let bytes = checkpoint::save_state_to_bytes(&State::from_flat(flat).unwrap()).unwrap();
 
     let err = checkpoint::load_into_from_bytes_with(&mut model, &bytes, LoadOptions::default())
         .unwrap_err();
@@ -434,7 +438,8 @@ fn rank_mismatch_against_a_typed_field_is_a_shape_error() {
     let src = State::from_flat(vec![(
         vec![Key::from(0usize)],
         leaf(Param, ArrayD::<f32>::zeros(IxDyn(&[4]))),
-    )]);
+    )])
+    .unwrap();
     let bytes = checkpoint::save_state_to_bytes(&src).unwrap();
     let err = checkpoint::load_into_from_bytes_with(&mut model, &bytes, LoadOptions::default())
         .unwrap_err();
@@ -463,14 +468,17 @@ fn module_files_round_trip() {
 fn small_valid() -> Vec<u8> {
     let mut l = leaf(Param, arr2(&[[1.0f32, 2.0], [3.0, 4.0]]).into_dyn());
     l.metadata.insert("t", ("a", 1));
-    checkpoint::save_state_to_bytes(&State::from_flat(vec![
-        (vec![k("w")], l),
-        (
-            vec![k("b")],
-            leaf(BatchStat, ArrayD::from_elem(IxDyn(&[3]), true)),
-        ),
-        (vec![k("n")], leaf(RngCount, 3u32)),
-    ]))
+    checkpoint::save_state_to_bytes(
+        &State::from_flat(vec![
+            (vec![k("w")], l),
+            (
+                vec![k("b")],
+                leaf(BatchStat, ArrayD::from_elem(IxDyn(&[3]), true)),
+            ),
+            (vec![k("n")], leaf(RngCount, 3u32)),
+        ])
+        .unwrap(),
+    )
     .unwrap()
 }
 
@@ -660,8 +668,10 @@ fn fuzz_seeds() {
         ("small", small_valid()),
         (
             "metadata",
-            checkpoint::save_state_to_bytes(&State::from_flat(vec![(vec![k("w")], meta_leaf)]))
-                .unwrap(),
+            checkpoint::save_state_to_bytes(
+                &State::from_flat(vec![(vec![k("w")], meta_leaf)]).unwrap(),
+            )
+            .unwrap(),
         ),
         (
             "dtypes",
@@ -693,7 +703,7 @@ fn serde_json_round_trip() {
     l.metadata = all_meta();
     let mut flat = every_dtype_state().into_flat();
     flat.push((vec![k("meta"), Key::from(3usize), k("type")], l));
-    let state = State::from_flat(flat);
+    let state = State::from_flat(flat).unwrap();
     let json = serde_json::to_string_pretty(&state).unwrap();
     let back: State = serde_json::from_str(&json).unwrap();
     assert_same(&state, &back);
@@ -706,7 +716,7 @@ fn serde_json_round_trip() {
     ] {
         assert!(serde_json::from_str::<State>(bad).is_err(), "{bad}");
     }
-    let sown = State::from_flat(vec![(vec![k("s")], leaf(Intermediate, vec![1.0f32]))]);
+    let sown = State::from_flat(vec![(vec![k("s")], leaf(Intermediate, vec![1.0f32]))]).unwrap();
     assert!(serde_json::to_string(&sown).is_err());
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use ndarray::{Array1, Array2};
 use nnx_core::filter::{All, Any, Everything, Not, Nothing, PathContains};
 use nnx_core::prelude::*;
-use nnx_core::{Error, Metadata};
+use nnx_core::{Error, FlatState, Metadata};
 
 type Layer = BTreeMap<String, Param<Array2<f32>>>;
 
@@ -65,8 +65,8 @@ fn flat_state_and_nested_round_trip() {
     let s = mixed().state();
     let flat = s.flat_state();
     assert_eq!(flat.len(), 3);
-    assert_eq!(flat.to_nested_state(), s);
-    assert_eq!(State::from_flat(s.clone().into_flat()), s);
+    assert_eq!(flat.to_nested_state().unwrap(), s);
+    assert_eq!(State::from_flat(s.clone().into_flat()).unwrap(), s);
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn merge_is_strict() {
         vec![Key::from("c")],
         VariableState::new(nnx_core::Param, 1.0f32),
     ));
-    let err = g.merge(State::from_flat(flat)).unwrap_err();
+    let err = g.merge(State::from_flat(flat).unwrap()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "unexpected Variable at c: expected no Variable there, found a Param"
@@ -150,7 +150,7 @@ fn merge_is_strict() {
     // wrong Variable type
     let mut flat = state.clone().into_flat();
     flat[0].1.kind = nnx_core::Intermediate;
-    let err = g.merge(State::from_flat(flat)).unwrap_err();
+    let err = g.merge(State::from_flat(flat).unwrap()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "Variable type mismatch at a/0: expected Param, found Intermediate"
@@ -158,7 +158,7 @@ fn merge_is_strict() {
     // wrong shape
     let mut flat = state.clone().into_flat();
     flat[0].1 = VariableState::new(nnx_core::Param, Array1::<f32>::zeros(5));
-    let err = g.merge(State::from_flat(flat)).unwrap_err();
+    let err = g.merge(State::from_flat(flat).unwrap()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "shape mismatch at a/0: expected (2,), found (5,)"
@@ -166,7 +166,7 @@ fn merge_is_strict() {
     // wrong dtype
     let mut flat = state.clone().into_flat();
     flat[0].1 = VariableState::new(nnx_core::Param, Array1::<f64>::zeros(2));
-    let err = g.merge(State::from_flat(flat)).unwrap_err();
+    let err = g.merge(State::from_flat(flat).unwrap()).unwrap_err();
     assert!(
         err.to_string().starts_with(
             "type mismatch at a/0: expected ndarray::ArrayBase<ndarray::data_repr::OwnedRepr<f32>"
@@ -180,7 +180,7 @@ fn merge_is_strict() {
         vec![Key::from("zz")],
         VariableState::new(nnx_core::Param, 1.0f32),
     ));
-    let err = g.merge(State::from_flat(flat)).unwrap_err();
+    let err = g.merge(State::from_flat(flat).unwrap()).unwrap_err();
     assert!(matches!(&err, Error::Many(v) if v.len() == 2), "{err}");
 }
 
@@ -188,12 +188,52 @@ fn merge_is_strict() {
 fn merge_state_later_wins_and_diff() {
     let a = vec![Param::new(1.0f32), Param::new(2.0f32)].state();
     let b = vec![Param::new(9.0f32)].state();
-    let merged = State::merge([a.clone(), b.clone()]);
+    let merged = State::merge([a.clone(), b.clone()]).unwrap();
     let v = merged.leaf(&[Key::from(0usize)]).unwrap();
     assert_eq!(v.value.as_any().downcast_ref::<f32>(), Some(&9.0));
     assert_eq!(merged.len(), 2);
     let d = a.diff(&b);
     assert_eq!(d.flat_state().paths(), vec![vec![Key::from(1usize)]]);
+}
+
+/// Issue 11 item 6: a leaf at `a` and one at `a/b` cannot both live in a State;
+/// building or merging such States is an error naming both paths, never a silent
+/// loss of one leaf.
+#[test]
+fn leaf_below_leaf_is_an_error_not_a_loss() {
+    let k = |s: &'static str| Key::from(s);
+    let at_a = (vec![k("a")], VariableState::new(nnx_core::Param, 1.0f32));
+    let at_ab = (
+        vec![k("a"), k("b")],
+        VariableState::new(nnx_core::Param, 2.0f32),
+    );
+    let message = "unexpected Variable at a/b: expected no Variable there, found a Variable \
+                   below the Variable at a (a leaf cannot also hold a subtree)";
+    for order in [
+        vec![at_a.clone(), at_ab.clone()],
+        vec![at_ab.clone(), at_a.clone()],
+    ] {
+        let err = State::from_flat(order.clone()).unwrap_err();
+        assert_eq!(err.to_string(), message);
+        let err = FlatState::new(order).to_nested_state().unwrap_err();
+        assert_eq!(err.to_string(), message);
+    }
+    let a = State::from_flat([at_a]).unwrap();
+    let ab = State::from_flat([at_ab]).unwrap();
+    assert_eq!(
+        State::merge([a.clone(), ab.clone()])
+            .unwrap_err()
+            .to_string(),
+        message
+    );
+    assert_eq!(State::merge([ab, a]).unwrap_err().to_string(), message);
+    // The root leaf (a bare Variable's state) is below nothing but above everything.
+    let root = Param::new(0.0f32).state();
+    let err = State::merge([root, vec![Param::new(1.0f32)].state()]).unwrap_err();
+    assert!(
+        err.to_string().contains("below the Variable at <root>"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -238,13 +278,14 @@ fn update_is_strict_and_atomic() {
         VariableState::new(nnx_core::Param, 1.0f32),
     ));
     flat[0].1 = VariableState::new(nnx_core::Param, Array1::from_elem(2, 8.0f32));
-    assert!(m.update(State::from_flat(flat)).is_err());
+    assert!(m.update(State::from_flat(flat).unwrap()).is_err());
     assert_eq!(m["a"][0][0], 4.0);
     // wrong shape
     let bad = State::from_flat(vec![(
         vec![Key::from("a"), Key::from(0usize)],
         VariableState::new(nnx_core::Param, Array1::<f32>::zeros(3)),
-    )]);
+    )])
+    .unwrap();
     assert_eq!(
         m.update(bad).unwrap_err().to_string(),
         "shape mismatch at a/0: expected (2,), found (3,)"

@@ -48,7 +48,7 @@
 //! let state = State::from_flat(vec![(
 //!     vec![Key::from("kernel")],
 //!     VariableState::new(Param, ndarray::arr2(&[[1.0f32, 2.0]])),
-//! )]);
+//! )]).unwrap();
 //! let bytes = checkpoint::save_state_to_bytes(&state).unwrap();
 //! let loaded = checkpoint::load_state_from_bytes(&bytes).unwrap();
 //! let leaf = loaded.leaf(&[Key::from("kernel")]).unwrap();
@@ -295,7 +295,7 @@ fn st_error(e: safetensors::SafeTensorError) -> Error {
 ///
 /// ```
 /// use nnx_core::prelude::*;
-/// let state = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(Param, 1.5f32))]);
+/// let state = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(Param, 1.5f32))]).unwrap();
 /// let file = std::env::temp_dir().join(format!("nnx-doc-save-{}.safetensors", std::process::id()));
 /// nnx_core::checkpoint::save_state(&state, &file).unwrap();
 /// assert_eq!(nnx_core::checkpoint::load_state(&file).unwrap(), state);
@@ -315,7 +315,7 @@ pub fn save_state(state: &State, path: impl AsRef<FsPath>) -> Result<()> {
 ///
 /// ```
 /// use nnx_core::prelude::*;
-/// let state = State::from_flat(vec![(vec![Key::from("n")], VariableState::new(BatchStat, 3i64))]);
+/// let state = State::from_flat(vec![(vec![Key::from("n")], VariableState::new(BatchStat, 3i64))]).unwrap();
 /// let bytes = nnx_core::checkpoint::save_state_to_bytes(&state).unwrap();
 /// assert_eq!(nnx_core::checkpoint::load_state_from_bytes(&bytes).unwrap(), state);
 /// ```
@@ -339,7 +339,7 @@ pub fn save_state_to_bytes(state: &State) -> Result<Vec<u8>> {
 /// let state = State::from_flat(vec![(
 ///     vec![Key::from("layers"), Key::from(0usize), Key::from("b")],
 ///     VariableState::new(Param, ndarray::Array1::<f64>::zeros(2)),
-/// )]);
+/// )]).unwrap();
 /// let file = std::env::temp_dir().join(format!("nnx-doc-load-{}.safetensors", std::process::id()));
 /// nnx_core::checkpoint::save_state(&state, &file).unwrap();
 /// let loaded = nnx_core::checkpoint::load_state(&file).unwrap();
@@ -360,7 +360,7 @@ pub fn load_state(path: impl AsRef<FsPath>) -> Result<State> {
 /// use nnx_core::prelude::*;
 /// static MINE: KindInfo = KindInfo::new("Mine", Some(nnx_core::Param.info()), None);
 /// let mine = Kind::from_static(&MINE);
-/// let state = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(mine, 1u8))]);
+/// let state = State::from_flat(vec![(vec![Key::from("w")], VariableState::new(mine, 1u8))]).unwrap();
 /// let file = std::env::temp_dir().join(format!("nnx-doc-with-{}.safetensors", std::process::id()));
 /// nnx_core::checkpoint::save_state(&state, &file).unwrap();
 /// assert!(nnx_core::checkpoint::load_state(&file).is_err());
@@ -425,13 +425,19 @@ fn records_to_state(
         };
         leaves.push((r.path, leaf));
     }
-    let state = State::from_flat(leaves);
-    if state.len() != n {
-        // One tensor's path is a prefix of another's ("a" and "a.b"): a tree
-        // cannot hold both.
-        return Err(checkpoint_error(
+    // A tensor path that is a prefix of another ("a" and "a.b") is an error here.
+    let state = State::from_flat(leaves).map_err(|e| {
+        checkpoint_error(
             "<header>",
             "no tensor path that is a prefix of another",
+            e.to_string(),
+        )
+    })?;
+    if state.len() != n {
+        // Two tensors name the same path: one would be lost.
+        return Err(checkpoint_error(
+            "<header>",
+            "one tensor per path",
             format!("{n} tensors on {} distinct leaves", state.len()),
         ));
     }

@@ -203,7 +203,7 @@ fn apply<M: Module>(
         return Err(collect_errors(report.problems));
     }
     if !converted.is_empty() {
-        model.update(State::from_flat(converted))?;
+        model.update(State::from_flat(converted)?)?;
     }
     Ok(report)
 }

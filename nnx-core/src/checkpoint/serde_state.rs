@@ -16,7 +16,7 @@
 //! let state = State::from_flat(vec![(
 //!     vec![Key::from("layers"), Key::from(0usize), Key::from("bias")],
 //!     VariableState::new(Param, ndarray::arr1(&[0.5f32, 1.0]).into_dyn()),
-//! )]);
+//! )]).unwrap();
 //! let json = serde_json::to_string(&state).unwrap();
 //! assert_eq!(
 //!     json,
@@ -253,7 +253,7 @@ impl<'de> Deserialize<'de> for State {
         let node = NodeDe::deserialize(d)?;
         let mut out = Vec::new();
         flatten(node, &mut Vec::new(), &mut out).map_err(D::Error::custom)?;
-        Ok(State::from_flat(out))
+        State::from_flat(out).map_err(D::Error::custom)
     }
 }
 

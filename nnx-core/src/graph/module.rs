@@ -190,7 +190,7 @@ pub trait Module: Field {
         let mut p = Popper::new(list, false);
         self.walk_field_mut(&ROOT, &mut p, false);
         Ok(F::states(
-            p.parts.into_iter().map(State::from_flat).collect(),
+            p.parts.into_iter().map(State::from_subset).collect(),
         ))
     }
 

@@ -36,8 +36,9 @@ pub fn ones<A: Float>() -> Init<A> {
 /// ```
 pub fn constant<A: Clone + Send + Sync + 'static>(value: A) -> Init<A> {
     Arc::new(move |_key: Key, shape: &[usize]| {
-        let n = random::num_elements(shape)?;
-        random::array_from_vec(shape, vec![value.clone(); n])
+        let (n, mut v) = random::vec_for::<A>(shape)?;
+        v.resize(n, value.clone());
+        random::array_from_vec(shape, v)
     })
 }
 

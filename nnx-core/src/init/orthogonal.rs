@@ -75,7 +75,8 @@ fn orthogonal_impl<A: Float>(
             format!("column_axis={column_axis}"),
         )
     })?;
-    let total = random::num_elements(shape)?;
+    // The QR works on an f64 copy of the whole matrix.
+    let total = random::num_elements::<f64>(shape)?;
     if total == 0 {
         return random::array_from_vec(shape, vec![A::ZERO; 0]);
     }
@@ -152,8 +153,9 @@ pub fn delta_orthogonal<A: Float>(scale: f64, column_axis: isize) -> Init<A> {
             ));
         }
         let ortho = orthogonal_impl::<A>(scale, column_axis, key, &shape[r - 2..])?;
-        let n = random::num_elements(shape)?;
-        let mut w = random::array_from_vec(shape, vec![A::ZERO; n])?;
+        let (n, mut zeros) = random::vec_for::<A>(shape)?;
+        zeros.resize(n, A::ZERO);
+        let mut w = random::array_from_vec(shape, zeros)?;
         if n == 0 {
             return Ok(w);
         }

@@ -7,14 +7,14 @@ use ndarray::ArrayD;
 
 use super::key::Key;
 use super::threefry::hash_index;
-use super::{array_from_vec, num_elements};
+use super::{array_from_vec, vec_for};
 use crate::Result;
 
 /// Fills a vector with one value per flat index, from the two hash words.
 fn generate<T>(key: Key, shape: &[usize], f: impl Fn([u32; 2]) -> T) -> Result<ArrayD<T>> {
-    let n = num_elements(shape)?;
+    let (n, mut v) = vec_for::<T>(shape)?;
     let k = key.data();
-    let v: Vec<T> = (0..n as u64).map(|i| f(hash_index(k, i))).collect();
+    v.extend((0..n as u64).map(|i| f(hash_index(k, i))));
     array_from_vec(shape, v)
 }
 

@@ -45,18 +45,44 @@ pub(crate) fn fmt_shape(shape: &[usize]) -> String {
     }
 }
 
-/// The number of elements of `shape`, or an error if it overflows `usize`.
-pub(crate) fn num_elements(shape: &[usize]) -> Result<usize> {
-    shape
+/// The number of elements of `shape`, or an error if it overflows `usize` or
+/// that many `T` overflow what one allocation can hold (`isize::MAX` bytes).
+pub(crate) fn num_elements<T>(shape: &[usize]) -> Result<usize> {
+    let too_big = || {
+        Error::invalid_argument(
+            "random",
+            format!(
+                "a shape of at most {} bytes of {}",
+                isize::MAX,
+                std::any::type_name::<T>()
+            ),
+            fmt_shape(shape),
+        )
+    };
+    let n = shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| {
-            Error::invalid_argument(
-                "random",
-                "a shape whose size fits in usize",
-                fmt_shape(shape),
-            )
-        })
+        .ok_or_else(too_big)?;
+    match n.checked_mul(std::mem::size_of::<T>()) {
+        Some(bytes) if isize::try_from(bytes).is_ok() => Ok(n),
+        _ => Err(too_big()),
+    }
+}
+
+/// An empty vector with room for the elements of `shape`, and their number; an
+/// error instead of a panic or an abort when the size overflows or the memory
+/// cannot be reserved.
+pub(crate) fn vec_for<T>(shape: &[usize]) -> Result<(usize, Vec<T>)> {
+    let n = num_elements::<T>(shape)?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::invalid_argument(
+            "random",
+            format!("memory for {n} elements of {}", std::any::type_name::<T>()),
+            format!("shape {} could not be allocated", fmt_shape(shape)),
+        )
+    })?;
+    Ok((n, v))
 }
 
 /// Wraps a flat row-major vector as an array of `shape`.
