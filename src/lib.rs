@@ -107,3 +107,23 @@ pub use nnx_tensor as tensor;
 /// assert_eq!(g, grads);
 /// ```
 pub use nnx_tensor::{grad, value_and_grad};
+
+/// optax for nnx (`nnx-optim`): gradient transformations, optimizers,
+/// schedules and losses, with optax's numerics.
+///
+/// ```
+/// let tx = nnx::optax::adamw(1e-3).weight_decay(1e-4);
+/// assert_eq!(tx.b1, 0.9);
+/// ```
+pub use nnx_optim::optax;
+
+/// Flax's `nnx.Optimizer` and its Variable types (`OptState`, `OptArray`,
+/// `OptVariable`); see [`nnx_optim::Optimizer`].
+///
+/// ```
+/// use nnx::prelude::*;
+/// let model = vec![Param::new(nnx::tensor::Tensor::ones(&[2]))];
+/// let opt = nnx::Optimizer::new(&model, nnx::optax::sgd(0.1), Param).unwrap();
+/// assert_eq!(opt.step(), 0);
+/// ```
+pub use nnx_optim::{OptArray, OptState, OptVariable, Optimizer};

@@ -1,0 +1,118 @@
+"""optax reference data for nnx-optim's conformance tests.
+
+Each case applies one optax transformation (an alias, or a chain with clipping
+and schedules) to fixed parameters and a fixed sequence of gradients and records
+the parameters after every step; schedules are recorded at many steps. Output:
+nnx-optim/tests/data/optax_reference.json (run from the repository root).
+"""
+
+import json
+
+import numpy as np
+import optax
+import jax
+import jax.numpy as jnp
+
+from reference_json import arr
+
+STEPS = 8
+rng = np.random.default_rng(0)
+PARAMS = {
+    "bias": rng.normal(size=(3,)).astype(np.float32),
+    "kernel": rng.normal(size=(2, 3)).astype(np.float32),
+}
+# Gradients of mixed sizes so that global-norm clipping triggers on some steps.
+GRADS = [
+    {k: (rng.normal(size=v.shape) * (0.2 + 1.5 * (i % 3))).astype(np.float32) for k, v in PARAMS.items()}
+    for i in range(STEPS)
+]
+# One gradient entry exactly zero, to exercise sign(0) and zero norms.
+GRADS[2]["bias"][1] = 0.0
+
+
+def kernel_only(params):
+    return {k: k == "kernel" for k in params}
+
+
+SCHEDULES = {
+    "constant": optax.constant_schedule(0.3),
+    "linear": optax.linear_schedule(1.0, 0.1, 50, 10),
+    "polynomial": optax.polynomial_schedule(1.0, 0.01, 2.0, 80, 5),
+    "polynomial_frac_power": optax.polynomial_schedule(0.5, 0.0, 0.7, 60),
+    "exponential": optax.exponential_decay(0.1, 10, 0.5),
+    "exponential_staircase_end": optax.exponential_decay(0.1, 7, 0.5, 3, True, 0.01),
+    "exponential_growth_end": optax.exponential_decay(0.01, 10, 1.5, 0, False, 0.05),
+    "cosine": optax.cosine_decay_schedule(0.2, 90, 0.1),
+    "cosine_exponent": optax.cosine_decay_schedule(1.0, 50, 0.0, 2.0),
+    "warmup_cosine": optax.warmup_cosine_decay_schedule(0.0, 1e-3, 20, 150, 1e-5),
+    "piecewise": optax.piecewise_constant_schedule(0.1, {30: 0.5, 10: 0.1, 60: 2.0}),
+    "join": optax.join_schedules(
+        [optax.constant_schedule(0.5), optax.linear_schedule(0.5, 0.0, 40), optax.constant_schedule(0.01)],
+        [20, 100],
+    ),
+}
+SCHEDULE_STEPS = list(range(0, 220)) + [1000, 100000, 2**31 - 1]
+
+CASES = {
+    "sgd": optax.sgd(0.1),
+    "sgd_momentum": optax.sgd(0.1, momentum=0.9),
+    "sgd_nesterov": optax.sgd(0.1, momentum=0.9, nesterov=True),
+    "sgd_polynomial": optax.sgd(SCHEDULES["polynomial"]),
+    "adam": optax.adam(1e-2),
+    "adam_nesterov_eps_root": optax.adam(1e-2, b1=0.8, b2=0.99, eps=1e-6, eps_root=1e-8, nesterov=True),
+    "adamw": optax.adamw(1e-2, weight_decay=0.1),
+    "adamw_masked": optax.adamw(1e-2, weight_decay=0.1, mask=kernel_only),
+    "adamw_schedule": optax.adamw(SCHEDULES["warmup_cosine"], weight_decay=1e-4),
+    "rmsprop": optax.rmsprop(1e-2),
+    "rmsprop_momentum": optax.rmsprop(
+        1e-2, decay=0.8, eps=1e-4, initial_scale=0.1, eps_in_sqrt=False, momentum=0.9, nesterov=True,
+        bias_correction=True,
+    ),
+    "adagrad": optax.adagrad(0.1),
+    "lion": optax.lion(1e-2),
+    "lion_masked": optax.lion(1e-2, weight_decay=0.5, mask=kernel_only),
+    "lamb": optax.lamb(1e-2, weight_decay=0.1),
+    "clip_global_norm_adam_warmup_cosine": optax.chain(
+        optax.clip_by_global_norm(1.0), optax.adam(SCHEDULES["warmup_cosine"])
+    ),
+    "clip_sgd_exponential": optax.chain(optax.clip(0.5), optax.sgd(SCHEDULES["exponential"], momentum=0.5)),
+    "decay_then_piecewise": optax.chain(
+        optax.add_decayed_weights(1e-2), optax.scale_by_learning_rate(SCHEDULES["piecewise"])
+    ),
+    "scheduled_weight_decay": optax.chain(
+        optax.add_decayed_weights(SCHEDULES["linear"]), optax.scale(-0.1)
+    ),
+    "multi_steps_adam": optax.MultiSteps(optax.adam(1e-2), every_k_schedule=3),
+    "multi_steps_sum_sgd": optax.MultiSteps(optax.sgd(0.1, momentum=0.9), every_k_schedule=2, use_grad_mean=False),
+}
+
+
+def run(tx):
+    params = jax.tree.map(jnp.asarray, PARAMS)
+    state = tx.init(params)
+    out = []
+    for g in GRADS:
+        updates, state = tx.update(jax.tree.map(jnp.asarray, g), state, params)
+        params = optax.apply_updates(params, updates)
+        out.append({k: arr(v) for k, v in params.items()})
+    return out
+
+
+def main():
+    data = {
+        "params": {k: arr(v) for k, v in PARAMS.items()},
+        "grads": [{k: arr(v) for k, v in g.items()} for g in GRADS],
+        "cases": {name: run(tx) for name, tx in CASES.items()},
+        "schedule_steps": SCHEDULE_STEPS,
+        "schedules": {
+            name: [float(np.float32(s(jnp.asarray(i, jnp.int32)))) for i in SCHEDULE_STEPS]
+            for name, s in SCHEDULES.items()
+        },
+    }
+    with open("nnx-optim/tests/data/optax_reference.json", "w") as f:
+        json.dump(data, f)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
