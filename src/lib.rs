@@ -127,3 +127,11 @@ pub use nnx_optim::optax;
 /// assert_eq!(opt.step(), 0);
 /// ```
 pub use nnx_optim::{OptArray, OptState, OptVariable, Optimizer};
+
+/// Resolves the optimizer's Variable type names when loading a checkpoint; see
+/// [`nnx_optim::resolve_kind`].
+///
+/// ```
+/// assert_eq!(nnx::resolve_opt_kind("OptArray"), Some(nnx::OptArray));
+/// ```
+pub use nnx_optim::resolve_kind as resolve_opt_kind;

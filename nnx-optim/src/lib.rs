@@ -33,7 +33,7 @@ mod state;
 mod transform;
 
 pub use optimizer::Optimizer;
-pub use state::{OptArray, OptState, OptVariable, TransformState};
+pub use state::{resolve_kind, OptArray, OptState, OptVariable, TransformState};
 
 /// optax for nnx: gradient transformations, optimizers, schedules, losses, and
 /// the functional `init` / `update` / `apply_updates` over States.

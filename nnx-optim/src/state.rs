@@ -302,3 +302,26 @@ pub(crate) fn tensor_of(path: &[Key], leaf: &VariableState) -> Result<Tensor> {
 pub(crate) fn tensors(arrays: Vec<ArrayD<f32>>) -> Vec<Tensor> {
     arrays.into_iter().map(Tensor::new).collect()
 }
+
+/// Resolves Variable type names in checkpoints: the optimizer's types
+/// (`OptState`, `OptArray`, `OptVariable`) and nnx's built-in ones. Pass it to
+/// `checkpoint::load_state_with` to load a saved `optimizer.state()`.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_optim::{optax, Optimizer};
+/// let model = vec![Param::new(nnx_tensor::Tensor::zeros(&[2]))];
+/// let mut opt = Optimizer::new(&model, optax::adam(1e-3), Param).unwrap();
+/// let bytes = nnx_core::checkpoint::save_state_to_bytes(&opt.state()).unwrap();
+/// let saved = nnx_core::checkpoint::load_state_from_bytes_with(&bytes, &nnx_optim::resolve_kind).unwrap();
+/// opt.load_state(&saved).unwrap();
+/// assert_eq!(nnx_optim::resolve_kind("Param"), Some(nnx_core::Param));
+/// ```
+pub fn resolve_kind(name: &str) -> Option<nnx_core::Kind> {
+    match name {
+        "OptState" => Some(OptState),
+        "OptArray" => Some(OptArray),
+        "OptVariable" => Some(OptVariable),
+        _ => nnx_core::checkpoint::builtin_kind(name),
+    }
+}

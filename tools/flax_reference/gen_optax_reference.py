@@ -12,6 +12,7 @@ import numpy as np
 import optax
 import jax
 import jax.numpy as jnp
+from flax import nnx
 
 from reference_json import arr
 
@@ -98,11 +99,37 @@ def run(tx):
     return out
 
 
+class Lin(nnx.Module):
+    def __init__(self):
+        self.kernel = nnx.Param(jnp.ones((2, 1), jnp.float32))
+        self.bias = nnx.Param(jnp.zeros((1,), jnp.float32))
+
+
+class Model(nnx.Module):
+    def __init__(self):
+        self.l = Lin()
+        self.stat = nnx.BatchStat(jnp.zeros((), jnp.float32))
+
+
+def flax_optimizer():
+    """`nnx.state(optimizer)` and `nnx.state(model)` as Flax prints them, after
+    one adamw step (scheduled learning rate) with all-ones gradients."""
+    model = Model()
+    opt = nnx.Optimizer(
+        model, optax.adamw(optax.linear_schedule(1e-3, 0.0, 10), weight_decay=1e-4), wrt=nnx.Param
+    )
+    init = str(nnx.state(opt))
+    grads = jax.tree.map(jnp.ones_like, nnx.state(model, nnx.Param))
+    opt.update(model, grads)
+    return {"init": init, "optimizer": str(nnx.state(opt)), "model": str(nnx.state(model))}
+
+
 def main():
     data = {
         "params": {k: arr(v) for k, v in PARAMS.items()},
         "grads": [{k: arr(v) for k, v in g.items()} for g in GRADS],
         "cases": {name: run(tx) for name, tx in CASES.items()},
+        "flax_optimizer": flax_optimizer(),
         "schedule_steps": SCHEDULE_STEPS,
         "schedules": {
             name: [float(np.float32(s(jnp.asarray(i, jnp.int32)))) for i in SCHEDULE_STEPS]
