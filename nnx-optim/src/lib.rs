@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod alias;
+mod losses;
 mod optimizer;
 mod schedule;
 mod state;
@@ -45,6 +46,10 @@ pub use state::{resolve_kind, OptArray, OptState, OptVariable, TransformState};
 /// ```
 pub mod optax {
     pub use crate::alias::{adagrad, adam, adamw, lamb, lion, rmsprop, sgd, Adagrad, Adam, Lamb, Lion, RmsProp, Sgd};
+    pub use crate::losses::{
+        cosine_distance, huber_loss, l2_loss, sigmoid_binary_cross_entropy, softmax_cross_entropy,
+        softmax_cross_entropy_with_integer_labels, squared_error,
+    };
     pub use crate::optimizer::{apply_updates, init, update};
     pub use crate::schedule::{
         constant_schedule, cosine_decay_schedule, exponential_decay, join_schedules, linear_schedule,

@@ -124,12 +124,51 @@ def flax_optimizer():
     return {"init": init, "optimizer": str(nnx.state(opt)), "model": str(nnx.state(model))}
 
 
+def losses():
+    """Each loss's per-example values and its vjp with a fixed cotangent, on
+    inputs that include very large logits."""
+    r = np.random.default_rng(1)
+    logits = (r.normal(size=(4, 5)) * 3).astype(np.float32)
+    logits[1] = [1e4, -1e4, 3e3, 0.0, 5.0]
+    labels = np.array([0, 2, 4, 1], np.int32)
+    onehot = np.eye(5, dtype=np.float32)[labels]
+    onehot[3] = [0.1, 0.2, 0.3, 0.4, 0.0]
+    bin_logits = np.array([[-200.0, -3.0, 0.0], [0.5, 40.0, 1e4]], np.float32)
+    bin_labels = np.array([[0.0, 1.0, 1.0], [0.3, 0.0, 1.0]], np.float32)
+    preds = (r.normal(size=(3, 4)) * 2).astype(np.float32)
+    targets = (r.normal(size=(3, 4)) * 2).astype(np.float32)
+    cases = {
+        "softmax_cross_entropy_with_integer_labels": (
+            lambda x: optax.softmax_cross_entropy_with_integer_labels(x, labels), [logits]),
+        "softmax_cross_entropy": (optax.softmax_cross_entropy, [logits, onehot]),
+        "sigmoid_binary_cross_entropy": (optax.sigmoid_binary_cross_entropy, [bin_logits, bin_labels]),
+        "squared_error": (optax.squared_error, [preds, targets]),
+        "l2_loss": (optax.l2_loss, [preds, targets]),
+        "huber_loss": (lambda p, t: optax.huber_loss(p, t, delta=1.5), [preds, targets]),
+        "cosine_distance": (lambda p, t: optax.cosine_distance(p, t, epsilon=0.1), [preds, targets]),
+    }
+    out = {}
+    for name, (fn, args) in cases.items():
+        value, vjp = jax.vjp(fn, *[jnp.asarray(a) for a in args])
+        cot = r.uniform(0.5, 1.5, size=value.shape).astype(np.float32)
+        grads = vjp(jnp.asarray(cot))
+        out[name] = {
+            "inputs": [arr(a) for a in args],
+            "value": arr(value),
+            "cotangent": arr(cot),
+            "grads": [arr(g) for g in grads],
+        }
+    out["labels"] = arr(labels)
+    return out
+
+
 def main():
     data = {
         "params": {k: arr(v) for k, v in PARAMS.items()},
         "grads": [{k: arr(v) for k, v in g.items()} for g in GRADS],
         "cases": {name: run(tx) for name, tx in CASES.items()},
         "flax_optimizer": flax_optimizer(),
+        "losses": losses(),
         "schedule_steps": SCHEDULE_STEPS,
         "schedules": {
             name: [float(np.float32(s(jnp.asarray(i, jnp.int32)))) for i in SCHEDULE_STEPS]
