@@ -135,3 +135,13 @@ pub use nnx_optim::{OptArray, OptState, OptVariable, Optimizer};
 /// assert_eq!(nnx::resolve_opt_kind("OptArray"), Some(nnx::OptArray));
 /// ```
 pub use nnx_optim::resolve_kind as resolve_opt_kind;
+
+/// Flax's `nnx.metrics` (`Average`, `Accuracy`, `Welford`, `MultiMetric`); see
+/// [`nnx_optim::metrics`].
+///
+/// ```
+/// let mut avg = nnx::metrics::Average::new("loss");
+/// avg.update(&nnx::metrics::Batch::new().scalar("loss", 2.0)).unwrap();
+/// assert_eq!(avg.compute().scalar(), Some(2.0));
+/// ```
+pub use nnx_optim::metrics;

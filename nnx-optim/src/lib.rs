@@ -28,6 +28,7 @@
 
 mod alias;
 mod losses;
+pub mod metrics;
 mod optimizer;
 mod schedule;
 mod state;

@@ -162,6 +162,44 @@ def losses():
     return out
 
 
+def metrics():
+    """nnx.MultiMetric(accuracy, binary accuracy, loss average, loss Welford)
+    over a few batches (one masked): compute() after each, the final state's
+    print, and compute() after reset()."""
+    r = np.random.default_rng(2)
+    m = nnx.MultiMetric(
+        accuracy=nnx.metrics.Accuracy(),
+        loss=nnx.metrics.Average("loss"),
+        spread=nnx.metrics.Welford("loss"),
+    )
+    binary = nnx.metrics.Accuracy(threshold=0.25)
+    batches, computed = [], []
+    for i in range(4):
+        logits = r.normal(size=(6, 3)).astype(np.float32)
+        labels = r.integers(0, 3, size=(6,)).astype(np.int32)
+        loss = (r.normal(size=(6,)) ** 2).astype(np.float32)
+        mask = (r.uniform(size=(6,)) > 0.3) if i == 2 else None
+        kwargs = dict(logits=jnp.asarray(logits), labels=jnp.asarray(labels), loss=jnp.asarray(loss))
+        if mask is not None:
+            kwargs["mask"] = jnp.asarray(mask)
+        m.update(**kwargs)
+        binary.update(logits=jnp.asarray(logits[:, 0]), labels=jnp.asarray(labels))
+        c = m.compute()
+        computed.append({
+            "accuracy": float(c["accuracy"]),
+            "loss": float(c["loss"]),
+            "spread": [float(c["spread"].mean), float(c["spread"].standard_error_of_mean),
+                       float(c["spread"].standard_deviation)],
+            "binary": float(binary.compute()),
+        })
+        batches.append({"logits": arr(logits), "labels": arr(labels), "loss": arr(loss),
+                        "mask": None if mask is None else arr(mask)})
+    state = str(nnx.state(m))
+    m.reset()
+    return {"batches": batches, "computed": computed, "state": state,
+            "after_reset_loss_is_nan": bool(np.isnan(m.compute()["loss"]))}
+
+
 def main():
     data = {
         "params": {k: arr(v) for k, v in PARAMS.items()},
@@ -169,6 +207,7 @@ def main():
         "cases": {name: run(tx) for name, tx in CASES.items()},
         "flax_optimizer": flax_optimizer(),
         "losses": losses(),
+        "metrics": metrics(),
         "schedule_steps": SCHEDULE_STEPS,
         "schedules": {
             name: [float(np.float32(s(jnp.asarray(i, jnp.int32)))) for i in SCHEDULE_STEPS]
