@@ -9,8 +9,9 @@ use nnx_core::Result;
 use crate::schedule::ScalarOrSchedule;
 use crate::state::TransformState;
 use crate::transform::{
-    add_decayed_weights, chain, identity, masked, scale_by_adam, scale_by_learning_rate, scale_by_lion,
-    scale_by_rms, scale_by_rss, scale_by_trust_ratio, trace, Chain, GradientTransformation, Leaf, Mask,
+    add_decayed_weights, chain, identity, masked, scale_by_adam, scale_by_learning_rate,
+    scale_by_lion, scale_by_rms, scale_by_rss, scale_by_trust_ratio, trace, Chain,
+    GradientTransformation, Leaf, Mask,
 };
 
 /// Implements [`GradientTransformation`] by delegating to `build()`.
@@ -33,7 +34,10 @@ macro_rules! via_build {
 }
 
 /// Weight decay, masked when a mask is given (optax's `add_decayed_weights(wd, mask)`).
-fn decayed_weights(weight_decay: &ScalarOrSchedule, mask: &Option<Mask>) -> Box<dyn GradientTransformation> {
+fn decayed_weights(
+    weight_decay: &ScalarOrSchedule,
+    mask: &Option<Mask>,
+) -> Box<dyn GradientTransformation> {
     let tx = add_decayed_weights(weight_decay.clone());
     match mask {
         Some(m) => Box::new(masked(tx, m.clone())),
@@ -49,7 +53,11 @@ fn decayed_weights(weight_decay: &ScalarOrSchedule, mask: &Option<Mask>) -> Box<
 /// assert_eq!(tx.momentum, Some(0.9));
 /// ```
 pub fn sgd(learning_rate: impl Into<ScalarOrSchedule>) -> Sgd {
-    Sgd { learning_rate: learning_rate.into(), momentum: None, nesterov: false }
+    Sgd {
+        learning_rate: learning_rate.into(),
+        momentum: None,
+        nesterov: false,
+    }
 }
 
 /// See [`sgd`].
@@ -98,7 +106,10 @@ impl Sgd {
             Some(m) => Box::new(trace(m, self.nesterov)),
             None => Box::new(identity()),
         };
-        chain(vec![first, Box::new(scale_by_learning_rate(self.learning_rate.clone()))])
+        chain(vec![
+            first,
+            Box::new(scale_by_learning_rate(self.learning_rate.clone())),
+        ])
     }
 }
 via_build!(Sgd);
@@ -133,7 +144,10 @@ pub fn adam(learning_rate: impl Into<ScalarOrSchedule>) -> Adam {
 /// assert_eq!(tx.build().0.len(), 3);
 /// ```
 pub fn adamw(learning_rate: impl Into<ScalarOrSchedule>) -> Adam {
-    Adam { weight_decay: Some(1e-4.into()), ..adam(learning_rate) }
+    Adam {
+        weight_decay: Some(1e-4.into()),
+        ..adam(learning_rate)
+    }
 }
 
 /// [`adam`] and [`adamw`] (which has a weight decay).
@@ -233,8 +247,13 @@ impl Adam {
     /// assert_eq!(nnx_optim::optax::adam(1e-3).build().0.len(), 2);
     /// ```
     pub fn build(&self) -> Chain {
-        let mut txs: Vec<Box<dyn GradientTransformation>> =
-            vec![Box::new(scale_by_adam(self.b1, self.b2, self.eps, self.eps_root, self.nesterov))];
+        let mut txs: Vec<Box<dyn GradientTransformation>> = vec![Box::new(scale_by_adam(
+            self.b1,
+            self.b2,
+            self.eps,
+            self.eps_root,
+            self.nesterov,
+        ))];
         if let Some(wd) = &self.weight_decay {
             txs.push(decayed_weights(wd, &self.mask));
         }
@@ -389,7 +408,11 @@ via_build!(RmsProp);
 /// assert_eq!(tx.build().0.len(), 2);
 /// ```
 pub fn adagrad(learning_rate: impl Into<ScalarOrSchedule>) -> Adagrad {
-    Adagrad { learning_rate: learning_rate.into(), initial_accumulator_value: 0.1, eps: 1e-7 }
+    Adagrad {
+        learning_rate: learning_rate.into(),
+        initial_accumulator_value: 0.1,
+        eps: 1e-7,
+    }
 }
 
 /// See [`adagrad`].
@@ -430,7 +453,13 @@ via_build!(Adagrad);
 /// assert_eq!(tx.b2, 0.99);
 /// ```
 pub fn lion(learning_rate: impl Into<ScalarOrSchedule>) -> Lion {
-    Lion { learning_rate: learning_rate.into(), b1: 0.9, b2: 0.99, weight_decay: 1e-3.into(), mask: None }
+    Lion {
+        learning_rate: learning_rate.into(),
+        b1: 0.9,
+        b2: 0.99,
+        weight_decay: 1e-3.into(),
+        mask: None,
+    }
 }
 
 /// See [`lion`].
@@ -559,7 +588,13 @@ impl Lamb {
     /// ```
     pub fn build(&self) -> Chain {
         chain(vec![
-            Box::new(scale_by_adam(self.b1, self.b2, self.eps, self.eps_root, false)),
+            Box::new(scale_by_adam(
+                self.b1,
+                self.b2,
+                self.eps,
+                self.eps_root,
+                false,
+            )),
             decayed_weights(&self.weight_decay, &self.mask),
             Box::new(scale_by_trust_ratio()),
             Box::new(scale_by_learning_rate(self.learning_rate.clone())),

@@ -46,23 +46,26 @@ pub use state::{resolve_kind, OptArray, OptState, OptVariable, TransformState};
 /// let _tx = optax::chain(vec![Box::new(optax::clip_by_global_norm(1.0)), Box::new(optax::adamw(lr))]);
 /// ```
 pub mod optax {
-    pub use crate::alias::{adagrad, adam, adamw, lamb, lion, rmsprop, sgd, Adagrad, Adam, Lamb, Lion, RmsProp, Sgd};
+    pub use crate::alias::{
+        adagrad, adam, adamw, lamb, lion, rmsprop, sgd, Adagrad, Adam, Lamb, Lion, RmsProp, Sgd,
+    };
     pub use crate::losses::{
         cosine_distance, huber_loss, l2_loss, sigmoid_binary_cross_entropy, softmax_cross_entropy,
         softmax_cross_entropy_with_integer_labels, squared_error,
     };
     pub use crate::optimizer::{apply_updates, init, update};
     pub use crate::schedule::{
-        constant_schedule, cosine_decay_schedule, exponential_decay, join_schedules, linear_schedule,
-        piecewise_constant_schedule, polynomial_schedule, warmup_cosine_decay_schedule, ScalarOrSchedule,
-        Schedule,
+        constant_schedule, cosine_decay_schedule, exponential_decay, join_schedules,
+        linear_schedule, piecewise_constant_schedule, polynomial_schedule,
+        warmup_cosine_decay_schedule, ScalarOrSchedule, Schedule,
     };
     pub use crate::state::TransformState;
     pub use crate::transform::{
-        add_decayed_weights, chain, clip, clip_by_global_norm, identity, masked, scale, scale_by_adam,
-        scale_by_learning_rate, scale_by_lion, scale_by_rms, scale_by_rss, scale_by_schedule,
-        scale_by_trust_ratio, trace, AddDecayedWeights, Chain, ClipByGlobalNorm, GradientTransformation,
-        Identity, Leaf, Mask, Masked, MultiSteps, ScaleByAdam, ScaleByLearningRate, ScaleByLion, ScaleByRms,
-        ScaleByRss, ScaleByTrustRatio, Stateless, Trace,
+        add_decayed_weights, chain, clip, clip_by_global_norm, identity, masked, scale,
+        scale_by_adam, scale_by_learning_rate, scale_by_lion, scale_by_rms, scale_by_rss,
+        scale_by_schedule, scale_by_trust_ratio, trace, AddDecayedWeights, Chain, ClipByGlobalNorm,
+        GradientTransformation, Identity, Leaf, Mask, Masked, MultiSteps, ScaleByAdam,
+        ScaleByLearningRate, ScaleByLion, ScaleByRms, ScaleByRss, ScaleByTrustRatio, Stateless,
+        Trace,
     };
 }

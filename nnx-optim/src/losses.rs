@@ -12,7 +12,10 @@ fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
     }
     Err(Error::ShapeMismatch {
         path: op.into(),
-        expected: format!("labels of the logits' shape {}", nnx_core::repr::fmt_tuple_usize(a.shape())),
+        expected: format!(
+            "labels of the logits' shape {}",
+            nnx_core::repr::fmt_tuple_usize(a.shape())
+        ),
         found: nnx_core::repr::fmt_tuple_usize(b.shape()),
     })
 }
@@ -56,12 +59,21 @@ where
         .iter()
         .map(|&l| {
             l.try_into().map_err(|_| {
-                Error::invalid_argument("softmax_cross_entropy_with_integer_labels", "integer labels", "a label beyond i64")
+                Error::invalid_argument(
+                    "softmax_cross_entropy_with_integer_labels",
+                    "integer labels",
+                    "a label beyond i64",
+                )
             })
         })
         .collect::<Result<Vec<i64>>>()?;
-    let indices = ArrayD::from_shape_vec(IxDyn(&index_shape), indices)
-        .map_err(|e| Error::invalid_argument("softmax_cross_entropy_with_integer_labels", "labels", e.to_string()))?;
+    let indices = ArrayD::from_shape_vec(IxDyn(&index_shape), indices).map_err(|e| {
+        Error::invalid_argument(
+            "softmax_cross_entropy_with_integer_labels",
+            "labels",
+            e.to_string(),
+        )
+    })?;
     let label_logits = logits.take_along_axis(&indices, -1)?.reshape(batch)?;
     logits.logsumexp(&[-1], false)? - label_logits
 }
@@ -116,13 +128,21 @@ pub fn sigmoid_binary_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<
         .and(labels.array())
         .map_collect(|&x, &z| z * softplus(-x) + (1.0 - z) * softplus(x));
     let (x, z) = (logits.clone(), labels.clone());
-    Ok(Tensor::from_op("sigmoid_binary_cross_entropy", out, [logits, labels], move |g, needs| {
-        let dx = needs[0].then(|| {
-            Zip::from(g).and(x.array()).and(z.array()).map_collect(|&g, &x, &z| g * (sigmoid(x) - z))
-        });
-        let dz = needs[1].then(|| Zip::from(g).and(x.array()).map_collect(|&g, &x| -g * x));
-        [dx, dz]
-    }))
+    Ok(Tensor::from_op(
+        "sigmoid_binary_cross_entropy",
+        out,
+        [logits, labels],
+        move |g, needs| {
+            let dx = needs[0].then(|| {
+                Zip::from(g)
+                    .and(x.array())
+                    .and(z.array())
+                    .map_collect(|&g, &x, &z| g * (sigmoid(x) - z))
+            });
+            let dz = needs[1].then(|| Zip::from(g).and(x.array()).map_collect(|&g, &x| -g * x));
+            [dx, dz]
+        },
+    ))
 }
 
 /// `predictions - targets`, or `predictions` alone.
@@ -175,18 +195,33 @@ pub fn huber_loss(predictions: &Tensor, targets: Option<&Tensor>, delta: f32) ->
     });
     let saved = e.clone();
     Ok(Tensor::from_op("huber_loss", out, [&e], move |g, _| {
-        [Some(Zip::from(g).and(saved.array()).map_collect(|&g, &e| {
-            g * if e.abs() <= delta { e } else { delta * e.signum() }
-        }))]
+        [Some(Zip::from(g).and(saved.array()).map_collect(
+            |&g, &e| {
+                g * if e.abs() <= delta {
+                    e
+                } else {
+                    delta * e.signum()
+                }
+            },
+        ))]
     }))
 }
 
 /// `max(x, floor)` elementwise, passing the gradient where `x >= floor`.
 fn clip_min(x: &Tensor, floor: f32) -> Tensor {
     let saved = x.clone();
-    Tensor::from_op("clip", x.array().mapv(|v| v.max(floor)), [x], move |g, _| {
-        [Some(Zip::from(g).and(saved.array()).map_collect(|&g, &v| if v >= floor { g } else { 0.0 }))]
-    })
+    Tensor::from_op(
+        "clip",
+        x.array().mapv(|v| v.max(floor)),
+        [x],
+        move |g, _| {
+            [Some(
+                Zip::from(g)
+                    .and(saved.array())
+                    .map_collect(|&g, &v| if v >= floor { g } else { 0.0 }),
+            )]
+        },
+    )
 }
 
 /// optax's `cosine_distance(predictions, targets, epsilon)`: `1 -

@@ -179,7 +179,11 @@ pub trait Metric {
 }
 
 fn missing(argname: &str) -> Error {
-    Error::invalid_argument("metric update", format!("the argument '{argname}'"), "a batch without it")
+    Error::invalid_argument(
+        "metric update",
+        format!("the argument '{argname}'"),
+        "a batch without it",
+    )
 }
 
 /// `(sum of values where counted, number counted)`, with an optional mask of
@@ -188,7 +192,9 @@ fn masked_sum(values: &ArrayD<f32>, mask: Option<&ArrayD<bool>>) -> Result<(f32,
     match mask {
         None => Ok((values.sum(), values.len() as i32)),
         Some(m) if m.shape() == values.shape() => {
-            let total = Zip::from(values).and(m).fold(0.0f32, |acc, &v, &k| acc + if k { v } else { 0.0 });
+            let total = Zip::from(values)
+                .and(m)
+                .fold(0.0f32, |acc, &v, &k| acc + if k { v } else { 0.0 });
             Ok((total, m.iter().filter(|&&k| k).count() as i32))
         }
         Some(m) => Err(Error::ShapeMismatch {
@@ -227,9 +233,12 @@ impl Average {
     /// assert_eq!(nnx_optim::metrics::Average::new("values").argname, "values");
     /// ```
     pub fn new(argname: &str) -> Average {
-        Average { argname: argname.to_string(), total: MetricState::new(0.0), count: MetricState::new(0) }
+        Average {
+            argname: argname.to_string(),
+            total: MetricState::new(0.0),
+            count: MetricState::new(0),
+        }
     }
-
 }
 
 impl Average {
@@ -246,7 +255,9 @@ impl Average {
     /// assert_eq!(*m.count, 0);
     /// ```
     pub fn update(&mut self, batch: &Batch) -> Result<()> {
-        let values = batch.get(&self.argname).ok_or_else(|| missing(&self.argname))?;
+        let values = batch
+            .get(&self.argname)
+            .ok_or_else(|| missing(&self.argname))?;
         let (t, c) = masked_sum(values, batch.mask.as_ref())?;
         *self.total += t;
         *self.count += c;
@@ -326,7 +337,11 @@ impl Accuracy {
     /// assert_eq!(nnx_optim::metrics::Accuracy::new().threshold, None);
     /// ```
     pub fn new() -> Accuracy {
-        Accuracy { threshold: None, total: MetricState::new(0.0), count: MetricState::new(0) }
+        Accuracy {
+            threshold: None,
+            total: MetricState::new(0.0),
+            count: MetricState::new(0),
+        }
     }
 
     /// Binary accuracy: `(logits >= threshold) == (labels > 0)`.
@@ -335,7 +350,10 @@ impl Accuracy {
     /// assert_eq!(nnx_optim::metrics::Accuracy::with_threshold(0.5).threshold, Some(0.5));
     /// ```
     pub fn with_threshold(threshold: f32) -> Accuracy {
-        Accuracy { threshold: Some(threshold), ..Accuracy::new() }
+        Accuracy {
+            threshold: Some(threshold),
+            ..Accuracy::new()
+        }
     }
 }
 
@@ -366,18 +384,26 @@ impl Accuracy {
                 if logits.shape() != labels.shape() {
                     return Err(Error::ShapeMismatch {
                         path: "Accuracy logits".into(),
-                        expected: format!("the labels' shape {} (binary)", nnx_core::repr::fmt_tuple_usize(labels.shape())),
+                        expected: format!(
+                            "the labels' shape {} (binary)",
+                            nnx_core::repr::fmt_tuple_usize(labels.shape())
+                        ),
                         found: nnx_core::repr::fmt_tuple_usize(logits.shape()),
                     });
                 }
-                Zip::from(logits).and(labels).map_collect(|&x, &l| f32::from(u8::from((x >= t) == (l > 0))))
+                Zip::from(logits)
+                    .and(labels)
+                    .map_collect(|&x, &l| f32::from(u8::from((x >= t) == (l > 0))))
             }
             None => {
                 let classes = logits.ndim().checked_sub(1);
                 if classes.map(|a| &logits.shape()[..a]) != Some(labels.shape()) {
                     return Err(Error::ShapeMismatch {
                         path: "Accuracy logits".into(),
-                        expected: format!("the labels' shape {} plus a class axis", nnx_core::repr::fmt_tuple_usize(labels.shape())),
+                        expected: format!(
+                            "the labels' shape {} plus a class axis",
+                            nnx_core::repr::fmt_tuple_usize(labels.shape())
+                        ),
                         found: nnx_core::repr::fmt_tuple_usize(logits.shape()),
                     });
                 }
@@ -393,7 +419,9 @@ impl Accuracy {
                     }
                     best as i64
                 });
-                Zip::from(&argmax).and(labels).map_collect(|&a, &l| f32::from(u8::from(a == l)))
+                Zip::from(&argmax)
+                    .and(labels)
+                    .map_collect(|&a, &l| f32::from(u8::from(a == l)))
             }
         };
         let (t, c) = masked_sum(&correct, batch.mask.as_ref())?;
@@ -500,7 +528,9 @@ impl Welford {
     /// assert_eq!(*m.count, 0);
     /// ```
     pub fn update(&mut self, batch: &Batch) -> Result<()> {
-        let values = batch.get(&self.argname).ok_or_else(|| missing(&self.argname))?;
+        let values = batch
+            .get(&self.argname)
+            .ok_or_else(|| missing(&self.argname))?;
         let n = values.len() as i32;
         let original = *self.count;
         *self.count += n;
@@ -508,8 +538,16 @@ impl Welford {
         let batch_mean = values.mean().unwrap_or(f32::NAN);
         let delta = batch_mean - *self.mean;
         *self.mean += delta * n as f32 / count;
-        let var = values.iter().map(|v| (v - batch_mean) * (v - batch_mean)).sum::<f32>() / n as f32;
-        let m2 = if values.ndim() == 0 { 0.0 } else { var * n as f32 };
+        let var = values
+            .iter()
+            .map(|v| (v - batch_mean) * (v - batch_mean))
+            .sum::<f32>()
+            / n as f32;
+        let m2 = if values.ndim() == 0 {
+            0.0
+        } else {
+            var * n as f32
+        };
         *self.m2 += m2 + delta * delta * n as f32 * original as f32 / count;
         Ok(())
     }
@@ -671,7 +709,12 @@ impl MultiMetric {
     /// assert!(m.0.contains_key("acc"));
     /// ```
     pub fn new<'a>(metrics: impl IntoIterator<Item = (&'a str, AnyMetric)>) -> MultiMetric {
-        MultiMetric(metrics.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        MultiMetric(
+            metrics
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
     }
 
     /// Every metric's value, by name (Flax's `compute()` dict).
@@ -681,7 +724,10 @@ impl MultiMetric {
     /// assert!(m.compute()["acc"].scalar().unwrap().is_nan());
     /// ```
     pub fn compute(&self) -> BTreeMap<String, MetricValue> {
-        self.0.iter().map(|(k, m)| (k.clone(), Metric::compute(m))).collect()
+        self.0
+            .iter()
+            .map(|(k, m)| (k.clone(), Metric::compute(m)))
+            .collect()
     }
 
     /// Updates every metric with `batch`; on an error no metric changes.

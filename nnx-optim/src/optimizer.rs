@@ -15,8 +15,10 @@ use crate::transform::{GradientTransformation, Leaf};
 /// The leaves of a parameter State, in path order, checked to be float32.
 fn leaves(flat: &[(Path, VariableState)]) -> Result<Vec<Leaf<'_>>> {
     let mut errors = Vec::new();
-    let out: Vec<Leaf<'_>> =
-        flat.iter().filter_map(|(p, v)| Leaf::new(p, v).map_err(|e| errors.push(e)).ok()).collect();
+    let out: Vec<Leaf<'_>> = flat
+        .iter()
+        .filter_map(|(p, v)| Leaf::new(p, v).map_err(|e| errors.push(e)).ok())
+        .collect();
     match errors.len() {
         0 => Ok(out),
         1 => Err(errors.remove(0)),
@@ -46,7 +48,9 @@ fn grad_arrays(params: &[(Path, VariableState)], grads: &State) -> Result<Vec<Ar
             continue;
         }
         match (Leaf::new(path, g), p.value.shape_of()) {
-            (Ok(l), Some(shape)) if l.value.shape() == shape.as_slice() => out.push(l.value.to_owned()),
+            (Ok(l), Some(shape)) if l.value.shape() == shape.as_slice() => {
+                out.push(l.value.to_owned())
+            }
             (Ok(l), shape) => errors.push(Error::ShapeMismatch {
                 path: path_string(path).into(),
                 expected: nnx_core::repr::fmt_tuple_usize(&shape.unwrap_or_default()),
@@ -207,21 +211,30 @@ impl<W: Filter + Clone> Optimizer<W> {
     /// ```
     pub fn update<M: Module>(&mut self, model: &mut M, grads: &State) -> Result<()> {
         let flat = model.state_of(self.wrt.clone()).into_flat();
-        if flat.len() != self.paths.len() || flat.iter().zip(&self.paths).any(|((p, _), q)| p != q) {
+        if flat.len() != self.paths.len() || flat.iter().zip(&self.paths).any(|((p, _), q)| p != q)
+        {
             return Err(Error::invalid_argument(
                 "Optimizer::update",
-                format!("a model with the parameters the optimizer was made for ({} Variables)", self.paths.len()),
+                format!(
+                    "a model with the parameters the optimizer was made for ({} Variables)",
+                    self.paths.len()
+                ),
                 format!("{} Variables matching wrt", flat.len()),
             ));
         }
         let mut updates = grad_arrays(&flat, grads)?;
-        let next = self.tx.update(&mut updates, &self.opt_state, &leaves(&flat)?)?;
+        let next = self
+            .tx
+            .update(&mut updates, &self.opt_state, &leaves(&flat)?)?;
         let new_params = flat.iter().zip(&mut updates).map(|((path, var), u)| {
             // optax's apply_updates: p + u, written into the update's buffer.
             if let Some(nnx_core::value::ArrayRef::F32(p)) = var.value.array_ref() {
                 *u += &p;
             }
-            (path.clone(), var.with_value(Arc::new(Tensor::new(std::mem::take(u)))))
+            (
+                path.clone(),
+                var.with_value(Arc::new(Tensor::new(std::mem::take(u)))),
+            )
         });
         let new_params = State::from_flat(new_params.collect::<Vec<_>>())?;
         model.update(new_params)?;
@@ -269,7 +282,10 @@ impl<W: Filter + Clone> Optimizer<W> {
         for (p, _) in &mut flat {
             p.insert(0, Key::from("opt_state"));
         }
-        flat.push((vec![Key::from("step")], VariableState::new(OptState, self.step)));
+        flat.push((
+            vec![Key::from("step")],
+            VariableState::new(OptState, self.step),
+        ));
         // The paths are distinct by construction: parameter paths under distinct prefixes.
         State::from_flat(flat).unwrap_or_default()
     }
@@ -289,21 +305,29 @@ impl<W: Filter + Clone> Optimizer<W> {
     /// assert!(opt.load_state(&State::new()).is_err());
     /// ```
     pub fn load_state(&mut self, state: &State) -> Result<()> {
-        let restored = self.opt_state.restore(&[Key::from("opt_state")], &self.paths, state);
+        let restored = self
+            .opt_state
+            .restore(&[Key::from("opt_state")], &self.paths, state);
         let step = match state.leaf(&[Key::from("step")]) {
-            Some(l) if l.kind.is_subtype_of(OptState) => {
-                l.value.as_any().downcast_ref::<u32>().copied().ok_or_else(|| Error::TypeMismatch {
+            Some(l) if l.kind.is_subtype_of(OptState) => l
+                .value
+                .as_any()
+                .downcast_ref::<u32>()
+                .copied()
+                .ok_or_else(|| Error::TypeMismatch {
                     path: "step".into(),
                     expected: "a uint32 scalar".into(),
                     found: l.value.type_name().into(),
-                })
-            }
+                }),
             Some(l) => Err(Error::KindMismatch {
                 path: "step".into(),
                 expected: "OptState".into(),
                 found: l.kind.name().to_string(),
             }),
-            None => Err(Error::MissingPath { path: "step".into(), expected: "OptState".into() }),
+            None => Err(Error::MissingPath {
+                path: "step".into(),
+                expected: "OptState".into(),
+            }),
         };
         match (restored, step) {
             (Ok(r), Ok(s)) => {

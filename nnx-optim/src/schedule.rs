@@ -44,7 +44,11 @@ impl Schedule {
     /// ```
     pub fn at(&self, step: i64) -> Result<f32> {
         if step < 0 {
-            return Err(Error::invalid_argument("a schedule", "a step >= 0", step.to_string()));
+            return Err(Error::invalid_argument(
+                "a schedule",
+                "a step >= 0",
+                step.to_string(),
+            ));
         }
         Ok((self.0)(i32::try_from(step).unwrap_or(i32::MAX)))
     }
@@ -141,7 +145,13 @@ pub fn linear_schedule(
     transition_steps: i32,
     transition_begin: i32,
 ) -> Schedule {
-    polynomial_schedule(init_value, end_value, 1.0, transition_steps, transition_begin)
+    polynomial_schedule(
+        init_value,
+        end_value,
+        1.0,
+        transition_steps,
+        transition_begin,
+    )
 }
 
 /// optax's `exponential_decay`: `init * rate^((step - begin) / steps)` after
@@ -175,7 +185,11 @@ pub fn exponential_decay(
         if staircase {
             p = p.floor();
         }
-        let v = if decreased <= 0 { init } else { init * rate.powf(p) };
+        let v = if decreased <= 0 {
+            init
+        } else {
+            init * rate.powf(p)
+        };
         match end {
             Some(e) if decay_rate < 1.0 => v.max(e),
             Some(e) => v.min(e),
@@ -233,16 +247,25 @@ pub fn warmup_cosine_decay_schedule(
     end_value: f64,
     exponent: f64,
 ) -> Result<Schedule> {
-    let alpha = if peak_value == 0.0 { 0.0 } else { end_value / peak_value };
+    let alpha = if peak_value == 0.0 {
+        0.0
+    } else {
+        end_value / peak_value
+    };
     let warmup = linear_schedule(init_value, peak_value, warmup_steps, 0);
-    let decay = cosine_decay_schedule(peak_value, decay_steps.saturating_sub(warmup_steps), alpha, exponent)
-        .map_err(|_| {
-            Error::invalid_argument(
-                "warmup_cosine_decay_schedule",
-                "decay_steps > warmup_steps",
-                format!("decay_steps={decay_steps}, warmup_steps={warmup_steps}"),
-            )
-        })?;
+    let decay = cosine_decay_schedule(
+        peak_value,
+        decay_steps.saturating_sub(warmup_steps),
+        alpha,
+        exponent,
+    )
+    .map_err(|_| {
+        Error::invalid_argument(
+            "warmup_cosine_decay_schedule",
+            "decay_steps > warmup_steps",
+            format!("decay_steps={decay_steps}, warmup_steps={warmup_steps}"),
+        )
+    })?;
     join_schedules(vec![warmup, decay], &[warmup_steps])
 }
 
@@ -264,12 +287,16 @@ pub fn piecewise_constant_schedule(
             format!("scale {s} at boundary {b}"),
         ));
     }
-    let mut sorted: Vec<(i32, f32)> =
-        boundaries_and_scales.iter().map(|&(b, s)| (b, s as f32)).collect();
+    let mut sorted: Vec<(i32, f32)> = boundaries_and_scales
+        .iter()
+        .map(|&(b, s)| (b, s as f32))
+        .collect();
     sorted.sort_by_key(|&(b, _)| b);
     let init = init_value as f32;
     Ok(Schedule::new(move |count| {
-        sorted.iter().fold(init, |v, &(b, s)| if count < b { v } else { s * v })
+        sorted
+            .iter()
+            .fold(init, |v, &(b, s)| if count < b { v } else { s * v })
     }))
 }
 
@@ -287,7 +314,11 @@ pub fn join_schedules(schedules: Vec<Schedule>, boundaries: &[i32]) -> Result<Sc
         return Err(Error::invalid_argument(
             "join_schedules",
             "one boundary fewer than schedules",
-            format!("{} schedules and {} boundaries", schedules.len(), boundaries.len()),
+            format!(
+                "{} schedules and {} boundaries",
+                schedules.len(),
+                boundaries.len()
+            ),
         ));
     }
     let boundaries = boundaries.to_vec();

@@ -80,7 +80,10 @@ impl TransformState {
     /// ```
     pub fn field(&self, name: &str, owner: &str) -> Result<&TransformState> {
         if let TransformState::Node(items) = self {
-            if let Some((_, s)) = items.iter().find(|(k, _)| *k == Key::from(name.to_string())) {
+            if let Some((_, s)) = items
+                .iter()
+                .find(|(k, _)| *k == Key::from(name.to_string()))
+            {
                 return Ok(s);
             }
         }
@@ -146,7 +149,9 @@ impl TransformState {
     fn flatten(&self, prefix: &mut Path, paths: &[&Path], out: &mut Vec<(Path, VariableState)>) {
         match self {
             TransformState::Empty => {}
-            TransformState::Count(c) => out.push((prefix.clone(), VariableState::new(OptArray, *c))),
+            TransformState::Count(c) => {
+                out.push((prefix.clone(), VariableState::new(OptArray, *c)))
+            }
             TransformState::PerParam(v) => {
                 for (t, p) in v.iter().zip(paths) {
                     let mut path = prefix.clone();
@@ -224,7 +229,9 @@ impl TransformState {
                     .map(|(t, p)| {
                         let mut path = prefix.clone();
                         path.extend(p.iter().cloned());
-                        match fetch(&path, src, OptVariable, t.shape()).and_then(|l| tensor_of(&path, l)) {
+                        match fetch(&path, src, OptVariable, t.shape())
+                            .and_then(|l| tensor_of(&path, l))
+                        {
                             Ok(t) => t,
                             Err(e) => {
                                 errors.push(e);
@@ -247,7 +254,10 @@ impl TransformState {
             ),
             TransformState::Subset(idx, inner) => {
                 let sub: Vec<&Path> = idx.iter().filter_map(|&i| paths.get(i).copied()).collect();
-                TransformState::Subset(idx.clone(), Box::new(inner.restore_into(prefix, &sub, src, errors)))
+                TransformState::Subset(
+                    idx.clone(),
+                    Box::new(inner.restore_into(prefix, &sub, src, errors)),
+                )
             }
         }
     }

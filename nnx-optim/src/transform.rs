@@ -113,7 +113,10 @@ fn count_node(c: i32) -> TransformState {
 
 fn zeros_like(params: &[Leaf<'_>], value: f32) -> TransformState {
     TransformState::PerParam(
-        params.iter().map(|p| Tensor::new(ArrayD::from_elem(p.value.raw_dim(), value))).collect(),
+        params
+            .iter()
+            .map(|p| Tensor::new(ArrayD::from_elem(p.value.raw_dim(), value)))
+            .collect(),
     )
 }
 
@@ -145,7 +148,11 @@ fn value_at(x: &ScalarOrSchedule, count: i32, what: &str) -> Result<f32> {
         ScalarOrSchedule::Schedule(s) => s.eval(count),
     };
     if v.is_nan() {
-        return Err(Error::invalid_argument(what, "a number", format!("NaN at step {count}")));
+        return Err(Error::invalid_argument(
+            what,
+            "a number",
+            format!("NaN at step {count}"),
+        ));
     }
     Ok(v)
 }
@@ -177,7 +184,12 @@ impl GradientTransformation for Identity {
     fn init(&self, _: &[Leaf<'_>]) -> TransformState {
         TransformState::Empty
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "identity")?;
         Ok(s.clone())
     }
@@ -223,7 +235,12 @@ impl GradientTransformation for Stateless {
     fn init(&self, _: &[Leaf<'_>]) -> TransformState {
         TransformState::Empty
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "scale / clip")?;
         match self.0 {
             Elementwise::Scale(x) => {
@@ -232,7 +249,8 @@ impl GradientTransformation for Stateless {
             }
             Elementwise::Clip(m) => {
                 let m = f(m);
-                u.iter_mut().for_each(|a| a.mapv_inplace(|g| g.max(-m).min(m)));
+                u.iter_mut()
+                    .for_each(|a| a.mapv_inplace(|g| g.max(-m).min(m)));
             }
         }
         Ok(s.clone())
@@ -262,14 +280,22 @@ pub struct ClipByGlobalNorm {
 
 /// The global L2 norm of arrays: per-array sums of squares, summed in order.
 pub(crate) fn global_norm<'a>(arrays: impl Iterator<Item = ArrayViewD<'a, f32>>) -> f32 {
-    arrays.map(|a| a.iter().map(|x| x * x).sum::<f32>()).sum::<f32>().sqrt()
+    arrays
+        .map(|a| a.iter().map(|x| x * x).sum::<f32>())
+        .sum::<f32>()
+        .sqrt()
 }
 
 impl GradientTransformation for ClipByGlobalNorm {
     fn init(&self, _: &[Leaf<'_>]) -> TransformState {
         TransformState::Empty
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "clip_by_global_norm")?;
         let g = global_norm(u.iter().map(|a| a.view()));
         let m = f(self.max_norm);
@@ -307,13 +333,20 @@ impl GradientTransformation for Trace {
     fn init(&self, params: &[Leaf<'_>]) -> TransformState {
         TransformState::Node(vec![(Key::from("trace"), zeros_like(params, 0.0))])
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "trace")?;
         let old = s.field("trace", "trace")?.per_param(u.len(), "trace")?;
         let d = f(self.decay);
         let mut new = Vec::with_capacity(u.len());
         for (g, t) in u.iter_mut().zip(old) {
-            let nt = Zip::from(&*g).and(t.array()).map_collect(|&g, &t| g + d * t);
+            let nt = Zip::from(&*g)
+                .and(t.array())
+                .map_collect(|&g, &t| g + d * t);
             if self.nesterov {
                 Zip::from(&mut *g).and(&nt).for_each(|g, &t| *g += d * t);
             } else {
@@ -321,7 +354,10 @@ impl GradientTransformation for Trace {
             }
             new.push(nt);
         }
-        Ok(TransformState::Node(vec![(Key::from("trace"), TransformState::PerParam(tensors(new)))]))
+        Ok(TransformState::Node(vec![(
+            Key::from("trace"),
+            TransformState::PerParam(tensors(new)),
+        )]))
     }
 }
 
@@ -333,7 +369,13 @@ impl GradientTransformation for Trace {
 /// assert_eq!(tx.b1, 0.9);
 /// ```
 pub fn scale_by_adam(b1: f64, b2: f64, eps: f64, eps_root: f64, nesterov: bool) -> ScaleByAdam {
-    ScaleByAdam { b1, b2, eps, eps_root, nesterov }
+    ScaleByAdam {
+        b1,
+        b2,
+        eps,
+        eps_root,
+        nesterov,
+    }
 }
 
 /// See [`scale_by_adam`].
@@ -363,13 +405,20 @@ impl GradientTransformation for ScaleByAdam {
             (Key::from("nu"), zeros_like(params, 0.0)),
         ])
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "scale_by_adam")?;
         let n = u.len();
         let count = inc(s.field("count", "scale_by_adam")?.count("scale_by_adam")?);
         let (mu0, nu0) = (
-            s.field("mu", "scale_by_adam")?.per_param(n, "scale_by_adam")?,
-            s.field("nu", "scale_by_adam")?.per_param(n, "scale_by_adam")?,
+            s.field("mu", "scale_by_adam")?
+                .per_param(n, "scale_by_adam")?,
+            s.field("nu", "scale_by_adam")?
+                .per_param(n, "scale_by_adam")?,
         );
         let (b1, b2, omb1, omb2) = (f(self.b1), f(self.b2), f(1.0 - self.b1), f(1.0 - self.b2));
         let (eps, eps_root) = (f(self.eps), f(self.eps_root));
@@ -378,8 +427,12 @@ impl GradientTransformation for ScaleByAdam {
         let bc2 = bias_correction(self.b2, count);
         let (mut mus, mut nus) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for ((g, mu), nu) in u.iter_mut().zip(mu0).zip(nu0) {
-            let m = Zip::from(&*g).and(mu.array()).map_collect(|&g, &m| omb1 * g + b1 * m);
-            let v = Zip::from(&*g).and(nu.array()).map_collect(|&g, &v| omb2 * (g * g) + b2 * v);
+            let m = Zip::from(&*g)
+                .and(mu.array())
+                .map_collect(|&g, &m| omb1 * g + b1 * m);
+            let v = Zip::from(&*g)
+                .and(nu.array())
+                .map_collect(|&g, &v| omb2 * (g * g) + b2 * v);
             Zip::from(&mut *g).and(&m).and(&v).for_each(|g, &m, &v| {
                 let m_hat = if self.nesterov {
                     b1 * (m / bc1_next) + omb1 * (*g / bc1)
@@ -414,7 +467,13 @@ pub fn scale_by_rms(
     eps_in_sqrt: bool,
     bias_correction: bool,
 ) -> ScaleByRms {
-    ScaleByRms { decay, eps, initial_scale, eps_in_sqrt, bias_correction }
+    ScaleByRms {
+        decay,
+        eps,
+        initial_scale,
+        eps_in_sqrt,
+        bias_correction,
+    }
 }
 
 /// See [`scale_by_rms`].
@@ -445,22 +504,39 @@ impl GradientTransformation for ScaleByRms {
             TransformState::Node(vec![nu])
         }
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "scale_by_rms")?;
-        let nu0 = s.field("nu", "scale_by_rms")?.per_param(u.len(), "scale_by_rms")?;
+        let nu0 = s
+            .field("nu", "scale_by_rms")?
+            .per_param(u.len(), "scale_by_rms")?;
         let count = if self.bias_correction {
             inc(s.field("count", "scale_by_rms")?.count("scale_by_rms")?)
         } else {
             0
         };
-        let bc = if self.bias_correction { bias_correction(self.decay, count) } else { 1.0 };
+        let bc = if self.bias_correction {
+            bias_correction(self.decay, count)
+        } else {
+            1.0
+        };
         let (d, omd, eps) = (f(self.decay), f(1.0 - self.decay), f(self.eps));
         let mut nus = Vec::with_capacity(u.len());
         for (g, nu) in u.iter_mut().zip(nu0) {
-            let v = Zip::from(&*g).and(nu.array()).map_collect(|&g, &v| omd * (g * g) + d * v);
+            let v = Zip::from(&*g)
+                .and(nu.array())
+                .map_collect(|&g, &v| omd * (g * g) + d * v);
             Zip::from(&mut *g).and(&v).for_each(|g, &v| {
                 let n = if self.bias_correction { v / bc } else { v };
-                let scaling = if self.eps_in_sqrt { 1.0 / (n + eps).sqrt() } else { 1.0 / (n.sqrt() + eps) };
+                let scaling = if self.eps_in_sqrt {
+                    1.0 / (n + eps).sqrt()
+                } else {
+                    1.0 / (n.sqrt() + eps)
+                };
                 *g *= scaling;
             });
             nus.push(v);
@@ -481,7 +557,10 @@ impl GradientTransformation for ScaleByRms {
 /// assert_eq!(nnx_optim::optax::scale_by_rss(0.1, 1e-7).initial_accumulator_value, 0.1);
 /// ```
 pub fn scale_by_rss(initial_accumulator_value: f64, eps: f64) -> ScaleByRss {
-    ScaleByRss { initial_accumulator_value, eps }
+    ScaleByRss {
+        initial_accumulator_value,
+        eps,
+    }
 }
 
 /// See [`scale_by_rss`].
@@ -504,13 +583,22 @@ impl GradientTransformation for ScaleByRss {
             zeros_like(params, f(self.initial_accumulator_value)),
         )])
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "scale_by_rss")?;
-        let old = s.field("sum_of_squares", "scale_by_rss")?.per_param(u.len(), "scale_by_rss")?;
+        let old = s
+            .field("sum_of_squares", "scale_by_rss")?
+            .per_param(u.len(), "scale_by_rss")?;
         let eps = f(self.eps);
         let mut new = Vec::with_capacity(u.len());
         for (g, t) in u.iter_mut().zip(old) {
-            let sos = Zip::from(&*g).and(t.array()).map_collect(|&g, &t| g * g + t);
+            let sos = Zip::from(&*g)
+                .and(t.array())
+                .map_collect(|&g, &t| g * g + t);
             Zip::from(&mut *g).and(&sos).for_each(|g, &s| {
                 *g *= if s > 0.0 { 1.0 / (s + eps).sqrt() } else { 0.0 };
             });
@@ -564,15 +652,26 @@ impl GradientTransformation for ScaleByLion {
             (Key::from("mu"), zeros_like(params, 0.0)),
         ])
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "scale_by_lion")?;
         let count = inc(s.field("count", "scale_by_lion")?.count("scale_by_lion")?);
-        let mu0 = s.field("mu", "scale_by_lion")?.per_param(u.len(), "scale_by_lion")?;
+        let mu0 = s
+            .field("mu", "scale_by_lion")?
+            .per_param(u.len(), "scale_by_lion")?;
         let (b1, omb1, b2, omb2) = (f(self.b1), f(1.0 - self.b1), f(self.b2), f(1.0 - self.b2));
         let mut mus = Vec::with_capacity(u.len());
         for (g, mu) in u.iter_mut().zip(mu0) {
-            let m = Zip::from(&*g).and(mu.array()).map_collect(|&g, &m| omb2 * g + b2 * m);
-            Zip::from(&mut *g).and(mu.array()).for_each(|g, &m| *g = sign(omb1 * *g + b1 * m));
+            let m = Zip::from(&*g)
+                .and(mu.array())
+                .map_collect(|&g, &m| omb2 * g + b2 * m);
+            Zip::from(&mut *g)
+                .and(mu.array())
+                .for_each(|g, &m| *g = sign(omb1 * *g + b1 * m));
             mus.push(m);
         }
         Ok(TransformState::Node(vec![
@@ -605,7 +704,12 @@ impl GradientTransformation for ScaleByTrustRatio {
     fn init(&self, _: &[Leaf<'_>]) -> TransformState {
         TransformState::Empty
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "scale_by_trust_ratio")?;
         for (g, param) in u.iter_mut().zip(p) {
             let pn = global_norm(std::iter::once(param.value.view()));
@@ -624,7 +728,9 @@ impl GradientTransformation for ScaleByTrustRatio {
 /// let _tx = nnx_optim::optax::add_decayed_weights(1e-4);
 /// ```
 pub fn add_decayed_weights(weight_decay: impl Into<ScalarOrSchedule>) -> AddDecayedWeights {
-    AddDecayedWeights { weight_decay: weight_decay.into() }
+    AddDecayedWeights {
+        weight_decay: weight_decay.into(),
+    }
 }
 
 /// See [`add_decayed_weights`].
@@ -646,11 +752,18 @@ impl GradientTransformation for AddDecayedWeights {
             ScalarOrSchedule::Scalar(_) => TransformState::Empty,
         }
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "add_decayed_weights")?;
         let (count, next) = match self.weight_decay {
             ScalarOrSchedule::Schedule(_) => {
-                let c = s.field("count", "add_decayed_weights")?.count("add_decayed_weights")?;
+                let c = s
+                    .field("count", "add_decayed_weights")?
+                    .count("add_decayed_weights")?;
                 (c, count_node(inc(c)))
             }
             ScalarOrSchedule::Scalar(_) => (0, s.clone()),
@@ -660,7 +773,9 @@ impl GradientTransformation for AddDecayedWeights {
         }
         let wd = value_at(&self.weight_decay, count, "weight_decay")?;
         for (g, param) in u.iter_mut().zip(p) {
-            Zip::from(g).and(&param.value).for_each(|g, &p| *g += wd * p);
+            Zip::from(g)
+                .and(&param.value)
+                .for_each(|g, &p| *g += wd * p);
         }
         Ok(next)
     }
@@ -674,7 +789,10 @@ impl GradientTransformation for AddDecayedWeights {
 /// assert_eq!(optax::scale_by_learning_rate(0.1).init(&[]), optax::TransformState::Empty);
 /// ```
 pub fn scale_by_learning_rate(learning_rate: impl Into<ScalarOrSchedule>) -> ScaleByLearningRate {
-    ScaleByLearningRate { learning_rate: learning_rate.into(), flip_sign: true }
+    ScaleByLearningRate {
+        learning_rate: learning_rate.into(),
+        flip_sign: true,
+    }
 }
 
 /// optax's `scale_by_schedule(schedule)`: `updates * schedule(count)`.
@@ -683,7 +801,10 @@ pub fn scale_by_learning_rate(learning_rate: impl Into<ScalarOrSchedule>) -> Sca
 /// let _tx = nnx_optim::optax::scale_by_schedule(nnx_optim::optax::constant_schedule(2.0));
 /// ```
 pub fn scale_by_schedule(schedule: crate::schedule::Schedule) -> ScaleByLearningRate {
-    ScaleByLearningRate { learning_rate: schedule.into(), flip_sign: false }
+    ScaleByLearningRate {
+        learning_rate: schedule.into(),
+        flip_sign: false,
+    }
 }
 
 /// See [`scale_by_learning_rate`].
@@ -706,14 +827,24 @@ impl GradientTransformation for ScaleByLearningRate {
             ScalarOrSchedule::Scalar(_) => TransformState::Empty,
         }
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "scale_by_learning_rate")?;
         let sign = if self.flip_sign { -1.0 } else { 1.0 };
         let (step, next) = match &self.learning_rate {
             ScalarOrSchedule::Scalar(lr) => (f(sign * lr), s.clone()),
             ScalarOrSchedule::Schedule(_) => {
-                let c = s.field("count", "scale_by_learning_rate")?.count("scale_by_learning_rate")?;
-                (sign as f32 * value_at(&self.learning_rate, c, "learning_rate")?, count_node(inc(c)))
+                let c = s
+                    .field("count", "scale_by_learning_rate")?
+                    .count("scale_by_learning_rate")?;
+                (
+                    sign as f32 * value_at(&self.learning_rate, c, "learning_rate")?,
+                    count_node(inc(c)),
+                )
             }
         };
         if step.is_nan() {
@@ -763,7 +894,12 @@ impl Mask {
     }
 
     fn select(&self, params: &[Leaf<'_>]) -> Vec<usize> {
-        params.iter().enumerate().filter(|(_, p)| (self.0)(p.path, p.var)).map(|(i, _)| i).collect()
+        params
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| (self.0)(p.path, p.var))
+            .map(|(i, _)| i)
+            .collect()
     }
 }
 
@@ -799,9 +935,17 @@ impl<T: GradientTransformation> GradientTransformation for Masked<T> {
         let idx = self.mask.select(params);
         let sub: Vec<Leaf<'_>> = idx.iter().filter_map(|&i| params.get(i).cloned()).collect();
         let inner = self.inner.init(&sub);
-        TransformState::Node(vec![(Key::from("inner_state"), TransformState::Subset(idx, Box::new(inner)))])
+        TransformState::Node(vec![(
+            Key::from("inner_state"),
+            TransformState::Subset(idx, Box::new(inner)),
+        )])
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "masked")?;
         let idx = self.mask.select(p);
         let inner = match s.field("inner_state", "masked")? {
@@ -823,7 +967,10 @@ impl<T: GradientTransformation> GradientTransformation for Masked<T> {
             u[i] = a;
         }
         let next = result?;
-        Ok(TransformState::Node(vec![(Key::from("inner_state"), TransformState::Subset(idx, Box::new(next)))]))
+        Ok(TransformState::Node(vec![(
+            Key::from("inner_state"),
+            TransformState::Subset(idx, Box::new(next)),
+        )]))
     }
 }
 
@@ -849,9 +996,20 @@ pub struct Chain(pub Vec<Box<dyn GradientTransformation>>);
 
 impl GradientTransformation for Chain {
     fn init(&self, params: &[Leaf<'_>]) -> TransformState {
-        TransformState::Node(self.0.iter().enumerate().map(|(i, t)| (Key::from(i), t.init(params))).collect())
+        TransformState::Node(
+            self.0
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (Key::from(i), t.init(params)))
+                .collect(),
+        )
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         let items = match s {
             TransformState::Node(items) if items.len() == self.0.len() => items,
             other => {
@@ -897,7 +1055,11 @@ impl<T: GradientTransformation> MultiSteps<T> {
     /// assert_eq!(tx.every_k, 1);
     /// ```
     pub fn new(inner: T, every_k: i32) -> MultiSteps<T> {
-        MultiSteps { inner, every_k: every_k.max(1), use_grad_mean: true }
+        MultiSteps {
+            inner,
+            every_k: every_k.max(1),
+            use_grad_mean: true,
+        }
     }
 }
 
@@ -911,11 +1073,20 @@ impl<T: GradientTransformation> GradientTransformation for MultiSteps<T> {
             (Key::from("skip_state"), TransformState::Empty),
         ])
     }
-    fn update(&self, u: &mut [ArrayD<f32>], s: &TransformState, p: &[Leaf<'_>]) -> Result<TransformState> {
+    fn update(
+        &self,
+        u: &mut [ArrayD<f32>],
+        s: &TransformState,
+        p: &[Leaf<'_>],
+    ) -> Result<TransformState> {
         check_updates(u, p, "MultiSteps")?;
         let mini = s.field("mini_step", "MultiSteps")?.count("MultiSteps")?;
-        let gstep = s.field("gradient_step", "MultiSteps")?.count("MultiSteps")?;
-        let acc0 = s.field("acc_grads", "MultiSteps")?.per_param(u.len(), "MultiSteps")?;
+        let gstep = s
+            .field("gradient_step", "MultiSteps")?
+            .count("MultiSteps")?;
+        let acc0 = s
+            .field("acc_grads", "MultiSteps")?
+            .per_param(u.len(), "MultiSteps")?;
         let inner0 = s.field("inner_opt_state", "MultiSteps")?;
         let n = mini.saturating_add(1) as f32;
         let mut acc: Vec<ArrayD<f32>> = u
@@ -945,10 +1116,22 @@ impl<T: GradientTransformation> GradientTransformation for MultiSteps<T> {
             acc.iter_mut().for_each(|a| a.fill(0.0));
         }
         Ok(TransformState::Node(vec![
-            (Key::from("acc_grads"), TransformState::PerParam(tensors(acc))),
-            (Key::from("gradient_step"), TransformState::Count(if emit { inc(gstep) } else { gstep })),
-            (Key::from("inner_opt_state"), if emit { inner_next } else { inner0.clone() }),
-            (Key::from("mini_step"), TransformState::Count(inc(mini) % self.every_k)),
+            (
+                Key::from("acc_grads"),
+                TransformState::PerParam(tensors(acc)),
+            ),
+            (
+                Key::from("gradient_step"),
+                TransformState::Count(if emit { inc(gstep) } else { gstep }),
+            ),
+            (
+                Key::from("inner_opt_state"),
+                if emit { inner_next } else { inner0.clone() },
+            ),
+            (
+                Key::from("mini_step"),
+                TransformState::Count(inc(mini) % self.every_k),
+            ),
             (Key::from("skip_state"), TransformState::Empty),
         ]))
     }

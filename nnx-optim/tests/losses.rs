@@ -7,8 +7,18 @@ use nnx_tensor::{value_and_grad, Tensor};
 use serde_json::Value;
 
 fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
-    let data: Vec<f32> = v["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
+    let data: Vec<f32> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
     Tensor::from_shape_vec(&shape, data).unwrap()
 }
 
@@ -16,7 +26,10 @@ fn close(got: &Tensor, want: &Tensor, what: &str) {
     assert_eq!(got.shape(), want.shape(), "{what}");
     for (a, b) in got.array().iter().zip(want.array().iter()) {
         let tol = 1e-5 * b.abs().max(1.0);
-        assert!((a - b).abs() <= tol, "{what}: {a} vs optax {b}\n{got:?}\n{want:?}");
+        assert!(
+            (a - b).abs() <= tol,
+            "{what}: {a} vs optax {b}\n{got:?}\n{want:?}"
+        );
     }
 }
 
@@ -27,8 +40,12 @@ fn losses_and_gradients_match_optax() {
     let labels = tensor(&cases["labels"]).to_array().mapv(|l| l as i64);
     let mut checked = 0;
     for (name, case) in cases.iter().filter(|(k, _)| *k != "labels") {
-        let mut inputs: Vec<Param<Tensor>> =
-            case["inputs"].as_array().unwrap().iter().map(|a| Param::new(tensor(a))).collect();
+        let mut inputs: Vec<Param<Tensor>> = case["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| Param::new(tensor(a)))
+            .collect();
         let cot = tensor(&case["cotangent"]);
         let mut value = None;
         let (_, grads) = value_and_grad(&mut inputs, Param, |x| {
@@ -39,7 +56,9 @@ fn losses_and_gradients_match_optax() {
                     optax::softmax_cross_entropy_with_integer_labels(a, &labels)?
                 }
                 "softmax_cross_entropy" => optax::softmax_cross_entropy(a, b.unwrap())?,
-                "sigmoid_binary_cross_entropy" => optax::sigmoid_binary_cross_entropy(a, b.unwrap())?,
+                "sigmoid_binary_cross_entropy" => {
+                    optax::sigmoid_binary_cross_entropy(a, b.unwrap())?
+                }
                 "squared_error" => optax::squared_error(a, b)?,
                 "l2_loss" => optax::l2_loss(a, b)?,
                 "huber_loss" => optax::huber_loss(a, b, 1.5)?,
@@ -50,7 +69,11 @@ fn losses_and_gradients_match_optax() {
             Ok((loss * &cot)?.sum())
         })
         .unwrap();
-        close(&value.unwrap(), &tensor(&case["value"]), &format!("{name} value"));
+        close(
+            &value.unwrap(),
+            &tensor(&case["value"]),
+            &format!("{name} value"),
+        );
         for (i, want) in case["grads"].as_array().unwrap().iter().enumerate() {
             let got = grads.get::<Tensor>(&i.to_string()).unwrap();
             close(got, &tensor(want), &format!("{name} gradient {i}"));
@@ -65,8 +88,12 @@ fn mismatched_shapes_are_errors() {
     let logits = Tensor::zeros(&[2, 3]);
     let err = optax::softmax_cross_entropy(&logits, &Tensor::zeros(&[2, 2])).unwrap_err();
     assert_eq!(err.to_string(), "shape mismatch at softmax_cross_entropy: expected labels of the logits' shape (2, 3), found (2, 2)");
-    let err = optax::softmax_cross_entropy_with_integer_labels(&logits, &ndarray::arr1(&[0i64])).unwrap_err();
-    assert!(err.to_string().contains("expected labels of shape (2,)"), "{err}");
+    let err = optax::softmax_cross_entropy_with_integer_labels(&logits, &ndarray::arr1(&[0i64]))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("expected labels of shape (2,)"),
+        "{err}"
+    );
     assert!(optax::sigmoid_binary_cross_entropy(&logits, &Tensor::zeros(&[3])).is_err());
     assert!(optax::cosine_distance(&logits, &Tensor::zeros(&[3, 2]), 0.0).is_err());
 }

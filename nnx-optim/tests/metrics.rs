@@ -6,14 +6,31 @@ use nnx_optim::metrics::{Accuracy, Average, Batch, MetricValue, MultiMetric, Wel
 use serde_json::Value;
 
 fn floats(v: &Value) -> ndarray::ArrayD<f32> {
-    let shape: Vec<usize> = v["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
-    let data: Vec<f32> = v["data"].as_array().unwrap().iter().map(|x| x.as_f64().or(x.as_bool().map(|b| f64::from(u8::from(b)))).unwrap() as f32).collect();
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
+    let data: Vec<f32> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            x.as_f64()
+                .or(x.as_bool().map(|b| f64::from(u8::from(b))))
+                .unwrap() as f32
+        })
+        .collect();
     ndarray::ArrayD::from_shape_vec(shape, data).unwrap()
 }
 
 fn close(a: f32, b: f64, what: &str) {
     let b = b as f32;
-    assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{what}: {a} vs Flax {b}");
+    assert!(
+        (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+        "{what}: {a} vs Flax {b}"
+    );
 }
 
 #[test]
@@ -32,22 +49,49 @@ fn multi_metric_matches_flax() {
     for (i, (b, c)) in batches.iter().zip(computed).enumerate() {
         let logits = floats(&b["logits"]);
         let labels = floats(&b["labels"]).mapv(|l| l as i64);
-        let mut batch = Batch::new().logits(logits.clone()).labels(labels.clone()).values("loss", floats(&b["loss"]));
+        let mut batch = Batch::new()
+            .logits(logits.clone())
+            .labels(labels.clone())
+            .values("loss", floats(&b["loss"]));
         if !b["mask"].is_null() {
             batch = batch.mask(floats(&b["mask"]).mapv(|x| x != 0.0));
         }
         m.update(&batch).unwrap();
         let first_column = logits.index_axis(ndarray::Axis(1), 0).to_owned();
-        binary.update(&Batch::new().logits(first_column).labels(labels)).unwrap();
+        binary
+            .update(&Batch::new().logits(first_column).labels(labels))
+            .unwrap();
         let out = m.compute();
-        close(out["accuracy"].scalar().unwrap(), c["accuracy"].as_f64().unwrap(), &format!("accuracy {i}"));
-        close(out["loss"].scalar().unwrap(), c["loss"].as_f64().unwrap(), &format!("loss {i}"));
-        let MetricValue::Statistics(s) = out["spread"] else { panic!("Welford computes statistics") };
+        close(
+            out["accuracy"].scalar().unwrap(),
+            c["accuracy"].as_f64().unwrap(),
+            &format!("accuracy {i}"),
+        );
+        close(
+            out["loss"].scalar().unwrap(),
+            c["loss"].as_f64().unwrap(),
+            &format!("loss {i}"),
+        );
+        let MetricValue::Statistics(s) = out["spread"] else {
+            panic!("Welford computes statistics")
+        };
         let want = c["spread"].as_array().unwrap();
         close(s.mean, want[0].as_f64().unwrap(), &format!("mean {i}"));
-        close(s.standard_error_of_mean, want[1].as_f64().unwrap(), &format!("sem {i}"));
-        close(s.standard_deviation, want[2].as_f64().unwrap(), &format!("std {i}"));
-        close(binary.compute().scalar().unwrap(), c["binary"].as_f64().unwrap(), &format!("binary {i}"));
+        close(
+            s.standard_error_of_mean,
+            want[1].as_f64().unwrap(),
+            &format!("sem {i}"),
+        );
+        close(
+            s.standard_deviation,
+            want[2].as_f64().unwrap(),
+            &format!("std {i}"),
+        );
+        close(
+            binary.compute().scalar().unwrap(),
+            c["binary"].as_f64().unwrap(),
+            &format!("binary {i}"),
+        );
     }
     // The print matches Flax's exactly up to the Welford part, whose m2 differs in
     // its last digit (41.49309 vs 41.493095: 1 ulp, from XLA's summation order);
@@ -86,10 +130,14 @@ fn missing_arguments_and_bad_shapes_are_errors() {
     let mut acc = Accuracy::new();
     let err = acc.update(&Batch::new().scalar("loss", 1.0)).unwrap_err();
     assert_eq!(err.to_string(), "invalid argument to metric update: expected the argument 'logits', found a batch without it");
-    let b = Batch::new().logits(ndarray::ArrayD::zeros(ndarray::IxDyn(&[2, 3]))).labels(ndarray::ArrayD::zeros(ndarray::IxDyn(&[3])));
+    let b = Batch::new()
+        .logits(ndarray::ArrayD::zeros(ndarray::IxDyn(&[2, 3])))
+        .labels(ndarray::ArrayD::zeros(ndarray::IxDyn(&[3])));
     assert!(acc.update(&b).is_err());
     let mut avg = Average::new("loss");
-    let masked = Batch::new().values("loss", ndarray::ArrayD::zeros(ndarray::IxDyn(&[2]))).mask(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[3]), true));
+    let masked = Batch::new()
+        .values("loss", ndarray::ArrayD::zeros(ndarray::IxDyn(&[2])))
+        .mask(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[3]), true));
     assert!(avg.update(&masked).is_err());
     assert_eq!((*acc.count, *avg.count), (0, 0));
 }

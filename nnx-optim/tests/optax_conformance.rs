@@ -16,19 +16,29 @@ fn data() -> Value {
 }
 
 fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
-    let data: Vec<f32> = v["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
+    let data: Vec<f32> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
     Tensor::from_shape_vec(&shape, data).unwrap()
 }
 
 /// A State of `Param`s named as the JSON object's keys.
 fn state(v: &Value) -> State {
-    State::from_flat(
-        v.as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, a)| (vec![Key::from(k.clone())], VariableState::new(Param, tensor(a)))),
-    )
+    State::from_flat(v.as_object().unwrap().iter().map(|(k, a)| {
+        (
+            vec![Key::from(k.clone())],
+            VariableState::new(Param, tensor(a)),
+        )
+    }))
     .unwrap()
 }
 
@@ -36,14 +46,38 @@ fn schedules() -> BTreeMap<&'static str, Schedule> {
     let mut s = BTreeMap::new();
     s.insert("constant", optax::constant_schedule(0.3));
     s.insert("linear", optax::linear_schedule(1.0, 0.1, 50, 10));
-    s.insert("polynomial", optax::polynomial_schedule(1.0, 0.01, 2.0, 80, 5));
-    s.insert("polynomial_frac_power", optax::polynomial_schedule(0.5, 0.0, 0.7, 60, 0));
-    s.insert("exponential", optax::exponential_decay(0.1, 10, 0.5, 0, false, None));
-    s.insert("exponential_staircase_end", optax::exponential_decay(0.1, 7, 0.5, 3, true, Some(0.01)));
-    s.insert("exponential_growth_end", optax::exponential_decay(0.01, 10, 1.5, 0, false, Some(0.05)));
-    s.insert("cosine", optax::cosine_decay_schedule(0.2, 90, 0.1, 1.0).unwrap());
-    s.insert("cosine_exponent", optax::cosine_decay_schedule(1.0, 50, 0.0, 2.0).unwrap());
-    s.insert("warmup_cosine", optax::warmup_cosine_decay_schedule(0.0, 1e-3, 20, 150, 1e-5, 1.0).unwrap());
+    s.insert(
+        "polynomial",
+        optax::polynomial_schedule(1.0, 0.01, 2.0, 80, 5),
+    );
+    s.insert(
+        "polynomial_frac_power",
+        optax::polynomial_schedule(0.5, 0.0, 0.7, 60, 0),
+    );
+    s.insert(
+        "exponential",
+        optax::exponential_decay(0.1, 10, 0.5, 0, false, None),
+    );
+    s.insert(
+        "exponential_staircase_end",
+        optax::exponential_decay(0.1, 7, 0.5, 3, true, Some(0.01)),
+    );
+    s.insert(
+        "exponential_growth_end",
+        optax::exponential_decay(0.01, 10, 1.5, 0, false, Some(0.05)),
+    );
+    s.insert(
+        "cosine",
+        optax::cosine_decay_schedule(0.2, 90, 0.1, 1.0).unwrap(),
+    );
+    s.insert(
+        "cosine_exponent",
+        optax::cosine_decay_schedule(1.0, 50, 0.0, 2.0).unwrap(),
+    );
+    s.insert(
+        "warmup_cosine",
+        optax::warmup_cosine_decay_schedule(0.0, 1e-3, 20, 150, 1e-5, 1.0).unwrap(),
+    );
     s.insert(
         "piecewise",
         optax::piecewise_constant_schedule(0.1, &[(30, 0.5), (10, 0.1), (60, 2.0)]).unwrap(),
@@ -75,9 +109,14 @@ fn case(name: &str) -> Box<dyn GradientTransformation> {
         "sgd_nesterov" => Box::new(optax::sgd(0.1).momentum(0.9).nesterov(true)),
         "sgd_polynomial" => Box::new(optax::sgd(s["polynomial"].clone())),
         "adam" => Box::new(optax::adam(1e-2)),
-        "adam_nesterov_eps_root" => {
-            Box::new(optax::adam(1e-2).b1(0.8).b2(0.99).eps(1e-6).eps_root(1e-8).nesterov(true))
-        }
+        "adam_nesterov_eps_root" => Box::new(
+            optax::adam(1e-2)
+                .b1(0.8)
+                .b2(0.99)
+                .eps(1e-6)
+                .eps_root(1e-8)
+                .nesterov(true),
+        ),
         "adamw" => Box::new(optax::adamw(1e-2).weight_decay(0.1)),
         "adamw_masked" => Box::new(optax::adamw(1e-2).weight_decay(0.1).mask(kernel_only())),
         "adamw_schedule" => Box::new(optax::adamw(s["warmup_cosine"].clone()).weight_decay(1e-4)),
@@ -146,7 +185,10 @@ fn transforms_match_optax_step_by_step() {
                 let want = tensor(want).to_array();
                 for (a, b) in got.iter().zip(want.iter()) {
                     let e = rel_err(*a, *b);
-                    assert!(e <= 1e-6, "{name} step {i} {path}: {a} vs optax {b} (rel {e:e})");
+                    assert!(
+                        e <= 1e-6,
+                        "{name} step {i} {path}: {a} vs optax {b} (rel {e:e})"
+                    );
                     if e > worst.0 {
                         worst = (e, format!("{name} step {i} {path}"));
                     }
@@ -154,13 +196,21 @@ fn transforms_match_optax_step_by_step() {
             }
         }
     }
-    eprintln!("largest relative difference from optax: {:e} ({})", worst.0, worst.1);
+    eprintln!(
+        "largest relative difference from optax: {:e} ({})",
+        worst.0, worst.1
+    );
 }
 
 #[test]
 fn schedules_match_optax() {
     let d = data();
-    let steps: Vec<i64> = d["schedule_steps"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+    let steps: Vec<i64> = d["schedule_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
     let refs = d["schedules"].as_object().unwrap();
     let ours = schedules();
     assert_eq!(refs.len(), ours.len());
@@ -169,7 +219,10 @@ fn schedules_match_optax() {
         for (step, want) in steps.iter().zip(values.as_array().unwrap()) {
             let want = want.as_f64().unwrap() as f32;
             let got = s.at(*step).unwrap();
-            assert!(rel_err(got, want) <= 1e-6, "{name} at step {step}: {got} vs optax {want}");
+            assert!(
+                rel_err(got, want) <= 1e-6,
+                "{name} at step {step}: {got} vs optax {want}"
+            );
         }
     }
 }

@@ -23,7 +23,10 @@ struct Model {
 /// The model of the generator's `flax_optimizer()`.
 fn model() -> Model {
     Model {
-        l: Lin { kernel: Param::new(Tensor::ones(&[2, 1])), bias: Param::new(Tensor::zeros(&[1])) },
+        l: Lin {
+            kernel: Param::new(Tensor::ones(&[2, 1])),
+            bias: Param::new(Tensor::zeros(&[1])),
+        },
         stat: BatchStat::new(0.0),
     }
 }
@@ -68,7 +71,12 @@ fn step(m: &mut Model, opt: &mut Optimizer<nnx_core::Kind>, i: usize) -> f32 {
 fn checkpoint_resumes_training_exactly() {
     let dir = std::env::temp_dir().join(format!("nnx_optim_resume_{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let tx = || optax::chain(vec![Box::new(optax::clip_by_global_norm(1.0)), Box::new(adamw_scheduled())]);
+    let tx = || {
+        optax::chain(vec![
+            Box::new(optax::clip_by_global_norm(1.0)),
+            Box::new(adamw_scheduled()),
+        ])
+    };
 
     let mut m = model();
     let mut opt = Optimizer::new(&m, tx(), Param).unwrap();
@@ -82,7 +90,8 @@ fn checkpoint_resumes_training_exactly() {
     let mut m2 = model();
     let mut opt2 = Optimizer::new(&m2, tx(), Param).unwrap();
     checkpoint::load_into(&mut m2, dir.join("model.safetensors")).unwrap();
-    let saved = checkpoint::load_state_with(dir.join("opt.safetensors"), &nnx_optim::resolve_kind).unwrap();
+    let saved =
+        checkpoint::load_state_with(dir.join("opt.safetensors"), &nnx_optim::resolve_kind).unwrap();
     opt2.load_state(&saved).unwrap();
     assert_eq!(opt2.step(), 3);
     assert_eq!(opt2.state().to_string(), saved.to_string());
@@ -101,22 +110,42 @@ fn mismatched_gradients_are_errors_and_change_nothing() {
 
     // A gradient of the wrong shape, one missing, one extra: all reported.
     let grads = State::from_flat(vec![
-        (vec![Key::from("l"), Key::from("kernel")], VariableState::new(Param, Tensor::ones(&[1, 2]))),
-        (vec![Key::from("l"), Key::from("other")], VariableState::new(Param, Tensor::ones(&[1]))),
+        (
+            vec![Key::from("l"), Key::from("kernel")],
+            VariableState::new(Param, Tensor::ones(&[1, 2])),
+        ),
+        (
+            vec![Key::from("l"), Key::from("other")],
+            VariableState::new(Param, Tensor::ones(&[1])),
+        ),
     ])
     .unwrap();
     let err = opt.update(&mut m, &grads).unwrap_err().to_string();
     assert!(err.contains("missing Variable at l/bias"), "{err}");
-    assert!(err.contains("shape mismatch at l/kernel: expected (2, 1), found (1, 2)"), "{err}");
+    assert!(
+        err.contains("shape mismatch at l/kernel: expected (2, 1), found (1, 2)"),
+        "{err}"
+    );
     assert!(err.contains("unexpected Variable at l/other"), "{err}");
 
     // A gradient of another Variable type.
-    let wrong_kind = ones_grads(&m)
-        .into_flat()
-        .into_iter()
-        .map(|(p, v)| (p, VariableState::new(BatchStat, v.value.as_any().downcast_ref::<Tensor>().unwrap().clone())));
-    let err = opt.update(&mut m, &State::from_flat(wrong_kind).unwrap()).unwrap_err().to_string();
-    assert!(err.contains("Variable type mismatch at l/bias: expected Param, found BatchStat"), "{err}");
+    let wrong_kind = ones_grads(&m).into_flat().into_iter().map(|(p, v)| {
+        (
+            p,
+            VariableState::new(
+                BatchStat,
+                v.value.as_any().downcast_ref::<Tensor>().unwrap().clone(),
+            ),
+        )
+    });
+    let err = opt
+        .update(&mut m, &State::from_flat(wrong_kind).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Variable type mismatch at l/bias: expected Param, found BatchStat"),
+        "{err}"
+    );
     assert_eq!((m.state(), opt.state()), before);
 }
 
@@ -124,12 +153,16 @@ fn mismatched_gradients_are_errors_and_change_nothing() {
 fn nan_learning_rate_is_an_error_and_changes_nothing() {
     let mut m = model();
     let nan_after_one = optax::Schedule::new(|step| if step >= 1 { f32::NAN } else { 0.1 });
-    let mut opt = Optimizer::new(&m, optax::adamw(nan_after_one).weight_decay(1e-4), Param).unwrap();
+    let mut opt =
+        Optimizer::new(&m, optax::adamw(nan_after_one).weight_decay(1e-4), Param).unwrap();
     let grads = ones_grads(&m);
     opt.update(&mut m, &grads).unwrap();
     let before = (m.state(), opt.state());
     let err = opt.update(&mut m, &grads).unwrap_err().to_string();
-    assert_eq!(err, "invalid argument to learning_rate: expected a number, found NaN at step 1");
+    assert_eq!(
+        err,
+        "invalid argument to learning_rate: expected a number, found NaN at step 1"
+    );
     assert_eq!((m.state(), opt.state()), before);
 
     let mut opt = Optimizer::new(&m, optax::sgd(f64::NAN), Param).unwrap();
@@ -144,8 +177,14 @@ fn restoring_a_foreign_state_is_an_error_and_changes_nothing() {
     let sgd = Optimizer::new(&m, optax::sgd(0.1).momentum(0.9), Param).unwrap();
     let before = adam.state();
     let err = adam.load_state(&sgd.state()).unwrap_err().to_string();
-    assert!(err.contains("missing Variable at opt_state/0/count"), "{err}");
-    assert!(err.contains("missing Variable at opt_state/0/mu/l/bias"), "{err}");
+    assert!(
+        err.contains("missing Variable at opt_state/0/count"),
+        "{err}"
+    );
+    assert!(
+        err.contains("missing Variable at opt_state/0/mu/l/bias"),
+        "{err}"
+    );
     assert_eq!(adam.state(), before);
 }
 

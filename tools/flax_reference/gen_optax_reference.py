@@ -200,6 +200,40 @@ def metrics():
             "after_reset_loss_is_nan": bool(np.isnan(m.compute()["loss"]))}
 
 
+class Mlp(nnx.Module):
+    def __init__(self, rngs):
+        self.l1 = nnx.Linear(4, 16, rngs=rngs)
+        self.l2 = nnx.Linear(16, 3, rngs=rngs)
+
+    def __call__(self, x):
+        return self.l2(nnx.relu(self.l1(x)))
+
+
+def training():
+    """A short run: MLP from nnx.Rngs(0), nnx.Optimizer(adamw with a
+    warmup-cosine schedule and gradient clipping), fixed batches; the loss of
+    every step and the final parameters."""
+    r = np.random.default_rng(3)
+    model = Mlp(nnx.Rngs(0))
+    lr = optax.warmup_cosine_decay_schedule(0.0, 3e-2, 5, 30, 1e-3)
+    tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(lr, weight_decay=1e-2))
+    opt = nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+    def loss_fn(m, x, y):
+        return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
+
+    batches, losses = [], []
+    for _ in range(30):
+        x = r.normal(size=(8, 4)).astype(np.float32)
+        y = (np.abs(x[:, 0] + x[:, 1] * x[:, 2]) * 1.2).astype(np.int32).clip(0, 2)
+        loss, grads = nnx.value_and_grad(loss_fn)(model, jnp.asarray(x), jnp.asarray(y))
+        opt.update(model, grads)
+        batches.append({"x": arr(x), "y": arr(y)})
+        losses.append(float(loss))
+    return {"batches": batches, "losses": losses,
+            "final": {"/".join(map(str, p)): arr(v.get_value()) for p, v in nnx.to_flat_state(nnx.state(model))}}
+
+
 def main():
     data = {
         "params": {k: arr(v) for k, v in PARAMS.items()},
@@ -208,6 +242,7 @@ def main():
         "flax_optimizer": flax_optimizer(),
         "losses": losses(),
         "metrics": metrics(),
+        "training": training(),
         "schedule_steps": SCHEDULE_STEPS,
         "schedules": {
             name: [float(np.float32(s(jnp.asarray(i, jnp.int32)))) for i in SCHEDULE_STEPS]
