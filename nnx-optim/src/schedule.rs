@@ -280,7 +280,10 @@ pub fn piecewise_constant_schedule(
     init_value: f64,
     boundaries_and_scales: &[(i32, f64)],
 ) -> Result<Schedule> {
-    if let Some((b, s)) = boundaries_and_scales.iter().find(|(_, s)| !(*s >= 0.0)) {
+    if let Some((b, s)) = boundaries_and_scales
+        .iter()
+        .find(|(_, s)| s.is_nan() || *s < 0.0)
+    {
         return Err(Error::invalid_argument(
             "piecewise_constant_schedule",
             "non-negative scales",

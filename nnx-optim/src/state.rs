@@ -40,7 +40,7 @@ nnx_core::variable_type!(
     pub OptVariable: OptState
 );
 
-/// The state of a [`GradientTransformation`](crate::GradientTransformation):
+/// The state of a [`GradientTransformation`](crate::optax::GradientTransformation):
 /// optax's state pytree, with the parameters' arrays in parameter order.
 ///
 /// ```

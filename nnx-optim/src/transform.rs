@@ -299,7 +299,8 @@ impl GradientTransformation for ClipByGlobalNorm {
         check_updates(u, p, "clip_by_global_norm")?;
         let g = global_norm(u.iter().map(|a| a.view()));
         let m = f(self.max_norm);
-        if !(g < m) {
+        // optax clips unless g < max_norm, so a NaN norm clips (to NaN) too.
+        if g.is_nan() || g >= m {
             u.iter_mut().for_each(|a| a.mapv_inplace(|t| t / g * m));
         }
         Ok(s.clone())
@@ -866,7 +867,10 @@ impl GradientTransformation for ScaleByLearningRate {
 /// # let _ = (not_bias, params);
 /// ```
 #[derive(Clone)]
-pub struct Mask(Arc<dyn Fn(&[Key], &VariableState) -> bool + Send + Sync>);
+pub struct Mask(Arc<MaskFn>);
+
+/// A per-parameter predicate on path and Variable state.
+type MaskFn = dyn Fn(&[Key], &VariableState) -> bool + Send + Sync;
 
 impl std::fmt::Debug for Mask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
