@@ -205,6 +205,19 @@ fn masked_sum(values: &ArrayD<f32>, mask: Option<&ArrayD<bool>>) -> Result<(f32,
     }
 }
 
+/// Adds the (masked) values to an average's `total` and `count`.
+fn accumulate(
+    total: &mut MetricState<f32>,
+    count: &mut MetricState<i32>,
+    values: &ArrayD<f32>,
+    mask: Option<&ArrayD<bool>>,
+) -> Result<()> {
+    let (t, c) = masked_sum(values, mask)?;
+    **total += t;
+    **count += c;
+    Ok(())
+}
+
 /// Flax's `nnx.metrics.Average(argname)`: the mean of the values passed as
 /// `argname` (`total / count`).
 ///
@@ -258,10 +271,12 @@ impl Average {
         let values = batch
             .get(&self.argname)
             .ok_or_else(|| missing(&self.argname))?;
-        let (t, c) = masked_sum(values, batch.mask.as_ref())?;
-        *self.total += t;
-        *self.count += c;
-        Ok(())
+        accumulate(
+            &mut self.total,
+            &mut self.count,
+            values,
+            batch.mask.as_ref(),
+        )
     }
     /// The metric so far (Flax's `compute()`).
     ///
@@ -293,18 +308,6 @@ impl Average {
     pub fn reset(&mut self) {
         *self.total = 0.0;
         *self.count = 0;
-    }
-}
-
-impl Metric for Average {
-    fn update(&mut self, batch: &Batch) -> Result<()> {
-        Average::update(self, batch)
-    }
-    fn compute(&self) -> MetricValue {
-        Average::compute(self)
-    }
-    fn reset(&mut self) {
-        Average::reset(self)
     }
 }
 
@@ -424,10 +427,12 @@ impl Accuracy {
                     .map_collect(|&a, &l| f32::from(u8::from(a == l)))
             }
         };
-        let (t, c) = masked_sum(&correct, batch.mask.as_ref())?;
-        *self.total += t;
-        *self.count += c;
-        Ok(())
+        accumulate(
+            &mut self.total,
+            &mut self.count,
+            &correct,
+            batch.mask.as_ref(),
+        )
     }
     /// The metric so far (Flax's `compute()`).
     ///
@@ -459,18 +464,6 @@ impl Accuracy {
     pub fn reset(&mut self) {
         *self.total = 0.0;
         *self.count = 0;
-    }
-}
-
-impl Metric for Accuracy {
-    fn update(&mut self, batch: &Batch) -> Result<()> {
-        Accuracy::update(self, batch)
-    }
-    fn compute(&self) -> MetricValue {
-        Accuracy::compute(self)
-    }
-    fn reset(&mut self) {
-        Accuracy::reset(self)
     }
 }
 
@@ -591,17 +584,24 @@ impl Welford {
     }
 }
 
-impl Metric for Welford {
-    fn update(&mut self, batch: &Batch) -> Result<()> {
-        Welford::update(self, batch)
-    }
-    fn compute(&self) -> MetricValue {
-        Welford::compute(self)
-    }
-    fn reset(&mut self) {
-        Welford::reset(self)
-    }
+/// `Metric` by the inherent methods (which calls resolve to first, ahead of
+/// `Module::update`).
+macro_rules! inherent_metric {
+    ($($t:ty),*) => {$(
+        impl Metric for $t {
+            fn update(&mut self, batch: &Batch) -> Result<()> {
+                <$t>::update(self, batch)
+            }
+            fn compute(&self) -> MetricValue {
+                <$t>::compute(self)
+            }
+            fn reset(&mut self) {
+                <$t>::reset(self)
+            }
+        }
+    )*};
 }
+inherent_metric!(Average, Accuracy, Welford);
 
 /// One of the metrics a [`MultiMetric`] holds. Its Variables sit directly at
 /// the metric's name (`accuracy/count`), as in Flax.

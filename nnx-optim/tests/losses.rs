@@ -1,26 +1,13 @@
 //! optax's losses: per-example values and their vector-Jacobian products equal
 //! optax's (through `jax.vjp`) on inputs with very large logits.
 
+mod common;
+use common::*;
+
 use nnx_core::prelude::*;
 use nnx_optim::optax;
 use nnx_tensor::{value_and_grad, Tensor};
 use serde_json::Value;
-
-fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    Tensor::from_shape_vec(&shape, data).unwrap()
-}
 
 fn close(got: &Tensor, want: &Tensor, what: &str) {
     assert_eq!(got.shape(), want.shape(), "{what}");
@@ -35,7 +22,7 @@ fn close(got: &Tensor, want: &Tensor, what: &str) {
 
 #[test]
 fn losses_and_gradients_match_optax() {
-    let d: Value = serde_json::from_str(include_str!("data/optax_reference.json")).unwrap();
+    let d: Value = common::data();
     let cases = d["losses"].as_object().unwrap();
     let labels = tensor(&cases["labels"]).to_array().mapv(|l| l as i64);
     let mut checked = 0;

@@ -1,29 +1,12 @@
 //! `nnx.metrics` against Flax: the values computed after every batch, the
 //! state's print (MetricState Variables at Flax's paths) and reset.
 
+mod common;
+use common::*;
+
 use nnx_core::prelude::*;
 use nnx_optim::metrics::{Accuracy, Average, Batch, MetricValue, MultiMetric, Welford};
 use serde_json::Value;
-
-fn floats(v: &Value) -> ndarray::ArrayD<f32> {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| {
-            x.as_f64()
-                .or(x.as_bool().map(|b| f64::from(u8::from(b))))
-                .unwrap() as f32
-        })
-        .collect();
-    ndarray::ArrayD::from_shape_vec(shape, data).unwrap()
-}
 
 fn close(a: f32, b: f64, what: &str) {
     let b = b as f32;
@@ -35,7 +18,7 @@ fn close(a: f32, b: f64, what: &str) {
 
 #[test]
 fn multi_metric_matches_flax() {
-    let d: Value = serde_json::from_str(include_str!("data/optax_reference.json")).unwrap();
+    let d: Value = common::data();
     let f = &d["metrics"];
     let mut m = MultiMetric::new([
         ("accuracy", Accuracy::new().into()),

@@ -3,33 +3,15 @@
 //! and gradients gives optax's parameters after every step (within 1e-6
 //! relative), and every schedule optax's values.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
 
 use nnx_core::{Key, Param, State, VariableState};
 use nnx_optim::optax::{self, GradientTransformation, Mask, Schedule};
 use nnx_tensor::Tensor;
 use serde_json::Value;
-
-fn data() -> Value {
-    let text = include_str!("data/optax_reference.json");
-    serde_json::from_str(text).expect("committed reference data parses")
-}
-
-fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    Tensor::from_shape_vec(&shape, data).unwrap()
-}
 
 /// A State of `Param`s named as the JSON object's keys.
 fn state(v: &Value) -> State {

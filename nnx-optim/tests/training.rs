@@ -3,6 +3,9 @@
 //! `chain(clip_by_global_norm, adamw(warmup_cosine))`: every step's loss within
 //! 1e-4 relative of Flax's, and the final parameters close.
 
+mod common;
+use common::*;
+
 use nnx_core::init::lecun_normal;
 use nnx_core::prelude::*;
 use nnx_optim::{optax, Optimizer};
@@ -44,25 +47,9 @@ impl Mlp {
     }
 }
 
-fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    Tensor::from_shape_vec(&shape, data).unwrap()
-}
-
 #[test]
 fn adamw_training_run_matches_flax_step_by_step() {
-    let d: Value = serde_json::from_str(include_str!("data/optax_reference.json")).unwrap();
+    let d: Value = common::data();
     let t = &d["training"];
     let mut rngs = Rngs::new(0);
     let mut model = Mlp {
