@@ -205,9 +205,14 @@ enum Elementwise {
 /// optax's `scale(step_size)`: `updates * step_size`.
 ///
 /// ```
-/// use nnx_optim::optax::{self, GradientTransformation};
-/// let mut u = vec![ndarray::arr1(&[2.0f32]).into_dyn()];
-/// optax::scale(-0.5).update(&mut u, &optax::TransformState::Empty, &[]).unwrap_err(); // no params
+/// use nnx_core::prelude::*;
+/// use nnx_optim::optax;
+/// let params = vec![Param::new(ndarray::arr1(&[0.0f32]))].state();
+/// let grads = vec![Param::new(ndarray::arr1(&[2.0f32]))].state();
+/// let tx = optax::scale(-0.5);
+/// let s = optax::init(&tx, &params).unwrap();
+/// let (updates, _) = optax::update(&tx, &grads, &s, &params).unwrap();
+/// assert_eq!(updates.get::<nnx_tensor::Tensor>("0").unwrap().to_array(), ndarray::arr1(&[-1.0f32]).into_dyn());
 /// ```
 pub fn scale(step_size: f64) -> Stateless {
     Stateless(Elementwise::Scale(step_size))
@@ -216,8 +221,14 @@ pub fn scale(step_size: f64) -> Stateless {
 /// optax's `clip(max_delta)`: each update clipped to `[-max_delta, max_delta]`.
 ///
 /// ```
+/// use nnx_core::prelude::*;
 /// use nnx_optim::optax;
-/// let _tx = optax::clip(1.0);
+/// let params = vec![Param::new(ndarray::arr1(&[0.0f32, 0.0]))].state();
+/// let grads = vec![Param::new(ndarray::arr1(&[3.0f32, -0.5]))].state();
+/// let tx = optax::clip(1.0);
+/// let (u, _) = optax::update(&tx, &grads, &optax::init(&tx, &params)?, &params)?;
+/// assert_eq!(u.get::<nnx_tensor::Tensor>("0")?.to_array(), ndarray::arr1(&[1.0f32, -0.5]).into_dyn());
+/// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub fn clip(max_delta: f64) -> Stateless {
     Stateless(Elementwise::Clip(max_delta))
@@ -261,7 +272,14 @@ impl GradientTransformation for Stateless {
 /// updates is not below `max_norm`, every update becomes `u / g * max_norm`.
 ///
 /// ```
-/// let _tx = nnx_optim::optax::clip_by_global_norm(1.0);
+/// use nnx_core::prelude::*;
+/// use nnx_optim::optax;
+/// let params = vec![Param::new(ndarray::arr1(&[0.0f32, 0.0]))].state();
+/// let grads = vec![Param::new(ndarray::arr1(&[3.0f32, 4.0]))].state(); // norm 5
+/// let tx = optax::clip_by_global_norm(1.0);
+/// let (u, _) = optax::update(&tx, &grads, &optax::init(&tx, &params)?, &params)?;
+/// assert_eq!(u.get::<nnx_tensor::Tensor>("0")?.to_array(), ndarray::arr1(&[0.6f32, 0.8]).into_dyn());
+/// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub fn clip_by_global_norm(max_norm: f64) -> ClipByGlobalNorm {
     ClipByGlobalNorm { max_norm }

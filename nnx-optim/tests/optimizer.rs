@@ -203,3 +203,51 @@ fn multi_steps_counts_like_optax() {
     assert_eq!(s.get::<i32>("opt_state/gradient_step").unwrap(), &1);
     assert_eq!(s.get::<i32>("opt_state/mini_step").unwrap(), &0);
 }
+
+#[test]
+fn masks_as_filter_and_as_predicate_agree() {
+    use nnx_core::filter::{Not, PathContains};
+    let run = |tx: optax::Adam, steps: usize| {
+        let mut m = model();
+        let mut opt = Optimizer::new(&m, tx, Param).unwrap();
+        for i in 0..steps {
+            step(&mut m, &mut opt, i);
+        }
+        m.state()
+    };
+    let by_filter = run(
+        optax::adamw(0.1)
+            .weight_decay(0.5)
+            .mask(optax::Mask::filter(Not(PathContains::new("bias")))),
+        3,
+    );
+    let by_predicate = run(
+        optax::adamw(0.1)
+            .weight_decay(0.5)
+            .mask(optax::Mask::predicate(|path, _| {
+                path.last() != Some(&Key::from("bias"))
+            })),
+        3,
+    );
+    assert_eq!(by_filter, by_predicate);
+    // After one step (same gradients everywhere) the bias moved as under plain
+    // Adam, the kernel as under unmasked AdamW.
+    let masked = optax::adamw(0.1)
+        .weight_decay(0.5)
+        .mask(optax::Mask::filter(Not(PathContains::new("bias"))));
+    let by_filter = run(masked, 1);
+    let adam = run(optax::adam(0.1), 1);
+    let unmasked = run(optax::adamw(0.1).weight_decay(0.5), 1);
+    assert_eq!(
+        by_filter.get::<Tensor>("l/bias").unwrap(),
+        adam.get::<Tensor>("l/bias").unwrap()
+    );
+    assert_eq!(
+        by_filter.get::<Tensor>("l/kernel").unwrap(),
+        unmasked.get::<Tensor>("l/kernel").unwrap()
+    );
+    assert_ne!(
+        by_filter.get::<Tensor>("l/kernel").unwrap(),
+        adam.get::<Tensor>("l/kernel").unwrap()
+    );
+}
