@@ -107,3 +107,41 @@ pub use nnx_tensor as tensor;
 /// assert_eq!(g, grads);
 /// ```
 pub use nnx_tensor::{grad, value_and_grad};
+
+/// optax for nnx (`nnx-optim`): gradient transformations, optimizers,
+/// schedules and losses, with optax's numerics.
+///
+/// ```
+/// let tx = nnx::optax::adamw(1e-3).weight_decay(1e-4);
+/// assert_eq!(tx.b1, 0.9);
+/// ```
+pub use nnx_optim::optax;
+
+/// Flax's `nnx.Optimizer` and its Variable types (`OptState`, `OptArray`,
+/// `OptVariable`); see [`nnx_optim::Optimizer`].
+///
+/// ```
+/// use nnx::prelude::*;
+/// let model = vec![Param::new(nnx::tensor::Tensor::ones(&[2]))];
+/// let opt = nnx::Optimizer::new(&model, nnx::optax::sgd(0.1), Param).unwrap();
+/// assert_eq!(opt.step(), 0);
+/// ```
+pub use nnx_optim::{OptArray, OptState, OptVariable, Optimizer};
+
+/// Resolves the optimizer's Variable type names when loading a checkpoint; see
+/// [`nnx_optim::resolve_kind`].
+///
+/// ```
+/// assert_eq!(nnx::resolve_opt_kind("OptArray"), Some(nnx::OptArray));
+/// ```
+pub use nnx_optim::resolve_kind as resolve_opt_kind;
+
+/// Flax's `nnx.metrics` (`Average`, `Accuracy`, `Welford`, `MultiMetric`); see
+/// [`nnx_optim::metrics`].
+///
+/// ```
+/// let mut avg = nnx::metrics::Average::new("loss");
+/// avg.update(&nnx::metrics::Batch::new().scalar("loss", 2.0)).unwrap();
+/// assert_eq!(avg.compute().scalar(), Some(2.0));
+/// ```
+pub use nnx_optim::metrics;

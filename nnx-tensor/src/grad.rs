@@ -28,7 +28,7 @@ pub struct Watched {
 
 impl Watched {
     /// The gradient State: each Variable with its cotangent (zeros if unused).
-    fn into_state(self, grads: &mut [Option<ArrayD<f32>>]) -> State {
+    fn into_state(self, grads: &mut [Option<ArrayD<f32>>]) -> Result<State> {
         State::from_flat(self.entries.into_iter().map(|(path, leaf, node)| {
             let grad = node
                 .and_then(|i| grads.get_mut(i))
@@ -121,7 +121,7 @@ impl<M: Module, W: Filter> DiffArgs<W> for &mut M {
             1 => return Err(errors.remove(0)),
             _ => return Err(Error::Many(errors)),
         }
-        self.update(State::from_flat(tracked))?;
+        self.update(State::from_flat(tracked)?)?;
         out.push(Watched { entries });
         Ok(())
     }
@@ -179,7 +179,11 @@ where
     }
     let value = loss.item()?;
     let mut grads = session.backward(&loss)?;
-    let mut states = watched.into_iter().map(|w| w.into_state(&mut grads));
+    let states = watched
+        .into_iter()
+        .map(|w| w.into_state(&mut grads))
+        .collect::<Result<Vec<_>>>()?;
+    let mut states = states.into_iter();
     Ok((value, aux, A::grads(&mut states)))
 }
 
