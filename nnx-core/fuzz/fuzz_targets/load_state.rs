@@ -41,8 +41,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut model = Small::zeros();
     if checkpoint::load_into_from_bytes_with(&mut model, data, LoadOptions::default()).is_err() {
-        assert_eq!(model.state(), Small::zeros().state(), "a failed load changed the module");
+        assert_eq!(
+            model.state(),
+            Small::zeros().state(),
+            "a failed load changed the module"
+        );
         // What fits loads; the rest stays as it was.
-        let _ = checkpoint::load_into_from_bytes_with(&mut model, data, LoadOptions { strict: false });
+        let _ =
+            checkpoint::load_into_from_bytes_with(&mut model, data, LoadOptions { strict: false });
     }
 });

@@ -17,12 +17,16 @@ use nnx_layers::Einsum;
 /// for much memory.
 fn shape(bytes: &mut std::slice::Iter<'_, u8>) -> Option<Vec<usize>> {
     let rank = bytes.next()? % 5;
-    (0..rank).map(|_| bytes.next().map(|d| usize::from(d % 4))).collect()
+    (0..rank)
+        .map(|_| bytes.next().map(|d| usize::from(d % 4)))
+        .collect()
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut bytes = data.iter();
-    let Some(kernel) = shape(&mut bytes) else { return };
+    let Some(kernel) = shape(&mut bytes) else {
+        return;
+    };
     let bias = match bytes.as_slice().first() {
         Some(0xff) => {
             bytes.next();
@@ -33,14 +37,20 @@ fuzz_target!(|data: &[u8]| {
             None => return,
         },
     };
-    let Some(input) = shape(&mut bytes) else { return };
-    let Ok(text) = std::str::from_utf8(bytes.as_slice()) else { return };
+    let Some(input) = shape(&mut bytes) else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(bytes.as_slice()) else {
+        return;
+    };
     let (eq, other) = text.split_once('\n').unwrap_or((text, ""));
     let mut config = Einsum::config(eq, &kernel);
     if let Some(b) = &bias {
         config = config.bias_shape(b);
     }
-    let Ok(layer) = config.build(&mut Rngs::new(0)) else { return };
+    let Ok(layer) = config.build(&mut Rngs::new(0)) else {
+        return;
+    };
     let x = ArrayD::<f32>::ones(IxDyn(&input));
     let _ = layer.forward(&x);
     if !other.is_empty() {
