@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use ndarray::{ArrayD, Axis, Zip};
-use nnx_core::graph::field::{Field, Walker, WalkerMut};
+use nnx_core::graph::{Action, Field, Place, Walker, WalkerMut};
 use nnx_core::graph::Builder;
 use nnx_core::{Error, Key, Module, Result};
 
@@ -644,11 +644,11 @@ impl Field for AnyMetric {
             AnyMetric::Welford(m) => m.walk_field(key, w),
         }
     }
-    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, removable: bool) -> bool {
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, place: Place) -> Action {
         match self {
-            AnyMetric::Average(m) => m.walk_field_mut(key, w, removable),
-            AnyMetric::Accuracy(m) => m.walk_field_mut(key, w, removable),
-            AnyMetric::Welford(m) => m.walk_field_mut(key, w, removable),
+            AnyMetric::Average(m) => m.walk_field_mut(key, w, place),
+            AnyMetric::Accuracy(m) => m.walk_field_mut(key, w, place),
+            AnyMetric::Welford(m) => m.walk_field_mut(key, w, place),
         }
     }
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
@@ -696,7 +696,7 @@ impl Metric for AnyMetric {
 /// use nnx_optim::metrics::{Average, Batch, Metric, MultiMetric, Welford};
 /// let mut m = MultiMetric::new([("loss", Average::new("loss").into()), ("spread", Welford::new("loss").into())]);
 /// m.update(&Batch::new().scalar("loss", 1.0)).unwrap();
-/// let paths: Vec<String> = m.state().flat_state().iter().map(|(p, _)| nnx_core::graph::path_string(p)).collect();
+/// let paths: Vec<String> = m.state().flat_state().iter().map(|(p, _)| nnx_core::path_string(p)).collect();
 /// assert_eq!(paths, ["loss/count", "loss/total", "spread/count", "spread/m2", "spread/mean"]);
 /// ```
 pub struct MultiMetric(pub BTreeMap<String, AnyMetric>);
@@ -798,8 +798,8 @@ impl Field for MultiMetric {
     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
         self.0.walk_field(key, w)
     }
-    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, removable: bool) -> bool {
-        self.0.walk_field_mut(key, w, removable)
+    fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, place: Place) -> Action {
+        self.0.walk_field_mut(key, w, place)
     }
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {
         BTreeMap::build_field(key, b).map(MultiMetric)

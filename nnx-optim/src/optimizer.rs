@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ndarray::ArrayD;
 use nnx_core::filter::Filter;
-use nnx_core::graph::path_string;
+use nnx_core::path_string;
 use nnx_core::{Error, Key, Module, Path, Result, State, VariableState};
 use nnx_tensor::Tensor;
 

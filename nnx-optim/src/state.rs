@@ -7,7 +7,7 @@
 //! is that tree, and [`TransformState::to_flat`] lays it out as Flax does.
 
 use ndarray::ArrayD;
-use nnx_core::graph::path_string;
+use nnx_core::path_string;
 use nnx_core::{Error, Key, Path, Result, State, VariableState};
 use nnx_tensor::Tensor;
 
@@ -50,7 +50,7 @@ nnx_core::variable_type!(
 /// let s = TransformState::Node(vec![(Key::from(2usize),
 ///     TransformState::Node(vec![(Key::from("count"), TransformState::Count(0))]))]);
 /// let flat = s.to_flat(&[]);
-/// assert_eq!(nnx_core::graph::path_string(&flat[0].0), "2/count");
+/// assert_eq!(nnx_core::path_string(&flat[0].0), "2/count");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum TransformState {

@@ -46,7 +46,7 @@ impl<'a> Leaf<'a> {
         match var.value.array_ref() {
             Some(nnx_core::value::ArrayRef::F32(value)) => Ok(Leaf { path, var, value }),
             _ => Err(Error::DTypeMismatch {
-                path: nnx_core::graph::path_string(path).into(),
+                path: nnx_core::path_string(path).into(),
                 expected: "a float32 array (optimizers update float32 parameters)".into(),
                 found: var.value.type_name().into(),
             }),
@@ -132,7 +132,7 @@ fn check_updates(updates: &[ArrayD<f32>], params: &[Leaf<'_>], owner: &str) -> R
     for (u, p) in updates.iter().zip(params) {
         if u.shape() != p.value.shape() {
             return Err(Error::ShapeMismatch {
-                path: nnx_core::graph::path_string(p.path).into(),
+                path: nnx_core::path_string(p.path).into(),
                 expected: nnx_core::repr::fmt_tuple_usize(p.value.shape()),
                 found: nnx_core::repr::fmt_tuple_usize(u.shape()),
             });

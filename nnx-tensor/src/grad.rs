@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use nnx_core::filter::Filter;
-use nnx_core::graph::{path_string, Module, Path};
+use nnx_core::{path_string, Module, Path};
 use nnx_core::{repr, Error, Result, State, VariableState};
 
 use crate::tape::{self, Session};

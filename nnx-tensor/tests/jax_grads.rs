@@ -240,11 +240,11 @@ fn mlp_value_and_grad_matches_flax() {
         "loss {loss} vs Flax {want}"
     );
     assert_eq!(
-        grads.map(nnx_core::shape).to_string(),
+        grads.map(nnx_core::value::shape).to_string(),
         mlp["grads_shapes_repr"].as_str().expect("repr")
     );
     for (path, leaf) in grads.flat_state().iter() {
-        let name = nnx_core::graph::path_string(path);
+        let name = nnx_core::path_string(path);
         let got = leaf
             .value
             .as_any()

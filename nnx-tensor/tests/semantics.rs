@@ -48,8 +48,8 @@ fn gradients_are_a_state_like_state_of_wrt_and_side_effects_stay() {
     assert_eq!(loss, 5.0);
     // Same paths and Variable types as state_of(Param); zeros where unused.
     assert_eq!(
-        grads.map(nnx_core::shape).to_string(),
-        m.state_of(Param).map(nnx_core::shape).to_string()
+        grads.map(nnx_core::value::shape).to_string(),
+        m.state_of(Param).map(nnx_core::value::shape).to_string()
     );
     assert_eq!(tensor_at(&grads, "w"), Tensor::from(arr1(&[2.0f32, -4.0])));
     assert_eq!(tensor_at(&grads, "unused"), Tensor::zeros(&[3]));

@@ -26,12 +26,13 @@
 //! assert_eq!(back, state);
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::fmt;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use ndarray::{ArrayD, IxDyn};
-use serde::de::Error as _;
+use serde::de::{Error as _, MapAccess, Visitor};
 use serde::ser::{Error as _, SerializeMap};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
@@ -140,7 +141,31 @@ impl Serialize for State {
 #[serde(untagged)]
 enum NodeDe {
     Leaf(LeafJson),
-    Map(BTreeMap<String, NodeDe>),
+    Map(Entries),
+}
+
+/// A JSON object's entries in order, repeated keys kept so that [`flatten`]
+/// can name them (a map would keep one silently).
+struct Entries(Vec<(String, NodeDe)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of Variables")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(EntriesVisitor)
+    }
 }
 
 fn json_float(x: &Json) -> Option<f64> {
@@ -209,7 +234,7 @@ fn flatten(
 ) -> Result<(), String> {
     match node {
         NodeDe::Leaf(l) => {
-            let at = meta::dotted(path);
+            let at = location(path);
             let kind = super::builtin_kind(&l.kind).ok_or_else(|| {
                 format!(
                     "at {at}: expected a built-in Variable type, found {:?}",
@@ -229,9 +254,18 @@ fn flatten(
                 },
             ));
         }
-        NodeDe::Map(m) => {
+        NodeDe::Map(Entries(m)) => {
+            let mut seen = BTreeSet::new();
             for (k, child) in m {
-                path.push(key_of(&k));
+                let key = key_of(&k);
+                if !seen.insert(key.clone()) {
+                    // "a" twice, or "0" and "00" (both index 0).
+                    return Err(format!(
+                        "at {}: expected each key once, found {k:?} naming a key seen before",
+                        location(path)
+                    ));
+                }
+                path.push(key);
                 let r = flatten(child, path, out);
                 path.pop();
                 r?;
@@ -239,6 +273,15 @@ fn flatten(
         }
     }
     Ok(())
+}
+
+/// Where a problem is, for errors: the dotted path, or `<root>`.
+fn location(path: &[Key]) -> String {
+    if path.is_empty() {
+        "<root>".to_string()
+    } else {
+        meta::dotted(path)
+    }
 }
 
 /// A map key: all-digit keys are indices (JSON object keys are strings).
@@ -261,6 +304,30 @@ impl<'de> Deserialize<'de> for State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two keys for one path would leave one leaf silently dropped.
+    #[test]
+    fn repeated_keys_are_errors() {
+        let leaf = r#"{"type":"Param","value":{"dtype":"float32","shape":[],"data":[1.0]}}"#;
+        for (json, key) in [
+            (
+                format!(r#"{{"x":{{"0":{leaf},"00":{leaf}}}}}"#),
+                r#"at x: expected each key once, found "00""#,
+            ),
+            (
+                format!(r#"{{"a":{leaf},"a":{{"b":{leaf}}}}}"#),
+                r#"at <root>: expected each key once, found "a""#,
+            ),
+        ] {
+            let err = serde_json::from_str::<State>(&json)
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.starts_with(key)),
+                "{err:?}"
+            );
+        }
+    }
 
     #[test]
     fn keys() {
