@@ -395,7 +395,9 @@ impl State {
     /// ```
     pub fn split<F: Filters>(self, filters: F) -> Result<F::States> {
         let parts = partition(self.into_flat(), &filters.as_list(), true)?;
-        Ok(F::states(parts.into_iter().map(State::from_subset).collect()))
+        Ok(F::states(
+            parts.into_iter().map(State::from_subset).collect(),
+        ))
     }
 }
 

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::variable::VariableInfo;
 use crate::graph::std_impls::{build_map, walk_map, walk_map_mut};
 use crate::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
 use crate::key::Key;
@@ -24,6 +23,7 @@ use crate::kind::Kind;
 use crate::metadata::Metadata;
 use crate::value::{downcast_arc, downcast_value, short_type_name, value_type_mismatch, Value};
 use crate::variable::AnyVariable;
+use crate::variable::VariableInfo;
 use crate::variable::VariableState;
 
 /// The store a module sows into. A module opts in to `sow` with one field marked

@@ -24,8 +24,8 @@ use std::ops::Index;
 use crate::error::{Error, ErrorPath, Result};
 use crate::key::{path_string, Key, Path};
 use crate::state::{check_same_value_type, State, Tree};
-use crate::variable::VariableState;
 use crate::value::{downcast_value, Value};
+use crate::variable::VariableState;
 
 /// Parses a path string: keys joined by `/`, digits-only keys as integer keys,
 /// `'...'` for a string key written in quotes (`'0'`), `""` for the root.
@@ -197,4 +197,3 @@ impl Index<&str> for State {
         }
     }
 }
-

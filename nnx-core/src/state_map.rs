@@ -23,8 +23,8 @@ use crate::error::{Error, Result};
 use crate::key::{path_string, Key};
 use crate::repr::fmt_tuple_usize;
 use crate::state::{State, Tree};
-use crate::variable::VariableState;
 use crate::value::ArrayRef;
+use crate::variable::VariableState;
 
 impl State {
     /// Maps every leaf's array through `f`, keeping its Variable type, metadata and

@@ -46,12 +46,12 @@ use std::sync::Arc;
 
 use crate::graph::{DynStatic, NodeHeader, Walker};
 use crate::key::{path_string, Key};
-use crate::Module;
 use crate::kind::Kind;
 use crate::repr;
-use crate::variable::VariableState;
 use crate::value::{python_repr, ArrayRef, DType, Value};
 use crate::variable::AnyVariable;
+use crate::variable::VariableState;
+use crate::Module;
 
 /// Renders `model` as Flax's `print(model)` does (see the [module docs](self)).
 ///

@@ -734,7 +734,10 @@ pub fn shape(value: &dyn Value) -> Shape {
 }
 
 /// `value` as a `T`, or an error naming `path`, `T` and the value's type.
-pub(crate) fn downcast_value<'a, T: Value>(path: &str, value: &'a dyn Value) -> crate::error::Result<&'a T> {
+pub(crate) fn downcast_value<'a, T: Value>(
+    path: &str,
+    value: &'a dyn Value,
+) -> crate::error::Result<&'a T> {
     value
         .as_any()
         .downcast_ref::<T>()

@@ -25,7 +25,6 @@ const TIERS: &[&[&str]] = &[
     &["checkpoint"],
 ];
 
-
 fn tier(module: &str) -> usize {
     TIERS
         .iter()

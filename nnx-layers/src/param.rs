@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use ndarray::{Array, ArrayD, Dimension, IxDyn};
-use nnx_core::{AxisHook, Hooks, ValueHook};
 use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
+use nnx_core::{AxisHook, Hooks, ValueHook};
 use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
 
 use crate::functional::{fmt_tuple_usize, shape_err};

@@ -21,8 +21,8 @@
 use std::collections::BTreeMap;
 
 use ndarray::{ArrayD, Axis, Zip};
-use nnx_core::graph::{Action, Field, Place, Walker, WalkerMut};
 use nnx_core::graph::Builder;
+use nnx_core::graph::{Action, Field, Place, Walker, WalkerMut};
 use nnx_core::{Error, Key, Module, Result};
 
 nnx_core::variable_type!(

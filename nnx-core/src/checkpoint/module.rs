@@ -9,11 +9,11 @@ use super::meta::dotted;
 use crate::error::{Error, Result};
 use crate::graph::fit::{describe, fit, Fit, Slot};
 use crate::key::Path;
-use crate::Module;
 use crate::registry::variable_type_from_name;
 use crate::state::State;
-use crate::variable::VariableState;
 use crate::value::{short_type_name, Value};
+use crate::variable::VariableState;
+use crate::Module;
 
 /// Writes every Variable of `model` to a safetensors file (see
 /// [`save_state`](super::save_state)).

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::graph::fit::convert_leaf;
 use crate::graph::graphdef::Entry;
-use crate::key::{path_string, Key};
 use crate::graph::leaves::Cursor;
 use crate::graph::statics::DynStatic;
 use crate::graph::tracker::ROOT;
 use crate::graph::walker::NodeHeader;
+use crate::key::{path_string, Key};
 use crate::state::Tree;
-use crate::variable::VariableState;
 use crate::value::Value;
+use crate::variable::VariableState;
 use crate::variable::{Variable, VariableType};
 
 /// Reads a GraphDef's entries back into typed fields; generated code calls it.

@@ -2,8 +2,8 @@
 
 use crate::error::Result;
 use crate::graph::builder::Builder;
-use crate::key::Key;
 use crate::graph::walker::{Action, Place, Walker, WalkerMut};
+use crate::key::Key;
 
 /// A type that can be a field of a `#[derive(Module)]` struct.
 #[diagnostic::on_unimplemented(

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::kind::Kind;
 use crate::repr::fmt_tuple_usize;
-use crate::variable::VariableState;
 use crate::value::{short_type_name, DType, Value};
+use crate::variable::VariableState;
 
 /// A Variable slot, as a GraphDef records it or as a live Variable holds it.
 pub(crate) enum Slot<'a> {
@@ -157,7 +157,11 @@ pub(crate) fn convert_leaf(
         metadata,
         hooks,
     } = leaf;
-    let found = format!("{} ({})", short_type_name(value.type_name()), describe(&*value));
+    let found = format!(
+        "{} ({})",
+        short_type_name(value.type_name()),
+        describe(&*value)
+    );
     match convert(value) {
         Some(value) => Ok(VariableState {
             kind,
@@ -223,7 +227,11 @@ impl Misfit {
                     short_type_name(slot.value_type()),
                     slot.describe_data()
                 ),
-                found: format!("{} ({})", short_type_name(value.type_name()), describe(value)),
+                found: format!(
+                    "{} ({})",
+                    short_type_name(value.type_name()),
+                    describe(value)
+                ),
             });
         }
         if self.dtype {

@@ -6,9 +6,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::graph::fit::VariableDecl;
-use crate::key::Key;
 use crate::graph::statics::DynStatic;
 use crate::graph::walker::NodeHeader;
+use crate::key::Key;
 
 /// One record of a GraphDef, in traversal order.
 #[derive(Clone, Debug)]

@@ -5,12 +5,12 @@ use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 use crate::graph::fit::{fit, Fit, Slot, VariableDecl};
-use crate::key::{path_string, Key, Path};
 use crate::graph::tracker::PathTracker;
 use crate::graph::walker::{NodeHeader, Walker};
+use crate::key::{path_string, Key, Path};
 use crate::state::{State, Tree};
-use crate::variable::VariableState;
 use crate::variable::AnyVariable;
+use crate::variable::VariableState;
 
 /// A tree of leaves as a walk hands them out: borrowed (checking) or taken out
 /// of an owned tree (merge, update).

@@ -7,12 +7,12 @@ use crate::error::{Error, Result};
 use crate::filter::{check_ellipsis, Filter, Filters};
 use crate::graph::field::Field;
 use crate::graph::graphdef::GraphDef;
-use crate::key::{path_string, Path};
 use crate::graph::leaves::{check, join};
 use crate::graph::merge::IntoStates;
 use crate::graph::tracker::ROOT;
 use crate::graph::walker::Place;
 use crate::graph::walkers::{AttributeSetter, Collector, GraphItem, Lister, Popper, Updater};
+use crate::key::{path_string, Path};
 use crate::state::{State, Tree};
 
 /// A node of a module graph with Flax's graph operations: `state`, `split`,

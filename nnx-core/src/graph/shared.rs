@@ -7,8 +7,8 @@ use crate::error::Result;
 use crate::graph::builder::Builder;
 use crate::graph::field::Field;
 use crate::graph::graphdef::Entry;
-use crate::key::Key;
 use crate::graph::walker::{Action, Place, Walker, WalkerMut};
+use crate::key::Key;
 
 /// A thread-safe shared handle to a submodule or a Variable.
 ///

@@ -134,8 +134,8 @@ static_float!(f32, f64);
 
 #[cfg(test)]
 mod tests {
-    use crate::GraphDef;
     use crate::prelude::*;
+    use crate::GraphDef;
 
     mod bare {
         use crate::prelude::*;

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use crate::error::Result;
 use crate::graph::builder::Builder;
 use crate::graph::field::Field;
-use crate::key::Key;
 use crate::graph::statics::{StaticFloat, StaticHyperparameter};
 use crate::graph::walker::{Action, NodeHeader, Place, Walker, WalkerMut};
+use crate::key::Key;
 
 /// How a static walks: what `#[nnx(static)]` fields and bare primitive fields
 /// both call, as one trait so that a type that cannot be static gets one error.

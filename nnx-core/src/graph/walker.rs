@@ -4,8 +4,8 @@
 
 use std::any::Any;
 
-use crate::key::Key;
 use crate::graph::statics::DynStatic;
+use crate::key::Key;
 use crate::variable::AnyVariable;
 
 /// What a walker is told about a node it enters.

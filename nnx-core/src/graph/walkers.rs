@@ -7,14 +7,14 @@ use crate::error::Error;
 use crate::filter::{first_match, Filter};
 use crate::graph::fit::{convert_leaf, VariableDecl};
 use crate::graph::graphdef::Entry;
-use crate::key::{path_string, Key, Path};
 use crate::graph::leaves::Cursor;
 use crate::graph::statics::DynStatic;
 use crate::graph::tracker::PathTracker;
 use crate::graph::walker::{Action, NodeHeader, Place, Walker, WalkerMut};
+use crate::key::{path_string, Key, Path};
 use crate::state::{State, Tree};
-use crate::variable::VariableState;
 use crate::variable::AnyVariable;
+use crate::variable::VariableState;
 
 /// Collects the GraphDef entries and/or the Variable states of a graph in one pass.
 /// Variables are partitioned by `filters` (first match wins); with no filters all

@@ -278,8 +278,7 @@ impl Field for RngStream {
         w.enter(key, NodeHeader::node("RngStream"));
         // A stream's Variables are fixed slots: never removable by `pop`.
         let fixed = Place::Fixed;
-        self.count
-            .walk_field_mut(&Key::from("count"), w, fixed);
+        self.count.walk_field_mut(&Key::from("count"), w, fixed);
         self.key.walk_field_mut(&Key::from("key"), w, fixed);
         self.tag.walk_field_mut(&Key::from("tag"), w, fixed);
         w.leave();

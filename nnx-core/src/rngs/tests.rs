@@ -168,8 +168,7 @@ impl Field for Dropout {
         let fixed = Place::Fixed;
         self.rate.walk_field_mut(&Key::from("rate"), w, fixed);
         self.rngs.walk_field_mut(&Key::from("rngs"), w, fixed);
-        self.stream
-            .walk_field_mut(&Key::from("stream"), w, fixed);
+        self.stream.walk_field_mut(&Key::from("stream"), w, fixed);
         w.leave();
         Action::Keep
     }
