@@ -370,8 +370,9 @@ impl State {
     /// let s = State::from_flat(vec![
     ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
     ///     (vec![Key::from("mean")], VariableState::new(BatchStat, 0.0f32)),
-    /// ]);
+    /// ])?;
     /// assert_eq!(s.filter(nnx_core::BatchStat).len(), 1);
+    /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn filter(&self, filter: impl Filter) -> State {
         State::from_subset(
@@ -389,9 +390,10 @@ impl State {
     /// let s = State::from_flat(vec![
     ///     (vec![Key::from("w")], VariableState::new(Param, 1.0f32)),
     ///     (vec![Key::from("mean")], VariableState::new(BatchStat, 0.0f32)),
-    /// ]);
-    /// let (params, rest) = s.split((nnx_core::Param, ..)).unwrap();
+    /// ])?;
+    /// let (params, rest) = s.split((nnx_core::Param, ..))?;
     /// assert_eq!((params.len(), rest.len()), (1, 1));
+    /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn split<F: Filters>(self, filters: F) -> Result<F::States> {
         let parts = partition(self.into_flat(), &filters.as_list(), true)?;

@@ -126,7 +126,7 @@ impl<L> Tree<L> {
     /// paths. A later pair still replaces an earlier one at the same path.
     ///
     /// ```
-    /// use nnx_core::{Key, state::Tree};
+    /// use nnx_core::{Key, Tree};
     /// let ok = Tree::try_from_flat(vec![(vec![Key::from("a")], 1u8), (vec![Key::from("b")], 2)]);
     /// assert_eq!(ok.unwrap().into_flat().len(), 2);
     /// let err = Tree::try_from_flat(vec![

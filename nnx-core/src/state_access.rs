@@ -31,7 +31,7 @@ use crate::variable::VariableState;
 /// `'...'` for a string key written in quotes (`'0'`), `""` for the root.
 ///
 /// ```
-/// use nnx_core::{state::parse_path, Key};
+/// use nnx_core::{parse_path, Key};
 /// assert_eq!(parse_path("layers/0/kernel"), vec![Key::from("layers"), Key::from(0usize), Key::from("kernel")]);
 /// assert_eq!(parse_path("table/'0'"), vec![Key::from("table"), Key::from("0")]);
 /// assert!(parse_path("").is_empty());
@@ -132,7 +132,7 @@ impl State {
     /// let s = vec![Param::new(Array1::<f32>::zeros(3))].state();
     /// assert_eq!(s.get::<Array1<f32>>("0")?.len(), 3);
     /// let err = s.get::<Array2<f32>>("0").unwrap_err();
-    /// assert!(err.to_string().starts_with("type mismatch at 0: expected ndarray::"));
+    /// assert!(err.to_string().starts_with("type mismatch at 0: expected Array2<f32>"));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn get<T: Value>(&self, path: &str) -> Result<&T> {
