@@ -32,8 +32,9 @@ pub(crate) struct VariableDecl {
     pub(crate) dtype: Option<DType>,
     pub(crate) shape: Option<Vec<usize>>,
     /// The dtype and shape of the stored data where they differ from `dtype` and
-    /// `shape` (a key: `uint32 (2,)`, shape `()`).
-    pub(crate) raw: Option<(DType, Vec<usize>)>,
+    /// `shape` (a key: `uint32 (2,)`, shape `()`). Boxed: it is rare, and a
+    /// smaller entry keeps `split`/`graphdef` from spending time moving bytes.
+    pub(crate) raw: Option<Box<(DType, Vec<usize>)>>,
 }
 
 impl VariableDecl {
@@ -44,7 +45,9 @@ impl VariableDecl {
         // without a dtype (a key) can hold data of another layout.
         let raw = match dtype {
             Some(_) => None,
-            None => value.array_ref().map(|r| (r.dtype(), r.shape().to_vec())),
+            None => value
+                .array_ref()
+                .map(|r| Box::new((r.dtype(), r.shape().to_vec()))),
         };
         VariableDecl {
             kind,
@@ -56,7 +59,7 @@ impl VariableDecl {
     }
 
     fn data(&self) -> Option<(DType, &[usize])> {
-        match &self.raw {
+        match self.raw.as_deref() {
             Some((d, s)) => Some((*d, s)),
             None => Some((self.dtype?, self.shape.as_deref()?)),
         }
