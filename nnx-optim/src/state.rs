@@ -131,7 +131,7 @@ impl TransformState {
     /// `OptVariable`s at the parameters' paths (`paths`, in parameter order).
     ///
     /// ```
-    /// use nnx_core::{Key, graph::path_string};
+    /// use nnx_core::{path_string, Key};
     /// use nnx_optim::TransformState;
     /// let s = TransformState::Node(vec![(Key::from("trace"),
     ///     TransformState::PerParam(vec![nnx_tensor::Tensor::zeros(&[2])]))]);
