@@ -171,17 +171,55 @@ impl Dropout {
         if self.is_identity() || self.rate == 1.0 {
             return self.apply(x, None);
         }
-        let key = match self.rngs.as_mut() {
-            Some(s) => s.next_key(),
-            None => {
-                return Err(Error::invalid_argument(
-                    "Dropout rngs",
-                    "a stream (build with rngs) or a key passed to forward_with_key",
-                    "none",
-                ))
-            }
-        };
+        let key = self.next_key()?;
         self.apply(x, Some(key))
+    }
+
+    /// The keep-mask [`forward`](Self::forward) would use for an input of
+    /// `shape` (`true`: kept and scaled by `1 / (1 - rate)`), drawing the same
+    /// key from the layer's stream (which advances); `None` when the layer is
+    /// the identity. For differentiable inputs: `Tensor::dropout(&mask, rate)`
+    /// in `nnx-tensor`. The mask has size 1 on the `broadcast_dims`.
+    ///
+    /// # Errors
+    /// As [`forward`](Self::forward): no stream, or `broadcast_dims` outside
+    /// `shape`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let layer = || nnx_layers::Dropout::config(0.5).broadcast_dims(&[0])
+    ///     .build(&mut nnx_core::rngs::Rngs::new(0));
+    /// let (mut d, mut same) = (layer()?, layer()?);
+    /// let mask = d.mask(&[4, 6])?.unwrap();
+    /// assert_eq!(mask.shape(), &[1, 6]);
+    /// // The mask `forward` draws from the same stream state.
+    /// let y = same.forward(&ndarray::Array2::<f32>::ones((4, 6)))?;
+    /// assert_eq!(y.mapv(|v| v == 2.0), mask.broadcast(y.raw_dim()).unwrap());
+    /// d.eval()?;
+    /// assert!(d.mask(&[4, 6])?.is_none());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn mask(&mut self, shape: &[usize]) -> Result<Option<ArrayD<bool>>> {
+        if self.is_identity() {
+            return Ok(None);
+        }
+        // Flax returns zeros at rate 1 without drawing a key.
+        if self.rate == 1.0 {
+            return Ok(Some(ArrayD::from_elem(self.mask_shape(shape)?, false)));
+        }
+        let key = self.next_key()?;
+        self.keep_mask(shape, key).map(Some)
+    }
+
+    fn next_key(&mut self) -> Result<PrngKey> {
+        match self.rngs.as_mut() {
+            Some(s) => Ok(s.next_key()),
+            None => Err(Error::invalid_argument(
+                "Dropout rngs",
+                "a stream (build with rngs) or a key passed to forward_with_key",
+                "none",
+            )),
+        }
     }
 
     /// Applies dropout with an explicit key (Flax's call-time `rngs=key`); the
@@ -214,11 +252,22 @@ impl Dropout {
         if self.rate == 1.0 {
             return Ok(ArrayD::zeros(x.raw_dim()));
         }
-        check_rate("Dropout rate", self.rate)?;
         let Some(key) = key else {
             return Err(Error::invalid_argument("Dropout key", "a key", "none"));
         };
-        let mut shape = x.shape().to_vec();
+        let mask = self.keep_mask(x.shape(), key)?;
+        let mask = mask
+            .broadcast(IxDyn(x.shape()))
+            .ok_or_else(|| Error::invalid_argument("Dropout mask", "broadcastable", "not"))?;
+        let keep_prob = self.keep_prob();
+        Ok(Zip::from(&x)
+            .and(&mask)
+            .map_collect(|&v, &k| if k { v / keep_prob } else { 0.0 }))
+    }
+
+    /// `shape` with the `broadcast_dims` set to 1.
+    fn mask_shape(&self, shape: &[usize]) -> Result<Vec<usize>> {
+        let mut shape = shape.to_vec();
         for &d in &self.broadcast_dims {
             let a = if d < 0 { d + shape.len() as isize } else { d };
             if a < 0 || a as usize >= shape.len() {
@@ -230,14 +279,17 @@ impl Dropout {
             }
             shape[a as usize] = 1;
         }
-        // JAX takes `p` as float32 and divides by the float32 keep rate.
-        let keep_prob = (1.0 - self.rate) as f32;
-        let mask = bernoulli(key, keep_prob, &shape)?;
-        let mask = mask
-            .broadcast(IxDyn(x.shape()))
-            .ok_or_else(|| Error::invalid_argument("Dropout mask", "broadcastable", "not"))?;
-        Ok(Zip::from(&x)
-            .and(&mask)
-            .map_collect(|&v, &k| if k { v / keep_prob } else { 0.0 }))
+        Ok(shape)
+    }
+
+    /// JAX takes `p` as float32 and divides by the float32 keep rate.
+    fn keep_prob(&self) -> f32 {
+        (1.0 - self.rate) as f32
+    }
+
+    /// Flax's `bernoulli(key, 1 - rate, shape)` with the broadcast dims at 1.
+    fn keep_mask(&self, shape: &[usize], key: PrngKey) -> Result<ArrayD<bool>> {
+        check_rate("Dropout rate", self.rate)?;
+        bernoulli(key, self.keep_prob(), &self.mask_shape(shape)?)
     }
 }

@@ -1,13 +1,16 @@
-//! A short training run against Flax: the same MLP (Flax's default Linear
-//! init from `Rngs::new(0)`), the same batches, `nnx.Optimizer` with
-//! `chain(clip_by_global_norm, adamw(warmup_cosine))`: every step's loss within
-//! 1e-4 relative of Flax's, and the final parameters close.
+//! A short training run against Flax: the same MLP with Dropout (Flax's
+//! default Linear init and Dropout stream from `Rngs::new(0)`), the same
+//! batches, `nnx.Optimizer` with `chain(clip_by_global_norm,
+//! adamw(warmup_cosine))`: every step's loss within 1e-4 relative of Flax's
+//! (so every dropout mask matches), the final parameters close, and eval mode
+//! without dropout.
 
 mod common;
 use common::*;
 
 use nnx_core::init::lecun_normal;
 use nnx_core::prelude::*;
+use nnx_layers::Dropout;
 use nnx_optim::{optax, Optimizer};
 use nnx_tensor::{value_and_grad, Tensor};
 use serde_json::Value;
@@ -38,12 +41,33 @@ impl Linear {
 #[derive(Module)]
 struct Mlp {
     l1: Linear,
+    dropout: Dropout,
     l2: Linear,
 }
 
 impl Mlp {
-    fn forward(&self, x: &Tensor) -> nnx_core::Result<Tensor> {
-        self.l2.forward(&self.l1.forward(x)?.relu())
+    /// Built in Flax's order: the Dropout forks its stream from `default`
+    /// between the Linears' keys.
+    fn new(rate: f64) -> nnx_core::Result<Mlp> {
+        let mut rngs = Rngs::new(0);
+        Ok(Mlp {
+            l1: Linear::new(4, 16, &mut rngs)?,
+            dropout: Dropout::new(rate, &mut rngs)?,
+            l2: Linear::new(16, 3, &mut rngs)?,
+        })
+    }
+
+    /// Advances the Dropout's stream once per call unless in eval mode.
+    fn forward(&mut self, x: &Tensor) -> nnx_core::Result<Tensor> {
+        let mut h = self.l1.forward(x)?.relu();
+        if let Some(mask) = self.dropout.mask(h.shape())? {
+            h = h.dropout(&mask, self.dropout.rate as f32)?;
+        }
+        self.l2.forward(&h)
+    }
+
+    fn loss(&mut self, x: &Tensor, y: &ndarray::ArrayD<i64>) -> nnx_core::Result<Tensor> {
+        Ok(optax::softmax_cross_entropy_with_integer_labels(&self.forward(x)?, y)?.mean())
     }
 }
 
@@ -51,11 +75,7 @@ impl Mlp {
 fn adamw_training_run_matches_flax_step_by_step() {
     let d: Value = common::data();
     let t = &d["training"];
-    let mut rngs = Rngs::new(0);
-    let mut model = Mlp {
-        l1: Linear::new(4, 16, &mut rngs).unwrap(),
-        l2: Linear::new(16, 3, &mut rngs).unwrap(),
-    };
+    let mut model = Mlp::new(t["dropout_rate"].as_f64().unwrap()).unwrap();
     let lr = optax::warmup_cosine_decay_schedule(0.0, 3e-2, 5, 30, 1e-3, 1.0).unwrap();
     let tx = optax::chain(vec![
         Box::new(optax::clip_by_global_norm(1.0)),
@@ -63,20 +83,17 @@ fn adamw_training_run_matches_flax_step_by_step() {
     ]);
     let mut opt = Optimizer::new(&model, tx, Param).unwrap();
     let want = t["losses"].as_array().unwrap();
+    let batches = t["batches"].as_array().unwrap();
+    let batch = |b: &Value| {
+        (
+            tensor(&b["x"]),
+            tensor(&b["y"]).to_array().mapv(|v| v as i64),
+        )
+    };
     let mut worst = 0.0f32;
-    for (i, (b, want)) in t["batches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(want)
-        .enumerate()
-    {
-        let x = tensor(&b["x"]);
-        let y = tensor(&b["y"]).to_array().mapv(|v| v as i64);
-        let (loss, grads) = value_and_grad(&mut model, Param, |m| {
-            Ok(optax::softmax_cross_entropy_with_integer_labels(&m.forward(&x)?, &y)?.mean())
-        })
-        .unwrap();
+    for (i, (b, want)) in batches.iter().zip(want).enumerate() {
+        let (x, y) = batch(b);
+        let (loss, grads) = value_and_grad(&mut model, Param, |m| m.loss(&x, &y)).unwrap();
         opt.update(&mut model, &grads).unwrap();
         let want = want.as_f64().unwrap() as f32;
         let rel = (loss - want).abs() / want.abs();
@@ -88,14 +105,39 @@ fn adamw_training_run_matches_flax_step_by_step() {
     }
     eprintln!("30 steps, largest relative loss difference from Flax: {worst:e}");
     assert_eq!(opt.step(), 30);
+    // One key per step, drawn inside `value_and_grad` and kept.
+    let count = t["dropout_count"].as_u64().unwrap();
+    assert_eq!(count, 30);
+    assert_eq!(dropout_count(&model), count);
     let params = model.state_of(Param);
+    let mut worst = 0.0f32;
     for (path, want) in t["final"].as_object().unwrap() {
         let got = params.get::<Tensor>(path).unwrap().to_array();
-        for (a, b) in got.iter().zip(tensor(want).array().iter()) {
-            assert!(
-                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
-                "final {path}: {a} vs Flax {b}"
-            );
+        let want = tensor(want).to_array();
+        assert_eq!(got.shape(), want.shape(), "final {path}");
+        for (a, b) in got.iter().zip(want.iter()) {
+            let err = (a - b).abs() / b.abs().max(1.0);
+            assert!(err <= 1e-4, "final {path}: {a} vs Flax {b}");
+            worst = worst.max(err);
         }
     }
+    eprintln!("final parameters: largest difference from Flax {worst:e}");
+
+    // Eval mode: no dropout (Flax's eval loss; the stream does not advance).
+    model.eval().unwrap();
+    let (x, y) = batch(batches.last().unwrap());
+    let loss = model.loss(&x, &y).unwrap().item().unwrap();
+    let want = t["eval_loss"].as_f64().unwrap() as f32;
+    assert!(
+        (loss - want).abs() <= 1e-4 * want.abs(),
+        "eval loss {loss} vs Flax {want}"
+    );
+    assert_eq!(dropout_count(&model), count);
+    let again = model.loss(&x, &y).unwrap().item().unwrap();
+    assert_eq!(again, loss);
+}
+
+/// The Dropout stream's counter (Flax's `dropout/rngs/count`).
+fn dropout_count(model: &Mlp) -> u64 {
+    u64::from(model.dropout.rngs.as_ref().unwrap().count())
 }

@@ -200,19 +200,25 @@ def metrics():
             "after_reset_loss_is_nan": bool(np.isnan(m.compute()["loss"]))}
 
 
+DROPOUT_RATE = 0.2
+
+
 class Mlp(nnx.Module):
     def __init__(self, rngs):
         self.l1 = nnx.Linear(4, 16, rngs=rngs)
+        # Forks its stream from `default` here, between the two Linears' keys.
+        self.dropout = nnx.Dropout(DROPOUT_RATE, rngs=rngs)
         self.l2 = nnx.Linear(16, 3, rngs=rngs)
 
     def __call__(self, x):
-        return self.l2(nnx.relu(self.l1(x)))
+        return self.l2(self.dropout(nnx.relu(self.l1(x))))
 
 
 def training():
-    """A short run: MLP from nnx.Rngs(0), nnx.Optimizer(adamw with a
-    warmup-cosine schedule and gradient clipping), fixed batches; the loss of
-    every step and the final parameters."""
+    """A short run: MLP with Dropout from nnx.Rngs(0), nnx.Optimizer(adamw with
+    a warmup-cosine schedule and gradient clipping), fixed batches; the loss of
+    every step, the final parameters and dropout stream count, and the loss of
+    the last batch in eval mode (no dropout)."""
     r = np.random.default_rng(3)
     model = Mlp(nnx.Rngs(0))
     lr = optax.warmup_cosine_decay_schedule(0.0, 3e-2, 5, 30, 1e-3)
@@ -230,8 +236,12 @@ def training():
         opt.update(model, grads)
         batches.append({"x": arr(x), "y": arr(y)})
         losses.append(float(loss))
-    return {"batches": batches, "losses": losses,
-            "final": {"/".join(map(str, p)): arr(v.get_value()) for p, v in nnx.to_flat_state(nnx.state(model))}}
+    dropout_count = int(model.dropout.rngs.count.get_value())
+    model.eval()
+    eval_loss = float(loss_fn(model, jnp.asarray(x), jnp.asarray(y)))
+    return {"batches": batches, "losses": losses, "dropout_rate": DROPOUT_RATE,
+            "dropout_count": dropout_count, "eval_loss": eval_loss,
+            "final": {"/".join(map(str, p)): arr(v.get_value()) for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}}
 
 
 def main():
