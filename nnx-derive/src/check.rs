@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use syn::spanned::Spanned;
 use syn::GenericParam;
 
-use crate::ast::{Container, Data, Field, FieldKind, Key};
+use crate::ast::{Container, Data, Field, FieldKind, Key, Variant};
 use crate::ctxt::Errors;
 
 /// Checks everything the IR can express but the derive does not support.
@@ -24,11 +24,20 @@ pub fn check(cont: &Container<'_>, cx: &mut Errors) {
             );
         }
     }
+    if let (Some(span), false) = (cont.attrs.transparent, matches!(cont.data, Data::Enum(_))) {
+        cx.at(
+            span,
+            "`transparent` applies to enums: it puts a newtype variant's value at the enum's own key",
+        );
+    }
     match &cont.data {
         Data::Struct(_, fields) => check_fields(fields, cx),
         Data::Enum(variants) => {
             for v in variants {
                 check_fields(&v.fields, cx);
+                if v.transparent {
+                    check_transparent(v, cx);
+                }
                 for f in &v.fields {
                     if let Some(span) = f.attrs.sow {
                         cx.at(
@@ -100,6 +109,48 @@ fn check_fields(fields: &[Field<'_>], cx: &mut Errors) {
         } else {
             seen.insert(&f.key, f);
         }
+    }
+}
+
+/// A transparent variant holds exactly one tuple field, walked as is.
+fn check_transparent(v: &Variant<'_>, cx: &mut Errors) {
+    let at = v.attrs.transparent.unwrap_or(v.span);
+    let by = if v.attrs.transparent.is_some() {
+        ""
+    } else {
+        " (the enum's #[nnx(transparent)] applies to every variant)"
+    };
+    let newtype = v.fields.len() == 1 && matches!(v.fields[0].key, Key::Int(_));
+    if !newtype {
+        cx.at(
+            at,
+            format!(
+                "`transparent` needs a newtype variant such as `{0}(Inner)`, \
+                 but `{0}` has {1}{by}",
+                v.ident,
+                describe_fields(&v.fields),
+            ),
+        );
+        return;
+    }
+    let a = &v.fields[0].attrs;
+    for (span, name) in [(a.is_static, "static"), (a.skip, "skip")] {
+        if let Some(span) = span {
+            cx.at(
+                span,
+                format!(
+                    "`{name}` cannot be combined with a transparent variant: its field is the node"
+                ),
+            );
+        }
+    }
+}
+
+fn describe_fields(fields: &[Field<'_>]) -> String {
+    match (fields.len(), fields.first().map(|f| &f.key)) {
+        (0, _) => "no fields".to_string(),
+        (1, Some(Key::Str(_))) => "a named field".to_string(),
+        (n, _) => format!("{n} fields"),
     }
 }
 
