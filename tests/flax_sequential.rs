@@ -3,8 +3,7 @@
 //! Flax's paths (the activation takes index 1 and holds no state), the same
 //! parameters from the same seed, and Flax's output.
 
-// Only the State comparison is used here.
-#[allow(dead_code)]
+// For its State comparison.
 #[path = "../examples/support/digits.rs"]
 mod digits;
 

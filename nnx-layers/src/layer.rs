@@ -129,8 +129,9 @@ pub enum Layer {
     ConvTranspose(ConvTranspose),
     /// [`Embed`] (its input holds integer indices).
     Embed(Embed),
-    /// [`MultiHeadAttention`], as self-attention without a mask.
-    MultiHeadAttention(MultiHeadAttention),
+    /// [`MultiHeadAttention`], as self-attention without a mask (boxed: it is
+    /// much larger than the other layers).
+    MultiHeadAttention(Box<MultiHeadAttention>),
     /// [`BatchNorm`].
     BatchNorm(BatchNorm),
     /// [`LayerNorm`].
@@ -157,7 +158,8 @@ macro_rules! layer_variants {
         $(
             impl From<$ty> for Layer {
                 fn from(layer: $ty) -> Self {
-                    Layer::$variant(layer)
+                    // `into` boxes what a variant holds boxed.
+                    Layer::$variant(layer.into())
                 }
             }
         )*
