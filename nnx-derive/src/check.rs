@@ -227,6 +227,39 @@ mod tests {
     }
 
     #[test]
+    fn transparent_variants() {
+        assert!(errors(parse_quote!(
+            #[nnx(transparent)]
+            enum E {
+                A(u8),
+                #[nnx(transparent)]
+                B(u8),
+            }
+        ))
+        .is_empty());
+        let e = errors(parse_quote!(
+            enum E {
+                #[nnx(transparent)]
+                A(u8, u8),
+                #[nnx(transparent)]
+                B(#[nnx(skip)] u8),
+                #[nnx(transparent)]
+                C,
+            }
+        ));
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].contains("`A` has 2 fields"));
+        assert!(e[1].contains("`skip` cannot be combined with a transparent variant"));
+        assert!(e[2].contains("`C` has no fields"));
+        let e = errors(parse_quote!(
+            #[nnx(transparent)]
+            struct S(u8);
+        ));
+        assert_eq!(e.len(), 1);
+        assert!(e[0].contains("applies to enums"));
+    }
+
+    #[test]
     fn tuple_and_union() {
         let e = errors(parse_quote!(
             struct T(#[nnx(rename = "x")] u8);
