@@ -87,78 +87,22 @@ impl Forward for Activation {
     }
 }
 
-/// Any of the library's layers, or an activation: the element type of a
-/// [`Sequential`] that mixes them, as Flax's `nnx.Sequential` does. Its variants
-/// are transparent (`#[nnx(transparent)]`), so a layer's Variables sit at
-/// `layers/<index>/...` exactly as in Flax, and merge rebuilds the right variant.
-/// Every layer converts into it with `.into()`.
-///
-/// ```
-/// use ndarray::Array2;
-/// use nnx_core::{path_string, rngs::Rngs, Module};
-/// use nnx_layers::{Activation, Layer, LayerNorm, Linear, Sequential};
-/// let mut rngs = Rngs::new(0);
-/// let mut model = Sequential::new(vec![
-///     Linear::new(3, 4, &mut rngs)?.into(),
-///     Activation::Relu.into(),
-///     LayerNorm::new(4, &mut rngs)?.into(),
-///     Linear::new(4, 2, &mut rngs)?.into(),
-/// ]);
-/// let paths: Vec<String> = model.state().flat_state().iter().map(|(p, _)| path_string(p)).collect();
-/// assert_eq!(paths, ["layers/0/bias", "layers/0/kernel", "layers/2/bias", "layers/2/scale",
-///                    "layers/3/bias", "layers/3/kernel"]);
-/// assert_eq!(model.forward(&Array2::<f32>::ones((5, 3)))?.shape(), &[5, 2]);
-///
-/// let (graphdef, state) = model.split(..)?;
-/// let model: Sequential<Layer> = graphdef.merge(state)?;
-/// assert!(matches!(model.layers[1], Layer::Activation(Activation::Relu)));
-/// # Ok::<(), nnx_core::Error>(())
-/// ```
-#[derive(nnx_core::Module, Debug)]
-#[nnx(transparent)]
-pub enum Layer {
-    /// [`Linear`].
-    Linear(Linear),
-    /// [`LinearGeneral`].
-    LinearGeneral(LinearGeneral),
-    /// [`Einsum`].
-    Einsum(Einsum),
-    /// [`Conv`].
-    Conv(Conv),
-    /// [`ConvTranspose`].
-    ConvTranspose(ConvTranspose),
-    /// [`Embed`] (its input holds integer indices).
-    Embed(Embed),
-    /// [`MultiHeadAttention`], as self-attention without a mask (boxed: it is
-    /// much larger than the other layers).
-    MultiHeadAttention(Box<MultiHeadAttention>),
-    /// [`BatchNorm`].
-    BatchNorm(BatchNorm),
-    /// [`LayerNorm`].
-    LayerNorm(LayerNorm),
-    /// [`RMSNorm`].
-    RMSNorm(RMSNorm),
-    /// [`GroupNorm`].
-    GroupNorm(GroupNorm),
-    /// [`InstanceNorm`].
-    InstanceNorm(InstanceNorm),
-    /// [`Dropout`].
-    Dropout(Dropout),
-    /// [`PReLU`].
-    PReLU(PReLU),
-    /// A nested [`Sequential`].
-    Sequential(Sequential<Layer>),
-    /// A stateless [`Activation`].
-    Activation(Activation),
-}
-
-/// `From<layer> for Layer` and the forward dispatch, from one list of variants.
-macro_rules! layer_variants {
-    ($($variant:ident($ty:ty)),* $(,)?) => {
+/// Declares the enum, `From<layer> for Layer` (boxing what a variant holds
+/// boxed) and the forward dispatch, from one list of variants.
+macro_rules! layer_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum Layer {
+            $($(#[$vmeta:meta])* $variant:ident($held:ty) from $from:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum Layer {
+            $($(#[$vmeta])* $variant($held),)*
+        }
         $(
-            impl From<$ty> for Layer {
-                fn from(layer: $ty) -> Self {
-                    // `into` boxes what a variant holds boxed.
+            impl From<$from> for Layer {
+                fn from(layer: $from) -> Self {
                     Layer::$variant(layer.into())
                 }
             }
@@ -173,21 +117,69 @@ macro_rules! layer_variants {
     };
 }
 
-layer_variants!(
-    Linear(Linear),
-    LinearGeneral(LinearGeneral),
-    Einsum(Einsum),
-    Conv(Conv),
-    ConvTranspose(ConvTranspose),
-    Embed(Embed),
-    MultiHeadAttention(MultiHeadAttention),
-    BatchNorm(BatchNorm),
-    LayerNorm(LayerNorm),
-    RMSNorm(RMSNorm),
-    GroupNorm(GroupNorm),
-    InstanceNorm(InstanceNorm),
-    Dropout(Dropout),
-    PReLU(PReLU),
-    Sequential(Sequential<Layer>),
-    Activation(Activation),
-);
+layer_enum! {
+    /// Any of the library's layers, or an activation: the element type of a
+    /// [`Sequential`] that mixes them, as Flax's `nnx.Sequential` does. Its variants
+    /// are transparent (`#[nnx(transparent)]`), so a layer's Variables sit at
+    /// `layers/<index>/...` exactly as in Flax, and merge rebuilds the right variant.
+    /// Every layer converts into it with `.into()`.
+    ///
+    /// ```
+    /// use ndarray::Array2;
+    /// use nnx_core::{path_string, rngs::Rngs, Module};
+    /// use nnx_layers::{Activation, Layer, LayerNorm, Linear, Sequential};
+    /// let mut rngs = Rngs::new(0);
+    /// let mut model = Sequential::new(vec![
+    ///     Linear::new(3, 4, &mut rngs)?.into(),
+    ///     Activation::Relu.into(),
+    ///     LayerNorm::new(4, &mut rngs)?.into(),
+    ///     Linear::new(4, 2, &mut rngs)?.into(),
+    /// ]);
+    /// let paths: Vec<String> = model.state().flat_state().iter().map(|(p, _)| path_string(p)).collect();
+    /// assert_eq!(paths, ["layers/0/bias", "layers/0/kernel", "layers/2/bias", "layers/2/scale",
+    ///                    "layers/3/bias", "layers/3/kernel"]);
+    /// assert_eq!(model.forward(&Array2::<f32>::ones((5, 3)))?.shape(), &[5, 2]);
+    ///
+    /// let (graphdef, state) = model.split(..)?;
+    /// let model: Sequential<Layer> = graphdef.merge(state)?;
+    /// assert!(matches!(model.layers[1], Layer::Activation(Activation::Relu)));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    #[derive(nnx_core::Module, Debug)]
+    #[nnx(transparent)]
+    pub enum Layer {
+        /// [`Linear`].
+        Linear(Linear) from Linear,
+        /// [`LinearGeneral`].
+        LinearGeneral(LinearGeneral) from LinearGeneral,
+        /// [`Einsum`].
+        Einsum(Einsum) from Einsum,
+        /// [`Conv`].
+        Conv(Conv) from Conv,
+        /// [`ConvTranspose`].
+        ConvTranspose(ConvTranspose) from ConvTranspose,
+        /// [`Embed`] (its input holds integer indices).
+        Embed(Embed) from Embed,
+        /// [`MultiHeadAttention`], as self-attention without a mask (boxed: it is
+        /// much larger than the other layers).
+        MultiHeadAttention(Box<MultiHeadAttention>) from MultiHeadAttention,
+        /// [`BatchNorm`].
+        BatchNorm(BatchNorm) from BatchNorm,
+        /// [`LayerNorm`].
+        LayerNorm(LayerNorm) from LayerNorm,
+        /// [`RMSNorm`].
+        RMSNorm(RMSNorm) from RMSNorm,
+        /// [`GroupNorm`].
+        GroupNorm(GroupNorm) from GroupNorm,
+        /// [`InstanceNorm`].
+        InstanceNorm(InstanceNorm) from InstanceNorm,
+        /// [`Dropout`].
+        Dropout(Dropout) from Dropout,
+        /// [`PReLU`].
+        PReLU(PReLU) from PReLU,
+        /// A nested [`Sequential`].
+        Sequential(Sequential<Layer>) from Sequential<Layer>,
+        /// A stateless [`Activation`].
+        Activation(Activation) from Activation,
+    }
+}
