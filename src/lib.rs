@@ -40,6 +40,12 @@ pub use nnx_core::*;
 /// the module `sow`. Container option: `#[nnx(crate = "path")]` when `nnx` is
 /// reachable under another path.
 ///
+/// Enum variants are nodes named `"Enum::Variant"` that add a path level (a
+/// newtype variant's value sits under `0`). `#[nnx(transparent)]` on a newtype
+/// variant, or on the enum for all its variants, puts the value at the enum's own
+/// key instead, as a Flax attribute holding any layer: the GraphDef still records
+/// the variant, so merge rebuilds it.
+///
 /// ```
 /// use ndarray::Array1;
 /// use nnx::prelude::*;
@@ -73,6 +79,21 @@ pub use nnx_core::*;
 ///     Head::Dense(b) => assert_eq!((b.act, b.calls), (Activation::Gelu, 0)),
 ///     Head::Identity => unreachable!(),
 /// }
+///
+/// // Transparent: `layers/0/kernel`, not `layers/0/0/kernel`.
+/// #[derive(Module)]
+/// #[nnx(transparent)]
+/// enum Layer { Dense(Block), Scale(Param<f32>) }
+/// #[derive(Module)]
+/// struct Net { layers: Vec<Layer> }
+/// let net = Net { layers: vec![
+///     Layer::Dense(Block { w: Param::new(Array1::ones(2)), act: Activation::Relu, calls: 0, sown: Sown::default() }),
+///     Layer::Scale(Param::new(2.0)),
+/// ] };
+/// let paths: Vec<String> = net.state().flat_state().iter().map(|(p, _)| nnx::path_string(p)).collect();
+/// assert_eq!(paths, ["layers/0/kernel", "layers/1"]);
+/// let (graphdef, state) = net.split(..).unwrap();
+/// assert!(matches!(graphdef.merge(state).unwrap().layers[1], Layer::Scale(_)));
 /// ```
 pub use nnx_derive::Module;
 

@@ -271,6 +271,70 @@ fn unknown_variant_is_an_error() {
     assert!(msg.contains("Other::Identity"), "{msg}");
 }
 
+/// Flax's paths for mixed layers: transparent variants add no level.
+#[derive(Module)]
+#[nnx(transparent)]
+enum MixedLayer {
+    Dense(Linear),
+    Scale(Param<f32>),
+}
+
+/// One transparent variant next to ordinary ones.
+#[derive(Module)]
+enum OneTransparent {
+    #[nnx(transparent)]
+    Dense(Linear),
+    Plain(Linear),
+}
+
+#[test]
+fn transparent_variants_add_no_level() {
+    let m = vec![
+        MixedLayer::Dense(Linear::new(1, 2, 5.0)),
+        MixedLayer::Scale(Param::new(3.0)),
+    ];
+    assert_eq!(paths(&m.state()), ["0/bias", "0/kernel", "1"]);
+    let (g, s) = m.split(..).unwrap();
+    let back: Vec<MixedLayer> = g.merge(s).unwrap();
+    assert!(
+        matches!(&back[0], MixedLayer::Dense(l) if *l.kernel == Array2::from_elem((1, 2), 5.0))
+    );
+    assert!(matches!(&back[1], MixedLayer::Scale(p) if **p == 3.0));
+    // The GraphDef still records the variant.
+    let a = MixedLayer::Dense(Linear::new(1, 1, 0.0)).graphdef();
+    assert!(format!("{a:?}").contains("MixedLayer::Dense"));
+
+    let m = vec![
+        OneTransparent::Dense(Linear::new(1, 1, 1.0)),
+        OneTransparent::Plain(Linear::new(1, 1, 2.0)),
+    ];
+    assert_eq!(
+        paths(&m.state()),
+        ["0/bias", "0/kernel", "1/0/bias", "1/0/kernel"]
+    );
+    let (g, s) = m.split(..).unwrap();
+    let back: Vec<OneTransparent> = g.merge(s).unwrap();
+    assert!(
+        matches!(&back[0], OneTransparent::Dense(l) if *l.kernel == Array2::from_elem((1, 1), 1.0))
+    );
+    assert!(
+        matches!(&back[1], OneTransparent::Plain(l) if *l.kernel == Array2::from_elem((1, 1), 2.0))
+    );
+}
+
+#[test]
+fn transparent_variant_as_the_root() {
+    let m = MixedLayer::Dense(Linear::new(1, 2, 5.0));
+    assert_eq!(paths(&m.state()), ["bias", "kernel"]);
+    let (g, s) = m.split(..).unwrap();
+    assert!(matches!(g.merge(s).unwrap(), MixedLayer::Dense(_)));
+    // A later update finds the same paths.
+    let mut m = MixedLayer::Dense(Linear::new(1, 2, 0.0));
+    m.update(MixedLayer::Dense(Linear::new(1, 2, 4.0)).state())
+        .unwrap();
+    assert!(matches!(&m, MixedLayer::Dense(l) if *l.kernel == Array2::from_elem((1, 2), 4.0)));
+}
+
 #[derive(Module)]
 struct Generic<L, S: Clone>
 where

@@ -93,3 +93,16 @@ fn tabulate_counts_like_flax() {
     assert!(text.contains("│ l1        │ Linear    │                  │ bias: float32[3]     │"));
     assert!(text.contains("│           │           │ var: float32[3]  │ scale: float32[3]    │"));
 }
+
+#[test]
+fn transparent_variants_print_as_their_layer() {
+    let rngs = &mut Rngs::new(0);
+    let layer: nnx::nn::Layer = Linear::new(1, 2, rngs).unwrap().into();
+    let text = nnx::display(&layer);
+    assert!(text.starts_with("Linear( # Param: 4 (16 B)"), "{text}");
+    assert!(!text.contains("Layer::"), "{text}");
+    let seq = nnx::nn::Sequential::new(vec![layer, nnx::nn::Activation::Relu.into()]);
+    let table = nnx::tabulate(&seq);
+    assert!(table.contains("layers/0 │ Linear"), "{table}");
+    assert!(table.contains("layers/1 │ Activation::Relu"), "{table}");
+}

@@ -155,7 +155,8 @@ fn container_of(type_name: &str) -> Container {
 /// Records the graph with a [`Walker`].
 #[derive(Default)]
 struct Recorder {
-    /// Open nodes; `None` for transparent ones, whose children go to their parent.
+    /// Open nodes; `None` for transparent ones, whose children go to their parent
+    /// (or become the root).
     stack: Vec<Option<Node>>,
     root: Option<Node>,
     /// The shared object whose first visit starts at the next event.
@@ -184,7 +185,9 @@ impl Recorder {
 impl Walker for Recorder {
     fn enter(&mut self, key: &Key, header: NodeHeader) {
         self.first_visit(header.type_name.to_string());
-        if header.transparent && !self.stack.is_empty() {
+        // Only a transparent enum variant can be the root here (a `Sown` is no
+        // Module): its value then stands as the root.
+        if header.transparent {
             self.stack.push(None);
             return;
         }

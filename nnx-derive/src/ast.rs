@@ -5,7 +5,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data as SynData, DeriveInput, Fields, Generics, Ident, Index, Member, Type};
 
-use crate::attr::{self, ContainerAttrs, FieldAttrs};
+use crate::attr::{self, ContainerAttrs, FieldAttrs, VariantAttrs};
 use crate::ctxt::Errors;
 
 /// A `#[derive(Module)]` input.
@@ -38,6 +38,12 @@ pub struct Variant<'a> {
     pub type_name: String,
     /// Its fields.
     pub fields: Vec<Field<'a>>,
+    /// Its own options.
+    pub attrs: VariantAttrs,
+    /// Whether it is transparent (by its own attribute or the enum's).
+    pub transparent: bool,
+    /// Where to report problems with the variant as a whole.
+    pub span: Span,
 }
 
 /// A field and how it takes part in the graph.
@@ -97,11 +103,15 @@ impl<'a> Container<'a> {
                 e.variants
                     .iter()
                     .map(|v| {
-                        attr::reject(&v.attrs, "enum variants", cx);
+                        let vattrs = attr::parse_variant(&v.attrs, cx);
                         Variant {
                             ident: &v.ident,
                             type_name: format!("{}::{}", input.ident, v.ident),
                             fields: fields(&v.fields, cx),
+                            transparent: vattrs.transparent.is_some()
+                                || attrs.transparent.is_some(),
+                            attrs: vattrs,
+                            span: v.ident.span(),
                         }
                     })
                     .collect(),

@@ -25,10 +25,19 @@ pub struct FieldAttrs {
 pub struct ContainerAttrs {
     /// `#[nnx(crate = "path")]`.
     pub krate: Option<Path>,
+    /// `#[nnx(transparent)]` on an enum: every variant is transparent.
+    pub transparent: Option<Span>,
+}
+
+/// Variant-level options.
+#[derive(Default)]
+pub struct VariantAttrs {
+    /// `#[nnx(transparent)]`: the variant's one field stands at the enum's own key.
+    pub transparent: Option<Span>,
 }
 
 const FIELD_KEYS: &str = "`static`, `skip`, `rename = \"...\"` or `sow`";
-const CONTAINER_KEYS: &str = "`crate = \"...\"`";
+const CONTAINER_KEYS: &str = "`crate = \"...\"` or `transparent` (on an enum)";
 
 /// Parses the `#[nnx(...)]` attributes of a field.
 pub fn parse_field(attrs: &[Attribute], cx: &mut Errors) -> FieldAttrs {
@@ -55,30 +64,59 @@ pub fn parse_field(attrs: &[Attribute], cx: &mut Errors) -> FieldAttrs {
                 return skip_value(&meta);
             }
         };
-        if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
-            cx.at(
-                meta.path.span(),
-                format!("`{name}` takes no value: write `#[nnx({name})]`"),
-            );
-            skip_value(&meta)?;
-        }
-        if slot.is_some() {
-            cx.at(
-                meta.path.span(),
-                format!("duplicate nnx attribute `{name}`"),
-            );
-        } else {
-            *slot = Some(meta.path.span());
-        }
-        Ok(())
+        flag(slot, name, &meta, cx)
     });
     out
+}
+
+/// Parses the `#[nnx(...)]` attributes of an enum variant.
+pub fn parse_variant(attrs: &[Attribute], cx: &mut Errors) -> VariantAttrs {
+    let mut out = VariantAttrs::default();
+    for_each_option(attrs, cx, |name, meta, cx| {
+        if name == "transparent" {
+            return flag(&mut out.transparent, name, &meta, cx);
+        }
+        cx.at(
+            meta.path.span(),
+            format!("unknown nnx variant attribute `{name}`; expected `transparent`"),
+        );
+        skip_value(&meta)
+    });
+    out
+}
+
+/// Records a flag option (no value) in `slot`, reporting a value or a duplicate.
+fn flag(
+    slot: &mut Option<Span>,
+    name: &str,
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Errors,
+) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+        cx.at(
+            meta.path.span(),
+            format!("`{name}` takes no value: write `#[nnx({name})]`"),
+        );
+        skip_value(meta)?;
+    }
+    if slot.is_some() {
+        cx.at(
+            meta.path.span(),
+            format!("duplicate nnx attribute `{name}`"),
+        );
+    } else {
+        *slot = Some(meta.path.span());
+    }
+    Ok(())
 }
 
 /// Parses the `#[nnx(...)]` attributes of a struct or enum.
 pub fn parse_container(attrs: &[Attribute], cx: &mut Errors) -> ContainerAttrs {
     let mut out = ContainerAttrs::default();
     for_each_option(attrs, cx, |name, meta, cx| {
+        if name == "transparent" {
+            return flag(&mut out.transparent, name, &meta, cx);
+        }
         if name != "crate" {
             cx.at(
                 meta.path.span(),
@@ -103,16 +141,6 @@ pub fn parse_container(attrs: &[Attribute], cx: &mut Errors) -> ContainerAttrs {
         Ok(())
     });
     out
-}
-
-/// Reports every `#[nnx(...)]` on a place that takes none (enum variants).
-pub fn reject(attrs: &[Attribute], what: &str, cx: &mut Errors) {
-    for attr in attrs.iter().filter(|a| a.path().is_ident("nnx")) {
-        cx.at(
-            attr.span(),
-            format!("nnx attributes are not supported on {what}"),
-        );
-    }
 }
 
 /// Calls `f` with the name of each option of each `#[nnx(...)]`.

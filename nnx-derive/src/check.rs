@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use syn::spanned::Spanned;
 use syn::GenericParam;
 
-use crate::ast::{Container, Data, Field, FieldKind, Key};
+use crate::ast::{Container, Data, Field, FieldKind, Key, Variant};
 use crate::ctxt::Errors;
 
 /// Checks everything the IR can express but the derive does not support.
@@ -24,11 +24,20 @@ pub fn check(cont: &Container<'_>, cx: &mut Errors) {
             );
         }
     }
+    if let (Some(span), false) = (cont.attrs.transparent, matches!(cont.data, Data::Enum(_))) {
+        cx.at(
+            span,
+            "`transparent` applies to enums: it puts a newtype variant's value at the enum's own key",
+        );
+    }
     match &cont.data {
         Data::Struct(_, fields) => check_fields(fields, cx),
         Data::Enum(variants) => {
             for v in variants {
                 check_fields(&v.fields, cx);
+                if v.transparent {
+                    check_transparent(v, cx);
+                }
                 for f in &v.fields {
                     if let Some(span) = f.attrs.sow {
                         cx.at(
@@ -103,6 +112,48 @@ fn check_fields(fields: &[Field<'_>], cx: &mut Errors) {
     }
 }
 
+/// A transparent variant holds exactly one tuple field, walked as is.
+fn check_transparent(v: &Variant<'_>, cx: &mut Errors) {
+    let at = v.attrs.transparent.unwrap_or(v.span);
+    let by = if v.attrs.transparent.is_some() {
+        ""
+    } else {
+        " (the enum's #[nnx(transparent)] applies to every variant)"
+    };
+    let newtype = v.fields.len() == 1 && matches!(v.fields[0].key, Key::Int(_));
+    if !newtype {
+        cx.at(
+            at,
+            format!(
+                "`transparent` needs a newtype variant such as `{0}(Inner)`, \
+                 but `{0}` has {1}{by}",
+                v.ident,
+                describe_fields(&v.fields),
+            ),
+        );
+        return;
+    }
+    let a = &v.fields[0].attrs;
+    for (span, name) in [(a.is_static, "static"), (a.skip, "skip")] {
+        if let Some(span) = span {
+            cx.at(
+                span,
+                format!(
+                    "`{name}` cannot be combined with a transparent variant: its field is the node"
+                ),
+            );
+        }
+    }
+}
+
+fn describe_fields(fields: &[Field<'_>]) -> String {
+    match (fields.len(), fields.first().map(|f| &f.key)) {
+        (0, _) => "no fields".to_string(),
+        (1, Some(Key::Str(_))) => "a named field".to_string(),
+        (n, _) => format!("{n} fields"),
+    }
+}
+
 fn member_name(f: &Field<'_>) -> String {
     match &f.member {
         syn::Member::Named(i) => i.to_string(),
@@ -173,6 +224,39 @@ mod tests {
         assert!(e[3].contains("non-empty"));
         assert!(e[4].contains("`sow` cannot be combined with `static`"));
         assert!(e[5].contains("at most one"));
+    }
+
+    #[test]
+    fn transparent_variants() {
+        assert!(errors(parse_quote!(
+            #[nnx(transparent)]
+            enum E {
+                A(u8),
+                #[nnx(transparent)]
+                B(u8),
+            }
+        ))
+        .is_empty());
+        let e = errors(parse_quote!(
+            enum E {
+                #[nnx(transparent)]
+                A(u8, u8),
+                #[nnx(transparent)]
+                B(#[nnx(skip)] u8),
+                #[nnx(transparent)]
+                C,
+            }
+        ));
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].contains("`A` has 2 fields"));
+        assert!(e[1].contains("`skip` cannot be combined with a transparent variant"));
+        assert!(e[2].contains("`C` has no fields"));
+        let e = errors(parse_quote!(
+            #[nnx(transparent)]
+            struct S(u8);
+        ));
+        assert_eq!(e.len(), 1);
+        assert!(e[0].contains("applies to enums"));
     }
 
     #[test]

@@ -196,6 +196,29 @@ fn enum_bodies(
     let mut build = Vec::new();
     for v in variants {
         let (ident, name) = (v.ident, &v.type_name);
+        if v.transparent {
+            // The variant's node records which variant to rebuild and adds no path
+            // component; its value is walked under the enum's own key.
+            let header = quote!(#krate::graph::NodeHeader { type_name: #name, transparent: true });
+            let ty = v.fields[0].ty;
+            let field = quote_spanned!(ty.span()=> <#ty as #krate::graph::Field>);
+            walk.push(quote! {
+                Self::#ident(ref inner) => {
+                    w.enter(key, #header);
+                    #field::walk_field(inner, key, w);
+                    w.leave();
+                }
+            });
+            walk_mut.push(quote! {
+                Self::#ident(ref mut inner) => {
+                    w.enter(key, #header);
+                    #field::walk_field_mut(inner, key, w, #krate::graph::Place::Fixed);
+                    w.leave();
+                }
+            });
+            build.push(quote!(#name => Self::#ident(#field::build_field(key, b)?),));
+            continue;
+        }
         let header = quote!(#krate::graph::NodeHeader::node(#name));
         let pat = |by: TokenStream| {
             let binds = v

@@ -19,7 +19,9 @@ use syn::{parse_macro_input, DeriveInput};
 ///
 /// Every field takes part in the graph through its type's `Field` impl, under its
 /// name (or its index in a tuple struct); children are visited in sorted key order.
-/// Enum variants are nodes named `"Enum::Variant"`.
+/// Enum variants are nodes named `"Enum::Variant"`; with `#[nnx(transparent)]` (on
+/// a newtype variant, or on the enum for all of them) the variant adds no path
+/// level and its value stands at the enum's own key.
 ///
 /// Field options:
 ///

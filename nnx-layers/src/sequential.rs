@@ -7,8 +7,11 @@ use crate::Forward;
 
 /// Applies `layers` in order, each to the previous one's output; with no
 /// layers it returns its input. Parameters live under `layers/0/...`,
-/// `layers/1/...` as in Flax. Mixed layer types go in a user enum implementing
-/// `Forward` and `Module`.
+/// `layers/1/...` as in Flax. Mixed layer types and activations go in
+/// [`Layer`](crate::Layer), whose variants add no path level, so a
+/// `Sequential<Layer>` has Flax's paths and loads Flax's checkpoints; a user enum
+/// implementing `Forward` and `Module` works too (`#[nnx(transparent)]` keeps its
+/// variants out of the paths).
 ///
 /// ```
 /// use ndarray::Array2;

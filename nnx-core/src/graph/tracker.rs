@@ -11,12 +11,19 @@ pub(crate) const ROOT: Key = Key::Int(0);
 pub(crate) struct PathTracker {
     path: Path,
     pushed: Vec<bool>,
+    /// How many transparent nodes were entered before the root: a transparent
+    /// enum variant walked as the root hands the root position to its value.
+    before_root: usize,
 }
 
 impl PathTracker {
     /// Enters a node; returns whether it added `key` to the path.
     pub(crate) fn enter(&mut self, key: &Key, transparent: bool) -> bool {
-        let push = !self.pushed.is_empty() && !transparent;
+        let root = self.pushed.len() == self.before_root;
+        if root && transparent {
+            self.before_root += 1;
+        }
+        let push = !root && !transparent;
         if push {
             self.path.push(key.clone());
         }
@@ -26,6 +33,9 @@ impl PathTracker {
 
     /// Leaves the current node; returns the key it had added to the path, if any.
     pub(crate) fn leave(&mut self) -> Option<Key> {
+        if self.pushed.len() == self.before_root {
+            self.before_root = self.before_root.saturating_sub(1);
+        }
         if self.pushed.pop() == Some(true) {
             self.path.pop()
         } else {

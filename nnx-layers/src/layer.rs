@@ -1,0 +1,185 @@
+//! `Layer`: any library layer or activation, for `Sequential`s that mix them
+//! with Flax's paths.
+
+use ndarray::{ArrayD, ArrayViewD};
+use nnx_core::Result;
+
+use crate::functional as f;
+use crate::{
+    BatchNorm, Conv, ConvTranspose, Dropout, Einsum, Embed, Forward, GroupNorm, InstanceNorm,
+    LayerNorm, Linear, LinearGeneral, MultiHeadAttention, PReLU, RMSNorm, Sequential,
+};
+
+/// An activation function as a stateless layer, with `jax.nn`'s default
+/// parameters (`gelu` is the tanh form, `leaky_relu`'s slope 0.01, `elu` and
+/// `celu`'s alpha 1, `softmax` over the last axis). In a [`Sequential`] it takes
+/// an index but holds no state, as a function does in Flax's `nnx.Sequential`.
+///
+/// ```
+/// use ndarray::array;
+/// use nnx_layers::{Activation, Forward};
+/// let y = Activation::Relu.forward_dyn(array![-1.0f32, 2.0].into_dyn().view())?;
+/// assert_eq!(y, array![0.0, 2.0].into_dyn());
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(nnx_core::Module, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `nnx.relu`.
+    Relu,
+    /// `nnx.relu6`.
+    Relu6,
+    /// `nnx.gelu` (tanh approximation, its default).
+    Gelu,
+    /// `nnx.silu` (`nnx.swish`).
+    Silu,
+    /// `nnx.sigmoid`.
+    Sigmoid,
+    /// `nnx.tanh`.
+    Tanh,
+    /// `nnx.softplus`.
+    Softplus,
+    /// `nnx.soft_sign`.
+    SoftSign,
+    /// `nnx.log_sigmoid`.
+    LogSigmoid,
+    /// `nnx.elu` with `alpha = 1`.
+    Elu,
+    /// `nnx.celu` with `alpha = 1`.
+    Celu,
+    /// `nnx.selu`.
+    Selu,
+    /// `nnx.leaky_relu` with `negative_slope = 0.01`.
+    LeakyRelu,
+    /// `nnx.hard_tanh`.
+    HardTanh,
+    /// `nnx.hard_sigmoid`.
+    HardSigmoid,
+    /// `nnx.hard_silu` (`nnx.hard_swish`).
+    HardSilu,
+    /// `nnx.softmax` over the last axis.
+    Softmax,
+    /// `nnx.log_softmax` over the last axis.
+    LogSoftmax,
+}
+
+impl Forward for Activation {
+    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+        Ok(match self {
+            Activation::Relu => f::relu(&x),
+            Activation::Relu6 => f::relu6(&x),
+            Activation::Gelu => f::gelu(&x, true),
+            Activation::Silu => f::silu(&x),
+            Activation::Sigmoid => f::sigmoid(&x),
+            Activation::Tanh => f::tanh(&x),
+            Activation::Softplus => f::softplus(&x),
+            Activation::SoftSign => f::soft_sign(&x),
+            Activation::LogSigmoid => f::log_sigmoid(&x),
+            Activation::Elu => f::elu(&x, 1.0),
+            Activation::Celu => f::celu(&x, 1.0),
+            Activation::Selu => f::selu(&x),
+            Activation::LeakyRelu => f::leaky_relu(&x, 0.01),
+            Activation::HardTanh => f::hard_tanh(&x),
+            Activation::HardSigmoid => f::hard_sigmoid(&x),
+            Activation::HardSilu => f::hard_silu(&x),
+            Activation::Softmax => return f::softmax(&x, -1),
+            Activation::LogSoftmax => return f::log_softmax(&x, -1),
+        })
+    }
+}
+
+/// Declares the enum, `From<layer> for Layer` (boxing what a variant holds
+/// boxed) and the forward dispatch, from one list of variants.
+macro_rules! layer_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum Layer {
+            $($(#[$vmeta:meta])* $variant:ident($held:ty) from $from:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum Layer {
+            $($(#[$vmeta])* $variant($held),)*
+        }
+        $(
+            impl From<$from> for Layer {
+                fn from(layer: $from) -> Self {
+                    Layer::$variant(layer.into())
+                }
+            }
+        )*
+        impl Forward for Layer {
+            fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+                match self {
+                    $(Layer::$variant(layer) => layer.forward_dyn(x),)*
+                }
+            }
+        }
+    };
+}
+
+layer_enum! {
+    /// Any of the library's layers, or an activation: the element type of a
+    /// [`Sequential`] that mixes them, as Flax's `nnx.Sequential` does. Its variants
+    /// are transparent (`#[nnx(transparent)]`), so a layer's Variables sit at
+    /// `layers/<index>/...` exactly as in Flax, and merge rebuilds the right variant.
+    /// Every layer converts into it with `.into()`.
+    ///
+    /// ```
+    /// use ndarray::Array2;
+    /// use nnx_core::{path_string, rngs::Rngs, Module};
+    /// use nnx_layers::{Activation, Layer, LayerNorm, Linear, Sequential};
+    /// let mut rngs = Rngs::new(0);
+    /// let mut model = Sequential::new(vec![
+    ///     Linear::new(3, 4, &mut rngs)?.into(),
+    ///     Activation::Relu.into(),
+    ///     LayerNorm::new(4, &mut rngs)?.into(),
+    ///     Linear::new(4, 2, &mut rngs)?.into(),
+    /// ]);
+    /// let paths: Vec<String> = model.state().flat_state().iter().map(|(p, _)| path_string(p)).collect();
+    /// assert_eq!(paths, ["layers/0/bias", "layers/0/kernel", "layers/2/bias", "layers/2/scale",
+    ///                    "layers/3/bias", "layers/3/kernel"]);
+    /// assert_eq!(model.forward(&Array2::<f32>::ones((5, 3)))?.shape(), &[5, 2]);
+    ///
+    /// let (graphdef, state) = model.split(..)?;
+    /// let model: Sequential<Layer> = graphdef.merge(state)?;
+    /// assert!(matches!(model.layers[1], Layer::Activation(Activation::Relu)));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    #[derive(nnx_core::Module, Debug)]
+    #[nnx(transparent)]
+    pub enum Layer {
+        /// [`Linear`].
+        Linear(Linear) from Linear,
+        /// [`LinearGeneral`].
+        LinearGeneral(LinearGeneral) from LinearGeneral,
+        /// [`Einsum`].
+        Einsum(Einsum) from Einsum,
+        /// [`Conv`].
+        Conv(Conv) from Conv,
+        /// [`ConvTranspose`].
+        ConvTranspose(ConvTranspose) from ConvTranspose,
+        /// [`Embed`] (its input holds integer indices).
+        Embed(Embed) from Embed,
+        /// [`MultiHeadAttention`], as self-attention without a mask (boxed: it is
+        /// much larger than the other layers).
+        MultiHeadAttention(Box<MultiHeadAttention>) from MultiHeadAttention,
+        /// [`BatchNorm`].
+        BatchNorm(BatchNorm) from BatchNorm,
+        /// [`LayerNorm`].
+        LayerNorm(LayerNorm) from LayerNorm,
+        /// [`RMSNorm`].
+        RMSNorm(RMSNorm) from RMSNorm,
+        /// [`GroupNorm`].
+        GroupNorm(GroupNorm) from GroupNorm,
+        /// [`InstanceNorm`].
+        InstanceNorm(InstanceNorm) from InstanceNorm,
+        /// [`Dropout`].
+        Dropout(Dropout) from Dropout,
+        /// [`PReLU`].
+        PReLU(PReLU) from PReLU,
+        /// A nested [`Sequential`].
+        Sequential(Sequential<Layer>) from Sequential<Layer>,
+        /// A stateless [`Activation`].
+        Activation(Activation) from Activation,
+    }
+}
