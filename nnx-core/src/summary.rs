@@ -53,7 +53,15 @@ use crate::variable::AnyVariable;
 use crate::variable::VariableState;
 use crate::Module;
 
-/// Renders `model` as Flax's `print(model)` does (see the [module docs](self)).
+/// Renders `model` as Flax's `print(model)` / `nnx.display(model)` does: the tree
+/// of submodules, each with a comment summing its Variables by type
+/// (`# Param: 9 (36 B)`), each Variable with its type, shape and dtype
+/// (`Array(shape=(2, 3), dtype=dtype('float32'))`; values of at most one element
+/// are shown in full, as Flax shows them), and the static fields. Fields are shown
+/// in path order (sorted, as in a [`State`](crate::State)); `Vec`s and arrays as
+/// `Vec([...])`, maps as `BTreeMap({...})`; an object reached again through a
+/// [`Shared`](crate::Shared) handle is shown once, then as `Type(...)`, as Flax
+/// does. Flax's rich-text colours are left out.
 ///
 /// ```
 /// use nnx_core::prelude::*;
@@ -73,9 +81,10 @@ pub fn display<M: Module>(model: &M) -> String {
     out
 }
 
-/// A table of `model`'s submodules with their Variables, counts and bytes per
-/// Variable type, and the totals (the static part of Flax's `nnx.tabulate`;
-/// see the [module docs](self)).
+/// A table of `model`'s submodules with their Variables (`name: float32[2,3]`),
+/// counts and bytes per Variable type, and the totals at the bottom: the static
+/// part of Flax's `nnx.tabulate`. Flax's `inputs`/`outputs` columns need a call
+/// hook on every submodule, which nnx does not have; they are left out.
 ///
 /// ```
 /// use ndarray::{Array1, Array2};
