@@ -28,10 +28,14 @@ pub trait StaticWalk: Sized {
     fn build(key: &Key, b: &mut Builder<'_>) -> Result<Self>;
 }
 
+// Inlined so that a static field costs one walker call, as before the split
+// of this machinery into its own trait.
 impl<T: StaticHyperparameter> StaticWalk for T {
+    #[inline]
     fn walk(&self, key: &Key, w: &mut dyn Walker) {
         w.static_value(key, self)
     }
+    #[inline]
     fn walk_mut(&mut self, key: &Key, w: &mut dyn WalkerMut) {
         w.static_value(key, self)
     }
@@ -44,9 +48,11 @@ macro_rules! primitive_fields {
     ($($t:ty),*) => {$(
         /// A primitive field is a static hyperparameter without any attribute.
         impl Field for $t {
+            #[inline]
             fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
                 StaticWalk::walk(self, key, w)
             }
+            #[inline]
             fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
                 StaticWalk::walk_mut(self, key, w);
                 Action::Keep
