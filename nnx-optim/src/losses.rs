@@ -95,20 +95,6 @@ pub fn softmax_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor>
     Ok(-(labels * &logits.log_softmax(-1)?)?.sum_axes(&[-1], false)?)
 }
 
-/// `log(1 + exp(x))` without overflow.
-fn softplus(x: f32) -> f32 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
-
-fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
 /// optax's `sigmoid_binary_cross_entropy(logits, labels)`: elementwise
 /// `-z log σ(x) - (1 - z) log σ(-x)`, computed as `z softplus(-x) + (1 - z)
 /// softplus(x)` so that large logits stay finite. Labels (0/1 or
@@ -124,25 +110,10 @@ fn sigmoid(x: f32) -> f32 {
 /// ```
 pub fn sigmoid_binary_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     same_shape("sigmoid_binary_cross_entropy", logits, labels)?;
-    let out = Zip::from(logits.array())
-        .and(labels.array())
-        .map_collect(|&x, &z| z * softplus(-x) + (1.0 - z) * softplus(x));
-    let (x, z) = (logits.clone(), labels.clone());
-    Ok(Tensor::from_op(
-        "sigmoid_binary_cross_entropy",
-        out,
-        [logits, labels],
-        move |g, needs| {
-            let dx = needs[0].then(|| {
-                Zip::from(g)
-                    .and(x.array())
-                    .and(z.array())
-                    .map_collect(|&g, &x, &z| g * (sigmoid(x) - z))
-            });
-            let dz = needs[1].then(|| Zip::from(g).and(x.array()).map_collect(|&g, &x| -g * x));
-            [dx, dz]
-        },
-    ))
+    // Built from Tensor's stable softplus, whose rule gives d/dx = sigmoid(x) - z.
+    let positive = (labels * &(-logits).softplus())?;
+    let negative = (&(1.0 - labels) * &logits.softplus())?;
+    positive + negative
 }
 
 /// `predictions - targets`, or `predictions` alone.
