@@ -12,6 +12,7 @@ use ndarray::{Array1, Array2, ArrayD, Axis, Ix1, Ix2};
 use nnx::nn::functional::Padding;
 use nnx::nn::{max_pool, relu, BatchNorm, Conv, Dropout, Linear};
 use nnx::prelude::*;
+use nnx::tensor::Tensor;
 use nnx::rngs::Rngs;
 use nnx::value::ArrayRef;
 
@@ -55,14 +56,14 @@ impl DigitsCnn {
     pub fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
         let h = self.conv1.forward(x)?;
         let h = max_pool(
-            &relu(&self.bn1.forward(&h)?),
+            &relu(&Tensor::from(self.bn1.forward(&h)?)).into_array(),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,
         )?;
         let h = self.conv2.forward(&h)?;
         let h = max_pool(
-            &relu(&self.bn2.forward(&h)?),
+            &relu(&Tensor::from(self.bn2.forward(&h)?)).into_array(),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,

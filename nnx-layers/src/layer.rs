@@ -4,11 +4,11 @@
 use ndarray::{ArrayD, ArrayViewD};
 use nnx_core::Result;
 
-use crate::functional as f;
 use crate::{
     BatchNorm, Conv, ConvTranspose, Dropout, Einsum, Embed, Forward, GroupNorm, InstanceNorm,
     LayerNorm, Linear, LinearGeneral, MultiHeadAttention, PReLU, RMSNorm, Sequential,
 };
+use nnx_tensor::Tensor;
 
 /// An activation function as a stateless layer, with `jax.nn`'s default
 /// parameters (`gelu` is the tanh form, `leaky_relu`'s slope 0.01, `elu` and
@@ -64,26 +64,28 @@ pub enum Activation {
 
 impl Forward for Activation {
     fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+        let x = Tensor::new(x.to_owned());
         Ok(match self {
-            Activation::Relu => f::relu(&x),
-            Activation::Relu6 => f::relu6(&x),
-            Activation::Gelu => f::gelu(&x, true),
-            Activation::Silu => f::silu(&x),
-            Activation::Sigmoid => f::sigmoid(&x),
-            Activation::Tanh => f::tanh(&x),
-            Activation::Softplus => f::softplus(&x),
-            Activation::SoftSign => f::soft_sign(&x),
-            Activation::LogSigmoid => f::log_sigmoid(&x),
-            Activation::Elu => f::elu(&x, 1.0),
-            Activation::Celu => f::celu(&x, 1.0),
-            Activation::Selu => f::selu(&x),
-            Activation::LeakyRelu => f::leaky_relu(&x, 0.01),
-            Activation::HardTanh => f::hard_tanh(&x),
-            Activation::HardSigmoid => f::hard_sigmoid(&x),
-            Activation::HardSilu => f::hard_silu(&x),
-            Activation::Softmax => return f::softmax(&x, -1),
-            Activation::LogSoftmax => return f::log_softmax(&x, -1),
-        })
+            Activation::Relu => x.relu(),
+            Activation::Relu6 => x.relu6(),
+            Activation::Gelu => x.gelu(true),
+            Activation::Silu => x.silu(),
+            Activation::Sigmoid => x.sigmoid(),
+            Activation::Tanh => x.tanh(),
+            Activation::Softplus => x.softplus(),
+            Activation::SoftSign => x.soft_sign(),
+            Activation::LogSigmoid => x.log_sigmoid(),
+            Activation::Elu => x.elu(1.0),
+            Activation::Celu => x.celu(1.0),
+            Activation::Selu => x.selu(),
+            Activation::LeakyRelu => x.leaky_relu(0.01),
+            Activation::HardTanh => x.hard_tanh(),
+            Activation::HardSigmoid => x.hard_sigmoid(),
+            Activation::HardSilu => x.hard_silu(),
+            Activation::Softmax => x.softmax(-1)?,
+            Activation::LogSoftmax => x.log_softmax(-1)?,
+        }
+        .into_array())
     }
 }
 

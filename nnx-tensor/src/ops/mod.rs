@@ -13,6 +13,7 @@ use crate::Tensor;
 mod arith;
 mod index;
 mod matmul;
+mod norm;
 mod reduce;
 mod shape;
 mod unary;
