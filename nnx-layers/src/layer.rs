@@ -1,14 +1,13 @@
 //! `Layer`: any library layer or activation, for `Sequential`s that mix them
 //! with Flax's paths.
 
-use ndarray::{ArrayD, ArrayViewD};
 use nnx_core::Result;
+use nnx_tensor::Tensor;
 
 use crate::{
     BatchNorm, Conv, ConvTranspose, Dropout, Einsum, Embed, Forward, GroupNorm, InstanceNorm,
     LayerNorm, Linear, LinearGeneral, MultiHeadAttention, PReLU, RMSNorm, Sequential,
 };
-use nnx_tensor::Tensor;
 
 /// An activation function as a stateless layer, with `jax.nn`'s default
 /// parameters (`gelu` is the tanh form, `leaky_relu`'s slope 0.01, `elu` and
@@ -18,8 +17,9 @@ use nnx_tensor::Tensor;
 /// ```
 /// use ndarray::array;
 /// use nnx_layers::{Activation, Forward};
-/// let y = Activation::Relu.forward_dyn(array![-1.0f32, 2.0].into_dyn().view())?;
-/// assert_eq!(y, array![0.0, 2.0].into_dyn());
+/// use nnx_tensor::Tensor;
+/// let y = Activation::Relu.apply(&Tensor::new(array![-1.0f32, 2.0].into_dyn()))?;
+/// assert_eq!(y.to_array(), array![0.0, 2.0].into_dyn());
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +63,11 @@ pub enum Activation {
 }
 
 impl Forward for Activation {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        let x = Tensor::new(x.to_owned());
+    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x)
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
         Ok(match self {
             Activation::Relu => x.relu(),
             Activation::Relu6 => x.relu6(),
@@ -84,8 +87,7 @@ impl Forward for Activation {
             Activation::HardSilu => x.hard_silu(),
             Activation::Softmax => x.softmax(-1)?,
             Activation::LogSoftmax => x.log_softmax(-1)?,
-        }
-        .into_array())
+        })
     }
 }
 
@@ -110,9 +112,14 @@ macro_rules! layer_enum {
             }
         )*
         impl Forward for Layer {
-            fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+            fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
                 match self {
-                    $(Layer::$variant(layer) => layer.forward_dyn(x),)*
+                    $(Layer::$variant(layer) => Forward::forward(layer, x),)*
+                }
+            }
+            fn apply(&self, x: &Tensor) -> Result<Tensor> {
+                match self {
+                    $(Layer::$variant(layer) => Forward::apply(layer, x),)*
                 }
             }
         }
@@ -127,9 +134,9 @@ layer_enum! {
     /// Every layer converts into it with `.into()`.
     ///
     /// ```
-    /// use ndarray::Array2;
     /// use nnx_core::{path_string, rngs::Rngs, Module};
     /// use nnx_layers::{Activation, Layer, LayerNorm, Linear, Sequential};
+    /// use nnx_tensor::Tensor;
     /// let mut rngs = Rngs::new(0);
     /// let mut model = Sequential::new(vec![
     ///     Linear::new(3, 4, &mut rngs)?.into(),
@@ -140,7 +147,7 @@ layer_enum! {
     /// let paths: Vec<String> = model.state().flat_state().iter().map(|(p, _)| path_string(p)).collect();
     /// assert_eq!(paths, ["layers/0/bias", "layers/0/kernel", "layers/2/bias", "layers/2/scale",
     ///                    "layers/3/bias", "layers/3/kernel"]);
-    /// assert_eq!(model.forward(&Array2::<f32>::ones((5, 3)))?.shape(), &[5, 2]);
+    /// assert_eq!(model.forward(&Tensor::ones(&[5, 3]))?.shape(), &[5, 2]);
     ///
     /// let (graphdef, state) = model.split(..)?;
     /// let model: Sequential<Layer> = graphdef.merge(state)?;
