@@ -11,12 +11,19 @@ use crate::tape;
 use crate::Tensor;
 
 mod arith;
+mod attention;
+mod einsum;
 mod index;
 mod matmul;
 mod reduce;
 mod shape;
 mod unary;
 
+pub use attention::{
+    combine_masks, dot_product_attention, dot_product_attention_weights, make_attention_mask,
+    make_causal_mask, AttentionDropout, AttentionOptions,
+};
+pub use einsum::{einsum, EinsumEquation};
 pub use index::concat;
 
 impl Tensor {
