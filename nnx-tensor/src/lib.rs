@@ -59,10 +59,12 @@
 
 mod grad;
 mod ops;
+mod perturb;
 mod tape;
 mod tensor;
 
 pub use grad::{grad, grad_with_aux, value_and_grad, value_and_grad_with_aux, DiffArgs, Watched};
 pub use ops::concat;
+pub use perturb::Perturb;
 pub use tape::is_recording;
 pub use tensor::Tensor;

@@ -1,0 +1,185 @@
+//! Conformance of Flax's remaining layer families (LoRA, recurrent networks,
+//! WeightNorm, SpectralNorm, capture/perturb) against real Flax NNX 0.12:
+//! parameters for the same seed, outputs, state after the call and
+//! `nnx.value_and_grad` gradients (tools/flax_reference/gen_families.py).
+
+mod common;
+
+use common::{assert_close, f32s, load_json};
+use ndarray::ArrayD;
+use nnx_core::prelude::*;
+use nnx_core::{init, parse_path, path_string, Intermediate};
+use nnx_tensor::{value_and_grad, Perturb, Tensor};
+use serde_json::Value as Json;
+
+const TOL: f32 = 1e-5;
+
+fn cases(file: &str) -> Vec<Json> {
+    load_json(&format!("families/{file}"))["cases"]
+        .as_array()
+        .expect("cases")
+        .clone()
+}
+
+fn tensor(v: &Json) -> Tensor {
+    Tensor::new(f32s(v))
+}
+
+/// The f32 value of the leaf at `path` (a Tensor, or the first of a sown tuple).
+fn leaf_values(state: &State, path: &str) -> Vec<ArrayD<f32>> {
+    let leaf = state
+        .leaf(&parse_path(path))
+        .unwrap_or_else(|| panic!("no leaf at {path}"));
+    let any = leaf.value.as_any();
+    if let Some(t) = any.downcast_ref::<Tensor>() {
+        vec![t.to_array()]
+    } else if let Some(ts) = any.downcast_ref::<Vec<Tensor>>() {
+        ts.iter().map(Tensor::to_array).collect()
+    } else {
+        panic!("{path}: unexpected value type {}", leaf.value.type_name())
+    }
+}
+
+/// Every leaf of `state` equals Flax's `{path: {"type", "shape", "data"}}` map
+/// (same paths, types and values).
+fn assert_state(what: &str, state: &State, want: &Json) {
+    let want = want.as_object().expect("state map");
+    let got: Vec<String> = state
+        .flat_state()
+        .paths()
+        .iter()
+        .map(|p| path_string(p).to_string())
+        .collect();
+    let mut names: Vec<&String> = want.keys().collect();
+    names.sort();
+    assert_eq!(got.iter().collect::<Vec<_>>(), names, "{what}: paths");
+    for (path, w) in want {
+        let leaf = state.leaf(&parse_path(path)).expect("present");
+        if let Some(ty) = w.get("type").and_then(Json::as_str) {
+            assert_eq!(leaf.kind.name(), ty, "{what}: type of {path}");
+        }
+        assert_close(
+            &format!("{what}: {path}"),
+            &leaf_values(state, path)[0],
+            &f32s(w),
+            TOL,
+            TOL,
+        );
+    }
+}
+
+/// Gradients (a State) equal Flax's `{path: array}` map.
+fn assert_grads(what: &str, grads: &State, want: &Json) {
+    let want = want.as_object().expect("grads map");
+    assert_eq!(grads.len(), want.len(), "{what}: number of gradients");
+    for (path, w) in want {
+        assert_close(
+            &format!("{what}: grad {path}"),
+            &leaf_values(grads, path)[0],
+            &f32s(w),
+            TOL,
+            TOL,
+        );
+    }
+}
+
+mod capture {
+    use super::*;
+
+    #[derive(Module)]
+    struct Block {
+        w: Param<Tensor>,
+        #[nnx(sow)]
+        sown: Sown,
+    }
+
+    impl Block {
+        fn forward(&mut self, x: &Tensor) -> nnx_core::Result<Tensor> {
+            let h = x.matmul(&self.w)?.tanh();
+            let h = self.perturb("h", &h)?;
+            self.sow(Intermediate, "h_out", h.clone())?;
+            Ok(h)
+        }
+    }
+
+    #[derive(Module)]
+    struct Net {
+        block: Block,
+        w: Param<Tensor>,
+        #[nnx(sow)]
+        sown: Sown,
+    }
+
+    impl Net {
+        fn new(rngs: &mut Rngs) -> nnx_core::Result<Net> {
+            let mut lecun = |shape: &[usize]| -> nnx_core::Result<Param<Tensor>> {
+                let w = init::lecun_normal::<f32>().init(rngs.next_key("params")?, shape)?;
+                Ok(Param::new(Tensor::new(w)))
+            };
+            let block = Block {
+                w: lecun(&[3, 4])?,
+                sown: Sown::default(),
+            };
+            let w = lecun(&[4, 2])?;
+            Ok(Net {
+                block,
+                w,
+                sown: Sown::default(),
+            })
+        }
+
+        fn forward(&mut self, x: &Tensor) -> nnx_core::Result<Tensor> {
+            let h = self.block.forward(x)?;
+            let y = self.perturb("y", &h.matmul(&self.w)?)?;
+            self.sow(Intermediate, "y_out", y.clone())?;
+            self.sow(Intermediate, "y_out", &y * 2.0)?;
+            Ok(y)
+        }
+    }
+
+    #[test]
+    fn capture_and_perturbation_gradients_match_flax() -> nnx_core::Result<()> {
+        let case = &cases("capture.json")[0];
+        let mut net = Net::new(&mut Rngs::new(0))?;
+        assert_state("init", &net.state(), &case["init"]);
+        let x = tensor(&case["x"]);
+
+        // Intermediates: the sowing module's path and name, tuples in call order.
+        let (y, inter) = nnx_core::sow::capture(&mut net, &[Intermediate], |m| m.forward(&x))?;
+        assert_close("y", &y.to_array(), &f32s(&case["y"]), TOL, TOL);
+        for (path, want) in case["intermediates"].as_object().expect("map") {
+            assert_eq!(
+                inter.leaf(&parse_path(path)).expect("captured").kind,
+                Intermediate
+            );
+            let got = leaf_values(&inter, path);
+            let want = want["values"].as_array().expect("tuple");
+            assert_eq!(got.len(), want.len(), "{path}: tuple length");
+            for (g, w) in got.iter().zip(want) {
+                assert_close(path, g, &f32s(w), TOL, TOL);
+            }
+        }
+        assert_eq!(inter.len(), 2);
+
+        // The perturbations stayed in the model (capturing Intermediate is exact).
+        let perts = net.state_of(Perturbation);
+        for (path, want) in case["perturbations"].as_object().expect("map") {
+            let w = f32s(&want["values"][0]);
+            assert_close(path, &leaf_values(&perts, path)[0], &w, 0.0, 0.0);
+        }
+
+        // Gradients with respect to parameters and intermediates in one pass.
+        let cot = tensor(&case["cot"]);
+        let (loss, grads) = value_and_grad(&mut net, [Param, Perturbation], |m| {
+            let (y, _) = nnx_core::sow::capture(m, &[Intermediate], |m| m.forward(&x))?;
+            Ok((&y * &cot)?.sum())
+        })?;
+        assert!((loss - case["loss"].as_f64().expect("loss") as f32).abs() < TOL);
+        assert_grads("params", &grads.filter(Param), &case["grads"]);
+        let pgrads = grads.filter(Perturbation);
+        assert_grads("perturbations", &pgrads, &case["perturbation_grads"]);
+        // Hand math: d sum(y * cot) / d y is cot.
+        assert_eq!(leaf_values(&pgrads, "y")[0], cot.to_array());
+        Ok(())
+    }
+}
