@@ -16,6 +16,7 @@ pub mod functional;
 mod layer;
 mod linear;
 mod linear_general;
+mod lora;
 mod mask;
 mod normalization;
 mod param;
@@ -34,6 +35,7 @@ pub use forward::Forward;
 pub use layer::{Activation, Layer};
 pub use linear::{Linear, LinearConfig};
 pub use linear_general::{LinearGeneral, LinearGeneralConfig};
+pub use lora::{LoRA, LoRAConfig, LoRAParam};
 pub use mask::KernelMask;
 pub use normalization::{
     BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig, InstanceNorm, InstanceNormConfig,

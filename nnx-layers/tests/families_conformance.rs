@@ -183,3 +183,71 @@ mod capture {
         Ok(())
     }
 }
+
+/// Central finite differences of `loss` with respect to every element of the
+/// Variables of `model` matching `wrt`, against `grads` (from `value_and_grad`).
+fn check_finite_differences<M: Module>(
+    model: &mut M,
+    wrt: impl nnx_core::filter::Filter + Copy,
+    grads: &State,
+    mut loss: impl FnMut(&mut M) -> nnx_core::Result<Tensor>,
+) -> nnx_core::Result<()> {
+    const EPS: f32 = 1e-2;
+    for (path, leaf) in model.state_of(wrt).into_flat() {
+        let base = leaf
+            .value
+            .as_any()
+            .downcast_ref::<Tensor>()
+            .expect("tensor")
+            .to_array();
+        let grad = leaf_values(grads, &path_string(&path))[0].clone();
+        for i in 0..base.len() {
+            let mut at = |delta: f32| -> nnx_core::Result<f32> {
+                let mut moved = base.clone();
+                moved.as_slice_mut().expect("contiguous")[i] += delta;
+                let leaf = leaf.with_value(std::sync::Arc::new(Tensor::new(moved)));
+                model.update(State::from_flat(vec![(path.clone(), leaf)])?)?;
+                loss(model)?.item()
+            };
+            let fd = (at(EPS)? - at(-EPS)?) / (2.0 * EPS);
+            let g = grad.as_slice().expect("contiguous")[i];
+            assert!(
+                (fd - g).abs() <= 2e-2 * (1.0 + g.abs()),
+                "{}[{i}]: finite difference {fd}, gradient {g}",
+                path_string(&path)
+            );
+        }
+        let leaf = leaf.with_value(std::sync::Arc::new(Tensor::new(base)));
+        model.update(State::from_flat(vec![(path.clone(), leaf)])?)?;
+    }
+    Ok(())
+}
+
+mod lora {
+    use super::*;
+    use nnx_layers::{LoRA, LoRAParam};
+
+    #[test]
+    fn standalone_lora_matches_flax() -> nnx_core::Result<()> {
+        let case = &cases("lora.json")[0];
+        let mut lora = LoRA::new(3, 2, 4, &mut Rngs::new(0))?;
+        assert_state("init", &lora.state(), &case["init"]);
+        *lora.lora_b = tensor(&case["state"]["lora_b"]);
+        let x = tensor(&case["x"]);
+        assert_close(
+            "y",
+            &lora.forward(&x)?.to_array(),
+            &f32s(&case["y"]),
+            TOL,
+            TOL,
+        );
+        let cot = tensor(&case["cot"]);
+        let loss = |m: &mut LoRA| (&m.forward(&x)? * &cot).map(|t| t.sum());
+        let (value, grads) = value_and_grad(&mut lora, Param, loss)?;
+        assert!((value - case["loss"].as_f64().expect("loss") as f32).abs() < TOL);
+        assert_grads("grads", &grads, &case["grads"]);
+        // Only the LoRA parameters, isolated by their type.
+        assert_eq!(value_and_grad(&mut lora, LoRAParam, loss)?.1, grads);
+        check_finite_differences(&mut lora, Param, &grads, loss)
+    }
+}
