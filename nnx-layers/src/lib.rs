@@ -21,6 +21,7 @@ mod mask;
 mod normalization;
 mod param;
 mod prelu;
+mod recurrent;
 mod sequential;
 mod support;
 
@@ -42,6 +43,10 @@ pub use normalization::{
     LayerNorm, LayerNormConfig, RMSNorm, RMSNormConfig,
 };
 pub use prelu::{PReLU, PReLUConfig};
+pub use recurrent::{
+    flip_sequences, BiCarry, Bidirectional, Carry, CellConfig, GRUCell, LSTMCell, MergeFn,
+    OptimizedLSTMCell, RNNCellBase, RNNConfig, RNNOptions, SimpleCell, RNN,
+};
 pub use sequential::Sequential;
 
 forward::forward_via_inherent!(

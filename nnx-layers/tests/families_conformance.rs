@@ -35,6 +35,10 @@ fn leaf_values(state: &State, path: &str) -> Vec<ArrayD<f32>> {
         vec![t.to_array()]
     } else if let Some(ts) = any.downcast_ref::<Vec<Tensor>>() {
         ts.iter().map(Tensor::to_array).collect()
+    } else if let Some(a) = any.downcast_ref::<ndarray::Array1<f32>>() {
+        vec![a.clone().into_dyn()]
+    } else if let Some(a) = any.downcast_ref::<ndarray::Array2<f32>>() {
+        vec![a.clone().into_dyn()]
     } else {
         panic!("{path}: unexpected value type {}", leaf.value.type_name())
     }
@@ -57,6 +61,24 @@ fn assert_state(what: &str, state: &State, want: &Json) {
         let leaf = state.leaf(&parse_path(path)).expect("present");
         if let Some(ty) = w.get("type").and_then(Json::as_str) {
             assert_eq!(leaf.kind.name(), ty, "{what}: type of {path}");
+        }
+        let any = leaf.value.as_any();
+        if let Some(count) = any.downcast_ref::<u32>() {
+            assert_eq!(
+                f32s(w).iter().copied().collect::<Vec<_>>(),
+                [*count as f32],
+                "{what}: {path}"
+            );
+            continue;
+        }
+        if let Some(key) = any.downcast_ref::<nnx_core::random::PrngKey>() {
+            let data: Vec<f32> = key.data().iter().map(|&k| k as f32).collect();
+            assert_eq!(
+                f32s(w).iter().copied().collect::<Vec<_>>(),
+                data,
+                "{what}: {path}"
+            );
+            continue;
         }
         assert_close(
             &format!("{what}: {path}"),
@@ -249,5 +271,191 @@ mod lora {
         // Only the LoRA parameters, isolated by their type.
         assert_eq!(value_and_grad(&mut lora, LoRAParam, loss)?.1, grads);
         check_finite_differences(&mut lora, Param, &grads, loss)
+    }
+}
+
+/// A module holding loose tensors, to differentiate with respect to inputs.
+#[derive(Module)]
+struct Inputs {
+    x: Param<Tensor>,
+    carry: Vec<Param<Tensor>>,
+}
+
+fn carry_of(v: &Json) -> Vec<Tensor> {
+    v.as_array()
+        .expect("carry list")
+        .iter()
+        .map(tensor)
+        .collect()
+}
+
+mod recurrent {
+    use super::*;
+    use nnx_layers::{
+        Bidirectional, Carry, GRUCell, LSTMCell, OptimizedLSTMCell, RNNCellBase, RNNOptions,
+        SimpleCell, RNN,
+    };
+
+    /// The cell of a case, its step on the case's inputs, and the step's
+    /// gradients with respect to the inputs, checked against Flax.
+    fn check_cell<C: RNNCellBase + Module>(case: &Json, cell: C) -> nnx_core::Result<()> {
+        let name = case["cell"].as_str().expect("name");
+        assert_state(name, &cell.state(), &case["init"]);
+        let x = tensor(&case["x"]);
+        let carry = C::Carry::from_leaves(carry_of(&case["carry"]))?;
+        let zero = cell.initialize_carry(&[2, 3], &mut RngStream::new("carry", 0))?;
+        for (got, want) in zero.leaves().iter().zip(carry_of(&case["zero_carry"])) {
+            assert_eq!(**got, want);
+        }
+        let (new_carry, y) = cell.apply(&carry, &x)?;
+        for (got, want) in new_carry.leaves().iter().zip(carry_of(&case["new_carry"])) {
+            assert_close(name, &got.to_array(), &want.to_array(), TOL, TOL);
+        }
+        assert_close(name, &y.to_array(), &f32s(&case["y"]), TOL, TOL);
+
+        let cots = carry_of(&case["cots"]);
+        let mut inputs = Inputs {
+            x: Param::new(x.clone()),
+            carry: carry
+                .leaves()
+                .into_iter()
+                .map(|t| Param::new(t.clone()))
+                .collect(),
+        };
+        let loss = |m: &mut Inputs| {
+            let carry = C::Carry::from_leaves(m.carry.iter().map(|p| (**p).clone()).collect())?;
+            let (c, y) = cell.apply(&carry, &m.x)?;
+            let mut total = Tensor::scalar(0.0);
+            for (out, cot) in c.leaves().into_iter().chain([&y]).zip(&cots) {
+                total = (total + (out * cot)?.sum())?;
+            }
+            Ok(total)
+        };
+        let (value, grads) = value_and_grad(&mut inputs, Param, loss)?;
+        assert!(
+            (value - case["loss"].as_f64().expect("loss") as f32).abs() < 1e-4,
+            "{name}: loss {value}"
+        );
+        assert_close(
+            name,
+            &leaf_values(&grads, "x")[0],
+            &f32s(&case["grad_x"]),
+            TOL,
+            TOL,
+        );
+        for (i, want) in case["grad_carry"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .enumerate()
+        {
+            assert_close(
+                name,
+                &leaf_values(&grads, &format!("carry/{i}"))[0],
+                &f32s(want),
+                TOL,
+                TOL,
+            );
+        }
+        check_finite_differences(&mut inputs, Param, &grads, loss)
+    }
+
+    #[test]
+    fn cells_match_flax() -> nnx_core::Result<()> {
+        for case in cases("cells.json") {
+            let seed = case["seed"].as_i64().expect("seed");
+            let rngs = &mut Rngs::new(seed);
+            match case["cell"].as_str().expect("cell") {
+                "SimpleCell" => check_cell(&case, SimpleCell::new(3, 4, rngs)?)?,
+                "LSTMCell" => check_cell(&case, LSTMCell::new(3, 4, rngs)?)?,
+                "OptimizedLSTMCell" => check_cell(&case, OptimizedLSTMCell::new(3, 4, rngs)?)?,
+                "GRUCell" => check_cell(&case, GRUCell::new(3, 4, rngs)?)?,
+                other => panic!("unknown cell {other}"),
+            }
+        }
+        Ok(())
+    }
+
+    fn lengths(case: &Json) -> Option<Vec<usize>> {
+        case["seq_lengths"].as_object().map(|_| {
+            f32s(&case["seq_lengths"])
+                .iter()
+                .map(|&l| l as usize)
+                .collect()
+        })
+    }
+
+    fn check_rnn<C: RNNCellBase + Module>(case: &Json, cell: C) -> nnx_core::Result<()> {
+        let cfg = &case["config"];
+        let flag = |k: &str| cfg.get(k).and_then(Json::as_bool).unwrap_or(false);
+        let mut rnn = RNN::config(cell)
+            .time_major(flag("time_major"))
+            .reverse(flag("reverse"))
+            .keep_order(flag("keep_order"))
+            .build();
+        let what = format!("{} {cfg}", case["cell"]);
+        assert_state(&what, &rnn.state(), &case["init"]);
+        let x = tensor(&case["x"]);
+        let lengths = lengths(case);
+        let opts = RNNOptions {
+            seq_lengths: lengths.as_deref(),
+            ..Default::default()
+        };
+        let shared = rnn.apply_with(
+            &x,
+            RNNOptions {
+                seq_lengths: lengths.as_deref(),
+                ..Default::default()
+            },
+        )?;
+        let (carry, y) = rnn.forward_with(&x, opts)?;
+        assert_close(&what, &y.to_array(), &f32s(&case["y"]), TOL, TOL);
+        assert_eq!(shared.1, y, "{what}: apply and forward agree");
+        if case["carry"].is_array() {
+            for (got, want) in carry.leaves().iter().zip(carry_of(&case["carry"])) {
+                assert_close(&what, &got.to_array(), &want.to_array(), TOL, TOL);
+            }
+        }
+        assert_state(&what, &rnn.state(), &case["after"]);
+        Ok(())
+    }
+
+    #[test]
+    fn rnn_matches_flax() -> nnx_core::Result<()> {
+        for case in cases("rnn.json") {
+            let seed = case["seed"].as_i64().expect("seed");
+            let rngs = &mut Rngs::new(seed);
+            match case["cell"].as_str().expect("cell") {
+                "SimpleCell" => check_rnn(&case, SimpleCell::new(3, 4, rngs)?)?,
+                "LSTMCell" => check_rnn(&case, LSTMCell::new(3, 4, rngs)?)?,
+                "OptimizedLSTMCell" => check_rnn(&case, OptimizedLSTMCell::new(3, 4, rngs)?)?,
+                "GRUCell" => check_rnn(&case, GRUCell::new(3, 4, rngs)?)?,
+                other => panic!("unknown cell {other}"),
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn bidirectional_matches_flax() -> nnx_core::Result<()> {
+        for case in cases("bidirectional.json") {
+            let fwd = RNN::new(LSTMCell::new(3, 4, &mut Rngs::new(0))?);
+            let bwd = RNN::new(GRUCell::new(3, 2, &mut Rngs::new(1))?);
+            let mut bi = Bidirectional::new(fwd, bwd);
+            assert_state("bidirectional", &bi.state(), &case["init"]);
+            let x = tensor(&case["x"]);
+            let lengths = lengths(&case);
+            let ((cf, cb), y) = bi.forward_with(&x, None, lengths.as_deref())?;
+            assert_close("y", &y.to_array(), &f32s(&case["y"]), TOL, TOL);
+            for (got, want) in cf.leaves().into_iter().chain(cb.leaves()).zip(
+                carry_of(&case["carry_forward"])
+                    .into_iter()
+                    .chain(carry_of(&case["carry_backward"])),
+            ) {
+                assert_close("carry", &got.to_array(), &want.to_array(), TOL, TOL);
+            }
+            assert_state("bidirectional after", &bi.state(), &case["after"]);
+        }
+        Ok(())
     }
 }
