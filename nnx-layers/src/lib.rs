@@ -49,11 +49,9 @@ pub use recurrent::{
 };
 pub use sequential::Sequential;
 
-forward::forward_via_inherent!(
-    BatchNorm,
-    Conv,
+forward::forward_via_ndarray!(
+    shared: Conv,
     ConvTranspose,
-    Dropout,
     Einsum,
     GroupNorm,
     InstanceNorm,
@@ -63,3 +61,4 @@ forward::forward_via_inherent!(
     PReLU,
     RMSNorm,
 );
+forward::forward_via_ndarray!(mutable: BatchNorm, Dropout);
