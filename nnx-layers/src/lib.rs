@@ -24,6 +24,7 @@ mod prelu;
 mod recurrent;
 mod sequential;
 mod support;
+mod weight_norm;
 
 pub use activation::*;
 pub use attention::{MultiHeadAttention, MultiHeadAttentionConfig};
@@ -48,6 +49,7 @@ pub use recurrent::{
     OptimizedLSTMCell, RNNCellBase, RNNConfig, RNNOptions, SimpleCell, RNN,
 };
 pub use sequential::Sequential;
+pub use weight_norm::{WeightNorm, WeightNormConfig};
 
 forward::forward_via_ndarray!(
     shared: Conv,

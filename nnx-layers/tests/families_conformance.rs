@@ -8,7 +8,7 @@ mod common;
 use common::{assert_close, f32s, load_json};
 use ndarray::ArrayD;
 use nnx_core::prelude::*;
-use nnx_core::{init, parse_path, path_string, Intermediate};
+use nnx_core::{init, parse_path, path_string, Intermediate, VariableState};
 use nnx_tensor::{value_and_grad, Perturb, Tensor};
 use serde_json::Value as Json;
 
@@ -59,9 +59,12 @@ fn assert_state(what: &str, state: &State, want: &Json) {
     assert_eq!(got.iter().collect::<Vec<_>>(), names, "{what}: paths");
     for (path, w) in want {
         let leaf = state.leaf(&parse_path(path)).expect("present");
-        if let Some(ty) = w.get("type").and_then(Json::as_str) {
-            assert_eq!(leaf.kind.name(), ty, "{what}: type of {path}");
-        }
+        // Flax's plain arrays (WeightNorm's scales) are Params here.
+        let ty = match w["type"].as_str().expect("type") {
+            "Array" => "Param",
+            ty => ty,
+        };
+        assert_eq!(leaf.kind.name(), ty, "{what}: type of {path}");
         let any = leaf.value.as_any();
         if let Some(count) = any.downcast_ref::<u32>() {
             assert_eq!(
@@ -455,6 +458,62 @@ mod recurrent {
                 assert_close("carry", &got.to_array(), &want.to_array(), TOL, TOL);
             }
             assert_state("bidirectional after", &bi.state(), &case["after"]);
+        }
+        Ok(())
+    }
+}
+
+/// Flax's `{path: {"type", "shape", "data"}}` map as a State of Tensors (Flax's
+/// plain arrays, WeightNorm's scales, are Params here).
+fn state_from_json(v: &Json) -> nnx_core::Result<State> {
+    let leaves = v.as_object().expect("state map").iter().map(|(path, w)| {
+        let kind = match w["type"].as_str().expect("type") {
+            "BatchStat" => nnx_core::BatchStat,
+            _ => Param,
+        };
+        (parse_path(path), VariableState::new(kind, tensor(w)))
+    });
+    State::from_flat(leaves.collect::<Vec<_>>())
+}
+
+mod normalization {
+    use super::*;
+    use nnx_layers::{Linear, WeightNorm};
+
+    fn weight_norm(case: &Json) -> nnx_core::Result<WeightNorm<Linear>> {
+        let cfg = nnx_layers::WeightNorm::config(Linear::new(3, 4, &mut Rngs::new(0))?);
+        let cfg = match case["name"].as_str().expect("name") {
+            "no_feature_axes" => cfg.feature_axes(&[]),
+            "no_scale" => cfg.use_scale(false),
+            _ => cfg,
+        };
+        let mut wn = cfg.build(&mut Rngs::new(1))?;
+        let kernel = wn
+            .state()
+            .filter(|p: &[Key], _: &dyn nnx_core::VariableInfo| p.contains(&Key::from("kernel")));
+        let init = state_from_json(&case["init"])?;
+        assert_eq!(
+            leaf_values(&kernel, "layer_instance/kernel"),
+            leaf_values(&init, "layer_instance/kernel"),
+            "kernel for the same seed"
+        );
+        wn.update(init)?;
+        Ok(wn)
+    }
+
+    #[test]
+    fn weight_norm_matches_flax() -> nnx_core::Result<()> {
+        for case in cases("weight_norm.json") {
+            let name = case["name"].as_str().expect("name");
+            let mut wn = weight_norm(&case)?;
+            let x = tensor(&case["x"]);
+            let shared = wn.apply(&x)?;
+            let y = wn.forward(&x)?;
+            assert_close(name, &y.to_array(), &f32s(&case["y"]), TOL, TOL);
+            assert_eq!(shared, y, "{name}: apply and forward agree");
+            assert_state(name, &wn.state(), &case["after"]);
+            let again = wn.forward(&x)?;
+            assert_close(name, &again.to_array(), &f32s(&case["y_again"]), TOL, TOL);
         }
         Ok(())
     }
