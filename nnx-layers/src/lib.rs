@@ -23,6 +23,7 @@ mod param;
 mod prelu;
 mod recurrent;
 mod sequential;
+mod spectral_norm;
 mod support;
 mod weight_norm;
 
@@ -49,6 +50,7 @@ pub use recurrent::{
     OptimizedLSTMCell, RNNCellBase, RNNConfig, RNNOptions, SimpleCell, RNN,
 };
 pub use sequential::Sequential;
+pub use spectral_norm::{SpectralNorm, SpectralNormConfig};
 pub use weight_norm::{WeightNorm, WeightNormConfig};
 
 forward::forward_via_ndarray!(

@@ -478,7 +478,7 @@ fn state_from_json(v: &Json) -> nnx_core::Result<State> {
 
 mod normalization {
     use super::*;
-    use nnx_layers::{Linear, WeightNorm};
+    use nnx_layers::{Linear, SpectralNorm, WeightNorm};
 
     fn weight_norm(case: &Json) -> nnx_core::Result<WeightNorm<Linear>> {
         let cfg = nnx_layers::WeightNorm::config(Linear::new(3, 4, &mut Rngs::new(0))?);
@@ -514,6 +514,41 @@ mod normalization {
             assert_state(name, &wn.state(), &case["after"]);
             let again = wn.forward(&x)?;
             assert_close(name, &again.to_array(), &f32s(&case["y_again"]), TOL, TOL);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn spectral_norm_matches_flax() -> nnx_core::Result<()> {
+        for case in cases("spectral_norm.json") {
+            let name = case["name"].as_str().expect("name");
+            let cfg = &case["config"];
+            let mut sn = SpectralNorm::config(Linear::new(3, 4, &mut Rngs::new(0))?)
+                .n_steps(cfg.get("n_steps").and_then(Json::as_u64).unwrap_or(1) as usize)
+                .update_stats(
+                    cfg.get("update_stats")
+                        .and_then(Json::as_bool)
+                        .unwrap_or(true),
+                )
+                .build(&mut Rngs::new(1))?;
+            let init = state_from_json(&case["init"])?;
+            // u for the same seed; Flax's bias was randomized after init.
+            let u = "batch_stats/('kernel', 'u')";
+            assert_close(
+                name,
+                &leaf_values(&sn.state(), u)[0],
+                &leaf_values(&init, u)[0],
+                0.0,
+                0.0,
+            );
+            sn.update(init)?;
+            let x = tensor(&case["x"]);
+            let y = sn.forward(&x)?;
+            assert_close(name, &y.to_array(), &f32s(&case["y"]), TOL, TOL);
+            assert_state(name, &sn.state(), &case["after"]);
+            let again = sn.forward(&x)?;
+            assert_close(name, &again.to_array(), &f32s(&case["y_again"]), TOL, TOL);
+            assert_state(name, &sn.state(), &case["after_again"]);
         }
         Ok(())
     }
