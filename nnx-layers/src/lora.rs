@@ -7,6 +7,7 @@ use nnx_tensor::Tensor;
 
 use crate::param::checked_init;
 use crate::support::{check_config, check_shape};
+use crate::{Forward, Layer};
 
 nnx_core::variable_type!(
     /// A LoRA parameter: a subtype of [`Param`](struct@nnx_core::Param), so
@@ -25,9 +26,12 @@ nnx_core::variable_type!(
     pub LoRAParam: nnx_core::Param
 );
 
-/// A standalone low-rank adapter `y = x @ lora_a @ lora_b` (Flax's `nnx.LoRA`):
-/// `lora_a` is `(in_features, lora_rank)`, initialized `he_uniform`, `lora_b`
-/// `(lora_rank, out_features)`, initialized to zeros, both [`LoRAParam`]s.
+/// A low-rank adapter `y = x @ lora_a @ lora_b [+ base_module(x)]` (Flax's
+/// `nnx.LoRA`): `lora_a` is `(in_features, lora_rank)`, initialized
+/// `he_uniform`, `lora_b` `(lora_rank, out_features)`, initialized to zeros,
+/// both [`LoRAParam`]s. The optional base module (any layer `B`, the library's
+/// [`Layer`] by default) sits at `base_module/...`, as in Flax; build one with
+/// [`LoRAConfig::build_with_base`].
 ///
 /// ```
 /// use nnx_core::prelude::*;
@@ -41,11 +45,13 @@ nnx_core::variable_type!(
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct LoRA {
+pub struct LoRA<B = Layer> {
     /// `(in_features, lora_rank)`.
     pub lora_a: LoRAParam<Tensor>,
     /// `(lora_rank, out_features)`.
     pub lora_b: LoRAParam<Tensor>,
+    /// The layer whose output the adapter adds to, if any.
+    pub base_module: Option<B>,
     /// Size of the last input axis.
     pub in_features: usize,
     /// Size of the last output axis.
@@ -148,6 +154,30 @@ impl LoRAConfig {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<LoRA> {
+        self.build_inner(None, rngs)
+    }
+
+    /// Creates the adapter over `base_module` (Flax's `base_module=`), whose
+    /// output is added to the adapter's. Draws keys as [`build`](LoRAConfig::build).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_layers::{LoRA, LoRAParam, Linear};
+    /// use nnx_tensor::Tensor;
+    /// let mut rngs = Rngs::new(0);
+    /// let base = Linear::new(3, 4, &mut rngs)?;
+    /// let mut lora = LoRA::config(3, 2, 4).build_with_base(base, &mut rngs)?;
+    /// let paths: Vec<String> = lora.state().flat_state().paths().iter().map(|p| nnx_core::path_string(p).to_string()).collect();
+    /// assert_eq!(paths, ["base_module/bias", "base_module/kernel", "lora_a", "lora_b"]);
+    /// assert_eq!(lora.state_of(LoRAParam).len(), 2);
+    /// assert_eq!(lora.forward(&Tensor::ones(&[5, 3]))?.shape(), &[5, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn build_with_base<B>(self, base_module: B, rngs: &mut Rngs) -> Result<LoRA<B>> {
+        self.build_inner(Some(base_module), rngs)
+    }
+
+    fn build_inner<B>(self, base_module: Option<B>, rngs: &mut Rngs) -> Result<LoRA<B>> {
         let (fin, rank, fout) = (self.in_features, self.lora_rank, self.out_features);
         check_config(
             fin > 0 && rank > 0 && fout > 0,
@@ -160,6 +190,7 @@ impl LoRAConfig {
         Ok(LoRA {
             lora_a,
             lora_b,
+            base_module,
             in_features: fin,
             out_features: fout,
         })
@@ -214,9 +245,11 @@ impl LoRA {
             b_metadata: Metadata::new(),
         }
     }
+}
 
-    /// `x @ lora_a @ lora_b` for `x` of shape `(..., in_features)` (Flax's
-    /// `__call__`); nothing to update, so the same as [`apply`](LoRA::apply).
+impl<B: Forward> LoRA<B> {
+    /// `x @ lora_a @ lora_b`, plus `base_module.forward(x)` if there is one,
+    /// for `x` of shape `(..., in_features)` (Flax's `__call__`).
     ///
     /// ```
     /// use nnx_tensor::Tensor;
@@ -225,14 +258,20 @@ impl LoRA {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
-        self.apply(x)
+        let out = self.delta(x)?;
+        match &mut self.base_module {
+            Some(base) => &out + &base.forward(x)?,
+            None => Ok(out),
+        }
     }
 
-    /// [`forward`](LoRA::forward) from a shared reference.
+    /// [`forward`](LoRA::forward) from a shared reference (the base module's
+    /// `apply`).
     ///
     /// # Errors
     /// A shape mismatch when the last axis of `x` is not `in_features`, or when
-    /// `lora_a` / `lora_b` were replaced by arrays of other shapes.
+    /// `lora_a` / `lora_b` were replaced by arrays of other shapes; the base
+    /// module's errors.
     ///
     /// ```
     /// use nnx_tensor::Tensor;
@@ -242,6 +281,17 @@ impl LoRA {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let out = self.delta(x)?;
+        match &self.base_module {
+            Some(base) => &out + &base.apply(x)?,
+            None => Ok(out),
+        }
+    }
+}
+
+impl<B> LoRA<B> {
+    /// The adapter's own term `x @ lora_a @ lora_b`.
+    fn delta(&self, x: &Tensor) -> Result<Tensor> {
         let rank = self.lora_a.shape().get(1).copied().unwrap_or(0);
         check_shape("lora_a", self.lora_a.shape(), &[self.in_features, rank])?;
         check_shape("lora_b", self.lora_b.shape(), &[rank, self.out_features])?;
@@ -260,4 +310,24 @@ pub(crate) fn check_last_axis(x: &Tensor, features: usize) -> Result<()> {
         expected: format!("(..., {features})"),
         found: nnx_core::repr::fmt_tuple_usize(x.shape()),
     })
+}
+
+/// A LoRA is a layer: it composes in a `Sequential`.
+///
+/// ```
+/// use nnx_core::rngs::Rngs;
+/// use nnx_layers::{Forward, LoRA};
+/// use nnx_tensor::Tensor;
+/// let lora = LoRA::new(3, 2, 4, &mut Rngs::new(0))?;
+/// let layer: &dyn Forward = &lora;
+/// assert_eq!(layer.apply(&Tensor::ones(&[1, 3]))?.shape(), &[1, 4]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+impl<B: Forward> Forward for LoRA<B> {
+    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        LoRA::forward(self, x)
+    }
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        LoRA::apply(self, x)
+    }
 }

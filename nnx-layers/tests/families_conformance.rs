@@ -275,6 +275,30 @@ mod lora {
         assert_eq!(value_and_grad(&mut lora, LoRAParam, loss)?.1, grads);
         check_finite_differences(&mut lora, Param, &grads, loss)
     }
+
+    #[test]
+    fn lora_over_a_base_module_matches_flax() -> nnx_core::Result<()> {
+        let case = &cases("lora.json")[1];
+        let base = nnx_layers::Linear::new(3, 4, &mut Rngs::new(0))?;
+        let mut lora = LoRA::config(3, 2, 4).build_with_base(base, &mut Rngs::new(1))?;
+        assert_state("init", &lora.state(), &case["init"]);
+        *lora.lora_b = tensor(&case["state"]["lora_b"]);
+        let x = tensor(&case["x"]);
+        assert_close(
+            "y",
+            &lora.forward(&x)?.to_array(),
+            &f32s(&case["y"]),
+            TOL,
+            TOL,
+        );
+        assert_eq!(lora.apply(&x)?, lora.forward(&x)?);
+        let cot = tensor(&case["cot"]);
+        let loss = |m: &mut LoRA<nnx_layers::Linear>| (&m.forward(&x)? * &cot).map(|t| t.sum());
+        let (value, grads) = value_and_grad(&mut lora, LoRAParam, loss)?;
+        assert!((value - case["loss"].as_f64().expect("loss") as f32).abs() < TOL);
+        assert_grads("grads", &grads, &case["grads"]);
+        check_finite_differences(&mut lora, LoRAParam, &grads, loss)
+    }
 }
 
 /// A module holding loose tensors, to differentiate with respect to inputs.
