@@ -29,7 +29,7 @@ nnx_core::variable_type!(
 /// A low-rank adapter `y = x @ lora_a @ lora_b [+ base_module(x)]` (Flax's
 /// `nnx.LoRA`): `lora_a` is `(in_features, lora_rank)`, initialized
 /// `he_uniform`, `lora_b` `(lora_rank, out_features)`, initialized to zeros,
-/// both [`LoRAParam`]s. The optional base module (any layer `B`, the library's
+/// both [`LoRAParam`](struct@LoRAParam)s. The optional base module (any layer `B`, the library's
 /// [`Layer`] by default) sits at `base_module/...`, as in Flax; build one with
 /// [`LoRAConfig::build_with_base`].
 ///

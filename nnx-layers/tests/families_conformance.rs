@@ -318,6 +318,22 @@ fn carry_of(v: &Json) -> Vec<Tensor> {
 
 mod recurrent {
     use super::*;
+
+    /// Calls `$check(case, cell)` with the case's cell (3 inputs, 4 hidden)
+    /// built from the case's seed.
+    macro_rules! for_cell {
+        ($case:expr, $check:ident) => {{
+            let case: &Json = $case;
+            let rngs = &mut Rngs::new(case["seed"].as_i64().expect("seed"));
+            match case["cell"].as_str().expect("cell") {
+                "SimpleCell" => $check(case, SimpleCell::new(3, 4, rngs)?)?,
+                "LSTMCell" => $check(case, LSTMCell::new(3, 4, rngs)?)?,
+                "OptimizedLSTMCell" => $check(case, OptimizedLSTMCell::new(3, 4, rngs)?)?,
+                "GRUCell" => $check(case, GRUCell::new(3, 4, rngs)?)?,
+                other => panic!("unknown cell {other}"),
+            }
+        }};
+    }
     use nnx_layers::{
         Bidirectional, Carry, GRUCell, LSTMCell, OptimizedLSTMCell, RNNCellBase, RNNOptions,
         SimpleCell, RNN,
@@ -390,15 +406,7 @@ mod recurrent {
     #[test]
     fn cells_match_flax() -> nnx_core::Result<()> {
         for case in cases("cells.json") {
-            let seed = case["seed"].as_i64().expect("seed");
-            let rngs = &mut Rngs::new(seed);
-            match case["cell"].as_str().expect("cell") {
-                "SimpleCell" => check_cell(&case, SimpleCell::new(3, 4, rngs)?)?,
-                "LSTMCell" => check_cell(&case, LSTMCell::new(3, 4, rngs)?)?,
-                "OptimizedLSTMCell" => check_cell(&case, OptimizedLSTMCell::new(3, 4, rngs)?)?,
-                "GRUCell" => check_cell(&case, GRUCell::new(3, 4, rngs)?)?,
-                other => panic!("unknown cell {other}"),
-            }
+            for_cell!(&case, check_cell);
         }
         Ok(())
     }
@@ -424,18 +432,12 @@ mod recurrent {
         assert_state(&what, &rnn.state(), &case["init"]);
         let x = tensor(&case["x"]);
         let lengths = lengths(case);
-        let opts = RNNOptions {
+        let opts = || RNNOptions {
             seq_lengths: lengths.as_deref(),
             ..Default::default()
         };
-        let shared = rnn.apply_with(
-            &x,
-            RNNOptions {
-                seq_lengths: lengths.as_deref(),
-                ..Default::default()
-            },
-        )?;
-        let (carry, y) = rnn.forward_with(&x, opts)?;
+        let shared = rnn.apply_with(&x, opts())?;
+        let (carry, y) = rnn.forward_with(&x, opts())?;
         assert_close(&what, &y.to_array(), &f32s(&case["y"]), TOL, TOL);
         assert_eq!(shared.1, y, "{what}: apply and forward agree");
         if case["carry"].is_array() {
@@ -450,15 +452,7 @@ mod recurrent {
     #[test]
     fn rnn_matches_flax() -> nnx_core::Result<()> {
         for case in cases("rnn.json") {
-            let seed = case["seed"].as_i64().expect("seed");
-            let rngs = &mut Rngs::new(seed);
-            match case["cell"].as_str().expect("cell") {
-                "SimpleCell" => check_rnn(&case, SimpleCell::new(3, 4, rngs)?)?,
-                "LSTMCell" => check_rnn(&case, LSTMCell::new(3, 4, rngs)?)?,
-                "OptimizedLSTMCell" => check_rnn(&case, OptimizedLSTMCell::new(3, 4, rngs)?)?,
-                "GRUCell" => check_rnn(&case, GRUCell::new(3, 4, rngs)?)?,
-                other => panic!("unknown cell {other}"),
-            }
+            for_cell!(&case, check_rnn);
         }
         Ok(())
     }

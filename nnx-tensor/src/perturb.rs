@@ -11,7 +11,7 @@ use crate::Tensor;
 /// for every module that can [`sow`](Sow).
 ///
 /// The first call stores zeros of `value`'s shape as a
-/// [`Perturbation`](nnx_core::Perturbation) Variable named `name` in the module's
+/// [`Perturbation`](struct@nnx_core::Perturbation) Variable named `name` in the module's
 /// sow store (at the module's own path, as Flax stores it); every call returns
 /// `perturbation + value`. Because the perturbation is a Variable of the model,
 /// `value_and_grad(&mut model, Perturbation, f)` (or `[Param, Perturbation]`)
@@ -47,7 +47,7 @@ use crate::Tensor;
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub trait Perturb: Sow {
-    /// `perturbation + value` with a [`Perturbation`](nnx_core::Perturbation)
+    /// `perturbation + value` with a [`Perturbation`](struct@nnx_core::Perturbation)
     /// Variable named `name`, created as zeros on first use.
     ///
     /// Errors: `name` is a field of the module, or already holds a Variable of
