@@ -446,7 +446,32 @@ mod recurrent {
             }
         }
         assert_state(&what, &rnn.state(), &case["after"]);
-        Ok(())
+
+        // The scan (flips, per-example carries, stacking) is differentiable
+        // with respect to the inputs.
+        let cots = carry_of(&case["cots"]);
+        let mut inputs = Inputs {
+            x: Param::new(x),
+            carry: Vec::new(),
+        };
+        let loss = |m: &mut Inputs| {
+            let (carry, y) = rnn.apply_with(&m.x, opts())?;
+            let outs = carry.leaves().into_iter().cloned().chain([y]);
+            // Flax's cotangents cover the carry only when it returns it.
+            let outs: Vec<Tensor> = outs.skip(carry.leaves().len() + 1 - cots.len()).collect();
+            let mut total = Tensor::scalar(0.0);
+            for (out, cot) in outs.iter().zip(&cots) {
+                total = (total + (out * cot)?.sum())?;
+            }
+            Ok(total)
+        };
+        let (value, grads) = value_and_grad(&mut inputs, Param, loss)?;
+        let want = case["loss"].as_f64().expect("loss") as f32;
+        assert!(
+            (value - want).abs() < 1e-4,
+            "{what}: loss {value}, Flax {want}"
+        );
+        check_finite_differences(&mut inputs, Param, &grads, loss)
     }
 
     #[test]
