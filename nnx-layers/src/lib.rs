@@ -46,8 +46,8 @@ pub use normalization::{
 };
 pub use prelu::{PReLU, PReLUConfig};
 pub use recurrent::{
-    flip_sequences, BiCarry, Bidirectional, Carry, CellConfig, GRUCell, LSTMCell, MergeFn,
-    OptimizedLSTMCell, RNNCellBase, RNNConfig, RNNOptions, SimpleCell, RNN,
+    flip_sequences, ActivationFn, BiCarry, Bidirectional, Carry, CellConfig, GRUCell, LSTMCell,
+    MergeFn, OptimizedLSTMCell, RNNCellBase, RNNConfig, RNNOptions, SimpleCell, RNN,
 };
 pub use sequential::Sequential;
 pub use spectral_norm::{SpectralNorm, SpectralNormConfig};

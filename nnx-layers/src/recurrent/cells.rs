@@ -12,8 +12,21 @@ use super::RNNCellBase;
 use crate::support::check_config;
 use crate::Linear;
 
+/// An elementwise function of a cell (Flax's `gate_fn`, `activation_fn`): any
+/// differentiable function of a Tensor, e.g. `Tensor::sigmoid`, `Tensor::relu`
+/// or your own `fn`. A static hyperparameter (it lives in the GraphDef).
+///
+/// ```
+/// use nnx_layers::ActivationFn;
+/// use nnx_tensor::Tensor;
+/// let f: ActivationFn = Tensor::tanh;
+/// assert_eq!(f(&Tensor::scalar(0.0)), Tensor::scalar(0.0));
+/// ```
+pub type ActivationFn = fn(&Tensor) -> Tensor;
+
 /// Options of a recurrent cell `C`, with Flax's defaults: `lecun_normal`
-/// input kernels, `orthogonal` recurrent kernels, zero biases. From
+/// input kernels, `orthogonal` recurrent kernels, zero biases, sigmoid gates
+/// and tanh activations. From
 /// [`SimpleCell::config`], [`LSTMCell::config`], [`OptimizedLSTMCell::config`]
 /// or [`GRUCell::config`].
 ///
@@ -31,6 +44,8 @@ pub struct CellConfig<C> {
     kernel_init: ParamInit<f32>,
     recurrent_kernel_init: ParamInit<f32>,
     bias_init: ParamInit<f32>,
+    gate_fn: ActivationFn,
+    activation_fn: ActivationFn,
     residual: bool,
     cell: PhantomData<fn() -> C>,
 }
@@ -43,6 +58,8 @@ impl<C> CellConfig<C> {
             kernel_init: lecun_normal().into(),
             recurrent_kernel_init: orthogonal(1.0, -1).into(),
             bias_init: zeros().into(),
+            gate_fn: Tensor::sigmoid,
+            activation_fn: Tensor::tanh,
             residual: false,
             cell: PhantomData,
         }
@@ -85,6 +102,23 @@ impl<C> CellConfig<C> {
     /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
         self.bias_init = init.into();
+        self
+    }
+
+    /// Sets `activation_fn` (default `Tensor::tanh`; the SimpleCell's only
+    /// function, the LSTM's cell candidate and output squashing, the GRU's
+    /// candidate).
+    ///
+    /// ```
+    /// use nnx_core::rngs::Rngs;
+    /// use nnx_tensor::Tensor;
+    /// let cell = nnx_layers::SimpleCell::config(3, 4).activation_fn(Tensor::relu).build(&mut Rngs::new(0))?;
+    /// let (h, _) = cell.apply(&Tensor::zeros(&[4]), &Tensor::ones(&[3]))?;
+    /// assert!(h.array().iter().all(|&v| v >= 0.0));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn activation_fn(mut self, f: ActivationFn) -> Self {
+        self.activation_fn = f;
         self
     }
 
@@ -132,6 +166,29 @@ impl<C> CellConfig<C> {
     }
 }
 
+/// `gate_fn` for the gated cells.
+macro_rules! gate_fn_setter {
+    ($($cell:ident),*) => {$(
+        impl CellConfig<$cell> {
+            /// Sets `gate_fn` (default `Tensor::sigmoid`).
+            ///
+            /// ```
+            /// use nnx_core::rngs::Rngs;
+            /// use nnx_tensor::Tensor;
+            #[doc = concat!("let cell = nnx_layers::", stringify!($cell), "::config(3, 4).gate_fn(Tensor::relu).build(&mut Rngs::new(0))?;")]
+            /// assert_eq!((cell.gate_fn)(&Tensor::scalar(-1.0)), Tensor::scalar(0.0));
+            /// # Ok::<(), nnx_core::Error>(())
+            /// ```
+            pub fn gate_fn(mut self, f: ActivationFn) -> Self {
+                self.gate_fn = f;
+                self
+            }
+        }
+    )*};
+}
+
+gate_fn_setter!(LSTMCell, OptimizedLSTMCell, GRUCell);
+
 impl CellConfig<SimpleCell> {
     /// Sets `residual`: add the old carry before the activation (default false).
     ///
@@ -166,6 +223,7 @@ impl CellConfig<SimpleCell> {
             in_features: self.in_features,
             hidden_features: self.hidden_features,
             residual: self.residual,
+            activation_fn: self.activation_fn,
         })
     }
 }
@@ -198,6 +256,8 @@ impl CellConfig<LSTMCell> {
             ho: ho?,
             in_features: self.in_features,
             hidden_features: self.hidden_features,
+            gate_fn: self.gate_fn,
+            activation_fn: self.activation_fn,
         })
     }
 }
@@ -223,6 +283,8 @@ impl CellConfig<OptimizedLSTMCell> {
             dense_h,
             in_features: self.in_features,
             hidden_features: self.hidden_features,
+            gate_fn: self.gate_fn,
+            activation_fn: self.activation_fn,
         })
     }
 }
@@ -248,6 +310,8 @@ impl CellConfig<GRUCell> {
             dense_h,
             in_features: self.in_features,
             hidden_features: self.hidden_features,
+            gate_fn: self.gate_fn,
+            activation_fn: self.activation_fn,
         })
     }
 }
@@ -330,6 +394,9 @@ pub struct SimpleCell {
     pub hidden_features: usize,
     /// Whether the old carry is added before the activation.
     pub residual: bool,
+    /// The activation (Flax's `activation_fn`, default tanh).
+    #[nnx(static)]
+    pub activation_fn: ActivationFn,
 }
 
 /// The LSTM cell with one dense layer per gate (Flax's `nnx.LSTMCell`):
@@ -370,6 +437,12 @@ pub struct LSTMCell {
     pub in_features: usize,
     /// Size of `c`, `h` and the output.
     pub hidden_features: usize,
+    /// The gate function (Flax's `gate_fn`, default sigmoid).
+    #[nnx(static)]
+    pub gate_fn: ActivationFn,
+    /// The candidate and output activation (Flax's `activation_fn`, default tanh).
+    #[nnx(static)]
+    pub activation_fn: ActivationFn,
 }
 
 /// The LSTM cell with the four gates fused into two dense layers (Flax's
@@ -396,6 +469,12 @@ pub struct OptimizedLSTMCell {
     pub in_features: usize,
     /// Size of `c`, `h` and the output.
     pub hidden_features: usize,
+    /// The gate function (Flax's `gate_fn`, default sigmoid).
+    #[nnx(static)]
+    pub gate_fn: ActivationFn,
+    /// The candidate and output activation (Flax's `activation_fn`, default tanh).
+    #[nnx(static)]
+    pub activation_fn: ActivationFn,
 }
 
 /// The GRU cell (Flax's `nnx.GRUCell`): `r = σ(x_r + h_r)`, `z = σ(x_z + h_z)`,
@@ -421,6 +500,12 @@ pub struct GRUCell {
     pub in_features: usize,
     /// Size of the carry and output.
     pub hidden_features: usize,
+    /// The gate function (Flax's `gate_fn`, default sigmoid).
+    #[nnx(static)]
+    pub gate_fn: ActivationFn,
+    /// The candidate and output activation (Flax's `activation_fn`, default tanh).
+    #[nnx(static)]
+    pub activation_fn: ActivationFn,
 }
 
 /// The constructors and the inherent `forward`/`apply` every cell has.
@@ -501,10 +586,14 @@ cell_api!(
 );
 cell_api!(GRUCell, Tensor, "Tensor::zeros(&[2, 4])");
 
-/// `f·c + i·g` and `o·tanh(c')`: the LSTM update from its activated gates.
-fn lstm_update(c: &Tensor, [i, f, g, o]: [Tensor; 4]) -> Result<((Tensor, Tensor), Tensor)> {
+/// `f·c + i·g` and `o·activation(c')`: the LSTM update from its activated gates.
+fn lstm_update(
+    c: &Tensor,
+    [i, f, g, o]: [Tensor; 4],
+    activation: ActivationFn,
+) -> Result<((Tensor, Tensor), Tensor)> {
     let new_c = ((&f * c)? + (&i * &g)?)?;
-    let new_h = (&o * &new_c.tanh())?;
+    let new_h = (&o * &activation(&new_c))?;
     Ok(((new_c, new_h.clone()), new_h))
 }
 
@@ -515,7 +604,7 @@ impl SimpleCell {
         if self.residual {
             pre = (&pre + carry)?;
         }
-        let h = pre.tanh();
+        let h = (self.activation_fn)(&pre);
         Ok((h.clone(), h))
     }
 }
@@ -525,13 +614,14 @@ impl LSTMCell {
         check_carry("carry/0", c, x, self.hidden_features)?;
         check_carry("carry/1", h, x, self.hidden_features)?;
         let pre = |i: &Linear, hh: &Linear| dense(i, x)? + dense(hh, h)?;
+        let (gate_fn, act) = (self.gate_fn, self.activation_fn);
         let gates = [
-            pre(&self.ii, &self.hi)?.sigmoid(),
-            pre(&self.if_, &self.hf)?.sigmoid(),
-            pre(&self.ig, &self.hg)?.tanh(),
-            pre(&self.io, &self.ho)?.sigmoid(),
+            gate_fn(&pre(&self.ii, &self.hi)?),
+            gate_fn(&pre(&self.if_, &self.hf)?),
+            act(&pre(&self.ig, &self.hg)?),
+            gate_fn(&pre(&self.io, &self.ho)?),
         ];
-        lstm_update(c, gates)
+        lstm_update(c, gates, act)
     }
 }
 
@@ -541,13 +631,14 @@ impl OptimizedLSTMCell {
         check_carry("carry/1", h, x, self.hidden_features)?;
         let y = (dense(&self.dense_i, x)? + dense(&self.dense_h, h)?)?;
         let w = self.hidden_features;
+        let (gate_fn, act) = (self.gate_fn, self.activation_fn);
         let gates = [
-            gate(&y, 0, w)?.sigmoid(),
-            gate(&y, 1, w)?.sigmoid(),
-            gate(&y, 2, w)?.tanh(),
-            gate(&y, 3, w)?.sigmoid(),
+            gate_fn(&gate(&y, 0, w)?),
+            gate_fn(&gate(&y, 1, w)?),
+            act(&gate(&y, 2, w)?),
+            gate_fn(&gate(&y, 3, w)?),
         ];
-        lstm_update(c, gates)
+        lstm_update(c, gates, act)
     }
 }
 
@@ -557,9 +648,9 @@ impl GRUCell {
         let xs = dense(&self.dense_i, x)?;
         let hs = dense(&self.dense_h, h)?;
         let w = self.hidden_features;
-        let r = (gate(&xs, 0, w)? + gate(&hs, 0, w)?)?.sigmoid();
-        let z = (gate(&xs, 1, w)? + gate(&hs, 1, w)?)?.sigmoid();
-        let n = (gate(&xs, 2, w)? + (&r * &gate(&hs, 2, w)?)?)?.tanh();
+        let r = (self.gate_fn)(&(gate(&xs, 0, w)? + gate(&hs, 0, w)?)?);
+        let z = (self.gate_fn)(&(gate(&xs, 1, w)? + gate(&hs, 1, w)?)?);
+        let n = (self.activation_fn)(&(gate(&xs, 2, w)? + (&r * &gate(&hs, 2, w)?)?)?);
         let new_h = (((1.0 - &z) * &n)? + (&z * h)?)?;
         Ok((new_h.clone(), new_h))
     }

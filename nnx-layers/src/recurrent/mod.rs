@@ -11,7 +11,7 @@ use nnx_core::rngs::RngStream;
 use nnx_core::{Error, Result};
 use nnx_tensor::Tensor;
 
-pub use cells::{CellConfig, GRUCell, LSTMCell, OptimizedLSTMCell, SimpleCell};
+pub use cells::{ActivationFn, CellConfig, GRUCell, LSTMCell, OptimizedLSTMCell, SimpleCell};
 pub use rnn::{flip_sequences, BiCarry, Bidirectional, MergeFn, RNNConfig, RNNOptions, RNN};
 
 /// A recurrent cell: one step `(carry, x) -> (new_carry, y)` (Flax's

@@ -546,28 +546,22 @@ pub struct Bidirectional<F, B> {
     pub rngs: Option<RngStream>,
     /// Inputs are `(time, *batch, features)`.
     pub time_major: bool,
-    /// Merges the two outputs.
-    #[nnx(skip)]
+    /// Merges the two outputs (default: concatenation on the last axis).
+    #[nnx(static)]
     pub merge_fn: MergeFn,
 }
 
-/// A merge function of [`Bidirectional`].
+/// A merge function of [`Bidirectional`] (Flax's `merge_fn`): any function of
+/// the forward and backward outputs; a static hyperparameter.
 ///
 /// ```
 /// use nnx_layers::MergeFn;
 /// use nnx_tensor::Tensor;
-/// let add = MergeFn(|a, b| a + b);
-/// assert_eq!((add.0)(&Tensor::ones(&[1]), &Tensor::ones(&[1]))?, Tensor::scalar(2.0).reshape(&[1])?);
+/// let add: MergeFn = |a, b| a + b;
+/// assert_eq!(add(&Tensor::ones(&[1]), &Tensor::ones(&[1]))?, Tensor::from_shape_vec(&[1], vec![2.0])?);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct MergeFn(pub fn(&Tensor, &Tensor) -> Result<Tensor>);
-
-impl Default for MergeFn {
-    fn default() -> Self {
-        MergeFn(concatenate)
-    }
-}
+pub type MergeFn = fn(&Tensor, &Tensor) -> Result<Tensor>;
 
 impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
     /// Both RNNs, merged by concatenation, batch-major, carry stream
@@ -586,7 +580,7 @@ impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
             backward_rnn,
             rngs: Some(RngStream::new("carry", 0)),
             time_major: false,
-            merge_fn: MergeFn::default(),
+            merge_fn: concatenate,
         }
     }
 
@@ -594,10 +588,10 @@ impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// use nnx_layers::{Bidirectional, MergeFn, SimpleCell, RNN};
+    /// use nnx_layers::{Bidirectional, SimpleCell, RNN};
     /// use nnx_tensor::Tensor;
     /// let mut bi = Bidirectional::new(RNN::new(SimpleCell::new(3, 4, &mut Rngs::new(0))?), RNN::new(SimpleCell::new(3, 4, &mut Rngs::new(1))?));
-    /// bi.merge_fn = MergeFn(|a, b| a + b);
+    /// bi.merge_fn = |a, b| a + b;
     /// assert_eq!(bi.forward(&Tensor::ones(&[2, 5, 3]))?.shape(), &[2, 5, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
@@ -637,7 +631,7 @@ impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
             inputs,
             direction(init_b, seq_lengths, tm, true, self.rngs.as_mut()),
         )?;
-        Ok(((cf, cb), (self.merge_fn.0)(&yf, &yb)?))
+        Ok(((cf, cb), (self.merge_fn)(&yf, &yb)?))
     }
 
     /// [`forward`](Bidirectional::forward) from a shared reference (the stream
@@ -685,7 +679,7 @@ impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
             inputs,
             direction(init_b, seq_lengths, tm, true, rngs.as_mut()),
         )?;
-        Ok(((cf, cb), (self.merge_fn.0)(&yf, &yb)?))
+        Ok(((cf, cb), (self.merge_fn)(&yf, &yb)?))
     }
 }
 
