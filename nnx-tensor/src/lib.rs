@@ -59,6 +59,7 @@
 
 mod grad;
 mod ops;
+mod perturb;
 mod tape;
 mod tensor;
 
@@ -68,5 +69,6 @@ pub use ops::{
     combine_masks, concat, dot_product_attention, dot_product_attention_weights, einsum,
     make_attention_mask, make_causal_mask, AttentionDropout, AttentionOptions, EinsumEquation,
 };
+pub use perturb::Perturb;
 pub use tape::is_recording;
 pub use tensor::Tensor;
