@@ -81,14 +81,6 @@ impl<L> Tree<L> {
         }
     }
 
-    /// The number of leaves.
-    pub(crate) fn count_leaves(&self) -> usize {
-        match self {
-            Tree::Leaf(_) => 1,
-            Tree::Map(m) => m.values().map(Tree::count_leaves).sum(),
-        }
-    }
-
     /// Whether `other` has a leaf where `self` has a map or the reverse, so that
     /// merging the two would lose leaves.
     pub(crate) fn conflicts_with(&self, other: &Tree<L>) -> bool {

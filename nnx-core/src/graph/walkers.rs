@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::filter::{first_match, Filter};
 use crate::graph::fit::{convert_leaf, VariableDecl};
 use crate::graph::graphdef::Entry;
@@ -23,7 +23,7 @@ use crate::variable::VariableState;
 /// States are built as trees while walking (one map per part for each node on the
 /// current path), so no Variable needs a path of its own.
 pub(crate) struct Collector<'f> {
-    tracker: PathTracker,
+    pub(crate) tracker: PathTracker,
     pub(crate) entries: Option<Vec<Entry>>,
     shared_ids: HashMap<usize, usize>,
     filters: Vec<&'f dyn Filter>,
@@ -38,8 +38,13 @@ pub(crate) struct Collector<'f> {
 }
 
 impl<'f> Collector<'f> {
-    pub(crate) fn new(graphdef: bool, states: bool, filters: Vec<&'f dyn Filter>) -> Self {
+    pub(crate) fn new(graphdef: bool, states: bool, mut filters: Vec<&'f dyn Filter>) -> Self {
         let parts = filters.len().max(1);
+        // A lone `..` takes everything, as no filter does, and spares building
+        // each Variable's path to match it.
+        if matches!(filters.as_slice(), [f] if f.is_ellipsis()) {
+            filters.clear();
+        }
         Collector {
             tracker: PathTracker::default(),
             entries: graphdef.then(Vec::new),
@@ -59,6 +64,11 @@ impl<'f> Collector<'f> {
         }
     }
 
+    /// `Err` with every node the walk refused (too deep, or a locked Shared).
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        self.tracker.finish()
+    }
+
     /// One State per part.
     pub(crate) fn into_states(self) -> Vec<State> {
         let root_leaf = self.root_leaf;
@@ -75,7 +85,10 @@ impl<'f> Collector<'f> {
 }
 
 impl Walker for Collector<'_> {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.tracker.admit(key) {
+            return false;
+        }
         self.record(Entry::Enter {
             key: key.clone(),
             header,
@@ -83,6 +96,11 @@ impl Walker for Collector<'_> {
         if self.tracker.enter(key, header.transparent) && self.collect_states {
             self.maps.extend((0..self.parts).map(|_| BTreeMap::new()));
         }
+        true
+    }
+
+    fn locked(&mut self, key: &Key) {
+        self.tracker.locked(key);
     }
 
     fn leave(&mut self) {
@@ -175,6 +193,11 @@ impl Walker for Collector<'_> {
 pub(crate) struct Updater {
     leaves: Cursor<Tree<VariableState>>,
     shared_seen: HashSet<usize>,
+    /// The shared object `shared` was last told about: a tied Variable is
+    /// visited right after it.
+    last_shared: Option<usize>,
+    /// The leaves written to the first place of tied Variables, by tie.
+    ties: HashMap<usize, VariableState>,
     convert_only: bool,
     pub(crate) converted: Vec<(Path, VariableState)>,
     pub(crate) errors: Vec<Error>,
@@ -185,6 +208,8 @@ impl Updater {
         Updater {
             leaves: Cursor::new(leaves),
             shared_seen: HashSet::new(),
+            last_shared: None,
+            ties: HashMap::new(),
             convert_only,
             converted: Vec::new(),
             errors: Vec::new(),
@@ -192,20 +217,48 @@ impl Updater {
     }
 }
 
+impl Updater {
+    /// `Err` with every node the walk refused (too deep, or a locked Shared).
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        self.leaves.tracker().finish()
+    }
+}
+
 impl WalkerMut for Updater {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.leaves.tracker().admit(key) {
+            return false;
+        }
+        self.last_shared = None;
         self.leaves.enter(key, header.transparent);
+        true
+    }
+    fn locked(&mut self, key: &Key) {
+        self.leaves.tracker().locked(key);
     }
     fn leave(&mut self) {
         self.leaves.leave();
     }
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
+        self.last_shared = Some(id);
         self.shared_seen.insert(id)
     }
+    fn tied(&mut self, key: &Key, id: usize, var: &mut dyn AnyVariable) {
+        if let Some(leaf) = self.ties.get(&id) {
+            // The first place took this leaf, so it fits here too.
+            if let Err(e) = var.update_from(leaf, &path_string(&self.leaves.path(key))) {
+                self.errors.push(e);
+            }
+        }
+    }
     fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _: Place) -> Action {
+        let tie = self.last_shared.take();
         let Some(Tree::Leaf(leaf)) = self.leaves.leaf(key) else {
             return Action::Keep;
         };
+        if let (Some(id), false) = (tie, self.convert_only) {
+            self.ties.insert(id, leaf.clone());
+        }
         if self.convert_only {
             let path = self.leaves.path(key);
             let own = var.value_dyn();
@@ -233,7 +286,7 @@ impl WalkerMut for Updater {
 /// Removes the Variables matching filters from removable slots. In a dry run it only
 /// records matches that cannot be removed.
 pub(crate) struct Popper<'f> {
-    tracker: PathTracker,
+    pub(crate) tracker: PathTracker,
     seen: HashSet<usize>,
     filters: Vec<&'f dyn Filter>,
     dry_run: bool,
@@ -256,8 +309,15 @@ impl<'f> Popper<'f> {
 }
 
 impl WalkerMut for Popper<'_> {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.tracker.admit(key) {
+            return false;
+        }
         self.tracker.enter(key, header.transparent);
+        true
+    }
+    fn locked(&mut self, key: &Key) {
+        self.tracker.locked(key);
     }
     fn leave(&mut self) {
         self.tracker.leave();
@@ -293,7 +353,7 @@ pub(crate) struct AttributeSetter<'a> {
     fits: &'a dyn Fn(&dyn Any) -> bool,
     /// `None`: the dry run.
     set: Option<Setter<'a>>,
-    tracker: PathTracker,
+    pub(crate) tracker: PathTracker,
     seen: HashSet<usize>,
     pub(crate) count: usize,
     pub(crate) wrong_type: Vec<String>,
@@ -318,8 +378,15 @@ impl<'a> AttributeSetter<'a> {
 }
 
 impl WalkerMut for AttributeSetter<'_> {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.tracker.admit(key) {
+            return false;
+        }
         self.tracker.enter(key, header.transparent);
+        true
+    }
+    fn locked(&mut self, key: &Key) {
+        self.tracker.locked(key);
     }
     fn leave(&mut self) {
         self.tracker.leave();
@@ -347,7 +414,7 @@ impl WalkerMut for AttributeSetter<'_> {
 /// ```
 /// use nnx_core::prelude::*;
 /// use nnx_core::graph::GraphItem;
-/// let items = vec![Param::new(1.0f32)].iter_graph();
+/// let items = vec![Param::new(1.0f32)].iter_graph().unwrap();
 /// assert!(matches!(items[0].1, GraphItem::Variable(_)));
 /// assert!(matches!(items[1].1, GraphItem::Node(_)));
 /// ```
@@ -362,7 +429,7 @@ pub enum GraphItem {
 /// Records nodes and Variables in post-order, and the paths of shared objects.
 #[derive(Default)]
 pub(crate) struct Lister {
-    tracker: PathTracker,
+    pub(crate) tracker: PathTracker,
     stack: Vec<(Path, &'static str, bool)>,
     shared_paths: HashMap<usize, Vec<Path>>,
     shared_order: Vec<usize>,
@@ -382,11 +449,18 @@ impl Lister {
 }
 
 impl Walker for Lister {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.tracker.admit(key) {
+            return false;
+        }
         let path = self.tracker.child(key);
         self.tracker.enter(key, header.transparent);
         self.stack
             .push((path, header.type_name, header.transparent));
+        true
+    }
+    fn locked(&mut self, key: &Key) {
+        self.tracker.locked(key);
     }
     fn leave(&mut self) {
         self.tracker.leave();
