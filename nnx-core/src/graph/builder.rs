@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::graph::fit::convert_leaf;
 use crate::graph::graphdef::Entry;
-use crate::graph::leaves::Cursor;
+use crate::graph::leaves::{Cursor, Taken};
 use crate::graph::statics::DynStatic;
 use crate::graph::tracker::ROOT;
 use crate::graph::walker::NodeHeader;
@@ -60,7 +60,7 @@ pub struct Builder<'a> {
     entries: &'a [Entry],
     pos: usize,
     /// The leaves still to take.
-    leaves: Cursor<Tree<VariableState>>,
+    leaves: Cursor<Taken>,
     /// The shared objects built so far, by index (see `Builder::shared`).
     pub(crate) shared: Vec<Option<Box<dyn Any + Send + Sync>>>,
 }
@@ -70,7 +70,7 @@ impl<'a> Builder<'a> {
         Builder {
             entries,
             pos: 0,
-            leaves: Cursor::new(leaves),
+            leaves: Cursor::new(leaves.into()),
             shared: (0..shared).map(|_| None).collect(),
         }
     }
@@ -383,7 +383,7 @@ impl<'a> Builder<'a> {
             Some(Entry::Variable { decl, .. }) => {
                 self.pos += 1;
                 match self.leaves.leaf(key) {
-                    Some(Tree::Leaf(l)) => Ok(l),
+                    Some(Taken::Leaf(l)) => Ok(l),
                     _ => Err(Error::MissingPath {
                         path: self.path_string_with(key).into(),
                         expected: decl.kind.name().to_string(),

@@ -1,7 +1,7 @@
 //! State leaves walked alongside a graph: joining the given States, checking
 //! every leaf against its Variable slot, and handing leaves out by path.
 
-use std::collections::HashSet;
+use std::collections::{btree_map, BTreeMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::graph::fit::{fit, Fit, Slot, VariableDecl};
@@ -21,26 +21,91 @@ pub(crate) trait Subtree: Sized {
     fn whole(&mut self) -> Self;
 }
 
-impl Subtree for Option<&Tree<VariableState>> {
-    fn child(&mut self, key: &Key) -> Self {
-        self.and_then(|t| t.child(key))
-    }
-    fn whole(&mut self) -> Self {
-        *self
+/// A borrowed subtree, with the entries of a map not yet handed out: walks
+/// visit a node's children in sorted key order, so the child asked for is almost
+/// always the next entry, found without a key search.
+#[derive(Clone, Default)]
+pub(crate) struct Borrowed<'t> {
+    pub(crate) tree: Option<&'t Tree<VariableState>>,
+    next: btree_map::Iter<'t, Key, Tree<VariableState>>,
+}
+
+impl<'t> Borrowed<'t> {
+    pub(crate) fn new(tree: Option<&'t Tree<VariableState>>) -> Self {
+        let next = match tree {
+            Some(Tree::Map(m)) => m.iter(),
+            _ => btree_map::Iter::default(),
+        };
+        Borrowed { tree, next }
     }
 }
 
-impl Subtree for Tree<VariableState> {
+impl Subtree for Borrowed<'_> {
     fn child(&mut self, key: &Key) -> Self {
-        let Tree::Map(m) = self else {
-            return Tree::default();
+        let Some(Tree::Map(m)) = self.tree else {
+            return Borrowed::default();
         };
-        // Walks visit a node's children in sorted key order, so the child is
-        // almost always the first entry left: taking it costs no key search.
-        if m.first_key_value().is_some_and(|(k, _)| k == key) {
-            return m.pop_first().map(|(_, t)| t).unwrap_or_default();
+        let mut next = self.next.clone();
+        if let Some((k, t)) = next.next() {
+            if k == key {
+                self.next = next;
+                return Borrowed::new(Some(t));
+            }
         }
-        m.remove(key).unwrap_or_default()
+        Borrowed::new(m.get(key))
+    }
+    fn whole(&mut self) -> Self {
+        self.clone()
+    }
+}
+
+/// An owned subtree taken apart by a walk (merge, update): a map hands out its
+/// entries in key order, the order walks visit them, so taking one costs no key
+/// search and the map is consumed as dropping it would.
+#[derive(Default)]
+pub(crate) enum Taken {
+    Leaf(VariableState),
+    Map {
+        entries: btree_map::IntoIter<Key, Tree<VariableState>>,
+        /// Entries passed over on the way to a later key (a `sow` store's
+        /// entries come after its module's fields).
+        skipped: BTreeMap<Key, Tree<VariableState>>,
+    },
+    #[default]
+    Nothing,
+}
+
+impl From<Tree<VariableState>> for Taken {
+    fn from(tree: Tree<VariableState>) -> Self {
+        match tree {
+            Tree::Leaf(l) => Taken::Leaf(l),
+            Tree::Map(m) => Taken::Map {
+                entries: m.into_iter(),
+                skipped: BTreeMap::new(),
+            },
+        }
+    }
+}
+
+impl Subtree for Taken {
+    fn child(&mut self, key: &Key) -> Self {
+        let Taken::Map { entries, skipped } = self else {
+            return Taken::Nothing;
+        };
+        if let Some(t) = skipped.remove(key) {
+            return t.into();
+        }
+        for (k, t) in entries.by_ref() {
+            if k == *key {
+                return t.into();
+            }
+            let past = k > *key;
+            skipped.insert(k, t);
+            if past {
+                break;
+            }
+        }
+        Taken::Nothing
     }
     fn whole(&mut self) -> Self {
         std::mem::take(self)
@@ -144,7 +209,7 @@ fn conflict(trees: &[Tree<VariableState>]) -> Error {
 /// Checks leaves against the Variable slots of a walk (a GraphDef's entries or a
 /// live graph), collecting every misfit; paths are built only for errors.
 pub(crate) struct LeafCheck<'t> {
-    cursor: Cursor<Option<&'t Tree<VariableState>>>,
+    cursor: Cursor<Borrowed<'t>>,
     /// Merge: every slot needs a leaf. Update: leaves may be a subset.
     require_all: bool,
     shared_seen: HashSet<usize>,
@@ -164,7 +229,7 @@ pub(crate) struct LeafCheck<'t> {
 impl<'t> LeafCheck<'t> {
     fn new(tree: &'t Tree<VariableState>, require_all: bool, record_paths: bool) -> Self {
         LeafCheck {
-            cursor: Cursor::new(Some(tree)),
+            cursor: Cursor::new(Borrowed::new(Some(tree))),
             require_all,
             shared_seen: HashSet::new(),
             reached: vec![0],
@@ -179,7 +244,7 @@ impl<'t> LeafCheck<'t> {
         if let Some(paths) = &mut self.paths {
             paths.insert(self.cursor.path(key));
         }
-        match self.cursor.leaf(key).flatten() {
+        match self.cursor.leaf(key).and_then(|b| b.tree) {
             Some(Tree::Leaf(leaf)) => {
                 if let Some(n) = self.reached.last_mut() {
                     *n += 1;
@@ -222,7 +287,7 @@ impl<'t> LeafCheck<'t> {
 
 impl LeafCheck<'_> {
     fn enter_node(&mut self, key: &Key, transparent: bool) {
-        match self.cursor.enter(key, transparent) {
+        match self.cursor.enter(key, transparent).map(|b| b.tree) {
             None => return,
             Some(Some(Tree::Map(_))) => {
                 if let Some(n) = self.reached.last_mut() {
@@ -239,7 +304,7 @@ impl LeafCheck<'_> {
     fn leave_node(&mut self) {
         if let Some(sub) = self.cursor.leave() {
             let reached = self.reached.pop().unwrap_or_default();
-            self.note_unreached(sub, reached);
+            self.note_unreached(sub.tree, reached);
         }
     }
 

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::filter::{first_match, Filter};
 use crate::graph::fit::{convert_leaf, VariableDecl};
 use crate::graph::graphdef::Entry;
-use crate::graph::leaves::Cursor;
+use crate::graph::leaves::{Cursor, Taken};
 use crate::graph::statics::DynStatic;
 use crate::graph::tracker::PathTracker;
 use crate::graph::walker::{Action, NodeHeader, Place, Walker, WalkerMut};
@@ -29,9 +29,10 @@ pub(crate) struct Collector<'f> {
     filters: Vec<&'f dyn Filter>,
     collect_states: bool,
     parts: usize,
-    /// `parts` maps per node that adds a path component, outermost first; the
-    /// first `parts` hold the root's children.
-    maps: Vec<BTreeMap<Key, Tree<VariableState>>>,
+    /// `parts` lists of children per node that adds a path component, outermost
+    /// first; the first `parts` hold the root's children. A node's children
+    /// become its map when it is left (see [`into_map`]).
+    maps: Vec<Vec<(Key, Tree<VariableState>)>>,
     /// A Variable walked as the root: its part and leaf (at the empty path).
     root_leaf: Option<(usize, VariableState)>,
     pub(crate) unmatched: Vec<Path>,
@@ -52,7 +53,7 @@ impl<'f> Collector<'f> {
             filters,
             collect_states: states,
             parts,
-            maps: (0..parts).map(|_| BTreeMap::new()).collect(),
+            maps: (0..parts).map(|_| Vec::new()).collect(),
             root_leaf: None,
             unmatched: Vec::new(),
         }
@@ -78,7 +79,7 @@ impl<'f> Collector<'f> {
             .enumerate()
             .map(|(i, m)| match &root_leaf {
                 Some((part, leaf)) if *part == i => State::from_tree(Tree::Leaf(leaf.clone())),
-                _ => State::from_tree(Tree::Map(m)),
+                _ => State::from_tree(Tree::Map(into_map(m))),
             })
             .collect()
     }
@@ -94,7 +95,7 @@ impl Walker for Collector<'_> {
             header,
         });
         if self.tracker.enter(key, header.transparent) && self.collect_states {
-            self.maps.extend((0..self.parts).map(|_| BTreeMap::new()));
+            self.maps.extend((0..self.parts).map(|_| Vec::new()));
         }
         true
     }
@@ -115,16 +116,12 @@ impl Walker for Collector<'_> {
         // built from paths would.
         let top = self.maps.len() - self.parts;
         for i in 0..self.parts {
-            let m = std::mem::take(&mut self.maps[top + i]);
-            if m.is_empty() {
+            let children = std::mem::take(&mut self.maps[top + i]);
+            if children.is_empty() {
                 continue;
             }
-            match self.maps[top - self.parts + i].entry(key.clone()) {
-                btree_map::Entry::Vacant(v) => {
-                    v.insert(Tree::Map(m));
-                }
-                btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(Tree::Map(m)),
-            }
+            let map = Tree::Map(into_map(children));
+            self.maps[top - self.parts + i].push((key.clone(), map));
         }
         self.maps.truncate(top);
     }
@@ -168,7 +165,7 @@ impl Walker for Collector<'_> {
             self.root_leaf = Some((i, var.to_state()));
         } else {
             let top = self.maps.len() - self.parts;
-            self.maps[top + i].insert(key.clone(), Tree::Leaf(var.to_state()));
+            self.maps[top + i].push((key.clone(), Tree::Leaf(var.to_state())));
         }
     }
 
@@ -186,12 +183,32 @@ impl Walker for Collector<'_> {
     }
 }
 
+/// A node's children as a map. Walks visit children in key order, so the map is
+/// built in one pass without a key search per child; out of order (a `sow` store's
+/// entries after its module's fields) or repeated keys are inserted one by one,
+/// a repeated key's subtrees merged.
+fn into_map(children: Vec<(Key, Tree<VariableState>)>) -> BTreeMap<Key, Tree<VariableState>> {
+    if children.windows(2).all(|w| w[0].0 < w[1].0) {
+        return children.into_iter().collect();
+    }
+    let mut map = BTreeMap::new();
+    for (key, tree) in children {
+        match map.entry(key) {
+            btree_map::Entry::Vacant(v) => {
+                v.insert(tree);
+            }
+            btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(tree),
+        }
+    }
+    map
+}
+
 /// Applies state leaves to the Variables at their paths (checked beforehand).
 /// With `convert_only` it changes nothing: it gives every leaf its Variable's
 /// Rust type (a loaded `ArrayD` the field's `Array2`) and keeps the leaves, so
 /// that a conversion failure is found before anything is written.
 pub(crate) struct Updater {
-    leaves: Cursor<Tree<VariableState>>,
+    leaves: Cursor<Taken>,
     shared_seen: HashSet<usize>,
     /// The shared object `shared` was last told about: a tied Variable is
     /// visited right after it.
@@ -206,7 +223,7 @@ pub(crate) struct Updater {
 impl Updater {
     pub(crate) fn new(leaves: Tree<VariableState>, convert_only: bool) -> Self {
         Updater {
-            leaves: Cursor::new(leaves),
+            leaves: Cursor::new(leaves.into()),
             shared_seen: HashSet::new(),
             last_shared: None,
             ties: HashMap::new(),
@@ -253,7 +270,7 @@ impl WalkerMut for Updater {
     }
     fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _: Place) -> Action {
         let tie = self.last_shared.take();
-        let Some(Tree::Leaf(leaf)) = self.leaves.leaf(key) else {
+        let Some(Taken::Leaf(leaf)) = self.leaves.leaf(key) else {
             return Action::Keep;
         };
         if let (Some(id), false) = (tie, self.convert_only) {
