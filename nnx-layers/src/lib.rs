@@ -42,10 +42,9 @@ pub use normalization::{
 pub use prelu::{PReLU, PReLUConfig};
 pub use sequential::Sequential;
 
+forward::forward_via_inherent!(Conv, ConvTranspose);
 forward::forward_via_ndarray!(
-    shared: Conv,
-    ConvTranspose,
-    Einsum,
+    shared: Einsum,
     GroupNorm,
     InstanceNorm,
     LayerNorm,
