@@ -12,8 +12,8 @@ use ndarray::{Array1, Array2, ArrayD, Axis, Ix1, Ix2};
 use nnx::nn::functional::Padding;
 use nnx::nn::{max_pool, relu, BatchNorm, Conv, Dropout, Linear};
 use nnx::prelude::*;
-use nnx::tensor::Tensor;
 use nnx::rngs::Rngs;
+use nnx::tensor::Tensor;
 use nnx::value::ArrayRef;
 
 /// `DigitsCnn` in Flax: conv(1->16) -> BN -> relu -> maxpool 2 -> conv(16->32)
@@ -56,14 +56,14 @@ impl DigitsCnn {
     pub fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
         let h = self.conv1.forward(x)?;
         let h = max_pool(
-            &relu(&Tensor::from(self.bn1.forward(&h)?)).into_array(),
+            &relu(&self.bn1.forward(&Tensor::from(h))?).into_array(),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,
         )?;
         let h = self.conv2.forward(&h)?;
         let h = max_pool(
-            &relu(&Tensor::from(self.bn2.forward(&h)?)).into_array(),
+            &relu(&self.bn2.forward(&Tensor::from(h))?).into_array(),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,
@@ -78,9 +78,9 @@ impl DigitsCnn {
             .map_err(|e| {
                 nnx::Error::invalid_argument("flatten", "a (batch, 2, 2, 32) map", e.to_string())
             })?;
-        let h = self.dropout.forward(&h)?;
+        let h = self.dropout.forward(&Tensor::from(h))?;
         self.linear
-            .forward(&h)?
+            .forward(h.array())?
             .into_dimensionality::<Ix2>()
             .map_err(|e| nnx::Error::invalid_argument("logits", "(batch, 10)", e.to_string()))
     }

@@ -42,16 +42,13 @@ pub use normalization::{
 pub use prelu::{PReLU, PReLUConfig};
 pub use sequential::Sequential;
 
-forward::forward_via_ndarray!(
-    shared: Conv,
-    ConvTranspose,
-    Einsum,
+forward::forward_via_ndarray!(shared: Conv, ConvTranspose, Einsum, Linear, LinearGeneral);
+forward::forward_via_inherent!(
+    BatchNorm,
+    Dropout,
     GroupNorm,
     InstanceNorm,
     LayerNorm,
-    Linear,
-    LinearGeneral,
     PReLU,
     RMSNorm,
 );
-forward::forward_via_ndarray!(mutable: BatchNorm, Dropout);

@@ -8,6 +8,7 @@ use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
 use nnx_core::{AxisHook, Hooks, ValueHook};
 use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
+use nnx_tensor::Tensor;
 
 use crate::functional::{fmt_tuple_usize, shape_err};
 use crate::support::check_alloc;
@@ -66,7 +67,7 @@ pub(crate) fn param<D: Dimension + 'static>(
     key: PrngKey,
     shape: &[usize],
 ) -> Result<Param<Array<f32, D>>> {
-    from_init::<D>(checked_init(init, key, shape)?, shape)
+    from_init(checked_init(init, key, shape)?, shape)
 }
 
 /// Flax's `LinearGeneral` init: sampled with the flattened shape `flat` (so
@@ -82,17 +83,57 @@ pub(crate) fn flat_param<D: Dimension + 'static>(
     meta.raw_value = raw
         .into_shape_with_order(IxDyn(shape))
         .map_err(|_| shape_err("initializer output", fmt_tuple_usize(shape), flat))?;
-    from_init::<D>(meta, shape)
+    from_init(meta, shape)
 }
 
-/// An initializer's output as a rank-`D` parameter. Initializers work on
-/// `ArrayD`; the hooks they attach are adapted to the fixed-rank value (they
-/// see a rank-erased copy of the Variable).
-fn from_init<D: Dimension + 'static>(
+/// A value an initializer's `ArrayD` output converts to: a fixed-rank array
+/// or a [`Tensor`].
+pub(crate) trait FromInit: Sized + Clone + nnx_core::value::Value + 'static {
+    /// `a` as this type, `None` when its rank does not fit.
+    fn from_dyn(a: ArrayD<f32>) -> Option<Self>;
+    /// A rank-erased copy, for hooks written against `ArrayD`.
+    fn to_dyn(&self) -> ArrayD<f32>;
+}
+
+impl<D: Dimension + 'static> FromInit for Array<f32, D> {
+    fn from_dyn(a: ArrayD<f32>) -> Option<Self> {
+        a.into_dimensionality::<D>().ok()
+    }
+    fn to_dyn(&self) -> ArrayD<f32> {
+        self.clone().into_dyn()
+    }
+}
+
+impl FromInit for Tensor {
+    fn from_dyn(a: ArrayD<f32>) -> Option<Self> {
+        Some(Tensor::new(a))
+    }
+    fn to_dyn(&self) -> ArrayD<f32> {
+        self.to_array()
+    }
+}
+
+/// An initializer's output as a parameter of value type `T`. Initializers
+/// work on `ArrayD`; the hooks they attach are adapted to `T` (they see a
+/// rank-erased copy of the Variable).
+fn from_init<T: FromInit>(
     meta: VariableMetadata<ArrayD<f32>>,
     shape: &[usize],
-) -> Result<Param<Array<f32, D>>> {
-    let raw = to_rank::<D>(meta.raw_value, shape)?;
+) -> Result<Param<T>> {
+    if meta.raw_value.shape() != shape {
+        return Err(Error::ShapeMismatch {
+            path: nnx_core::ErrorPath("initializer output".into()),
+            expected: nnx_core::repr::fmt_tuple_usize(shape),
+            found: nnx_core::repr::fmt_tuple_usize(meta.raw_value.shape()),
+        });
+    }
+    let raw = T::from_dyn(meta.raw_value).ok_or_else(|| {
+        Error::invalid_argument(
+            "initializer output",
+            "a value of the parameter's rank",
+            format!("rank {}", shape.len()),
+        )
+    })?;
     let mut out = VariableMetadata::new(raw);
     out.metadata = meta.metadata;
     if !meta.hooks.is_empty() {
@@ -115,45 +156,41 @@ pub(crate) fn opt_param<D: Dimension + 'static>(
     }
 }
 
-/// Converts an initializer's output to rank `D`, checking its shape.
-pub(crate) fn to_rank<D: Dimension>(a: ArrayD<f32>, shape: &[usize]) -> Result<Array<f32, D>> {
-    if a.shape() != shape {
-        return Err(Error::ShapeMismatch {
-            path: nnx_core::ErrorPath("initializer output".into()),
-            expected: nnx_core::repr::fmt_tuple_usize(shape),
-            found: nnx_core::repr::fmt_tuple_usize(a.shape()),
-        });
+/// [`opt_param`] holding a [`Tensor`].
+pub(crate) fn opt_tensor_param(
+    rngs: &mut Rngs,
+    init: Option<&ParamInit<f32>>,
+    shape: &[usize],
+) -> Result<Option<Param<Tensor>>> {
+    match init {
+        Some(init) => {
+            let key = rngs.next_key("params")?;
+            Ok(Some(from_init(checked_init(init, key, shape)?, shape)?))
+        }
+        None => Ok(None),
     }
-    let found = a.shape().to_vec();
-    a.into_dimensionality::<D>().map_err(|_| {
-        Error::invalid_argument(
-            "initializer output",
-            format!("rank {}", D::NDIM.unwrap_or(0)),
-            format!("rank {}", found.len()),
-        )
-    })
 }
 
 /// A rank-erased copy of `var` (kind, value and metadata) for a hook to look at.
-fn erased<D: Dimension + 'static>(var: &Variable<Array<f32, D>>) -> Variable<ArrayD<f32>> {
-    let mut proxy = Variable::with_kind(var.kind(), var.value().clone().into_dyn());
+fn erased<T: FromInit>(var: &Variable<T>) -> Variable<ArrayD<f32>> {
+    let mut proxy = Variable::with_kind(var.kind(), var.value().to_dyn());
     proxy.replace_metadata(var.get_metadata());
     proxy
 }
 
-fn adapt_value<D: Dimension + 'static>(h: ValueHook<ArrayD<f32>>) -> ValueHook<Array<f32, D>> {
-    Arc::new(move |var: &Variable<Array<f32, D>>, v: Array<f32, D>| {
+fn adapt_value<T: FromInit>(h: ValueHook<ArrayD<f32>>) -> ValueHook<T> {
+    Arc::new(move |var: &Variable<T>, v: T| {
         let proxy = erased(var);
-        let out = h(&proxy, v.clone().into_dyn());
+        let out = h(&proxy, v.to_dyn());
         // A hook changing the rank cannot be stored in a fixed-rank parameter:
         // the value is then left as it was.
-        out.into_dimensionality::<D>().unwrap_or(v)
+        T::from_dyn(out).unwrap_or(v)
     })
 }
 
-fn adapt_axis<D: Dimension + 'static>(h: AxisHook<ArrayD<f32>>) -> AxisHook<Array<f32, D>> {
+fn adapt_axis<T: FromInit>(h: AxisHook<ArrayD<f32>>) -> AxisHook<T> {
     Arc::new(
-        move |var: &mut Variable<Array<f32, D>>, index: usize, name: Option<&str>| {
+        move |var: &mut Variable<T>, index: usize, name: Option<&str>| {
             let mut proxy = erased(var);
             h(&mut proxy, index, name);
             // Axis hooks update metadata (e.g. sharding names); carry it back.
@@ -162,7 +199,7 @@ fn adapt_axis<D: Dimension + 'static>(h: AxisHook<ArrayD<f32>>) -> AxisHook<Arra
     )
 }
 
-fn adapt_hooks<D: Dimension + 'static>(h: Hooks<ArrayD<f32>>) -> Hooks<Array<f32, D>> {
+fn adapt_hooks<T: FromInit>(h: Hooks<ArrayD<f32>>) -> Hooks<T> {
     Hooks {
         create: h.create.into_iter().map(adapt_value).collect(),
         get: h.get.into_iter().map(adapt_value).collect(),
