@@ -107,17 +107,6 @@ impl InstanceNorm {
         }
     }
 
-    /// An InstanceNorm with Flax's defaults.
-    ///
-    /// ```
-    /// let n = nnx_layers::InstanceNorm::new(3, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(n.bias.is_some());
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<InstanceNorm> {
-        Self::config(num_features).build(rngs)
-    }
-
     /// Normalizes `x` (`(batch, ..., features)` by default), from a shared
     /// reference.
     ///

@@ -115,17 +115,6 @@ impl LayerNorm {
         }
     }
 
-    /// A LayerNorm with Flax's defaults.
-    ///
-    /// ```
-    /// let ln = nnx_layers::LayerNorm::new(3, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(ln.epsilon, 1e-6);
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<LayerNorm> {
-        Self::config(num_features).build(rngs)
-    }
-
     /// Normalizes `x` over `reduction_axes`, from a shared reference.
     ///
     /// ```

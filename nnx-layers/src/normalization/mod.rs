@@ -145,11 +145,25 @@ macro_rules! norm_of {
 }
 use norm_of;
 
-/// The inherent `forward` of a normalization layer with nothing to update:
-/// [`apply`](LayerNorm::apply), from `&mut self` as every layer's `forward`.
+/// The inherent `forward` of a normalization layer with nothing to update
+/// ([`apply`](LayerNorm::apply) from `&mut self`, as every layer's `forward`)
+/// and, for those built from `num_features` alone, `new`.
 macro_rules! forward_is_apply {
-    ($($layer:ident = $new:literal,)*) => {$(
+    ($($layer:ident = $new:literal $(, new: $flax:literal)?;)*) => {$(
         impl $layer {
+            $(
+                #[doc = concat!("A ", stringify!($layer), " with Flax's defaults (`", $flax, "`).")]
+                ///
+                /// ```
+                #[doc = concat!("let layer = nnx_layers::", stringify!($layer), "::new(3, &mut nnx_core::rngs::Rngs::new(0))?;")]
+                /// assert_eq!((layer.num_features, layer.epsilon), (3, 1e-6));
+                /// # Ok::<(), nnx_core::Error>(())
+                /// ```
+                pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<$layer> {
+                    Self::config(num_features).build(rngs)
+                }
+            )?
+
             /// Normalizes `x` (Flax's `__call__`); the layer has no state to
             /// update, so this is [`apply`](Self::apply).
             ///
@@ -167,8 +181,8 @@ macro_rules! forward_is_apply {
 }
 
 forward_is_apply! {
-    LayerNorm = "nnx_layers::LayerNorm::new(4, &mut nnx_core::rngs::Rngs::new(0))?",
-    RMSNorm = "nnx_layers::RMSNorm::new(4, &mut nnx_core::rngs::Rngs::new(0))?",
-    GroupNorm = "nnx_layers::GroupNorm::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?",
-    InstanceNorm = "nnx_layers::InstanceNorm::new(4, &mut nnx_core::rngs::Rngs::new(0))?",
+    LayerNorm = "nnx_layers::LayerNorm::new(4, &mut nnx_core::rngs::Rngs::new(0))?", new: "nnx.LayerNorm(num_features, rngs=rngs)";
+    RMSNorm = "nnx_layers::RMSNorm::new(4, &mut nnx_core::rngs::Rngs::new(0))?", new: "nnx.RMSNorm(num_features, rngs=rngs)";
+    InstanceNorm = "nnx_layers::InstanceNorm::new(4, &mut nnx_core::rngs::Rngs::new(0))?", new: "nnx.InstanceNorm(num_features, rngs=rngs)";
+    GroupNorm = "nnx_layers::GroupNorm::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?";
 }

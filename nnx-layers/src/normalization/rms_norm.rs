@@ -106,17 +106,6 @@ impl RMSNorm {
         }
     }
 
-    /// An RMSNorm with Flax's defaults.
-    ///
-    /// ```
-    /// let n = nnx_layers::RMSNorm::new(3, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(n.scale.is_some());
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<RMSNorm> {
-        Self::config(num_features).build(rngs)
-    }
-
     /// Normalizes `x` by its root mean square over `reduction_axes`, from a
     /// shared reference.
     ///
