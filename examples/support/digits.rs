@@ -56,18 +56,20 @@ impl DigitsCnn {
     pub fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
         let h = self.conv1.forward(x)?;
         let h = max_pool(
-            &relu(&self.bn1.forward(&Tensor::from(h))?).into_array(),
+            &relu(&self.bn1.forward(&Tensor::from(h))?),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,
-        )?;
+        )?
+        .into_array();
         let h = self.conv2.forward(&h)?;
         let h = max_pool(
-            &relu(&self.bn2.forward(&Tensor::from(h))?).into_array(),
+            &relu(&self.bn2.forward(&Tensor::from(h))?),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,
-        )?;
+        )?
+        .into_array();
         let batch = h.shape()[0];
         let features = h.len() / batch.max(1);
         // Row-major flatten of (batch, 2, 2, 32), as `x.reshape(batch, -1)`.

@@ -368,3 +368,64 @@ impl Sown {
         downcast_value(name, var.value_dyn())
     }
 }
+
+/// Runs `f` on `model` and returns its result with the Variables of exactly the
+/// types `kinds` that `f` sowed (Flax 0.12's `nnx.capture(fn, *var_types)`), as a
+/// State keyed by the sowing module's path and the sown name.
+///
+/// The captured Variables are taken out of the model's sow stores, so a second
+/// capture starts empty, as Flax's does; values of these types sown before the
+/// call are discarded first. Types match exactly, as Flax's `type(var) ==
+/// var_type`: capturing `Intermediate` leaves `Perturbation`s (a subtype) in place,
+/// which is how perturbations stay in the model for `value_and_grad` (see
+/// `Perturb` in nnx-tensor).
+///
+/// Errors: any error of `f`, and a Variable of one of `kinds` in a field that is
+/// not a sow store or an `Option` (it cannot be taken out).
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::sow::capture;
+///
+/// #[derive(Module)]
+/// struct Inner {
+///     #[nnx(sow)]
+///     sown: Sown,
+/// }
+/// #[derive(Module)]
+/// struct Outer {
+///     inner: Inner,
+///     #[nnx(sow)]
+///     sown: Sown,
+/// }
+/// impl Outer {
+///     fn forward(&mut self, x: f32) -> nnx_core::Result<f32> {
+///         self.inner.sow(Intermediate, "h", x + 1.0)?;
+///         self.sow(Intermediate, "y", 2.0 * x)?;
+///         self.sow(Intermediate, "y", 3.0 * x)?;
+///         Ok(x)
+///     }
+/// }
+///
+/// let mut m = Outer { inner: Inner { sown: Sown::default() }, sown: Sown::default() };
+/// let (y, inter) = capture(&mut m, &[Intermediate], |m| m.forward(1.0))?;
+/// assert_eq!(y, 1.0);
+/// let paths: Vec<String> = inter.flat_state().paths().iter().map(|p| nnx_core::path_string(p)).collect();
+/// assert_eq!(paths, ["inner/h", "y"]);
+/// assert!(m.state_of(Intermediate).is_empty()); // taken out of the model
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+pub fn capture<M, R>(
+    model: &mut M,
+    kinds: &[Kind],
+    f: impl FnOnce(&mut M) -> Result<R>,
+) -> Result<(R, crate::State)>
+where
+    M: crate::Module,
+{
+    let exact = |_: &[Key], v: &dyn VariableInfo| kinds.contains(&v.kind());
+    model.pop(exact)?;
+    let out = f(model)?;
+    let captured = model.pop(exact)?;
+    Ok((out, captured))
+}

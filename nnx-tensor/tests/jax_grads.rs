@@ -11,7 +11,10 @@ use common::*;
 use ndarray::{ArrayD, Axis};
 use nnx_core::prelude::*;
 use nnx_core::Result;
-use nnx_tensor::{concat, value_and_grad, Tensor};
+use nnx_tensor::{
+    concat, dot_product_attention, dot_product_attention_weights, einsum, value_and_grad,
+    AttentionDropout, AttentionOptions, Tensor,
+};
 use serde_json::Value as Json;
 
 fn input<'a>(m: &'a Inputs, name: &str) -> &'a Tensor {
@@ -80,48 +83,49 @@ fn apply(op: &str, p: &Json, m: &Inputs) -> Result<Tensor> {
         "take" => x().take(&i64s(&p["indices"]), int(&p["axis"]))?,
         "take_along_axis" => x().take_along_axis(&i64s(&p["indices"]), int(&p["axis"]))?,
         "dropout" => x().dropout(&bools(&p["mask"]), p["rate"].as_f64().expect("rate") as f32)?,
+        "einsum" => einsum(p["equation"].as_str().expect("equation"), a(), b())?,
+        "attention" | "attention_weights" => {
+            let (mask, keep) = (p.get("mask").map(bools), p.get("keep").map(bools));
+            let opts = AttentionOptions {
+                bias: m.get("bias").map(|b| &**b),
+                mask: mask.as_ref(),
+                is_causal: p["is_causal"].as_bool().expect("is_causal"),
+                dropout: keep.as_ref().map(|keep| AttentionDropout {
+                    keep,
+                    rate: p["rate"].as_f64().expect("rate"),
+                }),
+            };
+            let (q, k) = (input(m, "query"), input(m, "key"));
+            if op == "attention" {
+                dot_product_attention(q, k, input(m, "value"), &opts)?
+            } else {
+                dot_product_attention_weights(q, k, &opts)?
+            }
+        }
         other => panic!("no op {other} in the test"),
     })
 }
 
 #[test]
 fn every_op_matches_jax_vjp() {
-    let data = data("grads.json");
+    let data = load("grads.json");
     let cases = data["ops"].as_array().expect("ops");
     assert!(cases.len() >= 90);
+    check_vjps(cases);
+}
+
+/// Einsum and attention (tools/flax_reference/gen_grad_dense.py).
+#[test]
+fn dense_ops_match_jax_vjp() {
+    let data = load("grads_dense.json");
+    let cases = data["ops"].as_array().expect("ops");
+    assert!(cases.len() >= 40);
+    check_vjps(cases);
+}
+
+fn check_vjps(cases: &[Json]) {
     for (n, case) in cases.iter().enumerate() {
-        let op = case["op"].as_str().expect("op");
-        let what = format!("case {n} ({op} {})", case["params"]);
-        let mut inputs: Inputs = case["inputs"]
-            .as_object()
-            .expect("inputs")
-            .iter()
-            .map(|(k, v)| (k.clone(), Param::new(Tensor::from(f32s(v)))))
-            .collect();
-        let ct = Tensor::from(f32s(&case["cotangent"]));
-        let mut out = None;
-        let (_, grads) = value_and_grad(&mut inputs, Param, |m| {
-            let y = apply(op, &case["params"], m)?;
-            out = Some(y.stop_gradient());
-            Ok((&y * &ct)?.sum())
-        })
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert_close(
-            &format!("{what} output"),
-            out.expect("ran").array(),
-            &f32s(&case["output"]),
-        );
-        for (name, want) in case["grads"].as_object().expect("grads") {
-            let leaf = grads
-                .leaf(&[Key::from(name.clone())])
-                .expect("gradient path");
-            let got = leaf
-                .value
-                .as_any()
-                .downcast_ref::<Tensor>()
-                .expect("a Tensor gradient");
-            assert_close(&format!("{what} d{name}"), got.array(), &f32s(want));
-        }
+        check_vjp_case(n, case, apply);
     }
 }
 
@@ -159,7 +163,7 @@ fn cross_entropy(logits: &Tensor, labels: &ArrayD<i64>) -> Result<Tensor> {
 
 #[test]
 fn mlp_value_and_grad_matches_flax() {
-    let data = data("grads.json");
+    let data = load("grads.json");
     let mlp = &data["mlp"];
     let p = |name: &str| Param::new(Tensor::from(f32s(&mlp["params"][name])));
     let mut model = Mlp {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check_rule, Gen, Op};
+use common::{check_finite_differences, Gen, Op};
 use ndarray::{ArrayD, IxDyn};
 use nnx_tensor::concat;
 
@@ -109,6 +109,6 @@ fn cases() -> Vec<(&'static str, Vec<ArrayD<f32>>, Op)> {
 fn every_norm_and_activation_rule_matches_finite_differences() {
     let mut cot = Gen(5);
     for (name, inputs, op) in cases() {
-        check_rule(name, &inputs, &op, &mut cot);
+        check_finite_differences(name, &inputs, &op, &mut cot);
     }
 }

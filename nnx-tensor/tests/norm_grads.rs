@@ -117,7 +117,7 @@ fn apply(op: &str, p: &Json, m: &Inputs) -> Result<Vec<Tensor>> {
 
 #[test]
 fn every_norm_and_activation_matches_jax_vjp() {
-    let data = data("grad_norm.json");
+    let data = load("grad_norm.json");
     let cases = data["ops"].as_array().expect("ops");
     assert!(cases.len() >= 100);
     for (n, case) in cases.iter().enumerate() {
@@ -145,7 +145,7 @@ fn every_norm_and_activation_matches_jax_vjp() {
 
 #[test]
 fn one_hot_matches_jax() {
-    let data = data("grad_norm.json");
+    let data = load("grad_norm.json");
     for case in data["one_hot"].as_array().expect("one_hot") {
         let y = Tensor::one_hot(
             &i64s(&case["indices"]),

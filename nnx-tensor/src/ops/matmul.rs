@@ -2,14 +2,20 @@
 //! (`jnp.matmul`).
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMutD, Ix2, IxDyn};
+use ndarray::{
+    ArrayBase, ArrayD, ArrayView2, ArrayViewD, ArrayViewMutD, Data, DataMut, Ix2, IxDyn,
+};
 use nnx_core::Result;
 
 use super::{broadcast_shapes, record, shape_error, sum_to_shape};
 use crate::Tensor;
 
 /// `a @ b` for `a: (..., n, k)` and `b: (..., k, m)`, shapes already checked.
-fn matmul_nd(a: ArrayViewD<'_, f32>, b: ArrayViewD<'_, f32>, batch: &[usize]) -> ArrayD<f32> {
+pub(crate) fn matmul_nd(
+    a: ArrayViewD<'_, f32>,
+    b: ArrayViewD<'_, f32>,
+    batch: &[usize],
+) -> ArrayD<f32> {
     let (n, k) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
     let m = b.shape()[b.ndim() - 1];
     let mut out_shape = batch.to_vec();
@@ -153,6 +159,22 @@ fn record_matmul(a: &Tensor, b: &Tensor, batch: Vec<usize>) -> Tensor {
         });
         [ga, gb]
     })
+}
+
+/// `c = alpha · a b + beta · c` for matrices of matching shapes: the GEMM that
+/// products outside `matmul` (convolution's im2col products) go through.
+pub(crate) fn gemm<A, B, C>(
+    alpha: f32,
+    a: &ArrayBase<A, Ix2>,
+    b: &ArrayBase<B, Ix2>,
+    beta: f32,
+    c: &mut ArrayBase<C, Ix2>,
+) where
+    A: Data<Elem = f32>,
+    B: Data<Elem = f32>,
+    C: DataMut<Elem = f32>,
+{
+    general_mat_mul(alpha, a, b, beta, c);
 }
 
 #[cfg(test)]
