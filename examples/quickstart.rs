@@ -30,8 +30,8 @@ impl Classifier {
 
     /// `x`: (batch, length, channels) -> logits (batch, classes).
     fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<ArrayD<f32>> {
-        let h = self.conv.forward(x)?;
-        let h = relu(&self.norm.forward(&Tensor::from(h))?);
+        let h = self.conv.forward(&Tensor::from(x.clone()))?;
+        let h = relu(&self.norm.forward(&h)?);
         let h = self.dropout.forward(&h)?.into_array();
         let h = self.attention.forward(&h, None, None, None)?;
         let pooled = h.mean_axis(Axis(1)).ok_or_else(|| {

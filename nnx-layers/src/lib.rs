@@ -53,9 +53,10 @@ pub use sequential::Sequential;
 pub use spectral_norm::{SpectralNorm, SpectralNormConfig};
 pub use weight_norm::{WeightNorm, WeightNormConfig};
 
-forward::forward_via_ndarray!(shared: Conv, ConvTranspose, Einsum, Linear, LinearGeneral);
 forward::forward_via_inherent!(
     BatchNorm,
+    Conv,
+    ConvTranspose,
     Dropout,
     GroupNorm,
     InstanceNorm,
@@ -63,3 +64,4 @@ forward::forward_via_inherent!(
     PReLU,
     RMSNorm,
 );
+forward::forward_via_ndarray!(shared: Einsum, Linear, LinearGeneral);
