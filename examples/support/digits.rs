@@ -79,7 +79,8 @@ impl DigitsCnn {
             })?;
         let h = self.dropout.forward(&h)?;
         self.linear
-            .forward(&h)?
+            .forward(&h.into_dyn().into())?
+            .into_array()
             .into_dimensionality::<Ix2>()
             .map_err(|e| nnx::Error::invalid_argument("logits", "(batch, 10)", e.to_string()))
     }

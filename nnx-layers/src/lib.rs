@@ -4,7 +4,6 @@
 
 pub mod activation;
 mod attention;
-mod contract;
 mod conv;
 mod conv_base;
 mod conv_transpose;
@@ -24,7 +23,7 @@ mod sequential;
 mod support;
 
 pub use activation::*;
-pub use attention::{MultiHeadAttention, MultiHeadAttentionConfig};
+pub use attention::{AttentionArgs, MultiHeadAttention, MultiHeadAttentionConfig};
 pub use conv::{Conv, ConvConfig};
 pub use conv_transpose::{ConvTranspose, ConvTransposeConfig};
 pub use dropout::{Dropout, DropoutConfig};
@@ -42,15 +41,21 @@ pub use normalization::{
 pub use prelu::{PReLU, PReLUConfig};
 pub use sequential::Sequential;
 
+/// Attention masks (Flax's `nnx.make_attention_mask`, `nnx.make_causal_mask`,
+/// `nnx.combine_masks`), also reachable as `nnx::nn::make_causal_mask`.
+pub use nnx_tensor::{combine_masks, make_attention_mask, make_causal_mask};
+
+/// Convolution and pooling padding (Flax's `padding=` argument).
+pub use functional::Padding;
+
+forward::forward_via_inherent!(Einsum, Embed, Linear, LinearGeneral, MultiHeadAttention);
+
 forward::forward_via_ndarray!(
     shared: Conv,
     ConvTranspose,
-    Einsum,
     GroupNorm,
     InstanceNorm,
     LayerNorm,
-    Linear,
-    LinearGeneral,
     PReLU,
     RMSNorm,
 );

@@ -8,6 +8,7 @@ use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
 use nnx_core::{AxisHook, Hooks, ValueHook};
 use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
+use nnx_tensor::Tensor;
 
 use crate::functional::{fmt_tuple_usize, shape_err};
 use crate::support::check_alloc;
@@ -66,33 +67,76 @@ pub(crate) fn param<D: Dimension + 'static>(
     key: PrngKey,
     shape: &[usize],
 ) -> Result<Param<Array<f32, D>>> {
-    from_init::<D>(checked_init(init, key, shape)?, shape)
+    from_init::<Array<f32, D>>(checked_init(init, key, shape)?, shape)
+}
+
+/// A `Param<Tensor>` drawn by `init` with `key` (hooks adapted to Tensor).
+pub(crate) fn tensor_param(
+    init: &ParamInit<f32>,
+    key: PrngKey,
+    shape: &[usize],
+) -> Result<Param<Tensor>> {
+    from_init::<Tensor>(checked_init(init, key, shape)?, shape)
 }
 
 /// Flax's `LinearGeneral` init: sampled with the flattened shape `flat` (so
 /// the fans are those of a matrix), then reshaped to `shape`.
-pub(crate) fn flat_param<D: Dimension + 'static>(
+pub(crate) fn flat_tensor_param(
     init: &ParamInit<f32>,
     key: PrngKey,
     flat: &[usize],
     shape: &[usize],
-) -> Result<Param<Array<f32, D>>> {
+) -> Result<Param<Tensor>> {
     let mut meta = checked_init(init, key, flat)?;
     let raw = std::mem::take(&mut meta.raw_value);
     meta.raw_value = raw
         .into_shape_with_order(IxDyn(shape))
         .map_err(|_| shape_err("initializer output", fmt_tuple_usize(shape), flat))?;
-    from_init::<D>(meta, shape)
+    from_init::<Tensor>(meta, shape)
 }
 
-/// An initializer's output as a rank-`D` parameter. Initializers work on
-/// `ArrayD`; the hooks they attach are adapted to the fixed-rank value (they
-/// see a rank-erased copy of the Variable).
-fn from_init<D: Dimension + 'static>(
+/// A value a parameter can hold, built from an initializer's `ArrayD<f32>`.
+trait InitValue: nnx_core::value::Value + Clone + 'static {
+    /// The initializer's output, checked against `shape`.
+    fn from_init(a: ArrayD<f32>, shape: &[usize]) -> Result<Self>;
+    /// A rank-erased copy, for hooks written against `ArrayD<f32>`.
+    fn to_dyn(&self) -> ArrayD<f32>;
+    /// A hook's output; `None` when it cannot be stored (a changed rank).
+    fn from_hook(a: ArrayD<f32>) -> Option<Self>;
+}
+
+impl<D: Dimension + 'static> InitValue for Array<f32, D> {
+    fn from_init(a: ArrayD<f32>, shape: &[usize]) -> Result<Self> {
+        to_rank::<D>(a, shape)
+    }
+    fn to_dyn(&self) -> ArrayD<f32> {
+        self.clone().into_dyn()
+    }
+    fn from_hook(a: ArrayD<f32>) -> Option<Self> {
+        a.into_dimensionality::<D>().ok()
+    }
+}
+
+impl InitValue for Tensor {
+    fn from_init(a: ArrayD<f32>, shape: &[usize]) -> Result<Self> {
+        to_rank::<IxDyn>(a, shape).map(Tensor::new)
+    }
+    fn to_dyn(&self) -> ArrayD<f32> {
+        self.to_array()
+    }
+    fn from_hook(a: ArrayD<f32>) -> Option<Self> {
+        Some(Tensor::new(a))
+    }
+}
+
+/// An initializer's output as a parameter holding `V`. Initializers work on
+/// `ArrayD`; the hooks they attach are adapted to `V` (they see a rank-erased
+/// copy of the Variable).
+fn from_init<V: InitValue>(
     meta: VariableMetadata<ArrayD<f32>>,
     shape: &[usize],
-) -> Result<Param<Array<f32, D>>> {
-    let raw = to_rank::<D>(meta.raw_value, shape)?;
+) -> Result<Param<V>> {
+    let raw = V::from_init(meta.raw_value, shape)?;
     let mut out = VariableMetadata::new(raw);
     out.metadata = meta.metadata;
     if !meta.hooks.is_empty() {
@@ -111,6 +155,18 @@ pub(crate) fn opt_param<D: Dimension + 'static>(
 ) -> Result<Option<Param<Array<f32, D>>>> {
     match init {
         Some(init) => Ok(Some(param::<D>(init, rngs.next_key("params")?, shape)?)),
+        None => Ok(None),
+    }
+}
+
+/// [`opt_param`] holding a Tensor.
+pub(crate) fn opt_tensor_param(
+    rngs: &mut Rngs,
+    init: Option<&ParamInit<f32>>,
+    shape: &[usize],
+) -> Result<Option<Param<Tensor>>> {
+    match init {
+        Some(init) => Ok(Some(tensor_param(init, rngs.next_key("params")?, shape)?)),
         None => Ok(None),
     }
 }
@@ -135,25 +191,25 @@ pub(crate) fn to_rank<D: Dimension>(a: ArrayD<f32>, shape: &[usize]) -> Result<A
 }
 
 /// A rank-erased copy of `var` (kind, value and metadata) for a hook to look at.
-fn erased<D: Dimension + 'static>(var: &Variable<Array<f32, D>>) -> Variable<ArrayD<f32>> {
-    let mut proxy = Variable::with_kind(var.kind(), var.value().clone().into_dyn());
+fn erased<V: InitValue>(var: &Variable<V>) -> Variable<ArrayD<f32>> {
+    let mut proxy = Variable::with_kind(var.kind(), var.value().to_dyn());
     proxy.replace_metadata(var.get_metadata());
     proxy
 }
 
-fn adapt_value<D: Dimension + 'static>(h: ValueHook<ArrayD<f32>>) -> ValueHook<Array<f32, D>> {
-    Arc::new(move |var: &Variable<Array<f32, D>>, v: Array<f32, D>| {
+fn adapt_value<V: InitValue>(h: ValueHook<ArrayD<f32>>) -> ValueHook<V> {
+    Arc::new(move |var: &Variable<V>, v: V| {
         let proxy = erased(var);
-        let out = h(&proxy, v.clone().into_dyn());
+        let out = h(&proxy, v.to_dyn());
         // A hook changing the rank cannot be stored in a fixed-rank parameter:
         // the value is then left as it was.
-        out.into_dimensionality::<D>().unwrap_or(v)
+        V::from_hook(out).unwrap_or(v)
     })
 }
 
-fn adapt_axis<D: Dimension + 'static>(h: AxisHook<ArrayD<f32>>) -> AxisHook<Array<f32, D>> {
+fn adapt_axis<V: InitValue>(h: AxisHook<ArrayD<f32>>) -> AxisHook<V> {
     Arc::new(
-        move |var: &mut Variable<Array<f32, D>>, index: usize, name: Option<&str>| {
+        move |var: &mut Variable<V>, index: usize, name: Option<&str>| {
             let mut proxy = erased(var);
             h(&mut proxy, index, name);
             // Axis hooks update metadata (e.g. sharding names); carry it back.
@@ -162,7 +218,7 @@ fn adapt_axis<D: Dimension + 'static>(h: AxisHook<ArrayD<f32>>) -> AxisHook<Arra
     )
 }
 
-fn adapt_hooks<D: Dimension + 'static>(h: Hooks<ArrayD<f32>>) -> Hooks<Array<f32, D>> {
+fn adapt_hooks<V: InitValue>(h: Hooks<ArrayD<f32>>) -> Hooks<V> {
     Hooks {
         create: h.create.into_iter().map(adapt_value).collect(),
         get: h.get.into_iter().map(adapt_value).collect(),

@@ -77,7 +77,7 @@ macro_rules! init_setters {
                 #[doc = "use nnx_core::{init, rngs::Rngs};"]
                 #[doc = concat!("let layer = ", $ctor, ".", stringify!($name), "(init::constant(0.5)).build(&mut Rngs::new(0))?;")]
                 #[doc = concat!("let p = ", $param, ";")]
-                #[doc = "assert!(p.len() > 0 && p.iter().all(|&v| v == 0.5));"]
+                #[doc = "assert!(p.len() > 0 && p.view().iter().all(|&v| v == 0.5));"]
                 #[doc = "# Ok::<(), nnx_core::Error>(())"]
                 #[doc = "```"]
                 pub fn $name(mut self, init: impl Into<::nnx_core::init::ParamInit<f32>>) -> Self {
@@ -117,6 +117,18 @@ pub(crate) fn check_shape(path: &str, found: &[usize], expected: &[usize]) -> Re
 pub(crate) fn check_opt<D: Dimension>(
     path: &str,
     p: &Option<Param<Array<f32, D>>>,
+    expected: &[usize],
+) -> Result<()> {
+    match p {
+        Some(p) => check_shape(path, p.shape(), expected),
+        None => Ok(()),
+    }
+}
+
+/// [`check_opt`] for a Tensor parameter.
+pub(crate) fn check_opt_tensor(
+    path: &str,
+    p: &Option<Param<nnx_tensor::Tensor>>,
     expected: &[usize],
 ) -> Result<()> {
     match p {

@@ -3,7 +3,7 @@
 //! that can never work rejected when built. Shapes marked "Flax" were checked
 //! against Flax NNX 0.12.8.
 
-use ndarray::{Array1, Array2, Array3, ArrayD, IxDyn};
+use ndarray::{Array1, Array3, ArrayD, IxDyn};
 use nnx_core::prelude::*;
 use nnx_core::rngs::Rngs;
 use nnx_core::Result;
@@ -30,6 +30,10 @@ fn ones(shape: &[usize]) -> ArrayD<f32> {
     ArrayD::ones(IxDyn(shape))
 }
 
+fn t_ones(shape: &[usize]) -> nnx_tensor::Tensor {
+    nnx_tensor::Tensor::ones(shape)
+}
+
 // ---- class 1: no panic on user input
 
 #[test]
@@ -39,11 +43,11 @@ fn attention_rejects_inputs_without_a_length_axis() -> Result<()> {
         .dropout_rate(0.5)
         .build(&mut rngs())?;
     message_of(
-        m.forward(&ones(&[4]), None, None, None),
+        m.forward(&t_ones(&[4])),
         &["inputs_q", "(..., length, 4)", "(4,)"],
     );
     let mut plain = MultiHeadAttention::new(2, 4, &mut rngs())?;
-    assert!(plain.forward(&ones(&[4]), None, None, None).is_err());
+    assert!(plain.forward(&t_ones(&[4])).is_err());
     Ok(())
 }
 
@@ -109,13 +113,16 @@ fn huge_geometry_is_an_error_not_an_overflow() -> Result<()> {
 #[test]
 fn reassigned_parameters_are_reported_by_path() -> Result<()> {
     let mut lin = Linear::new(2, 3, &mut rngs())?;
-    *lin.kernel = Array2::zeros((3, 5));
-    message_of(lin.forward(&ones(&[1, 2])), &["kernel", "(2, 3)", "(3, 5)"]);
+    *lin.kernel = t_ones(&[3, 5]);
+    message_of(
+        lin.forward(&t_ones(&[1, 2])),
+        &["kernel", "(2, 3)", "(3, 5)"],
+    );
     let mut lin = Linear::new(2, 3, &mut rngs())?;
     if let Some(b) = lin.bias.as_mut() {
-        b.set_value(Array1::zeros(4));
+        b.set_value(nnx_tensor::Tensor::zeros(&[4]));
     }
-    message_of(lin.forward(&ones(&[1, 2])), &["bias", "(3,)", "(4,)"]);
+    message_of(lin.forward(&t_ones(&[1, 2])), &["bias", "(3,)", "(4,)"]);
 
     let mut bn = BatchNorm::new(3, &mut rngs())?;
     assert_eq!(bn.set_attributes("num_features", 5usize)?, 1);
@@ -141,9 +148,9 @@ fn reassigned_parameters_are_reported_by_path() -> Result<()> {
     message_of(t.forward(&ones(&[1, 5, 2])), &["bias", "(4,)", "(1,)"]);
 
     let mut lg = LinearGeneral::new(3, &[2, 4], &mut rngs())?;
-    *lg.kernel = ones(&[3, 8]);
+    *lg.kernel = t_ones(&[3, 8]);
     message_of(
-        lg.forward(&ones(&[1, 3])),
+        lg.forward(&t_ones(&[1, 3])),
         &["kernel", "(3, 2, 4)", "(3, 8)"],
     );
 
@@ -151,17 +158,17 @@ fn reassigned_parameters_are_reported_by_path() -> Result<()> {
         .bias_shape(&[3])
         .build(&mut rngs())?;
     if let Some(b) = e.bias.as_mut() {
-        **b = ones(&[7]);
+        **b = t_ones(&[7]);
     }
-    message_of(e.forward(&ones(&[1, 2])), &["bias", "(3,)", "(7,)"]);
+    message_of(e.forward(&t_ones(&[1, 2])), &["bias", "(3,)", "(7,)"]);
 
     let mut emb = Embed::new(5, 3, &mut rngs())?;
-    *emb.embedding = Array2::zeros((2, 3));
+    *emb.embedding = nnx_tensor::Tensor::zeros(&[2, 3]);
     message_of(
-        emb.forward(&ndarray::array![4usize]),
+        emb.lookup(&ndarray::array![4usize]),
         &["embedding", "(5, 3)", "(2, 3)"],
     );
-    assert!(emb.attend(&ones(&[1, 3])).is_err());
+    assert!(emb.attend(&t_ones(&[1, 3])).is_err());
 
     let mut ln = LayerNorm::new(3, &mut rngs())?;
     if let Some(s) = ln.scale.as_mut() {
@@ -187,13 +194,15 @@ fn attention_checks_its_projections() -> Result<()> {
     let mut m = MultiHeadAttention::new(2, 4, &mut rngs())?;
     assert_eq!(m.set_attributes("num_heads", 4usize)?, 1);
     message_of(
-        m.forward(&ones(&[1, 3, 4]), None, None, None),
+        m.forward(&t_ones(&[1, 3, 4])),
         &["query/kernel", "(4, 4, 2)", "(4, 2, 2)"],
     );
     let mut m = MultiHeadAttention::new(2, 4, &mut rngs())?;
-    assert_eq!(m.set_attributes("out_features", 5usize)?, 1);
+    // Not set_attributes: the projections (LinearGeneral) have their own
+    // `out_features`, of another type.
+    m.out_features = 5;
     message_of(
-        m.forward(&ones(&[1, 3, 4]), None, None, None),
+        m.forward(&t_ones(&[1, 3, 4])),
         &["out/kernel", "(2, 2, 5)", "(2, 2, 4)"],
     );
     Ok(())

@@ -8,6 +8,7 @@ use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
 use nnx_core::Result;
 use nnx_layers::*;
+use nnx_tensor::Tensor;
 use serde_json::Value as Json;
 
 mod common;
@@ -402,10 +403,15 @@ fn multi_head_attention_params_and_outputs_match_flax() -> Result<()> {
         let mut m = build_mha(&case)?;
         check_state(&d, &m.state(), &case["state"]);
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
-            let xq = f32s(&step["x"]);
-            let xk = step.get("xk").map(f32s);
+            let xq = Tensor::new(f32s(&step["x"]));
+            let xk = step.get("xk").map(|x| Tensor::new(f32s(x)));
             let mask = step.get("mask").map(bools);
-            let y = m.forward(&xq, xk.as_ref().map(|a| a.view()), None, mask.as_ref())?;
+            let args = AttentionArgs {
+                inputs_k: xk.as_ref(),
+                mask: mask.as_ref(),
+                ..Default::default()
+            };
+            let y = m.forward_with(&xq, args)?.into_array();
             // normalize_qk: LayerNorm over head_dim=2 with one-pass variance cancels
             // catastrophically in XLA's f32; our f64 sums differ by ~1e-3 relative.
             let rtol = if case["config"].get("normalize_qk").is_some() {
@@ -431,8 +437,16 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
         // The full causal pass, without the cache.
         m.decode = false;
         let tokens = ArrayD::<f32>::ones(IxDyn(&x.shape()[..nd - 1]));
-        let causal = nnx_layers::functional::make_causal_mask(&tokens, 0)?;
-        let full = m.forward(&x, None, None, Some(&causal))?;
+        let causal = nnx_layers::make_causal_mask(&tokens, 0)?;
+        let full = m
+            .forward_with(
+                &Tensor::new(x.clone()),
+                AttentionArgs {
+                    mask: Some(&causal),
+                    ..Default::default()
+                },
+            )?
+            .into_array();
         assert_close(
             &format!("{d} full"),
             &full,
@@ -442,7 +456,7 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
         );
         m.decode = true;
         assert!(
-            m.forward(&x, None, None, None).is_err(),
+            m.forward(&Tensor::new(x.clone())).is_err(),
             "{d}: decode before init_cache"
         );
         m.init_cache(x.shape())?;
@@ -452,7 +466,7 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
             let xt = x
                 .slice_axis(ndarray::Axis(nd - 2), (t..t + 1).into())
                 .to_owned();
-            let y = m.forward(&xt, None, None, None)?;
+            let y = m.forward(&Tensor::new(xt))?.into_array();
             let step = &case["steps"][t];
             assert_close(&format!("{d} step {t}"), &y, &f32s(&step["y"]), 1e-4, 1e-5);
             let from_full = full
@@ -462,19 +476,20 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
             check_state(&format!("{d} step {t}"), &m.state_of(Cache), &step["state"]);
         }
         // Full cache, and a step of the wrong length, are errors.
-        let xt = x
-            .slice_axis(ndarray::Axis(nd - 2), (0..1).into())
-            .to_owned();
-        assert!(m.forward(&xt, None, None, None).is_err(), "{d}: full cache");
+        let xt = Tensor::new(
+            x.slice_axis(ndarray::Axis(nd - 2), (0..1).into())
+                .to_owned(),
+        );
+        assert!(m.forward(&xt).is_err(), "{d}: full cache");
         m.init_cache(x.shape())?;
         assert!(
-            m.forward(&x, None, None, None).is_err() || len == 1,
+            m.forward(&Tensor::new(x.clone())).is_err() || len == 1,
             "{d}: step length"
         );
         // pop(Cache) removes the cache.
         let (popped,) = m.pop((Cache,))?;
         assert_eq!(popped.len(), 3);
-        assert!(m.forward(&xt, None, None, None).is_err());
+        assert!(m.forward(&xt).is_err());
     }
     Ok(())
 }
@@ -532,13 +547,19 @@ fn error_cases() -> Result<()> {
     // Rejected when built (issue 11), no longer only on the first forward.
     assert!(Dropout::config(1.5).build(&mut rngs).is_err());
     let mut m = MultiHeadAttention::new(2, 4, &mut rngs)?;
-    assert!(m
-        .forward(&ArrayD::<f32>::zeros(IxDyn(&[2, 3])), None, None, None)
-        .is_err());
-    let x = ArrayD::<f32>::zeros(IxDyn(&[2, 4]));
-    assert!(m.forward(&x, None, Some(x.view()), None).is_err());
+    assert!(m.forward(&Tensor::zeros(&[2, 3])).is_err());
+    let x = Tensor::zeros(&[2, 4]);
+    let only_v = AttentionArgs {
+        inputs_v: Some(&x),
+        ..Default::default()
+    };
+    assert!(m.forward_with(&x, only_v).is_err());
     let bad_mask = ArrayD::from_elem(IxDyn(&[3, 3]), true);
-    assert!(m.forward(&x, None, None, Some(&bad_mask)).is_err());
+    let bad = AttentionArgs {
+        mask: Some(&bad_mask),
+        ..Default::default()
+    };
+    assert!(m.forward_with(&x, bad).is_err());
     assert!(MultiHeadAttention::config(2, 4)
         .num_kv_heads(3)
         .build(&mut rngs)

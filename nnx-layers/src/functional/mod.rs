@@ -17,16 +17,12 @@
 //! ```
 
 mod activation;
-mod attention;
 mod conv;
-mod linalg;
 mod normalization;
 mod pooling;
 
 pub use activation::*;
-pub use attention::*;
 pub use conv::*;
-pub use linalg::*;
 pub use normalization::*;
 pub use pooling::*;
 

@@ -110,6 +110,30 @@ impl EinsumEquation {
         (labels.chars().count(), labels.len() != term.len())
     }
 
+    /// For operands of ranks `lhs_ndim` and `rhs_ndim`, the axis of the second
+    /// operand each output axis comes from (`None` for axes of the first alone).
+    /// Flax's `Einsum` shapes its bias with it.
+    ///
+    /// # Errors
+    /// When a rank does not fit its term.
+    ///
+    /// ```
+    /// let eq = nnx_tensor::EinsumEquation::parse("nta,hab->nthb").unwrap();
+    /// assert_eq!(eq.rhs_axes_of_output(3, 3).unwrap(), [None, None, Some(0), Some(2)]);
+    /// ```
+    pub fn rhs_axes_of_output(
+        &self,
+        lhs_ndim: usize,
+        rhs_ndim: usize,
+    ) -> Result<Vec<Option<usize>>> {
+        let spec = Spec::parse(&self.text, lhs_ndim, rhs_ndim)?;
+        Ok(spec
+            .out
+            .iter()
+            .map(|c| spec.rhs.iter().position(|r| r == c))
+            .collect())
+    }
+
     /// `einsum(self, lhs, rhs)`, differentiable in both operands.
     ///
     /// # Errors
