@@ -14,7 +14,7 @@ use nnx_core::path_string;
 use nnx_core::prelude::*;
 use nnx_core::rngs::Rngs;
 use nnx_core::Result;
-use nnx_layers::{AttentionArgs, Einsum, Embed, Linear, LinearGeneral, MultiHeadAttention};
+use nnx_layers::{AttentionArgs, Einsum, Embed, Linear, LinearGeneral};
 use nnx_tensor::{value_and_grad, Tensor};
 use serde_json::Value as Json;
 
@@ -194,43 +194,6 @@ fn embed_lookup_and_attend_gradients_match_flax() -> Result<()> {
         });
     }
     Ok(())
-}
-
-fn build_mha(c: &Json, rngs: &mut Rngs) -> Result<MultiHeadAttention> {
-    let u = |k: &str| c.get(k).and_then(Json::as_u64).map(|v| v as usize);
-    let bl = |k: &str| c.get(k).and_then(Json::as_bool);
-    let mut b = MultiHeadAttention::config(
-        u("num_heads").expect("heads"),
-        u("in_features").expect("in"),
-    );
-    if let Some(v) = u("qkv_features") {
-        b = b.qkv_features(v);
-    }
-    if let Some(v) = u("out_features") {
-        b = b.out_features(v);
-    }
-    if let Some(v) = u("in_kv_features") {
-        b = b.in_kv_features(v);
-    }
-    if let Some(v) = u("num_kv_heads") {
-        b = b.num_kv_heads(v);
-    }
-    if let Some(v) = bl("normalize_qk") {
-        b = b.normalize_qk(v);
-    }
-    if let Some(v) = bl("use_bias") {
-        b = b.use_bias(v);
-    }
-    if let Some(v) = bl("deterministic") {
-        b = b.deterministic(v);
-    }
-    if let Some(v) = bl("broadcast_dropout") {
-        b = b.broadcast_dropout(v);
-    }
-    if let Some(v) = c.get("dropout_rate").and_then(Json::as_f64) {
-        b = b.dropout_rate(v);
-    }
-    b.build(rngs)
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //! against Flax NNX 0.12.8 (data: tools/flax_reference/gen_layers_stateful.py).
 
 use ndarray::{ArrayD, IxDyn};
-use nnx_core::init::{lecun_normal, normal, uniform, ParamInit};
 use nnx_core::prelude::*;
 use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
@@ -12,20 +11,11 @@ use nnx_tensor::Tensor;
 use serde_json::Value as Json;
 
 mod common;
-use common::{assert_close, bools, f32s};
+use common::{assert_close, bools, f32s, param_init};
 
 fn data() -> Json {
     let text = include_str!("data/layers/stateful.json");
     serde_json::from_str(text).expect("valid reference JSON")
-}
-
-fn init(name: &str) -> ParamInit<f32> {
-    match name {
-        "normal" => normal(1.0).into(),
-        "uniform" => uniform(1.0).into(),
-        "lecun_normal" => lecun_normal().into(),
-        other => panic!("unknown init {other}"),
-    }
 }
 
 fn axes(v: &Json) -> Vec<isize> {
@@ -153,10 +143,10 @@ fn build_batchnorm(case: &Json) -> Result<BatchNorm> {
         b = b.use_fast_variance(v.as_bool().unwrap());
     }
     if let Some(v) = c.get("scale_init") {
-        b = b.scale_init(init(v.as_str().unwrap()));
+        b = b.scale_init(param_init(v.as_str().unwrap()));
     }
     if let Some(v) = c.get("bias_init") {
-        b = b.bias_init(init(v.as_str().unwrap()));
+        b = b.bias_init(param_init(v.as_str().unwrap()));
     }
     b.build(&mut rngs_of(case))
 }
@@ -209,7 +199,7 @@ fn build_norm(case: &Json) -> Result<Box<dyn Layer>> {
     let mut rngs = rngs_of(case);
     let f32_of = |k: &str| c.get(k).map(|v| v.as_f64().unwrap() as f32);
     let bool_of = |k: &str| c.get(k).map(|v| v.as_bool().unwrap());
-    let init_of = |k: &str| c.get(k).map(|v| init(v.as_str().unwrap()));
+    let init_of = |k: &str| c.get(k).map(|v| param_init(v.as_str().unwrap()));
     Ok(match case["layer"].as_str().unwrap() {
         "LayerNorm" => {
             let mut b = LayerNorm::config(n);
@@ -348,50 +338,7 @@ fn dropout_masks_and_streams_match_flax() -> Result<()> {
 }
 
 fn build_mha(case: &Json) -> Result<MultiHeadAttention> {
-    let c = &case["config"];
-    let u = |k: &str| c.get(k).map(|v| v.as_u64().unwrap() as usize);
-    let bl = |k: &str| c.get(k).map(|v| v.as_bool().unwrap());
-    let mut b = MultiHeadAttention::config(u("num_heads").unwrap(), u("in_features").unwrap());
-    if let Some(v) = u("qkv_features") {
-        b = b.qkv_features(v);
-    }
-    if let Some(v) = u("out_features") {
-        b = b.out_features(v);
-    }
-    if let Some(v) = u("in_kv_features") {
-        b = b.in_kv_features(v);
-    }
-    if let Some(v) = u("num_kv_heads") {
-        b = b.num_kv_heads(v);
-    }
-    if let Some(v) = bl("normalize_qk") {
-        b = b.normalize_qk(v);
-    }
-    if let Some(v) = bl("use_bias") {
-        b = b.use_bias(v);
-    }
-    if let Some(v) = bl("deterministic") {
-        b = b.deterministic(v);
-    }
-    if let Some(v) = bl("broadcast_dropout") {
-        b = b.broadcast_dropout(v);
-    }
-    if let Some(v) = bl("decode") {
-        b = b.decode(v);
-    }
-    if let Some(v) = c.get("dropout_rate") {
-        b = b.dropout_rate(v.as_f64().unwrap());
-    }
-    if let Some(v) = c.get("bias_init") {
-        b = b.bias_init(init(v.as_str().unwrap()));
-    }
-    if let Some(v) = c.get("out_kernel_init") {
-        b = b.out_kernel_init(init(v.as_str().unwrap()));
-    }
-    if let Some(v) = c.get("out_bias_init") {
-        b = b.out_bias_init(init(v.as_str().unwrap()));
-    }
-    b.build(&mut rngs_of(case))
+    common::build_mha(&case["config"], &mut rngs_of(case))
 }
 
 #[test]
