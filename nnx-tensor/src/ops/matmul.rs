@@ -24,7 +24,10 @@ pub(crate) fn matmul_nd(
             a.to_shape((a.len() / k.max(1), k)),
             b.view().into_dimensionality::<Ix2>(),
         ) {
-            let out = a2.dot(&b2);
+            let out = match (a2.nrows(), b2.as_slice()) {
+                (1, Some(bs)) => vec_mat(a2.row(0), bs, m),
+                _ => a2.dot(&b2),
+            };
             if let Ok(out) = out.into_shape_with_order(IxDyn(&out_shape)) {
                 return out;
             }
@@ -39,6 +42,20 @@ pub(crate) fn matmul_nd(
         batched(a, b, out.view_mut());
     }
     out
+}
+
+/// `x @ w` for one row `x` and a row-major `w` of `n` columns, as a `(1, n)`
+/// array. A GEMM packs all of `w` for a single row of output (batch-1
+/// inference), which costs more than the product; summing `x[i] * w[i, :]`
+/// reads each row of `w` once, contiguously, and vectorizes.
+fn vec_mat(x: ndarray::ArrayView1<'_, f32>, w: &[f32], n: usize) -> ndarray::Array2<f32> {
+    let mut y = vec![0.0f32; n];
+    for (&xi, row) in x.iter().zip(w.chunks_exact(n.max(1))) {
+        for (yj, &wij) in y.iter_mut().zip(row) {
+            *yj += xi * wij;
+        }
+    }
+    ndarray::Array1::from(y).insert_axis(ndarray::Axis(0))
 }
 
 /// One GEMM per batch index, recursing over the leading axes.
