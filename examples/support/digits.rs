@@ -82,7 +82,8 @@ impl DigitsCnn {
             })?;
         let h = self.dropout.forward(&Tensor::from(h))?;
         self.linear
-            .forward(h.array())?
+            .forward(&h)?
+            .into_array()
             .into_dimensionality::<Ix2>()
             .map_err(|e| nnx::Error::invalid_argument("logits", "(batch, 10)", e.to_string()))
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array, ArrayD, Dimension, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
@@ -60,24 +60,14 @@ pub(crate) fn checked_init(
     init.init(key, shape)
 }
 
-/// `Param::from_metadata(init.init(key, shape)?)` with the value converted to
-/// rank `D`.
-pub(crate) fn param<D: Dimension + 'static>(
-    init: &ParamInit<f32>,
-    key: PrngKey,
-    shape: &[usize],
-) -> Result<Param<Array<f32, D>>> {
-    from_init(checked_init(init, key, shape)?, shape)
-}
-
 /// Flax's `LinearGeneral` init: sampled with the flattened shape `flat` (so
 /// the fans are those of a matrix), then reshaped to `shape`.
-pub(crate) fn flat_param<D: Dimension + 'static>(
+pub(crate) fn flat_tensor_param(
     init: &ParamInit<f32>,
     key: PrngKey,
     flat: &[usize],
     shape: &[usize],
-) -> Result<Param<Array<f32, D>>> {
+) -> Result<Param<Tensor>> {
     let mut meta = checked_init(init, key, flat)?;
     let raw = std::mem::take(&mut meta.raw_value);
     meta.raw_value = raw
@@ -86,22 +76,13 @@ pub(crate) fn flat_param<D: Dimension + 'static>(
     from_init(meta, shape)
 }
 
-/// A value an initializer's `ArrayD` output converts to: a fixed-rank array
-/// or a [`Tensor`].
+/// A value an initializer's `ArrayD` output converts to (a [`Tensor`]; the
+/// trait keeps the hook adapters independent of it).
 pub(crate) trait FromInit: Sized + Clone + nnx_core::value::Value + 'static {
     /// `a` as this type, `None` when its rank does not fit.
     fn from_dyn(a: ArrayD<f32>) -> Option<Self>;
     /// A rank-erased copy, for hooks written against `ArrayD`.
     fn to_dyn(&self) -> ArrayD<f32>;
-}
-
-impl<D: Dimension + 'static> FromInit for Array<f32, D> {
-    fn from_dyn(a: ArrayD<f32>) -> Option<Self> {
-        a.into_dimensionality::<D>().ok()
-    }
-    fn to_dyn(&self) -> ArrayD<f32> {
-        self.clone().into_dyn()
-    }
 }
 
 impl FromInit for Tensor {
@@ -140,20 +121,6 @@ fn from_init<T: FromInit>(
         out.hooks = adapt_hooks(meta.hooks);
     }
     Ok(Param::from_metadata(out))
-}
-
-/// A parameter drawn with the next `params` key when `init` is given (an
-/// optional bias or scale), `None` without drawing a key otherwise, as Flax
-/// draws keys only for the parameters it creates.
-pub(crate) fn opt_param<D: Dimension + 'static>(
-    rngs: &mut Rngs,
-    init: Option<&ParamInit<f32>>,
-    shape: &[usize],
-) -> Result<Option<Param<Array<f32, D>>>> {
-    match init {
-        Some(init) => Ok(Some(param::<D>(init, rngs.next_key("params")?, shape)?)),
-        None => Ok(None),
-    }
 }
 
 /// `Param::from_metadata(init.init(key, shape)?)` holding a [`Tensor`]: the
@@ -219,7 +186,6 @@ fn adapt_hooks<T: FromInit>(h: Hooks<ArrayD<f32>>) -> Hooks<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Ix2;
     use nnx_core::init::{lecun_normal, with_metadata};
 
     #[test]
@@ -228,12 +194,12 @@ mod tests {
             m.with("sharding_names", ("in", "out"))
                 .on_get_value(|_, v| v * 2.0)
         });
-        let p = param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3])?;
+        let p = tensor_param(&init, nnx_core::random::key(0), &[2, 3])?;
         assert_eq!(
             p.get_metadata_entry("sharding_names")?.to_string(),
             "('in', 'out')"
         );
-        assert_eq!(p.get_value(), p.value() * 2.0);
+        assert_eq!(p.get_value().to_array(), p.value().to_array() * 2.0);
         Ok(())
     }
 
@@ -242,14 +208,8 @@ mod tests {
         let init = with_metadata(nnx_core::init::ones::<f32>(), |m| {
             m.on_create_value(|_, v| v * 3.0)
         });
-        let p = param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3])?;
-        assert_eq!(p.value()[[1, 2]], 3.0);
+        let p = tensor_param(&init, nnx_core::random::key(0), &[2, 3])?;
+        assert_eq!(p.value().array()[[1, 2]], 3.0);
         Ok(())
-    }
-
-    #[test]
-    fn rejects_wrong_rank() {
-        let init: ParamInit<f32> = lecun_normal::<f32>().into();
-        assert!(param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3, 4]).is_err());
     }
 }

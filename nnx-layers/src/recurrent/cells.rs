@@ -316,16 +316,6 @@ impl CellConfig<GRUCell> {
     }
 }
 
-/// `layer(x)` for a dense layer of a cell.
-fn dense(layer: &Linear, x: &Tensor) -> Result<Tensor> {
-    let kernel = Tensor::new((*layer.kernel).clone().into_dyn());
-    let y = x.matmul(&kernel)?;
-    match &layer.bias {
-        Some(b) => &y + &Tensor::new((**b).clone().into_dyn()),
-        None => Ok(y),
-    }
-}
-
 /// `x[..., k*width : (k+1)*width]`: gate `k` of a fused projection.
 fn gate(x: &Tensor, k: usize, width: usize) -> Result<Tensor> {
     x.slice(-1, k * width..(k + 1) * width)
@@ -600,7 +590,7 @@ fn lstm_update(
 impl SimpleCell {
     fn step(&self, carry: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
         check_carry("carry", carry, x, self.hidden_features)?;
-        let mut pre = (dense(&self.dense_i, x)? + dense(&self.dense_h, carry)?)?;
+        let mut pre = (self.dense_i.apply(x)? + self.dense_h.apply(carry)?)?;
         if self.residual {
             pre = (&pre + carry)?;
         }
@@ -613,7 +603,7 @@ impl LSTMCell {
     fn step(&self, (c, h): &(Tensor, Tensor), x: &Tensor) -> Result<((Tensor, Tensor), Tensor)> {
         check_carry("carry/0", c, x, self.hidden_features)?;
         check_carry("carry/1", h, x, self.hidden_features)?;
-        let pre = |i: &Linear, hh: &Linear| dense(i, x)? + dense(hh, h)?;
+        let pre = |i: &Linear, hh: &Linear| i.apply(x)? + hh.apply(h)?;
         let (gate_fn, act) = (self.gate_fn, self.activation_fn);
         let gates = [
             gate_fn(&pre(&self.ii, &self.hi)?),
@@ -629,7 +619,7 @@ impl OptimizedLSTMCell {
     fn step(&self, (c, h): &(Tensor, Tensor), x: &Tensor) -> Result<((Tensor, Tensor), Tensor)> {
         check_carry("carry/0", c, x, self.hidden_features)?;
         check_carry("carry/1", h, x, self.hidden_features)?;
-        let y = (dense(&self.dense_i, x)? + dense(&self.dense_h, h)?)?;
+        let y = (self.dense_i.apply(x)? + self.dense_h.apply(h)?)?;
         let w = self.hidden_features;
         let (gate_fn, act) = (self.gate_fn, self.activation_fn);
         let gates = [
@@ -645,8 +635,8 @@ impl OptimizedLSTMCell {
 impl GRUCell {
     fn step(&self, h: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
         check_carry("carry", h, x, self.hidden_features)?;
-        let xs = dense(&self.dense_i, x)?;
-        let hs = dense(&self.dense_h, h)?;
+        let xs = self.dense_i.apply(x)?;
+        let hs = self.dense_h.apply(h)?;
         let w = self.hidden_features;
         let r = (self.gate_fn)(&(gate(&xs, 0, w)? + gate(&hs, 0, w)?)?);
         let z = (self.gate_fn)(&(gate(&xs, 1, w)? + gate(&hs, 1, w)?)?);
