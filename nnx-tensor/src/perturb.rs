@@ -1,14 +1,15 @@
 //! `perturb`: gradients with respect to intermediate values (Flax 0.12's
 //! `Module.perturb`).
 
-use nnx_core::sow::Sow;
-use nnx_core::{Error, Kind, Perturbation, Result};
+use nnx_core::sow::SowStore;
+use nnx_core::{Error, Kind, Module, Perturbation, Result};
 
 use crate::Tensor;
 
 /// Flax's `Module.perturb`: adds a zero-valued Variable to an intermediate value
-/// so that its gradient is the gradient with respect to that value. Implemented
-/// for every module that can [`sow`](Sow).
+/// so that its gradient is the gradient with respect to that value. On every
+/// module; it works on modules with a sow store (`#[nnx(sow)]`, see
+/// [`SowStore`]), like `sow`.
 ///
 /// The first call stores zeros of `value`'s shape as a
 /// [`Perturbation`](struct@nnx_core::Perturbation) Variable named `name` in the module's
@@ -46,7 +47,7 @@ use crate::Tensor;
 /// assert_eq!(g.value.as_any().downcast_ref::<Tensor>(), Some(&Tensor::from(ndarray::arr1(&[3.0f32, 3.0]))));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub trait Perturb: Sow {
+pub trait Perturb: Module {
     /// `perturbation + value` with a [`Perturbation`](struct@nnx_core::Perturbation)
     /// Variable named `name`, created as zeros on first use.
     ///
@@ -70,7 +71,7 @@ pub trait Perturb: Sow {
     /// ```
     fn perturb(&mut self, name: &str, value: &Tensor) -> Result<Tensor>
     where
-        Self: Sized,
+        Self: SowStore + Sized,
     {
         self.perturb_as(Perturbation, name, value)
     }
@@ -95,7 +96,7 @@ pub trait Perturb: Sow {
     /// ```
     fn perturb_as(&mut self, kind: Kind, name: &str, value: &Tensor) -> Result<Tensor>
     where
-        Self: Sized,
+        Self: SowStore + Sized,
     {
         let reserved = Self::field_names();
         let store = self.sown();
@@ -120,4 +121,4 @@ pub trait Perturb: Sow {
     }
 }
 
-impl<M: Sow> Perturb for M {}
+impl<M: Module> Perturb for M {}
