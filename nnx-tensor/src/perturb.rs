@@ -2,14 +2,13 @@
 //! `Module.perturb`).
 
 use nnx_core::sow::SowStore;
-use nnx_core::{Error, Kind, Module, Perturbation, Result};
+use nnx_core::{Error, Kind, Perturbation, Result};
 
 use crate::Tensor;
 
 /// Flax's `Module.perturb`: adds a zero-valued Variable to an intermediate value
-/// so that its gradient is the gradient with respect to that value. On every
-/// module; it works on modules with a sow store (`#[nnx(sow)]`, see
-/// [`SowStore`]), like `sow`.
+/// so that its gradient is the gradient with respect to that value. Implemented
+/// for every module with a sow store ([`SowStore`], a `#[nnx(sow)]` field).
 ///
 /// The first call stores zeros of `value`'s shape as a
 /// [`Perturbation`](struct@nnx_core::Perturbation) Variable named `name` in the module's
@@ -47,7 +46,7 @@ use crate::Tensor;
 /// assert_eq!(g.value.as_any().downcast_ref::<Tensor>(), Some(&Tensor::from(ndarray::arr1(&[3.0f32, 3.0]))));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub trait Perturb: Module {
+pub trait Perturb: SowStore {
     /// `perturbation + value` with a [`Perturbation`](struct@nnx_core::Perturbation)
     /// Variable named `name`, created as zeros on first use.
     ///
@@ -71,7 +70,7 @@ pub trait Perturb: Module {
     /// ```
     fn perturb(&mut self, name: &str, value: &Tensor) -> Result<Tensor>
     where
-        Self: SowStore + Sized,
+        Self: Sized,
     {
         self.perturb_as(Perturbation, name, value)
     }
@@ -96,7 +95,7 @@ pub trait Perturb: Module {
     /// ```
     fn perturb_as(&mut self, kind: Kind, name: &str, value: &Tensor) -> Result<Tensor>
     where
-        Self: SowStore + Sized,
+        Self: Sized,
     {
         let reserved = Self::field_names();
         let store = self.sown();
@@ -121,4 +120,4 @@ pub trait Perturb: Module {
     }
 }
 
-impl<M: Module> Perturb for M {}
+impl<M: SowStore> Perturb for M {}
