@@ -317,7 +317,10 @@ impl CellConfig<GRUCell> {
     }
 }
 
-/// `layer(x)` for a dense layer of a cell.
+/// `layer(x)` for a dense layer of a cell. `Linear` still holds ndarray
+/// parameters (its move to Tensor is under way), so they are copied into
+/// constants: gradients reach the inputs and the carry, not yet the cells'
+/// parameters. Once `Linear` holds Tensors this is `layer.apply(x)`.
 fn dense(layer: &Linear, x: &Tensor) -> Result<Tensor> {
     let kernel = Tensor::new((*layer.kernel).clone().into_dyn());
     let y = x.matmul(&kernel)?;
