@@ -30,9 +30,9 @@ impl Classifier {
 
     /// `x`: (batch, length, channels) -> logits (batch, classes).
     fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<ArrayD<f32>> {
-        let h = self.conv.forward(&Tensor::from(x.clone()))?.into_array();
-        let h = relu(&Tensor::from(self.norm.forward(&h)?)).into_array();
-        let h = self.dropout.forward(&h)?;
+        let h = self.conv.forward(&Tensor::from(x.clone()))?;
+        let h = relu(&self.norm.forward(&h)?);
+        let h = self.dropout.forward(&h)?.into_array();
         let h = self.attention.forward(&h, None, None, None)?;
         let pooled = h.mean_axis(Axis(1)).ok_or_else(|| {
             Error::invalid_argument("forward", "a non-empty sequence", "length 0")

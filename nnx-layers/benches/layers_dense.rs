@@ -60,9 +60,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| up.apply(&x).map(|y| y.len()))
     });
     let act = PReLU::new();
-    let x = filled(&[256, 512]);
+    let x = nnx_tensor::Tensor::new(filled(&[256, 512]));
     c.bench_function("PReLU 256x512", |b| {
-        b.iter(|| act.forward(&x).map(|y| y.len()))
+        b.iter(|| act.apply(&x).map(|y| y.len()))
     });
 }
 

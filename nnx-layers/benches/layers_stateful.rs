@@ -5,6 +5,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use ndarray::{ArrayD, Axis, Dimension, IxDyn};
 use nnx_core::rngs::Rngs;
 use nnx_layers::{BatchNorm, LayerNorm, MultiHeadAttention};
+use nnx_tensor::Tensor;
 
 fn filled(shape: &[usize]) -> ArrayD<f32> {
     // Deterministic, non-constant values; no RNG dependency needed.
@@ -53,7 +54,7 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let xb = filled(&[64, 256]);
+    let xb = Tensor::new(filled(&[64, 256]));
     let mut bn = BatchNorm::new(256, &mut rngs).expect("bn");
     c.bench_function("BatchNorm train (64, 256)", |b| {
         b.iter(|| bn.forward(&xb).map(|y| y.len()))
@@ -65,10 +66,10 @@ fn bench(c: &mut Criterion) {
     c.bench_function("BatchNorm eval (64, 256)", |b| {
         b.iter(|| bne.forward(&xb).map(|y| y.len()))
     });
-    let xl = filled(&[8, 128, 512]);
+    let xl = Tensor::new(filled(&[8, 128, 512]));
     let ln = LayerNorm::new(512, &mut rngs).expect("ln");
     c.bench_function("LayerNorm (8, 128, 512)", |b| {
-        b.iter(|| ln.forward(&xl).map(|y| y.len()))
+        b.iter(|| ln.apply(&xl).map(|y| y.len()))
     });
 }
 

@@ -574,8 +574,8 @@ impl MultiHeadAttention {
         let mut key = self.key.forward(&xk)?;
         let value = self.value.forward(&xv)?;
         if let (Some(qln), Some(kln)) = (&self.query_ln, &self.key_ln) {
-            query = qln.forward(&query)?;
-            key = kln.forward(&key)?;
+            query = qln.apply(&nnx_tensor::Tensor::new(query))?.into_array();
+            key = kln.apply(&nnx_tensor::Tensor::new(key))?.into_array();
         }
         let mask = if self.decode {
             self.decode_step(&key, &value, mask)?

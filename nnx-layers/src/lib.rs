@@ -53,15 +53,15 @@ pub use sequential::Sequential;
 pub use spectral_norm::{SpectralNorm, SpectralNormConfig};
 pub use weight_norm::{WeightNorm, WeightNormConfig};
 
-forward::forward_via_inherent!(Conv, ConvTranspose);
-forward::forward_via_ndarray!(
-    shared: Einsum,
+forward::forward_via_inherent!(
+    BatchNorm,
+    Conv,
+    ConvTranspose,
+    Dropout,
     GroupNorm,
     InstanceNorm,
     LayerNorm,
-    Linear,
-    LinearGeneral,
     PReLU,
     RMSNorm,
 );
-forward::forward_via_ndarray!(mutable: BatchNorm, Dropout);
+forward::forward_via_ndarray!(shared: Einsum, Linear, LinearGeneral);

@@ -1,9 +1,9 @@
 //! Plumbing shared by the layers: config setters, rank-erased views of
 //! parameters, and the checks every forward pass makes on its Variables.
 
-use ndarray::{Array, ArrayD, Dimension};
+use ndarray::{Array, Dimension};
 use nnx_core::repr::fmt_tuple_usize;
-use nnx_core::{Error, Param, Result, VariableType};
+use nnx_core::{Error, Param, Result};
 
 /// Chainable config setters, one per Flax argument. `$ctor` is an expression
 /// building a `$cfg`, used in each setter's doc example. `$cfg.base = ...`
@@ -89,15 +89,6 @@ macro_rules! init_setters {
     };
 }
 pub(crate) use init_setters;
-
-/// A copy of a fixed-rank Variable's value as `ArrayD`, as the functional API takes.
-pub(crate) fn dyn_value<V, D>(v: &V) -> ArrayD<f32>
-where
-    V: VariableType<Value = Array<f32, D>>,
-    D: Dimension + 'static,
-{
-    v.as_variable().value().clone().into_dyn()
-}
 
 /// Checks that the Variable at `path` still has the shape the layer's
 /// configuration implies: Variables are public and can be reassigned, so a

@@ -8,6 +8,7 @@ use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
 use nnx_core::Result;
 use nnx_layers::*;
+use nnx_tensor::Tensor;
 use serde_json::Value as Json;
 
 mod common;
@@ -174,10 +175,10 @@ fn batchnorm_params_train_stats_and_eval_match_flax() -> Result<()> {
             } else {
                 bn.eval()?;
             }
-            let y = bn.forward(&f32s(&step["x"]))?;
+            let y = bn.forward(&f32s(&step["x"]).into())?;
             assert_close(
                 &format!("{d} step {i} y"),
-                &y,
+                y.array(),
                 &f32s(&step["y"]),
                 1e-4,
                 1e-5,
@@ -338,8 +339,14 @@ fn dropout_masks_and_streams_match_flax() -> Result<()> {
             if step["mode"] == "eval" {
                 m.eval()?;
             }
-            let y = m.forward(&f32s(&step["x"]))?;
-            assert_close(&format!("{d} step {i}"), &y, &f32s(&step["y"]), 1e-6, 0.0);
+            let y = m.forward(&f32s(&step["x"]).into())?;
+            assert_close(
+                &format!("{d} step {i}"),
+                y.array(),
+                &f32s(&step["y"]),
+                1e-6,
+                0.0,
+            );
             check_state(&format!("{d} step {i}"), &m.state(), &step["state"]);
         }
     }
@@ -504,14 +511,14 @@ fn documented_seeds_print_as_flax() -> Result<()> {
 fn error_cases() -> Result<()> {
     let mut rngs = Rngs::new(0);
     let mut bn = BatchNorm::new(3, &mut rngs)?;
-    assert!(bn.forward(&ArrayD::<f32>::zeros(IxDyn(&[2, 4]))).is_err());
+    assert!(bn.forward(&Tensor::zeros(&[2, 4])).is_err());
     assert!(BatchNorm::config(3)
         .axis(5)
         .build(&mut rngs)?
-        .forward(&ArrayD::<f32>::zeros(IxDyn(&[2, 3])))
+        .forward(&Tensor::zeros(&[2, 3]))
         .is_err());
     assert!(LayerNorm::new(3, &mut rngs)?
-        .forward(&ArrayD::<f32>::zeros(IxDyn(&[2, 4])))
+        .forward(&Tensor::zeros(&[2, 4]))
         .is_err());
     assert!(GroupNorm::config(6)
         .num_groups(Some(4))
@@ -522,12 +529,12 @@ fn error_cases() -> Result<()> {
         .build(&mut rngs)
         .is_err());
     assert!(GroupNorm::new(4, 2, &mut rngs)?
-        .forward(&ArrayD::<f32>::zeros(IxDyn(&[4])))
+        .forward(&Tensor::zeros(&[4]))
         .is_err());
     assert!(Dropout::config(0.5)
         .broadcast_dims(&[3])
         .build(&mut rngs)?
-        .forward(&ArrayD::<f32>::zeros(IxDyn(&[2])))
+        .forward(&Tensor::zeros(&[2]))
         .is_err());
     // Rejected when built (issue 11), no longer only on the first forward.
     assert!(Dropout::config(1.5).build(&mut rngs).is_err());
