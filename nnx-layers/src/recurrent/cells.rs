@@ -9,6 +9,7 @@ use nnx_core::{Error, Result};
 use nnx_tensor::Tensor;
 
 use super::RNNCellBase;
+use crate::lora::check_last_axis;
 use crate::support::check_config;
 use crate::Linear;
 
@@ -321,6 +322,19 @@ fn gate(x: &Tensor, k: usize, width: usize) -> Result<Tensor> {
     x.slice(-1, k * width..(k + 1) * width)
 }
 
+/// `Err` unless `x` has `features` on its last axis and every carry array has
+/// `x`'s batch shape and `hidden` features.
+fn check_step(carry: &[&Tensor], x: &Tensor, features: usize, hidden: usize) -> Result<()> {
+    check_last_axis(x, features)?;
+    match carry {
+        [c] => check_carry("carry", c, x, hidden),
+        _ => carry
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, c)| check_carry(&format!("carry/{i}"), c, x, hidden)),
+    }
+}
+
 /// `Err` unless `carry` has the batch shape of `x` and `hidden` features.
 fn check_carry(what: &str, carry: &Tensor, x: &Tensor, hidden: usize) -> Result<()> {
     let mut want = x.shape()[..x.ndim().saturating_sub(1)].to_vec();
@@ -589,7 +603,7 @@ fn lstm_update(
 
 impl SimpleCell {
     fn step(&self, carry: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
-        check_carry("carry", carry, x, self.hidden_features)?;
+        check_step(&[carry], x, self.in_features, self.hidden_features)?;
         let mut pre = (self.dense_i.apply(x)? + self.dense_h.apply(carry)?)?;
         if self.residual {
             pre = (&pre + carry)?;
@@ -601,8 +615,7 @@ impl SimpleCell {
 
 impl LSTMCell {
     fn step(&self, (c, h): &(Tensor, Tensor), x: &Tensor) -> Result<((Tensor, Tensor), Tensor)> {
-        check_carry("carry/0", c, x, self.hidden_features)?;
-        check_carry("carry/1", h, x, self.hidden_features)?;
+        check_step(&[c, h], x, self.in_features, self.hidden_features)?;
         let pre = |i: &Linear, hh: &Linear| i.apply(x)? + hh.apply(h)?;
         let (gate_fn, act) = (self.gate_fn, self.activation_fn);
         let gates = [
@@ -617,8 +630,7 @@ impl LSTMCell {
 
 impl OptimizedLSTMCell {
     fn step(&self, (c, h): &(Tensor, Tensor), x: &Tensor) -> Result<((Tensor, Tensor), Tensor)> {
-        check_carry("carry/0", c, x, self.hidden_features)?;
-        check_carry("carry/1", h, x, self.hidden_features)?;
+        check_step(&[c, h], x, self.in_features, self.hidden_features)?;
         let y = (self.dense_i.apply(x)? + self.dense_h.apply(h)?)?;
         let w = self.hidden_features;
         let (gate_fn, act) = (self.gate_fn, self.activation_fn);
@@ -634,7 +646,7 @@ impl OptimizedLSTMCell {
 
 impl GRUCell {
     fn step(&self, h: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
-        check_carry("carry", h, x, self.hidden_features)?;
+        check_step(&[h], x, self.in_features, self.hidden_features)?;
         let xs = self.dense_i.apply(x)?;
         let hs = self.dense_h.apply(h)?;
         let w = self.hidden_features;
