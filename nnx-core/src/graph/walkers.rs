@@ -59,9 +59,11 @@ impl<'f> Collector<'f> {
         }
     }
 
-    fn record(&mut self, entry: Entry) {
+    /// Records an entry, built only when a GraphDef is being collected.
+    #[inline]
+    fn record(&mut self, entry: impl FnOnce() -> Entry) {
         if let Some(entries) = &mut self.entries {
-            entries.push(entry);
+            entries.push(entry());
         }
     }
 
@@ -90,7 +92,7 @@ impl Walker for Collector<'_> {
         if !self.tracker.admit(key) {
             return false;
         }
-        self.record(Entry::Enter {
+        self.record(|| Entry::Enter {
             key: key.clone(),
             header,
         });
@@ -105,7 +107,7 @@ impl Walker for Collector<'_> {
     }
 
     fn leave(&mut self) {
-        self.record(Entry::Leave);
+        self.record(|| Entry::Leave);
         let Some(key) = self.tracker.leave() else {
             return;
         };
@@ -128,7 +130,7 @@ impl Walker for Collector<'_> {
 
     fn shared(&mut self, key: &Key, id: usize) -> bool {
         if let Some(&index) = self.shared_ids.get(&id) {
-            self.record(Entry::SharedRef {
+            self.record(|| Entry::SharedRef {
                 key: key.clone(),
                 index,
             });
@@ -136,17 +138,15 @@ impl Walker for Collector<'_> {
         }
         let index = self.shared_ids.len();
         self.shared_ids.insert(id, index);
-        self.record(Entry::SharedFirst { index });
+        self.record(|| Entry::SharedFirst { index });
         true
     }
 
     fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
-        if self.entries.is_some() {
-            self.record(Entry::Variable {
-                key: key.clone(),
-                decl: VariableDecl::of(var.kind(), var.value_dyn()),
-            });
-        }
+        self.record(|| Entry::Variable {
+            key: key.clone(),
+            decl: VariableDecl::of(var.kind(), var.value_dyn()),
+        });
         if !self.collect_states {
             return;
         }
@@ -170,16 +170,14 @@ impl Walker for Collector<'_> {
     }
 
     fn static_value(&mut self, key: &Key, value: &dyn DynStatic) {
-        if self.entries.is_some() {
-            self.record(Entry::Static {
-                key: key.clone(),
-                value: value.to_arc(),
-            });
-        }
+        self.record(|| Entry::Static {
+            key: key.clone(),
+            value: value.to_arc(),
+        });
     }
 
     fn none(&mut self, key: &Key) {
-        self.record(Entry::None { key: key.clone() });
+        self.record(|| Entry::None { key: key.clone() });
     }
 }
 
@@ -343,10 +341,15 @@ impl WalkerMut for Popper<'_> {
         self.seen.insert(id)
     }
     fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, place: Place) -> Action {
-        let path = self.tracker.child(key);
-        let Some(i) = first_match(&self.filters, &path, var) else {
+        // Matched against a borrowed path: only a match needs a path of its own.
+        let filters = &self.filters;
+        let Some(i) = self
+            .tracker
+            .with_child(key, |path| first_match(filters, path, &*var))
+        else {
             return Action::Keep;
         };
+        let path = self.tracker.child(key);
         if place == Place::Fixed {
             self.fixed.push(path_string(&path));
             return Action::Keep;
