@@ -29,10 +29,9 @@ pub(crate) struct Collector<'f> {
     filters: Vec<&'f dyn Filter>,
     collect_states: bool,
     parts: usize,
-    /// `parts` lists of children per node that adds a path component, outermost
-    /// first; the first `parts` hold the root's children. A node's children
-    /// become its map when it is left (see [`into_map`]).
-    maps: Vec<Vec<(Key, Tree<VariableState>)>>,
+    /// `parts` maps per node that adds a path component, outermost first; the
+    /// first `parts` hold the root's children.
+    maps: Vec<BTreeMap<Key, Tree<VariableState>>>,
     /// A Variable walked as the root: its part and leaf (at the empty path).
     root_leaf: Option<(usize, VariableState)>,
     pub(crate) unmatched: Vec<Path>,
@@ -53,7 +52,7 @@ impl<'f> Collector<'f> {
             filters,
             collect_states: states,
             parts,
-            maps: (0..parts).map(|_| Vec::new()).collect(),
+            maps: (0..parts).map(|_| BTreeMap::new()).collect(),
             root_leaf: None,
             unmatched: Vec::new(),
         }
@@ -81,7 +80,7 @@ impl<'f> Collector<'f> {
             .enumerate()
             .map(|(i, m)| match &root_leaf {
                 Some((part, leaf)) if *part == i => State::from_tree(Tree::Leaf(leaf.clone())),
-                _ => State::from_tree(Tree::Map(into_map(m))),
+                _ => State::from_tree(Tree::Map(m)),
             })
             .collect()
     }
@@ -97,7 +96,7 @@ impl Walker for Collector<'_> {
             header,
         });
         if self.tracker.enter(key, header.transparent) && self.collect_states {
-            self.maps.extend((0..self.parts).map(|_| Vec::new()));
+            self.maps.extend((0..self.parts).map(|_| BTreeMap::new()));
         }
         true
     }
@@ -118,12 +117,16 @@ impl Walker for Collector<'_> {
         // built from paths would.
         let top = self.maps.len() - self.parts;
         for i in 0..self.parts {
-            let children = std::mem::take(&mut self.maps[top + i]);
-            if children.is_empty() {
+            let m = std::mem::take(&mut self.maps[top + i]);
+            if m.is_empty() {
                 continue;
             }
-            let map = Tree::Map(into_map(children));
-            self.maps[top - self.parts + i].push((key.clone(), map));
+            match self.maps[top - self.parts + i].entry(key.clone()) {
+                btree_map::Entry::Vacant(v) => {
+                    v.insert(Tree::Map(m));
+                }
+                btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(Tree::Map(m)),
+            }
         }
         self.maps.truncate(top);
     }
@@ -165,7 +168,7 @@ impl Walker for Collector<'_> {
             self.root_leaf = Some((i, var.to_state()));
         } else {
             let top = self.maps.len() - self.parts;
-            self.maps[top + i].push((key.clone(), Tree::Leaf(var.to_state())));
+            self.maps[top + i].insert(key.clone(), Tree::Leaf(var.to_state()));
         }
     }
 
@@ -179,26 +182,6 @@ impl Walker for Collector<'_> {
     fn none(&mut self, key: &Key) {
         self.record(|| Entry::None { key: key.clone() });
     }
-}
-
-/// A node's children as a map. Walks visit children in key order, so the map is
-/// built in one pass without a key search per child; out of order (a `sow` store's
-/// entries after its module's fields) or repeated keys are inserted one by one,
-/// a repeated key's subtrees merged.
-fn into_map(children: Vec<(Key, Tree<VariableState>)>) -> BTreeMap<Key, Tree<VariableState>> {
-    if children.windows(2).all(|w| w[0].0 < w[1].0) {
-        return children.into_iter().collect();
-    }
-    let mut map = BTreeMap::new();
-    for (key, tree) in children {
-        match map.entry(key) {
-            btree_map::Entry::Vacant(v) => {
-                v.insert(tree);
-            }
-            btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(tree),
-        }
-    }
-    map
 }
 
 /// Applies state leaves to the Variables at their paths (checked beforehand).
