@@ -182,3 +182,25 @@ fn the_deepest_allowed_chain_round_trips_on_a_small_stack() {
         ));
     });
 }
+
+#[test]
+fn a_state_path_deeper_than_the_limit_is_refused() {
+    on_small_stack(|| {
+        let path: Vec<Key> = (0..50_000).map(|_| Key::from("a")).collect();
+        let err = State::from_flat(vec![(path, VariableState::new(Param, 1.0f32))]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::TooDeep {
+                    limit: MAX_DEPTH,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // At the limit it is a State like any other.
+        let path: Vec<Key> = (0..MAX_DEPTH).map(|_| Key::from("a")).collect();
+        let s = State::from_flat(vec![(path, VariableState::new(Param, 1.0f32))]).unwrap();
+        assert_eq!(s.len(), 1);
+    });
+}

@@ -114,3 +114,25 @@ fn reads_ambiguously(name: &str) -> bool {
         || name.contains('/')
         || name.starts_with(['\'', '"'])
 }
+
+/// How deeply graph operations nest: a node nested deeper than this many nodes
+/// (the root counts as one) is refused with [`Error::TooDeep`](crate::Error::TooDeep)
+/// naming its path, instead of overflowing the stack. Walks recurse once per level,
+/// and this bound keeps the deepest walk well inside a 2 MiB thread stack (a debug
+/// build's test thread). State paths longer than this are refused too
+/// ([`State::from_flat`](crate::State::from_flat), checkpoint loading), so no tree
+/// built from outside input can nest deep enough to overflow the stack.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// // A linked list of modules: each level one node deeper.
+/// #[derive(Module)]
+/// struct Node { w: Param<f32>, next: Option<Box<Node>> }
+/// let mut chain = Node { w: Param::new(0.0), next: None };
+/// for _ in 0..nnx_core::MAX_DEPTH {
+///     chain = Node { w: Param::new(0.0), next: Some(Box::new(chain)) };
+/// }
+/// let err = chain.try_state().unwrap_err();
+/// assert!(matches!(err, nnx_core::Error::TooDeep { limit: nnx_core::MAX_DEPTH, .. }));
+/// ```
+pub const MAX_DEPTH: usize = 256;

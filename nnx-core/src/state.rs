@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorPath, Result};
-use crate::key::{path_string, Key, Path};
+use crate::key::{path_string, Key, Path, MAX_DEPTH};
 use crate::value::{short_type_name, value_type_mismatch, Value};
 use crate::variable::VariableState;
 
@@ -126,6 +126,14 @@ impl<L> Tree<L> {
     /// ```
     pub fn try_from_flat(items: impl IntoIterator<Item = (Path, L)>) -> Result<Self> {
         let mut items: Vec<(Path, L)> = items.into_iter().collect();
+        // Deeper paths can come from no module and would nest deep enough to
+        // overflow the stack when the tree is walked or dropped.
+        if let Some((path, _)) = items.iter().find(|(p, _)| p.len() > MAX_DEPTH) {
+            return Err(Error::TooDeep {
+                path: path_string(&path[..=MAX_DEPTH]).into(),
+                limit: MAX_DEPTH,
+            });
+        }
         // Stable: pairs at equal paths keep their order, so the last one wins below.
         items.sort_by(|a, b| a.0.cmp(&b.0));
         let mut unique: Vec<(Path, L)> = Vec::with_capacity(items.len());

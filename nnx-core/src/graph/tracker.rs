@@ -1,27 +1,7 @@
 //! Path bookkeeping shared by walkers and the builder.
 
 use crate::error::{Error, Result};
-use crate::key::{path_string, Key, Path};
-
-/// How deeply graph operations nest: a node nested deeper than this many nodes
-/// (the root counts as one) is refused with [`Error::TooDeep`] naming its path,
-/// instead of overflowing the stack. Walks recurse once per level, and this
-/// bound keeps the deepest walk well inside a 2 MiB thread stack (a debug build's
-/// test thread).
-///
-/// ```
-/// use nnx_core::prelude::*;
-/// // A linked list of modules: each level one node deeper.
-/// #[derive(Module)]
-/// struct Node { w: Param<f32>, next: Option<Box<Node>> }
-/// let mut chain = Node { w: Param::new(0.0), next: None };
-/// for _ in 0..nnx_core::MAX_DEPTH {
-///     chain = Node { w: Param::new(0.0), next: Some(Box::new(chain)) };
-/// }
-/// let err = chain.try_state().unwrap_err();
-/// assert!(matches!(err, nnx_core::Error::TooDeep { limit: nnx_core::MAX_DEPTH, .. }));
-/// ```
-pub const MAX_DEPTH: usize = 256;
+use crate::key::{path_string, Key, Path, MAX_DEPTH};
 
 /// The key walkers are handed for the root, which has no path component.
 pub(crate) const ROOT: Key = Key::Int(0);
