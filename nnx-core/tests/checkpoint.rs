@@ -205,6 +205,34 @@ fn file_round_trip() {
     ));
 }
 
+/// Over 16 MiB of tensor data: the loader reads the two halves on two threads
+/// (with a handle each); every value still lands at its own path.
+#[test]
+fn large_checkpoints_round_trip_through_two_reading_threads() {
+    let big = |seed: f32| {
+        Array2::from_shape_fn((1024, 1024), |(i, j)| seed + (i * 1024 + j) as f32).into_dyn()
+    };
+    let state = State::from_flat(vec![
+        (vec![k("a"), k("kernel")], leaf(Param, big(0.5))),
+        (vec![k("b"), k("kernel")], leaf(Param, big(-3.0))),
+        (vec![k("c"), k("kernel")], leaf(Param, big(7.0))),
+        (
+            vec![k("c"), k("mask")],
+            leaf(BatchStat, arr1(&[true, false, true]).into_dyn()),
+        ),
+        (vec![k("d"), k("kernel")], leaf(Param, big(1e6))),
+        (vec![k("steps")], leaf(BatchStat, 3i64)),
+    ])
+    .unwrap();
+    let file =
+        std::env::temp_dir().join(format!("nnx-test-large-{}.safetensors", std::process::id()));
+    checkpoint::save_state(&state, &file).unwrap();
+    assert_eq!(checkpoint::load_state(&file).unwrap(), state);
+    std::fs::remove_file(&file).unwrap();
+    let bytes = checkpoint::save_state_to_bytes(&state).unwrap();
+    assert_eq!(checkpoint::load_state_from_bytes(&bytes).unwrap(), state);
+}
+
 #[test]
 fn non_array_values_and_name_clashes_are_errors() {
     let state = State::from_flat(vec![

@@ -44,13 +44,15 @@ pub(crate) fn read_bytes(bytes: &[u8]) -> Result<Vec<Record>> {
     let data = bytes
         .get(N_LEN + n..)
         .ok_or_else(|| truncated(bytes.len() as u64))?;
-    records(&metadata, |info, pos, buf| {
-        let start = info.data_offsets.0.checked_add(pos);
-        let src = start
-            .and_then(|s| data.get(s..s.checked_add(buf.len())?))
-            .ok_or_else(|| truncated(bytes.len() as u64))?;
-        buf.copy_from_slice(src);
-        Ok(())
+    records(&metadata, || {
+        Ok(|info: &TensorInfo, pos: usize, buf: &mut [u8]| {
+            let start = info.data_offsets.0.checked_add(pos);
+            let src = start
+                .and_then(|s| data.get(s..s.checked_add(buf.len())?))
+                .ok_or_else(|| truncated(bytes.len() as u64))?;
+            buf.copy_from_slice(src);
+            Ok(())
+        })
     })
 }
 
@@ -88,19 +90,35 @@ pub(crate) fn read_file(path: &FsPath) -> Result<Vec<Record>> {
             format!("{} bytes", file_len - data_start),
         ));
     }
-    // Tensors are read in offset order, so seeking is only needed when the
-    // position is not already right.
-    let mut at = data_start;
-    records(&metadata, |info, pos, buf| {
-        let want = data_start + (info.data_offsets.0 + pos) as u64;
-        if want != at {
-            file.seek(SeekFrom::Start(want))
-                .map_err(|e| io_error(path, "seek to tensor data", e))?;
+    drop(file);
+    // Each reading thread has its own handle (and so its own position).
+    records(&metadata, || {
+        let mut file = File::open(path).map_err(|e| io_error(path, "open the file", e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| io_error(path, "read the file's size", e))?
+            .len();
+        if len != file_len {
+            return Err(checkpoint_error(
+                "<data>",
+                format!("a file of {file_len} bytes throughout the load"),
+                format!("{len} bytes when opened again"),
+            ));
         }
-        file.read_exact(buf)
-            .map_err(|e| io_error(path, "read tensor data", e))?;
-        at = want + buf.len() as u64;
-        Ok(())
+        // Tensors are read in offset order, so seeking is only needed when the
+        // position is not already right.
+        let mut at = 0;
+        Ok(move |info: &TensorInfo, pos: usize, buf: &mut [u8]| {
+            let want = data_start + (info.data_offsets.0 + pos) as u64;
+            if want != at {
+                file.seek(SeekFrom::Start(want))
+                    .map_err(|e| io_error(path, "seek to tensor data", e))?;
+            }
+            file.read_exact(buf)
+                .map_err(|e| io_error(path, "read tensor data", e))?;
+            at = want + buf.len() as u64;
+            Ok(())
+        })
     })
 }
 
@@ -139,14 +157,29 @@ fn check_header_len(first: Option<&[u8]>, total: u64) -> Result<usize> {
     Ok(n as usize)
 }
 
-/// Decodes every tensor in offset order; `read(info, pos, buf)` fills `buf`
-/// from the tensor's bytes starting `pos` bytes into it.
-fn records(
+/// A tensor whose header entry is parsed and whose bytes are still to be read.
+struct Pending<'a> {
+    name: String,
+    info: &'a TensorInfo,
+    path: Path,
+    kind: Option<String>,
+    metadata: Metadata,
+    scalar: bool,
+}
+
+/// Tensor data of at least this many bytes is read by two threads, each
+/// decoding half of it (page faults and copies then run on both cores).
+const PARALLEL_BYTES: usize = 16 << 20;
+
+/// Decodes every tensor in offset order. `reader()` makes a reader:
+/// `read(info, pos, buf)` fills `buf` from the tensor's bytes starting `pos`
+/// bytes into it; each thread makes its own.
+fn records<R: FnMut(&TensorInfo, usize, &mut [u8]) -> Result<()>>(
     metadata: &StMetadata,
-    mut read: impl FnMut(&TensorInfo, usize, &mut [u8]) -> Result<()>,
+    reader: impl Fn() -> Result<R> + Sync,
 ) -> Result<Vec<Record>> {
     let mut entries = parse_entries(metadata)?;
-    let mut out = Vec::new();
+    let mut pending = Vec::new();
     for name in metadata.offset_keys() {
         let Some(info) = metadata.info(&name) else {
             continue;
@@ -178,13 +211,13 @@ fn records(
                 format!("shape {}", fmt_tuple_usize(&info.shape)),
             ));
         }
-        let value = decode_tensor(&name, info, scalar, |pos, buf| read(info, pos, buf))?;
-        out.push(Record {
+        pending.push(Pending {
             name,
+            info,
             path,
             kind,
             metadata: md,
-            value,
+            scalar,
         });
     }
     if let Some(name) = entries.keys().next() {
@@ -194,7 +227,46 @@ fn records(
             "an entry without a tensor",
         ));
     }
-    Ok(out)
+    let decode = |part: &[Pending<'_>]| -> Result<Vec<Arc<dyn Value>>> {
+        let mut read = reader()?;
+        part.iter()
+            .map(|p| decode_tensor(&p.name, p.info, p.scalar, |pos, buf| read(p.info, pos, buf)))
+            .collect()
+    };
+    let total = metadata.data_len();
+    let values = if total < PARALLEL_BYTES || pending.len() < 2 {
+        decode(&pending)?
+    } else {
+        // The second thread takes the tensors after the middle byte.
+        let mid = pending
+            .iter()
+            .position(|p| p.info.data_offsets.1 >= total / 2)
+            .map_or(1, |i| i + 1)
+            .clamp(1, pending.len() - 1);
+        let (first, second) = pending.split_at(mid);
+        let (a, b) = std::thread::scope(|s| {
+            let second = s.spawn(|| decode(second));
+            let a = decode(first);
+            let b = second
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (a, b)
+        });
+        let mut values = a?;
+        values.extend(b?);
+        values
+    };
+    Ok(pending
+        .into_iter()
+        .zip(values)
+        .map(|(p, value)| Record {
+            name: p.name,
+            path: p.path,
+            kind: p.kind,
+            metadata: p.metadata,
+            value,
+        })
+        .collect())
 }
 
 /// The per-tensor entries, still as raw JSON so that each one's error can name

@@ -569,7 +569,7 @@ impl Plan {
                 let colm = ArrayView2::from_shape((r1 - r0, cols), &col[..(r1 - r0) * cols])
                     .map_err(|_| shape_err("x", "a contiguous input", &[rows, cols]))?;
                 let mut og = out.slice_each_axis_mut(|ax| block(ax.axis, r0..r1, g, cout_g));
-                gemm(1.0, &colm, &kg, 0.0, &mut og);
+                gemm(colm, kg.view(), og, false);
             }
         }
         let shape = self.out_shape();
@@ -606,19 +606,13 @@ impl Plan {
                 if let Some(dk) = dk.as_mut() {
                     self.fill(xs, grp, r0, r1, &mut col);
                     if let Ok(colm) = ArrayView2::from_shape((r1 - r0, cols), &col[..n]) {
-                        gemm(
-                            1.0,
-                            &colm.t(),
-                            &gt,
-                            1.0,
-                            &mut dk.slice_axis_mut(Axis(1), gsl),
-                        );
+                        gemm(colm.t(), gt.view(), dk.slice_axis_mut(Axis(1), gsl), true);
                     }
                 }
                 if let Some(dx) = dx.as_mut() {
                     if let Ok(mut dcol) = ArrayViewMut2::from_shape((r1 - r0, cols), &mut col[..n])
                     {
-                        gemm(1.0, &gt, &kg.t(), 0.0, &mut dcol);
+                        gemm(gt.view(), kg.t(), dcol.view_mut(), false);
                     }
                     self.scatter(&col, grp, r0, r1, dx);
                 }
