@@ -316,6 +316,19 @@ fn carry_of(v: &Json) -> Vec<Tensor> {
         .collect()
 }
 
+/// `sum(out * cot)` over the outputs paired with Flax's cotangents: the loss
+/// whose gradients Flax recorded.
+fn weighted_sum<'a>(
+    outs: impl IntoIterator<Item = &'a Tensor>,
+    cots: &[Tensor],
+) -> nnx_core::Result<Tensor> {
+    let mut total = Tensor::scalar(0.0);
+    for (out, cot) in outs.into_iter().zip(cots) {
+        total = (total + (out * cot)?.sum())?;
+    }
+    Ok(total)
+}
+
 mod recurrent {
     use super::*;
 
@@ -368,11 +381,7 @@ mod recurrent {
         let loss = |m: &mut Inputs| {
             let carry = C::Carry::from_leaves(m.carry.iter().map(|p| (**p).clone()).collect())?;
             let (c, y) = cell.apply(&carry, &m.x)?;
-            let mut total = Tensor::scalar(0.0);
-            for (out, cot) in c.leaves().into_iter().chain([&y]).zip(&cots) {
-                total = (total + (out * cot)?.sum())?;
-            }
-            Ok(total)
+            weighted_sum(c.leaves().into_iter().chain([&y]), &cots)
         };
         let (value, grads) = value_and_grad(&mut inputs, Param, loss)?;
         assert!(
@@ -400,7 +409,17 @@ mod recurrent {
                 TOL,
             );
         }
-        check_finite_differences(&mut inputs, Param, &grads, loss)
+        check_finite_differences(&mut inputs, Param, &grads, loss)?;
+
+        // The same loss's gradients with respect to the cell's parameters.
+        let mut cell = cell;
+        let ploss = |c: &mut C| {
+            let (carry_out, y) = c.apply(&carry, &x)?;
+            weighted_sum(carry_out.leaves().into_iter().chain([&y]), &cots)
+        };
+        let (_, pgrads) = value_and_grad(&mut cell, Param, ploss)?;
+        assert_grads(name, &pgrads, &case["grads"]);
+        check_finite_differences(&mut cell, Param, &pgrads, ploss)
     }
 
     #[test]
@@ -454,24 +473,33 @@ mod recurrent {
             x: Param::new(x),
             carry: Vec::new(),
         };
-        let loss = |m: &mut Inputs| {
-            let (carry, y) = rnn.apply_with(&m.x, opts())?;
-            let outs = carry.leaves().into_iter().cloned().chain([y]);
-            // Flax's cotangents cover the carry only when it returns it.
-            let outs: Vec<Tensor> = outs.skip(carry.leaves().len() + 1 - cots.len()).collect();
-            let mut total = Tensor::scalar(0.0);
-            for (out, cot) in outs.iter().zip(&cots) {
-                total = (total + (out * cot)?.sum())?;
-            }
-            Ok(total)
+        // Flax's cotangents cover the carry only when it returns it.
+        let outputs_loss = |(carry, y): (C::Carry, Tensor)| {
+            let leaves = carry.leaves();
+            let skip = leaves.len() + 1 - cots.len();
+            weighted_sum(leaves.into_iter().chain([&y]).skip(skip), &cots)
         };
+        let loss = |m: &mut Inputs| outputs_loss(rnn.apply_with(&m.x, opts())?);
         let (value, grads) = value_and_grad(&mut inputs, Param, loss)?;
         let want = case["loss"].as_f64().expect("loss") as f32;
         assert!(
             (value - want).abs() < 1e-4,
             "{what}: loss {value}, Flax {want}"
         );
-        check_finite_differences(&mut inputs, Param, &grads, loss)
+        check_finite_differences(&mut inputs, Param, &grads, loss)?;
+
+        // The same loss's gradients through time with respect to the cell's
+        // parameters.
+        let x = (*inputs.x).clone();
+        let (value, grads) = value_and_grad(&mut rnn, Param, |r| {
+            outputs_loss(r.forward_with(&x, opts())?)
+        })?;
+        assert!(
+            (value - want).abs() < 1e-4,
+            "{what}: loss {value}, Flax {want}"
+        );
+        assert_grads(&what, &grads, &case["grads"]);
+        Ok(())
     }
 
     #[test]
