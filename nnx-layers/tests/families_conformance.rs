@@ -250,7 +250,7 @@ fn check_finite_differences<M: Module>(
 
 mod lora {
     use super::*;
-    use nnx_layers::{LoRA, LoRAParam};
+    use nnx_layers::{LoRA, LoRALinear, LoRAParam};
 
     #[test]
     fn standalone_lora_matches_flax() -> nnx_core::Result<()> {
@@ -298,6 +298,29 @@ mod lora {
         assert!((value - case["loss"].as_f64().expect("loss") as f32).abs() < TOL);
         assert_grads("grads", &grads, &case["grads"]);
         check_finite_differences(&mut lora, LoRAParam, &grads, loss)
+    }
+
+    #[test]
+    fn lora_linear_matches_flax() -> nnx_core::Result<()> {
+        let case = &cases("lora.json")[2];
+        assert_eq!(case["name"], "lora_linear");
+        let mut layer = LoRALinear::new(3, 4, 2, &mut Rngs::new(0))?;
+        assert_state("init", &layer.state(), &case["init"]);
+        *layer.lora.lora_b = tensor(&case["state"]["lora/lora_b"]);
+        if let Some(bias) = &mut layer.bias {
+            **bias = tensor(&case["state"]["bias"]);
+        }
+        assert_state("state", &layer.state(), &case["state"]);
+        let x = tensor(&case["x"]);
+        let y = layer.forward(&x)?;
+        assert_close("y", &y.to_array(), &f32s(&case["y"]), TOL, TOL);
+        assert_eq!(layer.apply(&x)?, y);
+        let cot = tensor(&case["cot"]);
+        let loss = |m: &mut LoRALinear| (&m.forward(&x)? * &cot).map(|t| t.sum());
+        let (value, grads) = value_and_grad(&mut layer, Param, loss)?;
+        assert!((value - case["loss"].as_f64().expect("loss") as f32).abs() < TOL);
+        assert_grads("grads", &grads, &case["grads"]);
+        check_finite_differences(&mut layer, Param, &grads, loss)
     }
 }
 
