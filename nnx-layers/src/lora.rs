@@ -5,7 +5,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Metadata, Param, Result, VariableMetadata};
 use nnx_tensor::Tensor;
 
-use crate::linear::{linear_apply, Linear, LinearConfig};
+use crate::linear::{check_last_axis, linear_apply, Linear, LinearConfig};
 use crate::param::checked_init;
 use crate::support::{check_config, check_shape};
 use crate::{Forward, Layer};
@@ -296,7 +296,7 @@ impl<B> LoRA<B> {
         let rank = self.lora_a.shape().get(1).copied().unwrap_or(0);
         check_shape("lora_a", self.lora_a.shape(), &[self.in_features, rank])?;
         check_shape("lora_b", self.lora_b.shape(), &[rank, self.out_features])?;
-        check_last_axis(x, self.in_features)?;
+        check_last_axis("x", x.shape(), self.in_features)?;
         x.matmul(&self.lora_a)?.matmul(&self.lora_b)
     }
 }
@@ -490,18 +490,6 @@ impl Forward for LoRALinear {
     fn apply(&self, x: &Tensor) -> Result<Tensor> {
         LoRALinear::apply(self, x)
     }
-}
-
-/// `Err` unless the last axis of `x` has `features` entries.
-pub(crate) fn check_last_axis(x: &Tensor, features: usize) -> Result<()> {
-    if x.shape().last() == Some(&features) {
-        return Ok(());
-    }
-    Err(nnx_core::Error::ShapeMismatch {
-        path: nnx_core::ErrorPath("x".into()),
-        expected: format!("(..., {features})"),
-        found: nnx_core::repr::fmt_tuple_usize(x.shape()),
-    })
 }
 
 /// A LoRA is a layer: it composes in a `Sequential`.

@@ -9,7 +9,7 @@ use nnx_core::{Error, Result};
 use nnx_tensor::Tensor;
 
 use super::RNNCellBase;
-use crate::lora::check_last_axis;
+use crate::linear::check_last_axis;
 use crate::support::check_config;
 use crate::Linear;
 
@@ -325,7 +325,7 @@ fn gate(x: &Tensor, k: usize, width: usize) -> Result<Tensor> {
 /// `Err` unless `x` has `features` on its last axis and every carry array has
 /// `x`'s batch shape and `hidden` features.
 fn check_step(carry: &[&Tensor], x: &Tensor, features: usize, hidden: usize) -> Result<()> {
-    check_last_axis(x, features)?;
+    check_last_axis("x", x.shape(), features)?;
     match carry {
         [c] => check_carry("carry", c, x, hidden),
         _ => carry
