@@ -35,7 +35,7 @@ pub type ActivationFn = fn(&Tensor) -> Tensor;
 /// use nnx_core::{init, rngs::Rngs};
 /// use nnx_layers::GRUCell;
 /// let cell = GRUCell::config(3, 4).bias_init(init::ones()).build(&mut Rngs::new(0))?;
-/// assert_eq!(cell.dense_i.bias.as_ref().map(|b| b.sum()), Some(12.0));
+/// assert_eq!(cell.dense_i.bias.as_ref().map(|b| b.array().sum()), Some(12.0));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ impl<C> CellConfig<C> {
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
     /// let cell = nnx_layers::SimpleCell::config(3, 4).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(cell.dense_i.kernel.sum(), 12.0);
+    /// assert_eq!(cell.dense_i.kernel.array().sum(), 12.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
@@ -85,7 +85,7 @@ impl<C> CellConfig<C> {
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
     /// let cell = nnx_layers::SimpleCell::config(3, 4).recurrent_kernel_init(init::zeros()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(cell.dense_h.kernel.sum(), 0.0);
+    /// assert_eq!(cell.dense_h.kernel.array().sum(), 0.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn recurrent_kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
@@ -98,7 +98,7 @@ impl<C> CellConfig<C> {
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
     /// let cell = nnx_layers::SimpleCell::config(3, 4).bias_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(cell.dense_i.bias.as_ref().map(|b| b.sum()), Some(4.0));
+    /// assert_eq!(cell.dense_i.bias.as_ref().map(|b| b.array().sum()), Some(4.0));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
