@@ -1,11 +1,12 @@
 //! Training only the LoRA parameters (`wrt = LoRAParam`) with `nnx::Optimizer`
 //! and adam follows Flax's `nnx.Optimizer(model, optax.adam(0.05),
 //! wrt=nnx.LoRAParam)` step by step (nnx-layers/tests/data/families/lora.json,
-//! from tools/flax_reference/gen_families.py), and leaves the base untouched.
+//! from tools/flax_reference/gen_families.py) on a `LoRALinear`, and leaves the
+//! Linear's parameters untouched.
 
 use std::path::Path;
 
-use nnx::nn::{Linear, LoRA, LoRAParam};
+use nnx::nn::{LoRALinear, LoRAParam};
 use nnx::prelude::*;
 use nnx::tensor::Tensor;
 use serde_json::Value as Json;
@@ -34,12 +35,12 @@ fn training_only_lora_params_matches_flax() -> nnx::Result<()> {
     let case = &json["cases"][3];
     assert_eq!(case["name"], "lora_train");
 
-    // Flax's LoRALinear(3, 4, lora_rank=2): the Linear draws its keys first, then
-    // the adapter, from one Rngs; its output is linear(x) + lora(x).
-    let mut rngs = Rngs::new(0);
-    let base = Linear::new(3, 4, &mut rngs)?;
-    let mut model = LoRA::config(3, 2, 4).build_with_base(base, &mut rngs)?;
-    let base_before = model.base_module.as_ref().map(|b| b.state()).unwrap();
+    // Flax's LoRALinear(3, 4, lora_rank=2, rngs=nnx.Rngs(0)).
+    let mut model = LoRALinear::new(3, 4, 2, &mut Rngs::new(0))?;
+    let linear_before = (
+        model.kernel.to_array(),
+        model.bias.as_ref().map(|b| b.to_array()),
+    );
 
     let (x, target) = (tensor(&case["x"]), tensor(&case["target"]));
     let mut opt = nnx::Optimizer::new(&model, nnx::optax::adam(0.05), LoRAParam)?;
@@ -55,7 +56,10 @@ fn training_only_lora_params_matches_flax() -> nnx::Result<()> {
         assert_eq!(grads.len(), 2, "only lora_a and lora_b are differentiated");
         opt.update(&mut model, &grads)?;
     }
-    for (name, var) in [("lora_a", &model.lora_a), ("lora_b", &model.lora_b)] {
+    for (name, var) in [
+        ("lora_a", &model.lora.lora_a),
+        ("lora_b", &model.lora.lora_b),
+    ] {
         let want = tensor(&case["state"][format!("lora/{name}")]);
         let got = var.to_array();
         assert!(
@@ -65,9 +69,13 @@ fn training_only_lora_params_matches_flax() -> nnx::Result<()> {
             "{name}"
         );
     }
+    let linear_after = (
+        model.kernel.to_array(),
+        model.bias.as_ref().map(|b| b.to_array()),
+    );
     assert_eq!(
-        model.base_module.as_ref().map(|b| b.state()).unwrap(),
-        base_before
+        linear_after, linear_before,
+        "the Linear's parameters are not trained"
     );
     Ok(())
 }

@@ -37,7 +37,7 @@ pub use forward::Forward;
 pub use layer::{Activation, Layer};
 pub use linear::{Linear, LinearConfig};
 pub use linear_general::{LinearGeneral, LinearGeneralConfig};
-pub use lora::{LoRA, LoRAConfig, LoRAParam};
+pub use lora::{LoRA, LoRAConfig, LoRALinear, LoRALinearConfig, LoRAParam};
 pub use mask::KernelMask;
 pub use normalization::{
     BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig, InstanceNorm, InstanceNormConfig,

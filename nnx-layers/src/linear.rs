@@ -160,18 +160,31 @@ impl Linear {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        check_shape(
-            "kernel",
-            self.kernel.shape(),
-            &[self.in_features, self.out_features],
-        )?;
-        check_opt_tensor("bias", &self.bias, &[self.out_features])?;
-        check_last_axis("x", x.shape(), self.in_features)?;
-        let y = x.matmul(&self.kernel)?;
-        match &self.bias {
-            Some(b) => y + &**b,
-            None => Ok(y),
-        }
+        linear_apply(
+            &self.kernel,
+            &self.bias,
+            [self.in_features, self.out_features],
+            x,
+        )
+    }
+}
+
+/// `x @ kernel + bias` after checking the shapes `[in, out]` features imply:
+/// Linear's computation, shared with [`LoRALinear`](crate::LoRALinear), which
+/// holds the same parameters at the same paths.
+pub(crate) fn linear_apply(
+    kernel: &Param<Tensor>,
+    bias: &Option<Param<Tensor>>,
+    [fin, fout]: [usize; 2],
+    x: &Tensor,
+) -> Result<Tensor> {
+    check_shape("kernel", kernel.shape(), &[fin, fout])?;
+    check_opt_tensor("bias", bias, &[fout])?;
+    check_last_axis("x", x.shape(), fin)?;
+    let y = x.matmul(kernel)?;
+    match bias {
+        Some(b) => y + &**b,
+        None => Ok(y),
     }
 }
 

@@ -2,9 +2,10 @@
 
 use nnx_core::init::{he_uniform, zeros, Init, ParamInit};
 use nnx_core::rngs::Rngs;
-use nnx_core::{Metadata, Result, VariableMetadata};
+use nnx_core::{Metadata, Param, Result, VariableMetadata};
 use nnx_tensor::Tensor;
 
+use crate::linear::{check_last_axis, linear_apply, Linear, LinearConfig};
 use crate::param::checked_init;
 use crate::support::{check_config, check_shape};
 use crate::{Forward, Layer};
@@ -295,21 +296,200 @@ impl<B> LoRA<B> {
         let rank = self.lora_a.shape().get(1).copied().unwrap_or(0);
         check_shape("lora_a", self.lora_a.shape(), &[self.in_features, rank])?;
         check_shape("lora_b", self.lora_b.shape(), &[rank, self.out_features])?;
-        check_last_axis(x, self.in_features)?;
+        check_last_axis("x", x.shape(), self.in_features)?;
         x.matmul(&self.lora_a)?.matmul(&self.lora_b)
     }
 }
 
-/// `Err` unless the last axis of `x` has `features` entries.
-pub(crate) fn check_last_axis(x: &Tensor, features: usize) -> Result<()> {
-    if x.shape().last() == Some(&features) {
-        return Ok(());
+/// A [`Linear`] layer whose output a LoRA adapter adds to (Flax's
+/// `nnx.LoRALinear`): the Linear's `kernel` and `bias` at the top level, as a
+/// Linear's (a LoRALinear checkpoint loads the Linear's parameters where they
+/// were), and the adapter at `lora/lora_a`, `lora/lora_b`. The Linear draws its
+/// keys first, then the adapter, from the same `rngs`.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_layers::{LoRALinear, LoRAParam, Linear};
+/// use nnx_tensor::Tensor;
+/// let linear = Linear::new(3, 4, &mut Rngs::new(0))?;
+/// let mut lora_linear = LoRALinear::new(3, 4, 2, &mut Rngs::new(0))?;
+/// assert_eq!(*lora_linear.kernel, *linear.kernel); // the same kernel for the same seed
+/// assert_eq!(lora_linear.lora.lora_a.shape(), &[3, 2]);
+/// assert_eq!(lora_linear.state_of(LoRAParam).len(), 2);
+/// assert_eq!(lora_linear.forward(&Tensor::ones(&[16, 3]))?.shape(), &[16, 4]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(nnx_core::Module, Debug)]
+pub struct LoRALinear {
+    /// The Linear's kernel, `(in_features, out_features)`.
+    pub kernel: Param<Tensor>,
+    /// The Linear's bias, `(out_features,)`, or `None` without `use_bias`.
+    pub bias: Option<Param<Tensor>>,
+    /// The adapter.
+    pub lora: LoRA,
+    /// Size of the last input axis.
+    pub in_features: usize,
+    /// Size of the last output axis.
+    pub out_features: usize,
+    /// Whether the Linear adds a bias.
+    pub use_bias: bool,
+}
+
+/// Options of [`LoRALinear`]: the Linear's and the adapter's, with Flax's
+/// defaults; from [`LoRALinear::config`].
+///
+/// ```
+/// use nnx_core::{init, rngs::Rngs};
+/// let layer = nnx_layers::LoRALinear::config(3, 4, 2)
+///     .linear(|l| l.use_bias(false))
+///     .lora(|l| l.b_initializer(init::ones()))
+///     .build(&mut Rngs::new(0))?;
+/// assert!(layer.bias.is_none());
+/// assert_eq!(layer.lora.lora_b.array().sum(), 8.0);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LoRALinearConfig {
+    linear: LinearConfig,
+    lora: LoRAConfig,
+}
+
+impl LoRALinearConfig {
+    /// Sets the Linear's options (`use_bias`, `kernel_init`, `bias_init`).
+    ///
+    /// ```
+    /// let layer = nnx_layers::LoRALinear::config(3, 4, 2).linear(|l| l.use_bias(false)).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(!layer.use_bias);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn linear(mut self, f: impl FnOnce(LinearConfig) -> LinearConfig) -> Self {
+        self.linear = f(self.linear);
+        self
     }
-    Err(nnx_core::Error::ShapeMismatch {
-        path: nnx_core::ErrorPath("x".into()),
-        expected: format!("(..., {features})"),
-        found: nnx_core::repr::fmt_tuple_usize(x.shape()),
-    })
+
+    /// Sets the adapter's options (Flax's `a_initializer`, `b_initializer`,
+    /// `a_metadata`, `b_metadata`).
+    ///
+    /// ```
+    /// use nnx_core::init;
+    /// let layer = nnx_layers::LoRALinear::config(3, 4, 2).lora(|l| l.a_initializer(init::zeros())).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(layer.lora.lora_a.array().sum(), 0.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn lora(mut self, f: impl FnOnce(LoRAConfig) -> LoRAConfig) -> Self {
+        self.lora = f(self.lora);
+        self
+    }
+
+    /// Creates the layer: the Linear's keys, then the adapter's.
+    ///
+    /// # Errors
+    /// As [`LinearConfig::build`] and [`LoRAConfig::build`].
+    ///
+    /// ```
+    /// let layer = nnx_layers::LoRALinear::config(3, 4, 2).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(layer.kernel.shape(), &[3, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn build(self, rngs: &mut Rngs) -> Result<LoRALinear> {
+        let Linear {
+            kernel,
+            bias,
+            in_features,
+            out_features,
+            use_bias,
+        } = self.linear.build(rngs)?;
+        let lora = self.lora.build(rngs)?;
+        Ok(LoRALinear {
+            kernel,
+            bias,
+            lora,
+            in_features,
+            out_features,
+            use_bias,
+        })
+    }
+}
+
+impl LoRALinear {
+    /// A layer with Flax's defaults (Flax's `LoRALinear(in, out, lora_rank=r)`).
+    ///
+    /// ```
+    /// let layer = nnx_layers::LoRALinear::new(3, 4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(layer.lora.lora_b.shape(), &[2, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(
+        in_features: usize,
+        out_features: usize,
+        lora_rank: usize,
+        rngs: &mut Rngs,
+    ) -> Result<LoRALinear> {
+        LoRALinear::config(in_features, out_features, lora_rank).build(rngs)
+    }
+
+    /// The options, starting from Flax's defaults.
+    ///
+    /// ```
+    /// let layer = nnx_layers::LoRALinear::config(3, 4, 2).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(layer.use_bias);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn config(in_features: usize, out_features: usize, lora_rank: usize) -> LoRALinearConfig {
+        LoRALinearConfig {
+            linear: Linear::config(in_features, out_features),
+            lora: LoRA::config(in_features, lora_rank, out_features),
+        }
+    }
+
+    /// `linear(x) + lora(x)` (Flax's `__call__`); nothing to update.
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let mut layer = nnx_layers::LoRALinear::new(3, 4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// let x = Tensor::ones(&[2, 3]);
+    /// assert_eq!(layer.forward(&x)?, layer.apply(&x)?);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x)
+    }
+
+    /// [`forward`](LoRALinear::forward) from a shared reference.
+    ///
+    /// # Errors
+    /// As [`Linear::apply`] and [`LoRA::apply`].
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let layer = nnx_layers::LoRALinear::new(3, 4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert!(layer.apply(&Tensor::ones(&[2, 5])).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let features = [self.in_features, self.out_features];
+        &linear_apply(&self.kernel, &self.bias, features, x)? + &self.lora.apply(x)?
+    }
+}
+
+/// A LoRALinear is a layer: it composes in a `Sequential`.
+///
+/// ```
+/// use nnx_core::rngs::Rngs;
+/// use nnx_layers::{Forward, LoRALinear};
+/// use nnx_tensor::Tensor;
+/// let layer = LoRALinear::new(3, 4, 2, &mut Rngs::new(0))?;
+/// let layer: &dyn Forward = &layer;
+/// assert_eq!(layer.apply(&Tensor::ones(&[1, 3]))?.shape(), &[1, 4]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+impl Forward for LoRALinear {
+    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        LoRALinear::forward(self, x)
+    }
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        LoRALinear::apply(self, x)
+    }
 }
 
 /// A LoRA is a layer: it composes in a `Sequential`.

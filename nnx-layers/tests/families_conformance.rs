@@ -250,7 +250,7 @@ fn check_finite_differences<M: Module>(
 
 mod lora {
     use super::*;
-    use nnx_layers::{LoRA, LoRAParam};
+    use nnx_layers::{LoRA, LoRALinear, LoRAParam};
 
     #[test]
     fn standalone_lora_matches_flax() -> nnx_core::Result<()> {
@@ -299,6 +299,29 @@ mod lora {
         assert_grads("grads", &grads, &case["grads"]);
         check_finite_differences(&mut lora, LoRAParam, &grads, loss)
     }
+
+    #[test]
+    fn lora_linear_matches_flax() -> nnx_core::Result<()> {
+        let case = &cases("lora.json")[2];
+        assert_eq!(case["name"], "lora_linear");
+        let mut layer = LoRALinear::new(3, 4, 2, &mut Rngs::new(0))?;
+        assert_state("init", &layer.state(), &case["init"]);
+        *layer.lora.lora_b = tensor(&case["state"]["lora/lora_b"]);
+        if let Some(bias) = &mut layer.bias {
+            **bias = tensor(&case["state"]["bias"]);
+        }
+        assert_state("state", &layer.state(), &case["state"]);
+        let x = tensor(&case["x"]);
+        let y = layer.forward(&x)?;
+        assert_close("y", &y.to_array(), &f32s(&case["y"]), TOL, TOL);
+        assert_eq!(layer.apply(&x)?, y);
+        let cot = tensor(&case["cot"]);
+        let loss = |m: &mut LoRALinear| (&m.forward(&x)? * &cot).map(|t| t.sum());
+        let (value, grads) = value_and_grad(&mut layer, Param, loss)?;
+        assert!((value - case["loss"].as_f64().expect("loss") as f32).abs() < TOL);
+        assert_grads("grads", &grads, &case["grads"]);
+        check_finite_differences(&mut layer, Param, &grads, loss)
+    }
 }
 
 /// A module holding loose tensors, to differentiate with respect to inputs.
@@ -314,6 +337,19 @@ fn carry_of(v: &Json) -> Vec<Tensor> {
         .iter()
         .map(tensor)
         .collect()
+}
+
+/// `sum(out * cot)` over the outputs paired with Flax's cotangents: the loss
+/// whose gradients Flax recorded.
+fn weighted_sum<'a>(
+    outs: impl IntoIterator<Item = &'a Tensor>,
+    cots: &[Tensor],
+) -> nnx_core::Result<Tensor> {
+    let mut total = Tensor::scalar(0.0);
+    for (out, cot) in outs.into_iter().zip(cots) {
+        total = (total + (out * cot)?.sum())?;
+    }
+    Ok(total)
 }
 
 mod recurrent {
@@ -368,11 +404,7 @@ mod recurrent {
         let loss = |m: &mut Inputs| {
             let carry = C::Carry::from_leaves(m.carry.iter().map(|p| (**p).clone()).collect())?;
             let (c, y) = cell.apply(&carry, &m.x)?;
-            let mut total = Tensor::scalar(0.0);
-            for (out, cot) in c.leaves().into_iter().chain([&y]).zip(&cots) {
-                total = (total + (out * cot)?.sum())?;
-            }
-            Ok(total)
+            weighted_sum(c.leaves().into_iter().chain([&y]), &cots)
         };
         let (value, grads) = value_and_grad(&mut inputs, Param, loss)?;
         assert!(
@@ -400,7 +432,17 @@ mod recurrent {
                 TOL,
             );
         }
-        check_finite_differences(&mut inputs, Param, &grads, loss)
+        check_finite_differences(&mut inputs, Param, &grads, loss)?;
+
+        // The same loss's gradients with respect to the cell's parameters.
+        let mut cell = cell;
+        let ploss = |c: &mut C| {
+            let (carry_out, y) = c.apply(&carry, &x)?;
+            weighted_sum(carry_out.leaves().into_iter().chain([&y]), &cots)
+        };
+        let (_, pgrads) = value_and_grad(&mut cell, Param, ploss)?;
+        assert_grads(name, &pgrads, &case["grads"]);
+        check_finite_differences(&mut cell, Param, &pgrads, ploss)
     }
 
     #[test]
@@ -454,24 +496,33 @@ mod recurrent {
             x: Param::new(x),
             carry: Vec::new(),
         };
-        let loss = |m: &mut Inputs| {
-            let (carry, y) = rnn.apply_with(&m.x, opts())?;
-            let outs = carry.leaves().into_iter().cloned().chain([y]);
-            // Flax's cotangents cover the carry only when it returns it.
-            let outs: Vec<Tensor> = outs.skip(carry.leaves().len() + 1 - cots.len()).collect();
-            let mut total = Tensor::scalar(0.0);
-            for (out, cot) in outs.iter().zip(&cots) {
-                total = (total + (out * cot)?.sum())?;
-            }
-            Ok(total)
+        // Flax's cotangents cover the carry only when it returns it.
+        let outputs_loss = |(carry, y): (C::Carry, Tensor)| {
+            let leaves = carry.leaves();
+            let skip = leaves.len() + 1 - cots.len();
+            weighted_sum(leaves.into_iter().chain([&y]).skip(skip), &cots)
         };
+        let loss = |m: &mut Inputs| outputs_loss(rnn.apply_with(&m.x, opts())?);
         let (value, grads) = value_and_grad(&mut inputs, Param, loss)?;
         let want = case["loss"].as_f64().expect("loss") as f32;
         assert!(
             (value - want).abs() < 1e-4,
             "{what}: loss {value}, Flax {want}"
         );
-        check_finite_differences(&mut inputs, Param, &grads, loss)
+        check_finite_differences(&mut inputs, Param, &grads, loss)?;
+
+        // The same loss's gradients through time with respect to the cell's
+        // parameters.
+        let x = (*inputs.x).clone();
+        let (value, grads) = value_and_grad(&mut rnn, Param, |r| {
+            outputs_loss(r.forward_with(&x, opts())?)
+        })?;
+        assert!(
+            (value - want).abs() < 1e-4,
+            "{what}: loss {value}, Flax {want}"
+        );
+        assert_grads(&what, &grads, &case["grads"]);
+        Ok(())
     }
 
     #[test]

@@ -9,7 +9,7 @@ use nnx_core::{Error, Result};
 use nnx_tensor::Tensor;
 
 use super::RNNCellBase;
-use crate::lora::check_last_axis;
+use crate::linear::check_last_axis;
 use crate::support::check_config;
 use crate::Linear;
 
@@ -35,7 +35,7 @@ pub type ActivationFn = fn(&Tensor) -> Tensor;
 /// use nnx_core::{init, rngs::Rngs};
 /// use nnx_layers::GRUCell;
 /// let cell = GRUCell::config(3, 4).bias_init(init::ones()).build(&mut Rngs::new(0))?;
-/// assert_eq!(cell.dense_i.bias.as_ref().map(|b| b.sum()), Some(12.0));
+/// assert_eq!(cell.dense_i.bias.as_ref().map(|b| b.array().sum()), Some(12.0));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ impl<C> CellConfig<C> {
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
     /// let cell = nnx_layers::SimpleCell::config(3, 4).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(cell.dense_i.kernel.sum(), 12.0);
+    /// assert_eq!(cell.dense_i.kernel.array().sum(), 12.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
@@ -85,7 +85,7 @@ impl<C> CellConfig<C> {
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
     /// let cell = nnx_layers::SimpleCell::config(3, 4).recurrent_kernel_init(init::zeros()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(cell.dense_h.kernel.sum(), 0.0);
+    /// assert_eq!(cell.dense_h.kernel.array().sum(), 0.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn recurrent_kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
@@ -98,7 +98,7 @@ impl<C> CellConfig<C> {
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
     /// let cell = nnx_layers::SimpleCell::config(3, 4).bias_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(cell.dense_i.bias.as_ref().map(|b| b.sum()), Some(4.0));
+    /// assert_eq!(cell.dense_i.bias.as_ref().map(|b| b.array().sum()), Some(4.0));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
@@ -325,7 +325,7 @@ fn gate(x: &Tensor, k: usize, width: usize) -> Result<Tensor> {
 /// `Err` unless `x` has `features` on its last axis and every carry array has
 /// `x`'s batch shape and `hidden` features.
 fn check_step(carry: &[&Tensor], x: &Tensor, features: usize, hidden: usize) -> Result<()> {
-    check_last_axis(x, features)?;
+    check_last_axis("x", x.shape(), features)?;
     match carry {
         [c] => check_carry("carry", c, x, hidden),
         _ => carry
