@@ -568,7 +568,7 @@ impl Plan {
                 self.fill(xs, g, r0, r1, &mut col);
                 let colm = ArrayView2::from_shape((r1 - r0, cols), &col[..(r1 - r0) * cols])
                     .map_err(|_| shape_err("x", "a contiguous input", &[rows, cols]))?;
-                let mut og = out.slice_each_axis_mut(|ax| block(ax.axis, r0..r1, g, cout_g));
+                let og = out.slice_each_axis_mut(|ax| block(ax.axis, r0..r1, g, cout_g));
                 gemm(colm, kg.view(), og, false);
             }
         }

@@ -148,7 +148,7 @@ fn weight_grad(a: &ArrayD<f32>, g: &ArrayD<f32>) -> Option<ArrayD<f32>> {
     let a2 = a.to_shape((rows(a.shape()), k)).ok()?;
     let g2 = g.to_shape((rows(g.shape()), m)).ok()?;
     let mut out = Array2::zeros((k, m));
-    gemm(a2.t(), g2.view(), out.view_mut());
+    gemm(a2.t(), g2.view(), out.view_mut(), false);
     Some(out.into_dyn())
 }
 
