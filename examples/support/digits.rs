@@ -31,15 +31,16 @@ pub struct DigitsCnn {
 
 impl DigitsCnn {
     /// Builds the model drawing keys in Flax's order (conv1, bn1, conv2, bn2,
-    /// linear), so `Rngs::new(0)` gives Flax's `nnx.Rngs(0)` parameters.
+    /// dropout, linear), so [`flax_rngs`] gives the parameters and the Dropout
+    /// stream of `DigitsCnn(nnx.Rngs(params=0, dropout=1))`.
     pub fn new(rngs: &mut Rngs) -> nnx::Result<Self> {
         let conv1 = Conv::new(1, 16, &[3, 3], rngs)?;
         let bn1 = BatchNorm::new(16, rngs)?;
         let conv2 = Conv::new(16, 32, &[3, 3], rngs)?;
         let bn2 = BatchNorm::new(32, rngs)?;
-        // As in the Flax model, the dropout holds no stream (Flax's
-        // `rngs=None`): the state is exactly the Params and BatchStats.
-        let dropout = Dropout::config(0.2).build_without_rngs()?;
+        // Forks the `dropout` stream: the Linear's key is the same with or
+        // without it, and the stream's key and count are part of the State.
+        let dropout = Dropout::new(0.2, rngs)?;
         let linear = Linear::new(2 * 2 * 32, 10, rngs)?;
         Ok(DigitsCnn {
             conv1,
@@ -83,6 +84,11 @@ impl DigitsCnn {
             .into_dimensionality::<Ix2>()
             .map_err(|e| nnx::Error::invalid_argument("logits", "(batch, 10)", e.to_string()))
     }
+}
+
+/// The `Rngs` of `train_digits.py`: `nnx.Rngs(params=0, dropout=1)`.
+pub fn flax_rngs() -> Rngs {
+    Rngs::from_streams([("params", 0), ("dropout", 1)])
 }
 
 /// `examples/data/digits/<name>`.
