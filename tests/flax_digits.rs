@@ -25,8 +25,7 @@ fn same_seed_gives_flax_initial_parameters() {
     let model = DigitsCnn::new(&mut flax_rngs()).unwrap();
     let flax = nnx::checkpoint::load_state(data_file("init.safetensors")).unwrap();
     let arrays = AnyOf((Param, BatchStat));
-    let diff =
-        max_state_difference(&model.state_of(arrays.clone()), &flax.filter(arrays)).unwrap();
+    let diff = max_state_difference(&model.state_of(arrays.clone()), &flax.filter(arrays)).unwrap();
     assert!(
         diff <= 1e-6,
         "initial parameters differ from Flax's by {diff}"
