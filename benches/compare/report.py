@@ -84,7 +84,7 @@ def main():
 
 def sort_key(wid):
     parts = wid.split("/")
-    order = {"graph_ops": 0, "forward": 1, "checkpoint": 2}.get(parts[0], 3)
+    order = {"graph_ops": 0, "forward": 1, "checkpoint": 2, "train": 3}.get(parts[0], 4)
     depth = int(parts[2]) if parts[0] == "graph_ops" else 0
     return (order, parts[1] if parts[0] == "graph_ops" else "", depth, wid)
 
