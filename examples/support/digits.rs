@@ -115,8 +115,14 @@ fn tensor<T: Clone + 'static>(file: &str, name: &str) -> nnx::Result<ArrayD<T>> 
 
 /// The held-out split Flax evaluated: images `(n, 8, 8, 1)` and labels `(n,)`.
 pub fn test_set() -> nnx::Result<(ArrayD<f32>, Array1<i32>)> {
-    let images = tensor::<f32>("test_set.safetensors", "images")?;
-    let labels = tensor::<i32>("test_set.safetensors", "labels")?
+    images_and_labels("test_set.safetensors")
+}
+
+/// The `images` `(n, 8, 8, 1)` and `labels` `(n,)` of a split
+/// (`train_set.safetensors` or `test_set.safetensors`).
+pub fn images_and_labels(file: &str) -> nnx::Result<(ArrayD<f32>, Array1<i32>)> {
+    let images = tensor::<f32>(file, "images")?;
+    let labels = tensor::<i32>(file, "labels")?
         .into_dimensionality::<Ix1>()
         .map_err(|e| nnx::Error::invalid_argument("labels", "(n,)", e.to_string()))?;
     Ok((images, labels))
