@@ -18,6 +18,7 @@ use crate::normalization::LayerNorm;
 use crate::param::flat_param;
 use crate::support::{check_alloc, check_config, check_opt, check_rate, check_shape, setters};
 use crate::Forward;
+use nnx_tensor::Tensor;
 
 /// Query/key/value projection `(..., in) -> (..., heads, head_dim)`, laid out as
 /// Flax's `LinearGeneral(in, (heads, head_dim))`. A stand-in until MHA uses
@@ -692,8 +693,22 @@ impl MultiHeadAttention {
 
 impl Forward for MultiHeadAttention {
     /// Self-attention without a mask.
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x, None, None, None)
+    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        Ok(Tensor::new(MultiHeadAttention::forward(
+            self,
+            x.array(),
+            None,
+            None,
+            None,
+        )?))
+    }
+
+    fn apply(&self, _: &Tensor) -> Result<Tensor> {
+        Err(Error::invalid_argument(
+            "MultiHeadAttention::apply",
+            "a layer whose forward leaves it unchanged",
+            "a layer that updates its state in forward (use forward(&mut self))",
+        ))
     }
 }
 

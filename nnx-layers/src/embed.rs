@@ -1,6 +1,6 @@
 //! `Embed`: a lookup table of embeddings (Flax's `nnx.Embed`).
 
-use ndarray::{Array2, ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, Ix2, IxDyn};
+use ndarray::{Array2, ArrayBase, ArrayD, Axis, Data, Dimension, Ix2, IxDyn};
 use nnx_core::init::{variance_scaling, Distribution, FanMode, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
@@ -9,6 +9,7 @@ use crate::functional::dot_last_axis;
 use crate::param::param;
 use crate::support::{check_config, check_shape};
 use crate::Forward;
+use nnx_tensor::Tensor;
 
 /// Maps integer indices of any shape to rows of `embedding`
 /// (`(num_embeddings, features)`), giving `(*indices.shape, features)`; `attend`
@@ -216,8 +217,13 @@ impl Embed {
 
 /// Indices given as `f32` must be whole numbers.
 impl Forward for Embed {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        Forward::apply(self, x)
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let rows: Vec<usize> = x
+            .array()
             .iter()
             .map(|&v| {
                 if v.fract() == 0.0 && v >= 0.0 && (v as usize) < self.num_embeddings {
@@ -227,7 +233,7 @@ impl Forward for Embed {
                 }
             })
             .collect::<Result<_>>()?;
-        self.gather(&rows, x.shape())
+        Ok(Tensor::new(self.gather(&rows, x.shape())?))
     }
 }
 
@@ -242,9 +248,9 @@ mod tests {
         let y = e.forward(&arr0(2u32))?;
         assert_eq!(y, e.embedding.row(2).to_owned().into_dyn());
         assert!(e.forward(&array![-1i32]).is_err());
-        assert!(e.forward_dyn(array![0.5f32].into_dyn().view()).is_err());
+        assert!(Forward::apply(&e, &Tensor::new(array![0.5f32].into_dyn())).is_err());
         assert_eq!(
-            e.forward_dyn(array![[1.0f32]].into_dyn().view())?.shape(),
+            Forward::forward(&mut e, &Tensor::new(array![[1.0f32]].into_dyn()))?.shape(),
             &[1, 1, 2]
         );
         assert!(e.attend(&array![1.0f32, 2.0, 3.0]).is_err());

@@ -1,42 +1,110 @@
 //! The one trait every layer implements, so layers compose (`Sequential`).
 
-use ndarray::{ArrayD, ArrayViewD};
 use nnx_core::Result;
+use nnx_tensor::Tensor;
 
-/// A layer's forward pass on an `f32` array with any number of leading batch
-/// dimensions. Layers also have an inherent `forward` taking any ndarray; this trait
-/// is the uniform, object-safe entry point that containers call.
+/// A layer's forward pass on a [`Tensor`] with any number of leading batch
+/// dimensions: the uniform, object-safe entry point that containers call. Every
+/// library layer has the same two methods inherently too, so calling them needs
+/// no import.
+///
+/// - `forward(&mut self, x)` is Flax's `__call__(x)`: it may update the layer's
+///   state (BatchNorm's batch statistics, Dropout's RNG stream, an attention
+///   cache).
+/// - `apply(&self, x)` is the same computation from a shared reference, so a
+///   model in eval mode can serve many threads at once. A layer whose forward
+///   would change state in its current mode returns `Err` instead.
 ///
 /// ```
-/// use ndarray::{ArrayD, ArrayViewD, IxDyn};
 /// use nnx_layers::Forward;
+/// use nnx_tensor::Tensor;
 /// struct Double;
 /// impl Forward for Double {
-///     fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> nnx_core::Result<ArrayD<f32>> {
-///         Ok(&x * 2.0)
+///     fn forward(&mut self, x: &Tensor) -> nnx_core::Result<Tensor> {
+///         self.apply(x)
+///     }
+///     fn apply(&self, x: &Tensor) -> nnx_core::Result<Tensor> {
+///         Ok(x * 2.0)
 ///     }
 /// }
-/// let y = Double.forward_dyn(ArrayD::ones(IxDyn(&[2])).view()).unwrap();
-/// assert_eq!(y.sum(), 4.0);
+/// let y = Double.forward(&Tensor::ones(&[2]))?;
+/// assert_eq!(y.sum().item()?, 4.0);
+/// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub trait Forward {
-    /// Applies the layer. Layers with state to update (BatchNorm statistics, Dropout
-    /// streams, attention caches) update it here, hence `&mut self`.
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>>;
+    /// Applies the layer, updating its state where the layer has state to update.
+    fn forward(&mut self, x: &Tensor) -> Result<Tensor>;
+
+    /// Applies the layer without changing it; `Err` when its current mode needs
+    /// a state change (call `eval()` first, or use [`Forward::forward`]).
+    fn apply(&self, x: &Tensor) -> Result<Tensor>;
 }
 
-/// Implements [`Forward`] for layers whose inherent `forward(&x)` is the whole
-/// forward pass.
+/// A boxed layer (as [`Layer`](crate::Layer) holds the largest ones) is a layer.
+impl<T: Forward + ?Sized> Forward for Box<T> {
+    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        (**self).forward(x)
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        (**self).apply(x)
+    }
+}
+
+/// Implements [`Forward`] for layers whose inherent `forward` and `apply` are
+/// the whole forward pass (layers move onto it as they move onto `Tensor`).
+#[allow(unused_macros)]
 macro_rules! forward_via_inherent {
     ($($layer:ty),* $(,)?) => {$(
         impl $crate::Forward for $layer {
-            fn forward_dyn(
+            fn forward(
                 &mut self,
-                x: ::ndarray::ArrayViewD<'_, f32>,
-            ) -> ::nnx_core::Result<::ndarray::ArrayD<f32>> {
-                self.forward(&x)
+                x: &::nnx_tensor::Tensor,
+            ) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
+                <$layer>::forward(self, x)
+            }
+            fn apply(&self, x: &::nnx_tensor::Tensor) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
+                <$layer>::apply(self, x)
             }
         }
     )*};
 }
+#[allow(unused_imports)]
 pub(crate) use forward_via_inherent;
+
+/// Until a layer runs on [`Tensor`] itself, its `Forward` impl converts around
+/// its ndarray forward (no gradient flows through it). `shared` layers compute
+/// from `&self`; `mutable` ones need `&mut self`, so their `apply` refuses.
+macro_rules! forward_via_ndarray {
+    (shared: $($layer:ty),* $(,)?) => {$(
+        impl $crate::Forward for $layer {
+            fn forward(
+                &mut self,
+                x: &::nnx_tensor::Tensor,
+            ) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
+                $crate::Forward::apply(self, x)
+            }
+            fn apply(&self, x: &::nnx_tensor::Tensor) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
+                Ok(::nnx_tensor::Tensor::new(<$layer>::forward(self, x.array())?))
+            }
+        }
+    )*};
+    (mutable: $($layer:ty),* $(,)?) => {$(
+        impl $crate::Forward for $layer {
+            fn forward(
+                &mut self,
+                x: &::nnx_tensor::Tensor,
+            ) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
+                Ok(::nnx_tensor::Tensor::new(<$layer>::forward(self, x.array())?))
+            }
+            fn apply(&self, _: &::nnx_tensor::Tensor) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
+                Err(::nnx_core::Error::invalid_argument(
+                    concat!(stringify!($layer), "::apply"),
+                    "a layer whose forward leaves it unchanged",
+                    "a layer that updates its state in forward (use forward(&mut self))",
+                ))
+            }
+        }
+    )*};
+}
+pub(crate) use forward_via_ndarray;

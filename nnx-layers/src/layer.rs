@@ -1,8 +1,8 @@
 //! `Layer`: any library layer or activation, for `Sequential`s that mix them
 //! with Flax's paths.
 
-use ndarray::{ArrayD, ArrayViewD};
 use nnx_core::Result;
+use nnx_tensor::Tensor;
 
 use crate::functional as f;
 use crate::{
@@ -18,8 +18,9 @@ use crate::{
 /// ```
 /// use ndarray::array;
 /// use nnx_layers::{Activation, Forward};
-/// let y = Activation::Relu.forward_dyn(array![-1.0f32, 2.0].into_dyn().view())?;
-/// assert_eq!(y, array![0.0, 2.0].into_dyn());
+/// use nnx_tensor::Tensor;
+/// let y = Activation::Relu.apply(&Tensor::new(array![-1.0f32, 2.0].into_dyn()))?;
+/// assert_eq!(y.to_array(), array![0.0, 2.0].into_dyn());
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,27 +64,32 @@ pub enum Activation {
 }
 
 impl Forward for Activation {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        Ok(match self {
-            Activation::Relu => f::relu(&x),
-            Activation::Relu6 => f::relu6(&x),
-            Activation::Gelu => f::gelu(&x, true),
-            Activation::Silu => f::silu(&x),
-            Activation::Sigmoid => f::sigmoid(&x),
-            Activation::Tanh => f::tanh(&x),
-            Activation::Softplus => f::softplus(&x),
-            Activation::SoftSign => f::soft_sign(&x),
-            Activation::LogSigmoid => f::log_sigmoid(&x),
-            Activation::Elu => f::elu(&x, 1.0),
-            Activation::Celu => f::celu(&x, 1.0),
-            Activation::Selu => f::selu(&x),
-            Activation::LeakyRelu => f::leaky_relu(&x, 0.01),
-            Activation::HardTanh => f::hard_tanh(&x),
-            Activation::HardSigmoid => f::hard_sigmoid(&x),
-            Activation::HardSilu => f::hard_silu(&x),
-            Activation::Softmax => return f::softmax(&x, -1),
-            Activation::LogSoftmax => return f::log_softmax(&x, -1),
-        })
+    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x)
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.array();
+        Ok(Tensor::new(match self {
+            Activation::Relu => f::relu(x),
+            Activation::Relu6 => f::relu6(x),
+            Activation::Gelu => f::gelu(x, true),
+            Activation::Silu => f::silu(x),
+            Activation::Sigmoid => f::sigmoid(x),
+            Activation::Tanh => f::tanh(x),
+            Activation::Softplus => f::softplus(x),
+            Activation::SoftSign => f::soft_sign(x),
+            Activation::LogSigmoid => f::log_sigmoid(x),
+            Activation::Elu => f::elu(x, 1.0),
+            Activation::Celu => f::celu(x, 1.0),
+            Activation::Selu => f::selu(x),
+            Activation::LeakyRelu => f::leaky_relu(x, 0.01),
+            Activation::HardTanh => f::hard_tanh(x),
+            Activation::HardSigmoid => f::hard_sigmoid(x),
+            Activation::HardSilu => f::hard_silu(x),
+            Activation::Softmax => f::softmax(x, -1)?,
+            Activation::LogSoftmax => f::log_softmax(x, -1)?,
+        }))
     }
 }
 
@@ -108,9 +114,14 @@ macro_rules! layer_enum {
             }
         )*
         impl Forward for Layer {
-            fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+            fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
                 match self {
-                    $(Layer::$variant(layer) => layer.forward_dyn(x),)*
+                    $(Layer::$variant(layer) => Forward::forward(layer, x),)*
+                }
+            }
+            fn apply(&self, x: &Tensor) -> Result<Tensor> {
+                match self {
+                    $(Layer::$variant(layer) => Forward::apply(layer, x),)*
                 }
             }
         }
@@ -125,9 +136,9 @@ layer_enum! {
     /// Every layer converts into it with `.into()`.
     ///
     /// ```
-    /// use ndarray::Array2;
     /// use nnx_core::{path_string, rngs::Rngs, Module};
     /// use nnx_layers::{Activation, Layer, LayerNorm, Linear, Sequential};
+    /// use nnx_tensor::Tensor;
     /// let mut rngs = Rngs::new(0);
     /// let mut model = Sequential::new(vec![
     ///     Linear::new(3, 4, &mut rngs)?.into(),
@@ -138,7 +149,7 @@ layer_enum! {
     /// let paths: Vec<String> = model.state().flat_state().iter().map(|(p, _)| path_string(p)).collect();
     /// assert_eq!(paths, ["layers/0/bias", "layers/0/kernel", "layers/2/bias", "layers/2/scale",
     ///                    "layers/3/bias", "layers/3/kernel"]);
-    /// assert_eq!(model.forward(&Array2::<f32>::ones((5, 3)))?.shape(), &[5, 2]);
+    /// assert_eq!(model.forward(&Tensor::ones(&[5, 3]))?.shape(), &[5, 2]);
     ///
     /// let (graphdef, state) = model.split(..)?;
     /// let model: Sequential<Layer> = graphdef.merge(state)?;

@@ -42,11 +42,9 @@ pub use normalization::{
 pub use prelu::{PReLU, PReLUConfig};
 pub use sequential::Sequential;
 
-forward::forward_via_inherent!(
-    BatchNorm,
-    Conv,
+forward::forward_via_ndarray!(
+    shared: Conv,
     ConvTranspose,
-    Dropout,
     Einsum,
     GroupNorm,
     InstanceNorm,
@@ -56,3 +54,4 @@ forward::forward_via_inherent!(
     PReLU,
     RMSNorm,
 );
+forward::forward_via_ndarray!(mutable: BatchNorm, Dropout);

@@ -1,7 +1,7 @@
 //! `Sequential`: layers applied in order (Flax's `nnx.Sequential`).
 
-use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension};
 use nnx_core::Result;
+use nnx_tensor::Tensor;
 
 use crate::Forward;
 
@@ -14,12 +14,12 @@ use crate::Forward;
 /// variants out of the paths).
 ///
 /// ```
-/// use ndarray::Array2;
 /// use nnx_core::{rngs::Rngs, Module};
 /// use nnx_layers::{Linear, Sequential};
+/// use nnx_tensor::Tensor;
 /// let mut rngs = Rngs::new(0);
 /// let mut mlp = Sequential::new(vec![Linear::new(3, 4, &mut rngs)?, Linear::new(4, 2, &mut rngs)?]);
-/// let y = mlp.forward(&Array2::<f32>::ones((5, 3)))?;
+/// let y = mlp.forward(&Tensor::ones(&[5, 3]))?;
 /// assert_eq!(y.shape(), &[5, 2]);
 /// assert!(mlp.state().flat_state().iter().any(|(p, _)| nnx_core::path_string(p) == "layers/1/kernel"));
 /// # Ok::<(), nnx_core::Error>(())
@@ -34,8 +34,9 @@ impl<T> Sequential<T> {
     /// A sequence of layers.
     ///
     /// ```
+    /// use nnx_tensor::Tensor;
     /// let mut id = nnx_layers::Sequential::<nnx_layers::Linear>::new(vec![]);
-    /// assert_eq!(id.forward(&ndarray::array![1.0f32])?, ndarray::array![1.0f32].into_dyn());
+    /// assert_eq!(id.forward(&Tensor::ones(&[1]))?.to_array(), ndarray::array![1.0f32].into_dyn());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn new(layers: Vec<T>) -> Self {
@@ -57,28 +58,53 @@ impl<T: Forward> Sequential<T> {
     ///
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
+    /// use nnx_tensor::Tensor;
     /// let mut rngs = Rngs::new(0);
     /// let twice = nnx_layers::Linear::config(1, 1).kernel_init(init::constant(2.0)).build(&mut rngs)?;
     /// let mut s = nnx_layers::Sequential::new(vec![twice.clone_deep()?, twice]);
-    /// assert_eq!(s.forward(&ndarray::array![[1.5f32]])?, ndarray::array![[6.0f32]].into_dyn());
+    /// let y = s.forward(&Tensor::new(ndarray::array![[1.5f32]].into_dyn()))?;
+    /// assert_eq!(y.to_array(), ndarray::array![[6.0f32]].into_dyn());
     /// # use nnx_core::Module;
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &mut self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
-        let mut y = x.to_owned().into_dyn();
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        let mut y = x.clone();
         for layer in &mut self.layers {
-            y = layer.forward_dyn(y.view())?;
+            y = layer.forward(&y)?;
+        }
+        Ok(y)
+    }
+
+    /// Applies the layers in order without changing them (see [`Forward::apply`]).
+    ///
+    /// # Errors
+    /// The first layer's error.
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// use nnx_tensor::Tensor;
+    /// let lin = nnx_layers::Linear::config(1, 1).kernel_init(init::constant(2.0)).build(&mut Rngs::new(0))?;
+    /// let s = nnx_layers::Sequential::new(vec![lin]);
+    /// let y = s.apply(&Tensor::new(ndarray::array![[1.5f32]].into_dyn()))?;
+    /// assert_eq!(y.to_array(), ndarray::array![[3.0f32]].into_dyn());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let mut y = x.clone();
+        for layer in &self.layers {
+            y = layer.apply(&y)?;
         }
         Ok(y)
     }
 }
 
 impl<T: Forward> Forward for Sequential<T> {
-    fn forward_dyn(&mut self, x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        self.forward(&x)
+    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        Sequential::forward(self, x)
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        Sequential::apply(self, x)
     }
 }
 
@@ -93,12 +119,14 @@ mod tests {
     #[test]
     fn empty_is_identity_and_split_merge_round_trips() -> Result<()> {
         let mut s = Sequential::<PReLU>::default();
-        assert_eq!(s.forward(&array![-1.0f32])?, array![-1.0f32].into_dyn());
+        let x = Tensor::new(array![-1.0f32].into_dyn());
+        assert_eq!(s.forward(&x)?.to_array(), array![-1.0f32].into_dyn());
         let mut rngs = Rngs::new(0);
         let s = Sequential::new(vec![Linear::new(2, 2, &mut rngs)?]);
         let (g, st) = s.split(..)?;
         let mut back = g.merge(st)?;
-        assert_eq!(back.forward(&array![1.0f32, 1.0])?.shape(), &[2]);
+        let x = Tensor::new(array![1.0f32, 1.0].into_dyn());
+        assert_eq!(back.forward(&x)?.shape(), &[2]);
         Ok(())
     }
 }

@@ -110,8 +110,9 @@ fn check_forward<L: Forward>(case: &Value, layer: &mut L) {
         .enumerate()
     {
         let y = layer
-            .forward_dyn(f32s(&f["input"]).view())
-            .unwrap_or_else(|e| panic!("{name}: forward {i}: {e}"));
+            .forward(&f32s(&f["input"]).into())
+            .unwrap_or_else(|e| panic!("{name}: forward {i}: {e}"))
+            .into_array();
         close(&format!("{name}: forward {i}"), &y, &f32s(&f["output"]));
     }
 }
