@@ -13,6 +13,7 @@ use nnx::nn::functional::Padding;
 use nnx::nn::{max_pool, relu, BatchNorm, Conv, Dropout, Linear};
 use nnx::prelude::*;
 use nnx::rngs::Rngs;
+use nnx::tensor::Tensor;
 use nnx::value::ArrayRef;
 
 /// `DigitsCnn` in Flax: conv(1->16) -> BN -> relu -> maxpool 2 -> conv(16->32)
@@ -56,18 +57,20 @@ impl DigitsCnn {
     pub fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
         let h = self.conv1.forward(x)?;
         let h = max_pool(
-            &relu(&self.bn1.forward(&h)?),
+            &Tensor::from(relu(&self.bn1.forward(&h)?)),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,
-        )?;
+        )?
+        .into_array();
         let h = self.conv2.forward(&h)?;
         let h = max_pool(
-            &relu(&self.bn2.forward(&h)?),
+            &Tensor::from(relu(&self.bn2.forward(&h)?)),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,
-        )?;
+        )?
+        .into_array();
         let batch = h.shape()[0];
         let features = h.len() / batch.max(1);
         // Row-major flatten of (batch, 2, 2, 32), as `x.reshape(batch, -1)`.

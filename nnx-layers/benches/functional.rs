@@ -3,6 +3,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use ndarray::{ArrayD, Dimension, IxDyn};
 use nnx_layers::functional::{conv_general, dot_product_attention, AttentionOptions, ConvOptions};
+use nnx_tensor::Tensor;
 
 fn filled(shape: &[usize]) -> ArrayD<f32> {
     // Deterministic, non-constant values; no RNG dependency needed.
@@ -18,8 +19,8 @@ fn filled(shape: &[usize]) -> ArrayD<f32> {
 }
 
 fn bench(c: &mut Criterion) {
-    let x = filled(&[32, 32, 32, 16]);
-    let k = filled(&[3, 3, 16, 16]);
+    let x = Tensor::from(filled(&[32, 32, 32, 16]));
+    let k = Tensor::from(filled(&[3, 3, 16, 16]));
     let opts = ConvOptions::default();
     c.bench_function("conv2d b32 32x32x16->16 3x3 SAME", |b| {
         b.iter(|| conv_general(&x, &k, &opts).map(|y| y.len()))

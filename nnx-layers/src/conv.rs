@@ -3,9 +3,10 @@
 use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
+use nnx_tensor::Tensor;
 
 use crate::conv_base::{conv_setters, forward_masked, ConvBase};
-use crate::functional::{conv_general, per_axis, ConvOptions, Padding};
+use crate::functional::{per_axis, ConvOptions, Padding};
 use crate::mask::KernelMask;
 use crate::support::{check_config, setters, vec_setters};
 
@@ -210,7 +211,10 @@ impl Conv {
             &self.mask,
             &self.bias,
             self.out_features,
-            |k| conv_general(x, k, &opts),
+            |k| {
+                let x = Tensor::new(x.to_owned().into_dyn());
+                Ok(x.conv_general(&Tensor::new(k.clone()), &opts)?.into_array())
+            },
         )
     }
 }

@@ -3,9 +3,10 @@
 use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
+use nnx_tensor::Tensor;
 
 use crate::conv_base::{conv_setters, forward_masked, ConvBase};
-use crate::functional::{conv_transpose, ConvTransposeOptions, Padding};
+use crate::functional::{ConvTransposeOptions, Padding};
 use crate::mask::KernelMask;
 use crate::support::{check_config, setters};
 
@@ -199,7 +200,11 @@ impl ConvTranspose {
             &self.mask,
             &self.bias,
             self.out_features,
-            |k| conv_transpose(x, k, &opts),
+            |k| {
+                let x = Tensor::new(x.to_owned().into_dyn());
+                Ok(x.conv_transpose(&Tensor::new(k.clone()), &opts)?
+                    .into_array())
+            },
         )
     }
 }

@@ -164,31 +164,5 @@ pub(crate) fn check_epsilon(what: &str, eps: f32) -> Result<()> {
     )
 }
 
-/// Checks that an array of `shape` with elements of `elem_bytes` bytes can be
-/// allocated at all: its element count and byte count must fit `isize`. Sizes
-/// come from user configs, so this runs before any allocation they size. The
-/// product of the non-zero sizes must fit too (an empty axis does not make
-/// the others harmless), so that any product of some of the sizes is safe
-/// afterwards. Returns the element count.
-pub(crate) fn check_alloc(what: &str, shape: &[usize], elem_bytes: usize) -> Result<usize> {
-    let fits = |n: &usize| {
-        n.checked_mul(elem_bytes.max(1))
-            .is_some_and(|bytes| bytes <= isize::MAX as usize)
-    };
-    let nonzero = shape
-        .iter()
-        .filter(|&&d| d > 0)
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .filter(fits);
-    match nonzero {
-        Some(n) => Ok(if shape.contains(&0) { 0 } else { n }),
-        _ => Err(Error::invalid_argument(
-            what,
-            format!("a shape of at most {} bytes", isize::MAX),
-            format!(
-                "{} ({elem_bytes} bytes per element)",
-                fmt_tuple_usize(shape)
-            ),
-        )),
-    }
-}
+/// Sizes from user configs are checked before any allocation they size.
+pub(crate) use nnx_tensor::check_alloc;

@@ -9,6 +9,7 @@
 
 use ndarray::ArrayD;
 use nnx_layers::functional as f;
+use nnx_tensor::Tensor;
 use serde_json::Value;
 
 mod common;
@@ -140,7 +141,9 @@ fn conv_matches_flax() {
                 kernel_dilation: bc("kernel_dilation"),
                 feature_group_count: p["feature_group_count"].as_u64().unwrap_or(1) as usize,
             };
-            f::conv_general(&x, &k, &o).expect("conv")
+            f::conv_general(&Tensor::from(x), &Tensor::from(k), &o)
+                .expect("conv")
+                .into_array()
         } else {
             let o = f::ConvTransposeOptions {
                 strides: bc("strides"),
@@ -148,7 +151,9 @@ fn conv_matches_flax() {
                 kernel_dilation: bc("kernel_dilation"),
                 transpose_kernel: p["transpose_kernel"].as_bool().unwrap_or(false),
             };
-            f::conv_transpose(&x, &k, &o).expect("conv_transpose")
+            f::conv_transpose(&Tensor::from(x), &Tensor::from(k), &o)
+                .expect("conv_transpose")
+                .into_array()
         };
         close(&c, &y, 1e-5);
     }
@@ -158,7 +163,7 @@ fn conv_matches_flax() {
 fn pooling_matches_flax() {
     for c in load("pooling") {
         let p = &c["params"];
-        let x = f32s(&c["inputs"]["x"]);
+        let x = Tensor::from(f32s(&c["inputs"]["x"]));
         let w = usizes(&p["window"]);
         let s = usizes(&p["strides"]);
         let pad = padding(&p["padding"], w.len());
@@ -174,7 +179,7 @@ fn pooling_matches_flax() {
             ),
         }
         .expect("pool");
-        close(&c, &y, 1e-6);
+        close(&c, y.array(), 1e-6);
     }
 }
 

@@ -3,12 +3,13 @@
 //! that can never work rejected when built. Shapes marked "Flax" were checked
 //! against Flax NNX 0.12.8.
 
-use ndarray::{Array1, Array2, Array3, ArrayD, IxDyn};
+use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use nnx_core::prelude::*;
 use nnx_core::rngs::Rngs;
 use nnx_core::Result;
 use nnx_layers::functional::{avg_pool, max_pool, Padding};
 use nnx_layers::*;
+use nnx_tensor::Tensor;
 
 fn rngs() -> Rngs {
     Rngs::new(0)
@@ -97,7 +98,7 @@ fn huge_geometry_is_an_error_not_an_overflow() -> Result<()> {
             .build(&mut rngs())?;
         assert!(t.forward(&x).is_err());
     }
-    let x3 = Array3::<f32>::ones((1, 4, 1));
+    let x3 = Tensor::ones(&[1, 4, 1]);
     let huge_pad = Padding::Explicit(vec![(usize::MAX, 1)]);
     assert!(avg_pool(&x3, &[2], &[1], &huge_pad, true).is_err());
     assert!(max_pool(&x3, &[usize::MAX], &[1], &Padding::Same).is_err());
@@ -209,7 +210,7 @@ fn same_padding_on_an_empty_axis_gives_an_empty_axis() -> Result<()> {
         assert_eq!(conv.forward(&ones(&[1, 0, 1]))?.shape(), &[1, 0, 2]);
     }
     // Flax: avg_pool((1, 0, 1), (2,), strides=(2,), 'SAME') -> (1, 0, 1); max_pool too.
-    let x = Array3::<f32>::ones((1, 0, 1));
+    let x = Tensor::ones(&[1, 0, 1]);
     assert_eq!(
         avg_pool(&x, &[2], &[2], &Padding::Same, true)?.shape(),
         &[1, 0, 1]

@@ -64,5 +64,6 @@ mod tensor;
 
 pub use grad::{grad, grad_with_aux, value_and_grad, value_and_grad_with_aux, DiffArgs, Watched};
 pub use ops::concat;
+pub use ops::{check_alloc, per_axis, ConvOptions, ConvTransposeOptions, Padding};
 pub use tape::is_recording;
 pub use tensor::Tensor;

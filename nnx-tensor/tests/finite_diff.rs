@@ -12,40 +12,11 @@
 //! Inputs stay ≥ 0.1 away from kinks (relu, abs) and maxima are distinct, so
 //! every function is smooth within ±h of the point.
 
-use std::collections::BTreeMap;
-
 use ndarray::{arr1, arr2, ArrayD, IxDyn};
-use nnx_core::prelude::*;
-use nnx_core::Result;
-use nnx_tensor::{concat, value_and_grad, Tensor};
+use nnx_tensor::{concat, Tensor};
 
-/// A small deterministic generator (splitmix64), uniform in [-1, 1).
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> f32 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-
-    /// Values in ±[0.1, 2): away from 0, where relu and abs have kinks.
-    fn away_from_zero(&mut self, shape: &[usize]) -> ArrayD<f32> {
-        ArrayD::from_shape_simple_fn(IxDyn(shape), || {
-            let v = self.next();
-            v.signum() * (0.1 + 1.9 * v.abs())
-        })
-    }
-
-    fn positive(&mut self, shape: &[usize]) -> ArrayD<f32> {
-        self.away_from_zero(shape).mapv(f32::abs)
-    }
-}
-
-type Op = Box<dyn Fn(&[&Tensor]) -> Result<Tensor>>;
+mod common;
+use common::*;
 
 /// Op name, input arrays and the op.
 fn cases() -> Vec<(&'static str, Vec<ArrayD<f32>>, Op)> {
@@ -203,64 +174,10 @@ fn cases() -> Vec<(&'static str, Vec<ArrayD<f32>>, Op)> {
     cases
 }
 
-/// `sum(f(x) * c)` in f64, on constants (no tape).
-fn loss(op: &Op, inputs: &[ArrayD<f32>], c: &ArrayD<f32>) -> f64 {
-    let ts: Vec<Tensor> = inputs.iter().cloned().map(Tensor::from).collect();
-    let refs: Vec<&Tensor> = ts.iter().collect();
-    let y = op(&refs).expect("op runs");
-    y.array()
-        .iter()
-        .zip(c.iter())
-        .map(|(&a, &b)| f64::from(a) * f64::from(b))
-        .sum()
-}
-
 #[test]
 fn every_rule_matches_finite_differences() {
     let mut cot = Gen(3);
     for (name, inputs, op) in cases() {
-        let refs: Vec<Tensor> = inputs.iter().cloned().map(Tensor::from).collect();
-        let out_shape = op(&refs.iter().collect::<Vec<_>>())
-            .expect("op runs")
-            .shape()
-            .to_vec();
-        let c = cot.away_from_zero(&out_shape);
-        let ct = Tensor::from(c.clone());
-        let mut params: BTreeMap<String, Param<Tensor>> = refs
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (format!("x{i}"), Param::new(t.clone())))
-            .collect();
-        let (_, grads) = value_and_grad(&mut params, Param, |m| {
-            let xs: Vec<&Tensor> = m.values().map(|p| &**p).collect();
-            Ok((&op(&xs)? * &ct)?.sum())
-        })
-        .expect("value_and_grad");
-        for (i, x) in inputs.iter().enumerate() {
-            let leaf = grads.leaf(&[Key::from(format!("x{i}"))]).expect("gradient");
-            let got = leaf
-                .value
-                .as_any()
-                .downcast_ref::<Tensor>()
-                .expect("tensor")
-                .to_array();
-            for (k, &g) in got.iter().enumerate() {
-                let diff = |h: f32| {
-                    let mut plus = inputs.clone();
-                    let mut minus = inputs.clone();
-                    plus[i].as_slice_mut().expect("standard")[k] =
-                        x.as_slice().expect("standard")[k] + h;
-                    minus[i].as_slice_mut().expect("standard")[k] =
-                        x.as_slice().expect("standard")[k] - h;
-                    (loss(&op, &plus, &c) - loss(&op, &minus, &c)) / (2.0 * f64::from(h))
-                };
-                let want = (4.0 * diff(5e-3) - diff(1e-2)) / 3.0;
-                let tol = 5e-3 * want.abs().max(1.0);
-                assert!(
-                    (f64::from(g) - want).abs() <= tol,
-                    "{name} d x{i}[{k}]: rule {g}, finite differences {want}"
-                );
-            }
-        }
+        check_finite_differences(name, &inputs, &op, &mut cot);
     }
 }

@@ -5,39 +5,14 @@
 //! Each op's inputs are Params of a map module and the loss is
 //! `sum(op(inputs) * cotangent)`, so `value_and_grad` returns exactly the vjp.
 
-use std::collections::BTreeMap;
-
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, Axis};
 use nnx_core::prelude::*;
 use nnx_core::Result;
 use nnx_tensor::{concat, value_and_grad, Tensor};
 use serde_json::Value as Json;
 
-fn data() -> Json {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/grads.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("reference data")).expect("json")
-}
-
-/// `{"shape": [...], "data": [...]}` with elements read by `elem`.
-fn array<T>(v: &Json, elem: fn(&Json) -> Option<T>) -> ArrayD<T> {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().expect("dim") as usize)
-        .collect();
-    let data = v["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|d| elem(d).expect("element"))
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&shape), data).expect("consistent")
-}
-
-fn f32s(v: &Json) -> ArrayD<f32> {
-    array(v, |d| d.as_f64().map(|x| x as f32))
-}
+mod common;
+use common::*;
 
 fn i64s(v: &Json) -> ArrayD<i64> {
     array(v, Json::as_i64)
@@ -58,17 +33,6 @@ fn axes(v: &Json) -> Vec<isize> {
 fn int(v: &Json) -> isize {
     v.as_i64().expect("int") as isize
 }
-
-/// Within 1e-5, relative for values above 1.
-fn assert_close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let tol = 1e-5 * w.abs().max(1.0);
-        assert!((g - w).abs() <= tol, "{what}[{i}]: got {g}, JAX {w}");
-    }
-}
-
-type Inputs = BTreeMap<String, Param<Tensor>>;
 
 fn input<'a>(m: &'a Inputs, name: &str) -> &'a Tensor {
     m.get(name).expect("input present")
@@ -142,42 +106,11 @@ fn apply(op: &str, p: &Json, m: &Inputs) -> Result<Tensor> {
 
 #[test]
 fn every_op_matches_jax_vjp() {
-    let data = data();
+    let data = load("grads.json");
     let cases = data["ops"].as_array().expect("ops");
     assert!(cases.len() >= 90);
     for (n, case) in cases.iter().enumerate() {
-        let op = case["op"].as_str().expect("op");
-        let what = format!("case {n} ({op} {})", case["params"]);
-        let mut inputs: Inputs = case["inputs"]
-            .as_object()
-            .expect("inputs")
-            .iter()
-            .map(|(k, v)| (k.clone(), Param::new(Tensor::from(f32s(v)))))
-            .collect();
-        let ct = Tensor::from(f32s(&case["cotangent"]));
-        let mut out = None;
-        let (_, grads) = value_and_grad(&mut inputs, Param, |m| {
-            let y = apply(op, &case["params"], m)?;
-            out = Some(y.stop_gradient());
-            Ok((&y * &ct)?.sum())
-        })
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert_close(
-            &format!("{what} output"),
-            out.expect("ran").array(),
-            &f32s(&case["output"]),
-        );
-        for (name, want) in case["grads"].as_object().expect("grads") {
-            let leaf = grads
-                .leaf(&[Key::from(name.clone())])
-                .expect("gradient path");
-            let got = leaf
-                .value
-                .as_any()
-                .downcast_ref::<Tensor>()
-                .expect("a Tensor gradient");
-            assert_close(&format!("{what} d{name}"), got.array(), &f32s(want));
-        }
+        check_vjp_case(n, case, apply);
     }
 }
 
@@ -215,7 +148,7 @@ fn cross_entropy(logits: &Tensor, labels: &ArrayD<i64>) -> Result<Tensor> {
 
 #[test]
 fn mlp_value_and_grad_matches_flax() {
-    let data = data();
+    let data = load("grads.json");
     let mlp = &data["mlp"];
     let p = |name: &str| Param::new(Tensor::from(f32s(&mlp["params"][name])));
     let mut model = Mlp {

@@ -21,22 +21,15 @@ mod attention;
 mod conv;
 mod linalg;
 mod normalization;
-mod pooling;
 
 pub use activation::*;
 pub use attention::*;
 pub use conv::*;
 pub use linalg::*;
 pub use normalization::*;
-pub use pooling::*;
 
-use std::mem::size_of;
-
-use ndarray::{ArrayD, IxDyn};
 pub(crate) use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::{Error, ErrorPath, Result};
-
-use crate::support::check_alloc;
 
 /// The floating-point element types the functional API is generic over:
 /// `f32` and `f64`, and no others (the trait is sealed; it names the bound,
@@ -96,38 +89,6 @@ pub(crate) fn shape_err(arg: &str, expected: impl Into<String>, found: &[usize])
         expected: expected.into(),
         found: fmt_tuple_usize(found),
     }
-}
-
-/// A buffer for `shape`'s elements, reserved fallibly: the shape comes from
-/// user options, and a size the allocator cannot serve is an error naming
-/// `what`, not an abort.
-fn try_buffer<T>(what: &str, shape: &[usize]) -> Result<(Vec<T>, usize)> {
-    let n = check_alloc(what, shape, size_of::<T>())?;
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| {
-        Error::invalid_argument(what, "an array that fits in memory", fmt_tuple_usize(shape))
-    })?;
-    Ok((v, n))
-}
-
-/// `ArrayD::from_shape_fn` over a [`try_buffer`].
-pub(crate) fn try_from_shape_fn<T>(
-    what: &str,
-    shape: &[usize],
-    f: impl FnMut(IxDyn) -> T,
-) -> Result<ArrayD<T>> {
-    let (mut v, _) = try_buffer(what, shape)?;
-    v.extend(ndarray::indices(IxDyn(shape)).into_iter().map(f));
-    ArrayD::from_shape_vec(IxDyn(shape), v)
-        .map_err(|_| shape_err(what, fmt_tuple_usize(shape), &[]))
-}
-
-/// `ArrayD::zeros` over a [`try_buffer`].
-pub(crate) fn try_zeros<T: Clone + Default>(what: &str, shape: &[usize]) -> Result<ArrayD<T>> {
-    let (mut v, n) = try_buffer(what, shape)?;
-    v.resize(n, T::default());
-    ArrayD::from_shape_vec(IxDyn(shape), v)
-        .map_err(|_| shape_err(what, fmt_tuple_usize(shape), &[]))
 }
 
 /// Resolves a possibly negative axis against `ndim`, like numpy.

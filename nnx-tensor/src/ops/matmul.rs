@@ -2,7 +2,9 @@
 //! (`jnp.matmul`).
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMutD, Ix2, IxDyn};
+use ndarray::{
+    ArrayBase, ArrayD, ArrayView2, ArrayViewD, ArrayViewMutD, Data, DataMut, Ix2, IxDyn,
+};
 use nnx_core::Result;
 
 use super::{broadcast_shapes, record, shape_error, sum_to_shape};
@@ -153,6 +155,22 @@ fn record_matmul(a: &Tensor, b: &Tensor, batch: Vec<usize>) -> Tensor {
         });
         [ga, gb]
     })
+}
+
+/// `c = alpha · a b + beta · c` for matrices of matching shapes: the GEMM that
+/// products outside `matmul` (convolution's im2col products) go through.
+pub(crate) fn gemm<A, B, C>(
+    alpha: f32,
+    a: &ArrayBase<A, Ix2>,
+    b: &ArrayBase<B, Ix2>,
+    beta: f32,
+    c: &mut ArrayBase<C, Ix2>,
+) where
+    A: Data<Elem = f32>,
+    B: Data<Elem = f32>,
+    C: DataMut<Elem = f32>,
+{
+    general_mat_mul(alpha, a, b, beta, c);
 }
 
 #[cfg(test)]

@@ -10,13 +10,18 @@ use nnx_core::{repr, Error, Result};
 use crate::tape;
 use crate::Tensor;
 
+mod alloc;
 mod arith;
+mod conv;
 mod index;
 mod matmul;
+mod pool;
 mod reduce;
 mod shape;
 mod unary;
 
+pub use alloc::check_alloc;
+pub use conv::{per_axis, ConvOptions, ConvTransposeOptions, Padding};
 pub use index::concat;
 
 impl Tensor {
