@@ -5,6 +5,7 @@
 use ndarray::{ArrayD, Axis};
 use nnx::nn::{relu, BatchNorm, Conv, Dropout, Linear, MultiHeadAttention};
 use nnx::prelude::*;
+use nnx::tensor::Tensor;
 use nnx::{random, Error};
 
 #[derive(Module)]
@@ -30,7 +31,7 @@ impl Classifier {
     /// `x`: (batch, length, channels) -> logits (batch, classes).
     fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<ArrayD<f32>> {
         let h = self.conv.forward(x)?;
-        let h = relu(&self.norm.forward(&h)?);
+        let h = relu(&Tensor::from(self.norm.forward(&h)?)).into_array();
         let h = self.dropout.forward(&h)?;
         let h = self.attention.forward(&h, None, None, None)?;
         let pooled = h.mean_axis(Axis(1)).ok_or_else(|| {

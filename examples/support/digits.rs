@@ -57,7 +57,7 @@ impl DigitsCnn {
     pub fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
         let h = self.conv1.forward(x)?;
         let h = max_pool(
-            &Tensor::from(relu(&self.bn1.forward(&h)?)),
+            &relu(&Tensor::from(self.bn1.forward(&h)?)),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,
@@ -65,7 +65,7 @@ impl DigitsCnn {
         .into_array();
         let h = self.conv2.forward(&h)?;
         let h = max_pool(
-            &Tensor::from(relu(&self.bn2.forward(&h)?)),
+            &relu(&Tensor::from(self.bn2.forward(&h)?)),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,

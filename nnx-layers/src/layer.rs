@@ -4,7 +4,6 @@
 use nnx_core::Result;
 use nnx_tensor::Tensor;
 
-use crate::functional as f;
 use crate::{
     BatchNorm, Conv, ConvTranspose, Dropout, Einsum, Embed, Forward, GroupNorm, InstanceNorm,
     LayerNorm, Linear, LinearGeneral, MultiHeadAttention, PReLU, RMSNorm, Sequential,
@@ -69,27 +68,26 @@ impl Forward for Activation {
     }
 
     fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        let x = x.array();
-        Ok(Tensor::new(match self {
-            Activation::Relu => f::relu(x),
-            Activation::Relu6 => f::relu6(x),
-            Activation::Gelu => f::gelu(x, true),
-            Activation::Silu => f::silu(x),
-            Activation::Sigmoid => f::sigmoid(x),
-            Activation::Tanh => f::tanh(x),
-            Activation::Softplus => f::softplus(x),
-            Activation::SoftSign => f::soft_sign(x),
-            Activation::LogSigmoid => f::log_sigmoid(x),
-            Activation::Elu => f::elu(x, 1.0),
-            Activation::Celu => f::celu(x, 1.0),
-            Activation::Selu => f::selu(x),
-            Activation::LeakyRelu => f::leaky_relu(x, 0.01),
-            Activation::HardTanh => f::hard_tanh(x),
-            Activation::HardSigmoid => f::hard_sigmoid(x),
-            Activation::HardSilu => f::hard_silu(x),
-            Activation::Softmax => f::softmax(x, -1)?,
-            Activation::LogSoftmax => f::log_softmax(x, -1)?,
-        }))
+        Ok(match self {
+            Activation::Relu => x.relu(),
+            Activation::Relu6 => x.relu6(),
+            Activation::Gelu => x.gelu(true),
+            Activation::Silu => x.silu(),
+            Activation::Sigmoid => x.sigmoid(),
+            Activation::Tanh => x.tanh(),
+            Activation::Softplus => x.softplus(),
+            Activation::SoftSign => x.soft_sign(),
+            Activation::LogSigmoid => x.log_sigmoid(),
+            Activation::Elu => x.elu(1.0),
+            Activation::Celu => x.celu(1.0),
+            Activation::Selu => x.selu(),
+            Activation::LeakyRelu => x.leaky_relu(0.01),
+            Activation::HardTanh => x.hard_tanh(),
+            Activation::HardSigmoid => x.hard_sigmoid(),
+            Activation::HardSilu => x.hard_silu(),
+            Activation::Softmax => x.softmax(-1)?,
+            Activation::LogSoftmax => x.log_softmax(-1)?,
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 use ndarray::{arr0, Array0, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::{Param, Result};
 
-use crate::functional::leaky_relu;
+use nnx_tensor::Tensor;
 
 /// `x` where `x >= 0`, else `negative_slope * x`, with a scalar learned slope
 /// (Flax's `nnx.PReLU`; it draws no random keys).
@@ -98,6 +98,8 @@ impl PReLU {
         x: &ArrayBase<S, D>,
     ) -> Result<ArrayD<f32>> {
         let slope = self.negative_slope.first().copied().unwrap_or(0.01);
-        Ok(leaky_relu(x, slope).into_dyn())
+        Ok(Tensor::new(x.view().into_dyn().to_owned())
+            .leaky_relu(slope)
+            .into_array())
     }
 }

@@ -8,6 +8,7 @@
 //! near-zero sum is meaningless.
 
 use ndarray::ArrayD;
+use nnx_layers::activation as a;
 use nnx_layers::functional as f;
 use nnx_tensor::Tensor;
 use serde_json::Value;
@@ -74,47 +75,47 @@ fn activations_match_jax() {
         let name = c["fn"].as_str().expect("fn");
         if name == "one_hot" {
             let x = i64s(&c["inputs"]["x"]);
-            let y = f::one_hot::<f32, _, _>(
+            let y = Tensor::one_hot(
                 &x,
                 p["num_classes"].as_u64().expect("n") as usize,
                 p["axis"].as_i64().expect("a") as isize,
             )
             .expect("one_hot");
-            close(&c, &y, 0.0);
+            close(&c, y.array(), 0.0);
             continue;
         }
-        let x = f32s(&c["inputs"]["x"]);
+        let x = Tensor::from(f32s(&c["inputs"]["x"]));
         let num = |k: &str| p[k].as_f64().expect("param") as f32;
         let axis = || p["axis"].as_i64().expect("axis") as isize;
         let y = match name {
-            "relu" => f::relu(&x),
-            "relu6" => f::relu6(&x),
-            "sigmoid" => f::sigmoid(&x),
-            "silu" => f::silu(&x),
-            "swish" => f::swish(&x),
-            "log_sigmoid" => f::log_sigmoid(&x),
-            "tanh" => f::tanh(&x),
-            "softplus" => f::softplus(&x),
-            "soft_sign" => f::soft_sign(&x),
-            "selu" => f::selu(&x),
-            "hard_sigmoid" => f::hard_sigmoid(&x),
-            "hard_silu" => f::hard_silu(&x),
-            "hard_swish" => f::hard_swish(&x),
-            "hard_tanh" => f::hard_tanh(&x),
-            "gelu" => f::gelu(&x, p["approximate"].as_bool().expect("bool")),
-            "gelu_default" => f::gelu(&x, true),
-            "elu" => f::elu(&x, num("alpha")),
-            "celu" => f::celu(&x, num("alpha")),
-            "leaky_relu" => f::leaky_relu(&x, num("negative_slope")),
-            "softmax" => f::softmax(&x, axis()).expect("softmax"),
-            "log_softmax" => f::log_softmax(&x, axis()).expect("log_softmax"),
-            "glu" => f::glu(&x, axis()).expect("glu"),
-            "standardize" => {
-                f::standardize(&x, &isizes(&p["axes"]), num("epsilon")).expect("standardize")
-            }
+            "relu" => x.relu(),
+            "relu6" => x.relu6(),
+            "sigmoid" => x.sigmoid(),
+            "silu" => x.silu(),
+            "swish" => a::swish(&x),
+            "log_sigmoid" => x.log_sigmoid(),
+            "tanh" => x.tanh(),
+            "softplus" => x.softplus(),
+            "soft_sign" => x.soft_sign(),
+            "selu" => x.selu(),
+            "hard_sigmoid" => x.hard_sigmoid(),
+            "hard_silu" => x.hard_silu(),
+            "hard_swish" => a::hard_swish(&x),
+            "hard_tanh" => x.hard_tanh(),
+            "gelu" => x.gelu(p["approximate"].as_bool().expect("bool")),
+            "gelu_default" => x.gelu(true),
+            "elu" => x.elu(num("alpha")),
+            "celu" => x.celu(num("alpha")),
+            "leaky_relu" => x.leaky_relu(num("negative_slope")),
+            "softmax" => x.softmax(axis()).expect("softmax"),
+            "log_softmax" => x.log_softmax(axis()).expect("log_softmax"),
+            "glu" => x.glu(axis()).expect("glu"),
+            "standardize" => x
+                .standardize(&isizes(&p["axes"]), num("epsilon"))
+                .expect("standardize"),
             other => panic!("untested {other}"),
         };
-        close(&c, &y, 1e-6);
+        close(&c, y.array(), 1e-6);
     }
 }
 
@@ -241,37 +242,45 @@ fn normalization_matches_flax() {
         let x = f32s(&i["x"]);
         match c["fn"].as_str().expect("fn") {
             "stats_normalize" => {
+                let x = Tensor::from(x);
                 let axes = isizes(&p["axes"]);
-                let (m, v) = f::compute_stats(
-                    &x,
-                    &axes,
-                    p["use_mean"].as_bool().expect("b"),
-                    p["fast"].as_bool().expect("b"),
-                )
-                .expect("stats");
-                let (scale, bias) = (f32s(&i["scale"]), f32s(&i["bias"]));
+                let (m, v) = x
+                    .compute_stats(
+                        &axes,
+                        p["use_mean"].as_bool().expect("b"),
+                        p["fast"].as_bool().expect("b"),
+                    )
+                    .expect("stats");
+                let (scale, bias) = (
+                    Tensor::from(f32s(&i["scale"])),
+                    Tensor::from(f32s(&i["bias"])),
+                );
                 let eps = p["epsilon"].as_f64().expect("eps") as f32;
-                let y = f::normalize(&x, &m, &v, Some(&scale), Some(&bias), &axes, &[-1], eps)
+                let y = x
+                    .normalize(&m, &v, Some(&scale), Some(&bias), &axes, &[-1], eps)
                     .expect("normalize");
                 let mut mc = c.clone();
                 mc["output"] = c["mean"].clone();
-                close(&mc, &m, 1e-5);
+                close(&mc, m.array(), 1e-5);
                 mc["output"] = c["var"].clone();
-                close(&mc, &v, 1e-5);
-                close(&c, &y, 1e-5);
+                close(&mc, v.array(), 1e-5);
+                close(&c, y.array(), 1e-5);
             }
             "group_norm" => {
-                let (scale, bias) = (f32s(&i["scale"]), f32s(&i["bias"]));
-                let y = f::group_norm(
-                    &x,
-                    p["num_groups"].as_u64().expect("g") as usize,
-                    Some(&scale),
-                    Some(&bias),
-                    p["epsilon"].as_f64().expect("eps") as f32,
-                    p["fast"].as_bool().expect("b"),
-                )
-                .expect("group_norm");
-                close(&c, &y, 1e-5);
+                let (scale, bias) = (
+                    Tensor::from(f32s(&i["scale"])),
+                    Tensor::from(f32s(&i["bias"])),
+                );
+                let y = Tensor::from(x)
+                    .group_norm(
+                        p["num_groups"].as_u64().expect("g") as usize,
+                        Some(&scale),
+                        Some(&bias),
+                        p["epsilon"].as_f64().expect("eps") as f32,
+                        p["fast"].as_bool().expect("b"),
+                    )
+                    .expect("group_norm");
+                close(&c, y.array(), 1e-5);
             }
             _ => {
                 let w = f32s(&i["w"])

@@ -5,34 +5,14 @@
 //! Each op's inputs are Params of a map module and the loss is
 //! `sum(op(inputs) * cotangent)`, so `value_and_grad` returns exactly the vjp.
 
+mod common;
+
+use common::*;
 use ndarray::{ArrayD, Axis};
 use nnx_core::prelude::*;
 use nnx_core::Result;
 use nnx_tensor::{concat, value_and_grad, Tensor};
 use serde_json::Value as Json;
-
-mod common;
-use common::*;
-
-fn i64s(v: &Json) -> ArrayD<i64> {
-    array(v, Json::as_i64)
-}
-
-fn bools(v: &Json) -> ArrayD<bool> {
-    array(v, Json::as_bool)
-}
-
-fn axes(v: &Json) -> Vec<isize> {
-    v.as_array()
-        .expect("axes")
-        .iter()
-        .map(|a| a.as_i64().expect("axis") as isize)
-        .collect()
-}
-
-fn int(v: &Json) -> isize {
-    v.as_i64().expect("int") as isize
-}
 
 fn input<'a>(m: &'a Inputs, name: &str) -> &'a Tensor {
     m.get(name).expect("input present")

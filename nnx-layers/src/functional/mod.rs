@@ -1,18 +1,18 @@
 //! Stateless math of Flax NNX's layers, computing what `flax.nnx` / `jax.nn`
-//! compute, over [`ndarray`].
+//! compute, over [`ndarray`]. Activations and normalization are
+//! [`Tensor`](nnx_tensor::Tensor) ops of `nnx-tensor` (with their gradients).
 //!
-//! Layers (Linear, Conv, BatchNorm, MultiHeadAttention, ...) are thin wrappers
-//! around these functions. Every function that can be handed a wrong shape
-//! returns [`nnx_core::Result`]; shapes in errors are printed as Python tuples.
+//! Layers (Linear, Conv, MultiHeadAttention, ...) are thin wrappers around
+//! these functions. Every function that can be handed a wrong shape returns
+//! [`nnx_core::Result`]; shapes in errors are printed as Python tuples.
 //!
 //! ```
 //! use ndarray::array;
-//! use nnx_layers::functional::{relu, softmax};
+//! use nnx_layers::functional::dot_last_axis;
 //!
-//! let x = array![[-1.0f32, 0.0, 2.0]];
-//! assert_eq!(relu(&x), array![[0.0, 0.0, 2.0]]);
-//! let p = softmax(&x, -1)?;
-//! assert!((p.sum() - 1.0).abs() < 1e-6);
+//! let x = array![[1.0f32, 2.0]];
+//! let y = dot_last_axis(&x, &array![[1.0f32], [1.0]])?;
+//! assert_eq!(y, array![[3.0]].into_dyn());
 //! # Ok::<(), nnx_core::Error>(())
 //! ```
 
@@ -20,13 +20,11 @@ mod activation;
 mod attention;
 mod conv;
 mod linalg;
-mod normalization;
 
-pub use activation::*;
+pub(crate) use activation::softmax_lanes_in_place;
 pub use attention::*;
 pub use conv::*;
 pub use linalg::*;
-pub use normalization::*;
 
 pub(crate) use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::{Error, ErrorPath, Result};
@@ -36,11 +34,11 @@ use nnx_core::{Error, ErrorPath, Result};
 /// users never implement it).
 ///
 /// ```
-/// use nnx_layers::functional::{relu, Real};
-/// fn clamp_below<T: Real>(x: &ndarray::Array1<T>) -> ndarray::Array1<T> {
-///     relu(x)
+/// use nnx_layers::functional::{dot_last_axis, Real};
+/// fn row_sums<T: Real>(x: &ndarray::Array2<T>) -> ndarray::ArrayD<T> {
+///     dot_last_axis(x, &ndarray::Array2::ones((x.ncols(), 1))).unwrap()
 /// }
-/// assert_eq!(clamp_below(&ndarray::array![-1.0f64, 2.0]), ndarray::array![0.0, 2.0]);
+/// assert_eq!(row_sums(&ndarray::array![[-1.0f64, 2.0]]), ndarray::array![[1.0]].into_dyn());
 /// ```
 pub trait Real: sealed::Sealed + ndarray::NdFloat + Default {
     /// Converts (rounding) an `f64` literal to this type.
@@ -105,24 +103,6 @@ pub(crate) fn canon_axis(what: &str, axis: isize, ndim: usize) -> Result<usize> 
     Ok(a as usize)
 }
 
-/// Resolves a list of axes, sorted and without duplicates.
-pub(crate) fn canon_axes(what: &str, axes: &[isize], ndim: usize) -> Result<Vec<usize>> {
-    let mut out = Vec::with_capacity(axes.len());
-    for &a in axes {
-        let c = canon_axis(what, a, ndim)?;
-        if out.contains(&c) {
-            return Err(Error::invalid_argument(
-                what,
-                "distinct axes",
-                format!("{axes:?}"),
-            ));
-        }
-        out.push(c);
-    }
-    out.sort_unstable();
-    Ok(out)
-}
-
 /// The numpy broadcast of two shapes, or `None` if they do not broadcast.
 pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let n = a.len().max(b.len());
@@ -157,8 +137,6 @@ mod tests {
         assert_eq!(canon_axis("f", -1, 3).ok(), Some(2));
         assert!(canon_axis("f", 3, 3).is_err());
         assert!(canon_axis("f", -4, 3).is_err());
-        assert_eq!(canon_axes("f", &[-1, 0], 3).ok(), Some(vec![0, 2]));
-        assert!(canon_axes("f", &[1, -2], 3).is_err());
     }
 
     #[test]

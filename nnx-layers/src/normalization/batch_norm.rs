@@ -4,8 +4,10 @@ use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{BatchStat, Param, Result, VariableType};
 
-use super::{check_affine, opt_dyn, NormBase};
-use crate::functional::{canon_axis, compute_stats, fmt_tuple_usize, normalize, shape_err};
+use nnx_tensor::Tensor;
+
+use super::{check_affine, opt_tensor, to_tensor, NormBase};
+use crate::functional::{canon_axis, fmt_tuple_usize, shape_err};
 use crate::support::{check_alloc, check_config, check_shape, dyn_value, init_setters, setters};
 
 /// Batch normalization (Flax's `nnx.BatchNorm`).
@@ -194,9 +196,10 @@ impl BatchNorm {
             .filter(|&a| a != ax)
             .map(|a| a as isize)
             .collect();
+        let x = to_tensor(x);
         if self.use_running_average {
             let (mean, var) = (dyn_value(&self.mean), dyn_value(&self.var));
-            return self.normalize(x, &mean, &var, &reduction, ax);
+            return self.normalize(&x, &Tensor::new(mean), &Tensor::new(var), &reduction, ax);
         }
         if x.is_empty() {
             return Err(shape_err(
@@ -206,14 +209,16 @@ impl BatchNorm {
             ));
         }
         check_momentum(self.momentum)?;
-        let (m, v) = compute_stats(x, &reduction, true, self.use_fast_variance)?;
-        let y = self.normalize(x, &m, &v, &reduction, ax)?;
+        let (m, v) = x.compute_stats(&reduction, true, self.use_fast_variance)?;
+        let y = self.normalize(&x, &m, &v, &reduction, ax)?;
         // Flax computes in f32 with the Python-float factors rounded once.
         let (mom, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
         let m1 = m
+            .into_array()
             .into_shape_with_order(n)
             .map_err(|_| shape_err("mean", fmt_tuple_usize(&[n]), &[]))?;
         let v1 = v
+            .into_array()
             .into_shape_with_order(n)
             .map_err(|_| shape_err("var", fmt_tuple_usize(&[n]), &[]))?;
         let new_mean = self.mean.value() * mom + &(m1 * rest);
@@ -224,24 +229,24 @@ impl BatchNorm {
         Ok(y)
     }
 
-    fn normalize<S: Data<Elem = f32>, D: Dimension>(
+    fn normalize(
         &self,
-        x: &ArrayBase<S, D>,
-        mean: &ArrayD<f32>,
-        var: &ArrayD<f32>,
+        x: &Tensor,
+        mean: &Tensor,
+        var: &Tensor,
         reduction: &[isize],
         ax: usize,
     ) -> Result<ArrayD<f32>> {
-        normalize(
-            x,
+        Ok(x.normalize(
             mean,
             var,
-            opt_dyn(&self.scale).as_ref(),
-            opt_dyn(&self.bias).as_ref(),
+            opt_tensor(&self.scale).as_ref(),
+            opt_tensor(&self.bias).as_ref(),
             reduction,
             &[ax as isize],
             self.epsilon,
-        )
+        )?
+        .into_array())
     }
 }
 

@@ -4,8 +4,7 @@ use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 
-use super::{check_affine, opt_dyn, NormBase};
-use crate::functional::group_norm;
+use super::{check_affine, opt_tensor, to_tensor, NormBase};
 use crate::support::{check_config, init_setters, setters};
 
 /// Group normalization (Flax's `nnx.GroupNorm`): `x` is `(batch, spatial...,
@@ -175,13 +174,14 @@ impl GroupNorm {
                 nnx_core::repr::fmt_tuple_usize(x.shape()),
             ));
         }
-        group_norm(
-            x,
-            self.num_groups,
-            opt_dyn(&self.scale).as_ref(),
-            opt_dyn(&self.bias).as_ref(),
-            self.epsilon,
-            self.use_fast_variance,
-        )
+        Ok(to_tensor(x)
+            .group_norm(
+                self.num_groups,
+                opt_tensor(&self.scale).as_ref(),
+                opt_tensor(&self.bias).as_ref(),
+                self.epsilon,
+                self.use_fast_variance,
+            )?
+            .into_array())
     }
 }

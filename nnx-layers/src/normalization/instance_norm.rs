@@ -4,8 +4,8 @@ use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 
-use super::{check_affine, opt_dyn, NormBase};
-use crate::functional::{canon_axis, compute_stats, normalize};
+use super::{check_affine, normalize_batch, to_tensor, NormBase};
+use crate::functional::canon_axis;
 use crate::support::{init_setters, setters, vec_setters};
 
 /// Instance normalization (Flax's `nnx.InstanceNorm`): statistics per example
@@ -153,16 +153,16 @@ impl InstanceNorm {
             .map(|a| a as isize)
             .collect();
         let feat: Vec<isize> = feat.into_iter().map(|a| a as isize).collect();
-        let (mean, var) = compute_stats(x, &reduction, true, self.use_fast_variance)?;
-        normalize(
-            x,
-            &mean,
-            &var,
-            opt_dyn(&self.scale).as_ref(),
-            opt_dyn(&self.bias).as_ref(),
+        Ok(normalize_batch(
+            &to_tensor(x),
+            &self.scale,
+            &self.bias,
             &reduction,
             &feat,
+            true,
+            self.use_fast_variance,
             self.epsilon,
-        )
+        )?
+        .into_array())
     }
 }

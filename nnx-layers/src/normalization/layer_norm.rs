@@ -4,8 +4,7 @@ use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 
-use super::{check_affine, opt_dyn, NormBase};
-use crate::functional::{compute_stats, normalize};
+use super::{check_affine, normalize_batch, to_tensor, NormBase};
 use crate::support::{init_setters, setters, vec_setters};
 
 /// Layer normalization (Flax's `nnx.LayerNorm`): statistics over
@@ -145,16 +144,16 @@ impl LayerNorm {
             self.num_features,
             self.epsilon,
         )?;
-        let (mean, var) = compute_stats(x, &self.reduction_axes, true, self.use_fast_variance)?;
-        normalize(
-            x,
-            &mean,
-            &var,
-            opt_dyn(&self.scale).as_ref(),
-            opt_dyn(&self.bias).as_ref(),
+        Ok(normalize_batch(
+            &to_tensor(x),
+            &self.scale,
+            &self.bias,
             &self.reduction_axes,
             &self.feature_axes,
+            true,
+            self.use_fast_variance,
             self.epsilon,
-        )
+        )?
+        .into_array())
     }
 }

@@ -14,10 +14,11 @@ pub use instance_norm::{InstanceNorm, InstanceNormConfig};
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use rms_norm::{RMSNorm, RMSNormConfig};
 
-use ndarray::{Array1, ArrayD, Ix1};
+use ndarray::{Array1, ArrayBase, Data, Dimension, Ix1};
 use nnx_core::init::{ones, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
+use nnx_tensor::Tensor;
 
 use crate::param::opt_param;
 use crate::support::{check_epsilon, check_opt, dyn_value};
@@ -58,8 +59,37 @@ impl NormBase {
     }
 }
 
-fn opt_dyn(p: &OptParam) -> Option<ArrayD<f32>> {
-    p.as_ref().map(dyn_value)
+fn opt_tensor(p: &OptParam) -> Option<Tensor> {
+    p.as_ref().map(|p| Tensor::new(dyn_value(p)))
+}
+
+fn to_tensor<S: Data<Elem = f32>, D: Dimension>(x: &ArrayBase<S, D>) -> Tensor {
+    Tensor::new(x.view().into_dyn().to_owned())
+}
+
+/// `x` normalized with its own statistics over `reduction_axes`, then scaled
+/// and shifted along `feature_axes` (LayerNorm, RMSNorm, InstanceNorm).
+#[allow(clippy::too_many_arguments)]
+fn normalize_batch(
+    x: &Tensor,
+    scale: &OptParam,
+    bias: &OptParam,
+    reduction_axes: &[isize],
+    feature_axes: &[isize],
+    use_mean: bool,
+    use_fast_variance: bool,
+    epsilon: f32,
+) -> Result<Tensor> {
+    let (mean, var) = x.compute_stats(reduction_axes, use_mean, use_fast_variance)?;
+    x.normalize(
+        &mean,
+        &var,
+        opt_tensor(scale).as_ref(),
+        opt_tensor(bias).as_ref(),
+        reduction_axes,
+        feature_axes,
+        epsilon,
+    )
 }
 
 /// What every normalization forward checks before using its Variables: the

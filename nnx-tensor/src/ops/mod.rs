@@ -15,6 +15,7 @@ mod arith;
 mod conv;
 mod index;
 mod matmul;
+mod norm;
 mod pool;
 mod reduce;
 mod shape;

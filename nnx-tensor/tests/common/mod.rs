@@ -34,6 +34,27 @@ pub fn f32s(v: &Json) -> ArrayD<f32> {
     array(v, |d| d.as_f64().map(|x| x as f32))
 }
 
+pub fn i64s(v: &Json) -> ArrayD<i64> {
+    array(v, Json::as_i64)
+}
+
+pub fn bools(v: &Json) -> ArrayD<bool> {
+    array(v, Json::as_bool)
+}
+
+pub fn axes(v: &Json) -> Vec<isize> {
+    v.as_array()
+        .expect("axes")
+        .iter()
+        .map(|a| a.as_i64().expect("axis") as isize)
+        .collect()
+}
+
+pub fn int(v: &Json) -> isize {
+    v.as_i64().expect("int") as isize
+}
+
+/// Within 1e-5, relative for values above 1.
 pub fn usizes(v: &Json) -> Vec<usize> {
     v.as_array()
         .expect("list")
@@ -94,6 +115,48 @@ pub fn check_vjp_case(
             .expect("a Tensor gradient");
         assert_close(&format!("{what} d{name}"), got.array(), &f32s(want));
     }
+}
+
+/// Gradients by input name.
+pub type Grads = BTreeMap<String, ArrayD<f32>>;
+
+/// The outputs of `f` on `inputs` and the vjp of `cotangents` (one per
+/// output): `value_and_grad` of `sum_i sum(f(inputs)_i * cotangents_i)`,
+/// returned by input name.
+pub fn vjp(
+    inputs: &Json,
+    cotangents: &[ArrayD<f32>],
+    f: impl Fn(&Inputs) -> Result<Vec<Tensor>>,
+) -> Result<(Vec<ArrayD<f32>>, Grads)> {
+    let mut params: Inputs = inputs
+        .as_object()
+        .expect("inputs")
+        .iter()
+        .map(|(k, v)| (k.clone(), Param::new(Tensor::from(f32s(v)))))
+        .collect();
+    let mut outs = Vec::new();
+    let (_, grads) = value_and_grad(&mut params, Param, |m| {
+        let ys = f(m)?;
+        outs = ys.iter().map(|y| y.to_array()).collect();
+        let mut loss = Tensor::scalar(0.0);
+        for (y, c) in ys.iter().zip(cotangents) {
+            loss = (loss + (y * &Tensor::from(c.clone()))?.sum())?;
+        }
+        Ok(loss)
+    })?;
+    let grads = grads
+        .flat_state()
+        .iter()
+        .map(|(path, leaf)| {
+            let g = leaf
+                .value
+                .as_any()
+                .downcast_ref::<Tensor>()
+                .expect("a Tensor gradient");
+            (nnx_core::path_string(path), g.to_array())
+        })
+        .collect();
+    Ok((outs, grads))
 }
 
 /// A small deterministic generator (splitmix64), uniform in [-1, 1).
