@@ -13,7 +13,7 @@ use nnx::prelude::*;
 use nnx::random::{fold_in, key, normal};
 use nnx::tensor::Tensor;
 use serde_json::json;
-use train::{Outcome, Plan, RunArgs, StepAux, Trainer};
+use train::{LossAgreement, Outcome, Plan, RunArgs, StepAux, Trainer};
 
 /// Softmax regression: enough to exercise every part of a step.
 #[derive(Module)]
@@ -150,6 +150,20 @@ fn a_resumed_run_is_the_run_that_never_stopped() {
     let summary = resumed.summary();
     assert!(summary.contains("trained 12 steps (3 epochs)"), "{summary}");
     assert!(summary.contains("resumed at step 7"), "{summary}");
+
+    // Compared with the straight run as a reference: no difference at all.
+    let losses: Vec<f32> = straight.steps.iter().map(|s| s.loss).collect();
+    let same = LossAgreement::new(&resumed.steps, &losses);
+    assert_eq!(
+        (same.steps, same.max_rel, same.first_beyond_1e4),
+        (STEPS, 0.0, None)
+    );
+    let mut off = losses.clone();
+    off[4] *= 1.0 + 2e-4;
+    off[9] = f32::NAN;
+    let worse = LossAgreement::new(&resumed.steps, &off);
+    assert_eq!((worse.worst_step, worse.first_beyond_1e4), (9, Some(4)));
+    assert_eq!(worse.max_rel, f32::INFINITY);
 
     // Another learning rate is another run: refused, nothing loaded.
     let err = trainer(&b, 0.2, true, None).err().unwrap().to_string();
