@@ -129,6 +129,32 @@ pub use nnx_tensor as tensor;
 /// ```
 pub use nnx_tensor::{grad, value_and_grad};
 
+/// Flax 0.12's `capture` and `Module.perturb`: collect what a call sows, and take
+/// gradients with respect to intermediate values; see [`nnx_core::sow::capture`]
+/// and [`nnx_tensor::Perturb`].
+///
+/// ```
+/// use nnx::prelude::*;
+/// use nnx::{tensor::Tensor, Perturb};
+/// #[derive(Module)]
+/// struct M {
+///     #[nnx(sow)]
+///     sown: Sown,
+/// }
+/// let mut m = M { sown: Sown::default() };
+/// let (y, perturbations) = nnx::capture(&mut m, &[Perturbation], |m| m.perturb("h", &Tensor::ones(&[2])))?;
+/// assert_eq!((y, perturbations.len()), (Tensor::ones(&[2]), 1));
+/// # Ok::<(), nnx::Error>(())
+/// ```
+pub use nnx_core::sow::capture;
+/// See [`capture`].
+///
+/// ```
+/// use nnx::Perturb;
+/// fn takes<M: Perturb>(_: &M) {}
+/// ```
+pub use nnx_tensor::Perturb;
+
 /// optax for nnx (`nnx-optim`): gradient transformations, optimizers,
 /// schedules and losses, with optax's numerics.
 ///

@@ -399,6 +399,7 @@ fn tied_weights_via_shared() {
     );
     let dups: Vec<Vec<String>> = m
         .find_duplicates()
+        .unwrap()
         .iter()
         .map(|group| group.iter().map(|p| path_string(p)).collect())
         .collect();

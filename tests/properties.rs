@@ -359,7 +359,7 @@ fn snapshot(m: &Node) -> Snapshot {
         printed: state.to_string(),
         state,
         graphdef: m.graphdef(),
-        duplicates: m.find_duplicates(),
+        duplicates: m.find_duplicates().expect("a walkable graph"),
     }
 }
 

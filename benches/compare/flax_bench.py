@@ -36,6 +36,7 @@ CONV_BATCH, CONV_HW, CONV_CHANNELS, CONV_LAYERS = 32, 32, 16, 3
 MHA_BATCH, MHA_LEN, MHA_HEADS, MHA_FEATURES = 8, 128, 8, 512
 DECODE_POSITION = 64
 CKPT_LAYERS, CKPT_WIDTH = 25, 1024
+RANDOM_N = 1 << 20
 
 QUICK = os.environ.get("NNX_BENCH_QUICK") == "1"
 
@@ -143,6 +144,22 @@ def forward(out):
     print("forward done", file=sys.stderr)
 
 
+def random(out):
+    """jax.random over RANDOM_N values (twin of nnx-core/benches/random.rs), jitted;
+    the key is an argument, so nothing is constant-folded."""
+    key = jax.random.key(0)
+    samplers = {
+        "bits_u32_1M": lambda k: jax.random.bits(k, (RANDOM_N,), jnp.uint32),
+        "uniform_f32_1M": lambda k: jax.random.uniform(k, (RANDOM_N,), jnp.float32),
+        "normal_f32_1M": lambda k: jax.random.normal(k, (RANDOM_N,), jnp.float32),
+    }
+    for name, sampler in samplers.items():
+        f = jax.jit(sampler)
+        f(key).block_until_ready()
+        out[f"random/{name}"] = median_time(lambda _: f(key).block_until_ready(), min_time=2.0)
+    print("random done", file=sys.stderr)
+
+
 def checkpoint(out):
     model = Mlp(CKPT_LAYERS, CKPT_WIDTH, nnx.Rngs(0))
     state = nnx.state(model)
@@ -220,6 +237,7 @@ def main():
     out = {}
     graph_ops(out)
     forward(out)
+    random(out)
     checkpoint(out)
     train(out)
     json.dump(out, sys.stdout, indent=1, sort_keys=True)

@@ -30,6 +30,7 @@ echo "== Flax NNX ($python)" >&2
 echo "== nnx (cargo bench)" >&2
 cd "$root"
 cargo bench --bench graph_ops --bench forward --bench checkpoint >&2
+cargo bench -p nnx-core --bench random >&2
 target=${CARGO_TARGET_DIR:-$root/target}
 
 "$python" "$here/report.py" --flax "$work/flax.json" --criterion "$target/criterion" \

@@ -15,12 +15,12 @@ use crate::variable::{Variable, VariableType};
     message = "a `#[nnx(sow)]` field must have type `Sown`, not `{Self}`",
     label = "not a `Sown` store"
 )]
-pub trait SowStore {
+pub trait SowField {
     /// The store.
     fn store(&mut self) -> &mut Sown;
 }
 
-impl SowStore for Sown {
+impl SowField for Sown {
     fn store(&mut self) -> &mut Sown {
         self
     }
@@ -57,19 +57,39 @@ macro_rules! __variable_graph_impls {
     };
 }
 
-/// Walks a typed Variable (used by `variable_type!`).
+/// Walks a typed Variable (used by `variable_type!`); a tied one only at its
+/// first place, as a `Shared` handle is walked.
 pub fn walk_variable<V: VariableType>(var: &V, key: &Key, w: &mut dyn Walker) {
-    w.variable(key, var.as_variable())
+    let var = var.as_variable();
+    match var.tie_id() {
+        None => w.variable(key, var),
+        Some(id) => {
+            if w.shared(key, id) {
+                w.variable(key, var)
+            }
+        }
+    }
 }
 
-/// Walks a typed Variable mutably (used by `variable_type!`).
+/// Walks a typed Variable mutably (used by `variable_type!`): a tied one is
+/// visited at its first place (fixed: it cannot be removed from one place only)
+/// and shown as [`WalkerMut::tied`] at the others.
 pub fn walk_variable_mut<V: VariableType>(
     var: &mut V,
     key: &Key,
     w: &mut dyn WalkerMut,
     place: Place,
 ) -> Action {
-    w.variable(key, var.as_variable_mut(), place)
+    let var = var.as_variable_mut();
+    let Some(id) = var.tie_id() else {
+        return w.variable(key, var, place);
+    };
+    if w.shared(key, id) {
+        w.variable(key, var, Place::Fixed);
+    } else {
+        w.tied(key, id, var);
+    }
+    Action::Keep
 }
 
 crate::__variable_graph_impls!(Variable);

@@ -169,6 +169,24 @@ pub enum Error {
         /// The Variable type found.
         found: String,
     },
+    /// A graph operation met a [`Shared`](crate::Shared) whose lock is held (by a
+    /// `read()`/`write()` guard still alive, in this thread or another). Graph
+    /// operations never wait for a lock: waiting on a guard the caller holds
+    /// would block forever.
+    #[error("Shared locked at {path}: expected no live read()/write() guard on it during a graph operation, found one held (drop the guard first)")]
+    Locked {
+        /// Where the Shared is.
+        path: ErrorPath,
+    },
+    /// A graph nested deeper than [`MAX_DEPTH`](crate::MAX_DEPTH) nodes: walking
+    /// it could overflow the stack.
+    #[error("graph too deep at {path}: expected nodes nested at most {limit} levels, found one nested deeper")]
+    TooDeep {
+        /// The node that would be one level too deep.
+        path: ErrorPath,
+        /// The limit ([`MAX_DEPTH`](crate::MAX_DEPTH)).
+        limit: usize,
+    },
     /// Several problems at once (merge and load report every mismatch).
     #[error("{} problems:\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     Many(Vec<Error>),

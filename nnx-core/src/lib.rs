@@ -42,6 +42,7 @@ pub use error::{Error, ErrorPath, ErrorSource, Result};
 pub use graph::graphdef::GraphDef;
 pub use graph::module::{merge, state, Module};
 pub use graph::shared::Shared;
+pub use graph::tracker::MAX_DEPTH;
 pub use key::{path_string, Key, Path};
 pub use kind::{Kind, KindInfo};
 pub use metadata::{MetaValue, Metadata};

@@ -25,6 +25,7 @@ use crate::value::{downcast_arc, downcast_value, short_type_name, value_type_mis
 use crate::variable::AnyVariable;
 use crate::variable::VariableInfo;
 use crate::variable::VariableState;
+use crate::Module;
 
 /// The store a module sows into. A module opts in to `sow` with one field marked
 /// `#[nnx(sow)]` of this type; its Variables appear at the module's own level
@@ -242,12 +243,12 @@ const SOWN_HEADER: NodeHeader = NodeHeader {
     transparent: true,
 };
 
-/// A module that can `sow`: `#[derive(Module)]` implements it for structs with a
-/// `#[nnx(sow)]` field of type [`Sown`]; sowing is its provided methods
-/// [`sow`](Sow::sow) and [`sow_with`](Sow::sow_with).
+/// A module with a sow store: `#[derive(Module)]` implements it for structs with
+/// a `#[nnx(sow)]` field of type [`Sown`]. Sowing itself is [`Sow`].
 ///
 /// ```
 /// use nnx_core::prelude::*;
+/// use nnx_core::sow::SowStore;
 /// #[derive(Module)]
 /// struct Block {
 ///     w: Param<f32>,
@@ -261,13 +262,14 @@ const SOWN_HEADER: NodeHeader = NodeHeader {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot sow: it has no sow store",
     label = "this module did not opt in to `sow`",
-    note = "add a field `#[nnx(sow)] sown: nnx::sow::Sown` to the struct"
+    note = "add #[nnx(sow)] to a field `sown: nnx::sow::Sown` of the struct"
 )]
-pub trait Sow {
+pub trait SowStore {
     /// The store.
     ///
     /// ```
     /// use nnx_core::prelude::*;
+    /// use nnx_core::sow::SowStore;
     /// #[derive(Module)]
     /// struct Block {
     ///     #[nnx(sow)]
@@ -282,6 +284,7 @@ pub trait Sow {
     ///
     /// ```
     /// use nnx_core::prelude::*;
+    /// use nnx_core::sow::SowStore;
     /// #[derive(Module)]
     /// struct Block {
     ///     w: Param<f32>,
@@ -291,7 +294,25 @@ pub trait Sow {
     /// assert!(Block::field_names().contains(&"w"));
     /// ```
     fn field_names() -> &'static [&'static str];
+}
 
+/// Flax's `sow` on every module; it works on modules with a sow store
+/// ([`SowStore`]: a `#[nnx(sow)]` field), and on any other module the call does
+/// not compile, with a message saying which field to add.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// #[derive(Module)]
+/// struct Block {
+///     #[nnx(sow)]
+///     sown: Sown,
+/// }
+/// let mut b = Block { sown: Sown::default() };
+/// b.sow(Intermediate, "h", 1.0f32)?;
+/// assert_eq!(b.state_of(Intermediate).len(), 1);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+pub trait Sow: Module {
     /// Records `value` under `name` at the module's own path, appending to a tuple
     /// (Flax's `sow`): `self.sow(Intermediate, "i", x.clone())?`. Only modules with a
     /// `#[nnx(sow)]` store can sow.
@@ -311,7 +332,7 @@ pub trait Sow {
     /// ```
     fn sow<T: Value + Clone + PartialEq>(&mut self, kind: Kind, name: &str, value: T) -> Result<()>
     where
-        Self: Sized,
+        Self: SowStore + Sized,
     {
         self.sown().sow(kind, name, value, Self::field_names())
     }
@@ -340,12 +361,14 @@ pub trait Sow {
         reduce: impl FnOnce(R, T) -> R,
     ) -> Result<()>
     where
-        Self: Sized,
+        Self: SowStore + Sized,
     {
         self.sown()
             .sow_with(kind, name, value, init, reduce, Self::field_names())
     }
 }
+
+impl<M: Module> Sow for M {}
 
 impl Sown {
     /// The value sown under `name`, typed. A default `sow` keeps a tuple of the
@@ -367,4 +390,65 @@ impl Sown {
         })?;
         downcast_value(name, var.value_dyn())
     }
+}
+
+/// Runs `f` on `model` and returns its result with the Variables of exactly the
+/// types `kinds` that `f` sowed (Flax 0.12's `nnx.capture(fn, *var_types)`), as a
+/// State keyed by the sowing module's path and the sown name.
+///
+/// The captured Variables are taken out of the model's sow stores, so a second
+/// capture starts empty, as Flax's does; values of these types sown before the
+/// call are discarded first. Types match exactly, as Flax's `type(var) ==
+/// var_type`: capturing `Intermediate` leaves `Perturbation`s (a subtype) in place,
+/// which is how perturbations stay in the model for `value_and_grad` (see
+/// `Perturb` in nnx-tensor).
+///
+/// Errors: any error of `f`, and a Variable of one of `kinds` in a field that is
+/// not a sow store or an `Option` (it cannot be taken out).
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_core::sow::capture;
+///
+/// #[derive(Module)]
+/// struct Inner {
+///     #[nnx(sow)]
+///     sown: Sown,
+/// }
+/// #[derive(Module)]
+/// struct Outer {
+///     inner: Inner,
+///     #[nnx(sow)]
+///     sown: Sown,
+/// }
+/// impl Outer {
+///     fn forward(&mut self, x: f32) -> nnx_core::Result<f32> {
+///         self.inner.sow(Intermediate, "h", x + 1.0)?;
+///         self.sow(Intermediate, "y", 2.0 * x)?;
+///         self.sow(Intermediate, "y", 3.0 * x)?;
+///         Ok(x)
+///     }
+/// }
+///
+/// let mut m = Outer { inner: Inner { sown: Sown::default() }, sown: Sown::default() };
+/// let (y, inter) = capture(&mut m, &[Intermediate], |m| m.forward(1.0))?;
+/// assert_eq!(y, 1.0);
+/// let paths: Vec<String> = inter.flat_state().paths().iter().map(|p| nnx_core::path_string(p)).collect();
+/// assert_eq!(paths, ["inner/h", "y"]);
+/// assert!(m.state_of(Intermediate).is_empty()); // taken out of the model
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+pub fn capture<M, R>(
+    model: &mut M,
+    kinds: &[Kind],
+    f: impl FnOnce(&mut M) -> Result<R>,
+) -> Result<(R, crate::State)>
+where
+    M: crate::Module,
+{
+    let exact = |_: &[Key], v: &dyn VariableInfo| kinds.contains(&v.kind());
+    model.pop(exact)?;
+    let out = f(model)?;
+    let captured = model.pop(exact)?;
+    Ok((out, captured))
 }

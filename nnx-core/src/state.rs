@@ -73,22 +73,6 @@ impl<L> Tree<L> {
         root
     }
 
-    /// The child under `key` of a map.
-    pub(crate) fn child(&self, key: &Key) -> Option<&Tree<L>> {
-        match self {
-            Tree::Map(m) => m.get(key),
-            Tree::Leaf(_) => None,
-        }
-    }
-
-    /// The number of leaves.
-    pub(crate) fn count_leaves(&self) -> usize {
-        match self {
-            Tree::Leaf(_) => 1,
-            Tree::Map(m) => m.values().map(Tree::count_leaves).sum(),
-        }
-    }
-
     /// Whether `other` has a leaf where `self` has a map or the reverse, so that
     /// merging the two would lose leaves.
     pub(crate) fn conflicts_with(&self, other: &Tree<L>) -> bool {

@@ -191,14 +191,32 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Shows what stands under `key` by a note (`<locked>`) instead of its value.
+    fn note(&mut self, key: &Key, text: &str) {
+        self.push(Node {
+            key: key.clone(),
+            item: Item::Static(text.to_string()),
+            stats: Stats::new(),
+        });
+    }
+}
+
+/// A Shared whose guard is alive shows as `<locked>` (as `Mutex`'s `Debug` does),
+/// and nodes deeper than [`MAX_DEPTH`](crate::MAX_DEPTH) as `...`: printing never
+/// blocks or overflows the stack.
 impl Walker for Recorder {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if self.stack.len() >= crate::MAX_DEPTH {
+            self.note(key, "...");
+            return false;
+        }
         self.first_visit(header.type_name.to_string());
         // Only a transparent enum variant can be the root here (a `Sown` is no
         // Module): its value then stands as the root.
         if header.transparent {
             self.stack.push(None);
-            return;
+            return true;
         }
         self.stack.push(Some(Node {
             key: key.clone(),
@@ -209,6 +227,10 @@ impl Walker for Recorder {
             },
             stats: Stats::new(),
         }));
+        true
+    }
+    fn locked(&mut self, key: &Key) {
+        self.note(key, "<locked>");
     }
     fn leave(&mut self) {
         if let Some(Some(node)) = self.stack.pop() {

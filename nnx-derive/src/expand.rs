@@ -175,8 +175,11 @@ fn struct_bodies(
     });
     let build = build_stmts(fields, krate, quote!(Self));
     (
-        quote! { w.enter(key, #header); #walk w.leave(); },
-        quote! { w.enter(key, #header); #walk_mut w.leave(); #krate::graph::Action::Keep },
+        quote! { if w.enter(key, #header) { #walk w.leave(); } },
+        quote! {
+            if w.enter(key, #header) { #walk_mut w.leave(); }
+            #krate::graph::Action::Keep
+        },
         quote! {
             b.enter(key)?;
             let value = { #build };
@@ -203,15 +206,13 @@ fn enum_bodies(
             let ty = v.fields[0].ty;
             let field = quote_spanned!(ty.span()=> <#ty as #krate::graph::Field>);
             walk.push(quote! {
-                Self::#ident(ref inner) => {
-                    w.enter(key, #header);
+                Self::#ident(ref inner) => if w.enter(key, #header) {
                     #field::walk_field(inner, key, w);
                     w.leave();
                 }
             });
             walk_mut.push(quote! {
-                Self::#ident(ref mut inner) => {
-                    w.enter(key, #header);
+                Self::#ident(ref mut inner) => if w.enter(key, #header) {
                     #field::walk_field_mut(inner, key, w, #krate::graph::Place::Fixed);
                     w.leave();
                 }
@@ -240,12 +241,12 @@ fn enum_bodies(
             pat(quote!(ref)),
             walk_stmts(&v.fields, krate, false, access),
         );
-        walk.push(quote!(#p => { w.enter(key, #header); #body w.leave(); }));
+        walk.push(quote!(#p => if w.enter(key, #header) { #body w.leave(); }));
         let (p, body) = (
             pat(quote!(ref mut)),
             walk_stmts(&v.fields, krate, true, access),
         );
-        walk_mut.push(quote!(#p => { w.enter(key, #header); #body w.leave(); }));
+        walk_mut.push(quote!(#p => if w.enter(key, #header) { #body w.leave(); }));
         let body = build_stmts(&v.fields, krate, quote!(Self::#ident));
         build.push(quote!(#name => { #body }));
     }
@@ -298,14 +299,14 @@ fn sow_impl(cont: &Container<'_>, krate: &Path, generics: &Generics) -> TokenStr
     let ident = cont.ident;
     let (impl_g, ty_g, where_c) = generics.split_for_impl();
     let (m, ty) = (&store.member, store.ty);
-    let call = quote_spanned!(ty.span()=> <#ty as #krate::__private::SowStore>::store);
+    let call = quote_spanned!(ty.span()=> <#ty as #krate::__private::SowField>::store);
     let names = fields.iter().filter_map(|f| match &f.key {
         Key::Str(s) => Some(s),
         Key::Int(_) => None,
     });
     quote! {
         #[automatically_derived]
-        impl #impl_g #krate::sow::Sow for #ident #ty_g #where_c {
+        impl #impl_g #krate::sow::SowStore for #ident #ty_g #where_c {
             fn sown(&mut self) -> &mut #krate::sow::Sown {
                 #call(&mut self.#m)
             }

@@ -16,12 +16,16 @@ pub mod functional;
 mod layer;
 mod linear;
 mod linear_general;
+mod lora;
 mod mask;
 mod normalization;
 mod param;
 mod prelu;
+mod recurrent;
 mod sequential;
+mod spectral_norm;
 mod support;
+mod weight_norm;
 
 pub use activation::*;
 pub use attention::{MultiHeadAttention, MultiHeadAttentionConfig};
@@ -34,13 +38,20 @@ pub use forward::Forward;
 pub use layer::{Activation, Layer};
 pub use linear::{Linear, LinearConfig};
 pub use linear_general::{LinearGeneral, LinearGeneralConfig};
+pub use lora::{LoRA, LoRAConfig, LoRAParam};
 pub use mask::KernelMask;
 pub use normalization::{
     BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig, InstanceNorm, InstanceNormConfig,
     LayerNorm, LayerNormConfig, RMSNorm, RMSNormConfig,
 };
 pub use prelu::{PReLU, PReLUConfig};
+pub use recurrent::{
+    flip_sequences, ActivationFn, BiCarry, Bidirectional, Carry, CellConfig, GRUCell, LSTMCell,
+    MergeFn, OptimizedLSTMCell, RNNCellBase, RNNConfig, RNNOptions, SimpleCell, RNN,
+};
 pub use sequential::Sequential;
+pub use spectral_norm::{SpectralNorm, SpectralNormConfig};
+pub use weight_norm::{WeightNorm, WeightNormConfig};
 
 forward::forward_via_ndarray!(
     shared: Conv,

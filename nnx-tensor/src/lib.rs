@@ -59,11 +59,16 @@
 
 mod grad;
 mod ops;
+mod perturb;
 mod tape;
 mod tensor;
 
 pub use grad::{grad, grad_with_aux, value_and_grad, value_and_grad_with_aux, DiffArgs, Watched};
-pub use ops::concat;
 pub use ops::{check_alloc, per_axis, ConvOptions, ConvTransposeOptions, Padding};
+pub use ops::{
+    combine_masks, concat, dot_product_attention, dot_product_attention_weights, einsum,
+    make_attention_mask, make_causal_mask, AttentionDropout, AttentionOptions, EinsumEquation,
+};
+pub use perturb::Perturb;
 pub use tape::is_recording;
 pub use tensor::Tensor;

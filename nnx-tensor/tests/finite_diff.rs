@@ -13,7 +13,10 @@
 //! every function is smooth within ±h of the point.
 
 use ndarray::{arr1, arr2, ArrayD, IxDyn};
-use nnx_tensor::{concat, Tensor};
+use nnx_tensor::{
+    concat, dot_product_attention, dot_product_attention_weights, einsum, AttentionDropout,
+    AttentionOptions, Tensor,
+};
 
 mod common;
 use common::*;
@@ -166,6 +169,58 @@ fn cases() -> Vec<(&'static str, Vec<ArrayD<f32>>, Op)> {
         "sqrt",
         vec![p.positive(&[2, 3])],
         Box::new(|x| Ok(x[0].sqrt())),
+    ));
+    let mut e = Gen(13);
+    for (eq, a, b) in [
+        ("ab,bc->ca", &[2, 3][..], &[3, 2][..]),
+        ("abc,cd->abd", &[2, 1, 3], &[3, 2]),
+        ("ab,bc->c", &[2, 3], &[3, 2]),
+        ("ab,bc->a", &[2, 3], &[3, 2]),
+        ("bij,bjk->bik", &[2, 2, 3], &[2, 3, 2]),
+        ("...a,...ab->...b", &[2, 2, 3], &[2, 3, 2]),
+    ] {
+        let inputs = vec![e.away_from_zero(a), e.away_from_zero(b)];
+        cases.push(("einsum", inputs, Box::new(move |x| einsum(eq, x[0], x[1]))));
+    }
+    // Attention: grouped-query heads (4 query heads, 2 key/value heads), a
+    // padding mask with a fully masked row, a causal mask, a broadcast bias and
+    // dropout with a given keep mask.
+    let mask = ArrayD::from_shape_fn(IxDyn(&[2, 1, 3, 3]), |i| {
+        i[0] == 1 || (i[2] != 0 && i[3] != 2)
+    });
+    let keep = ArrayD::from_shape_fn(IxDyn(&[1, 1, 3, 3]), |i| (i[2] + i[3]) % 3 != 1);
+    let qkv = |e: &mut Gen| {
+        vec![
+            e.away_from_zero(&[2, 3, 4, 2]),
+            e.away_from_zero(&[2, 3, 2, 2]),
+            e.away_from_zero(&[2, 3, 2, 3]),
+            e.away_from_zero(&[4, 3, 3]),
+        ]
+    };
+    for causal in [false, true] {
+        let (mask, keep) = (mask.clone(), keep.clone());
+        cases.push((
+            "attention",
+            qkv(&mut e),
+            Box::new(move |x| {
+                let opts = AttentionOptions {
+                    bias: Some(x[3]),
+                    mask: Some(&mask),
+                    is_causal: causal,
+                    dropout: Some(AttentionDropout {
+                        keep: &keep,
+                        rate: 0.25,
+                    }),
+                };
+                dot_product_attention(x[0], x[1], x[2], &opts)
+            }),
+        ));
+    }
+    let inputs = qkv(&mut e).into_iter().take(2).collect();
+    cases.push((
+        "attention_weights",
+        inputs,
+        Box::new(|x| dot_product_attention_weights(x[0], x[1], &AttentionOptions::default())),
     ));
     // Distinct values spaced 0.25 apart: the argmax is stable within ±h.
     let spaced = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0.5, -0.25, 1.0, 0.0, 0.75, -0.5])

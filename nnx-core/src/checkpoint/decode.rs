@@ -229,8 +229,9 @@ fn parse_entry(name: &str, text: &str) -> Result<Entry> {
     })
 }
 
-/// Bytes read per chunk: a multiple of every element size.
-const CHUNK: usize = 64 * 1024;
+/// Bytes read per chunk: a multiple of every element size, small enough to stay
+/// in cache between the read and the conversion into the array.
+const CHUNK: usize = 256 * 1024;
 
 fn decode_tensor(
     name: &str,
@@ -239,27 +240,30 @@ fn decode_tensor(
     mut read: impl FnMut(usize, &mut [u8]) -> Result<()>,
 ) -> Result<Arc<dyn Value>> {
     macro_rules! arr {
-        ($t:ty, $n:literal) => {{
-            let a = read_array::<$t, $n>(name, &info.shape, &mut read, |b| {
-                Some(<$t>::from_le_bytes(b))
-            })?;
-            finish(name, a, scalar)
+        ($t:ty) => {{
+            let v = read_vec(name, &info.shape, &mut read, <$t>::from_le_bytes)?;
+            finish(name, &info.shape, v, scalar)
         }};
     }
     match info.dtype {
-        Dtype::F32 => arr!(f32, 4),
-        Dtype::F64 => arr!(f64, 8),
-        Dtype::I32 => arr!(i32, 4),
-        Dtype::I64 => arr!(i64, 8),
-        Dtype::U8 => arr!(u8, 1),
-        Dtype::U32 => arr!(u32, 4),
+        Dtype::F32 => arr!(f32),
+        Dtype::F64 => arr!(f64),
+        Dtype::I32 => arr!(i32),
+        Dtype::I64 => arr!(i64),
+        Dtype::U8 => arr!(u8),
+        Dtype::U32 => arr!(u32),
         Dtype::BOOL => {
-            let a = read_array::<bool, 1>(name, &info.shape, &mut read, |[b]| match b {
-                0 => Some(false),
-                1 => Some(true),
-                _ => None,
-            })?;
-            finish(name, a, scalar)
+            let bytes = read_vec(name, &info.shape, &mut read, u8::from_le_bytes)?;
+            if let Some(b) = bytes.iter().find(|&&b| b > 1) {
+                return Err(checkpoint_error(
+                    name,
+                    "bool bytes 0 or 1",
+                    format!("byte {b}"),
+                ));
+            }
+            // Same size and alignment: the collect reuses the byte buffer.
+            let v: Vec<bool> = bytes.into_iter().map(|b| b == 1).collect();
+            finish(name, &info.shape, v, scalar)
         }
         other => Err(checkpoint_error(
             name,
@@ -272,12 +276,20 @@ fn decode_tensor(
 /// The value: the array, or its one element for a Variable saved from a scalar.
 fn finish<T: crate::value::Element + Copy + Value>(
     name: &str,
-    a: ArrayD<T>,
+    shape: &[usize],
+    v: Vec<T>,
     scalar: bool,
 ) -> Result<Arc<dyn Value>>
 where
     ArrayD<T>: Value,
 {
+    let a = ArrayD::from_shape_vec(IxDyn(shape), v).map_err(|e| {
+        checkpoint_error(
+            name,
+            "a shape matching the element count",
+            format!("shape {}: {e}", fmt_tuple_usize(shape)),
+        )
+    })?;
     if !scalar {
         return Ok(Arc::new(a));
     }
@@ -291,12 +303,14 @@ where
     }
 }
 
-fn read_array<T, const N: usize>(
+/// The elements of a tensor of `shape`, read chunk by chunk into the vector that
+/// becomes the array (`conv` decodes one little-endian element).
+fn read_vec<T, const N: usize>(
     name: &str,
     shape: &[usize],
     read: &mut impl FnMut(usize, &mut [u8]) -> Result<()>,
-    conv: impl Fn([u8; N]) -> Option<T>,
-) -> Result<ArrayD<T>> {
+    conv: impl Fn([u8; N]) -> T,
+) -> Result<Vec<T>> {
     let overflow = || {
         checkpoint_error(
             name,
@@ -308,31 +322,22 @@ fn read_array<T, const N: usize>(
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(overflow)?;
-    let mut remaining = count.checked_mul(N).ok_or_else(overflow)?;
+    let total = count.checked_mul(N).ok_or_else(overflow)?;
     // `count * N` equals the tensor's byte range, which the header validation
     // tied to the input's length: this allocation is bounded by the input.
     let mut out = Vec::with_capacity(count);
-    let mut buf = vec![0u8; CHUNK.min(remaining)];
+    let mut buf = vec![0u8; CHUNK.min(total)];
     let mut pos = 0;
-    while remaining > 0 {
-        let k = remaining.min(CHUNK);
-        let chunk = &mut buf[..k];
+    while pos < total {
+        let chunk = &mut buf[..CHUNK.min(total - pos)];
         read(pos, chunk)?;
-        pos += k;
-        for c in chunk.chunks_exact(N) {
+        pos += chunk.len();
+        // An infallible, branch-free conversion: the loop compiles to vector moves.
+        out.extend(chunk.chunks_exact(N).map(|c| {
             let mut b = [0u8; N];
             b.copy_from_slice(c);
-            out.push(conv(b).ok_or_else(|| {
-                checkpoint_error(name, "bool bytes 0 or 1", format!("byte {}", c[0]))
-            })?);
-        }
-        remaining -= k;
+            conv(b)
+        }));
     }
-    ArrayD::from_shape_vec(IxDyn(shape), out).map_err(|e| {
-        checkpoint_error(
-            name,
-            "a shape matching the element count",
-            format!("shape {}: {e}", fmt_tuple_usize(shape)),
-        )
-    })
+    Ok(out)
 }

@@ -62,12 +62,13 @@ mod module;
 #[cfg(feature = "serde")]
 mod serde_state;
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
-use safetensors::tensor::{Dtype, View};
+use ndarray::ArrayViewD;
+use safetensors::tensor::{Dtype, Metadata as StMetadata, TensorInfo};
 
 use crate::builtin;
 use crate::error::{Error, ErrorSource, Result};
@@ -158,7 +159,7 @@ fn st_dtype(d: DType) -> Dtype {
 }
 
 /// One Variable ready to be written: its value is encoded to bytes only when
-/// the writer asks, one tensor at a time.
+/// the file is written, a chunk at a time.
 struct TensorOut {
     dtype: Dtype,
     shape: Vec<usize>,
@@ -166,44 +167,115 @@ struct TensorOut {
     value: Arc<dyn Value>,
 }
 
-impl View for &TensorOut {
-    fn dtype(&self) -> Dtype {
-        self.dtype
+/// Bytes encoded per write: small enough to stay in cache between the
+/// encoding and the write, large enough that writes are few.
+const WRITE_CHUNK: usize = 256 * 1024;
+
+/// The file layout of `tensors`: the 8-byte header length and the JSON header
+/// (padded with spaces to a multiple of 8 bytes, as the `safetensors` crate
+/// writes it), and the tensors in file order: descending alignment, then name,
+/// the crate's own order, so files are byte-identical to its writer's.
+fn layout(
+    mut tensors: Vec<(String, TensorOut)>,
+    header: HashMap<String, String>,
+) -> Result<(Vec<u8>, Vec<TensorOut>)> {
+    tensors.sort_by(|(ln, l), (rn, r)| r.dtype.cmp(&l.dtype).then_with(|| ln.cmp(rn)));
+    let mut offset = 0;
+    let mut infos = Vec::with_capacity(tensors.len());
+    let mut out = Vec::with_capacity(tensors.len());
+    for (name, t) in tensors {
+        let info = TensorInfo {
+            dtype: t.dtype,
+            shape: t.shape.clone(),
+            data_offsets: (offset, offset + t.len),
+        };
+        offset += t.len;
+        infos.push((name, info));
+        out.push(t);
     }
-    fn shape(&self) -> &[usize] {
-        &self.shape
+    let meta = StMetadata::new(Some(header), infos).map_err(st_error)?;
+    let mut json = serde_json::to_vec(&meta)
+        .map_err(|e| checkpoint_error_from("<header>", "a header encodable as JSON", e))?;
+    json.resize(json.len().next_multiple_of(8), b' ');
+    if json.len() > MAX_HEADER_BYTES {
+        return Err(checkpoint_error(
+            "<header>",
+            format!("a JSON header of at most {MAX_HEADER_BYTES} bytes"),
+            format!("{} bytes", json.len()),
+        ));
     }
-    fn data(&self) -> Cow<'_, [u8]> {
-        let mut out = Vec::with_capacity(self.len);
-        if let Some(r) = self.value.array_ref() {
-            encode_le(&r, &mut out);
+    let mut head = Vec::with_capacity(8 + json.len());
+    head.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    head.extend_from_slice(&json);
+    Ok((head, out))
+}
+
+/// Writes the header and every tensor's bytes, each tensor encoded chunk by
+/// chunk into one reused buffer (never a copy of a whole tensor).
+fn write_all(w: &mut impl Write, head: &[u8], tensors: &[TensorOut]) -> std::io::Result<()> {
+    w.write_all(head)?;
+    let mut buf = vec![0u8; WRITE_CHUNK];
+    for t in tensors {
+        if let Some(r) = t.value.array_ref() {
+            write_le(w, &r, &mut buf)?;
         }
-        Cow::Owned(out)
     }
-    fn data_len(&self) -> usize {
-        self.len
+    Ok(())
+}
+
+/// Writes the elements of `r` in row-major order, little-endian (safetensors'
+/// byte order); `bool` as one byte 0/1.
+fn write_le(w: &mut impl Write, r: &ArrayRef<'_>, buf: &mut [u8]) -> std::io::Result<()> {
+    match r {
+        ArrayRef::F32(v) => write_view(w, v, buf, f32::to_le_bytes),
+        ArrayRef::F64(v) => write_view(w, v, buf, f64::to_le_bytes),
+        ArrayRef::I32(v) => write_view(w, v, buf, i32::to_le_bytes),
+        ArrayRef::I64(v) => write_view(w, v, buf, i64::to_le_bytes),
+        ArrayRef::U8(v) => write_view(w, v, buf, u8::to_le_bytes),
+        ArrayRef::U32(v) => write_view(w, v, buf, u32::to_le_bytes),
+        ArrayRef::Bool(v) => write_view(w, v, buf, |b: bool| [u8::from(b)]),
     }
 }
 
-/// Appends the elements of `r` in row-major order, little-endian (safetensors'
-/// byte order); `bool` as one byte 0/1.
-fn encode_le(r: &ArrayRef<'_>, out: &mut Vec<u8>) {
-    macro_rules! put {
-        ($v:expr, $f:expr) => {
-            match $v.as_slice() {
-                Some(s) => s.iter().for_each(|x| out.extend_from_slice(&$f(*x))),
-                None => $v.iter().for_each(|x| out.extend_from_slice(&$f(*x))),
+fn write_view<T: Copy, const N: usize>(
+    w: &mut impl Write,
+    v: &ArrayViewD<'_, T>,
+    buf: &mut [u8],
+    f: impl Fn(T) -> [u8; N],
+) -> std::io::Result<()> {
+    let per = buf.len() / N;
+    match v.as_slice() {
+        Some(s) => {
+            for part in s.chunks(per) {
+                let out = &mut buf[..part.len() * N];
+                encode(out, part.iter().copied(), &f);
+                w.write_all(out)?;
             }
-        };
+        }
+        None => {
+            let mut it = v.iter().copied();
+            let mut left = v.len();
+            while left > 0 {
+                let count = left.min(per);
+                let out = &mut buf[..count * N];
+                encode(out, it.by_ref(), &f);
+                w.write_all(out)?;
+                left -= count;
+            }
+        }
     }
-    match r {
-        ArrayRef::F32(v) => put!(v, f32::to_le_bytes),
-        ArrayRef::F64(v) => put!(v, f64::to_le_bytes),
-        ArrayRef::I32(v) => put!(v, i32::to_le_bytes),
-        ArrayRef::I64(v) => put!(v, i64::to_le_bytes),
-        ArrayRef::U8(v) => put!(v, u8::to_le_bytes),
-        ArrayRef::U32(v) => put!(v, u32::to_le_bytes),
-        ArrayRef::Bool(v) => put!(v, |b: bool| [u8::from(b)]),
+    Ok(())
+}
+
+/// Fills `out` with the encoded elements (a plain loop over fixed-size chunks,
+/// which compiles to vector moves for the little-endian types).
+fn encode<T, const N: usize>(
+    out: &mut [u8],
+    xs: impl Iterator<Item = T>,
+    f: &impl Fn(T) -> [u8; N],
+) {
+    for (d, x) in out.chunks_exact_mut(N).zip(xs) {
+        d.copy_from_slice(&f(x));
     }
 }
 
@@ -322,11 +394,20 @@ fn st_error(e: safetensors::SafeTensorError) -> Error {
 pub fn save_state(state: &State, path: impl AsRef<FsPath>) -> Result<()> {
     let path = path.as_ref();
     let (tensors, header) = prepare(state)?;
-    let views = tensors.iter().map(|(n, t)| (n.as_str(), t));
-    safetensors::serialize_to_file(views, Some(header), path).map_err(|e| match e {
-        safetensors::SafeTensorError::IoError(io) => io_error(path, "write the file", io),
-        other => st_error(other),
-    })
+    let (head, tensors) = layout(tensors, header)?;
+    // A sibling temporary file renamed over `path`: an existing checkpoint is
+    // never left half-written.
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => FsPath::new("."),
+    };
+    let temp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| io_error(path, "create a temporary file beside it", e))?;
+    write_all(&mut temp.as_file(), &head, &tensors)
+        .map_err(|e| io_error(path, "write the file", e))?;
+    temp.persist(path)
+        .map_err(|e| io_error(path, "replace the file", e.error))?;
+    Ok(())
 }
 
 /// The bytes of the safetensors file [`save_state`] writes.
@@ -339,8 +420,12 @@ pub fn save_state(state: &State, path: impl AsRef<FsPath>) -> Result<()> {
 /// ```
 pub fn save_state_to_bytes(state: &State) -> Result<Vec<u8>> {
     let (tensors, header) = prepare(state)?;
-    safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(header))
-        .map_err(st_error)
+    let (head, tensors) = layout(tensors, header)?;
+    let total = head.len() + tensors.iter().map(|t| t.len).sum::<usize>();
+    let mut out = Vec::with_capacity(total);
+    write_all(&mut out, &head, &tensors)
+        .map_err(|e| checkpoint_error_from("<data>", "bytes written to memory", e))?;
+    Ok(out)
 }
 
 /// Reads the State saved at `path`, resolving Variable types with

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::graph::fit::convert_leaf;
 use crate::graph::graphdef::Entry;
-use crate::graph::leaves::Cursor;
+use crate::graph::leaves::{Cursor, Taken};
 use crate::graph::statics::DynStatic;
 use crate::graph::tracker::ROOT;
 use crate::graph::walker::NodeHeader;
@@ -60,7 +60,7 @@ pub struct Builder<'a> {
     entries: &'a [Entry],
     pos: usize,
     /// The leaves still to take.
-    leaves: Cursor<Tree<VariableState>>,
+    leaves: Cursor<Taken>,
     /// The shared objects built so far, by index (see `Builder::shared`).
     pub(crate) shared: Vec<Option<Box<dyn Any + Send + Sync>>>,
 }
@@ -70,7 +70,7 @@ impl<'a> Builder<'a> {
         Builder {
             entries,
             pos: 0,
-            leaves: Cursor::new(leaves),
+            leaves: Cursor::new(leaves.into()),
             shared: (0..shared).map(|_| None).collect(),
         }
     }
@@ -153,13 +153,18 @@ impl<'a> Builder<'a> {
     /// impl Field for Act {
     ///     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
     ///         match self {
-    ///             Act::Relu => w.enter(key, NodeHeader::node("Act::Relu")),
+    ///             Act::Relu => {
+    ///                 if w.enter(key, NodeHeader::node("Act::Relu")) {
+    ///                     w.leave();
+    ///                 }
+    ///             }
     ///             Act::Scale(p) => {
-    ///                 w.enter(key, NodeHeader::node("Act::Scale"));
-    ///                 p.walk_field(&Key::from(0usize), w);
+    ///                 if w.enter(key, NodeHeader::node("Act::Scale")) {
+    ///                     p.walk_field(&Key::from(0usize), w);
+    ///                     w.leave();
+    ///                 }
     ///             }
     ///         }
-    ///         w.leave();
     ///     }
     ///     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {
     ///         let act = match b.enter(key)?.type_name {
@@ -171,13 +176,16 @@ impl<'a> Builder<'a> {
     ///     }
     /// #   fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
     /// #       match self {
-    /// #           Act::Relu => w.enter(key, NodeHeader::node("Act::Relu")),
+    /// #           Act::Relu => {
+    /// #               if w.enter(key, NodeHeader::node("Act::Relu")) { w.leave(); }
+    /// #           }
     /// #           Act::Scale(p) => {
-    /// #               w.enter(key, NodeHeader::node("Act::Scale"));
-    /// #               p.walk_field_mut(&Key::from(0usize), w, Place::Fixed);
+    /// #               if w.enter(key, NodeHeader::node("Act::Scale")) {
+    /// #                   p.walk_field_mut(&Key::from(0usize), w, Place::Fixed);
+    /// #                   w.leave();
+    /// #               }
     /// #           }
     /// #       }
-    /// #       w.leave();
     /// #       Action::Keep
     /// #   }
     /// }
@@ -190,6 +198,9 @@ impl<'a> Builder<'a> {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn enter(&mut self, key: &Key) -> Result<NodeHeader> {
+        if let Some(e) = self.leaves.tracker().too_deep(key) {
+            return Err(e);
+        }
         match self.entries.get(self.pos) {
             Some(Entry::Enter { header, .. }) => {
                 self.pos += 1;
@@ -372,7 +383,7 @@ impl<'a> Builder<'a> {
             Some(Entry::Variable { decl, .. }) => {
                 self.pos += 1;
                 match self.leaves.leaf(key) {
-                    Some(Tree::Leaf(l)) => Ok(l),
+                    Some(Taken::Leaf(l)) => Ok(l),
                     _ => Err(Error::MissingPath {
                         path: self.path_string_with(key).into(),
                         expected: decl.kind.name().to_string(),
@@ -420,6 +431,38 @@ impl<'a> Builder<'a> {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn variable<V: VariableType>(&mut self, key: &Key) -> Result<V> {
+        // A tied Variable: built at its first place, the same tie at the others.
+        match self.peek() {
+            Some(Entry::SharedFirst { index }) => {
+                let index = *index;
+                self.advance();
+                let mut var = self.untied_variable::<V>(key)?.into_variable();
+                var.start_tie();
+                if let Some(slot) = self.shared.get_mut(index) {
+                    *slot = Some(Box::new(var.clone()));
+                }
+                Ok(V::from_variable(var))
+            }
+            Some(Entry::SharedRef { index, .. }) => {
+                let tied = self
+                    .shared
+                    .get(*index)
+                    .and_then(|s| s.as_ref())
+                    .and_then(|s| s.downcast_ref::<Variable<V::Value>>())
+                    .filter(|v| v.kind() == V::KIND)
+                    .cloned()
+                    .ok_or_else(|| {
+                        self.mismatch(key, "an earlier tied Variable of the same type")
+                    })?;
+                self.advance();
+                Ok(V::from_variable(tied))
+            }
+            _ => self.untied_variable(key),
+        }
+    }
+
+    /// [`variable`](Self::variable) for a Variable that is not tied.
+    fn untied_variable<V: VariableType>(&mut self, key: &Key) -> Result<V> {
         let mut leaf = self.take_leaf(key)?;
         if !leaf.value.as_any().is::<V::Value>() {
             // Checked to hold the slot's data in another Rust type (a loaded

@@ -30,11 +30,19 @@ pub(crate) struct VariableDecl {
     /// The value's Rust type.
     pub(crate) value_type: &'static str,
     pub(crate) dtype: Option<DType>,
-    pub(crate) shape: Option<Vec<usize>>,
-    /// The dtype and shape of the stored data where they differ from `dtype` and
-    /// `shape` (a key: `uint32 (2,)`, shape `()`). Boxed: it is rare, and a
-    /// smaller entry keeps `split`/`graphdef` from spending time moving bytes.
-    pub(crate) raw: Option<Box<(DType, Vec<usize>)>>,
+    layout: Layout,
+}
+
+/// A declared value's shape, and the layout of its stored data where that differs
+/// (a key: shape `()`, data `uint32 (2,)`). One field, so that a GraphDef entry
+/// stays small: `split` and `graphdef` spend much of their time moving entries.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Layout {
+    /// A value without a shape.
+    None,
+    Shape(Vec<usize>),
+    /// Rare (keys), so boxed: the shape (if any), then the data's dtype and shape.
+    Raw(Box<(Option<Vec<usize>>, DType, Vec<usize>)>),
 }
 
 impl VariableDecl {
@@ -45,23 +53,34 @@ impl VariableDecl {
         // without a dtype (a key) can hold data of another layout.
         let raw = match dtype {
             Some(_) => None,
-            None => value
-                .array_ref()
-                .map(|r| Box::new((r.dtype(), r.shape().to_vec()))),
+            None => value.array_ref(),
+        };
+        let layout = match (raw, shape) {
+            (Some(r), shape) => Layout::Raw(Box::new((shape, r.dtype(), r.shape().to_vec()))),
+            (None, Some(s)) => Layout::Shape(s),
+            (None, None) => Layout::None,
         };
         VariableDecl {
             kind,
             value_type: value.type_name(),
             dtype,
-            shape,
-            raw,
+            layout,
+        }
+    }
+
+    /// The declared value's shape.
+    pub(crate) fn shape(&self) -> Option<&[usize]> {
+        match &self.layout {
+            Layout::None => None,
+            Layout::Shape(s) => Some(s),
+            Layout::Raw(r) => r.0.as_deref(),
         }
     }
 
     fn data(&self) -> Option<(DType, &[usize])> {
-        match self.raw.as_deref() {
-            Some((d, s)) => Some((*d, s)),
-            None => Some((self.dtype?, self.shape.as_deref()?)),
+        match &self.layout {
+            Layout::Raw(r) => Some((r.1, &r.2)),
+            _ => Some((self.dtype?, self.shape()?)),
         }
     }
 }
@@ -103,7 +122,7 @@ impl Slot<'_> {
     /// For a value of the slot's Rust type: whether it has the slot's shape.
     fn same_shape(&self, value: &dyn Value) -> bool {
         match self {
-            Slot::Declared(d) => value.has_shape(d.shape.as_deref()),
+            Slot::Declared(d) => value.has_shape(d.shape()),
             Slot::Live { value: v, .. } => crate::value::same_shape(*v, value),
         }
     }
@@ -250,7 +269,7 @@ impl Misfit {
             // A value of the slot's type is compared by its shape, another by its data.
             let (expected, found) = if value.type_name() == slot.value_type() {
                 let expected = match slot {
-                    Slot::Declared(d) => d.shape.clone(),
+                    Slot::Declared(d) => d.shape().map(<[usize]>::to_vec),
                     Slot::Live { value, .. } => value.shape_of(),
                 };
                 (expected, value.shape_of())

@@ -126,14 +126,18 @@ impl Hash for Entry {
 /// assert_eq!(*back[1], 2.0);
 /// ```
 pub struct GraphDef<M> {
-    pub(crate) entries: Arc<[Entry]>,
+    // A `Vec` behind the `Arc` (not `Arc<[Entry]>`, which would copy every entry
+    // once more when the GraphDef is made).
+    pub(crate) entries: Arc<Vec<Entry>>,
     _module: PhantomData<fn() -> M>,
 }
 
 impl<M> GraphDef<M> {
-    pub(crate) fn new(entries: Vec<Entry>) -> Self {
+    pub(crate) fn new(mut entries: Vec<Entry>) -> Self {
+        // Shrinking gives memory back in place, without copying.
+        entries.shrink_to_fit();
         GraphDef {
-            entries: entries.into(),
+            entries: Arc::new(entries),
             _module: PhantomData,
         }
     }

@@ -1,12 +1,12 @@
 //! State leaves walked alongside a graph: joining the given States, checking
 //! every leaf against its Variable slot, and handing leaves out by path.
 
-use std::collections::HashSet;
+use std::collections::{btree_map, BTreeMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::graph::fit::{fit, Fit, Slot, VariableDecl};
 use crate::graph::tracker::PathTracker;
-use crate::graph::walker::{NodeHeader, Walker};
+use crate::graph::walker::{Action, NodeHeader, Place, WalkerMut};
 use crate::key::{path_string, Key, Path};
 use crate::state::{State, Tree};
 use crate::variable::AnyVariable;
@@ -21,21 +21,91 @@ pub(crate) trait Subtree: Sized {
     fn whole(&mut self) -> Self;
 }
 
-impl Subtree for Option<&Tree<VariableState>> {
-    fn child(&mut self, key: &Key) -> Self {
-        self.and_then(|t| t.child(key))
-    }
-    fn whole(&mut self) -> Self {
-        *self
+/// A borrowed subtree, with the entries of a map not yet handed out: walks
+/// visit a node's children in sorted key order, so the child asked for is almost
+/// always the next entry, found without a key search.
+#[derive(Clone, Default)]
+pub(crate) struct Borrowed<'t> {
+    pub(crate) tree: Option<&'t Tree<VariableState>>,
+    next: btree_map::Iter<'t, Key, Tree<VariableState>>,
+}
+
+impl<'t> Borrowed<'t> {
+    pub(crate) fn new(tree: Option<&'t Tree<VariableState>>) -> Self {
+        let next = match tree {
+            Some(Tree::Map(m)) => m.iter(),
+            _ => btree_map::Iter::default(),
+        };
+        Borrowed { tree, next }
     }
 }
 
-impl Subtree for Tree<VariableState> {
+impl Subtree for Borrowed<'_> {
     fn child(&mut self, key: &Key) -> Self {
-        match self {
-            Tree::Map(m) => m.get_mut(key).map(std::mem::take).unwrap_or_default(),
-            Tree::Leaf(_) => Tree::default(),
+        let Some(Tree::Map(m)) = self.tree else {
+            return Borrowed::default();
+        };
+        let mut next = self.next.clone();
+        if let Some((k, t)) = next.next() {
+            if k == key {
+                self.next = next;
+                return Borrowed::new(Some(t));
+            }
         }
+        Borrowed::new(m.get(key))
+    }
+    fn whole(&mut self) -> Self {
+        self.clone()
+    }
+}
+
+/// An owned subtree taken apart by a walk (merge, update): a map hands out its
+/// entries in key order, the order walks visit them, so taking one costs no key
+/// search and the map is consumed as dropping it would.
+#[derive(Default)]
+pub(crate) enum Taken {
+    Leaf(VariableState),
+    Map {
+        entries: btree_map::IntoIter<Key, Tree<VariableState>>,
+        /// Entries passed over on the way to a later key (a `sow` store's
+        /// entries come after its module's fields).
+        skipped: BTreeMap<Key, Tree<VariableState>>,
+    },
+    #[default]
+    Nothing,
+}
+
+impl From<Tree<VariableState>> for Taken {
+    fn from(tree: Tree<VariableState>) -> Self {
+        match tree {
+            Tree::Leaf(l) => Taken::Leaf(l),
+            Tree::Map(m) => Taken::Map {
+                entries: m.into_iter(),
+                skipped: BTreeMap::new(),
+            },
+        }
+    }
+}
+
+impl Subtree for Taken {
+    fn child(&mut self, key: &Key) -> Self {
+        let Taken::Map { entries, skipped } = self else {
+            return Taken::Nothing;
+        };
+        if let Some(t) = skipped.remove(key) {
+            return t.into();
+        }
+        for (k, t) in entries.by_ref() {
+            if k == *key {
+                return t.into();
+            }
+            let past = k > *key;
+            skipped.insert(k, t);
+            if past {
+                break;
+            }
+        }
+        Taken::Nothing
     }
     fn whole(&mut self) -> Self {
         std::mem::take(self)
@@ -57,18 +127,22 @@ impl<T: Subtree> Cursor<T> {
         }
     }
 
-    pub(crate) fn enter(&mut self, key: &Key, transparent: bool) {
+    /// Enters a node; returns the subtree it pushed (a node that adds a path
+    /// component), if any.
+    pub(crate) fn enter(&mut self, key: &Key, transparent: bool) -> Option<&T> {
         if self.tracker.enter(key, transparent) {
             if let Some(sub) = self.stack.last_mut().map(|t| t.child(key)) {
                 self.stack.push(sub);
+                return self.stack.last();
             }
         }
+        None
     }
 
-    pub(crate) fn leave(&mut self) {
-        if self.tracker.leave().is_some() {
-            self.stack.pop();
-        }
+    /// Leaves a node; returns the subtree it had pushed, if any.
+    pub(crate) fn leave(&mut self) -> Option<T> {
+        self.tracker.leave()?;
+        self.stack.pop()
     }
 
     /// The leaf (or what stands there) of the Variable under `key`: the whole
@@ -82,6 +156,11 @@ impl<T: Subtree> Cursor<T> {
     /// The path of `key` in the current node.
     pub(crate) fn path(&self, key: &Key) -> Path {
         self.tracker.child(key)
+    }
+
+    /// The walk's path bookkeeping (depth limit, refused nodes).
+    pub(crate) fn tracker(&mut self) -> &mut PathTracker {
+        &mut self.tracker
     }
 }
 
@@ -130,11 +209,16 @@ fn conflict(trees: &[Tree<VariableState>]) -> Error {
 /// Checks leaves against the Variable slots of a walk (a GraphDef's entries or a
 /// live graph), collecting every misfit; paths are built only for errors.
 pub(crate) struct LeafCheck<'t> {
-    cursor: Cursor<Option<&'t Tree<VariableState>>>,
+    cursor: Cursor<Borrowed<'t>>,
     /// Merge: every slot needs a leaf. Update: leaves may be a subset.
     require_all: bool,
     shared_seen: HashSet<usize>,
-    matched: usize,
+    /// Per subtree on the cursor's stack, how many of its entries the walk
+    /// reached; fewer than the subtree has means a leaf at no Variable's path.
+    reached: Vec<usize>,
+    /// A leaf the walk did not reach (found level by level, so no separate
+    /// count of the tree's leaves is needed).
+    unreached: bool,
     /// Leaves that fit by taking their slot's Rust type.
     pub(crate) converts: usize,
     errors: Vec<Error>,
@@ -145,10 +229,11 @@ pub(crate) struct LeafCheck<'t> {
 impl<'t> LeafCheck<'t> {
     fn new(tree: &'t Tree<VariableState>, require_all: bool, record_paths: bool) -> Self {
         LeafCheck {
-            cursor: Cursor::new(Some(tree)),
+            cursor: Cursor::new(Borrowed::new(Some(tree))),
             require_all,
             shared_seen: HashSet::new(),
-            matched: 0,
+            reached: vec![0],
+            unreached: false,
             converts: 0,
             errors: Vec::new(),
             paths: record_paths.then(HashSet::new),
@@ -159,9 +244,11 @@ impl<'t> LeafCheck<'t> {
         if let Some(paths) = &mut self.paths {
             paths.insert(self.cursor.path(key));
         }
-        match self.cursor.leaf(key).flatten() {
+        match self.cursor.leaf(key).and_then(|b| b.tree) {
             Some(Tree::Leaf(leaf)) => {
-                self.matched += 1;
+                if let Some(n) = self.reached.last_mut() {
+                    *n += 1;
+                }
                 match fit(&slot, Some(leaf.kind), &*leaf.value) {
                     Ok(Fit::Same) => {}
                     Ok(Fit::Convert) => self.converts += 1,
@@ -186,8 +273,8 @@ impl<'t> LeafCheck<'t> {
         use crate::graph::graphdef::Entry;
         for entry in entries {
             match entry {
-                Entry::Enter { key, header } => self.cursor.enter(key, header.transparent),
-                Entry::Leave => self.cursor.leave(),
+                Entry::Enter { key, header } => self.enter_node(key, header.transparent),
+                Entry::Leave => self.leave_node(),
                 Entry::Variable { key, decl } => self.slot(key, Slot::Declared(decl)),
                 Entry::Static { .. }
                 | Entry::None { .. }
@@ -198,28 +285,78 @@ impl<'t> LeafCheck<'t> {
     }
 }
 
+impl LeafCheck<'_> {
+    fn enter_node(&mut self, key: &Key, transparent: bool) {
+        match self.cursor.enter(key, transparent).map(|b| b.tree) {
+            None => return,
+            Some(Some(Tree::Map(_))) => {
+                if let Some(n) = self.reached.last_mut() {
+                    *n += 1;
+                }
+            }
+            // A leaf where the graph has a node.
+            Some(Some(Tree::Leaf(_))) => self.unreached = true,
+            Some(None) => {}
+        }
+        self.reached.push(0);
+    }
+
+    fn leave_node(&mut self) {
+        if let Some(sub) = self.cursor.leave() {
+            let reached = self.reached.pop().unwrap_or_default();
+            self.note_unreached(sub.tree, reached);
+        }
+    }
+
+    fn note_unreached(&mut self, sub: Option<&Tree<VariableState>>, reached: usize) {
+        if let Some(Tree::Map(m)) = sub {
+            self.unreached |= m.len() != reached;
+        }
+    }
+
+    /// Whether every leaf of `tree` (the whole tree walked) was reached.
+    fn all_reached(&mut self, tree: &Tree<VariableState>) -> bool {
+        let root = self.reached.first().copied().unwrap_or_default();
+        match tree {
+            Tree::Map(_) => self.note_unreached(Some(tree), root),
+            Tree::Leaf(_) => self.unreached |= root == 0,
+        }
+        !self.unreached
+    }
+}
+
 fn slot_kind_name(slot: &Slot<'_>) -> &'static str {
     match slot {
         Slot::Declared(VariableDecl { kind, .. }) | Slot::Live { kind, .. } => kind.name(),
     }
 }
 
-impl Walker for LeafCheck<'_> {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
-        self.cursor.enter(key, header.transparent);
+/// Update checks through a mutable walk, so that it meets every lock the
+/// update itself would need: a failing update changes nothing.
+impl WalkerMut for LeafCheck<'_> {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.cursor.tracker().admit(key) {
+            return false;
+        }
+        self.enter_node(key, header.transparent);
+        true
     }
     fn leave(&mut self) {
-        self.cursor.leave();
+        self.leave_node();
     }
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
         self.shared_seen.insert(id)
     }
-    fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
+    fn locked(&mut self, key: &Key) {
+        self.cursor.tracker().locked(key);
+    }
+    fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _: Place) -> Action {
         let slot = Slot::Live {
             kind: var.kind(),
             value: var.value_dyn(),
         };
         self.slot(key, slot);
+        Action::Keep
     }
 }
 
@@ -229,16 +366,17 @@ impl Walker for LeafCheck<'_> {
 pub(crate) fn check(
     tree: &Tree<VariableState>,
     require_all: bool,
-    walk: impl Fn(&mut LeafCheck<'_>),
+    mut walk: impl FnMut(&mut LeafCheck<'_>),
 ) -> Result<usize> {
     let mut c = LeafCheck::new(tree, require_all, false);
     walk(&mut c);
-    let total = tree.count_leaves();
-    if c.errors.is_empty() && c.matched == total {
+    c.cursor.tracker().finish()?;
+    let all_reached = c.all_reached(tree);
+    if c.errors.is_empty() && all_reached {
         return Ok(c.converts);
     }
     let mut errors = c.errors;
-    if c.matched < total {
+    if !all_reached {
         // Rare: walk again recording the Variable paths to name the others.
         let mut again = LeafCheck::new(tree, require_all, true);
         walk(&mut again);
@@ -254,6 +392,9 @@ pub(crate) fn check(
             path: path_string(&p).into(),
             found: kind.name().to_string(),
         }));
+    }
+    if errors.is_empty() {
+        return Ok(c.converts);
     }
     Err(Error::many(errors))
 }

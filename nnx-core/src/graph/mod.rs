@@ -68,7 +68,7 @@ pub(crate) mod module;
 pub(crate) mod shared;
 pub(crate) mod statics;
 pub(crate) mod std_impls;
-mod tracker;
+pub(crate) mod tracker;
 mod walker;
 mod walkers;
 

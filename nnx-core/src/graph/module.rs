@@ -39,10 +39,38 @@ pub trait Module: Field {
     /// let s = vec![Param::new(1.0f32), Param::new(2.0)].state();
     /// assert_eq!(s.flat_state().paths(), vec![vec![Key::from(0usize)], vec![Key::from(1usize)]]);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// Like `RefCell::borrow`, on a misuse it cannot report otherwise: a
+    /// [`Shared`](crate::Shared) locked by a guard that is still alive, or a graph
+    /// nested deeper than [`MAX_DEPTH`](crate::MAX_DEPTH). [`try_state`](Module::try_state)
+    /// returns these as errors.
     fn state(&self) -> State {
+        self.try_state().unwrap_or_else(|e| panic!("state(): {e}"))
+    }
+
+    /// [`state`](Module::state), returning [`Error::Locked`] for a
+    /// [`Shared`](crate::Shared) whose guard is alive and [`Error::TooDeep`] for a
+    /// graph nested deeper than [`MAX_DEPTH`](crate::MAX_DEPTH), each naming the path.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// #[derive(Module)]
+    /// struct Model { enc: Shared<Param<f32>> }
+    /// let m = Model { enc: Shared::new(Param::new(1.0)) };
+    /// let guard = m.enc.write();
+    /// let err = m.try_state().unwrap_err(); // never blocks on the caller's own guard
+    /// assert!(matches!(&err, nnx_core::Error::Locked { path } if path.to_string() == "enc"));
+    /// drop(guard);
+    /// assert_eq!(m.try_state()?.len(), 1);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    fn try_state(&self) -> Result<State> {
         let mut c = Collector::new(false, true, Vec::new());
         self.walk_field(&ROOT, &mut c);
-        c.into_states().pop().unwrap_or_default()
+        c.finish()?;
+        Ok(c.into_states().pop().unwrap_or_default())
     }
 
     /// The Variables matching `filter` (Flax's `nnx.state(module, filter)`).
@@ -55,9 +83,17 @@ pub trait Module: Field {
     /// let stats = bn.state_of(BatchStat);
     /// assert_eq!(stats.flat_state().paths(), vec![vec![Key::from("mean")]]);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`state`](Module::state) does; [`states_of`](Module::states_of) with one
+    /// filter is the form that returns these as errors.
     fn state_of(&self, filter: impl Filter) -> State {
         let mut c = Collector::new(false, true, vec![&filter]);
         self.walk_field(&ROOT, &mut c);
+        if let Err(e) = c.finish() {
+            panic!("state_of(): {e}");
+        }
         c.into_states().pop().unwrap_or_default()
     }
 
@@ -76,6 +112,7 @@ pub trait Module: Field {
         check_ellipsis(&list)?;
         let mut c = Collector::new(false, true, list);
         self.walk_field(&ROOT, &mut c);
+        c.finish()?;
         Ok(F::states(c.into_states()))
     }
 
@@ -87,10 +124,34 @@ pub trait Module: Field {
     /// assert_eq!(g, vec![Param::new(9.0f32)].graphdef()); // values are not part of it
     /// assert_eq!(g.num_variables(), 1);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`state`](Module::state) does; [`try_graphdef`](Module::try_graphdef)
+    /// returns these as errors.
     fn graphdef(&self) -> GraphDef<Self> {
+        self.try_graphdef()
+            .unwrap_or_else(|e| panic!("graphdef(): {e}"))
+    }
+
+    /// [`graphdef`](Module::graphdef), returning a locked
+    /// [`Shared`](crate::Shared) or a too-deep graph as an error (see
+    /// [`try_state`](Module::try_state)).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let tied = Shared::new(Param::new(1.0f32));
+    /// let m = vec![tied.clone(), tied.clone()];
+    /// let guard = tied.read(); // reading does not block a read-only walk
+    /// assert_eq!(m.try_graphdef()?.num_variables(), 1);
+    /// drop(guard);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    fn try_graphdef(&self) -> Result<GraphDef<Self>> {
         let mut c = Collector::new(true, false, Vec::new());
         self.walk_field(&ROOT, &mut c);
-        GraphDef::new(c.entries.unwrap_or_default())
+        c.finish()?;
+        Ok(GraphDef::new(c.entries.unwrap_or_default()))
     }
 
     /// Splits into a GraphDef and one State per filter (Flax's `nnx.split`):
@@ -112,6 +173,7 @@ pub trait Module: Field {
         check_ellipsis(&list)?;
         let mut c = Collector::new(true, true, list);
         self.walk_field(&ROOT, &mut c);
+        c.finish()?;
         if !c.unmatched.is_empty() {
             return Err(Error::NonExhaustiveFilters {
                 paths: c.unmatched.iter().map(|p| path_string(p)).collect(),
@@ -134,10 +196,13 @@ pub trait Module: Field {
     /// ```
     fn update(&mut self, states: impl IntoStates) -> Result<()> {
         let mut leaves = join(states.into_states())?;
-        let converts = check(&leaves, false, |c| self.walk_field(&ROOT, c))?;
+        let converts = check(&leaves, false, |c| {
+            self.walk_field_mut(&ROOT, c, Place::Fixed);
+        })?;
         if converts > 0 {
             let mut c = Updater::new(leaves, true);
             self.walk_field_mut(&ROOT, &mut c, Place::Fixed);
+            c.finish()?;
             if !c.errors.is_empty() {
                 return Err(Error::many(c.errors));
             }
@@ -145,6 +210,8 @@ pub trait Module: Field {
         }
         let mut u = Updater::new(leaves, false);
         self.walk_field_mut(&ROOT, &mut u, Place::Fixed);
+        // Only a lock taken by another thread since the check can fail here.
+        u.finish()?;
         if u.errors.is_empty() {
             Ok(())
         } else {
@@ -177,6 +244,7 @@ pub trait Module: Field {
         check_ellipsis(&list)?;
         let mut dry = Popper::new(list.clone(), true);
         self.walk_field_mut(&ROOT, &mut dry, Place::Fixed);
+        dry.tracker.finish()?;
         if !dry.fixed.is_empty() {
             return Err(Error::invalid_argument(
                 "pop",
@@ -186,6 +254,7 @@ pub trait Module: Field {
         }
         let mut p = Popper::new(list, false);
         self.walk_field_mut(&ROOT, &mut p, Place::Fixed);
+        p.tracker.finish()?;
         Ok(F::states(
             p.parts.into_iter().map(State::from_subset).collect(),
         ))
@@ -205,6 +274,7 @@ pub trait Module: Field {
         // One walk collects both the GraphDef and the State.
         let mut c = Collector::new(true, true, Vec::new());
         self.walk_field(&ROOT, &mut c);
+        c.finish()?;
         let graphdef = GraphDef::<Self>::new(c.entries.take().unwrap_or_default());
         let state = c.into_states().pop().unwrap_or_default();
         graphdef.merge(state.deep_clone())
@@ -215,14 +285,16 @@ pub trait Module: Field {
     ///
     /// ```
     /// use nnx_core::prelude::*;
-    /// let items = vec![Param::new(1.0f32)].iter_graph();
+    /// let items = vec![Param::new(1.0f32)].iter_graph()?;
     /// let paths: Vec<_> = items.iter().map(|(p, _)| p.clone()).collect();
     /// assert_eq!(paths, vec![vec![Key::from(0usize)], vec![]]); // the Variable, then the root
+    /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    fn iter_graph(&self) -> Vec<(Path, GraphItem)> {
+    fn iter_graph(&self) -> Result<Vec<(Path, GraphItem)>> {
         let mut l = Lister::default();
         self.walk_field(&ROOT, &mut l);
-        l.items
+        l.tracker.finish()?;
+        Ok(l.items)
     }
 
     /// For each object reachable at several paths, all its paths (first in sorted
@@ -232,12 +304,14 @@ pub trait Module: Field {
     /// use nnx_core::prelude::*;
     /// let p = Shared::new(Param::new(1.0f32));
     /// let m = vec![p.clone(), p];
-    /// assert_eq!(m.find_duplicates(), vec![vec![vec![Key::from(0usize)], vec![Key::from(1usize)]]]);
+    /// assert_eq!(m.find_duplicates()?, vec![vec![vec![Key::from(0usize)], vec![Key::from(1usize)]]]);
+    /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    fn find_duplicates(&self) -> Vec<Vec<Path>> {
+    fn find_duplicates(&self) -> Result<Vec<Vec<Path>>> {
         let mut l = Lister::default();
         self.walk_field(&ROOT, &mut l);
-        l.duplicates()
+        l.tracker.finish()?;
+        Ok(l.duplicates())
     }
 
     /// Sets the static field `name` to `value` on every node that has one (Flax's
@@ -309,6 +383,7 @@ fn count_attribute<M: Field, T: Any>(m: &mut M, name: &str) -> Result<usize> {
     let fits = |slot: &dyn Any| slot.is::<T>();
     let mut w = AttributeSetter::new(name, &fits, None);
     m.walk_field_mut(&ROOT, &mut w, Place::Fixed);
+    w.tracker.finish()?;
     if !w.wrong_type.is_empty() {
         return Err(Error::Attribute {
             name: name.to_string(),

@@ -1,7 +1,7 @@
 //! `Shared<T>`: one object used at several places of a graph (weight tying).
 
 use std::fmt;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 use crate::error::Result;
 use crate::graph::builder::Builder;
@@ -15,6 +15,11 @@ use crate::key::Key;
 /// Cloning the handle shares the object. Graph traversal visits it once, at its first
 /// path in sorted order; the GraphDef records the other places as references, and
 /// merge restores one shared object.
+///
+/// Graph operations lock the object only for the moment they walk it, and never
+/// wait for a lock: if a `read()`/`write()` guard on it is alive (in this thread or
+/// another), they return [`Error::Locked`](crate::Error::Locked) naming its path
+/// instead of blocking.
 ///
 /// ```
 /// use nnx_core::prelude::*;
@@ -84,22 +89,42 @@ impl<T> Clone for Shared<T> {
     }
 }
 
+/// Prints `Shared(<locked>)` while a writer holds the lock, as `Mutex` does.
 impl<T: fmt::Debug> fmt::Debug for Shared<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Shared").field(&*self.read()).finish()
+        match self.0.try_read() {
+            Ok(value) => f.debug_tuple("Shared").field(&*value).finish(),
+            Err(TryLockError::Poisoned(e)) => {
+                f.debug_tuple("Shared").field(&*e.into_inner()).finish()
+            }
+            Err(TryLockError::WouldBlock) => f.write_str("Shared(<locked>)"),
+        }
     }
 }
 
 impl<T: Field> Field for Shared<T> {
     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
         if w.shared(key, self.id()) {
-            self.read().walk_field(key, w);
+            match self.0.try_read() {
+                Ok(value) => value.walk_field(key, w),
+                Err(TryLockError::Poisoned(e)) => e.into_inner().walk_field(key, w),
+                Err(TryLockError::WouldBlock) => w.locked(key),
+            }
         }
     }
     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
         if w.shared(key, self.id()) {
             // A shared Variable cannot be removed from one place only.
-            self.write().walk_field_mut(key, w, Place::Fixed);
+            match self.0.try_write() {
+                Ok(mut value) => value.walk_field_mut(key, w, Place::Fixed),
+                Err(TryLockError::Poisoned(e)) => {
+                    e.into_inner().walk_field_mut(key, w, Place::Fixed)
+                }
+                Err(TryLockError::WouldBlock) => {
+                    w.locked(key);
+                    Action::Keep
+                }
+            };
         }
         Action::Keep
     }

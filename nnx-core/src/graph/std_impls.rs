@@ -181,11 +181,12 @@ impl<T: Field, const N: usize> Field for [T; N] {
 }
 
 fn walk_seq<T: Field>(items: &[T], key: &Key, name: &'static str, w: &mut dyn Walker) {
-    w.enter(key, NodeHeader::node(name));
-    for (i, x) in items.iter().enumerate() {
-        x.walk_field(&Key::Int(i), w);
+    if w.enter(key, NodeHeader::node(name)) {
+        for (i, x) in items.iter().enumerate() {
+            x.walk_field(&Key::Int(i), w);
+        }
+        w.leave();
     }
-    w.leave();
 }
 
 fn walk_seq_mut<T: Field>(
@@ -194,11 +195,12 @@ fn walk_seq_mut<T: Field>(
     name: &'static str,
     w: &mut dyn WalkerMut,
 ) -> Action {
-    w.enter(key, NodeHeader::node(name));
-    for (i, x) in items.iter_mut().enumerate() {
-        x.walk_field_mut(&Key::Int(i), w, Place::Fixed);
+    if w.enter(key, NodeHeader::node(name)) {
+        for (i, x) in items.iter_mut().enumerate() {
+            x.walk_field_mut(&Key::Int(i), w, Place::Fixed);
+        }
+        w.leave();
     }
-    w.leave();
     Action::Keep
 }
 
@@ -222,11 +224,12 @@ pub(crate) fn walk_map<T: Field>(
     header: NodeHeader,
     w: &mut dyn Walker,
 ) {
-    w.enter(key, header);
-    for (name, x) in map {
-        x.walk_field(&Key::from(name.clone()), w);
+    if w.enter(key, header) {
+        for (name, x) in map {
+            x.walk_field(&Key::from(name.clone()), w);
+        }
+        w.leave();
     }
-    w.leave();
 }
 
 /// Walks a map mutably; with `entries` [`Place::Removable`] an entry the walker
@@ -238,12 +241,13 @@ pub(crate) fn walk_map_mut<T: Field>(
     w: &mut dyn WalkerMut,
     entries: Place,
 ) -> Action {
-    w.enter(key, header);
-    map.retain(|name, x| {
-        let action = x.walk_field_mut(&Key::from(name.clone()), w, entries);
-        entries == Place::Fixed || action == Action::Keep
-    });
-    w.leave();
+    if w.enter(key, header) {
+        map.retain(|name, x| {
+            let action = x.walk_field_mut(&Key::from(name.clone()), w, entries);
+            entries == Place::Fixed || action == Action::Keep
+        });
+        w.leave();
+    }
     Action::Keep
 }
 

@@ -107,7 +107,7 @@ pub enum Action {
 /// struct Count { variables: usize, nodes: usize, statics: usize, seen: Vec<usize> }
 ///
 /// impl Walker for Count {
-///     fn enter(&mut self, _: &Key, _: NodeHeader) { self.nodes += 1 }
+///     fn enter(&mut self, _: &Key, _: NodeHeader) -> bool { self.nodes += 1; true }
 ///     fn shared(&mut self, _: &Key, id: usize) -> bool {
 ///         let first = !self.seen.contains(&id);
 ///         self.seen.push(id);
@@ -128,21 +128,28 @@ pub enum Action {
 /// assert_eq!(count.statics, 1);
 /// ```
 pub trait Walker {
-    /// A child node begins under `key`.
+    /// A child node begins under `key`. `true` walks its children, then
+    /// [`leave`](Walker::leave); `false` skips the node (no children, no
+    /// `leave`): the graph operations refuse nodes nested deeper than
+    /// [`MAX_DEPTH`](crate::MAX_DEPTH) this way.
     ///
     /// ```
     /// use nnx_core::prelude::*;
     /// use nnx_core::graph::{Field, NodeHeader, Walker};
     /// struct Types(Vec<&'static str>);
     /// impl Walker for Types {
-    ///     fn enter(&mut self, _: &Key, h: NodeHeader) { self.0.push(h.type_name) }
+    ///     fn enter(&mut self, _: &Key, h: NodeHeader) -> bool {
+    ///         self.0.push(h.type_name);
+    ///         true
+    ///     }
     /// }
     /// let mut t = Types(Vec::new());
     /// vec![vec![Param::new(1.0f32)]].walk_field(&Key::from(0usize), &mut t);
     /// assert_eq!(t.0, ["Vec", "Vec"]);
     /// ```
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
         let _ = (key, header);
+        true
     }
     /// The current node ends.
     ///
@@ -152,7 +159,11 @@ pub trait Walker {
     /// #[derive(Default)]
     /// struct Depth { now: usize, max: usize }
     /// impl Walker for Depth {
-    ///     fn enter(&mut self, _: &Key, _: NodeHeader) { self.now += 1; self.max = self.max.max(self.now) }
+    ///     fn enter(&mut self, _: &Key, _: NodeHeader) -> bool {
+    ///         self.now += 1;
+    ///         self.max = self.max.max(self.now);
+    ///         true
+    ///     }
     ///     fn leave(&mut self) { self.now -= 1 }
     /// }
     /// let mut d = Depth::default();
@@ -182,6 +193,27 @@ pub trait Walker {
     fn shared(&mut self, key: &Key, id: usize) -> bool {
         let _ = (key, id);
         true
+    }
+    /// A shared object under `key` that could not be locked (a guard on it is
+    /// alive); the walk skips it. The graph operations turn this into
+    /// [`Error::Locked`](crate::Error::Locked).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, Walker};
+    /// struct Locked(Vec<Key>);
+    /// impl Walker for Locked {
+    ///     fn locked(&mut self, key: &Key) { self.0.push(key.clone()) }
+    /// }
+    /// let s = Shared::new(Param::new(1.0f32));
+    /// let guard = s.write();
+    /// let mut w = Locked(Vec::new());
+    /// s.walk_field(&Key::from("s"), &mut w);
+    /// assert_eq!(w.0, [Key::from("s")]);
+    /// drop(guard);
+    /// ```
+    fn locked(&mut self, key: &Key) {
+        let _ = key;
     }
     /// A Variable under `key`.
     ///
@@ -271,21 +303,22 @@ pub trait Walker {
 /// assert_eq!((strip.removed, net.bias.is_none(), net.width), (1, true, 5));
 /// ```
 pub trait WalkerMut {
-    /// A child node begins under `key`.
+    /// A child node begins under `key`; `false` skips it (see [`Walker::enter`]).
     ///
     /// ```
     /// use nnx_core::prelude::*;
     /// use nnx_core::graph::{Field, NodeHeader, Place, WalkerMut};
     /// struct Nodes(usize);
     /// impl WalkerMut for Nodes {
-    ///     fn enter(&mut self, _: &Key, _: NodeHeader) { self.0 += 1 }
+    ///     fn enter(&mut self, _: &Key, _: NodeHeader) -> bool { self.0 += 1; true }
     /// }
     /// let mut n = Nodes(0);
     /// vec![vec![Param::new(1.0f32)]].walk_field_mut(&Key::from(0usize), &mut n, Place::Fixed);
     /// assert_eq!(n.0, 2);
     /// ```
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
         let _ = (key, header);
+        true
     }
     /// The current node ends.
     ///
@@ -296,7 +329,7 @@ pub trait WalkerMut {
     /// // Records the path of keys while walking.
     /// struct Keys(Vec<Key>, Vec<Vec<Key>>);
     /// impl WalkerMut for Keys {
-    ///     fn enter(&mut self, key: &Key, _: NodeHeader) { self.0.push(key.clone()) }
+    ///     fn enter(&mut self, key: &Key, _: NodeHeader) -> bool { self.0.push(key.clone()); true }
     ///     fn leave(&mut self) { self.0.pop(); }
     ///     fn variable(&mut self, key: &Key, _: &mut dyn AnyVariable, _: Place) -> Action {
     ///         self.1.push([&self.0[..], &[key.clone()]].concat());
@@ -334,11 +367,59 @@ pub trait WalkerMut {
         let _ = (key, id);
         true
     }
+    /// A shared object under `key` that could not be locked for writing (a
+    /// guard on it is alive); the walk skips it (see [`Walker::locked`]).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, Place, WalkerMut};
+    /// struct Locked(usize);
+    /// impl WalkerMut for Locked {
+    ///     fn locked(&mut self, _: &Key) { self.0 += 1 }
+    /// }
+    /// let mut s = Shared::new(Param::new(1.0f32));
+    /// let reader = s.clone();
+    /// let guard = reader.read(); // a reader blocks writers
+    /// let mut w = Locked(0);
+    /// s.walk_field_mut(&Key::from("s"), &mut w, Place::Fixed);
+    /// assert_eq!(w.0, 1);
+    /// drop(guard);
+    /// ```
+    fn locked(&mut self, key: &Key) {
+        let _ = key;
+    }
     /// A Variable under `key` at `place`; [`Action::Remove`] takes it out of a
     /// removable place (see [`Action`]).
     fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, place: Place) -> Action {
         let _ = (key, var, place);
         Action::Keep
+    }
+    /// A later place of a tied Variable (see
+    /// [`VariableType::tie`](crate::VariableType::tie)) whose first place the walk
+    /// visited after [`shared`](WalkerMut::shared) was called with `id`. A walker
+    /// that wrote the first place writes this one the same way.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, Place, WalkerMut};
+    /// use nnx_core::AnyVariable;
+    /// // Lists the later places of tied Variables.
+    /// #[derive(Default)]
+    /// struct Later { seen: Vec<usize>, keys: Vec<Key> }
+    /// impl WalkerMut for Later {
+    ///     fn shared(&mut self, _: &Key, id: usize) -> bool {
+    ///         !self.seen.contains(&id) && { self.seen.push(id); true }
+    ///     }
+    ///     fn tied(&mut self, key: &Key, _: usize, _: &mut dyn AnyVariable) { self.keys.push(key.clone()) }
+    /// }
+    /// let mut a = Param::new(1.0f32);
+    /// let mut m = vec![a.tie(), a];
+    /// let mut w = Later::default();
+    /// m.walk_field_mut(&Key::from(0usize), &mut w, Place::Fixed);
+    /// assert_eq!(w.keys, [Key::from(1usize)]);
+    /// ```
+    fn tied(&mut self, key: &Key, id: usize, var: &mut dyn AnyVariable) {
+        let _ = (key, id, var);
     }
     /// A static hyperparameter under `key`, to read or set.
     ///

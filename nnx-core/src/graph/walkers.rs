@@ -3,11 +3,11 @@
 use std::any::Any;
 use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::filter::{first_match, Filter};
 use crate::graph::fit::{convert_leaf, VariableDecl};
 use crate::graph::graphdef::Entry;
-use crate::graph::leaves::Cursor;
+use crate::graph::leaves::{Cursor, Taken};
 use crate::graph::statics::DynStatic;
 use crate::graph::tracker::PathTracker;
 use crate::graph::walker::{Action, NodeHeader, Place, Walker, WalkerMut};
@@ -23,23 +23,29 @@ use crate::variable::VariableState;
 /// States are built as trees while walking (one map per part for each node on the
 /// current path), so no Variable needs a path of its own.
 pub(crate) struct Collector<'f> {
-    tracker: PathTracker,
+    pub(crate) tracker: PathTracker,
     pub(crate) entries: Option<Vec<Entry>>,
     shared_ids: HashMap<usize, usize>,
     filters: Vec<&'f dyn Filter>,
     collect_states: bool,
     parts: usize,
-    /// `parts` maps per node that adds a path component, outermost first; the
-    /// first `parts` hold the root's children.
-    maps: Vec<BTreeMap<Key, Tree<VariableState>>>,
+    /// `parts` lists of children per node that adds a path component, outermost
+    /// first; the first `parts` hold the root's children. A node's children
+    /// become its map when it is left (see [`into_map`]).
+    maps: Vec<Vec<(Key, Tree<VariableState>)>>,
     /// A Variable walked as the root: its part and leaf (at the empty path).
     root_leaf: Option<(usize, VariableState)>,
     pub(crate) unmatched: Vec<Path>,
 }
 
 impl<'f> Collector<'f> {
-    pub(crate) fn new(graphdef: bool, states: bool, filters: Vec<&'f dyn Filter>) -> Self {
+    pub(crate) fn new(graphdef: bool, states: bool, mut filters: Vec<&'f dyn Filter>) -> Self {
         let parts = filters.len().max(1);
+        // A lone `..` takes everything, as no filter does, and spares building
+        // each Variable's path to match it.
+        if matches!(filters.as_slice(), [f] if f.is_ellipsis()) {
+            filters.clear();
+        }
         Collector {
             tracker: PathTracker::default(),
             entries: graphdef.then(Vec::new),
@@ -47,7 +53,7 @@ impl<'f> Collector<'f> {
             filters,
             collect_states: states,
             parts,
-            maps: (0..parts).map(|_| BTreeMap::new()).collect(),
+            maps: (0..parts).map(|_| Vec::new()).collect(),
             root_leaf: None,
             unmatched: Vec::new(),
         }
@@ -59,6 +65,11 @@ impl<'f> Collector<'f> {
         }
     }
 
+    /// `Err` with every node the walk refused (too deep, or a locked Shared).
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        self.tracker.finish()
+    }
+
     /// One State per part.
     pub(crate) fn into_states(self) -> Vec<State> {
         let root_leaf = self.root_leaf;
@@ -68,21 +79,29 @@ impl<'f> Collector<'f> {
             .enumerate()
             .map(|(i, m)| match &root_leaf {
                 Some((part, leaf)) if *part == i => State::from_tree(Tree::Leaf(leaf.clone())),
-                _ => State::from_tree(Tree::Map(m)),
+                _ => State::from_tree(Tree::Map(into_map(m))),
             })
             .collect()
     }
 }
 
 impl Walker for Collector<'_> {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.tracker.admit(key) {
+            return false;
+        }
         self.record(Entry::Enter {
             key: key.clone(),
             header,
         });
         if self.tracker.enter(key, header.transparent) && self.collect_states {
-            self.maps.extend((0..self.parts).map(|_| BTreeMap::new()));
+            self.maps.extend((0..self.parts).map(|_| Vec::new()));
         }
+        true
+    }
+
+    fn locked(&mut self, key: &Key) {
+        self.tracker.locked(key);
     }
 
     fn leave(&mut self) {
@@ -97,16 +116,12 @@ impl Walker for Collector<'_> {
         // built from paths would.
         let top = self.maps.len() - self.parts;
         for i in 0..self.parts {
-            let m = std::mem::take(&mut self.maps[top + i]);
-            if m.is_empty() {
+            let children = std::mem::take(&mut self.maps[top + i]);
+            if children.is_empty() {
                 continue;
             }
-            match self.maps[top - self.parts + i].entry(key.clone()) {
-                btree_map::Entry::Vacant(v) => {
-                    v.insert(Tree::Map(m));
-                }
-                btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(Tree::Map(m)),
-            }
+            let map = Tree::Map(into_map(children));
+            self.maps[top - self.parts + i].push((key.clone(), map));
         }
         self.maps.truncate(top);
     }
@@ -150,7 +165,7 @@ impl Walker for Collector<'_> {
             self.root_leaf = Some((i, var.to_state()));
         } else {
             let top = self.maps.len() - self.parts;
-            self.maps[top + i].insert(key.clone(), Tree::Leaf(var.to_state()));
+            self.maps[top + i].push((key.clone(), Tree::Leaf(var.to_state())));
         }
     }
 
@@ -168,13 +183,38 @@ impl Walker for Collector<'_> {
     }
 }
 
+/// A node's children as a map. Walks visit children in key order, so the map is
+/// built in one pass without a key search per child; out of order (a `sow` store's
+/// entries after its module's fields) or repeated keys are inserted one by one,
+/// a repeated key's subtrees merged.
+fn into_map(children: Vec<(Key, Tree<VariableState>)>) -> BTreeMap<Key, Tree<VariableState>> {
+    if children.windows(2).all(|w| w[0].0 < w[1].0) {
+        return children.into_iter().collect();
+    }
+    let mut map = BTreeMap::new();
+    for (key, tree) in children {
+        match map.entry(key) {
+            btree_map::Entry::Vacant(v) => {
+                v.insert(tree);
+            }
+            btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(tree),
+        }
+    }
+    map
+}
+
 /// Applies state leaves to the Variables at their paths (checked beforehand).
 /// With `convert_only` it changes nothing: it gives every leaf its Variable's
 /// Rust type (a loaded `ArrayD` the field's `Array2`) and keeps the leaves, so
 /// that a conversion failure is found before anything is written.
 pub(crate) struct Updater {
-    leaves: Cursor<Tree<VariableState>>,
+    leaves: Cursor<Taken>,
     shared_seen: HashSet<usize>,
+    /// The shared object `shared` was last told about: a tied Variable is
+    /// visited right after it.
+    last_shared: Option<usize>,
+    /// The leaves written to the first place of tied Variables, by tie.
+    ties: HashMap<usize, VariableState>,
     convert_only: bool,
     pub(crate) converted: Vec<(Path, VariableState)>,
     pub(crate) errors: Vec<Error>,
@@ -183,8 +223,10 @@ pub(crate) struct Updater {
 impl Updater {
     pub(crate) fn new(leaves: Tree<VariableState>, convert_only: bool) -> Self {
         Updater {
-            leaves: Cursor::new(leaves),
+            leaves: Cursor::new(leaves.into()),
             shared_seen: HashSet::new(),
+            last_shared: None,
+            ties: HashMap::new(),
             convert_only,
             converted: Vec::new(),
             errors: Vec::new(),
@@ -192,20 +234,48 @@ impl Updater {
     }
 }
 
+impl Updater {
+    /// `Err` with every node the walk refused (too deep, or a locked Shared).
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        self.leaves.tracker().finish()
+    }
+}
+
 impl WalkerMut for Updater {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.leaves.tracker().admit(key) {
+            return false;
+        }
+        self.last_shared = None;
         self.leaves.enter(key, header.transparent);
+        true
+    }
+    fn locked(&mut self, key: &Key) {
+        self.leaves.tracker().locked(key);
     }
     fn leave(&mut self) {
         self.leaves.leave();
     }
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
+        self.last_shared = Some(id);
         self.shared_seen.insert(id)
     }
+    fn tied(&mut self, key: &Key, id: usize, var: &mut dyn AnyVariable) {
+        if let Some(leaf) = self.ties.get(&id) {
+            // The first place took this leaf, so it fits here too.
+            if let Err(e) = var.update_from(leaf, &path_string(&self.leaves.path(key))) {
+                self.errors.push(e);
+            }
+        }
+    }
     fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, _: Place) -> Action {
-        let Some(Tree::Leaf(leaf)) = self.leaves.leaf(key) else {
+        let tie = self.last_shared.take();
+        let Some(Taken::Leaf(leaf)) = self.leaves.leaf(key) else {
             return Action::Keep;
         };
+        if let (Some(id), false) = (tie, self.convert_only) {
+            self.ties.insert(id, leaf.clone());
+        }
         if self.convert_only {
             let path = self.leaves.path(key);
             let own = var.value_dyn();
@@ -233,7 +303,7 @@ impl WalkerMut for Updater {
 /// Removes the Variables matching filters from removable slots. In a dry run it only
 /// records matches that cannot be removed.
 pub(crate) struct Popper<'f> {
-    tracker: PathTracker,
+    pub(crate) tracker: PathTracker,
     seen: HashSet<usize>,
     filters: Vec<&'f dyn Filter>,
     dry_run: bool,
@@ -256,8 +326,15 @@ impl<'f> Popper<'f> {
 }
 
 impl WalkerMut for Popper<'_> {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.tracker.admit(key) {
+            return false;
+        }
         self.tracker.enter(key, header.transparent);
+        true
+    }
+    fn locked(&mut self, key: &Key) {
+        self.tracker.locked(key);
     }
     fn leave(&mut self) {
         self.tracker.leave();
@@ -293,7 +370,7 @@ pub(crate) struct AttributeSetter<'a> {
     fits: &'a dyn Fn(&dyn Any) -> bool,
     /// `None`: the dry run.
     set: Option<Setter<'a>>,
-    tracker: PathTracker,
+    pub(crate) tracker: PathTracker,
     seen: HashSet<usize>,
     pub(crate) count: usize,
     pub(crate) wrong_type: Vec<String>,
@@ -318,8 +395,15 @@ impl<'a> AttributeSetter<'a> {
 }
 
 impl WalkerMut for AttributeSetter<'_> {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.tracker.admit(key) {
+            return false;
+        }
         self.tracker.enter(key, header.transparent);
+        true
+    }
+    fn locked(&mut self, key: &Key) {
+        self.tracker.locked(key);
     }
     fn leave(&mut self) {
         self.tracker.leave();
@@ -347,7 +431,7 @@ impl WalkerMut for AttributeSetter<'_> {
 /// ```
 /// use nnx_core::prelude::*;
 /// use nnx_core::graph::GraphItem;
-/// let items = vec![Param::new(1.0f32)].iter_graph();
+/// let items = vec![Param::new(1.0f32)].iter_graph().unwrap();
 /// assert!(matches!(items[0].1, GraphItem::Variable(_)));
 /// assert!(matches!(items[1].1, GraphItem::Node(_)));
 /// ```
@@ -362,7 +446,7 @@ pub enum GraphItem {
 /// Records nodes and Variables in post-order, and the paths of shared objects.
 #[derive(Default)]
 pub(crate) struct Lister {
-    tracker: PathTracker,
+    pub(crate) tracker: PathTracker,
     stack: Vec<(Path, &'static str, bool)>,
     shared_paths: HashMap<usize, Vec<Path>>,
     shared_order: Vec<usize>,
@@ -382,11 +466,18 @@ impl Lister {
 }
 
 impl Walker for Lister {
-    fn enter(&mut self, key: &Key, header: NodeHeader) {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.tracker.admit(key) {
+            return false;
+        }
         let path = self.tracker.child(key);
         self.tracker.enter(key, header.transparent);
         self.stack
             .push((path, header.type_name, header.transparent));
+        true
+    }
+    fn locked(&mut self, key: &Key) {
+        self.tracker.locked(key);
     }
     fn leave(&mut self) {
         self.tracker.leave();

@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis};
 
-use super::bits::{bits_u32, bits_u64};
+use super::bits::{bits_u32, bits_u64, generate};
 use super::float::Float;
 use super::key::{split2, PrngKey};
 use super::threefry::hash_index;
@@ -24,16 +24,25 @@ use crate::{Error, Result};
 /// ```
 pub fn uniform<F: Float>(key: PrngKey, shape: &[usize], minval: F, maxval: F) -> Result<ArrayD<F>> {
     let span = maxval - minval;
-    Ok(F::unit_uniform(key, shape)?.mapv(|f| {
-        // XLA CPU contracts this into a fused multiply-add.
-        let v = f.mul_add(span, minval);
-        // lax.max(minval, v): NaN-propagating, minval wins ties.
-        if v.partial_cmp(&minval) == Some(std::cmp::Ordering::Less) {
-            minval
-        } else {
-            v
-        }
-    }))
+    generate(
+        key,
+        shape,
+        #[inline(always)]
+        |w| uniform_from_words(w, span, minval),
+    )
+}
+
+/// One element of [`uniform`] with `span = maxval - minval`, from its hash words.
+#[inline(always)]
+fn uniform_from_words<F: Float>(words: [u32; 2], span: F, minval: F) -> F {
+    // XLA CPU contracts this into a fused multiply-add.
+    let v = F::unit_from_words(words).mul_add(span, minval);
+    // lax.max(minval, v): NaN-propagating, minval wins ties.
+    if v < minval {
+        minval
+    } else {
+        v
+    }
 }
 
 /// Standard normal samples, like `jax.random.normal`.
@@ -51,8 +60,14 @@ pub fn uniform<F: Float>(key: PrngKey, shape: &[usize], minval: F, maxval: F) ->
 /// ```
 pub fn normal<F: Float>(key: PrngKey, shape: &[usize]) -> Result<ArrayD<F>> {
     let lo = (-F::ONE).next_after(true);
+    let span = F::ONE - lo;
     let sqrt2 = F::from_f64(std::f64::consts::SQRT_2);
-    Ok(uniform(key, shape, lo, F::ONE)?.mapv(|u| sqrt2 * u.erf_inv()))
+    generate(
+        key,
+        shape,
+        #[inline(always)]
+        |w| sqrt2 * uniform_from_words(w, span, lo).erf_inv(),
+    )
 }
 
 /// Normal samples truncated to the open interval `(lower, upper)`, like
@@ -86,16 +101,22 @@ pub fn truncated_normal<F: Float>(
     // Clamp into the open interval: rounding may land on the bounds.
     let lo = lower.next_after(true);
     let hi = upper.next_after(false);
-    Ok(uniform(key, shape, a, b)?.mapv(|u| {
-        let x = sqrt2 * u.erf_inv();
-        if x < lo {
-            lo
-        } else if x > hi {
-            hi
-        } else {
-            x
-        }
-    }))
+    let span = b - a;
+    generate(
+        key,
+        shape,
+        #[inline(always)]
+        |w| {
+            let x = sqrt2 * uniform_from_words(w, span, a).erf_inv();
+            if x < lo {
+                lo
+            } else if x > hi {
+                hi
+            } else {
+                x
+            }
+        },
+    )
 }
 
 /// Bernoulli samples with mean `p`, like `jax.random.bernoulli(key, p, shape)`
@@ -111,7 +132,12 @@ pub fn truncated_normal<F: Float>(
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub fn bernoulli<F: Float>(key: PrngKey, p: F, shape: &[usize]) -> Result<ArrayD<bool>> {
-    Ok(F::unit_uniform(key, shape)?.mapv(|u| u < p))
+    generate(
+        key,
+        shape,
+        #[inline(always)]
+        |w| F::unit_from_words(w) < p,
+    )
 }
 
 mod sealed {
@@ -240,7 +266,13 @@ pub fn permutation(key: PrngKey, n: usize) -> Vec<usize> {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 pub fn gumbel<F: Float>(key: PrngKey, shape: &[usize]) -> Result<ArrayD<F>> {
-    Ok(uniform(key, shape, F::TINY, F::ONE)?.mapv(|u| -(-u.ln()).ln()))
+    let span = F::ONE - F::TINY;
+    generate(
+        key,
+        shape,
+        #[inline(always)]
+        |w| -(-uniform_from_words(w, span, F::TINY).ln()).ln(),
+    )
 }
 
 /// Samples category indices from unnormalized log-probabilities along `axis`

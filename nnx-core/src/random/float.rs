@@ -3,11 +3,8 @@
 use std::fmt::Debug;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use ndarray::ArrayD;
-
-use super::key::PrngKey;
+use super::bits::{word_u32, word_u64};
 use super::special;
-use crate::Result;
 
 mod sealed {
     pub trait Sealed {}
@@ -56,9 +53,10 @@ pub trait Float:
     fn mul_add(self, a: Self, b: Self) -> Self;
     /// The next representable value towards `+inf` (`up`) or `-inf`.
     fn next_after(self, up: bool) -> Self;
-    /// Floats in `[1, 2)` minus one from random mantissa bits, per JAX's `uniform`.
+    /// One element of JAX's `uniform` in `[0, 1)` from its two hash words:
+    /// random mantissa bits make a float in `[1, 2)`, minus one.
     #[doc(hidden)]
-    fn unit_uniform(key: PrngKey, shape: &[usize]) -> Result<ArrayD<Self>>;
+    fn unit_from_words(words: [u32; 2]) -> Self;
     /// The inverse error function, at this precision.
     #[doc(hidden)]
     fn erf_inv(self) -> Self;
@@ -83,6 +81,7 @@ impl Float for f32 {
     fn ln(self) -> Self {
         f32::ln(self)
     }
+    #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
         f32::mul_add(self, a, b)
     }
@@ -93,11 +92,12 @@ impl Float for f32 {
             self.next_down()
         }
     }
-    fn unit_uniform(key: PrngKey, shape: &[usize]) -> Result<ArrayD<Self>> {
+    #[inline(always)]
+    fn unit_from_words(words: [u32; 2]) -> Self {
         // Keep the top 23 bits as mantissa of a float in [1, 2).
-        Ok(super::bits::bits_u32(key, shape)?
-            .mapv(|b| f32::from_bits((b >> 9) | 0x3f80_0000) - 1.0))
+        f32::from_bits((word_u32(words) >> 9) | 0x3f80_0000) - 1.0
     }
+    #[inline(always)]
     fn erf_inv(self) -> Self {
         special::erf_inv_f32(self)
     }
@@ -122,6 +122,7 @@ impl Float for f64 {
     fn ln(self) -> Self {
         f64::ln(self)
     }
+    #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
         f64::mul_add(self, a, b)
     }
@@ -132,11 +133,12 @@ impl Float for f64 {
             self.next_down()
         }
     }
-    fn unit_uniform(key: PrngKey, shape: &[usize]) -> Result<ArrayD<Self>> {
+    #[inline(always)]
+    fn unit_from_words(words: [u32; 2]) -> Self {
         // Keep the top 52 bits as mantissa of a double in [1, 2).
-        Ok(super::bits::bits_u64(key, shape)?
-            .mapv(|b| f64::from_bits((b >> 12) | 0x3ff0_0000_0000_0000) - 1.0))
+        f64::from_bits((word_u64(words) >> 12) | 0x3ff0_0000_0000_0000) - 1.0
     }
+    #[inline(always)]
     fn erf_inv(self) -> Self {
         special::erf_inv_f64(self)
     }

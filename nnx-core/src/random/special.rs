@@ -37,15 +37,69 @@ const GILES_TAIL: [f32; 9] = [
     2.83297682,
 ];
 
-/// Giles' single-precision approximation of erf⁻¹, evaluated in f32.
-pub(crate) fn erf_inv_f32(x: f32) -> f32 {
-    let w = -(-x * x).ln_1p();
-    let (coeffs, w) = if w < 5.0 {
-        (&GILES_CENTRAL, w - 2.5)
+/// `ln(1 + y)` for an f32 `y >= -1`, evaluated in f64 and rounded once, so
+/// correctly rounded but for values within ~1e-16 of a rounding boundary.
+/// Branch-free (the libm call it replaces keeps the samplers from vectorizing).
+#[inline(always)]
+pub(crate) fn ln_1p_f32(y: f32) -> f32 {
+    /// The bits of sqrt(1/2): `1 + y` is split as `2^e * m` with `m` in [sqrt(1/2), sqrt(2)).
+    const SQRT_HALF: u64 = 0x3fe6_a09e_667f_3bcd;
+    const ONE: u64 = 0x3ff0_0000_0000_0000;
+    /// 2^52 + 1023 as a float whose low mantissa bits take an exponent field:
+    /// subtracting it converts the field to the (unbiased) exponent.
+    const EXP_MAGIC: f64 = 4_503_599_627_371_519.0;
+    let yd = f64::from(y);
+    // Exact for |y| >= 2^-29, the only y this value is used for.
+    let u = 1.0 + yd;
+    let adj = u.to_bits().wrapping_add(ONE - SQRT_HALF);
+    let e = f64::from_bits(0x4330_0000_0000_0000 | (adj >> 52)) - EXP_MAGIC;
+    let m = f64::from_bits((adj & 0x000f_ffff_ffff_ffff) + SQRT_HALF);
+    // m - 1 is exact (Sterbenz); ln(m) = 2 atanh(s) with |s| < 0.172.
+    let f = m - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    // 2 atanh(s) / (2s) = sum z^k / (2k + 1); ten terms reach 1e-17.
+    let series = ATANH_SERIES.iter().rev().fold(0.0, |acc, &c| c + z * acc);
+    let ln = e * std::f64::consts::LN_2 + 2.0 * s * series;
+    let r = if yd.abs() < TINY_Y {
+        // ln(1 + y) = y - y²/2 + ..., which rounds to y in f32.
+        yd
+    } else if u == 0.0 {
+        f64::NEG_INFINITY
     } else {
-        (&GILES_TAIL, w.sqrt() - 3.0)
+        ln
     };
-    let p = coeffs[1..].iter().fold(coeffs[0], |p, &c| c + p * w);
+    r as f32
+}
+
+/// Below this |y|, `1 + y` is inexact in f64 and `ln(1 + y)` rounds to `y` in f32.
+const TINY_Y: f64 = 1.0 / (1u64 << 29) as f64;
+
+/// 1 / (2k + 1) for k = 0..=10.
+const ATANH_SERIES: [f64; 11] = [
+    1.0,
+    1.0 / 3.0,
+    1.0 / 5.0,
+    1.0 / 7.0,
+    1.0 / 9.0,
+    1.0 / 11.0,
+    1.0 / 13.0,
+    1.0 / 15.0,
+    1.0 / 17.0,
+    1.0 / 19.0,
+    1.0 / 21.0,
+];
+
+/// Giles' single-precision approximation of erf⁻¹, evaluated in f32. Both
+/// polynomials are evaluated and one is selected, so that the function has no
+/// branches and vectorizes.
+#[inline(always)]
+pub(crate) fn erf_inv_f32(x: f32) -> f32 {
+    let w = -ln_1p_f32(-x * x);
+    let horner = |coeffs: &[f32; 9], w: f32| coeffs[1..].iter().fold(coeffs[0], |p, &c| c + p * w);
+    let central = horner(&GILES_CENTRAL, w - 2.5);
+    let tail = horner(&GILES_TAIL, w.sqrt() - 3.0);
+    let p = if w < 5.0 { central } else { tail };
     if x.abs() == 1.0 {
         x * f32::INFINITY
     } else {
@@ -157,6 +211,20 @@ mod tests {
         assert!((erf_f64(0.5) - 0.520_499_877_813_046_5).abs() < 4e-16);
         assert!((erf_f64(2.5) - 0.999_593_047_982_555).abs() < 4e-16);
         assert!((erf_f64(-1.0) + 0.842_700_792_949_714_9).abs() < 4e-16);
+    }
+
+    /// The vectorizable ln(1 + y) rounds like the f64 libm one, from tiny
+    /// arguments (where 1 + y is inexact) to -1.
+    #[test]
+    fn ln_1p_f32_is_correctly_rounded() {
+        let mut ys = vec![-1.0f32, -0.0, 0.0, 1e-30, -1e-12, 3e-9, -2e-9, 1.0];
+        ys.extend((1..20_000).map(|i| -(i as f32) / 20_000.0));
+        ys.extend((1..2_000).map(|i| -1.0 + i as f32 * f32::EPSILON / 2.0));
+        ys.extend((0..2_000).map(|i| -(2.0f32).powi(-(i % 60 + 1)) * (1.0 + i as f32 / 2_000.0)));
+        for y in ys {
+            let want = (f64::from(y)).ln_1p() as f32;
+            assert_eq!(ln_1p_f32(y).to_bits(), want.to_bits(), "ln_1p({y:e})");
+        }
     }
 
     #[test]

@@ -18,20 +18,56 @@ const PARITY: u32 = 0x1BD1_1BDA;
 /// ```
 #[inline]
 pub fn threefry2x32(key: [u32; 2], counter: [u32; 2]) -> [u32; 2] {
-    let ks = [key[0], key[1], key[0] ^ key[1] ^ PARITY];
-    let mut x0 = counter[0].wrapping_add(ks[0]);
-    let mut x1 = counter[1].wrapping_add(ks[1]);
-    for group in 0..5u32 {
-        for &r in &ROTATIONS[(group % 2) as usize] {
-            x0 = x0.wrapping_add(x1);
-            x1 = x1.rotate_left(r) ^ x0;
-        }
-        // PrngKey injection after every four rounds.
-        let i = group + 1;
-        x0 = x0.wrapping_add(ks[(i % 3) as usize]);
-        x1 = x1.wrapping_add(ks[((i + 1) % 3) as usize]).wrapping_add(i);
-    }
+    let [[x0], [x1]] = threefry_lanes(key, [[counter[0]], [counter[1]]]);
     [x0, x1]
+}
+
+/// Threefry-2x32 on `L` counter pairs at once (`x[0]` high words, `x[1]` low
+/// words). Every step is a loop over the lanes with constant rotations, which
+/// the compiler turns into vector instructions.
+#[inline(always)]
+pub(crate) fn threefry_lanes<const L: usize>(key: [u32; 2], x: [[u32; L]; 2]) -> [[u32; L]; 2] {
+    let ks = [key[0], key[1], key[0] ^ key[1] ^ PARITY];
+    let [mut x0, mut x1] = x;
+    inject(&mut x0, &mut x1, ks[0], ks[1]);
+    // Five groups of four rounds, each followed by a key injection.
+    macro_rules! group {
+        ($i:literal) => {
+            for r in ROTATIONS[$i % 2] {
+                round(&mut x0, &mut x1, r);
+            }
+            inject(
+                &mut x0,
+                &mut x1,
+                ks[($i + 1) % 3],
+                ks[($i + 2) % 3].wrapping_add($i + 1),
+            );
+        };
+    }
+    group!(0);
+    group!(1);
+    group!(2);
+    group!(3);
+    group!(4);
+    [x0, x1]
+}
+
+/// One Threefry round on every lane.
+#[inline(always)]
+fn round<const L: usize>(x0: &mut [u32; L], x1: &mut [u32; L], r: u32) {
+    for j in 0..L {
+        x0[j] = x0[j].wrapping_add(x1[j]);
+        x1[j] = x1[j].rotate_left(r) ^ x0[j];
+    }
+}
+
+/// Adds key words to every lane.
+#[inline(always)]
+fn inject<const L: usize>(x0: &mut [u32; L], x1: &mut [u32; L], k0: u32, k1: u32) {
+    for j in 0..L {
+        x0[j] = x0[j].wrapping_add(k0);
+        x1[j] = x1[j].wrapping_add(k1);
+    }
 }
 
 /// Hashes the 64-bit counter `index` (split into high and low words) under `key`.

@@ -36,6 +36,7 @@ use crate::builtin::{RngCount, RngKey};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::graph::std_impls::{build_map, walk_map, walk_map_mut};
+use crate::graph::tracker::PathTracker;
 use crate::graph::{Action, Builder, Field, NodeHeader, Place, Walker, WalkerMut};
 use crate::key::Key;
 use crate::random::PrngKey;
@@ -358,7 +359,7 @@ impl Rngs {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn reseed(&mut self, name: &str, seed: i64) -> Result<()> {
-        if reseed(self, &[(name, seed)]) == 0 {
+        if reseed(self, &[(name, seed)])? == 0 {
             return Err(Error::MissingStream {
                 name: name.to_string(),
                 available: self.streams.keys().cloned().collect(),
@@ -429,34 +430,65 @@ impl Module for Rngs {}
 /// use nnx_core::prelude::*;
 /// use nnx_core::rngs::reseed;
 /// let mut layers = vec![Rngs::new(0).with("dropout", 1), Rngs::new(2).with("dropout", 3)];
-/// assert_eq!(reseed(&mut layers, &[("dropout", 42)]), 2);
+/// assert_eq!(reseed(&mut layers, &[("dropout", 42)])?, 2);
 /// // Like Flax, the second stream gets the reseed Rngs' second key.
 /// let (k0, k1) = (layers[0].get("dropout").unwrap().key(), layers[1].get("dropout").unwrap().key());
 /// assert_ne!(k0, k1);
+/// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn reseed<M: Module>(module: &mut M, streams: &[(&str, i64)]) -> usize {
+///
+/// A [`Shared`](crate::Shared) locked by a live guard, or a graph deeper than
+/// [`MAX_DEPTH`](crate::MAX_DEPTH), is an error, and then nothing is reseeded.
+pub fn reseed<M: Module>(module: &mut M, streams: &[(&str, i64)]) -> Result<usize> {
     let mut w = Reseeder {
         fresh: Rngs::from_streams(streams.iter().copied()),
         seen: HashSet::new(),
         reseeded: 0,
+        tracker: PathTracker::default(),
+        dry_run: true,
     };
+    // A dry run first meets every lock and depth limit the reseeding would.
     module.walk_field_mut(&crate::graph::ROOT, &mut w, Place::Fixed);
-    w.reseeded
+    w.tracker.finish()?;
+    w.seen.clear();
+    w.dry_run = false;
+    module.walk_field_mut(&crate::graph::ROOT, &mut w, Place::Fixed);
+    w.tracker.finish()?;
+    Ok(w.reseeded)
 }
 
-/// Walks a graph, resetting the key and count Variables of matching streams.
+/// Walks a graph, resetting the key and count Variables of matching streams
+/// (in a dry run, only walking it).
 struct Reseeder {
     fresh: Rngs,
     seen: HashSet<usize>,
     reseeded: usize,
+    tracker: PathTracker,
+    dry_run: bool,
 }
 
 impl WalkerMut for Reseeder {
+    fn enter(&mut self, key: &Key, header: NodeHeader) -> bool {
+        if !self.tracker.admit(key) {
+            return false;
+        }
+        self.tracker.enter(key, header.transparent);
+        true
+    }
+    fn leave(&mut self) {
+        self.tracker.leave();
+    }
+    fn locked(&mut self, key: &Key) {
+        self.tracker.locked(key);
+    }
     fn shared(&mut self, _key: &Key, id: usize) -> bool {
         // A shared stream is reseeded once, as Flax's iter_graph visits it once.
         self.seen.insert(id)
     }
     fn variable(&mut self, _key: &Key, var: &mut dyn AnyVariable, _: Place) -> Action {
+        if self.dry_run {
+            return Action::Keep;
+        }
         let tag = match var.metadata().get("tag") {
             Some(crate::MetaValue::Str(t)) => t.clone(),
             _ => return Action::Keep,

@@ -268,20 +268,22 @@ impl std::fmt::Display for RngStream {
 /// in that sorted order.
 impl Field for RngStream {
     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
-        w.enter(key, NodeHeader::node("RngStream"));
-        self.count.walk_field(&Key::from("count"), w);
-        self.key.walk_field(&Key::from("key"), w);
-        self.tag.walk_field(&Key::from("tag"), w);
-        w.leave();
+        if w.enter(key, NodeHeader::node("RngStream")) {
+            self.count.walk_field(&Key::from("count"), w);
+            self.key.walk_field(&Key::from("key"), w);
+            self.tag.walk_field(&Key::from("tag"), w);
+            w.leave();
+        }
     }
     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
-        w.enter(key, NodeHeader::node("RngStream"));
-        // A stream's Variables are fixed slots: never removable by `pop`.
-        let fixed = Place::Fixed;
-        self.count.walk_field_mut(&Key::from("count"), w, fixed);
-        self.key.walk_field_mut(&Key::from("key"), w, fixed);
-        self.tag.walk_field_mut(&Key::from("tag"), w, fixed);
-        w.leave();
+        if w.enter(key, NodeHeader::node("RngStream")) {
+            // A stream's Variables are fixed slots: never removable by `pop`.
+            let fixed = Place::Fixed;
+            self.count.walk_field_mut(&Key::from("count"), w, fixed);
+            self.key.walk_field_mut(&Key::from("key"), w, fixed);
+            self.tag.walk_field_mut(&Key::from("tag"), w, fixed);
+            w.leave();
+        }
         Action::Keep
     }
     fn build_field(key: &Key, b: &mut Builder<'_>) -> Result<Self> {

@@ -148,6 +148,7 @@ impl<T: Value + Clone> Variable<T> {
             value,
             metadata,
             hooks,
+            tie: None,
         })
     }
 }

@@ -62,6 +62,25 @@ pub struct Variable<T> {
     value: Arc<T>,
     metadata: Metadata,
     hooks: Option<Arc<Hooks<T>>>,
+    /// Set once the Variable is tied to another place ([`VariableType::tie`]).
+    tie: Option<Tie>,
+}
+
+/// The identity that the places of one tied Variable share: graph walks
+/// deduplicate by it, as they do `Shared` handles.
+#[derive(Clone)]
+struct Tie(Arc<()>);
+
+impl<T> Variable<T> {
+    /// The identity of the tie this Variable is part of, if any.
+    pub(crate) fn tie_id(&self) -> Option<usize> {
+        self.tie.as_ref().map(|t| Arc::as_ptr(&t.0) as usize)
+    }
+
+    /// Starts a new tie (merge: the first place of a tied Variable).
+    pub(crate) fn start_tie(&mut self) {
+        self.tie = Some(Tie(Arc::new(())));
+    }
 }
 
 impl<T> Clone for Variable<T> {
@@ -71,6 +90,7 @@ impl<T> Clone for Variable<T> {
             value: Arc::clone(&self.value),
             metadata: self.metadata.clone(),
             hooks: self.hooks.clone(),
+            tie: self.tie.clone(),
         }
     }
 }
@@ -138,6 +158,7 @@ fn create<V: VariableBehavior>(meta: VariableMetadata<V::Value>) -> V {
         value: Arc::new(raw_value),
         metadata,
         hooks: (!hooks.is_empty()).then(|| Arc::new(hooks)),
+        tie: None,
     };
     if let Some(hooks) = var.hooks.clone() {
         for hook in &hooks.create {
@@ -275,6 +296,55 @@ pub trait VariableType: Sized + Send + Sync + 'static {
     /// assert_eq!((v.kind(), *v), (nnx_core::Param, 1.0));
     /// ```
     fn into_variable(self) -> Variable<Self::Value>;
+
+    /// Ties this Variable to another place and returns the handle to store
+    /// there (Flax: `decoder.kernel = encoder.kernel`). Graph operations treat the
+    /// places as one Variable: `state`/`split` list it once, at its first path in
+    /// sorted order, so checkpoints keep one copy; `merge` restores the tie;
+    /// `update` (and so checkpoint loading, optimizers and `value_and_grad`) writes
+    /// every place, and gradients through several uses add up. A tied Variable
+    /// cannot be popped from one place only. Writing one place directly (`*p =`,
+    /// `set_value`) changes that place alone: write a tied Variable with `update`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use ndarray::Array2;
+    /// #[derive(Module)]
+    /// struct Tied { decoder: Param<Array2<f32>>, encoder: Param<Array2<f32>> }
+    /// let mut encoder = Param::new(Array2::<f32>::zeros((2, 2)));
+    /// let decoder = encoder.tie();
+    /// let mut m = Tied { decoder, encoder };
+    /// assert_eq!(m.state().len(), 1); // at 'decoder', the first path
+    /// let (g, s) = m.split(..)?;
+    /// let mut m: Tied = g.merge(s)?;
+    /// assert!(m.decoder.is_tied_to(&m.encoder));
+    /// let mut s = m.state();
+    /// s.set("decoder", Array2::<f32>::ones((2, 2)))?;
+    /// m.update(s)?; // both places
+    /// assert_eq!(*m.encoder, Array2::<f32>::ones((2, 2)));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    fn tie(&mut self) -> Self {
+        let var = self.as_variable_mut();
+        if var.tie.is_none() {
+            var.start_tie();
+        }
+        Self::from_variable(var.clone())
+    }
+
+    /// Whether `self` and `other` are places of one tied Variable.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// let mut a = Param::new(1.0f32);
+    /// let b = a.tie();
+    /// assert!(a.is_tied_to(&b));
+    /// assert!(!a.is_tied_to(&Param::new(1.0f32)));
+    /// ```
+    fn is_tied_to(&self, other: &Self) -> bool {
+        let id = self.as_variable().tie_id();
+        id.is_some() && id == other.as_variable().tie_id()
+    }
 
     /// The Variable's type at run time (Flax's `variable.type`).
     ///

@@ -11,7 +11,11 @@ use super::{broadcast_shapes, record, shape_error, sum_to_shape};
 use crate::Tensor;
 
 /// `a @ b` for `a: (..., n, k)` and `b: (..., k, m)`, shapes already checked.
-fn matmul_nd(a: ArrayViewD<'_, f32>, b: ArrayViewD<'_, f32>, batch: &[usize]) -> ArrayD<f32> {
+pub(crate) fn matmul_nd(
+    a: ArrayViewD<'_, f32>,
+    b: ArrayViewD<'_, f32>,
+    batch: &[usize],
+) -> ArrayD<f32> {
     let (n, k) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
     let m = b.shape()[b.ndim() - 1];
     let mut out_shape = batch.to_vec();

@@ -12,7 +12,9 @@ use crate::Tensor;
 
 mod alloc;
 mod arith;
+mod attention;
 mod conv;
+mod einsum;
 mod index;
 mod matmul;
 mod norm;
@@ -22,7 +24,12 @@ mod shape;
 mod unary;
 
 pub use alloc::check_alloc;
+pub use attention::{
+    combine_masks, dot_product_attention, dot_product_attention_weights, make_attention_mask,
+    make_causal_mask, AttentionDropout, AttentionOptions,
+};
 pub use conv::{per_axis, ConvOptions, ConvTransposeOptions, Padding};
+pub use einsum::{einsum, EinsumEquation};
 pub use index::concat;
 
 impl Tensor {

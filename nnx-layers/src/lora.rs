@@ -1,0 +1,333 @@
+//! LoRA: low-rank adapters (Flax's `nnx.LoRA`, `nnx.LoRAParam`).
+
+use nnx_core::init::{he_uniform, zeros, Init, ParamInit};
+use nnx_core::rngs::Rngs;
+use nnx_core::{Metadata, Result, VariableMetadata};
+use nnx_tensor::Tensor;
+
+use crate::param::checked_init;
+use crate::support::{check_config, check_shape};
+use crate::{Forward, Layer};
+
+nnx_core::variable_type!(
+    /// A LoRA parameter: a subtype of [`Param`](struct@nnx_core::Param), so
+    /// `state_of(Param)` includes it and `state_of(LoRAParam)` isolates it (train
+    /// only the adapters with `wrt = LoRAParam`), as Flax's `nnx.LoRAParam`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_layers::{LoRA, LoRAParam};
+    /// let lora = LoRA::new(3, 2, 4, &mut Rngs::new(0))?;
+    /// assert_eq!(lora.lora_a.kind(), LoRAParam);
+    /// assert!(LoRAParam.is_subtype_of(Param));
+    /// assert_eq!((lora.state_of(Param).len(), lora.state_of(LoRAParam).len()), (2, 2));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub LoRAParam: nnx_core::Param
+);
+
+/// A low-rank adapter `y = x @ lora_a @ lora_b [+ base_module(x)]` (Flax's
+/// `nnx.LoRA`): `lora_a` is `(in_features, lora_rank)`, initialized
+/// `he_uniform`, `lora_b` `(lora_rank, out_features)`, initialized to zeros,
+/// both [`LoRAParam`](struct@LoRAParam)s. The optional base module (any layer `B`, the library's
+/// [`Layer`] by default) sits at `base_module/...`, as in Flax; build one with
+/// [`LoRAConfig::build_with_base`].
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_layers::LoRA;
+/// use nnx_tensor::Tensor;
+/// let mut lora = LoRA::new(3, 2, 4, &mut Rngs::new(0))?;
+/// assert_eq!((lora.lora_a.shape(), lora.lora_b.shape()), (&[3, 2][..], &[2, 4][..]));
+/// let y = lora.forward(&Tensor::ones(&[16, 3]))?;
+/// assert_eq!(y.shape(), &[16, 4]);
+/// assert_eq!(y, Tensor::zeros(&[16, 4])); // lora_b starts at zero
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(nnx_core::Module, Debug)]
+pub struct LoRA<B = Layer> {
+    /// `(in_features, lora_rank)`.
+    pub lora_a: LoRAParam<Tensor>,
+    /// `(lora_rank, out_features)`.
+    pub lora_b: LoRAParam<Tensor>,
+    /// The layer whose output the adapter adds to, if any.
+    pub base_module: Option<B>,
+    /// Size of the last input axis.
+    pub in_features: usize,
+    /// Size of the last output axis.
+    pub out_features: usize,
+}
+
+/// Options of [`LoRA`], with Flax's defaults; from [`LoRA::config`].
+///
+/// ```
+/// use nnx_core::{init, rngs::Rngs, Metadata, VariableType};
+/// let mut sharding = Metadata::new();
+/// sharding.insert("sharding_names", ("in", "rank"));
+/// let lora = nnx_layers::LoRA::config(3, 2, 4)
+///     .b_initializer(init::ones())
+///     .a_metadata(sharding)
+///     .build(&mut Rngs::new(0))?;
+/// assert_eq!(lora.lora_b.array().sum(), 8.0);
+/// assert!(lora.lora_a.get_metadata_entry("sharding_names").is_ok());
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LoRAConfig {
+    in_features: usize,
+    lora_rank: usize,
+    out_features: usize,
+    a_initializer: ParamInit<f32>,
+    b_initializer: ParamInit<f32>,
+    a_metadata: Metadata,
+    b_metadata: Metadata,
+}
+
+impl LoRAConfig {
+    /// Sets `a_initializer` (Flax's argument; default `he_uniform()`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let lora = nnx_layers::LoRA::config(3, 2, 4).a_initializer(init::ones()).build(&mut Rngs::new(0))?;
+    /// assert_eq!(lora.lora_a.array().sum(), 6.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn a_initializer(mut self, init: Init<f32>) -> Self {
+        self.a_initializer = init.into();
+        self
+    }
+
+    /// Sets `b_initializer` (Flax's argument; default `zeros`).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// let lora = nnx_layers::LoRA::config(3, 2, 4).b_initializer(init::constant(0.5)).build(&mut Rngs::new(0))?;
+    /// assert_eq!(lora.lora_b.array().sum(), 4.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn b_initializer(mut self, init: Init<f32>) -> Self {
+        self.b_initializer = init.into();
+        self
+    }
+
+    /// Metadata entries of `lora_a` (Flax's `a_metadata`).
+    ///
+    /// ```
+    /// use nnx_core::{rngs::Rngs, Metadata, VariableType};
+    /// let mut tag = Metadata::new();
+    /// tag.insert("tag", "a");
+    /// let lora = nnx_layers::LoRA::config(3, 2, 4).a_metadata(tag).build(&mut Rngs::new(0))?;
+    /// assert_eq!(lora.lora_a.get_metadata_entry("tag")?.to_string(), "'a'");
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn a_metadata(mut self, metadata: Metadata) -> Self {
+        self.a_metadata = metadata;
+        self
+    }
+
+    /// Metadata entries of `lora_b` (Flax's `b_metadata`).
+    ///
+    /// ```
+    /// use nnx_core::{rngs::Rngs, Metadata, VariableType};
+    /// let mut tag = Metadata::new();
+    /// tag.insert("tag", "b");
+    /// let lora = nnx_layers::LoRA::config(3, 2, 4).b_metadata(tag).build(&mut Rngs::new(0))?;
+    /// assert_eq!(lora.lora_b.get_metadata_entry("tag")?.to_string(), "'b'");
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn b_metadata(mut self, metadata: Metadata) -> Self {
+        self.b_metadata = metadata;
+        self
+    }
+
+    /// Creates the adapter, drawing `lora_a`'s then `lora_b`'s key from the
+    /// `params` stream, as Flax does.
+    ///
+    /// # Errors
+    /// When a size is 0 (Flax's `he_uniform` divides by the fan-in), or the
+    /// parameters would not fit in memory.
+    ///
+    /// ```
+    /// let lora = nnx_layers::LoRA::config(3, 2, 4).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!((lora.in_features, lora.out_features), (3, 4));
+    /// assert!(nnx_layers::LoRA::config(3, 0, 4).build(&mut nnx_core::rngs::Rngs::new(0)).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn build(self, rngs: &mut Rngs) -> Result<LoRA> {
+        self.build_inner(None, rngs)
+    }
+
+    /// Creates the adapter over `base_module` (Flax's `base_module=`), whose
+    /// output is added to the adapter's. Draws keys as [`build`](LoRAConfig::build).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_layers::{LoRA, LoRAParam, Linear};
+    /// use nnx_tensor::Tensor;
+    /// let mut rngs = Rngs::new(0);
+    /// let base = Linear::new(3, 4, &mut rngs)?;
+    /// let mut lora = LoRA::config(3, 2, 4).build_with_base(base, &mut rngs)?;
+    /// let paths: Vec<String> = lora.state().flat_state().paths().iter().map(|p| nnx_core::path_string(p).to_string()).collect();
+    /// assert_eq!(paths, ["base_module/bias", "base_module/kernel", "lora_a", "lora_b"]);
+    /// assert_eq!(lora.state_of(LoRAParam).len(), 2);
+    /// assert_eq!(lora.forward(&Tensor::ones(&[5, 3]))?.shape(), &[5, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn build_with_base<B>(self, base_module: B, rngs: &mut Rngs) -> Result<LoRA<B>> {
+        self.build_inner(Some(base_module), rngs)
+    }
+
+    fn build_inner<B>(self, base_module: Option<B>, rngs: &mut Rngs) -> Result<LoRA<B>> {
+        let (fin, rank, fout) = (self.in_features, self.lora_rank, self.out_features);
+        check_config(
+            fin > 0 && rank > 0 && fout > 0,
+            "LoRA in_features / lora_rank / out_features",
+            "positive sizes",
+            format!("{fin} / {rank} / {fout}"),
+        )?;
+        let lora_a = lora_param(&self.a_initializer, self.a_metadata, rngs, &[fin, rank])?;
+        let lora_b = lora_param(&self.b_initializer, self.b_metadata, rngs, &[rank, fout])?;
+        Ok(LoRA {
+            lora_a,
+            lora_b,
+            base_module,
+            in_features: fin,
+            out_features: fout,
+        })
+    }
+}
+
+/// A LoRA parameter from the next `params` key, with Flax's metadata entries.
+fn lora_param(
+    init: &ParamInit<f32>,
+    metadata: Metadata,
+    rngs: &mut Rngs,
+    shape: &[usize],
+) -> Result<LoRAParam<Tensor>> {
+    let raw = checked_init(init, rngs.next_key("params")?, shape)?.raw_value;
+    let mut meta = VariableMetadata::new(Tensor::new(raw));
+    meta.metadata = metadata;
+    Ok(LoRAParam::from_metadata(meta))
+}
+
+impl LoRA {
+    /// An adapter with Flax's defaults: `LoRA::config(in, rank, out).build(rngs)`.
+    ///
+    /// ```
+    /// let lora = nnx_layers::LoRA::new(3, 2, 4, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(lora.lora_a.shape(), &[3, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(
+        in_features: usize,
+        lora_rank: usize,
+        out_features: usize,
+        rngs: &mut Rngs,
+    ) -> Result<LoRA> {
+        LoRA::config(in_features, lora_rank, out_features).build(rngs)
+    }
+
+    /// The options, starting from Flax's defaults.
+    ///
+    /// ```
+    /// let lora = nnx_layers::LoRA::config(3, 2, 4).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(lora.lora_b.shape(), &[2, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn config(in_features: usize, lora_rank: usize, out_features: usize) -> LoRAConfig {
+        LoRAConfig {
+            in_features,
+            lora_rank,
+            out_features,
+            a_initializer: he_uniform().into(),
+            b_initializer: zeros().into(),
+            a_metadata: Metadata::new(),
+            b_metadata: Metadata::new(),
+        }
+    }
+}
+
+impl<B: Forward> LoRA<B> {
+    /// `x @ lora_a @ lora_b`, plus `base_module.forward(x)` if there is one,
+    /// for `x` of shape `(..., in_features)` (Flax's `__call__`).
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let mut lora = nnx_layers::LoRA::new(3, 2, 4, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(lora.forward(&Tensor::ones(&[2, 5, 3]))?.shape(), &[2, 5, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        let out = self.delta(x)?;
+        match &mut self.base_module {
+            Some(base) => &out + &base.forward(x)?,
+            None => Ok(out),
+        }
+    }
+
+    /// [`forward`](LoRA::forward) from a shared reference (the base module's
+    /// `apply`).
+    ///
+    /// # Errors
+    /// A shape mismatch when the last axis of `x` is not `in_features`, or when
+    /// `lora_a` / `lora_b` were replaced by arrays of other shapes; the base
+    /// module's errors.
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let lora = nnx_layers::LoRA::new(3, 2, 4, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// let err = lora.apply(&Tensor::ones(&[2, 5])).unwrap_err().to_string();
+    /// assert_eq!(err, "shape mismatch at x: expected (..., 3), found (2, 5)");
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let out = self.delta(x)?;
+        match &self.base_module {
+            Some(base) => &out + &base.apply(x)?,
+            None => Ok(out),
+        }
+    }
+}
+
+impl<B> LoRA<B> {
+    /// The adapter's own term `x @ lora_a @ lora_b`.
+    fn delta(&self, x: &Tensor) -> Result<Tensor> {
+        let rank = self.lora_a.shape().get(1).copied().unwrap_or(0);
+        check_shape("lora_a", self.lora_a.shape(), &[self.in_features, rank])?;
+        check_shape("lora_b", self.lora_b.shape(), &[rank, self.out_features])?;
+        check_last_axis(x, self.in_features)?;
+        x.matmul(&self.lora_a)?.matmul(&self.lora_b)
+    }
+}
+
+/// `Err` unless the last axis of `x` has `features` entries.
+pub(crate) fn check_last_axis(x: &Tensor, features: usize) -> Result<()> {
+    if x.shape().last() == Some(&features) {
+        return Ok(());
+    }
+    Err(nnx_core::Error::ShapeMismatch {
+        path: nnx_core::ErrorPath("x".into()),
+        expected: format!("(..., {features})"),
+        found: nnx_core::repr::fmt_tuple_usize(x.shape()),
+    })
+}
+
+/// A LoRA is a layer: it composes in a `Sequential`.
+///
+/// ```
+/// use nnx_core::rngs::Rngs;
+/// use nnx_layers::{Forward, LoRA};
+/// use nnx_tensor::Tensor;
+/// let lora = LoRA::new(3, 2, 4, &mut Rngs::new(0))?;
+/// let layer: &dyn Forward = &lora;
+/// assert_eq!(layer.apply(&Tensor::ones(&[1, 3]))?.shape(), &[1, 4]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+impl<B: Forward> Forward for LoRA<B> {
+    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        LoRA::forward(self, x)
+    }
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        LoRA::apply(self, x)
+    }
+}
