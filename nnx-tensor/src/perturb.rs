@@ -1,14 +1,14 @@
 //! `perturb`: gradients with respect to intermediate values (Flax 0.12's
 //! `Module.perturb`).
 
-use nnx_core::sow::Sow;
+use nnx_core::sow::SowStore;
 use nnx_core::{Error, Kind, Perturbation, Result};
 
 use crate::Tensor;
 
 /// Flax's `Module.perturb`: adds a zero-valued Variable to an intermediate value
 /// so that its gradient is the gradient with respect to that value. Implemented
-/// for every module that can [`sow`](Sow).
+/// for every module with a sow store ([`SowStore`], a `#[nnx(sow)]` field).
 ///
 /// The first call stores zeros of `value`'s shape as a
 /// [`Perturbation`](struct@nnx_core::Perturbation) Variable named `name` in the module's
@@ -46,7 +46,7 @@ use crate::Tensor;
 /// assert_eq!(g.value.as_any().downcast_ref::<Tensor>(), Some(&Tensor::from(ndarray::arr1(&[3.0f32, 3.0]))));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub trait Perturb: Sow {
+pub trait Perturb: SowStore {
     /// `perturbation + value` with a [`Perturbation`](struct@nnx_core::Perturbation)
     /// Variable named `name`, created as zeros on first use.
     ///
@@ -120,4 +120,4 @@ pub trait Perturb: Sow {
     }
 }
 
-impl<M: Sow> Perturb for M {}
+impl<M: SowStore> Perturb for M {}
