@@ -448,13 +448,16 @@ impl LossAgreement {
             first_beyond_1e4: None,
         };
         for (i, (s, &f)) in ours.iter().zip(flax).enumerate() {
-            let rel = (s.loss - f).abs() / f.abs();
-            // NaN-safe: a NaN loss counts as beyond tolerance.
-            if !(rel <= a.max_rel) {
-                a.max_rel = if rel.is_nan() { f32::INFINITY } else { rel };
+            // A NaN difference counts as infinitely far.
+            let rel = match (s.loss - f).abs() / f.abs() {
+                r if r.is_nan() => f32::INFINITY,
+                r => r,
+            };
+            if rel > a.max_rel {
+                a.max_rel = rel;
                 a.worst_step = i;
             }
-            if !(rel <= 1e-4) && a.first_beyond_1e4.is_none() {
+            if rel > 1e-4 && a.first_beyond_1e4.is_none() {
                 a.first_beyond_1e4 = Some(i);
             }
         }
