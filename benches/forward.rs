@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use criterion::{criterion_group, criterion_main, Criterion};
 use nnx::prelude::*;
+use nnx::tensor::Tensor;
 use nnx::{Key, VariableState};
 
 fn construct(c: &mut Criterion) {
@@ -30,7 +31,7 @@ fn mlp(c: &mut Criterion) {
 
 fn conv(c: &mut Criterion) {
     let model = ConvStack::new(&mut Rngs::new(0)).expect("model");
-    let x = input(&[CONV_BATCH, CONV_HW, CONV_HW, CONV_CHANNELS]);
+    let x = Tensor::from(input(&[CONV_BATCH, CONV_HW, CONV_HW, CONV_CHANNELS]));
     c.bench_function("forward/conv", |b| {
         b.iter(|| model.forward(&x).expect("forward"))
     });

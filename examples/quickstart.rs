@@ -30,7 +30,7 @@ impl Classifier {
 
     /// `x`: (batch, length, channels) -> logits (batch, classes).
     fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<ArrayD<f32>> {
-        let h = self.conv.forward(x)?;
+        let h = self.conv.forward(&Tensor::from(x.clone()))?.into_array();
         let h = relu(&Tensor::from(self.norm.forward(&h)?)).into_array();
         let h = self.dropout.forward(&h)?;
         let h = self.attention.forward(&h, None, None, None)?;

@@ -7,6 +7,7 @@ use criterion::Criterion;
 use ndarray::{Array2, ArrayD};
 use nnx::nn::{Conv, Linear, MultiHeadAttention};
 use nnx::prelude::*;
+use nnx::tensor::Tensor;
 use std::time::Duration;
 
 /// Depths of the graph-operation MLPs.
@@ -105,14 +106,13 @@ impl ConvStack {
         })
     }
 
-    pub fn forward(&self, x: &ArrayD<f32>) -> nnx::Result<ArrayD<f32>> {
+    pub fn forward(&self, x: &Tensor) -> nnx::Result<Tensor> {
         let (last, rest) = self.convs.split_last().expect("a stack has convs");
         let mut h = x.clone();
         for conv in rest {
-            h = conv.forward(&h)?;
-            h.mapv_inplace(|v| v.max(0.0));
+            h = conv.apply(&h)?.relu();
         }
-        last.forward(&h)
+        last.apply(&h)
     }
 }
 

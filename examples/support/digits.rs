@@ -55,7 +55,7 @@ impl DigitsCnn {
 
     /// Logits `(batch, 10)` of NHWC images `(batch, 8, 8, 1)`.
     pub fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
-        let h = self.conv1.forward(x)?;
+        let h = self.conv1.forward(&Tensor::from(x.clone()))?.into_array();
         let h = max_pool(
             &relu(&Tensor::from(self.bn1.forward(&h)?)),
             &[2, 2],
@@ -63,7 +63,7 @@ impl DigitsCnn {
             &Padding::Valid,
         )?
         .into_array();
-        let h = self.conv2.forward(&h)?;
+        let h = self.conv2.forward(&Tensor::from(h))?.into_array();
         let h = max_pool(
             &relu(&Tensor::from(self.bn2.forward(&h)?)),
             &[2, 2],

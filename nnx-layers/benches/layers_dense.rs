@@ -5,6 +5,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use ndarray::{Array2, ArrayD, IxDyn};
 use nnx_core::rngs::Rngs;
 use nnx_layers::{Conv, ConvTranspose, Einsum, Embed, Linear, LinearGeneral, PReLU};
+use nnx_tensor::Tensor;
 
 fn filled(shape: &[usize]) -> ArrayD<f32> {
     // Deterministic, non-constant values.
@@ -46,17 +47,17 @@ fn bench(c: &mut Criterion) {
         b.iter(|| emb.forward(&idx).map(|y| y.len()))
     });
     let conv = Conv::new(16, 16, &[3, 3], &mut rngs).expect("conv");
-    let x = filled(&[32, 32, 32, 16]);
+    let x = Tensor::from(filled(&[32, 32, 32, 16]));
     c.bench_function("Conv2d b32 32x32x16->16 3x3 SAME", |b| {
-        b.iter(|| conv.forward(&x).map(|y| y.len()))
+        b.iter(|| conv.apply(&x).map(|y| y.len()))
     });
     let up = ConvTranspose::config(16, 16, &[3, 3])
         .strides(&[2, 2])
         .build(&mut rngs)
         .expect("conv transpose");
-    let x = filled(&[8, 16, 16, 16]);
+    let x = Tensor::from(filled(&[8, 16, 16, 16]));
     c.bench_function("ConvTranspose2d b8 16x16x16->16 3x3 stride 2", |b| {
-        b.iter(|| up.forward(&x).map(|y| y.len()))
+        b.iter(|| up.apply(&x).map(|y| y.len()))
     });
     let act = PReLU::new();
     let x = filled(&[256, 512]);

@@ -1,6 +1,5 @@
 //! `Conv`: N-D convolution in channels-last layout (Flax's `nnx.Conv`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
@@ -17,24 +16,24 @@ use crate::support::{check_config, setters, vec_setters};
 /// (Flax's `nnx.Conv`). The forward pass is one im2col GEMM per feature group.
 ///
 /// ```
-/// use ndarray::Array4;
 /// use nnx_core::rngs::Rngs;
 /// use nnx_layers::{functional::Padding, Conv};
-/// let conv = Conv::config(3, 8, &[3, 3])
+/// use nnx_tensor::Tensor;
+/// let mut conv = Conv::config(3, 8, &[3, 3])
 ///     .strides(&[2, 2])
 ///     .padding(Padding::Valid)
 ///     .build(&mut Rngs::new(0))?;
 /// assert_eq!(conv.kernel.shape(), &[3, 3, 3, 8]);
-/// let y = conv.forward(&Array4::<f32>::ones((2, 9, 9, 3)))?;
+/// let y = conv.forward(&Tensor::ones(&[2, 9, 9, 3]))?;
 /// assert_eq!(y.shape(), &[2, 4, 4, 8]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct Conv {
     /// `(*kernel_size, in_features / feature_group_count, out_features)`.
-    pub kernel: Param<ArrayD<f32>>,
+    pub kernel: Param<Tensor>,
     /// `(out_features,)`, or `None` when `use_bias` is false.
-    pub bias: Option<Param<Array1<f32>>>,
+    pub bias: Option<Param<Tensor>>,
     /// Input channels.
     pub in_features: usize,
     /// Output channels.
@@ -175,7 +174,25 @@ impl Conv {
         }
     }
 
-    /// Applies the convolution.
+    /// Applies the convolution (Flax's `__call__`); differentiable in `x`,
+    /// the kernel and the bias. A convolution has no state to update: this is
+    /// [`apply`](Conv::apply).
+    ///
+    /// # Errors
+    /// As [`apply`](Conv::apply).
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let mut c = nnx_layers::Conv::new(1, 2, &[3], &mut nnx_core::rngs::Rngs::new(0))?;
+    /// let y = c.forward(&Tensor::ones(&[4, 5, 1]))?; // (batch, width, features)
+    /// assert_eq!(y.shape(), &[4, 5, 2]); // SAME padding keeps the width
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x)
+    }
+
+    /// Applies the convolution from a shared reference.
     ///
     /// # Errors
     /// When `x` is not `(batch..., spatial..., in_features)`, the kernel, mask or
@@ -183,15 +200,13 @@ impl Conv {
     /// the options, or the output size does not fit in memory.
     ///
     /// ```
+    /// use nnx_tensor::Tensor;
     /// let c = nnx_layers::Conv::new(1, 2, &[3], &mut nnx_core::rngs::Rngs::new(0))?;
-    /// let y = c.forward(&ndarray::Array3::<f32>::ones((4, 5, 1)))?; // (batch, width, features)
-    /// assert_eq!(y.shape(), &[4, 5, 2]); // SAME padding keeps the width
+    /// let y = c.apply(&Tensor::ones(&[5, 1]))?; // no batch axis
+    /// assert_eq!(y.shape(), &[5, 2]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let shape = kernel_shape(
             &self.kernel_size,
             self.in_features,
@@ -211,10 +226,7 @@ impl Conv {
             &self.mask,
             &self.bias,
             self.out_features,
-            |k| {
-                let x = Tensor::new(x.to_owned().into_dyn());
-                Ok(x.conv_general(&Tensor::new(k.clone()), &opts)?.into_array())
-            },
+            |k| x.conv_general(k, &opts),
         )
     }
 }
@@ -222,7 +234,7 @@ impl Conv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array3, IxDyn};
+    use ndarray::{ArrayD, IxDyn};
 
     #[test]
     fn validates_options() {
@@ -245,11 +257,8 @@ mod tests {
     #[test]
     fn rejects_wrong_channels() -> Result<()> {
         let conv = Conv::new(2, 2, &[3], &mut Rngs::new(0))?;
-        assert!(conv.forward(&Array3::<f32>::ones((1, 5, 3))).is_err());
-        assert_eq!(
-            conv.forward(&Array3::<f32>::ones((1, 5, 2)))?.shape(),
-            &[1, 5, 2]
-        );
+        assert!(conv.apply(&Tensor::ones(&[1, 5, 3])).is_err());
+        assert_eq!(conv.apply(&Tensor::ones(&[1, 5, 2]))?.shape(), &[1, 5, 2]);
         Ok(())
     }
 }

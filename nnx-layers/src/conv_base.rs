@@ -2,16 +2,16 @@
 //! defaults and setters, the checks of those options when the layer is built,
 //! and the masked kernel plus bias around the forward pass.
 
-use ndarray::{Array1, ArrayD, Ix1, IxDyn};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
+use nnx_tensor::Tensor;
 
 use crate::functional::{per_axis, Padding};
 use crate::mask::KernelMask;
-use crate::param::{opt_param, param, KernelBias};
-use crate::support::{check_config, check_opt, check_shape};
+use crate::param::{opt_tensor_param, tensor_param, KernelBias};
+use crate::support::{check_config, check_shape};
 
-type OptBias = Option<Param<Array1<f32>>>;
+type OptBias = Option<Param<Tensor>>;
 
 /// The options both convolutions take.
 #[derive(Debug, Clone)]
@@ -81,14 +81,14 @@ impl ConvBase {
         &self,
         rngs: &mut Rngs,
         kernel_shape: &[usize],
-    ) -> Result<(Param<ArrayD<f32>>, OptBias)> {
+    ) -> Result<(Param<Tensor>, OptBias)> {
         check_mask(&self.mask, kernel_shape)?;
-        let kernel = param::<IxDyn>(
+        let kernel = tensor_param(
             &self.init.kernel_init,
             rngs.next_key("params")?,
             kernel_shape,
         )?;
-        let bias = opt_param::<Ix1>(rngs, self.init.bias(), &[self.out_features])?;
+        let bias = opt_tensor_param(rngs, self.init.bias(), &[self.out_features])?;
         Ok((kernel, bias))
     }
 }
@@ -105,24 +105,26 @@ fn check_mask(mask: &Option<KernelMask>, kernel_shape: &[usize]) -> Result<()> {
 /// mask and bias still have the shapes the layer's options imply, applies the
 /// mask to the kernel, then adds the bias.
 pub(crate) fn forward_masked(
-    kernel: &Param<ArrayD<f32>>,
+    kernel: &Tensor,
     kernel_shape: &[usize],
     mask: &Option<KernelMask>,
     bias: &OptBias,
     out_features: usize,
-    conv: impl FnOnce(&ArrayD<f32>) -> Result<ArrayD<f32>>,
-) -> Result<ArrayD<f32>> {
+    conv: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
     check_shape("kernel", kernel.shape(), kernel_shape)?;
     check_mask(mask, kernel_shape)?;
-    check_opt("bias", bias, &[out_features])?;
-    let mut y = match mask {
-        Some(m) => conv(&(&**kernel * &m.0))?,
+    if let Some(b) = bias {
+        check_shape("bias", b.shape(), &[out_features])?;
+    }
+    let y = match mask {
+        Some(m) => conv(&(kernel * &Tensor::new(m.0.clone()))?)?,
         None => conv(kernel)?,
     };
-    if let Some(b) = bias {
-        y += &**b;
+    match bias {
+        Some(b) => y + &**b,
+        None => Ok(y),
     }
-    Ok(y)
 }
 
 /// The setters of [`ConvBase`]'s options on a config holding it as `base`;
@@ -132,8 +134,8 @@ macro_rules! conv_setters {
         $crate::support::setters!($cfg.base.init = $ctor { use_bias: bool });
         $crate::support::vec_setters!($cfg.base = $ctor { strides: usize, kernel_dilation: usize });
         $crate::support::init_setters!($cfg.base.init = $ctor {
-            kernel_init ("lecun_normal()") => "layer.kernel",
-            bias_init ("zeros()") => "layer.bias.unwrap()",
+            kernel_init ("lecun_normal()") => "layer.kernel.array()",
+            bias_init ("zeros()") => "layer.bias.as_ref().unwrap().array()",
         });
         impl $cfg {
             #[doc = "The padding (default `Same`)."]
@@ -154,7 +156,8 @@ macro_rules! conv_setters {
             #[doc = "```"]
             #[doc = "let mask = ndarray::Array3::<f32>::zeros((3, 1, 2)).into_dyn();"]
             #[doc = concat!("let c = ", $ctor, ".mask(mask).build(&mut nnx_core::rngs::Rngs::new(0))?;")]
-            #[doc = "assert!(c.forward(&ndarray::Array3::<f32>::ones((1, 4, 1)))?.iter().all(|&v| v == 0.0));"]
+            #[doc = "let y = c.apply(&nnx_tensor::Tensor::ones(&[1, 4, 1]))?;"]
+            #[doc = "assert!(y.array().iter().all(|&v| v == 0.0));"]
             #[doc = "# Ok::<(), nnx_core::Error>(())"]
             #[doc = "```"]
             pub fn mask(mut self, mask: ::ndarray::ArrayD<f32>) -> Self {

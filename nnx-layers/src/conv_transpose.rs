@@ -1,6 +1,5 @@
 //! `ConvTranspose`: transposed N-D convolution (Flax's `nnx.ConvTranspose`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
@@ -16,20 +15,20 @@ use crate::support::{check_config, setters};
 /// out_features, in_features)` with `transpose_kernel`.
 ///
 /// ```
-/// use ndarray::Array3;
 /// use nnx_core::rngs::Rngs;
 /// use nnx_layers::ConvTranspose;
-/// let up = ConvTranspose::config(2, 3, &[3]).strides(&[2]).build(&mut Rngs::new(0))?;
-/// let y = up.forward(&Array3::<f32>::ones((4, 5, 2)))?;
+/// use nnx_tensor::Tensor;
+/// let mut up = ConvTranspose::config(2, 3, &[3]).strides(&[2]).build(&mut Rngs::new(0))?;
+/// let y = up.forward(&Tensor::ones(&[4, 5, 2]))?;
 /// assert_eq!(y.shape(), &[4, 10, 3]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct ConvTranspose {
     /// The kernel (see the type's documentation for its layout).
-    pub kernel: Param<ArrayD<f32>>,
+    pub kernel: Param<Tensor>,
     /// `(out_features,)`, or `None` when `use_bias` is false.
-    pub bias: Option<Param<Array1<f32>>>,
+    pub bias: Option<Param<Tensor>>,
     /// Input channels.
     pub in_features: usize,
     /// Output channels.
@@ -166,7 +165,24 @@ impl ConvTranspose {
         }
     }
 
-    /// Applies the transposed convolution.
+    /// Applies the transposed convolution (Flax's `__call__`); differentiable
+    /// in `x`, the kernel and the bias. There is no state to update: this is
+    /// [`apply`](ConvTranspose::apply).
+    ///
+    /// # Errors
+    /// As [`apply`](ConvTranspose::apply).
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let mut c = nnx_layers::ConvTranspose::new(1, 2, &[3], &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(c.forward(&Tensor::ones(&[1, 4, 1]))?.shape(), &[1, 4, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x)
+    }
+
+    /// Applies the transposed convolution from a shared reference.
     ///
     /// # Errors
     /// When `x` is not `(batch..., spatial..., in_features)`, the kernel, mask
@@ -174,14 +190,12 @@ impl ConvTranspose {
     /// meets a zero-length spatial axis, or the output does not fit in memory.
     ///
     /// ```
+    /// use nnx_tensor::Tensor;
     /// let c = nnx_layers::ConvTranspose::new(1, 2, &[3], &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(c.forward(&ndarray::Array3::<f32>::ones((1, 4, 1)))?.shape(), &[1, 4, 2]);
+    /// assert_eq!(c.apply(&Tensor::ones(&[1, 4, 1]))?.shape(), &[1, 4, 2]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let shape = kernel_shape(
             &self.kernel_size,
             self.in_features,
@@ -200,11 +214,7 @@ impl ConvTranspose {
             &self.mask,
             &self.bias,
             self.out_features,
-            |k| {
-                let x = Tensor::new(x.to_owned().into_dyn());
-                Ok(x.conv_transpose(&Tensor::new(k.clone()), &opts)?
-                    .into_array())
-            },
+            |k| x.conv_transpose(k, &opts),
         )
     }
 }
@@ -212,7 +222,6 @@ impl ConvTranspose {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array3;
 
     #[test]
     fn validates() -> Result<()> {
@@ -222,7 +231,7 @@ mod tests {
             .build(&mut r)
             .is_err());
         let t = ConvTranspose::new(2, 2, &[3], &mut r)?;
-        assert!(t.forward(&Array3::<f32>::ones((1, 4, 3))).is_err());
+        assert!(t.apply(&Tensor::ones(&[1, 4, 3])).is_err());
         Ok(())
     }
 }

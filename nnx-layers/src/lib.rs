@@ -53,10 +53,9 @@ pub use sequential::Sequential;
 pub use spectral_norm::{SpectralNorm, SpectralNormConfig};
 pub use weight_norm::{WeightNorm, WeightNormConfig};
 
+forward::forward_via_inherent!(Conv, ConvTranspose);
 forward::forward_via_ndarray!(
-    shared: Conv,
-    ConvTranspose,
-    Einsum,
+    shared: Einsum,
     GroupNorm,
     InstanceNorm,
     LayerNorm,

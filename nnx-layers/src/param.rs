@@ -8,6 +8,7 @@ use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
 use nnx_core::{AxisHook, Hooks, ValueHook};
 use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
+use nnx_tensor::Tensor;
 
 use crate::functional::{fmt_tuple_usize, shape_err};
 use crate::support::check_alloc;
@@ -85,20 +86,48 @@ pub(crate) fn flat_param<D: Dimension + 'static>(
     from_init::<D>(meta, shape)
 }
 
-/// An initializer's output as a rank-`D` parameter. Initializers work on
-/// `ArrayD`; the hooks they attach are adapted to the fixed-rank value (they
-/// see a rank-erased copy of the Variable).
+/// An initializer's output as a rank-`D` parameter.
 fn from_init<D: Dimension + 'static>(
-    meta: VariableMetadata<ArrayD<f32>>,
+    mut meta: VariableMetadata<ArrayD<f32>>,
     shape: &[usize],
 ) -> Result<Param<Array<f32, D>>> {
-    let raw = to_rank::<D>(meta.raw_value, shape)?;
-    let mut out = VariableMetadata::new(raw);
+    let raw = to_rank::<D>(std::mem::take(&mut meta.raw_value), shape)?;
+    Ok(with_init_metadata(meta, raw))
+}
+
+/// `value` as a parameter with the metadata of the initializer output `meta`.
+/// Initializers work on `ArrayD`; the hooks they attach are adapted to the
+/// parameter's value type (they see a rank-erased copy of the Variable).
+fn with_init_metadata<V: Erased>(meta: VariableMetadata<ArrayD<f32>>, value: V) -> Param<V> {
+    let mut out = VariableMetadata::new(value);
     out.metadata = meta.metadata;
     if !meta.hooks.is_empty() {
         out.hooks = adapt_hooks(meta.hooks);
     }
-    Ok(Param::from_metadata(out))
+    Param::from_metadata(out)
+}
+
+/// `param::<IxDyn>` as a `Param<Tensor>`: the value layers differentiate.
+pub(crate) fn tensor_param(
+    init: &ParamInit<f32>,
+    key: PrngKey,
+    shape: &[usize],
+) -> Result<Param<Tensor>> {
+    let mut meta = checked_init(init, key, shape)?;
+    let raw = to_rank::<IxDyn>(std::mem::take(&mut meta.raw_value), shape)?;
+    Ok(with_init_metadata(meta, Tensor::new(raw)))
+}
+
+/// [`opt_param`] as a `Param<Tensor>`.
+pub(crate) fn opt_tensor_param(
+    rngs: &mut Rngs,
+    init: Option<&ParamInit<f32>>,
+    shape: &[usize],
+) -> Result<Option<Param<Tensor>>> {
+    match init {
+        Some(init) => Ok(Some(tensor_param(init, rngs.next_key("params")?, shape)?)),
+        None => Ok(None),
+    }
 }
 
 /// A parameter drawn with the next `params` key when `init` is given (an
@@ -134,26 +163,52 @@ pub(crate) fn to_rank<D: Dimension>(a: ArrayD<f32>, shape: &[usize]) -> Result<A
     })
 }
 
+/// A parameter value that initializer hooks, written for `ArrayD<f32>`, can
+/// look at and replace.
+trait Erased: nnx_core::value::Value + Clone + Send + Sync + 'static {
+    fn erase(&self) -> ArrayD<f32>;
+    /// `a` as this type; `None` when it cannot hold it (another rank).
+    fn restore(a: ArrayD<f32>) -> Option<Self>;
+}
+
+impl<D: Dimension + 'static> Erased for Array<f32, D> {
+    fn erase(&self) -> ArrayD<f32> {
+        self.clone().into_dyn()
+    }
+    fn restore(a: ArrayD<f32>) -> Option<Self> {
+        a.into_dimensionality::<D>().ok()
+    }
+}
+
+impl Erased for Tensor {
+    fn erase(&self) -> ArrayD<f32> {
+        self.to_array()
+    }
+    fn restore(a: ArrayD<f32>) -> Option<Self> {
+        Some(Tensor::new(a))
+    }
+}
+
 /// A rank-erased copy of `var` (kind, value and metadata) for a hook to look at.
-fn erased<D: Dimension + 'static>(var: &Variable<Array<f32, D>>) -> Variable<ArrayD<f32>> {
-    let mut proxy = Variable::with_kind(var.kind(), var.value().clone().into_dyn());
+fn erased<V: Erased>(var: &Variable<V>) -> Variable<ArrayD<f32>> {
+    let mut proxy = Variable::with_kind(var.kind(), var.value().erase());
     proxy.replace_metadata(var.get_metadata());
     proxy
 }
 
-fn adapt_value<D: Dimension + 'static>(h: ValueHook<ArrayD<f32>>) -> ValueHook<Array<f32, D>> {
-    Arc::new(move |var: &Variable<Array<f32, D>>, v: Array<f32, D>| {
+fn adapt_value<V: Erased>(h: ValueHook<ArrayD<f32>>) -> ValueHook<V> {
+    Arc::new(move |var: &Variable<V>, v: V| {
         let proxy = erased(var);
-        let out = h(&proxy, v.clone().into_dyn());
+        let out = h(&proxy, v.erase());
         // A hook changing the rank cannot be stored in a fixed-rank parameter:
         // the value is then left as it was.
-        out.into_dimensionality::<D>().unwrap_or(v)
+        V::restore(out).unwrap_or(v)
     })
 }
 
-fn adapt_axis<D: Dimension + 'static>(h: AxisHook<ArrayD<f32>>) -> AxisHook<Array<f32, D>> {
+fn adapt_axis<V: Erased>(h: AxisHook<ArrayD<f32>>) -> AxisHook<V> {
     Arc::new(
-        move |var: &mut Variable<Array<f32, D>>, index: usize, name: Option<&str>| {
+        move |var: &mut Variable<V>, index: usize, name: Option<&str>| {
             let mut proxy = erased(var);
             h(&mut proxy, index, name);
             // Axis hooks update metadata (e.g. sharding names); carry it back.
@@ -162,7 +217,7 @@ fn adapt_axis<D: Dimension + 'static>(h: AxisHook<ArrayD<f32>>) -> AxisHook<Arra
     )
 }
 
-fn adapt_hooks<D: Dimension + 'static>(h: Hooks<ArrayD<f32>>) -> Hooks<Array<f32, D>> {
+fn adapt_hooks<V: Erased>(h: Hooks<ArrayD<f32>>) -> Hooks<V> {
     Hooks {
         create: h.create.into_iter().map(adapt_value).collect(),
         get: h.get.into_iter().map(adapt_value).collect(),

@@ -129,6 +129,13 @@ fn set_bias<D: ndarray::Dimension + 'static>(
     }
 }
 
+/// [`set_bias`] for a layer whose bias is a `Param<Tensor>`.
+fn set_tensor_bias(bias: &mut Option<nnx_core::Param<nnx_tensor::Tensor>>, case: &Value) {
+    if let Some(b) = bias {
+        b.set_raw_value(f32s(&case["bias"]).into());
+    }
+}
+
 fn build_linear(case: &Value) -> Linear {
     let c = &case["config"];
     let mut cfg = Linear::config(
@@ -301,7 +308,7 @@ fn conv_matches_flax() {
             .build(&mut Rngs::new(case["seed"].as_i64().expect("seed")))
             .expect("build");
         check_params(&case, &m);
-        set_bias(&mut m.bias, &case);
+        set_tensor_bias(&mut m.bias, &case);
         check_forward(&case, &mut m);
     }
 }
@@ -336,7 +343,7 @@ fn conv_transpose_matches_flax() {
             .build(&mut Rngs::new(case["seed"].as_i64().expect("seed")))
             .expect("build");
         check_params(&case, &m);
-        set_bias(&mut m.bias, &case);
+        set_tensor_bias(&mut m.bias, &case);
         check_forward(&case, &mut m);
     }
 }
@@ -378,7 +385,7 @@ fn shape_errors_name_expected_and_found() {
     let mut rngs = Rngs::new(0);
     let conv = Conv::new(3, 2, &[3, 3], &mut rngs).expect("build");
     let err = conv
-        .forward(&ndarray::Array4::<f32>::zeros((1, 5, 5, 2)))
+        .apply(&nnx_tensor::Tensor::zeros(&[1, 5, 5, 2]))
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();

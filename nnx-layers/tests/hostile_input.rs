@@ -56,7 +56,7 @@ fn wrapping_paddings_reject_an_empty_axis() -> Result<()> {
             .padding(padding)
             .build(&mut rngs())?;
         message_of(
-            conv.forward(&ones(&[1, 0, 1])),
+            conv.apply(&Tensor::ones(&[1, 0, 1])),
             &["x", "non-empty", "(1, 0, 1)"],
         );
     }
@@ -66,29 +66,29 @@ fn wrapping_paddings_reject_an_empty_axis() -> Result<()> {
 #[test]
 fn huge_geometry_is_an_error_not_an_overflow() -> Result<()> {
     let big = 1usize << 62;
-    let x = ones(&[1, 4, 1]);
+    let x = Tensor::ones(&[1, 4, 1]);
     for padding in [Padding::Same, Padding::Valid, Padding::Circular] {
         let conv = Conv::config(1, 1, &[3])
             .kernel_dilation(&[big])
             .padding(padding)
             .build(&mut rngs())?;
-        assert!(conv.forward(&x).is_err());
+        assert!(conv.apply(&x).is_err());
     }
     let conv = Conv::config(1, 1, &[3])
         .input_dilation(&[big])
         .padding(Padding::Explicit(vec![(1, 1)]))
         .build(&mut rngs())?;
-    assert!(conv.forward(&x).is_err());
+    assert!(conv.apply(&x).is_err());
     let conv = Conv::config(1, 1, &[3])
         .padding(Padding::Explicit(vec![(usize::MAX, usize::MAX)]))
         .build(&mut rngs())?;
-    message_of(conv.forward(&x), &["conv padding", "fit in memory"]);
+    message_of(conv.apply(&x), &["conv padding", "fit in memory"]);
     // An empty batch does not make an output of 2^41 x 2^41 positions harmless.
     let conv = Conv::config(1, 1, &[1, 1])
         .padding(Padding::Explicit(vec![(1 << 40, 1 << 40); 2]))
         .build(&mut rngs())?;
     message_of(
-        conv.forward(&ones(&[0, 2, 2, 1])),
+        conv.apply(&Tensor::ones(&[0, 2, 2, 1])),
         &["conv output", "fit in memory", "2199023255554 positions"],
     );
     for padding in [Padding::Same, Padding::Valid, Padding::Circular] {
@@ -96,7 +96,7 @@ fn huge_geometry_is_an_error_not_an_overflow() -> Result<()> {
             .strides(&[big])
             .padding(padding)
             .build(&mut rngs())?;
-        assert!(t.forward(&x).is_err());
+        assert!(t.apply(&x).is_err());
     }
     let x3 = Tensor::ones(&[1, 4, 1]);
     let huge_pad = Padding::Explicit(vec![(usize::MAX, 1)]);
@@ -123,23 +123,26 @@ fn reassigned_parameters_are_reported_by_path() -> Result<()> {
     message_of(bn.forward(&ones(&[2, 5])), &["mean", "(5,)", "(3,)"]);
 
     let mut conv = Conv::new(2, 4, &[3], &mut rngs())?;
-    *conv.kernel = ones(&[3, 4, 2]);
+    *conv.kernel = Tensor::ones(&[3, 4, 2]);
     message_of(
-        conv.forward(&ones(&[1, 5, 2])),
+        conv.forward(&Tensor::ones(&[1, 5, 2])),
         &["kernel", "(3, 2, 4)", "(3, 4, 2)"],
     );
     let mut conv = Conv::new(2, 4, &[3], &mut rngs())?;
     assert_eq!(conv.set_attributes("feature_group_count", 0usize)?, 1);
     message_of(
-        conv.forward(&ones(&[1, 5, 2])),
+        conv.forward(&Tensor::ones(&[1, 5, 2])),
         &["feature_group_count", "0"],
     );
 
     let mut t = ConvTranspose::new(2, 4, &[3], &mut rngs())?;
     if let Some(b) = t.bias.as_mut() {
-        **b = Array1::zeros(1);
+        **b = Tensor::zeros(&[1]);
     }
-    message_of(t.forward(&ones(&[1, 5, 2])), &["bias", "(4,)", "(1,)"]);
+    message_of(
+        t.forward(&Tensor::ones(&[1, 5, 2])),
+        &["bias", "(4,)", "(1,)"],
+    );
 
     let mut lg = LinearGeneral::new(3, &[2, 4], &mut rngs())?;
     *lg.kernel = ones(&[3, 8]);
@@ -207,7 +210,7 @@ fn same_padding_on_an_empty_axis_gives_an_empty_axis() -> Result<()> {
     // Flax: Conv SAME on (1, 0, 1) -> (1, 0, 2), for k=3, k=1 and stride 2.
     for (k, s) in [(3, 1), (1, 1), (3, 2)] {
         let conv = Conv::config(1, 2, &[k]).strides(&[s]).build(&mut rngs())?;
-        assert_eq!(conv.forward(&ones(&[1, 0, 1]))?.shape(), &[1, 0, 2]);
+        assert_eq!(conv.apply(&Tensor::ones(&[1, 0, 1]))?.shape(), &[1, 0, 2]);
     }
     // Flax: avg_pool((1, 0, 1), (2,), strides=(2,), 'SAME') -> (1, 0, 1); max_pool too.
     let x = Tensor::ones(&[1, 0, 1]);
@@ -222,16 +225,16 @@ fn same_padding_on_an_empty_axis_gives_an_empty_axis() -> Result<()> {
     // Flax: ConvTranspose on (1, 0, 1): SAME -> (1, 0, 2), VALID -> (1, 2, 2),
     // CIRCULAR raises ZeroDivisionError.
     let t = ConvTranspose::new(1, 2, &[3], &mut rngs())?;
-    assert_eq!(t.forward(&ones(&[1, 0, 1]))?.shape(), &[1, 0, 2]);
+    assert_eq!(t.apply(&Tensor::ones(&[1, 0, 1]))?.shape(), &[1, 0, 2]);
     let t = ConvTranspose::config(1, 2, &[3])
         .padding(Padding::Valid)
         .build(&mut rngs())?;
-    assert_eq!(t.forward(&ones(&[1, 0, 1]))?.shape(), &[1, 2, 2]);
+    assert_eq!(t.apply(&Tensor::ones(&[1, 0, 1]))?.shape(), &[1, 2, 2]);
     let t = ConvTranspose::config(1, 2, &[3])
         .padding(Padding::Circular)
         .build(&mut rngs())?;
     message_of(
-        t.forward(&ones(&[1, 0, 1])),
+        t.apply(&Tensor::ones(&[1, 0, 1])),
         &["x", "Circular", "(1, 0, 1)"],
     );
     Ok(())

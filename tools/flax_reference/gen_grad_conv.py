@@ -10,7 +10,8 @@ at fixed random inputs with a fixed random cotangent, and stores inputs,
 output, cotangent and the inputs' cotangents. It also takes
 `nnx.value_and_grad` of a small conv model (Conv, relu, max_pool, grouped
 dilated Conv, ConvTranspose) with a squared-error loss.
-Output: nnx-tensor/tests/data/grad_conv.json. Run with the Flax environment's python:
+Output: nnx-tensor/tests/data/grad_conv.json (and the model case in
+nnx-layers/tests/data/layers/grad_conv_model.json). Run with the Flax environment's python:
 
     python tools/flax_reference/gen_grad_conv.py
 """
@@ -26,7 +27,10 @@ from reference_json import arr
 
 jax.config.update("jax_default_matmul_precision", "highest")
 RNG = np.random.default_rng(20261130)
-OUT = os.path.join(os.path.dirname(__file__), "..", "..", "nnx-tensor", "tests", "data", "grad_conv.json")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+OUT = os.path.join(ROOT, "nnx-tensor", "tests", "data", "grad_conv.json")
+# The model case again, for the Conv / ConvTranspose layers' own test.
+OUT_LAYERS = os.path.join(ROOT, "nnx-layers", "tests", "data", "layers", "grad_conv_model.json")
 
 
 def rand(*shape, scale=1.0):
@@ -204,7 +208,9 @@ def main():
     data = {"ops": conv_cases() + conv_transpose_cases() + pool_cases(), "model": model_case()}
     with open(OUT, "w") as f:
         json.dump(data, f, separators=(",", ":"))
-    print(f"{len(data['ops'])} cases -> {OUT}")
+    with open(OUT_LAYERS, "w") as f:
+        json.dump(data["model"], f, separators=(",", ":"))
+    print(f"{len(data['ops'])} cases -> {OUT}, model -> {OUT_LAYERS}")
 
 
 if __name__ == "__main__":
