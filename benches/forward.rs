@@ -20,9 +20,7 @@ fn construct(c: &mut Criterion) {
 fn mlp(c: &mut Criterion) {
     let model = Mlp::new(MLP_DEPTH, MLP_WIDTH, &mut Rngs::new(0)).expect("model");
     for batch in [1, 256] {
-        let x = input(&[batch, MLP_WIDTH])
-            .into_dimensionality()
-            .expect("2-D");
+        let x = input(&[batch, MLP_WIDTH]).into();
         c.bench_function(&format!("forward/mlp/{batch}"), |b| {
             b.iter(|| model.forward(&x).expect("forward"))
         });
@@ -39,9 +37,9 @@ fn conv(c: &mut Criterion) {
 
 fn mha(c: &mut Criterion) {
     let mut model = attention(false).expect("model");
-    let x = input(&[MHA_BATCH, MHA_LEN, MHA_FEATURES]);
+    let x = input(&[MHA_BATCH, MHA_LEN, MHA_FEATURES]).into();
     c.bench_function("forward/mha", |b| {
-        b.iter(|| model.forward(&x, None, None, None).expect("forward"))
+        b.iter(|| model.forward(&x).expect("forward"))
     });
 }
 
@@ -50,7 +48,7 @@ fn mha_decode(c: &mut Criterion) {
     model
         .init_cache(&[MHA_BATCH, MHA_LEN, MHA_FEATURES])
         .expect("cache");
-    let x = input(&[MHA_BATCH, 1, MHA_FEATURES]);
+    let x = input(&[MHA_BATCH, 1, MHA_FEATURES]).into();
     let rewind = || {
         State::from_flat([(
             vec![Key::from("cache_index")],
@@ -66,7 +64,7 @@ fn mha_decode(c: &mut Criterion) {
             for _ in 0..iters {
                 model.update(rewind()).expect("rewind");
                 let start = Instant::now();
-                let y = model.forward(&x, None, None, None).expect("step");
+                let y = model.forward(&x).expect("step");
                 total += start.elapsed();
                 drop(y);
             }

@@ -2,7 +2,7 @@
 //! attention and Linear; its state printed like Flax; a forward pass in train and
 //! eval mode; split, merge and update.
 
-use ndarray::{ArrayD, Axis};
+use ndarray::ArrayD;
 use nnx::nn::{relu, BatchNorm, Conv, Dropout, Linear, MultiHeadAttention};
 use nnx::prelude::*;
 use nnx::tensor::Tensor;
@@ -30,14 +30,19 @@ impl Classifier {
 
     /// `x`: (batch, length, channels) -> logits (batch, classes).
     fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<ArrayD<f32>> {
-        let h = self.conv.forward(&Tensor::from(x.clone()))?.into_array();
-        let h = relu(&Tensor::from(self.norm.forward(&h)?)).into_array();
+        let h = self.conv.forward(&Tensor::from(x.clone()))?;
+        let h = relu(&self.norm.forward(&h)?);
         let h = self.dropout.forward(&h)?;
-        let h = self.attention.forward(&h, None, None, None)?;
-        let pooled = h.mean_axis(Axis(1)).ok_or_else(|| {
-            Error::invalid_argument("forward", "a non-empty sequence", "length 0")
-        })?;
-        self.head.forward(&pooled)
+        let h = self.attention.forward(&h)?;
+        if h.shape().get(1) == Some(&0) {
+            return Err(Error::invalid_argument(
+                "forward",
+                "a non-empty sequence",
+                "length 0",
+            ));
+        }
+        let pooled = h.mean_axes(&[1], false)?;
+        Ok(self.head.forward(&pooled)?.into_array())
     }
 }
 

@@ -1,9 +1,9 @@
 //! The seed page's `Intermediate` example: `sow` records a value under the module's
 //! own path during the forward pass.
 
-use ndarray::{Array2, ArrayD};
 use nnx::nn::Linear;
 use nnx::prelude::*;
+use nnx::tensor::Tensor;
 
 #[derive(Module)]
 struct Model {
@@ -22,7 +22,7 @@ impl Model {
         })
     }
 
-    fn forward(&mut self, x: &Array2<f32>) -> nnx::Result<ArrayD<f32>> {
+    fn forward(&mut self, x: &Tensor) -> nnx::Result<Tensor> {
         let x = self.linear1.forward(x)?;
         self.sow(Intermediate, "i", x.clone())?;
         self.linear2.forward(&x)
@@ -33,7 +33,7 @@ impl Model {
 pub fn run() -> nnx::Result<String> {
     let mut model = Model::new(&mut Rngs::new(0))?;
 
-    let x = Array2::<f32>::ones((1, 2));
+    let x = Tensor::ones(&[1, 2]);
     let _y = model.forward(&x)?;
     Ok(format!("{}\n", model.state_of(Intermediate).map(shape)))
 }

@@ -1,29 +1,29 @@
 //! The seed page's `Variable` example: a custom Variable type beside a Linear layer,
 //! and `state` filtered by Variable type.
 
-use ndarray::{Array2, ArrayD};
 use nnx::nn::Linear;
 use nnx::prelude::*;
+use nnx::tensor::Tensor;
 
 nnx::variable_type!(pub CustomVariable);
 
 #[derive(Module)]
 struct Model {
     linear: Linear,
-    custom_variable: CustomVariable<Array2<f32>>,
+    custom_variable: CustomVariable<Tensor>,
 }
 
 impl Model {
     fn new(rngs: &mut Rngs) -> nnx::Result<Self> {
         Ok(Model {
             linear: Linear::new(2, 3, rngs)?,
-            custom_variable: CustomVariable::new(Array2::ones((1, 3))),
+            custom_variable: CustomVariable::new(Tensor::ones(&[1, 3])),
         })
     }
 
     #[allow(dead_code)]
-    fn forward(&self, x: &Array2<f32>) -> nnx::Result<ArrayD<f32>> {
-        Ok(self.linear.forward(x)? + &*self.custom_variable)
+    fn forward(&self, x: &Tensor) -> nnx::Result<Tensor> {
+        self.linear.apply(x)? + &*self.custom_variable
     }
 }
 

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each bench target uses a different part of this module
 
 use criterion::Criterion;
-use ndarray::{Array2, ArrayD};
+use ndarray::ArrayD;
 use nnx::nn::{Conv, Linear, MultiHeadAttention};
 use nnx::prelude::*;
 use nnx::tensor::Tensor;
@@ -67,14 +67,13 @@ impl Mlp {
     }
 
     /// Linear layers with ReLU between them (none after the last).
-    pub fn forward(&self, x: &Array2<f32>) -> nnx::Result<ArrayD<f32>> {
+    pub fn forward(&self, x: &Tensor) -> nnx::Result<Tensor> {
         let (last, rest) = self.layers.split_last().expect("an MLP has layers");
-        let mut h = x.clone().into_dyn();
+        let mut h = x.clone();
         for layer in rest {
-            h = layer.forward(&h)?;
-            h.mapv_inplace(|v| v.max(0.0));
+            h = layer.apply(&h)?.relu();
         }
-        last.forward(&h)
+        last.apply(&h)
     }
 
     /// Sows one small intermediate per layer (`i0`, `i1`, ...), as a forward pass

@@ -57,7 +57,7 @@ impl DigitsCnn {
     pub fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
         let h = self.conv1.forward(&Tensor::from(x.clone()))?.into_array();
         let h = max_pool(
-            &relu(&Tensor::from(self.bn1.forward(&h)?)),
+            &relu(&self.bn1.forward(&Tensor::from(h))?),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,
@@ -65,7 +65,7 @@ impl DigitsCnn {
         .into_array();
         let h = self.conv2.forward(&Tensor::from(h))?.into_array();
         let h = max_pool(
-            &relu(&Tensor::from(self.bn2.forward(&h)?)),
+            &relu(&self.bn2.forward(&Tensor::from(h))?),
             &[2, 2],
             &[2, 2],
             &Padding::Valid,
@@ -81,9 +81,10 @@ impl DigitsCnn {
             .map_err(|e| {
                 nnx::Error::invalid_argument("flatten", "a (batch, 2, 2, 32) map", e.to_string())
             })?;
-        let h = self.dropout.forward(&h)?;
+        let h = self.dropout.forward(&Tensor::from(h))?;
         self.linear
             .forward(&h)?
+            .into_array()
             .into_dimensionality::<Ix2>()
             .map_err(|e| nnx::Error::invalid_argument("logits", "(batch, 10)", e.to_string()))
     }

@@ -2,8 +2,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ndarray::{ArrayD, Dimension, IxDyn};
-use nnx_layers::functional::{conv_general, dot_product_attention, AttentionOptions, ConvOptions};
-use nnx_tensor::Tensor;
+use nnx_layers::functional::{conv_general, ConvOptions};
+use nnx_tensor::{dot_product_attention, AttentionOptions, Tensor};
 
 fn filled(shape: &[usize]) -> ArrayD<f32> {
     // Deterministic, non-constant values; no RNG dependency needed.
@@ -25,7 +25,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("conv2d b32 32x32x16->16 3x3 SAME", |b| {
         b.iter(|| conv_general(&x, &k, &opts).map(|y| y.len()))
     });
-    let q = filled(&[8, 128, 8, 64]);
+    let q = Tensor::new(filled(&[8, 128, 8, 64]));
     let o = AttentionOptions::default();
     c.bench_function("attention b8 L128 8x64", |b| {
         b.iter(|| dot_product_attention(&q, &q, &q, &o).map(|y| y.len()))

@@ -20,31 +20,31 @@ fn bench(c: &mut Criterion) {
     let mut rngs = Rngs::new(0);
     let lin = Linear::new(512, 512, &mut rngs).expect("linear");
     for batch in [1, 256] {
-        let x = filled(&[batch, 512]);
+        let x = Tensor::new(filled(&[batch, 512]));
         c.bench_function(&format!("Linear 512->512 batch {batch}"), |b| {
-            b.iter(|| lin.forward(&x).map(|y| y.len()))
+            b.iter(|| lin.apply(&x).map(|y| y.len()))
         });
     }
     let lg = LinearGeneral::config(&[8, 64], &[8, 64])
         .axis(&[-2, -1])
         .build(&mut rngs)
         .expect("linear general");
-    let x = filled(&[64, 8, 64]);
+    let x = Tensor::new(filled(&[64, 8, 64]));
     c.bench_function("LinearGeneral (8,64)->(8,64) batch 64", |b| {
-        b.iter(|| lg.forward(&x).map(|y| y.len()))
+        b.iter(|| lg.apply(&x).map(|y| y.len()))
     });
     let es = Einsum::config("btd,ndh->btnh", &[8, 512, 64])
         .bias_shape(&[8, 64])
         .build(&mut rngs)
         .expect("einsum");
-    let x = filled(&[8, 32, 512]);
+    let x = Tensor::new(filled(&[8, 32, 512]));
     c.bench_function("Einsum btd,ndh->btnh b8 t32 d512 n8 h64", |b| {
-        b.iter(|| es.forward(&x).map(|y| y.len()))
+        b.iter(|| es.apply(&x).map(|y| y.len()))
     });
     let emb = Embed::new(1000, 256, &mut rngs).expect("embed");
     let idx = Array2::from_shape_fn((32, 64), |(i, j)| ((i * 64 + j) * 7 % 1000) as i64);
     c.bench_function("Embed 1000x256 lookup 32x64", |b| {
-        b.iter(|| emb.forward(&idx).map(|y| y.len()))
+        b.iter(|| emb.lookup(&idx).map(|y| y.len()))
     });
     let conv = Conv::new(16, 16, &[3, 3], &mut rngs).expect("conv");
     let x = Tensor::from(filled(&[32, 32, 32, 16]));
@@ -60,9 +60,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| up.apply(&x).map(|y| y.len()))
     });
     let act = PReLU::new();
-    let x = filled(&[256, 512]);
+    let x = nnx_tensor::Tensor::new(filled(&[256, 512]));
     c.bench_function("PReLU 256x512", |b| {
-        b.iter(|| act.forward(&x).map(|y| y.len()))
+        b.iter(|| act.apply(&x).map(|y| y.len()))
     });
 }
 

@@ -1,166 +1,78 @@
 //! Multi-head attention (Flax's `nnx.MultiHeadAttention`), with grouped-query
 //! heads and an autoregressive decode cache.
 
-use ndarray::{
-    Array1, Array2, Array3, ArrayBase, ArrayD, ArrayViewD, Data, Dimension, Ix1, Ix2, Ix3, IxDyn,
-    SliceInfoElem,
-};
+use ndarray::{ArrayD, IxDyn, SliceInfoElem};
 use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::random::bernoulli;
 use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::rngs::{RngStream, Rngs};
-use nnx_core::{Cache, Error, Param, Result, VariableType};
-
-use crate::functional::{
-    combine_masks, dot_last_axis, dot_product_attention, AttentionDropout, AttentionOptions,
+use nnx_core::{Cache, Error, Result, VariableType};
+use nnx_tensor::{
+    combine_masks, dot_product_attention, AttentionDropout, AttentionOptions, Tensor,
 };
+
+use crate::linear_general::LinearGeneral;
 use crate::normalization::LayerNorm;
-use crate::param::flat_param;
-use crate::support::{check_alloc, check_config, check_opt, check_rate, check_shape, setters};
+use crate::support::{
+    check_alloc, check_config, check_opt_tensor, check_rate, check_shape, setters,
+};
 use crate::Forward;
-use nnx_tensor::Tensor;
-
-/// Query/key/value projection `(..., in) -> (..., heads, head_dim)`, laid out as
-/// Flax's `LinearGeneral(in, (heads, head_dim))`. A stand-in until MHA uses
-/// `LinearGeneral` itself; parameter names, shapes and init are the same.
-#[derive(nnx_core::Module, Debug)]
-struct HeadsProjection {
-    kernel: Param<Array3<f32>>,
-    bias: Option<Param<Array2<f32>>>,
-}
-
-/// Output projection `(..., heads, head_dim) -> (..., out)`, as Flax's
-/// `LinearGeneral((heads, head_dim), out, axis=(-2, -1))`.
-#[derive(nnx_core::Module, Debug)]
-struct OutProjection {
-    kernel: Param<Array3<f32>>,
-    bias: Option<Param<Array1<f32>>>,
-}
-
-/// LinearGeneral's init ([`flat_param`]) with the next `params` key.
-fn init_flat<D: Dimension + 'static>(
-    init: &ParamInit<f32>,
-    rngs: &mut Rngs,
-    flat: &[usize],
-    shape: &[usize],
-) -> Result<Param<ndarray::Array<f32, D>>> {
-    flat_param::<D>(init, rngs.next_key("params")?, flat, shape)
-}
-
-impl HeadsProjection {
-    fn new(
-        rngs: &mut Rngs,
-        (inf, heads, dim): (usize, usize, usize),
-        kernel_init: &ParamInit<f32>,
-        bias_init: Option<&ParamInit<f32>>,
-    ) -> Result<Self> {
-        let kernel = init_flat::<Ix3>(kernel_init, rngs, &[inf, heads * dim], &[inf, heads, dim])?;
-        let bias = match bias_init {
-            Some(b) => Some(init_flat::<Ix2>(b, rngs, &[heads * dim], &[heads, dim])?),
-            None => None,
-        };
-        Ok(HeadsProjection { kernel, bias })
-    }
-
-    /// Checks the kernel and bias of the projection named `name` against the
-    /// layer's sizes.
-    fn check(&self, name: &str, (inf, h, d): (usize, usize, usize)) -> Result<()> {
-        check_shape(&format!("{name}/kernel"), self.kernel.shape(), &[inf, h, d])?;
-        check_opt(&format!("{name}/bias"), &self.bias, &[h, d])
-    }
-
-    fn forward(&self, x: &ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-        let (inf, h, d) = self.kernel.value().dim();
-        let w = self
-            .kernel
-            .value()
-            .view()
-            .into_shape_with_order((inf, h * d))
-            .map_err(|e| Error::invalid_argument("kernel", "contiguous", e.to_string()))?;
-        let mut y = dot_last_axis(x, &w)?;
-        if let Some(b) = &self.bias {
-            let b = b
-                .value()
-                .view()
-                .into_shape_with_order(h * d)
-                .map_err(|e| Error::invalid_argument("bias", "contiguous", e.to_string()))?;
-            y += &b;
-        }
-        let mut shape = x.shape()[..x.ndim() - 1].to_vec();
-        shape.extend([h, d]);
-        y.into_shape_with_order(IxDyn(&shape)).map_err(|e| {
-            Error::invalid_argument("projection", fmt_tuple_usize(&shape), e.to_string())
-        })
-    }
-}
-
-impl OutProjection {
-    fn check(&self, (h, d, out): (usize, usize, usize)) -> Result<()> {
-        check_shape("out/kernel", self.kernel.shape(), &[h, d, out])?;
-        check_opt("out/bias", &self.bias, &[out])
-    }
-
-    fn forward(&self, x: &ArrayD<f32>) -> Result<ArrayD<f32>> {
-        let (h, d, out) = self.kernel.value().dim();
-        let w = self
-            .kernel
-            .value()
-            .view()
-            .into_shape_with_order((h * d, out))
-            .map_err(|e| Error::invalid_argument("kernel", "contiguous", e.to_string()))?;
-        let nd = x.ndim();
-        let mut shape = x.shape()[..nd - 2].to_vec();
-        shape.push(h * d);
-        let x = x.as_standard_layout();
-        let x = x.view().into_shape_with_order(IxDyn(&shape)).map_err(|e| {
-            Error::invalid_argument("attention output", fmt_tuple_usize(&shape), e.to_string())
-        })?;
-        let mut y = dot_last_axis(&x, &w)?;
-        if let Some(b) = &self.bias {
-            y += b.value();
-        }
-        Ok(y)
-    }
-}
 
 /// Multi-head dot-product attention (Flax's `nnx.MultiHeadAttention`).
 ///
-/// Sublayers `query`, `key`, `value` project inputs to `(heads, head_dim)`
-/// (kernels `(in, heads, head_dim)`, biases `(heads, head_dim)`), `out` projects
-/// back (kernel `(heads, head_dim, out)`); `num_kv_heads < num_heads` gives
-/// grouped-query attention. With `decode` set, [`init_cache`](Self::init_cache)
-/// creates `cached_key`, `cached_value` and `cache_index` (`Cache` Variables) and
-/// each call consumes one step. With `dropout_rate > 0` the layer owns a stream
-/// forked from `rngs`' `dropout` stream, as Flax does.
+/// Sublayers `query`, `key`, `value` ([`LinearGeneral`]s, as in Flax) project
+/// inputs to `(heads, head_dim)` (kernels `(in, heads, head_dim)`, biases
+/// `(heads, head_dim)`), `out` projects back (kernel `(heads, head_dim, out)`);
+/// `num_kv_heads < num_heads` gives grouped-query attention. With `decode`
+/// set, [`init_cache`](Self::init_cache) creates `cached_key`, `cached_value`
+/// and `cache_index` (`Cache` Variables) and each call consumes one step. With
+/// `dropout_rate > 0` the layer owns a stream forked from `rngs`' `dropout`
+/// stream, as Flax does.
+///
+/// [`forward`](Self::forward) is self-attention without a mask (Flax's
+/// `mha(x)`); [`forward_with`](Self::forward_with) takes separate keys and
+/// values, a mask and call-time overrides ([`AttentionArgs`]).
 ///
 /// ```
 /// use nnx_core::prelude::*;
 /// use nnx_core::rngs::Rngs;
 /// use nnx_layers::MultiHeadAttention;
+/// use nnx_tensor::Tensor;
 /// let mut mha = MultiHeadAttention::config(2, 3).qkv_features(6).out_features(6).decode(true)
 ///     .build(&mut Rngs::new(0))?;
+/// assert_eq!(mha.query.kernel.shape(), &[3, 2, 3]);
 /// mha.init_cache(&[1, 3])?;
 /// assert_eq!(
 ///     mha.state_of(Cache).map(nnx_core::value::shape).to_string(),
 ///     "State({\n  'cache_index': Cache(\n    value=()\n  ),\n  'cached_key': Cache(\n    value=(1, 2, 3)\n  ),\n  'cached_value': Cache(\n    value=(1, 2, 3)\n  )\n})"
 /// );
-/// let y = mha.forward(&ndarray::Array2::<f32>::ones((1, 3)), None, None, None)?;
+/// let y = mha.forward(&Tensor::ones(&[1, 3]))?;
 /// assert_eq!(y.shape(), &[1, 6]);
-/// assert!(mha.forward(&ndarray::Array2::<f32>::ones((1, 3)), None, None, None).is_err()); // full
+/// assert!(mha.forward(&Tensor::ones(&[1, 3])).is_err()); // full
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct MultiHeadAttention {
-    query: HeadsProjection,
-    key: HeadsProjection,
-    value: HeadsProjection,
-    query_ln: Option<LayerNorm>,
-    key_ln: Option<LayerNorm>,
-    out: OutProjection,
-    rngs: Option<RngStream>,
-    cached_key: Option<Cache<ArrayD<f32>>>,
-    cached_value: Option<Cache<ArrayD<f32>>>,
-    cache_index: Option<Cache<i32>>,
+    /// Query projection `(in_features) -> (num_heads, head_dim)`.
+    pub query: LinearGeneral,
+    /// Key projection `(in_kv_features) -> (num_kv_heads, head_dim)`.
+    pub key: LinearGeneral,
+    /// Value projection `(in_kv_features) -> (num_kv_heads, head_dim)`.
+    pub value: LinearGeneral,
+    /// LayerNorm of the queries per head (with `normalize_qk`).
+    pub query_ln: Option<LayerNorm>,
+    /// LayerNorm of the keys per head (with `normalize_qk`).
+    pub key_ln: Option<LayerNorm>,
+    /// Output projection `(num_heads, head_dim) -> (out_features)`.
+    pub out: LinearGeneral,
+    /// The dropout stream (with `dropout_rate > 0`).
+    pub rngs: Option<RngStream>,
+    /// Keys of the decoded steps, `(batch..., max_length, num_kv_heads, head_dim)`.
+    pub cached_key: Option<Cache<Tensor>>,
+    /// Values of the decoded steps, as `cached_key`.
+    pub cached_value: Option<Cache<Tensor>>,
+    /// The next decode position.
+    pub cache_index: Option<Cache<i32>>,
     /// Number of query heads.
     pub num_heads: usize,
     /// Size of the query inputs' last axis.
@@ -283,8 +195,8 @@ impl MultiHeadAttentionConfig {
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
     /// let mut m = nnx_layers::MultiHeadAttention::config(2, 4).kernel_init(init::zeros()).build(&mut Rngs::new(0))?;
-    /// let y = m.forward(&ndarray::Array2::<f32>::ones((3, 4)), None, None, None)?;
-    /// assert!(y.iter().all(|&v| v == 0.0)); // zero kernels, zero biases
+    /// let y = m.forward(&nnx_tensor::Tensor::ones(&[3, 4]))?;
+    /// assert!(y.view().iter().all(|&v| v == 0.0)); // zero kernels, zero biases
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
@@ -296,8 +208,8 @@ impl MultiHeadAttentionConfig {
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
     /// let mut m = nnx_layers::MultiHeadAttention::config(2, 4).out_kernel_init(init::zeros()).build(&mut Rngs::new(0))?;
-    /// let y = m.forward(&ndarray::Array2::<f32>::ones((3, 4)), None, None, None)?;
-    /// assert!(y.iter().all(|&v| v == 0.0)); // only the output projection is zero
+    /// let y = m.forward(&nnx_tensor::Tensor::ones(&[3, 4]))?;
+    /// assert!(y.view().iter().all(|&v| v == 0.0)); // only the output projection is zero
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn out_kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
@@ -314,8 +226,8 @@ impl MultiHeadAttentionConfig {
     ///     .out_kernel_init(init::ones())
     ///     .out_bias_init(init::zeros())
     ///     .build(&mut Rngs::new(0))?;
-    /// let y = m.forward(&ndarray::Array2::<f32>::ones((3, 4)), None, None, None)?;
-    /// assert!(y.iter().all(|&v| v == 4.0)); // values are all ones; 4 of them sum per output
+    /// let y = m.forward(&nnx_tensor::Tensor::ones(&[3, 4]))?;
+    /// assert!(y.view().iter().all(|&v| v == 4.0)); // values are all ones; 4 of them sum per output
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
@@ -330,8 +242,8 @@ impl MultiHeadAttentionConfig {
     ///     .kernel_init(init::zeros())
     ///     .out_bias_init(init::ones())
     ///     .build(&mut Rngs::new(0))?;
-    /// let y = m.forward(&ndarray::Array2::<f32>::ones((3, 4)), None, None, None)?;
-    /// assert!(y.iter().all(|&v| v == 1.0));
+    /// let y = m.forward(&nnx_tensor::Tensor::ones(&[3, 4]))?;
+    /// assert!(y.view().iter().all(|&v| v == 1.0));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn out_bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
@@ -381,35 +293,38 @@ impl MultiHeadAttentionConfig {
             ));
         }
         let hd = qkv / nh;
-        let bias = self.use_bias.then_some(&self.bias_init);
-        let query =
-            HeadsProjection::new(rngs, (self.in_features, nh, hd), &self.kernel_init, bias)?;
-        let key = HeadsProjection::new(rngs, (in_kv, nkv, hd), &self.kernel_init, bias)?;
-        let value = HeadsProjection::new(rngs, (in_kv, nkv, hd), &self.kernel_init, bias)?;
+        let projection = |inf: usize, heads: usize, rngs: &mut Rngs| {
+            LinearGeneral::config(&[inf], &[heads, hd])
+                .use_bias(self.use_bias)
+                .kernel_init(self.kernel_init.clone())
+                .bias_init(self.bias_init.clone())
+                .build(rngs)
+        };
+        let query = projection(self.in_features, nh, rngs)?;
+        let key = projection(in_kv, nkv, rngs)?;
+        let value = projection(in_kv, nkv, rngs)?;
         let (query_ln, key_ln) = if self.normalize_qk {
             let ln = || LayerNorm::config(hd).use_bias(false);
             (Some(ln().build(rngs)?), Some(ln().build(rngs)?))
         } else {
             (None, None)
         };
-        let out_kernel_init = self.out_kernel_init.as_ref().unwrap_or(&self.kernel_init);
-        let out_bias_init = self.out_bias_init.as_ref().unwrap_or(&self.bias_init);
-        let kernel = init_flat::<Ix3>(
-            out_kernel_init,
-            rngs,
-            &[nh * hd, out_features],
-            &[nh, hd, out_features],
-        )?;
-        let out_bias = if self.use_bias {
-            Some(init_flat::<Ix1>(
-                out_bias_init,
-                rngs,
-                &[out_features],
-                &[out_features],
-            )?)
-        } else {
-            None
-        };
+        let out = LinearGeneral::config(&[nh, hd], &[out_features])
+            .axis(&[-2, -1])
+            .use_bias(self.use_bias)
+            .kernel_init(
+                self.out_kernel_init
+                    .as_ref()
+                    .unwrap_or(&self.kernel_init)
+                    .clone(),
+            )
+            .bias_init(
+                self.out_bias_init
+                    .as_ref()
+                    .unwrap_or(&self.bias_init)
+                    .clone(),
+            )
+            .build(rngs)?;
         let stream = if self.dropout_rate > 0.0 {
             Some(rngs.stream("dropout")?.fork())
         } else {
@@ -421,10 +336,7 @@ impl MultiHeadAttentionConfig {
             value,
             query_ln,
             key_ln,
-            out: OutProjection {
-                kernel,
-                bias: out_bias,
-            },
+            out,
             rngs: stream,
             cached_key: None,
             cached_value: None,
@@ -525,71 +437,73 @@ impl MultiHeadAttention {
         let mut shape = input_shape[..input_shape.len() - 1].to_vec();
         shape.extend([self.num_kv_heads, self.head_dim]);
         check_alloc("init_cache input_shape", &shape, std::mem::size_of::<f32>())?;
-        self.cached_key = Some(Cache::new(ArrayD::zeros(IxDyn(&shape))));
-        self.cached_value = Some(Cache::new(ArrayD::zeros(IxDyn(&shape))));
+        self.cached_key = Some(Cache::new(Tensor::zeros(&shape)));
+        self.cached_value = Some(Cache::new(Tensor::zeros(&shape)));
         self.cache_index = Some(Cache::new(0i32));
         Ok(())
     }
 
-    /// Attention of `inputs_q` over `inputs_k` / `inputs_v` (each defaulting to
-    /// the previous one: `None, None` is self-attention). `mask` is `false` where
-    /// attention is not allowed, broadcastable to `(batch..., heads, q_len,
-    /// kv_len)` (see [`make_attention_mask`](crate::functional::make_attention_mask),
-    /// [`make_causal_mask`](crate::functional::make_causal_mask)).
+    /// Self-attention of `x` (`(batch..., length, in_features)`) without a
+    /// mask: Flax's `mha(x)`. Updates the decode cache in decode mode and
+    /// draws from the dropout stream when dropout is active.
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let mut m = nnx_layers::MultiHeadAttention::new(2, 4, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(m.forward(&Tensor::ones(&[2, 5, 4]))?.shape(), &[2, 5, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`forward_with`](Self::forward_with).
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(x, AttentionArgs::default())
+    }
+
+    /// Attention of `inputs_q` over `args.inputs_k` / `args.inputs_v` (each
+    /// defaulting to the previous one: none is self-attention), with
+    /// `args.mask` (`false` where attention is not allowed, broadcastable to
+    /// `(batch..., heads, q_len, kv_len)`; see [`make_attention_mask`](crate::make_attention_mask),
+    /// [`make_causal_mask`](crate::make_causal_mask)), as Flax's
+    /// `mha(inputs_q, inputs_k, inputs_v, mask=..., deterministic=..., decode=...)`.
     ///
     /// In decode mode each call takes one step (`kv_len == 1`), writes its key
     /// and value at `cache_index`, advances it, and attends over the filled
-    /// prefix; a missing or full cache is an error.
+    /// prefix; a missing or full cache is an error. Differentiable in the inputs
+    /// and the projections' parameters (the decode cache is a constant).
     ///
     /// ```
-    /// use nnx_layers::functional::make_causal_mask;
-    /// let mut m = nnx_layers::MultiHeadAttention::new(2, 4, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// let x = ndarray::Array3::<f32>::ones((2, 5, 4));
+    /// use nnx_layers::{make_causal_mask, AttentionArgs, MultiHeadAttention};
+    /// use nnx_tensor::Tensor;
+    /// let mut m = MultiHeadAttention::new(2, 4, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// let x = Tensor::ones(&[2, 5, 4]);
     /// let mask = make_causal_mask(&ndarray::Array2::<f32>::ones((2, 5)), 0)?;
-    /// assert_eq!(m.forward(&x, None, None, Some(&mask))?.shape(), &[2, 5, 4]);
+    /// let y = m.forward_with(&x, AttentionArgs { mask: Some(&mask), ..Default::default() })?;
+    /// assert_eq!(y.shape(), &[2, 5, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<'a, S: Data<Elem = f32>, D: Dimension>(
-        &mut self,
-        inputs_q: &'a ArrayBase<S, D>,
-        inputs_k: Option<ArrayViewD<'a, f32>>,
-        inputs_v: Option<ArrayViewD<'a, f32>>,
-        mask: Option<&ArrayD<bool>>,
-    ) -> Result<ArrayD<f32>> {
-        let xq = inputs_q.view().into_dyn();
-        if inputs_k.is_none() && inputs_v.is_some() {
-            return Err(Error::invalid_argument(
-                "inputs_k",
-                "an array when inputs_v is given",
-                "None",
-            ));
-        }
-        let xk = inputs_k.unwrap_or_else(|| xq.clone());
-        let xv = inputs_v.unwrap_or_else(|| xk.clone());
-        check_input("inputs_q", xq.shape(), self.in_features)?;
-        check_input("inputs_k", xk.shape(), self.in_kv_features)?;
-        check_input("inputs_v", xv.shape(), self.in_kv_features)?;
-        self.check_params()?;
-        let mut query = self.query.forward(&xq)?;
-        let mut key = self.key.forward(&xk)?;
-        let value = self.value.forward(&xv)?;
-        if let (Some(qln), Some(kln)) = (&self.query_ln, &self.key_ln) {
-            query = qln.forward(&query)?;
-            key = kln.forward(&key)?;
-        }
-        let mask = if self.decode {
-            self.decode_step(&key, &value, mask)?
+    ///
+    /// # Errors
+    /// Inputs without a length axis or of the wrong feature size, `inputs_v`
+    /// without `inputs_k`, a mask that does not broadcast, projections whose
+    /// parameters no longer fit the layer's sizes (named by path), a missing
+    /// dropout stream, a missing or full decode cache.
+    pub fn forward_with(&mut self, inputs_q: &Tensor, args: AttentionArgs<'_>) -> Result<Tensor> {
+        let decode = args.decode.unwrap_or(self.decode);
+        let deterministic = args.deterministic.unwrap_or(self.deterministic);
+        let (query, key, value) = self.project(inputs_q, &args)?;
+        let mask = if decode {
+            self.decode_step(&key, &value, args.mask)?
         } else {
-            mask.cloned()
+            args.mask.cloned()
         };
         // In decode mode attention runs over the whole cache (the step was just
-        // written into it), read in place rather than copied.
+        // written into it).
         let (key, value) = match (&self.cached_key, &self.cached_value) {
-            (Some(ck), Some(cv)) if self.decode => (ck.value().view(), cv.value().view()),
-            _ => (key.view(), value.view()),
+            (Some(ck), Some(cv)) if decode => (ck.value().clone(), cv.value().clone()),
+            _ => (key, value),
         };
-        let keep;
-        let dropout = if self.dropout_rate > 0.0 && !self.deterministic {
+        let keep = if self.dropout_rate > 0.0 && !deterministic {
             check_rate("MultiHeadAttention dropout_rate", self.dropout_rate)?;
             let rng = self.rngs.as_mut().ok_or_else(|| {
                 Error::invalid_argument("MultiHeadAttention rngs", "a dropout stream", "none")
@@ -604,39 +518,151 @@ impl MultiHeadAttention {
                 s
             };
             shape.extend([ql, kl]);
-            keep = bernoulli(rng.next_key(), (1.0 - self.dropout_rate) as f32, &shape)?;
-            Some(AttentionDropout {
-                keep: &keep,
-                rate: self.dropout_rate,
-            })
+            Some(bernoulli(
+                rng.next_key(),
+                (1.0 - self.dropout_rate) as f32,
+                &shape,
+            )?)
         } else {
             None
         };
+        self.attend(&query, &key, &value, mask.as_ref(), keep.as_ref())
+    }
+
+    /// Self-attention of `x` without a mask, from a shared reference.
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let m = nnx_layers::MultiHeadAttention::new(2, 4, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(m.apply(&Tensor::ones(&[3, 4]))?.shape(), &[3, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`apply_with`](Self::apply_with).
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        self.apply_with(x, AttentionArgs::default())
+    }
+
+    /// [`forward_with`](Self::forward_with) from a shared reference, for a
+    /// layer with nothing to update: `Err` in decode mode (the cache would
+    /// change) or with active dropout (the stream would advance).
+    ///
+    /// ```
+    /// use nnx_layers::{AttentionArgs, MultiHeadAttention};
+    /// use nnx_tensor::Tensor;
+    /// let m = MultiHeadAttention::config(2, 4).dropout_rate(0.1).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// let x = Tensor::ones(&[3, 4]);
+    /// assert!(m.apply(&x).is_err()); // dropout is active: call eval() or use forward
+    /// let eval = AttentionArgs { deterministic: Some(true), ..Default::default() };
+    /// assert_eq!(m.apply_with(&x, eval)?.shape(), &[3, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`forward_with`](Self::forward_with), and the two modes above.
+    pub fn apply_with(&self, inputs_q: &Tensor, args: AttentionArgs<'_>) -> Result<Tensor> {
+        if args.decode.unwrap_or(self.decode) {
+            return Err(Error::invalid_argument(
+                "MultiHeadAttention::apply",
+                "decode == false (apply cannot update the cache)",
+                "decode == true: use forward",
+            ));
+        }
+        if self.dropout_rate > 0.0 && !args.deterministic.unwrap_or(self.deterministic) {
+            return Err(Error::invalid_argument(
+                "MultiHeadAttention::apply",
+                "deterministic == true or dropout_rate == 0 (apply cannot draw dropout masks)",
+                format!(
+                    "deterministic == false with dropout_rate {}: call eval() or use forward",
+                    self.dropout_rate
+                ),
+            ));
+        }
+        let (query, key, value) = self.project(inputs_q, &args)?;
+        self.attend(&query, &key, &value, args.mask, None)
+    }
+
+    /// The query, key and value projections (normalized with `normalize_qk`).
+    fn project(
+        &self,
+        inputs_q: &Tensor,
+        args: &AttentionArgs<'_>,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        if args.inputs_k.is_none() && args.inputs_v.is_some() {
+            return Err(Error::invalid_argument(
+                "inputs_k",
+                "an array when inputs_v is given",
+                "None",
+            ));
+        }
+        let xk = args.inputs_k.unwrap_or(inputs_q);
+        let xv = args.inputs_v.unwrap_or(xk);
+        check_input("inputs_q", inputs_q.shape(), self.in_features)?;
+        check_input("inputs_k", xk.shape(), self.in_kv_features)?;
+        check_input("inputs_v", xv.shape(), self.in_kv_features)?;
+        self.check_params()?;
+        let mut query = self.query.apply(inputs_q)?;
+        let mut key = self.key.apply(xk)?;
+        let value = self.value.apply(xv)?;
+        if let (Some(qln), Some(kln)) = (&self.query_ln, &self.key_ln) {
+            query = Forward::apply(qln, &query)?;
+            key = Forward::apply(kln, &key)?;
+        }
+        Ok((query, key, value))
+    }
+
+    /// Dot-product attention of the projected heads, then the output projection.
+    fn attend(
+        &self,
+        query: &Tensor,
+        key: &Tensor,
+        value: &Tensor,
+        mask: Option<&ArrayD<bool>>,
+        keep: Option<&ArrayD<bool>>,
+    ) -> Result<Tensor> {
         let opts = AttentionOptions {
-            mask: mask.as_ref(),
-            dropout,
+            mask,
+            dropout: keep.map(|keep| AttentionDropout {
+                keep,
+                rate: self.dropout_rate,
+            }),
             ..Default::default()
         };
-        let x = dot_product_attention(&query, &key, &value, &opts)?;
-        self.out.forward(&x)
+        let x = dot_product_attention(query, key, value, &opts)?;
+        self.out.apply(&x)
     }
 
     /// Checks every projection against the layer's sizes (Variables are public
     /// and can be reassigned; the LayerNorms check their own).
     fn check_params(&self) -> Result<()> {
         let (nh, nkv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
-        self.query.check("query", (self.in_features, nh, hd))?;
-        self.key.check("key", (self.in_kv_features, nkv, hd))?;
-        self.value.check("value", (self.in_kv_features, nkv, hd))?;
-        self.out.check((nh, hd, self.out_features))
+        for (name, p, inf, heads) in [
+            ("query", &self.query, self.in_features, nh),
+            ("key", &self.key, self.in_kv_features, nkv),
+            ("value", &self.value, self.in_kv_features, nkv),
+        ] {
+            check_shape(
+                &format!("{name}/kernel"),
+                p.kernel.shape(),
+                &[inf, heads, hd],
+            )?;
+            check_opt_tensor(&format!("{name}/bias"), &p.bias, &[heads, hd])?;
+        }
+        check_shape(
+            "out/kernel",
+            self.out.kernel.shape(),
+            &[nh, hd, self.out_features],
+        )?;
+        check_opt_tensor("out/bias", &self.out.bias, &[self.out_features])
     }
 
     /// Writes one step into the cache; returns the mask limited to the filled
     /// positions.
     fn decode_step(
         &mut self,
-        key: &ArrayD<f32>,
-        value: &ArrayD<f32>,
+        key: &Tensor,
+        value: &Tensor,
         mask: Option<&ArrayD<bool>>,
     ) -> Result<Option<ArrayD<bool>>> {
         let (Some(ck), Some(cv), Some(ci)) = (
@@ -681,8 +707,15 @@ impl MultiHeadAttention {
         let cur = cur as usize;
         let mut sl: Vec<SliceInfoElem> = vec![SliceInfoElem::from(..); nd];
         sl[nd - 3] = SliceInfoElem::from(cur..cur + 1);
-        ck.value_mut().slice_mut(sl.as_slice()).assign(key);
-        cv.value_mut().slice_mut(sl.as_slice()).assign(value);
+        // In place unless an earlier output still shares the buffer.
+        ck.value_mut()
+            .array_mut()
+            .slice_mut(sl.as_slice())
+            .assign(key.array());
+        cv.value_mut()
+            .array_mut()
+            .slice_mut(sl.as_slice())
+            .assign(value.array());
         *ci.value_mut() += 1;
         let mut mshape = cshape[..nd - 3].to_vec();
         mshape.extend([1, 1, max_len]);
@@ -691,25 +724,29 @@ impl MultiHeadAttention {
     }
 }
 
-impl Forward for MultiHeadAttention {
-    /// Self-attention without a mask.
-    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
-        Ok(Tensor::new(MultiHeadAttention::forward(
-            self,
-            x.array(),
-            None,
-            None,
-            None,
-        )?))
-    }
-
-    fn apply(&self, _: &Tensor) -> Result<Tensor> {
-        Err(Error::invalid_argument(
-            "MultiHeadAttention::apply",
-            "a layer whose forward leaves it unchanged",
-            "a layer that updates its state in forward (use forward(&mut self))",
-        ))
-    }
+/// The optional inputs of [`MultiHeadAttention::forward_with`] (Flax's
+/// `__call__` arguments after `inputs_q`), all `None` by default.
+///
+/// ```
+/// use nnx_layers::AttentionArgs;
+/// use nnx_tensor::Tensor;
+/// let kv = Tensor::ones(&[2, 7, 3]);
+/// let args = AttentionArgs { inputs_k: Some(&kv), ..Default::default() };
+/// assert!(args.inputs_v.is_none() && args.mask.is_none());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttentionArgs<'a> {
+    /// Keys' inputs `(batch..., kv_len, in_kv_features)`; default `inputs_q`.
+    pub inputs_k: Option<&'a Tensor>,
+    /// Values' inputs; default `inputs_k`.
+    pub inputs_v: Option<&'a Tensor>,
+    /// `false` where attention is not allowed; broadcastable to
+    /// `(batch..., num_heads, q_len, kv_len)`.
+    pub mask: Option<&'a ArrayD<bool>>,
+    /// Overrides the layer's `deterministic` for this call.
+    pub deterministic: Option<bool>,
+    /// Overrides the layer's `decode` for this call.
+    pub decode: Option<bool>,
 }
 
 #[cfg(test)]
@@ -727,21 +764,14 @@ mod tests {
         m.init_cache(&[1, 3, 4])?;
         m.eval()?;
         assert!(m.deterministic);
-        let x = ndarray::Array3::<f32>::ones((1, 1, 4));
-        let y = m.forward(&x, None, None, None)?;
+        let x = Tensor::ones(&[1, 1, 4]);
+        let y = m.forward(&x)?;
         let (g, s) = m.split(..)?;
         let mut m2: MultiHeadAttention = g.merge(s)?;
-        assert_eq!(
-            *m2.cache_index
-                .as_ref()
-                .map(|c| *c.value())
-                .as_ref()
-                .unwrap_or(&-1),
-            1
-        );
+        assert_eq!(m2.cache_index.as_ref().map(|c| *c.value()), Some(1));
         assert_eq!(m2.state().len(), 3 * 2 + 2 + 2 + 2 + 3);
         // The merged copy continues the decode from step 1.
-        assert!(m2.forward(&x, None, None, None)?.len() == y.len());
+        assert!(m2.forward(&x)?.len() == y.len());
         Ok(())
     }
 }

@@ -1,9 +1,10 @@
 //! Dropout (Flax's `nnx.Dropout`).
 
-use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn, Zip};
+use ndarray::ArrayD;
 use nnx_core::random::{bernoulli, PrngKey};
 use nnx_core::rngs::{RngStream, Rngs};
 use nnx_core::{Error, Result};
+use nnx_tensor::Tensor;
 
 use crate::support::{check_rate, setters};
 
@@ -21,11 +22,11 @@ use crate::support::{check_rate, setters};
 /// use nnx_core::prelude::*;
 /// use nnx_core::rngs::Rngs;
 /// let mut d = nnx_layers::Dropout::new(0.5, &mut Rngs::new(0))?;
-/// let x = ndarray::Array2::<f32>::ones((4, 6));
+/// let x = nnx_tensor::Tensor::ones(&[4, 6]);
 /// let y = d.forward(&x)?;
-/// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+/// assert!(y.array().iter().all(|&v| v == 0.0 || v == 2.0));
 /// d.eval()?;
-/// assert_eq!(d.forward(&x)?, x.into_dyn());
+/// assert_eq!(d.apply(&x)?, x);
 /// assert_eq!(d.state().len(), 2); // the stream's key and count
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
@@ -108,7 +109,7 @@ impl DropoutConfig {
     ///
     /// ```
     /// let mut d = nnx_layers::Dropout::config(0.5).build_without_rngs()?;
-    /// assert!(d.forward(&ndarray::array![1.0f32]).is_err());
+    /// assert!(d.forward(&nnx_tensor::Tensor::ones(&[1])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build_without_rngs(self) -> Result<Dropout> {
@@ -157,22 +158,53 @@ impl Dropout {
         self.deterministic || self.rate == 0.0
     }
 
-    /// Applies dropout with a key from the layer's stream (which advances).
+    /// Applies dropout with a key from the layer's stream (which advances), as
+    /// Flax's `__call__`; the identity when deterministic or `rate == 0`, zeros
+    /// at `rate == 1` (no key drawn). Differentiable: kept elements pass
+    /// `1 / (1 - rate)` of the gradient.
     ///
     /// ```
     /// let mut d = nnx_layers::Dropout::new(1.0, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(d.forward(&ndarray::array![3.0f32])?[0], 0.0);
+    /// assert_eq!(d.forward(&nnx_tensor::Tensor::scalar(3.0))?.item()?, 0.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &mut self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
         if self.is_identity() || self.rate == 1.0 {
-            return self.apply(x, None);
+            return self.apply(x);
         }
         let key = self.next_key()?;
-        self.apply(x, Some(key))
+        self.forward_with_key(x, key)
+    }
+
+    /// Dropout from a shared reference: the identity when deterministic or
+    /// `rate == 0`, zeros at `rate == 1`; otherwise `Err`, since drawing a mask
+    /// advances the layer's stream (call `eval()`, use
+    /// [`forward`](Self::forward) or [`forward_with_key`](Self::forward_with_key)).
+    ///
+    /// ```
+    /// use nnx_core::Module;
+    /// let mut d = nnx_layers::Dropout::new(0.5, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// let x = nnx_tensor::Tensor::ones(&[3]);
+    /// assert!(d.apply(&x).is_err());
+    /// d.eval()?;
+    /// assert_eq!(d.apply(&x)?, x);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        if self.is_identity() {
+            return Ok(x.clone());
+        }
+        if self.rate == 1.0 {
+            return Ok(Tensor::zeros(x.shape()));
+        }
+        Err(Error::invalid_argument(
+            "Dropout::apply",
+            "deterministic == true or rate == 0 (call eval() or use forward)",
+            format!(
+                "deterministic == false and rate == {}: forward draws a key from the stream",
+                self.rate
+            ),
+        ))
     }
 
     /// The keep-mask [`forward`](Self::forward) would use for an input of
@@ -193,8 +225,8 @@ impl Dropout {
     /// let mask = d.mask(&[4, 6])?.unwrap();
     /// assert_eq!(mask.shape(), &[1, 6]);
     /// // The mask `forward` draws from the same stream state.
-    /// let y = same.forward(&ndarray::Array2::<f32>::ones((4, 6)))?;
-    /// assert_eq!(y.mapv(|v| v == 2.0), mask.broadcast(y.raw_dim()).unwrap());
+    /// let y = same.forward(&nnx_tensor::Tensor::ones(&[4, 6]))?;
+    /// assert_eq!(y.array().mapv(|v| v == 2.0), mask.broadcast(y.shape()).unwrap());
     /// d.eval()?;
     /// assert!(d.mask(&[4, 6])?.is_none());
     /// # Ok::<(), nnx_core::Error>(())
@@ -228,41 +260,15 @@ impl Dropout {
     /// ```
     /// use nnx_core::random::key;
     /// let d = nnx_layers::Dropout::config(0.5).build_without_rngs()?;
-    /// let x = ndarray::Array1::<f32>::ones(8);
+    /// let x = nnx_tensor::Tensor::ones(&[8]);
     /// assert_eq!(d.forward_with_key(&x, key(1))?, d.forward_with_key(&x, key(1))?);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward_with_key<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-        key: PrngKey,
-    ) -> Result<ArrayD<f32>> {
-        self.apply(x, Some(key))
-    }
-
-    fn apply<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-        key: Option<PrngKey>,
-    ) -> Result<ArrayD<f32>> {
-        let x = x.view().into_dyn();
-        if self.is_identity() {
-            return Ok(x.to_owned());
+    pub fn forward_with_key(&self, x: &Tensor, key: PrngKey) -> Result<Tensor> {
+        if self.is_identity() || self.rate == 1.0 {
+            return self.apply(x);
         }
-        if self.rate == 1.0 {
-            return Ok(ArrayD::zeros(x.raw_dim()));
-        }
-        let Some(key) = key else {
-            return Err(Error::invalid_argument("Dropout key", "a key", "none"));
-        };
-        let mask = self.keep_mask(x.shape(), key)?;
-        let mask = mask
-            .broadcast(IxDyn(x.shape()))
-            .ok_or_else(|| Error::invalid_argument("Dropout mask", "broadcastable", "not"))?;
-        let keep_prob = self.keep_prob();
-        Ok(Zip::from(&x)
-            .and(&mask)
-            .map_collect(|&v, &k| if k { v / keep_prob } else { 0.0 }))
+        x.dropout(&self.keep_mask(x.shape(), key)?, self.rate as f32)
     }
 
     /// `shape` with the `broadcast_dims` set to 1.

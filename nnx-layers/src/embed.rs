@@ -1,15 +1,14 @@
 //! `Embed`: a lookup table of embeddings (Flax's `nnx.Embed`).
 
-use ndarray::{Array2, ArrayBase, ArrayD, Axis, Data, Dimension, Ix2, IxDyn};
+use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 use nnx_core::init::{variance_scaling, Distribution, FanMode, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
+use nnx_tensor::{einsum, Tensor};
 
-use crate::functional::dot_last_axis;
-use crate::param::param;
+use crate::linear::check_last_axis;
+use crate::param::tensor_param;
 use crate::support::{check_config, check_shape};
-use crate::Forward;
-use nnx_tensor::Tensor;
 
 /// Maps integer indices of any shape to rows of `embedding`
 /// (`(num_embeddings, features)`), giving `(*indices.shape, features)`; `attend`
@@ -19,17 +18,18 @@ use nnx_tensor::Tensor;
 /// use ndarray::array;
 /// use nnx_core::rngs::Rngs;
 /// use nnx_layers::Embed;
+/// use nnx_tensor::Tensor;
 /// let embed = Embed::new(5, 3, &mut Rngs::new(0))?;
-/// let y = embed.forward(&array![[0i64, 4], [2, 2]])?;
+/// let y = embed.lookup(&array![[0i64, 4], [2, 2]])?;
 /// assert_eq!(y.shape(), &[2, 2, 3]);
-/// assert!(embed.forward(&array![5i64]).is_err());
-/// assert_eq!(embed.attend(&array![[1.0f32, 0.0, 0.0]])?.shape(), &[1, 5]);
+/// assert!(embed.lookup(&array![5i64]).is_err());
+/// assert_eq!(embed.attend(&Tensor::from(array![[1.0f32, 0.0, 0.0]]))?.shape(), &[1, 5]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct Embed {
     /// `(num_embeddings, features)`.
-    pub embedding: Param<Array2<f32>>,
+    pub embedding: Param<Tensor>,
     /// Number of rows.
     pub num_embeddings: usize,
     /// Size of each embedding.
@@ -41,7 +41,7 @@ pub struct Embed {
 /// ```
 /// use nnx_core::{init, rngs::Rngs};
 /// let embed = nnx_layers::Embed::config(4, 2).embedding_init(init::ones()).build(&mut Rngs::new(0))?;
-/// assert_eq!(embed.embedding.sum(), 8.0);
+/// assert_eq!(embed.embedding.sum().item()?, 8.0);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ impl EmbedConfig {
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
     /// let e = nnx_layers::Embed::config(4, 2).embedding_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// assert_eq!(e.embedding.sum(), 8.0);
+    /// assert_eq!(e.embedding.sum().item()?, 8.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn embedding_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
@@ -83,7 +83,7 @@ impl EmbedConfig {
             "positive sizes",
             format!("{} / {}", self.num_embeddings, self.features),
         )?;
-        let embedding = param::<Ix2>(
+        let embedding = tensor_param(
             &self.embedding_init,
             rngs.next_key("params")?,
             &[self.num_embeddings, self.features],
@@ -131,19 +131,21 @@ impl Embed {
         }
     }
 
-    /// Looks up `indices` (any integer type, any shape).
+    /// Looks up `indices` (any integer type, any shape): `(*indices.shape,
+    /// features)`, differentiable in the table (rows used twice get both
+    /// cotangents).
     ///
     /// # Errors
     /// An index outside `0..num_embeddings` (JAX would silently fill with NaN).
     ///
     /// ```
     /// let e = nnx_layers::Embed::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// let y = e.forward(&ndarray::array![1usize, 3])?;
+    /// let y = e.lookup(&ndarray::array![1usize, 3])?;
     /// assert_eq!(y.shape(), &[2, 2]);
-    /// assert_eq!(y.index_axis(ndarray::Axis(0), 0), e.embedding.row(1).into_dyn());
+    /// assert_eq!(y.slice(0, 0..1)?, e.embedding.slice(0, 1..2)?);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<A, S, D>(&self, indices: &ArrayBase<S, D>) -> Result<ArrayD<f32>>
+    pub fn lookup<A, S, D>(&self, indices: &ArrayBase<S, D>) -> Result<Tensor>
     where
         A: Copy + TryInto<usize> + std::fmt::Debug,
         S: Data<Elem = A>,
@@ -158,7 +160,51 @@ impl Embed {
                     .ok_or_else(|| self.bad_index(format!("{i:?}")))
             })
             .collect::<Result<_>>()?;
-        self.gather(&rows, indices.shape())
+        self.gather(rows, indices.shape())
+    }
+
+    /// Looks up indices given as whole `f32` numbers (Flax's `__call__`, and
+    /// the [`Forward`](crate::Forward) entry); Embed has no state to update,
+    /// so this is [`apply`](Self::apply).
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let mut e = nnx_layers::Embed::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(e.forward(&Tensor::from(ndarray::array![[3.0f32, 0.0]]))?.shape(), &[1, 2, 2]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`apply`](Self::apply).
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x)
+    }
+
+    /// [`forward`](Self::forward) from a shared reference.
+    ///
+    /// # Errors
+    /// An index that is not a whole number in `0..num_embeddings`.
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let e = nnx_layers::Embed::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(e.apply(&Tensor::from(ndarray::array![1.0f32]))?.shape(), &[1, 2]);
+    /// assert!(e.apply(&Tensor::from(ndarray::array![0.5f32])).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let rows: Vec<usize> = x
+            .array()
+            .iter()
+            .map(|&v| {
+                if v.fract() == 0.0 && v >= 0.0 && (v as usize) < self.num_embeddings {
+                    Ok(v as usize)
+                } else {
+                    Err(self.bad_index(v.to_string()))
+                }
+            })
+            .collect::<Result<_>>()?;
+        self.gather(rows, x.shape())
     }
 
     /// The table is public and can be reassigned: check it still is
@@ -179,61 +225,33 @@ impl Embed {
         )
     }
 
-    /// Copies the rows `rows` into `(*shape, features)`.
-    fn gather(&self, rows: &[usize], shape: &[usize]) -> Result<ArrayD<f32>> {
+    /// The rows `rows` (checked) as `(*shape, features)`.
+    fn gather(&self, rows: Vec<usize>, shape: &[usize]) -> Result<Tensor> {
         self.check_table()?;
-        let table = self.embedding.view();
-        let mut out = Array2::<f32>::zeros((rows.len(), table.ncols()));
-        for (mut dst, &r) in out.axis_iter_mut(Axis(0)).zip(rows) {
-            dst.assign(&table.row(r));
-        }
-        let mut full = shape.to_vec();
-        full.push(table.ncols());
-        out.into_shape_with_order(IxDyn(&full)).map_err(|_| {
-            Error::invalid_argument("Embed output", "a consistent shape", format!("{full:?}"))
-        })
+        let ids = ArrayD::from_shape_vec(IxDyn(shape), rows).map_err(|_| {
+            Error::invalid_argument("Embed indices", "a consistent shape", format!("{shape:?}"))
+        })?;
+        self.embedding.take(&ids, 0)
     }
 
     /// `query @ embedding.T`: `(..., features)` to `(..., num_embeddings)`
-    /// (weight sharing between embeddings and output logits).
+    /// (weight sharing between embeddings and output logits); differentiable
+    /// in `query` and the table.
     ///
     /// # Errors
     /// When the last axis of `query` is not `features`.
     ///
     /// ```
+    /// use nnx_tensor::Tensor;
     /// let e = nnx_layers::Embed::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// let logits = e.attend(&ndarray::Array2::<f32>::ones((3, 2)))?;
+    /// let logits = e.attend(&Tensor::ones(&[3, 2]))?;
     /// assert_eq!(logits.shape(), &[3, 4]); // one logit per embedding
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn attend<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        query: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
+    pub fn attend(&self, query: &Tensor) -> Result<Tensor> {
         self.check_table()?;
-        dot_last_axis(query, &self.embedding.t())
-    }
-}
-
-/// Indices given as `f32` must be whole numbers.
-impl Forward for Embed {
-    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
-        Forward::apply(self, x)
-    }
-
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        let rows: Vec<usize> = x
-            .array()
-            .iter()
-            .map(|&v| {
-                if v.fract() == 0.0 && v >= 0.0 && (v as usize) < self.num_embeddings {
-                    Ok(v as usize)
-                } else {
-                    Err(self.bad_index(v.to_string()))
-                }
-            })
-            .collect::<Result<_>>()?;
-        Ok(Tensor::new(self.gather(&rows, x.shape())?))
+        check_last_axis("query", query.shape(), self.features)?;
+        einsum("...f,nf->...n", query, &self.embedding)
     }
 }
 
@@ -245,15 +263,21 @@ mod tests {
     #[test]
     fn lookups_and_errors() -> Result<()> {
         let mut e = Embed::new(3, 2, &mut Rngs::new(0))?;
-        let y = e.forward(&arr0(2u32))?;
-        assert_eq!(y, e.embedding.row(2).to_owned().into_dyn());
-        assert!(e.forward(&array![-1i32]).is_err());
-        assert!(Forward::apply(&e, &Tensor::new(array![0.5f32].into_dyn())).is_err());
+        let y = e.lookup(&arr0(2u32))?;
         assert_eq!(
-            Forward::forward(&mut e, &Tensor::new(array![[1.0f32]].into_dyn()))?.shape(),
+            y.to_array(),
+            e.embedding
+                .array()
+                .index_axis(ndarray::Axis(0), 2)
+                .to_owned()
+        );
+        assert!(e.lookup(&array![-1i32]).is_err());
+        assert!(e.apply(&Tensor::from(array![0.5f32])).is_err());
+        assert_eq!(
+            e.forward(&Tensor::from(array![[1.0f32]]))?.shape(),
             &[1, 1, 2]
         );
-        assert!(e.attend(&array![1.0f32, 2.0, 3.0]).is_err());
+        assert!(e.attend(&Tensor::from(array![1.0f32, 2.0, 3.0])).is_err());
         Ok(())
     }
 }

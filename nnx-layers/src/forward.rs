@@ -52,8 +52,7 @@ impl<T: Forward + ?Sized> Forward for Box<T> {
 }
 
 /// Implements [`Forward`] for layers whose inherent `forward` and `apply` are
-/// the whole forward pass (layers move onto it as they move onto `Tensor`).
-#[allow(unused_macros)]
+/// the whole forward pass.
 macro_rules! forward_via_inherent {
     ($($layer:ty),* $(,)?) => {$(
         impl $crate::Forward for $layer {
@@ -69,42 +68,4 @@ macro_rules! forward_via_inherent {
         }
     )*};
 }
-#[allow(unused_imports)]
 pub(crate) use forward_via_inherent;
-
-/// Until a layer runs on [`Tensor`] itself, its `Forward` impl converts around
-/// its ndarray forward (no gradient flows through it). `shared` layers compute
-/// from `&self`; `mutable` ones need `&mut self`, so their `apply` refuses.
-macro_rules! forward_via_ndarray {
-    (shared: $($layer:ty),* $(,)?) => {$(
-        impl $crate::Forward for $layer {
-            fn forward(
-                &mut self,
-                x: &::nnx_tensor::Tensor,
-            ) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
-                $crate::Forward::apply(self, x)
-            }
-            fn apply(&self, x: &::nnx_tensor::Tensor) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
-                Ok(::nnx_tensor::Tensor::new(<$layer>::forward(self, x.array())?))
-            }
-        }
-    )*};
-    (mutable: $($layer:ty),* $(,)?) => {$(
-        impl $crate::Forward for $layer {
-            fn forward(
-                &mut self,
-                x: &::nnx_tensor::Tensor,
-            ) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
-                Ok(::nnx_tensor::Tensor::new(<$layer>::forward(self, x.array())?))
-            }
-            fn apply(&self, _: &::nnx_tensor::Tensor) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
-                Err(::nnx_core::Error::invalid_argument(
-                    concat!(stringify!($layer), "::apply"),
-                    "a layer whose forward leaves it unchanged",
-                    "a layer that updates its state in forward (use forward(&mut self))",
-                ))
-            }
-        }
-    )*};
-}
-pub(crate) use forward_via_ndarray;

@@ -4,7 +4,6 @@
 
 pub mod activation;
 mod attention;
-mod contract;
 mod conv;
 mod conv_base;
 mod conv_transpose;
@@ -28,7 +27,7 @@ mod support;
 mod weight_norm;
 
 pub use activation::*;
-pub use attention::{MultiHeadAttention, MultiHeadAttentionConfig};
+pub use attention::{AttentionArgs, MultiHeadAttention, MultiHeadAttentionConfig};
 pub use conv::{Conv, ConvConfig};
 pub use conv_transpose::{ConvTranspose, ConvTransposeConfig};
 pub use dropout::{Dropout, DropoutConfig};
@@ -53,15 +52,26 @@ pub use sequential::Sequential;
 pub use spectral_norm::{SpectralNorm, SpectralNormConfig};
 pub use weight_norm::{WeightNorm, WeightNormConfig};
 
-forward::forward_via_inherent!(Conv, ConvTranspose);
-forward::forward_via_ndarray!(
-    shared: Einsum,
+/// Attention masks (Flax's `nnx.make_attention_mask`, `nnx.make_causal_mask`,
+/// `nnx.combine_masks`), also reachable as `nnx::nn::make_causal_mask`.
+pub use nnx_tensor::{combine_masks, make_attention_mask, make_causal_mask};
+
+/// Convolution and pooling padding (Flax's `padding=` argument).
+pub use functional::Padding;
+
+forward::forward_via_inherent!(
+    BatchNorm,
+    Conv,
+    ConvTranspose,
+    Dropout,
+    Einsum,
+    Embed,
     GroupNorm,
     InstanceNorm,
     LayerNorm,
     Linear,
     LinearGeneral,
+    MultiHeadAttention,
     PReLU,
     RMSNorm,
 );
-forward::forward_via_ndarray!(mutable: BatchNorm, Dropout);

@@ -1,23 +1,22 @@
 //! `Linear`: a dense layer on the last axis (Flax's `nnx.Linear`).
 
-use ndarray::{Array1, Array2, ArrayBase, ArrayD, Data, Dimension, Ix1, Ix2};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
+use nnx_tensor::Tensor;
 
-use crate::functional::dot_last_axis;
-use crate::param::{opt_param, param, KernelBias};
-use crate::support::{check_config, check_opt, check_shape, init_setters, setters};
+use crate::param::{opt_tensor_param, tensor_param, KernelBias};
+use crate::support::{check_config, check_opt_tensor, check_shape, init_setters, setters};
 
 /// `y = x @ kernel + bias` on the last axis of `x`, with any number of leading
 /// batch axes (Flax's `nnx.Linear`). The kernel is `(in_features, out_features)`,
 /// the bias `(out_features,)`.
 ///
 /// ```
-/// use ndarray::Array2;
 /// use nnx_core::{rngs::Rngs, Module};
 /// use nnx_layers::Linear;
-/// let layer = Linear::new(2, 3, &mut Rngs::new(0))?;
-/// let y = layer.forward(&Array2::<f32>::ones((4, 2)))?;
+/// use nnx_tensor::Tensor;
+/// let mut layer = Linear::new(2, 3, &mut Rngs::new(0))?;
+/// let y = layer.forward(&Tensor::ones(&[4, 2]))?;
 /// assert_eq!(y.shape(), &[4, 3]);
 /// assert_eq!(layer.state().len(), 2);
 /// # Ok::<(), nnx_core::Error>(())
@@ -25,9 +24,9 @@ use crate::support::{check_config, check_opt, check_shape, init_setters, setters
 #[derive(nnx_core::Module, Debug)]
 pub struct Linear {
     /// `(in_features, out_features)`.
-    pub kernel: Param<Array2<f32>>,
+    pub kernel: Param<Tensor>,
     /// `(out_features,)`, or `None` when `use_bias` is false.
-    pub bias: Option<Param<Array1<f32>>>,
+    pub bias: Option<Param<Tensor>>,
     /// Size of the last input axis.
     pub in_features: usize,
     /// Size of the last output axis.
@@ -45,7 +44,7 @@ pub struct Linear {
 ///     .kernel_init(init::zeros())
 ///     .build(&mut Rngs::new(0))?;
 /// assert!(layer.bias.is_none());
-/// assert_eq!(layer.kernel.sum(), 0.0);
+/// assert_eq!(layer.kernel.sum().item()?, 0.0);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -83,12 +82,12 @@ impl LinearConfig {
             "positive feature counts",
             format!("{fin} / {fout}"),
         )?;
-        let kernel = param::<Ix2>(
+        let kernel = tensor_param(
             &self.base.kernel_init,
             rngs.next_key("params")?,
             &[fin, fout],
         )?;
-        let bias = opt_param::<Ix1>(rngs, self.base.bias(), &[fout])?;
+        let bias = opt_tensor_param(rngs, self.base.bias(), &[fout])?;
         Ok(Linear {
             kernel,
             bias,
@@ -126,7 +125,27 @@ impl Linear {
         }
     }
 
-    /// Applies the layer to `x` of shape `(..., in_features)`; one GEMM.
+    /// Applies the layer to `x` of shape `(..., in_features)` (Flax's
+    /// `__call__`): one GEMM, then the bias. Linear has no state to update, so
+    /// this is [`apply`](Self::apply).
+    ///
+    /// ```
+    /// use nnx_core::{init, rngs::Rngs};
+    /// use nnx_tensor::Tensor;
+    /// let mut layer = nnx_layers::Linear::config(2, 3).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
+    /// let y = layer.forward(&Tensor::from(ndarray::array![[1.0f32, 2.0]]))?;
+    /// assert_eq!(y, Tensor::from(ndarray::array![[3.0f32, 3.0, 3.0]]));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`apply`](Self::apply).
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x)
+    }
+
+    /// The forward pass from a shared reference (differentiable in `x`, the
+    /// kernel and the bias).
     ///
     /// # Errors
     /// A shape mismatch when the last axis of `x` is not `in_features`, or when
@@ -134,28 +153,38 @@ impl Linear {
     ///
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
+    /// use nnx_tensor::Tensor;
     /// let layer = nnx_layers::Linear::config(2, 3).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
-    /// let y = layer.forward(&ndarray::array![[1.0f32, 2.0]])?;
-    /// assert_eq!(y, ndarray::array![[3.0f32, 3.0, 3.0]].into_dyn());
-    /// assert!(layer.forward(&ndarray::array![[1.0f32]]).is_err());
+    /// assert_eq!(layer.apply(&Tensor::ones(&[5, 2]))?.shape(), &[5, 3]);
+    /// assert!(layer.apply(&Tensor::ones(&[1, 1])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         check_shape(
             "kernel",
             self.kernel.shape(),
             &[self.in_features, self.out_features],
         )?;
-        check_opt("bias", &self.bias, &[self.out_features])?;
-        let mut y = dot_last_axis(x, &*self.kernel)?;
-        if let Some(b) = &self.bias {
-            y += &**b;
+        check_opt_tensor("bias", &self.bias, &[self.out_features])?;
+        check_last_axis("x", x.shape(), self.in_features)?;
+        let y = x.matmul(&self.kernel)?;
+        match &self.bias {
+            Some(b) => y + &**b,
+            None => Ok(y),
         }
-        Ok(y)
     }
+}
+
+/// `x` is `(..., n)`: a shape error naming `what` otherwise.
+pub(crate) fn check_last_axis(what: &str, x: &[usize], n: usize) -> Result<()> {
+    if x.last() == Some(&n) {
+        return Ok(());
+    }
+    Err(nnx_core::Error::ShapeMismatch {
+        path: nnx_core::ErrorPath(what.into()),
+        expected: format!("(..., {n})"),
+        found: nnx_core::repr::fmt_tuple_usize(x),
+    })
 }
 
 #[cfg(test)]
@@ -163,6 +192,10 @@ mod tests {
     use super::*;
     use ndarray::array;
     use nnx_core::Module;
+
+    fn t(a: ndarray::Array2<f32>) -> Tensor {
+        Tensor::from(a)
+    }
 
     #[test]
     fn key_example_of_the_issue() -> Result<()> {
@@ -173,10 +206,11 @@ mod tests {
         ];
         assert!(layer
             .kernel
+            .array()
             .iter()
             .zip(want.iter())
             .all(|(a, b)| (a - b).abs() < 1e-6));
-        assert_eq!(layer.bias.as_ref().map(|b| b.sum()), Some(0.0));
+        assert_eq!(layer.bias.as_ref().map(|b| b.array().sum()), Some(0.0));
         assert_eq!(
             layer.state().map(nnx_core::value::shape).to_string(),
             "State({\n  'bias': Param(\n    value=(3,)\n  ),\n  'kernel': Param(\n    value=(2, 3)\n  )\n})"
@@ -187,7 +221,7 @@ mod tests {
     #[test]
     fn rejects_wrong_input_width() -> Result<()> {
         let layer = Linear::new(2, 3, &mut Rngs::new(0))?;
-        let err = layer.forward(&array![[1.0f32, 2.0, 3.0]]).err();
+        let err = layer.apply(&t(array![[1.0f32, 2.0, 3.0]])).err();
         assert_eq!(
             err.map(|e| e.to_string()).as_deref(),
             Some("shape mismatch at x: expected (..., 2), found (1, 3)")

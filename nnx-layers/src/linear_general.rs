@@ -1,13 +1,14 @@
 //! `LinearGeneral`: a dense layer over several axes (Flax's `nnx.LinearGeneral`).
 
-use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
+use nnx_tensor::{EinsumEquation, Tensor};
 
-use crate::contract::{as_3d, bmm};
-use crate::functional::{canon_axis, fmt_tuple_usize, shape_err};
-use crate::param::{flat_param, KernelBias};
-use crate::support::{check_alloc, check_config, check_opt, check_shape, init_setters, setters};
+use crate::functional::{canon_axis, shape_err};
+use crate::param::{flat_tensor_param, KernelBias};
+use crate::support::{
+    check_alloc, check_config, check_opt_tensor, check_shape, init_setters, setters,
+};
 
 /// A dense layer contracting the input axes `axis` (of sizes `in_features`)
 /// with a kernel of shape `(*batch sizes, *in_features, *out_features)`; the
@@ -16,21 +17,21 @@ use crate::support::{check_alloc, check_config, check_opt, check_shape, init_set
 /// kernel (Flax's `nnx.LinearGeneral`).
 ///
 /// ```
-/// use ndarray::Array3;
 /// use nnx_core::rngs::Rngs;
 /// use nnx_layers::LinearGeneral;
-/// let layer = LinearGeneral::config(&[2, 3], &[4, 5]).axis(&[1, -1]).build(&mut Rngs::new(0))?;
+/// use nnx_tensor::Tensor;
+/// let mut layer = LinearGeneral::config(&[2, 3], &[4, 5]).axis(&[1, -1]).build(&mut Rngs::new(0))?;
 /// assert_eq!(layer.kernel.shape(), &[2, 3, 4, 5]);
-/// let y = layer.forward(&Array3::<f32>::ones((7, 2, 3)))?;
+/// let y = layer.forward(&Tensor::ones(&[7, 2, 3]))?;
 /// assert_eq!(y.shape(), &[7, 4, 5]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct LinearGeneral {
     /// `(*batch sizes, *in_features, *out_features)`.
-    pub kernel: Param<ArrayD<f32>>,
+    pub kernel: Param<Tensor>,
     /// `(*batch sizes, *out_features)`, or `None` when `use_bias` is false.
-    pub bias: Option<Param<ArrayD<f32>>>,
+    pub bias: Option<Param<Tensor>>,
     /// Sizes of the contracted input axes.
     #[nnx(static)]
     pub in_features: Vec<usize>,
@@ -148,14 +149,14 @@ impl LinearGeneralConfig {
             prod(batch) * prod(&self.in_features),
             prod(&self.out_features),
         ];
-        let kernel = flat_param::<IxDyn>(
+        let kernel = flat_tensor_param(
             &self.base.kernel_init,
             rngs.next_key("params")?,
             &flat,
             &kernel_shape,
         )?;
         let bias = match self.base.bias() {
-            Some(init) => Some(flat_param::<IxDyn>(
+            Some(init) => Some(flat_tensor_param(
                 init,
                 rngs.next_key("params")?,
                 &[prod(&bias_shape)],
@@ -231,8 +232,25 @@ impl LinearGeneral {
         }
     }
 
-    /// Applies the layer: one GEMM per batch entry (a single GEMM without
-    /// batch axes) on the permuted, flattened input.
+    /// Applies the layer (Flax's `__call__`); LinearGeneral has no state to
+    /// update, so this is [`apply`](Self::apply).
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let mut l = nnx_layers::LinearGeneral::new(3, &[2, 4], &mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(l.forward(&Tensor::ones(&[5, 3]))?.shape(), &[5, 2, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`apply`](Self::apply).
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x)
+    }
+
+    /// The forward pass from a shared reference: one einsum (a GEMM per batch
+    /// entry, a single GEMM without batch axes) plus the bias; differentiable
+    /// in `x`, the kernel and the bias.
     ///
     /// # Errors
     /// When an axis is out of range, repeated or a batch axis, when `x`'s
@@ -240,20 +258,18 @@ impl LinearGeneral {
     /// `bias` no longer has the shape the layer's sizes imply.
     ///
     /// ```
+    /// use nnx_tensor::Tensor;
     /// let l = nnx_layers::LinearGeneral::new(3, &[2, 4], &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(l.forward(&ndarray::Array2::<f32>::ones((5, 3)))?.shape(), &[5, 2, 4]);
+    /// assert_eq!(l.apply(&Tensor::ones(&[5, 3]))?.shape(), &[5, 2, 4]);
+    /// assert!(l.apply(&Tensor::ones(&[5, 2])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let (kernel_shape, bias_shape) =
             param_shapes(&self.batch_axis, &self.in_features, &self.out_features);
         check_shape("kernel", self.kernel.shape(), &kernel_shape)?;
-        check_opt("bias", &self.bias, &bias_shape)?;
+        check_opt_tensor("bias", &self.bias, &bias_shape)?;
         check_batch_axis(&self.batch_axis)?;
-        let x = x.view().into_dyn();
         let n = x.ndim();
         let nb = self.batch_axis.len();
         let mut contract = Vec::with_capacity(self.axis.len());
@@ -285,38 +301,45 @@ impl LinearGeneral {
         if !batch_ok || !in_ok {
             return Err(shape_err("x", format!("({})", want.join(", ")), x.shape()));
         }
-        let free: Vec<usize> = (nb..n).filter(|a| !contract.contains(a)).collect();
-        let perm: Vec<usize> = (0..nb)
-            .chain(free.iter().copied())
-            .chain(contract.iter().copied())
-            .collect();
-        let b: usize = x.shape()[..nb].iter().product();
-        let f: usize = free.iter().map(|&a| x.shape()[a]).product();
-        let k: usize = self.in_features.iter().product();
-        let o: usize = self.out_features.iter().product();
-        let x3 = as_3d("x", x.view(), &perm, (b, f, k))?;
-        let kperm: Vec<usize> = (0..self.kernel.ndim()).collect();
-        let k3 = as_3d("kernel", self.kernel.view(), &kperm, (b, k, o))?;
-        let mut y = bmm(x3.view(), k3.view());
-        if let Some(bias) = &self.bias {
-            let b3 = as_3d("bias", bias.view(), &kperm[..bias.ndim()], (b, 1, o))?;
-            y += &b3;
+        // One label per input axis, then one per output feature.
+        let labels: Vec<char> = ('a'..='z').chain('A'..='Z').collect();
+        let no = self.out_features.len();
+        if n + no > labels.len() {
+            return Err(Error::invalid_argument(
+                "LinearGeneral",
+                format!("at most {} input axes and output features", labels.len()),
+                format!("{n} input axes and {no} output features"),
+            ));
         }
-        let out_shape: Vec<usize> = x.shape()[..nb]
-            .iter()
-            .chain(free.iter().map(|&a| &x.shape()[a]))
-            .chain(&self.out_features)
-            .copied()
-            .collect();
-        y.into_shape_with_order(IxDyn(&out_shape))
-            .map_err(|_| shape_err("output", fmt_tuple_usize(&out_shape), &[b, f, o]))
+        let free: Vec<usize> = (nb..n).filter(|a| !contract.contains(a)).collect();
+        let term =
+            |axes: &mut dyn Iterator<Item = usize>| -> String { axes.map(|i| labels[i]).collect() };
+        let out_term = term(&mut (0..nb).chain(free.iter().copied()).chain(n..n + no));
+        let eq = format!(
+            "{},{}->{out_term}",
+            term(&mut (0..n)),
+            term(&mut (0..nb).chain(contract.iter().copied()).chain(n..n + no)),
+        );
+        let y = EinsumEquation::parse(&eq)?.apply(x, &self.kernel)?;
+        match &self.bias {
+            // The bias broadcasts over the free axes.
+            Some(bias) => {
+                let shape: Vec<usize> = x.shape()[..nb]
+                    .iter()
+                    .copied()
+                    .chain(free.iter().map(|_| 1))
+                    .chain(self.out_features.iter().copied())
+                    .collect();
+                y + bias.reshape(&shape)?
+            }
+            None => Ok(y),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array3;
 
     #[test]
     fn checks_configuration_and_shapes() -> Result<()> {
@@ -331,12 +354,12 @@ mod tests {
         let layer = LinearGeneral::config(&[2, 3], &[4])
             .axis(&[1, 2])
             .build(&mut rngs)?;
-        let err = layer.forward(&Array3::<f32>::ones((5, 3, 2))).err();
+        let err = layer.apply(&Tensor::ones(&[5, 3, 2])).err();
         assert_eq!(
             err.map(|e| e.to_string()).as_deref(),
             Some("shape mismatch at x: expected (_, 2, 3), found (5, 3, 2)")
         );
-        assert!(layer.forward(&Array3::<f32>::ones((5, 2, 3)))?.shape() == [5, 4]);
+        assert!(layer.apply(&Tensor::ones(&[5, 2, 3]))?.shape() == [5, 4]);
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array, ArrayD, Dimension, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 use nnx_core::init::{lecun_normal, zeros, ParamInit};
 use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
@@ -60,65 +60,80 @@ pub(crate) fn checked_init(
     init.init(key, shape)
 }
 
-/// `Param::from_metadata(init.init(key, shape)?)` with the value converted to
-/// rank `D`.
-pub(crate) fn param<D: Dimension + 'static>(
-    init: &ParamInit<f32>,
-    key: PrngKey,
-    shape: &[usize],
-) -> Result<Param<Array<f32, D>>> {
-    from_init::<D>(checked_init(init, key, shape)?, shape)
-}
-
 /// Flax's `LinearGeneral` init: sampled with the flattened shape `flat` (so
 /// the fans are those of a matrix), then reshaped to `shape`.
-pub(crate) fn flat_param<D: Dimension + 'static>(
+pub(crate) fn flat_tensor_param(
     init: &ParamInit<f32>,
     key: PrngKey,
     flat: &[usize],
     shape: &[usize],
-) -> Result<Param<Array<f32, D>>> {
+) -> Result<Param<Tensor>> {
     let mut meta = checked_init(init, key, flat)?;
     let raw = std::mem::take(&mut meta.raw_value);
     meta.raw_value = raw
         .into_shape_with_order(IxDyn(shape))
         .map_err(|_| shape_err("initializer output", fmt_tuple_usize(shape), flat))?;
-    from_init::<D>(meta, shape)
+    from_init(meta, shape)
 }
 
-/// An initializer's output as a rank-`D` parameter.
-fn from_init<D: Dimension + 'static>(
-    mut meta: VariableMetadata<ArrayD<f32>>,
+/// A value an initializer's `ArrayD` output converts to (a [`Tensor`]; the
+/// trait keeps the hook adapters independent of it).
+pub(crate) trait FromInit: Sized + Clone + nnx_core::value::Value + 'static {
+    /// `a` as this type, `None` when its rank does not fit.
+    fn from_dyn(a: ArrayD<f32>) -> Option<Self>;
+    /// A rank-erased copy, for hooks written against `ArrayD`.
+    fn to_dyn(&self) -> ArrayD<f32>;
+}
+
+impl FromInit for Tensor {
+    fn from_dyn(a: ArrayD<f32>) -> Option<Self> {
+        Some(Tensor::new(a))
+    }
+    fn to_dyn(&self) -> ArrayD<f32> {
+        self.to_array()
+    }
+}
+
+/// An initializer's output as a parameter of value type `T`. Initializers
+/// work on `ArrayD`; the hooks they attach are adapted to `T` (they see a
+/// rank-erased copy of the Variable).
+fn from_init<T: FromInit>(
+    meta: VariableMetadata<ArrayD<f32>>,
     shape: &[usize],
-) -> Result<Param<Array<f32, D>>> {
-    let raw = to_rank::<D>(std::mem::take(&mut meta.raw_value), shape)?;
-    Ok(with_init_metadata(meta, raw))
-}
-
-/// `value` as a parameter with the metadata of the initializer output `meta`.
-/// Initializers work on `ArrayD`; the hooks they attach are adapted to the
-/// parameter's value type (they see a rank-erased copy of the Variable).
-fn with_init_metadata<V: Erased>(meta: VariableMetadata<ArrayD<f32>>, value: V) -> Param<V> {
-    let mut out = VariableMetadata::new(value);
+) -> Result<Param<T>> {
+    if meta.raw_value.shape() != shape {
+        return Err(Error::ShapeMismatch {
+            path: nnx_core::ErrorPath("initializer output".into()),
+            expected: nnx_core::repr::fmt_tuple_usize(shape),
+            found: nnx_core::repr::fmt_tuple_usize(meta.raw_value.shape()),
+        });
+    }
+    let raw = T::from_dyn(meta.raw_value).ok_or_else(|| {
+        Error::invalid_argument(
+            "initializer output",
+            "a value of the parameter's rank",
+            format!("rank {}", shape.len()),
+        )
+    })?;
+    let mut out = VariableMetadata::new(raw);
     out.metadata = meta.metadata;
     if !meta.hooks.is_empty() {
         out.hooks = adapt_hooks(meta.hooks);
     }
-    Param::from_metadata(out)
+    Ok(Param::from_metadata(out))
 }
 
-/// `param::<IxDyn>` as a `Param<Tensor>`: the value layers differentiate.
+/// `Param::from_metadata(init.init(key, shape)?)` holding a [`Tensor`]: the
+/// value layers differentiate.
 pub(crate) fn tensor_param(
     init: &ParamInit<f32>,
     key: PrngKey,
     shape: &[usize],
 ) -> Result<Param<Tensor>> {
-    let mut meta = checked_init(init, key, shape)?;
-    let raw = to_rank::<IxDyn>(std::mem::take(&mut meta.raw_value), shape)?;
-    Ok(with_init_metadata(meta, Tensor::new(raw)))
+    from_init(checked_init(init, key, shape)?, shape)
 }
 
-/// [`opt_param`] as a `Param<Tensor>`.
+/// [`opt_param`] holding a [`Tensor`].
 pub(crate) fn opt_tensor_param(
     rngs: &mut Rngs,
     init: Option<&ParamInit<f32>>,
@@ -130,85 +145,26 @@ pub(crate) fn opt_tensor_param(
     }
 }
 
-/// A parameter drawn with the next `params` key when `init` is given (an
-/// optional bias or scale), `None` without drawing a key otherwise, as Flax
-/// draws keys only for the parameters it creates.
-pub(crate) fn opt_param<D: Dimension + 'static>(
-    rngs: &mut Rngs,
-    init: Option<&ParamInit<f32>>,
-    shape: &[usize],
-) -> Result<Option<Param<Array<f32, D>>>> {
-    match init {
-        Some(init) => Ok(Some(param::<D>(init, rngs.next_key("params")?, shape)?)),
-        None => Ok(None),
-    }
-}
-
-/// Converts an initializer's output to rank `D`, checking its shape.
-pub(crate) fn to_rank<D: Dimension>(a: ArrayD<f32>, shape: &[usize]) -> Result<Array<f32, D>> {
-    if a.shape() != shape {
-        return Err(Error::ShapeMismatch {
-            path: nnx_core::ErrorPath("initializer output".into()),
-            expected: nnx_core::repr::fmt_tuple_usize(shape),
-            found: nnx_core::repr::fmt_tuple_usize(a.shape()),
-        });
-    }
-    let found = a.shape().to_vec();
-    a.into_dimensionality::<D>().map_err(|_| {
-        Error::invalid_argument(
-            "initializer output",
-            format!("rank {}", D::NDIM.unwrap_or(0)),
-            format!("rank {}", found.len()),
-        )
-    })
-}
-
-/// A parameter value that initializer hooks, written for `ArrayD<f32>`, can
-/// look at and replace.
-trait Erased: nnx_core::value::Value + Clone + Send + Sync + 'static {
-    fn erase(&self) -> ArrayD<f32>;
-    /// `a` as this type; `None` when it cannot hold it (another rank).
-    fn restore(a: ArrayD<f32>) -> Option<Self>;
-}
-
-impl<D: Dimension + 'static> Erased for Array<f32, D> {
-    fn erase(&self) -> ArrayD<f32> {
-        self.clone().into_dyn()
-    }
-    fn restore(a: ArrayD<f32>) -> Option<Self> {
-        a.into_dimensionality::<D>().ok()
-    }
-}
-
-impl Erased for Tensor {
-    fn erase(&self) -> ArrayD<f32> {
-        self.to_array()
-    }
-    fn restore(a: ArrayD<f32>) -> Option<Self> {
-        Some(Tensor::new(a))
-    }
-}
-
 /// A rank-erased copy of `var` (kind, value and metadata) for a hook to look at.
-fn erased<V: Erased>(var: &Variable<V>) -> Variable<ArrayD<f32>> {
-    let mut proxy = Variable::with_kind(var.kind(), var.value().erase());
+fn erased<T: FromInit>(var: &Variable<T>) -> Variable<ArrayD<f32>> {
+    let mut proxy = Variable::with_kind(var.kind(), var.value().to_dyn());
     proxy.replace_metadata(var.get_metadata());
     proxy
 }
 
-fn adapt_value<V: Erased>(h: ValueHook<ArrayD<f32>>) -> ValueHook<V> {
-    Arc::new(move |var: &Variable<V>, v: V| {
+fn adapt_value<T: FromInit>(h: ValueHook<ArrayD<f32>>) -> ValueHook<T> {
+    Arc::new(move |var: &Variable<T>, v: T| {
         let proxy = erased(var);
-        let out = h(&proxy, v.erase());
+        let out = h(&proxy, v.to_dyn());
         // A hook changing the rank cannot be stored in a fixed-rank parameter:
         // the value is then left as it was.
-        V::restore(out).unwrap_or(v)
+        T::from_dyn(out).unwrap_or(v)
     })
 }
 
-fn adapt_axis<V: Erased>(h: AxisHook<ArrayD<f32>>) -> AxisHook<V> {
+fn adapt_axis<T: FromInit>(h: AxisHook<ArrayD<f32>>) -> AxisHook<T> {
     Arc::new(
-        move |var: &mut Variable<V>, index: usize, name: Option<&str>| {
+        move |var: &mut Variable<T>, index: usize, name: Option<&str>| {
             let mut proxy = erased(var);
             h(&mut proxy, index, name);
             // Axis hooks update metadata (e.g. sharding names); carry it back.
@@ -217,7 +173,7 @@ fn adapt_axis<V: Erased>(h: AxisHook<ArrayD<f32>>) -> AxisHook<V> {
     )
 }
 
-fn adapt_hooks<V: Erased>(h: Hooks<ArrayD<f32>>) -> Hooks<V> {
+fn adapt_hooks<T: FromInit>(h: Hooks<ArrayD<f32>>) -> Hooks<T> {
     Hooks {
         create: h.create.into_iter().map(adapt_value).collect(),
         get: h.get.into_iter().map(adapt_value).collect(),
@@ -230,7 +186,6 @@ fn adapt_hooks<V: Erased>(h: Hooks<ArrayD<f32>>) -> Hooks<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Ix2;
     use nnx_core::init::{lecun_normal, with_metadata};
 
     #[test]
@@ -239,12 +194,12 @@ mod tests {
             m.with("sharding_names", ("in", "out"))
                 .on_get_value(|_, v| v * 2.0)
         });
-        let p = param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3])?;
+        let p = tensor_param(&init, nnx_core::random::key(0), &[2, 3])?;
         assert_eq!(
             p.get_metadata_entry("sharding_names")?.to_string(),
             "('in', 'out')"
         );
-        assert_eq!(p.get_value(), p.value() * 2.0);
+        assert_eq!(p.get_value().to_array(), p.value().to_array() * 2.0);
         Ok(())
     }
 
@@ -253,14 +208,8 @@ mod tests {
         let init = with_metadata(nnx_core::init::ones::<f32>(), |m| {
             m.on_create_value(|_, v| v * 3.0)
         });
-        let p = param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3])?;
-        assert_eq!(p.value()[[1, 2]], 3.0);
+        let p = tensor_param(&init, nnx_core::random::key(0), &[2, 3])?;
+        assert_eq!(p.value().array()[[1, 2]], 3.0);
         Ok(())
-    }
-
-    #[test]
-    fn rejects_wrong_rank() {
-        let init: ParamInit<f32> = lecun_normal::<f32>().into();
-        assert!(param::<Ix2>(&init, nnx_core::random::key(0), &[2, 3, 4]).is_err());
     }
 }

@@ -1,8 +1,6 @@
 //! `PReLU`: leaky ReLU with a learned slope (Flax's `nnx.PReLU`).
 
-use ndarray::{arr0, Array0, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::{Param, Result};
-
 use nnx_tensor::Tensor;
 
 /// `x` where `x >= 0`, else `negative_slope * x`, with a scalar learned slope
@@ -12,14 +10,15 @@ use nnx_tensor::Tensor;
 /// use ndarray::array;
 /// use nnx_layers::PReLU;
 /// let act = PReLU::new();
-/// assert_eq!(*act.negative_slope.first().unwrap(), 0.01);
-/// assert_eq!(act.forward(&array![-100.0f32, 2.0])?, array![-1.0f32, 2.0].into_dyn());
+/// assert_eq!(act.negative_slope.item().unwrap(), 0.01);
+/// let y = act.apply(&array![-100.0f32, 2.0].into())?;
+/// assert_eq!(y.to_array(), array![-1.0f32, 2.0].into_dyn());
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct PReLU {
-    /// The slope for negative inputs, a 0-d array.
-    pub negative_slope: Param<Array0<f32>>,
+    /// The slope for negative inputs, a 0-d tensor.
+    pub negative_slope: Param<Tensor>,
 }
 
 impl Default for PReLU {
@@ -32,7 +31,7 @@ impl Default for PReLU {
 ///
 /// ```
 /// let act = nnx_layers::PReLU::config().negative_slope_init(0.25).build();
-/// assert_eq!(*act.negative_slope.first().unwrap(), 0.25);
+/// assert_eq!(act.negative_slope.item().unwrap(), 0.25);
 /// ```
 #[derive(Debug, Clone)]
 pub struct PReLUConfig {
@@ -44,7 +43,7 @@ impl PReLUConfig {
     ///
     /// ```
     /// let act = nnx_layers::PReLU::config().negative_slope_init(0.5).build();
-    /// assert_eq!(*act.negative_slope.first().unwrap(), 0.5);
+    /// assert_eq!(act.negative_slope.item().unwrap(), 0.5);
     /// ```
     pub fn negative_slope_init(mut self, v: f32) -> Self {
         self.negative_slope_init = v;
@@ -55,11 +54,11 @@ impl PReLUConfig {
     ///
     /// ```
     /// let act = nnx_layers::PReLU::config().build();
-    /// assert_eq!(*act.negative_slope.first().unwrap(), 0.01);
+    /// assert_eq!(act.negative_slope.item().unwrap(), 0.01);
     /// ```
     pub fn build(self) -> PReLU {
         PReLU {
-            negative_slope: Param::new(arr0(self.negative_slope_init)),
+            negative_slope: Param::new(Tensor::scalar(self.negative_slope_init)),
         }
     }
 }
@@ -68,7 +67,7 @@ impl PReLU {
     /// A PReLU with slope `0.01`.
     ///
     /// ```
-    /// assert_eq!(*nnx_layers::PReLU::new().negative_slope.first().unwrap(), 0.01);
+    /// assert_eq!(nnx_layers::PReLU::new().negative_slope.item().unwrap(), 0.01);
     /// ```
     pub fn new() -> PReLU {
         PReLU::config().build()
@@ -78,7 +77,7 @@ impl PReLU {
     ///
     /// ```
     /// let act = nnx_layers::PReLU::config().negative_slope_init(0.2).build();
-    /// assert_eq!(*act.negative_slope.first().unwrap(), 0.2);
+    /// assert_eq!(act.negative_slope.item().unwrap(), 0.2);
     /// ```
     pub fn config() -> PReLUConfig {
         PReLUConfig {
@@ -86,20 +85,28 @@ impl PReLU {
         }
     }
 
-    /// Applies the activation elementwise.
+    /// Applies the activation elementwise (Flax's `__call__`); nothing to
+    /// update, so this is [`apply`](Self::apply).
+    ///
+    /// ```
+    /// let mut act = nnx_layers::PReLU::new();
+    /// let x = nnx_tensor::Tensor::from(ndarray::array![-2.0f32, 3.0]);
+    /// assert_eq!(act.forward(&x)?, act.apply(&x)?);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x)
+    }
+
+    /// `x` where `x >= 0`, else `negative_slope * x`, differentiable in both.
     ///
     /// ```
     /// let act = nnx_layers::PReLU::config().negative_slope_init(0.5).build();
-    /// assert_eq!(act.forward(&ndarray::array![-2.0f32, 3.0])?, ndarray::array![-1.0f32, 3.0].into_dyn());
+    /// let y = act.apply(&ndarray::array![-2.0f32, 3.0].into())?;
+    /// assert_eq!(y.to_array(), ndarray::array![-1.0f32, 3.0].into_dyn());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
-        let slope = self.negative_slope.first().copied().unwrap_or(0.01);
-        Ok(Tensor::new(x.view().into_dyn().to_owned())
-            .leaky_relu(slope)
-            .into_array())
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        x.prelu(&self.negative_slope)
     }
 }

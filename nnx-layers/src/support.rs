@@ -1,9 +1,8 @@
 //! Plumbing shared by the layers: config setters, rank-erased views of
 //! parameters, and the checks every forward pass makes on its Variables.
 
-use ndarray::{Array, ArrayD, Dimension};
 use nnx_core::repr::fmt_tuple_usize;
-use nnx_core::{Error, Param, Result, VariableType};
+use nnx_core::{Error, Param, Result};
 
 /// Chainable config setters, one per Flax argument. `$ctor` is an expression
 /// building a `$cfg`, used in each setter's doc example. `$cfg.base = ...`
@@ -77,7 +76,7 @@ macro_rules! init_setters {
                 #[doc = "use nnx_core::{init, rngs::Rngs};"]
                 #[doc = concat!("let layer = ", $ctor, ".", stringify!($name), "(init::constant(0.5)).build(&mut Rngs::new(0))?;")]
                 #[doc = concat!("let p = ", $param, ";")]
-                #[doc = "assert!(p.len() > 0 && p.iter().all(|&v| v == 0.5));"]
+                #[doc = "assert!(p.len() > 0 && p.view().iter().all(|&v| v == 0.5));"]
                 #[doc = "# Ok::<(), nnx_core::Error>(())"]
                 #[doc = "```"]
                 pub fn $name(mut self, init: impl Into<::nnx_core::init::ParamInit<f32>>) -> Self {
@@ -89,15 +88,6 @@ macro_rules! init_setters {
     };
 }
 pub(crate) use init_setters;
-
-/// A copy of a fixed-rank Variable's value as `ArrayD`, as the functional API takes.
-pub(crate) fn dyn_value<V, D>(v: &V) -> ArrayD<f32>
-where
-    V: VariableType<Value = Array<f32, D>>,
-    D: Dimension + 'static,
-{
-    v.as_variable().value().clone().into_dyn()
-}
 
 /// Checks that the Variable at `path` still has the shape the layer's
 /// configuration implies: Variables are public and can be reassigned, so a
@@ -113,10 +103,10 @@ pub(crate) fn check_shape(path: &str, found: &[usize], expected: &[usize]) -> Re
     })
 }
 
-/// [`check_shape`] for an optional parameter (`None` passes).
-pub(crate) fn check_opt<D: Dimension>(
+/// [`check_opt`] for a Tensor parameter.
+pub(crate) fn check_opt_tensor(
     path: &str,
-    p: &Option<Param<Array<f32, D>>>,
+    p: &Option<Param<nnx_tensor::Tensor>>,
     expected: &[usize],
 ) -> Result<()> {
     match p {

@@ -17,6 +17,7 @@ use nnx_layers::functional::Padding;
 use nnx_layers::{
     Conv, ConvTranspose, Einsum, Embed, Forward, Linear, LinearGeneral, PReLU, Sequential,
 };
+use nnx_tensor::Tensor;
 use serde_json::Value;
 
 mod common;
@@ -117,22 +118,10 @@ fn check_forward<L: Forward>(case: &Value, layer: &mut L) {
     }
 }
 
-fn set_bias<D: ndarray::Dimension + 'static>(
-    bias: &mut Option<nnx_core::Param<ndarray::Array<f32, D>>>,
-    case: &Value,
-) {
+/// Sets a layer's optional bias to the case's `bias`.
+fn set_tensor_bias(bias: &mut Option<nnx_core::Param<Tensor>>, case: &Value) {
     if let Some(b) = bias {
-        let v = f32s(&case["bias"])
-            .into_dimensionality::<D>()
-            .expect("bias rank");
-        b.set_raw_value(v);
-    }
-}
-
-/// [`set_bias`] for a layer whose bias is a `Param<Tensor>`.
-fn set_tensor_bias(bias: &mut Option<nnx_core::Param<nnx_tensor::Tensor>>, case: &Value) {
-    if let Some(b) = bias {
-        b.set_raw_value(f32s(&case["bias"]).into());
+        b.set_raw_value(Tensor::new(f32s(&case["bias"])));
     }
 }
 
@@ -157,11 +146,7 @@ fn key_example_of_the_issue() {
     let d = data();
     let layer = Linear::new(2, 3, &mut Rngs::new(0)).expect("build");
     let k = &d["key_example"];
-    close(
-        "kernel",
-        &layer.kernel.value().clone().into_dyn(),
-        &f32s(&k["kernel"]),
-    );
+    close("kernel", layer.kernel.array(), &f32s(&k["kernel"]));
     let bias = layer
         .bias
         .as_ref()
@@ -196,7 +181,7 @@ fn linear_matches_flax() {
     for case in cases("Linear") {
         let mut m = build_linear(&case);
         check_params(&case, &m);
-        set_bias(&mut m.bias, &case);
+        set_tensor_bias(&mut m.bias, &case);
         check_forward(&case, &mut m);
     }
 }
@@ -221,7 +206,7 @@ fn linear_general_matches_flax() {
             .build(&mut Rngs::new(case["seed"].as_i64().expect("seed")))
             .expect("build");
         check_params(&case, &m);
-        set_bias(&mut m.bias, &case);
+        set_tensor_bias(&mut m.bias, &case);
         check_forward(&case, &mut m);
     }
 }
@@ -241,7 +226,7 @@ fn einsum_matches_flax() {
             .build(&mut Rngs::new(case["seed"].as_i64().expect("seed")))
             .expect("build");
         check_params(&case, &m);
-        set_bias(&mut m.bias, &case);
+        set_tensor_bias(&mut m.bias, &case);
         check_forward(&case, &mut m);
     }
 }
@@ -258,20 +243,20 @@ fn embed_matches_flax() {
         .expect("build");
         check_params(&case, &m);
         for f in case["forward"].as_array().expect("fwd") {
-            let y = m.forward(&i64s(&f["input"])).expect("embed");
-            close("embed", &y, &f32s(&f["output"]));
+            let y = m.lookup(&i64s(&f["input"])).expect("embed");
+            close("embed", y.array(), &f32s(&f["output"]));
         }
         check_forward(&case, &mut m);
         for a in case["attend"].as_array().expect("attend") {
             close(
                 "attend",
-                &m.attend(&f32s(&a["input"])).expect("attend"),
+                m.attend(&f32s(&a["input"]).into()).expect("attend").array(),
                 &f32s(&a["output"]),
             );
         }
         let n = m.num_embeddings as i64;
-        assert!(m.forward(&ndarray::arr1(&[0, n])).is_err());
-        assert!(m.forward(&ndarray::arr1(&[-1i64])).is_err());
+        assert!(m.lookup(&ndarray::arr1(&[0, n])).is_err());
+        assert!(m.lookup(&ndarray::arr1(&[-1i64])).is_err());
     }
 }
 
@@ -398,7 +383,7 @@ fn shape_errors_name_expected_and_found() {
         .build(&mut rngs)
         .expect("build");
     let err = lin
-        .forward(&ndarray::Array2::<f32>::zeros((3, 2)))
+        .apply(&Tensor::zeros(&[3, 2]))
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();

@@ -694,3 +694,53 @@ mod normalization {
         Ok(())
     }
 }
+
+/// User mistakes the types cannot rule out are errors naming what is wrong.
+mod errors {
+    use super::*;
+    use nnx_layers::{GRUCell, LSTMCell, Linear, RNNOptions, SpectralNorm, WeightNorm, RNN};
+
+    fn message(r: nnx_core::Result<impl std::fmt::Debug>) -> String {
+        r.expect_err("an error").to_string()
+    }
+
+    #[test]
+    fn recurrent_errors() -> nnx_core::Result<()> {
+        let mut rnn = RNN::new(GRUCell::new(3, 4, &mut Rngs::new(0))?);
+        let x = Tensor::ones(&[2, 5, 3]);
+        let opts = |l: &'static [usize]| RNNOptions {
+            seq_lengths: Some(l),
+            ..Default::default()
+        };
+        for bad in [&[5usize][..], &[6, 1], &[0, 2]] {
+            assert!(message(rnn.forward_with(&x, opts(bad))).contains("seq_lengths"));
+        }
+        assert!(message(rnn.forward(&Tensor::ones(&[3]))).contains("RNN inputs"));
+        assert!(message(rnn.forward(&Tensor::ones(&[2, 5, 4]))).contains("(..., 3)"));
+        let cell = LSTMCell::new(3, 4, &mut Rngs::new(0))?;
+        let carry = (Tensor::zeros(&[2, 4]), Tensor::zeros(&[2, 5]));
+        assert_eq!(
+            message(cell.apply(&carry, &Tensor::ones(&[2, 3]))),
+            "shape mismatch at carry/1: expected (2, 4), found (2, 5)"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn wrapper_errors() -> nnx_core::Result<()> {
+        let x = Tensor::ones(&[2, 3]);
+        let mut wn = WeightNorm::new(Linear::new(3, 4, &mut Rngs::new(0))?, &mut Rngs::new(1))?;
+        wn.scales.clear();
+        assert!(message(wn.forward(&x)).contains("scales/('kernel',)"));
+        let mut sn = SpectralNorm::new(Linear::new(3, 4, &mut Rngs::new(0))?, &mut Rngs::new(1))?;
+        sn.batch_stats.remove("('kernel', 'u')");
+        assert!(message(sn.forward(&x)).contains("batch_stats/('kernel', 'u')"));
+        assert!(message(
+            WeightNorm::config(Linear::new(3, 4, &mut Rngs::new(0))?)
+                .epsilon(-1.0)
+                .build(&mut Rngs::new(1))
+        )
+        .contains("epsilon"));
+        Ok(())
+    }
+}

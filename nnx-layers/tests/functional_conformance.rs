@@ -10,6 +10,7 @@
 use ndarray::ArrayD;
 use nnx_layers::activation as a;
 use nnx_layers::functional as f;
+use nnx_tensor as t;
 use nnx_tensor::Tensor;
 use serde_json::Value;
 
@@ -194,41 +195,45 @@ fn attention_matches_flax() {
                 let (q, k) = (i64s(&i["q"]), i64s(&i["k"]));
                 let extra = p["extra_batch_dims"].as_u64().expect("n") as usize;
                 let m = if p["pairwise"] == "ge" {
-                    f::make_attention_mask(&q, &k, |a, b| a >= b, extra)
+                    t::make_attention_mask(&q, &k, |a, b| a >= b, extra)
                 } else {
-                    f::make_attention_mask(&q, &k, |a, b| a > 0 && b > 0, extra)
+                    t::make_attention_mask(&q, &k, |a, b| a > 0 && b > 0, extra)
                 };
                 assert_eq!(m.expect("mask"), bools(&c["output"]));
             }
             "make_causal_mask" => {
-                let m = f::make_causal_mask(&i64s(&i["x"]), 0).expect("mask");
+                let m = t::make_causal_mask(&i64s(&i["x"]), 0).expect("mask");
                 assert_eq!(m, bools(&c["output"]));
             }
             "combine_masks" => {
                 let (a, b) = (bools(&i["a"]), bools(&i["b"]));
-                let m = f::combine_masks(&[Some(&a), None, Some(&b)]).expect("combine");
+                let m = t::combine_masks(&[Some(&a), None, Some(&b)]).expect("combine");
                 assert_eq!(m, Some(bools(&c["output"])));
             }
             name => {
-                let (q, k, v) = (f32s(&i["query"]), f32s(&i["key"]), f32s(&i["value"]));
-                let bias = i.get("bias").map(f32s);
+                let (q, k, v) = (
+                    t::Tensor::new(f32s(&i["query"])),
+                    t::Tensor::new(f32s(&i["key"])),
+                    t::Tensor::new(f32s(&i["value"])),
+                );
+                let bias = i.get("bias").map(|b| t::Tensor::new(f32s(b)));
                 let mask = i.get("mask").map(bools);
                 let keep = i.get("keep").map(bools);
-                let o = f::AttentionOptions {
+                let o = t::AttentionOptions {
                     bias: bias.as_ref(),
                     mask: mask.as_ref(),
                     is_causal: p["is_causal"].as_bool().unwrap_or(false),
-                    dropout: keep.as_ref().map(|keep| f::AttentionDropout {
+                    dropout: keep.as_ref().map(|keep| t::AttentionDropout {
                         keep,
                         rate: p["rate"].as_f64().expect("rate"),
                     }),
                 };
                 let y = if name == "attention" {
-                    f::dot_product_attention(&q, &k, &v, &o)
+                    t::dot_product_attention(&q, &k, &v, &o)
                 } else {
-                    f::dot_product_attention_weights(&q, &k, &o)
+                    t::dot_product_attention_weights(&q, &k, &o)
                 };
-                close(&c, &y.expect("attention"), 1e-5);
+                close(&c, y.expect("attention").array(), 1e-5);
             }
         }
     }
@@ -283,10 +288,9 @@ fn normalization_matches_flax() {
                 close(&c, y.array(), 1e-5);
             }
             _ => {
-                let w = f32s(&i["w"])
-                    .into_dimensionality::<ndarray::Ix2>()
-                    .expect("2-D");
-                close(&c, &f::dot_last_axis(&x, &w).expect("dot"), 1e-5);
+                let w = t::Tensor::new(f32s(&i["w"]));
+                let y = t::Tensor::new(x).matmul(&w).expect("dot");
+                close(&c, y.array(), 1e-5);
             }
         }
     }

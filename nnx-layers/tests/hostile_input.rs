@@ -3,7 +3,6 @@
 //! that can never work rejected when built. Shapes marked "Flax" were checked
 //! against Flax NNX 0.12.8.
 
-use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use nnx_core::prelude::*;
 use nnx_core::rngs::Rngs;
 use nnx_core::Result;
@@ -27,8 +26,8 @@ fn message_of<T: std::fmt::Debug>(r: Result<T>, parts: &[&str]) -> String {
     msg
 }
 
-fn ones(shape: &[usize]) -> ArrayD<f32> {
-    ArrayD::ones(IxDyn(shape))
+fn ones_t(shape: &[usize]) -> Tensor {
+    Tensor::ones(shape)
 }
 
 // ---- class 1: no panic on user input
@@ -40,11 +39,11 @@ fn attention_rejects_inputs_without_a_length_axis() -> Result<()> {
         .dropout_rate(0.5)
         .build(&mut rngs())?;
     message_of(
-        m.forward(&ones(&[4]), None, None, None),
+        m.forward(&ones_t(&[4])),
         &["inputs_q", "(..., length, 4)", "(4,)"],
     );
     let mut plain = MultiHeadAttention::new(2, 4, &mut rngs())?;
-    assert!(plain.forward(&ones(&[4]), None, None, None).is_err());
+    assert!(plain.forward(&ones_t(&[4])).is_err());
     Ok(())
 }
 
@@ -110,17 +109,20 @@ fn huge_geometry_is_an_error_not_an_overflow() -> Result<()> {
 #[test]
 fn reassigned_parameters_are_reported_by_path() -> Result<()> {
     let mut lin = Linear::new(2, 3, &mut rngs())?;
-    *lin.kernel = Array2::zeros((3, 5));
-    message_of(lin.forward(&ones(&[1, 2])), &["kernel", "(2, 3)", "(3, 5)"]);
+    *lin.kernel = ones_t(&[3, 5]);
+    message_of(
+        lin.forward(&ones_t(&[1, 2])),
+        &["kernel", "(2, 3)", "(3, 5)"],
+    );
     let mut lin = Linear::new(2, 3, &mut rngs())?;
     if let Some(b) = lin.bias.as_mut() {
-        b.set_value(Array1::zeros(4));
+        b.set_value(nnx_tensor::Tensor::zeros(&[4]));
     }
-    message_of(lin.forward(&ones(&[1, 2])), &["bias", "(3,)", "(4,)"]);
+    message_of(lin.forward(&ones_t(&[1, 2])), &["bias", "(3,)", "(4,)"]);
 
     let mut bn = BatchNorm::new(3, &mut rngs())?;
     assert_eq!(bn.set_attributes("num_features", 5usize)?, 1);
-    message_of(bn.forward(&ones(&[2, 5])), &["mean", "(5,)", "(3,)"]);
+    message_of(bn.forward(&ones_t(&[2, 5])), &["mean", "(5,)", "(3,)"]);
 
     let mut conv = Conv::new(2, 4, &[3], &mut rngs())?;
     *conv.kernel = Tensor::ones(&[3, 4, 2]);
@@ -145,9 +147,9 @@ fn reassigned_parameters_are_reported_by_path() -> Result<()> {
     );
 
     let mut lg = LinearGeneral::new(3, &[2, 4], &mut rngs())?;
-    *lg.kernel = ones(&[3, 8]);
+    *lg.kernel = ones_t(&[3, 8]);
     message_of(
-        lg.forward(&ones(&[1, 3])),
+        lg.forward(&ones_t(&[1, 3])),
         &["kernel", "(3, 2, 4)", "(3, 8)"],
     );
 
@@ -155,34 +157,37 @@ fn reassigned_parameters_are_reported_by_path() -> Result<()> {
         .bias_shape(&[3])
         .build(&mut rngs())?;
     if let Some(b) = e.bias.as_mut() {
-        **b = ones(&[7]);
+        **b = ones_t(&[7]);
     }
-    message_of(e.forward(&ones(&[1, 2])), &["bias", "(3,)", "(7,)"]);
+    message_of(e.forward(&ones_t(&[1, 2])), &["bias", "(3,)", "(7,)"]);
 
     let mut emb = Embed::new(5, 3, &mut rngs())?;
-    *emb.embedding = Array2::zeros((2, 3));
+    *emb.embedding = nnx_tensor::Tensor::zeros(&[2, 3]);
     message_of(
-        emb.forward(&ndarray::array![4usize]),
+        emb.lookup(&ndarray::array![4usize]),
         &["embedding", "(5, 3)", "(2, 3)"],
     );
-    assert!(emb.attend(&ones(&[1, 3])).is_err());
+    assert!(emb.attend(&ones_t(&[1, 3])).is_err());
 
     let mut ln = LayerNorm::new(3, &mut rngs())?;
     if let Some(s) = ln.scale.as_mut() {
-        **s = Array1::ones(2);
+        **s = Tensor::ones(&[2]);
     }
-    message_of(ln.forward(&ones(&[1, 3])), &["scale", "(3,)", "(2,)"]);
+    message_of(ln.forward(&ones_t(&[1, 3])), &["scale", "(3,)", "(2,)"]);
     let mut rms = RMSNorm::new(3, &mut rngs())?;
     assert_eq!(rms.set_attributes("epsilon", -1.0f32)?, 1);
-    message_of(rms.forward(&ones(&[1, 3])), &["RMSNorm epsilon", "-1"]);
+    message_of(rms.forward(&ones_t(&[1, 3])), &["RMSNorm epsilon", "-1"]);
     let mut gn = GroupNorm::new(4, 2, &mut rngs())?;
     assert_eq!(gn.set_attributes("num_groups", 3usize)?, 1);
-    message_of(gn.forward(&ones(&[1, 4])), &["num_groups", "3"]);
+    message_of(gn.forward(&ones_t(&[1, 4])), &["num_groups", "3"]);
     let mut inorm = InstanceNorm::new(3, &mut rngs())?;
     if let Some(b) = inorm.bias.as_mut() {
-        **b = Array1::ones(1);
+        **b = Tensor::ones(&[1]);
     }
-    message_of(inorm.forward(&ones(&[1, 2, 3])), &["bias", "(3,)", "(1,)"]);
+    message_of(
+        inorm.forward(&ones_t(&[1, 2, 3])),
+        &["bias", "(3,)", "(1,)"],
+    );
     Ok(())
 }
 
@@ -191,13 +196,15 @@ fn attention_checks_its_projections() -> Result<()> {
     let mut m = MultiHeadAttention::new(2, 4, &mut rngs())?;
     assert_eq!(m.set_attributes("num_heads", 4usize)?, 1);
     message_of(
-        m.forward(&ones(&[1, 3, 4]), None, None, None),
+        m.forward(&ones_t(&[1, 3, 4])),
         &["query/kernel", "(4, 4, 2)", "(4, 2, 2)"],
     );
     let mut m = MultiHeadAttention::new(2, 4, &mut rngs())?;
-    assert_eq!(m.set_attributes("out_features", 5usize)?, 1);
+    // Not set_attributes: the projections (LinearGeneral) have their own
+    // `out_features`, of another type.
+    m.out_features = 5;
     message_of(
-        m.forward(&ones(&[1, 3, 4]), None, None, None),
+        m.forward(&ones_t(&[1, 3, 4])),
         &["out/kernel", "(2, 2, 5)", "(2, 2, 4)"],
     );
     Ok(())
@@ -245,13 +252,13 @@ fn same_padding_on_an_empty_axis_gives_an_empty_axis() -> Result<()> {
 #[test]
 fn batchnorm_training_on_an_empty_batch_changes_nothing() -> Result<()> {
     let mut bn = BatchNorm::new(3, &mut rngs())?;
-    bn.forward(&ndarray::array![[1.0f32, 2.0, 3.0], [3.0, 2.0, 1.0]])?;
+    bn.forward(&ndarray::array![[1.0f32, 2.0, 3.0], [3.0, 2.0, 1.0]].into())?;
     let before = (bn.mean.value().clone(), bn.var.value().clone());
-    message_of(bn.forward(&ones(&[0, 3])), &["x", "non-empty", "(0, 3)"]);
+    message_of(bn.forward(&ones_t(&[0, 3])), &["x", "non-empty", "(0, 3)"]);
     assert_eq!((bn.mean.value(), bn.var.value()), (&before.0, &before.1));
-    assert!(bn.mean.iter().all(|v| v.is_finite()));
+    assert!(bn.mean.array().iter().all(|v| v.is_finite()));
     bn.eval()?;
-    assert_eq!(bn.forward(&ones(&[0, 3]))?.shape(), &[0, 3]);
+    assert_eq!(bn.forward(&ones_t(&[0, 3]))?.shape(), &[0, 3]);
     Ok(())
 }
 

@@ -2,29 +2,20 @@
 //! against Flax NNX 0.12.8 (data: tools/flax_reference/gen_layers_stateful.py).
 
 use ndarray::{ArrayD, IxDyn};
-use nnx_core::init::{lecun_normal, normal, uniform, ParamInit};
 use nnx_core::prelude::*;
 use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
 use nnx_core::Result;
 use nnx_layers::*;
+use nnx_tensor::Tensor;
 use serde_json::Value as Json;
 
 mod common;
-use common::{assert_close, bools, f32s};
+use common::{assert_close, bools, f32s, param_init};
 
 fn data() -> Json {
     let text = include_str!("data/layers/stateful.json");
     serde_json::from_str(text).expect("valid reference JSON")
-}
-
-fn init(name: &str) -> ParamInit<f32> {
-    match name {
-        "normal" => normal(1.0).into(),
-        "uniform" => uniform(1.0).into(),
-        "lecun_normal" => lecun_normal().into(),
-        other => panic!("unknown init {other}"),
-    }
 }
 
 fn axes(v: &Json) -> Vec<isize> {
@@ -152,10 +143,10 @@ fn build_batchnorm(case: &Json) -> Result<BatchNorm> {
         b = b.use_fast_variance(v.as_bool().unwrap());
     }
     if let Some(v) = c.get("scale_init") {
-        b = b.scale_init(init(v.as_str().unwrap()));
+        b = b.scale_init(param_init(v.as_str().unwrap()));
     }
     if let Some(v) = c.get("bias_init") {
-        b = b.bias_init(init(v.as_str().unwrap()));
+        b = b.bias_init(param_init(v.as_str().unwrap()));
     }
     b.build(&mut rngs_of(case))
 }
@@ -174,10 +165,10 @@ fn batchnorm_params_train_stats_and_eval_match_flax() -> Result<()> {
             } else {
                 bn.eval()?;
             }
-            let y = bn.forward(&f32s(&step["x"]))?;
+            let y = bn.forward(&f32s(&step["x"]).into())?;
             assert_close(
                 &format!("{d} step {i} y"),
-                &y,
+                y.array(),
                 &f32s(&step["y"]),
                 1e-4,
                 1e-5,
@@ -208,7 +199,7 @@ fn build_norm(case: &Json) -> Result<Box<dyn Layer>> {
     let mut rngs = rngs_of(case);
     let f32_of = |k: &str| c.get(k).map(|v| v.as_f64().unwrap() as f32);
     let bool_of = |k: &str| c.get(k).map(|v| v.as_bool().unwrap());
-    let init_of = |k: &str| c.get(k).map(|v| init(v.as_str().unwrap()));
+    let init_of = |k: &str| c.get(k).map(|v| param_init(v.as_str().unwrap()));
     Ok(match case["layer"].as_str().unwrap() {
         "LayerNorm" => {
             let mut b = LayerNorm::config(n);
@@ -338,8 +329,14 @@ fn dropout_masks_and_streams_match_flax() -> Result<()> {
             if step["mode"] == "eval" {
                 m.eval()?;
             }
-            let y = m.forward(&f32s(&step["x"]))?;
-            assert_close(&format!("{d} step {i}"), &y, &f32s(&step["y"]), 1e-6, 0.0);
+            let y = m.forward(&f32s(&step["x"]).into())?;
+            assert_close(
+                &format!("{d} step {i}"),
+                y.array(),
+                &f32s(&step["y"]),
+                1e-6,
+                0.0,
+            );
             check_state(&format!("{d} step {i}"), &m.state(), &step["state"]);
         }
     }
@@ -347,50 +344,7 @@ fn dropout_masks_and_streams_match_flax() -> Result<()> {
 }
 
 fn build_mha(case: &Json) -> Result<MultiHeadAttention> {
-    let c = &case["config"];
-    let u = |k: &str| c.get(k).map(|v| v.as_u64().unwrap() as usize);
-    let bl = |k: &str| c.get(k).map(|v| v.as_bool().unwrap());
-    let mut b = MultiHeadAttention::config(u("num_heads").unwrap(), u("in_features").unwrap());
-    if let Some(v) = u("qkv_features") {
-        b = b.qkv_features(v);
-    }
-    if let Some(v) = u("out_features") {
-        b = b.out_features(v);
-    }
-    if let Some(v) = u("in_kv_features") {
-        b = b.in_kv_features(v);
-    }
-    if let Some(v) = u("num_kv_heads") {
-        b = b.num_kv_heads(v);
-    }
-    if let Some(v) = bl("normalize_qk") {
-        b = b.normalize_qk(v);
-    }
-    if let Some(v) = bl("use_bias") {
-        b = b.use_bias(v);
-    }
-    if let Some(v) = bl("deterministic") {
-        b = b.deterministic(v);
-    }
-    if let Some(v) = bl("broadcast_dropout") {
-        b = b.broadcast_dropout(v);
-    }
-    if let Some(v) = bl("decode") {
-        b = b.decode(v);
-    }
-    if let Some(v) = c.get("dropout_rate") {
-        b = b.dropout_rate(v.as_f64().unwrap());
-    }
-    if let Some(v) = c.get("bias_init") {
-        b = b.bias_init(init(v.as_str().unwrap()));
-    }
-    if let Some(v) = c.get("out_kernel_init") {
-        b = b.out_kernel_init(init(v.as_str().unwrap()));
-    }
-    if let Some(v) = c.get("out_bias_init") {
-        b = b.out_bias_init(init(v.as_str().unwrap()));
-    }
-    b.build(&mut rngs_of(case))
+    common::build_mha(&case["config"], &mut rngs_of(case))
 }
 
 #[test]
@@ -402,10 +356,15 @@ fn multi_head_attention_params_and_outputs_match_flax() -> Result<()> {
         let mut m = build_mha(&case)?;
         check_state(&d, &m.state(), &case["state"]);
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
-            let xq = f32s(&step["x"]);
-            let xk = step.get("xk").map(f32s);
+            let xq = Tensor::new(f32s(&step["x"]));
+            let xk = step.get("xk").map(|x| Tensor::new(f32s(x)));
             let mask = step.get("mask").map(bools);
-            let y = m.forward(&xq, xk.as_ref().map(|a| a.view()), None, mask.as_ref())?;
+            let args = AttentionArgs {
+                inputs_k: xk.as_ref(),
+                mask: mask.as_ref(),
+                ..Default::default()
+            };
+            let y = m.forward_with(&xq, args)?.into_array();
             // normalize_qk: LayerNorm over head_dim=2 with one-pass variance cancels
             // catastrophically in XLA's f32; our f64 sums differ by ~1e-3 relative.
             let rtol = if case["config"].get("normalize_qk").is_some() {
@@ -431,8 +390,16 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
         // The full causal pass, without the cache.
         m.decode = false;
         let tokens = ArrayD::<f32>::ones(IxDyn(&x.shape()[..nd - 1]));
-        let causal = nnx_layers::functional::make_causal_mask(&tokens, 0)?;
-        let full = m.forward(&x, None, None, Some(&causal))?;
+        let causal = nnx_layers::make_causal_mask(&tokens, 0)?;
+        let full = m
+            .forward_with(
+                &Tensor::new(x.clone()),
+                AttentionArgs {
+                    mask: Some(&causal),
+                    ..Default::default()
+                },
+            )?
+            .into_array();
         assert_close(
             &format!("{d} full"),
             &full,
@@ -442,7 +409,7 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
         );
         m.decode = true;
         assert!(
-            m.forward(&x, None, None, None).is_err(),
+            m.forward(&Tensor::new(x.clone())).is_err(),
             "{d}: decode before init_cache"
         );
         m.init_cache(x.shape())?;
@@ -452,7 +419,7 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
             let xt = x
                 .slice_axis(ndarray::Axis(nd - 2), (t..t + 1).into())
                 .to_owned();
-            let y = m.forward(&xt, None, None, None)?;
+            let y = m.forward(&Tensor::new(xt))?.into_array();
             let step = &case["steps"][t];
             assert_close(&format!("{d} step {t}"), &y, &f32s(&step["y"]), 1e-4, 1e-5);
             let from_full = full
@@ -462,19 +429,20 @@ fn multi_head_attention_decode_matches_flax_and_full_causal_pass() -> Result<()>
             check_state(&format!("{d} step {t}"), &m.state_of(Cache), &step["state"]);
         }
         // Full cache, and a step of the wrong length, are errors.
-        let xt = x
-            .slice_axis(ndarray::Axis(nd - 2), (0..1).into())
-            .to_owned();
-        assert!(m.forward(&xt, None, None, None).is_err(), "{d}: full cache");
+        let xt = Tensor::new(
+            x.slice_axis(ndarray::Axis(nd - 2), (0..1).into())
+                .to_owned(),
+        );
+        assert!(m.forward(&xt).is_err(), "{d}: full cache");
         m.init_cache(x.shape())?;
         assert!(
-            m.forward(&x, None, None, None).is_err() || len == 1,
+            m.forward(&Tensor::new(x.clone())).is_err() || len == 1,
             "{d}: step length"
         );
         // pop(Cache) removes the cache.
         let (popped,) = m.pop((Cache,))?;
         assert_eq!(popped.len(), 3);
-        assert!(m.forward(&xt, None, None, None).is_err());
+        assert!(m.forward(&xt).is_err());
     }
     Ok(())
 }
@@ -504,14 +472,14 @@ fn documented_seeds_print_as_flax() -> Result<()> {
 fn error_cases() -> Result<()> {
     let mut rngs = Rngs::new(0);
     let mut bn = BatchNorm::new(3, &mut rngs)?;
-    assert!(bn.forward(&ArrayD::<f32>::zeros(IxDyn(&[2, 4]))).is_err());
+    assert!(bn.forward(&Tensor::zeros(&[2, 4])).is_err());
     assert!(BatchNorm::config(3)
         .axis(5)
         .build(&mut rngs)?
-        .forward(&ArrayD::<f32>::zeros(IxDyn(&[2, 3])))
+        .forward(&Tensor::zeros(&[2, 3]))
         .is_err());
     assert!(LayerNorm::new(3, &mut rngs)?
-        .forward(&ArrayD::<f32>::zeros(IxDyn(&[2, 4])))
+        .forward(&Tensor::zeros(&[2, 4]))
         .is_err());
     assert!(GroupNorm::config(6)
         .num_groups(Some(4))
@@ -522,23 +490,29 @@ fn error_cases() -> Result<()> {
         .build(&mut rngs)
         .is_err());
     assert!(GroupNorm::new(4, 2, &mut rngs)?
-        .forward(&ArrayD::<f32>::zeros(IxDyn(&[4])))
+        .forward(&Tensor::zeros(&[4]))
         .is_err());
     assert!(Dropout::config(0.5)
         .broadcast_dims(&[3])
         .build(&mut rngs)?
-        .forward(&ArrayD::<f32>::zeros(IxDyn(&[2])))
+        .forward(&Tensor::zeros(&[2]))
         .is_err());
     // Rejected when built (issue 11), no longer only on the first forward.
     assert!(Dropout::config(1.5).build(&mut rngs).is_err());
     let mut m = MultiHeadAttention::new(2, 4, &mut rngs)?;
-    assert!(m
-        .forward(&ArrayD::<f32>::zeros(IxDyn(&[2, 3])), None, None, None)
-        .is_err());
-    let x = ArrayD::<f32>::zeros(IxDyn(&[2, 4]));
-    assert!(m.forward(&x, None, Some(x.view()), None).is_err());
+    assert!(m.forward(&Tensor::zeros(&[2, 3])).is_err());
+    let x = Tensor::zeros(&[2, 4]);
+    let only_v = AttentionArgs {
+        inputs_v: Some(&x),
+        ..Default::default()
+    };
+    assert!(m.forward_with(&x, only_v).is_err());
     let bad_mask = ArrayD::from_elem(IxDyn(&[3, 3]), true);
-    assert!(m.forward(&x, None, None, Some(&bad_mask)).is_err());
+    let bad = AttentionArgs {
+        mask: Some(&bad_mask),
+        ..Default::default()
+    };
+    assert!(m.forward_with(&x, bad).is_err());
     assert!(MultiHeadAttention::config(2, 4)
         .num_kv_heads(3)
         .build(&mut rngs)

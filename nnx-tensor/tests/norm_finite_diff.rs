@@ -32,6 +32,16 @@ fn cases() -> Vec<(&'static str, Vec<ArrayD<f32>>, Op)> {
         ),
         ("hard_tanh", vec![k()], Box::new(|x| Ok(x[0].hard_tanh()))),
         (
+            "prelu",
+            vec![k(), ArrayD::from_elem(IxDyn(&[]), 0.3)],
+            Box::new(|x| x[0].prelu(x[1])),
+        ),
+        (
+            "prelu per feature",
+            vec![k(), v(&[4])],
+            Box::new(|x| x[0].prelu(x[1])),
+        ),
+        (
             "hard_sigmoid",
             vec![k()],
             Box::new(|x| Ok(x[0].hard_sigmoid())),

@@ -32,6 +32,9 @@ fn other_axes(ndim: usize, skip: &[isize]) -> Vec<isize> {
 /// A Flax normalization layer's forward, from the ops.
 fn layer(p: &Json, m: &Inputs) -> Result<Tensor> {
     let x = &**m.get("x").expect("x");
+    if p["layer"] == "PReLU" {
+        return x.prelu(m.get("negative_slope").expect("negative_slope"));
+    }
     let scale = m.get("scale").map(|s| &**s);
     let bias = m.get("bias").map(|b| &**b);
     let (eps, fast) = (num(p, "epsilon"), flag(p, "fast"));

@@ -9,7 +9,8 @@ and stores inputs, outputs, cotangents and the inputs' cotangents:
   eval mode: running statistics of shape (features,)), with and without
   scale/bias;
 - "layer": the real `nnx.BatchNorm` (training and eval), `nnx.LayerNorm`,
-  `nnx.RMSNorm`, `nnx.GroupNorm` and `nnx.InstanceNorm` over (x, scale, bias),
+  `nnx.RMSNorm`, `nnx.GroupNorm`, `nnx.InstanceNorm` over (x, scale, bias) and
+  `nnx.PReLU` over (x, negative_slope),
   with the options that change the math (axes, groups, epsilon, fast
   variance, scale/bias present or not);
 - "activation": each `jax.nn` activation nnx has, with its parameters, at
@@ -160,6 +161,8 @@ def layer_cases():
                                  rngs=rngs)
         out.append(layer_case(inorm, x4, "InstanceNorm", feature_axes=feat, use_scale=us, use_bias=ub, fast=fast,
                               epsilon=1e-6))
+    for init in (0.01, 0.3):
+        out.append(layer_case(nnx.PReLU(negative_slope_init=init), kinks(0.0), "PReLU"))
     return out
 
 

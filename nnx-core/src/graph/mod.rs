@@ -15,7 +15,9 @@
 //! hyperparameter. No type is inspected at run time.
 //!
 //! A hand-written implementation walks its fields under their keys, between
-//! `enter` and `leave`, and builds them back in the same order:
+//! `enter` and `leave` (when `enter` returns `true`: a walk refuses nodes nested
+//! deeper than [`MAX_DEPTH`](crate::MAX_DEPTH)), and builds them back in the same
+//! order:
 //!
 //! ```
 //! use nnx_core::prelude::*;
@@ -25,18 +27,20 @@
 //!
 //! impl Field for Affine {
 //!     fn walk_field(&self, key: &Key, w: &mut dyn Walker) {
-//!         w.enter(key, NodeHeader::node("Affine"));
-//!         self.w.walk_field(&Key::from("w"), w);
-//!         self.b.walk_field(&Key::from("b"), w);
-//!         self.features.walk_field(&Key::from("features"), w); // a static
-//!         w.leave();
+//!         if w.enter(key, NodeHeader::node("Affine")) {
+//!             self.w.walk_field(&Key::from("w"), w);
+//!             self.b.walk_field(&Key::from("b"), w);
+//!             self.features.walk_field(&Key::from("features"), w); // a static
+//!             w.leave();
+//!         }
 //!     }
 //!     fn walk_field_mut(&mut self, key: &Key, w: &mut dyn WalkerMut, _: Place) -> Action {
-//!         w.enter(key, NodeHeader::node("Affine"));
-//!         self.w.walk_field_mut(&Key::from("w"), w, Place::Fixed);
-//!         self.b.walk_field_mut(&Key::from("b"), w, Place::Fixed);
-//!         self.features.walk_field_mut(&Key::from("features"), w, Place::Fixed);
-//!         w.leave();
+//!         if w.enter(key, NodeHeader::node("Affine")) {
+//!             self.w.walk_field_mut(&Key::from("w"), w, Place::Fixed);
+//!             self.b.walk_field_mut(&Key::from("b"), w, Place::Fixed);
+//!             self.features.walk_field_mut(&Key::from("features"), w, Place::Fixed);
+//!             w.leave();
+//!         }
 //!         Action::Keep
 //!     }
 //!     fn build_field(key: &Key, b: &mut Builder<'_>) -> nnx_core::Result<Self> {

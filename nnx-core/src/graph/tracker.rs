@@ -58,26 +58,29 @@ impl PathTracker {
     /// [`MAX_DEPTH`] is refused (recorded as an error).
     #[inline]
     pub(crate) fn admit(&mut self, key: &Key) -> bool {
-        match self.too_deep(key) {
-            None => true,
-            Some(e) => {
-                self.errors.push(e);
-                false
-            }
+        if self.pushed.len() < MAX_DEPTH {
+            return true;
         }
+        let e = self.too_deep_error(key);
+        self.errors.push(e);
+        false
     }
 
     /// The error for entering a node under `key`, if it would be nested deeper
     /// than [`MAX_DEPTH`].
     #[inline]
     pub(crate) fn too_deep(&self, key: &Key) -> Option<Error> {
-        if self.pushed.len() < MAX_DEPTH {
-            return None;
-        }
-        Some(Error::TooDeep {
+        (self.pushed.len() >= MAX_DEPTH).then(|| self.too_deep_error(key))
+    }
+
+    // Out of line: walks check every node, and almost never fail.
+    #[cold]
+    #[inline(never)]
+    fn too_deep_error(&self, key: &Key) -> Error {
+        Error::TooDeep {
             path: path_string(&self.child(key)).into(),
             limit: MAX_DEPTH,
-        })
+        }
     }
 
     /// Records a Shared under `key` that the walk could not lock.

@@ -29,10 +29,9 @@ pub(crate) struct Collector<'f> {
     filters: Vec<&'f dyn Filter>,
     collect_states: bool,
     parts: usize,
-    /// `parts` lists of children per node that adds a path component, outermost
-    /// first; the first `parts` hold the root's children. A node's children
-    /// become its map when it is left (see [`into_map`]).
-    maps: Vec<Vec<(Key, Tree<VariableState>)>>,
+    /// `parts` maps per node that adds a path component, outermost first; the
+    /// first `parts` hold the root's children.
+    maps: Vec<BTreeMap<Key, Tree<VariableState>>>,
     /// A Variable walked as the root: its part and leaf (at the empty path).
     root_leaf: Option<(usize, VariableState)>,
     pub(crate) unmatched: Vec<Path>,
@@ -53,15 +52,17 @@ impl<'f> Collector<'f> {
             filters,
             collect_states: states,
             parts,
-            maps: (0..parts).map(|_| Vec::new()).collect(),
+            maps: (0..parts).map(|_| BTreeMap::new()).collect(),
             root_leaf: None,
             unmatched: Vec::new(),
         }
     }
 
-    fn record(&mut self, entry: Entry) {
+    /// Records an entry, built only when a GraphDef is being collected.
+    #[inline]
+    fn record(&mut self, entry: impl FnOnce() -> Entry) {
         if let Some(entries) = &mut self.entries {
-            entries.push(entry);
+            entries.push(entry());
         }
     }
 
@@ -79,7 +80,7 @@ impl<'f> Collector<'f> {
             .enumerate()
             .map(|(i, m)| match &root_leaf {
                 Some((part, leaf)) if *part == i => State::from_tree(Tree::Leaf(leaf.clone())),
-                _ => State::from_tree(Tree::Map(into_map(m))),
+                _ => State::from_tree(Tree::Map(m)),
             })
             .collect()
     }
@@ -90,12 +91,12 @@ impl Walker for Collector<'_> {
         if !self.tracker.admit(key) {
             return false;
         }
-        self.record(Entry::Enter {
+        self.record(|| Entry::Enter {
             key: key.clone(),
             header,
         });
         if self.tracker.enter(key, header.transparent) && self.collect_states {
-            self.maps.extend((0..self.parts).map(|_| Vec::new()));
+            self.maps.extend((0..self.parts).map(|_| BTreeMap::new()));
         }
         true
     }
@@ -105,7 +106,7 @@ impl Walker for Collector<'_> {
     }
 
     fn leave(&mut self) {
-        self.record(Entry::Leave);
+        self.record(|| Entry::Leave);
         let Some(key) = self.tracker.leave() else {
             return;
         };
@@ -116,19 +117,23 @@ impl Walker for Collector<'_> {
         // built from paths would.
         let top = self.maps.len() - self.parts;
         for i in 0..self.parts {
-            let children = std::mem::take(&mut self.maps[top + i]);
-            if children.is_empty() {
+            let m = std::mem::take(&mut self.maps[top + i]);
+            if m.is_empty() {
                 continue;
             }
-            let map = Tree::Map(into_map(children));
-            self.maps[top - self.parts + i].push((key.clone(), map));
+            match self.maps[top - self.parts + i].entry(key.clone()) {
+                btree_map::Entry::Vacant(v) => {
+                    v.insert(Tree::Map(m));
+                }
+                btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(Tree::Map(m)),
+            }
         }
         self.maps.truncate(top);
     }
 
     fn shared(&mut self, key: &Key, id: usize) -> bool {
         if let Some(&index) = self.shared_ids.get(&id) {
-            self.record(Entry::SharedRef {
+            self.record(|| Entry::SharedRef {
                 key: key.clone(),
                 index,
             });
@@ -136,17 +141,15 @@ impl Walker for Collector<'_> {
         }
         let index = self.shared_ids.len();
         self.shared_ids.insert(id, index);
-        self.record(Entry::SharedFirst { index });
+        self.record(|| Entry::SharedFirst { index });
         true
     }
 
     fn variable(&mut self, key: &Key, var: &dyn AnyVariable) {
-        if self.entries.is_some() {
-            self.record(Entry::Variable {
-                key: key.clone(),
-                decl: VariableDecl::of(var.kind(), var.value_dyn()),
-            });
-        }
+        self.record(|| Entry::Variable {
+            key: key.clone(),
+            decl: VariableDecl::of(var.kind(), var.value_dyn()),
+        });
         if !self.collect_states {
             return;
         }
@@ -165,42 +168,20 @@ impl Walker for Collector<'_> {
             self.root_leaf = Some((i, var.to_state()));
         } else {
             let top = self.maps.len() - self.parts;
-            self.maps[top + i].push((key.clone(), Tree::Leaf(var.to_state())));
+            self.maps[top + i].insert(key.clone(), Tree::Leaf(var.to_state()));
         }
     }
 
     fn static_value(&mut self, key: &Key, value: &dyn DynStatic) {
-        if self.entries.is_some() {
-            self.record(Entry::Static {
-                key: key.clone(),
-                value: value.to_arc(),
-            });
-        }
+        self.record(|| Entry::Static {
+            key: key.clone(),
+            value: value.to_arc(),
+        });
     }
 
     fn none(&mut self, key: &Key) {
-        self.record(Entry::None { key: key.clone() });
+        self.record(|| Entry::None { key: key.clone() });
     }
-}
-
-/// A node's children as a map. Walks visit children in key order, so the map is
-/// built in one pass without a key search per child; out of order (a `sow` store's
-/// entries after its module's fields) or repeated keys are inserted one by one,
-/// a repeated key's subtrees merged.
-fn into_map(children: Vec<(Key, Tree<VariableState>)>) -> BTreeMap<Key, Tree<VariableState>> {
-    if children.windows(2).all(|w| w[0].0 < w[1].0) {
-        return children.into_iter().collect();
-    }
-    let mut map = BTreeMap::new();
-    for (key, tree) in children {
-        match map.entry(key) {
-            btree_map::Entry::Vacant(v) => {
-                v.insert(tree);
-            }
-            btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(tree),
-        }
-    }
-    map
 }
 
 /// Applies state leaves to the Variables at their paths (checked beforehand).
@@ -343,10 +324,15 @@ impl WalkerMut for Popper<'_> {
         self.seen.insert(id)
     }
     fn variable(&mut self, key: &Key, var: &mut dyn AnyVariable, place: Place) -> Action {
-        let path = self.tracker.child(key);
-        let Some(i) = first_match(&self.filters, &path, var) else {
+        // Matched against a borrowed path: only a match needs a path of its own.
+        let filters = &self.filters;
+        let Some(i) = self
+            .tracker
+            .with_child(key, |path| first_match(filters, path, &*var))
+        else {
             return Action::Keep;
         };
+        let path = self.tracker.child(key);
         if place == Place::Fixed {
             self.fixed.push(path_string(&path));
             return Action::Keep;

@@ -1,30 +1,21 @@
-//! Stateless math of Flax NNX's layers, computing what `flax.nnx` / `jax.nn`
-//! compute, over [`ndarray`]. Activations and normalization are
-//! [`Tensor`](nnx_tensor::Tensor) ops of `nnx-tensor` (with their gradients).
-//!
-//! Layers (Linear, Conv, MultiHeadAttention, ...) are thin wrappers around
-//! these functions. Every function that can be handed a wrong shape returns
-//! [`nnx_core::Result`]; shapes in errors are printed as Python tuples.
+//! Convolution and pooling under Flax's function names, and the shape checks
+//! the layers share. The math itself (with its gradient rules) is
+//! [`Tensor`](nnx_tensor::Tensor)'s, in `nnx-tensor`: activations, normalization,
+//! einsum and attention are Tensor methods and functions there. Every function
+//! that can be handed a wrong shape returns [`nnx_core::Result`]; shapes in
+//! errors are printed as Python tuples.
 //!
 //! ```
-//! use ndarray::array;
-//! use nnx_layers::functional::dot_last_axis;
-//!
-//! let x = array![[1.0f32, 2.0]];
-//! let y = dot_last_axis(&x, &array![[1.0f32], [1.0]])?;
-//! assert_eq!(y, array![[3.0]].into_dyn());
+//! use nnx_layers::functional::{max_pool, Padding};
+//! use nnx_tensor::Tensor;
+//! let x = Tensor::from_shape_vec(&[1, 4, 1], vec![1.0, 3.0, 2.0, 0.0])?;
+//! let y = max_pool(&x, &[2], &[2], &Padding::Valid)?;
+//! assert_eq!(y.array().iter().copied().collect::<Vec<_>>(), vec![3.0, 2.0]);
 //! # Ok::<(), nnx_core::Error>(())
 //! ```
 
-mod activation;
-mod attention;
 mod conv;
-mod linalg;
-
-pub(crate) use activation::softmax_lanes_in_place;
-pub use attention::*;
 pub use conv::*;
-pub use linalg::*;
 
 pub(crate) use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::{Error, ErrorPath, Result};
@@ -103,31 +94,6 @@ pub(crate) fn canon_axis(what: &str, axis: isize, ndim: usize) -> Result<usize> 
     Ok(a as usize)
 }
 
-/// The numpy broadcast of two shapes, or `None` if they do not broadcast.
-pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
-    let n = a.len().max(b.len());
-    let mut out = vec![0; n];
-    for i in 0..n {
-        let da = if i + a.len() >= n {
-            a[i + a.len() - n]
-        } else {
-            1
-        };
-        let db = if i + b.len() >= n {
-            b[i + b.len() - n]
-        } else {
-            1
-        };
-        out[i] = match (da, db) {
-            (x, y) if x == y => x,
-            (1, y) => y,
-            (x, 1) => x,
-            _ => return None,
-        };
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,11 +103,5 @@ mod tests {
         assert_eq!(canon_axis("f", -1, 3).ok(), Some(2));
         assert!(canon_axis("f", 3, 3).is_err());
         assert!(canon_axis("f", -4, 3).is_err());
-    }
-
-    #[test]
-    fn broadcasting_follows_numpy() {
-        assert_eq!(broadcast_shapes(&[2, 1, 3], &[4, 1]), Some(vec![2, 4, 3]));
-        assert_eq!(broadcast_shapes(&[2], &[3]), None);
     }
 }

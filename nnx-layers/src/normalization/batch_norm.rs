@@ -1,14 +1,12 @@
 //! `BatchNorm` (Flax's `nnx.BatchNorm`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
-use nnx_core::{BatchStat, Param, Result, VariableType};
-
+use nnx_core::{BatchStat, Error, Param, Result, VariableType};
 use nnx_tensor::Tensor;
 
-use super::{check_affine, opt_tensor, to_tensor, NormBase};
-use crate::functional::{canon_axis, fmt_tuple_usize, shape_err};
-use crate::support::{check_alloc, check_config, check_shape, dyn_value, init_setters, setters};
+use super::{norm_of, NormBase};
+use crate::functional::{canon_axis, shape_err};
+use crate::support::{check_alloc, check_config, check_shape, init_setters, setters};
 
 /// Batch normalization (Flax's `nnx.BatchNorm`).
 ///
@@ -27,9 +25,9 @@ use crate::support::{check_alloc, check_config, check_shape, dyn_value, init_set
 ///     bn.state().map(nnx_core::value::shape).to_string(),
 ///     "State({\n  'bias': Param(\n    value=(3,)\n  ),\n  'mean': BatchStat(\n    value=(3,)\n  ),\n  'scale': Param(\n    value=(3,)\n  ),\n  'var': BatchStat(\n    value=(3,)\n  )\n})"
 /// );
-/// let y = bn.forward(&array![[1.0f32, 2.0, 3.0], [3.0, 2.0, 1.0]])?;
-/// assert!((y[[0, 0]] + 1.0).abs() < 1e-3);
-/// assert!((bn.mean.value()[0] - 0.02).abs() < 1e-6); // 0.99 * 0 + 0.01 * 2
+/// let y = bn.forward(&array![[1.0f32, 2.0, 3.0], [3.0, 2.0, 1.0]].into())?;
+/// assert!((y.to_array()[[0, 0]] + 1.0).abs() < 1e-3);
+/// assert!((bn.mean.to_array()[0] - 0.02).abs() < 1e-6); // 0.99 * 0 + 0.01 * 2
 /// bn.eval()?;
 /// assert!(bn.use_running_average);
 /// # Ok::<(), nnx_core::Error>(())
@@ -37,13 +35,13 @@ use crate::support::{check_alloc, check_config, check_shape, dyn_value, init_set
 #[derive(nnx_core::Module, Debug)]
 pub struct BatchNorm {
     /// Running mean, shape `(num_features,)`.
-    pub mean: BatchStat<Array1<f32>>,
+    pub mean: BatchStat<Tensor>,
     /// Running variance, shape `(num_features,)`.
-    pub var: BatchStat<Array1<f32>>,
+    pub var: BatchStat<Tensor>,
     /// Learned scale (`None` when `use_scale` is false).
-    pub scale: Option<Param<Array1<f32>>>,
+    pub scale: Option<Param<Tensor>>,
     /// Learned bias (`None` when `use_bias` is false).
-    pub bias: Option<Param<Array1<f32>>>,
+    pub bias: Option<Param<Tensor>>,
     /// Size of the feature axis.
     pub num_features: usize,
     /// Evaluation mode: normalize with the running statistics and leave them.
@@ -93,8 +91,8 @@ setters!(BatchNormConfig.base = "nnx_layers::BatchNorm::config(3)" {
 });
 
 init_setters!(BatchNormConfig.base = "nnx_layers::BatchNorm::config(3)" {
-    scale_init ("ones()") => "layer.scale.unwrap()",
-    bias_init ("zeros()") => "layer.bias.unwrap()",
+    scale_init ("ones()") => "layer.scale.unwrap().to_array()",
+    bias_init ("zeros()") => "layer.bias.unwrap().to_array()",
 });
 
 impl BatchNormConfig {
@@ -102,7 +100,7 @@ impl BatchNormConfig {
     ///
     /// ```
     /// let bn = nnx_layers::BatchNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!((bn.mean.sum(), bn.var.sum()), (0.0, 3.0));
+    /// assert_eq!((bn.mean.sum().item()?, bn.var.sum().item()?), (0.0, 3.0));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     /// # Errors
@@ -114,8 +112,8 @@ impl BatchNormConfig {
         check_alloc("BatchNorm num_features", &[n], std::mem::size_of::<f32>())?;
         let (scale, bias) = self.base.params("BatchNorm", rngs, n)?;
         Ok(BatchNorm {
-            mean: BatchStat::new(Array1::zeros(n)),
-            var: BatchStat::new(Array1::ones(n)),
+            mean: BatchStat::new(Tensor::zeros(&[n])),
+            var: BatchStat::new(Tensor::ones(&[n])),
             scale,
             bias,
             num_features: n,
@@ -158,15 +156,18 @@ impl BatchNorm {
         Self::config(num_features).build(rngs)
     }
 
-    /// Normalizes `x` over every axis but `axis`; in training mode also updates
-    /// the running statistics.
+    /// Normalizes `x` over every axis but `axis` (Flax's `__call__`): in
+    /// training mode with the batch's statistics, also updating the running
+    /// ones; in evaluation mode with the running ones (as [`apply`](Self::apply)).
+    /// Gradients flow through the batch statistics, as in Flax.
     ///
     /// ```
-    /// use nnx_core::Module;
-    /// let mut bn = nnx_layers::BatchNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// bn.eval()?;
-    /// let y = bn.forward(&ndarray::array![[1.0f32, 2.0]])?; // running stats: 0 and 1
-    /// assert!((y[[0, 1]] - 2.0).abs() < 1e-4);
+    /// use nnx_tensor::Tensor;
+    /// let mut bn = nnx_layers::BatchNorm::config(2).momentum(0.5)
+    ///     .build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// bn.forward(&Tensor::from(ndarray::array![[1.0f32, 2.0], [3.0, 6.0]]))?;
+    /// assert_eq!(bn.mean.to_array(), ndarray::array![1.0f32, 2.0].into_dyn()); // 0.5 * 0 + 0.5 * mean
+    /// assert_eq!(bn.var.to_array(), ndarray::array![1.0f32, 2.5].into_dyn()); // 0.5 * 1 + 0.5 * var
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     ///
@@ -174,14 +175,68 @@ impl BatchNorm {
     /// When `x` has no axis `axis` of size `num_features`, when a Variable no
     /// longer has `num_features` entries, or, in training mode, when the batch
     /// is empty (its statistics would be NaN); the layer is then unchanged.
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &mut self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        if self.use_running_average {
+            return self.apply(x);
+        }
+        let reduction = self.reduction_axes(x)?;
+        if x.is_empty() {
+            return Err(shape_err(
+                "x",
+                "a non-empty batch (training mode updates the running statistics)",
+                x.shape(),
+            ));
+        }
+        check_momentum(self.momentum)?;
+        let (mean, var) = x.compute_stats(&reduction, true, self.use_fast_variance)?;
+        let y = self
+            .norm()
+            .normalize(x, (&mean, &var), &reduction, &[self.axis])?;
+        // Flax computes in f32 with the Python-float factors rounded once; the
+        // running statistics are not differentiated.
+        let (mom, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
+        let update =
+            |ra: &Tensor, stat: &Tensor| (ra.stop_gradient() * mom) + stat.stop_gradient() * rest;
+        let (new_mean, new_var) = (update(&self.mean, &mean)?, update(&self.var, &var)?);
+        // Written only once everything above succeeded: an error leaves the layer as it was.
+        *self.mean.value_mut() = new_mean;
+        *self.var.value_mut() = new_var;
+        Ok(y)
+    }
+
+    /// Normalizes `x` with the running statistics, from a shared reference:
+    /// evaluation mode only (in training mode `forward` updates the statistics).
+    ///
+    /// ```
+    /// use nnx_core::Module;
+    /// use nnx_tensor::Tensor;
+    /// let mut bn = nnx_layers::BatchNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// let x = Tensor::from(ndarray::array![[1.0f32, 2.0]]);
+    /// assert!(bn.apply(&x).is_err()); // training mode
+    /// bn.eval()?;
+    /// let y = bn.apply(&x)?; // running statistics: mean 0, var 1
+    /// assert!((y.to_array()[[0, 1]] - 2.0).abs() < 1e-4);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        if !self.use_running_average {
+            return Err(Error::invalid_argument(
+                "BatchNorm::apply",
+                "use_running_average == true (call eval() or use forward)",
+                "use_running_average == false: forward would update the batch statistics",
+            ));
+        }
+        let reduction = self.reduction_axes(x)?;
+        self.norm()
+            .normalize(x, (&self.mean, &self.var), &reduction, &[self.axis])
+    }
+
+    /// Checks the Variables and `x`'s feature axis; every axis but `axis`.
+    fn reduction_axes(&self, x: &Tensor) -> Result<Vec<isize>> {
         let n = self.num_features;
         check_shape("mean", self.mean.shape(), &[n])?;
         check_shape("var", self.var.shape(), &[n])?;
-        check_affine("BatchNorm", &self.scale, &self.bias, n, self.epsilon)?;
+        self.norm().check()?;
         let ax = canon_axis("BatchNorm axis", self.axis, x.ndim())?;
         if x.shape()[ax] != n {
             let mut want: Vec<String> = x.shape().iter().map(|d| d.to_string()).collect();
@@ -192,63 +247,14 @@ impl BatchNorm {
                 x.shape(),
             ));
         }
-        let reduction: Vec<isize> = (0..x.ndim())
+        Ok((0..x.ndim())
             .filter(|&a| a != ax)
             .map(|a| a as isize)
-            .collect();
-        let x = to_tensor(x);
-        if self.use_running_average {
-            let (mean, var) = (dyn_value(&self.mean), dyn_value(&self.var));
-            return self.normalize(&x, &Tensor::new(mean), &Tensor::new(var), &reduction, ax);
-        }
-        if x.is_empty() {
-            return Err(shape_err(
-                "x",
-                "a non-empty batch (training mode updates the running statistics)",
-                x.shape(),
-            ));
-        }
-        check_momentum(self.momentum)?;
-        let (m, v) = x.compute_stats(&reduction, true, self.use_fast_variance)?;
-        let y = self.normalize(&x, &m, &v, &reduction, ax)?;
-        // Flax computes in f32 with the Python-float factors rounded once.
-        let (mom, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
-        let m1 = m
-            .into_array()
-            .into_shape_with_order(n)
-            .map_err(|_| shape_err("mean", fmt_tuple_usize(&[n]), &[]))?;
-        let v1 = v
-            .into_array()
-            .into_shape_with_order(n)
-            .map_err(|_| shape_err("var", fmt_tuple_usize(&[n]), &[]))?;
-        let new_mean = self.mean.value() * mom + &(m1 * rest);
-        let new_var = self.var.value() * mom + &(v1 * rest);
-        // Written only once everything above succeeded: an error leaves the layer as it was.
-        *self.mean.value_mut() = new_mean;
-        *self.var.value_mut() = new_var;
-        Ok(y)
-    }
-
-    fn normalize(
-        &self,
-        x: &Tensor,
-        mean: &Tensor,
-        var: &Tensor,
-        reduction: &[isize],
-        ax: usize,
-    ) -> Result<ArrayD<f32>> {
-        Ok(x.normalize(
-            mean,
-            var,
-            opt_tensor(&self.scale).as_ref(),
-            opt_tensor(&self.bias).as_ref(),
-            reduction,
-            &[ax as isize],
-            self.epsilon,
-        )?
-        .into_array())
+            .collect())
     }
 }
+
+norm_of!(BatchNorm, "BatchNorm");
 
 /// The running statistics' decay: a weight in `[0, 1]` (NaN is not one).
 fn check_momentum(momentum: f64) -> Result<()> {
@@ -270,13 +276,13 @@ mod tests {
         let mut bn = BatchNorm::config(2)
             .momentum(0.5)
             .build(&mut Rngs::new(0))?;
-        let x = ndarray::array![[1.0f32, 2.0], [3.0, 6.0]];
+        let x = Tensor::from(ndarray::array![[1.0f32, 2.0], [3.0, 6.0]]);
         bn.forward(&x)?;
-        assert_eq!(bn.mean.value(), &ndarray::array![1.0f32, 2.0]);
-        assert_eq!(bn.var.value(), &ndarray::array![1.0f32, 2.5]);
+        assert_eq!(bn.mean.to_array(), ndarray::array![1.0f32, 2.0].into_dyn());
+        assert_eq!(bn.var.to_array(), ndarray::array![1.0f32, 2.5].into_dyn());
         bn.eval()?;
         bn.forward(&x)?;
-        assert_eq!(bn.mean.value(), &ndarray::array![1.0f32, 2.0]);
+        assert_eq!(bn.mean.to_array(), ndarray::array![1.0f32, 2.0].into_dyn());
         let (g, s) = bn.split(..)?;
         let bn2: BatchNorm = g.merge(s)?;
         assert!(bn2.use_running_average);

@@ -1,10 +1,10 @@
 //! `GroupNorm` (Flax's `nnx.GroupNorm`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
+use nnx_tensor::Tensor;
 
-use super::{check_affine, opt_tensor, to_tensor, NormBase};
+use super::{norm_of, NormBase};
 use crate::support::{check_config, init_setters, setters};
 
 /// Group normalization (Flax's `nnx.GroupNorm`): `x` is `(batch, spatial...,
@@ -14,16 +14,16 @@ use crate::support::{check_config, init_setters, setters};
 /// ```
 /// let g = nnx_layers::GroupNorm::config(4).num_groups(Some(2))
 ///     .build(&mut nnx_core::rngs::Rngs::new(0))?;
-/// let y = g.forward(&ndarray::array![[1.0f32, 3.0, 10.0, 20.0]])?;
-/// assert!((y[[0, 0]] + 1.0).abs() < 1e-4);
+/// let y = g.apply(&nnx_tensor::Tensor::from(ndarray::array![[1.0f32, 3.0, 10.0, 20.0]]))?;
+/// assert!((y.to_array()[[0, 0]] + 1.0).abs() < 1e-4);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct GroupNorm {
     /// Learned scale (`None` when `use_scale` is false).
-    pub scale: Option<Param<Array1<f32>>>,
+    pub scale: Option<Param<Tensor>>,
     /// Learned bias (`None` when `use_bias` is false).
-    pub bias: Option<Param<Array1<f32>>>,
+    pub bias: Option<Param<Tensor>>,
     /// Number of features (channels, the last axis).
     pub num_features: usize,
     /// Number of groups.
@@ -74,8 +74,8 @@ setters!(GroupNormConfig.base = "nnx_layers::GroupNorm::config(4)" {
 });
 
 init_setters!(GroupNormConfig.base = "nnx_layers::GroupNorm::config(4).num_groups(Some(2))" {
-    scale_init ("ones()") => "layer.scale.unwrap()",
-    bias_init ("zeros()") => "layer.bias.unwrap()",
+    scale_init ("ones()") => "layer.scale.unwrap().to_array()",
+    bias_init ("zeros()") => "layer.bias.unwrap().to_array()",
 });
 
 impl GroupNormConfig {
@@ -142,24 +142,20 @@ impl GroupNorm {
             .build(rngs)
     }
 
-    /// Normalizes `x` of shape `(batch, spatial..., num_features)`.
+    /// Normalizes `x` of shape `(batch, spatial..., num_features)`, from a
+    /// shared reference.
     ///
     /// ```
+    /// use nnx_tensor::Tensor;
     /// let g = nnx_layers::GroupNorm::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(g.forward(&ndarray::array![[1.0f32, 2.0, 3.0]]).is_err());
+    /// let y = g.apply(&Tensor::from(ndarray::array![[1.0f32, 3.0, 10.0, 20.0]]))?;
+    /// assert!((y.to_array()[[0, 0]] + 1.0).abs() < 1e-4);
+    /// assert!(g.apply(&Tensor::ones(&[1, 3])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
-        check_affine(
-            "GroupNorm",
-            &self.scale,
-            &self.bias,
-            self.num_features,
-            self.epsilon,
-        )?;
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let norm = self.norm();
+        norm.check()?;
         let (g, n) = (self.num_groups, self.num_features);
         check_config(
             g > 0 && g.checked_mul(self.group_size) == Some(n),
@@ -167,21 +163,21 @@ impl GroupNorm {
             &format!("num_features={n}"),
             format!("num_groups={g}, group_size={}", self.group_size),
         )?;
-        if x.ndim() < 2 || x.shape()[x.ndim() - 1] != self.num_features {
+        if x.ndim() < 2 || x.shape().last() != Some(&n) {
             return Err(Error::invalid_argument(
                 "GroupNorm input",
-                format!("(batch, ..., {})", self.num_features),
+                format!("(batch, ..., {n})"),
                 nnx_core::repr::fmt_tuple_usize(x.shape()),
             ));
         }
-        Ok(to_tensor(x)
-            .group_norm(
-                self.num_groups,
-                opt_tensor(&self.scale).as_ref(),
-                opt_tensor(&self.bias).as_ref(),
-                self.epsilon,
-                self.use_fast_variance,
-            )?
-            .into_array())
+        x.group_norm(
+            g,
+            norm.scale.map(|p| &**p),
+            norm.bias.map(|p| &**p),
+            self.epsilon,
+            self.use_fast_variance,
+        )
     }
 }
+
+norm_of!(GroupNorm, "GroupNorm");

@@ -1,10 +1,10 @@
 //! `InstanceNorm` (Flax's `nnx.InstanceNorm`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
+use nnx_tensor::Tensor;
 
-use super::{check_affine, normalize_batch, to_tensor, NormBase};
+use super::{norm_of, NormBase};
 use crate::functional::canon_axis;
 use crate::support::{init_setters, setters, vec_setters};
 
@@ -13,16 +13,17 @@ use crate::support::{init_setters, setters, vec_setters};
 ///
 /// ```
 /// let n = nnx_layers::InstanceNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
-/// let y = n.forward(&ndarray::array![[[1.0f32, 5.0], [3.0, 5.0]]])?;
+/// let y = n.apply(&nnx_tensor::Tensor::from(ndarray::array![[[1.0f32, 5.0], [3.0, 5.0]]]))?;
+/// let y = y.to_array();
 /// assert!((y[[0, 0, 0]] + 1.0).abs() < 1e-4 && y[[0, 0, 1]].abs() < 1e-4);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct InstanceNorm {
     /// Learned scale (`None` when `use_scale` is false).
-    pub scale: Option<Param<Array1<f32>>>,
+    pub scale: Option<Param<Tensor>>,
     /// Learned bias (`None` when `use_bias` is false).
-    pub bias: Option<Param<Array1<f32>>>,
+    pub bias: Option<Param<Tensor>>,
     /// Number of features.
     pub num_features: usize,
     /// Added to the variance.
@@ -65,8 +66,8 @@ vec_setters!(InstanceNormConfig = "nnx_layers::InstanceNorm::config(3)" {
 });
 
 init_setters!(InstanceNormConfig.base = "nnx_layers::InstanceNorm::config(3)" {
-    scale_init ("ones()") => "layer.scale.unwrap()",
-    bias_init ("zeros()") => "layer.bias.unwrap()",
+    scale_init ("ones()") => "layer.scale.unwrap().to_array()",
+    bias_init ("zeros()") => "layer.bias.unwrap().to_array()",
 });
 
 impl InstanceNormConfig {
@@ -106,36 +107,17 @@ impl InstanceNorm {
         }
     }
 
-    /// An InstanceNorm with Flax's defaults.
+    /// Normalizes `x` (`(batch, ..., features)` by default), from a shared
+    /// reference.
     ///
     /// ```
-    /// let n = nnx_layers::InstanceNorm::new(3, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(n.bias.is_some());
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<InstanceNorm> {
-        Self::config(num_features).build(rngs)
-    }
-
-    /// Normalizes `x` (`(batch, ..., features)` by default).
-    ///
-    /// ```
+    /// use nnx_tensor::Tensor;
     /// let n = nnx_layers::InstanceNorm::config(2).feature_axes(&[0])
     ///     .build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(n.forward(&ndarray::array![[1.0f32, 2.0], [3.0, 4.0]]).is_err()); // batch axis
+    /// assert!(n.apply(&Tensor::ones(&[2, 2])).is_err()); // the batch axis
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
-        check_affine(
-            "InstanceNorm",
-            &self.scale,
-            &self.bias,
-            self.num_features,
-            self.epsilon,
-        )?;
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let nd = x.ndim();
         let mut feat = Vec::with_capacity(self.feature_axes.len());
         for &a in &self.feature_axes {
@@ -153,16 +135,8 @@ impl InstanceNorm {
             .map(|a| a as isize)
             .collect();
         let feat: Vec<isize> = feat.into_iter().map(|a| a as isize).collect();
-        Ok(normalize_batch(
-            &to_tensor(x),
-            &self.scale,
-            &self.bias,
-            &reduction,
-            &feat,
-            true,
-            self.use_fast_variance,
-            self.epsilon,
-        )?
-        .into_array())
+        self.norm().with_batch_stats(x, &reduction, &feat, true)
     }
 }
+
+norm_of!(InstanceNorm, "InstanceNorm");

@@ -1,10 +1,10 @@
 //! `LayerNorm` (Flax's `nnx.LayerNorm`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
+use nnx_tensor::Tensor;
 
-use super::{check_affine, normalize_batch, to_tensor, NormBase};
+use super::{norm_of, NormBase};
 use crate::support::{init_setters, setters, vec_setters};
 
 /// Layer normalization (Flax's `nnx.LayerNorm`): statistics over
@@ -13,17 +13,17 @@ use crate::support::{init_setters, setters, vec_setters};
 /// ```
 /// use nnx_core::prelude::*;
 /// let ln = nnx_layers::LayerNorm::new(4, &mut nnx_core::rngs::Rngs::new(0))?;
-/// let y = ln.forward(&ndarray::array![[1.0f32, 2.0, 3.0, 4.0]])?;
-/// assert!(y.sum().abs() < 1e-5);
+/// let y = ln.apply(&nnx_tensor::Tensor::from(ndarray::array![[1.0f32, 2.0, 3.0, 4.0]]))?;
+/// assert!(y.sum().item()?.abs() < 1e-5);
 /// assert_eq!(ln.state().len(), 2); // scale, bias
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct LayerNorm {
     /// Learned scale (`None` when `use_scale` is false).
-    pub scale: Option<Param<Array1<f32>>>,
+    pub scale: Option<Param<Tensor>>,
     /// Learned bias (`None` when `use_bias` is false).
-    pub bias: Option<Param<Array1<f32>>>,
+    pub bias: Option<Param<Tensor>>,
     /// Number of features (size of the scale and bias).
     pub num_features: usize,
     /// Added to the variance.
@@ -71,8 +71,8 @@ vec_setters!(LayerNormConfig = "nnx_layers::LayerNorm::config(3)" {
 });
 
 init_setters!(LayerNormConfig.base = "nnx_layers::LayerNorm::config(3)" {
-    scale_init ("ones()") => "layer.scale.unwrap()",
-    bias_init ("zeros()") => "layer.bias.unwrap()",
+    scale_init ("ones()") => "layer.scale.unwrap().to_array()",
+    bias_init ("zeros()") => "layer.bias.unwrap().to_array()",
 });
 
 impl LayerNormConfig {
@@ -80,7 +80,7 @@ impl LayerNormConfig {
     ///
     /// ```
     /// let ln = nnx_layers::LayerNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(ln.scale.unwrap().sum(), 3.0); // ones by default
+    /// assert_eq!(ln.scale.unwrap().sum().item()?, 3.0); // ones by default
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn build(self, rngs: &mut Rngs) -> Result<LayerNorm> {
@@ -115,45 +115,20 @@ impl LayerNorm {
         }
     }
 
-    /// A LayerNorm with Flax's defaults.
+    /// Normalizes `x` over `reduction_axes`, from a shared reference.
     ///
     /// ```
-    /// let ln = nnx_layers::LayerNorm::new(3, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(ln.epsilon, 1e-6);
+    /// use nnx_tensor::Tensor;
+    /// let ln = nnx_layers::LayerNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
+    /// let y = ln.apply(&Tensor::from(ndarray::array![[1.0f32, 3.0]]))?;
+    /// assert!((y.to_array()[[0, 0]] + 1.0).abs() < 1e-5);
+    /// assert!(ln.apply(&Tensor::ones(&[3])).is_err()); // 3 features, not 2
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<LayerNorm> {
-        Self::config(num_features).build(rngs)
-    }
-
-    /// Normalizes `x`.
-    ///
-    /// ```
-    /// let ln = nnx_layers::LayerNorm::new(3, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(ln.forward(&ndarray::array![1.0f32, 2.0]).is_err()); // 2 features, not 3
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
-        check_affine(
-            "LayerNorm",
-            &self.scale,
-            &self.bias,
-            self.num_features,
-            self.epsilon,
-        )?;
-        Ok(normalize_batch(
-            &to_tensor(x),
-            &self.scale,
-            &self.bias,
-            &self.reduction_axes,
-            &self.feature_axes,
-            true,
-            self.use_fast_variance,
-            self.epsilon,
-        )?
-        .into_array())
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        self.norm()
+            .with_batch_stats(x, &self.reduction_axes, &self.feature_axes, true)
     }
 }
+
+norm_of!(LayerNorm, "LayerNorm");

@@ -1,6 +1,6 @@
 //! Normalization layers (Flax's `nnx.nn.normalization`), one file each. The
-//! math is [`crate::functional`]'s `compute_stats` / `normalize` /
-//! `group_norm`; this file holds what the five layers share.
+//! math is [`Tensor`]'s `compute_stats` / `normalize` / `group_norm` (with
+//! their gradients); this file holds what the five layers share.
 
 mod batch_norm;
 mod group_norm;
@@ -14,16 +14,15 @@ pub use instance_norm::{InstanceNorm, InstanceNormConfig};
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use rms_norm::{RMSNorm, RMSNormConfig};
 
-use ndarray::{Array1, ArrayBase, Data, Dimension, Ix1};
 use nnx_core::init::{ones, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
 
-use crate::param::opt_param;
-use crate::support::{check_epsilon, check_opt, dyn_value};
+use crate::param::opt_tensor_param;
+use crate::support::{check_epsilon, check_shape};
 
-type OptParam = Option<Param<Array1<f32>>>;
+type OptParam = Option<Param<Tensor>>;
 
 /// The options every normalization layer takes (RMSNorm without the bias
 /// ones), with Flax's defaults but `epsilon`, which differs by layer.
@@ -53,56 +52,137 @@ impl NormBase {
     /// (each only if used) from the `params` stream, in Flax's order.
     fn params(&self, layer: &str, rngs: &mut Rngs, n: usize) -> Result<(OptParam, OptParam)> {
         check_epsilon(&format!("{layer} epsilon"), self.epsilon)?;
-        let scale = opt_param::<Ix1>(rngs, self.use_scale.then_some(&self.scale_init), &[n])?;
-        let bias = opt_param::<Ix1>(rngs, self.use_bias.then_some(&self.bias_init), &[n])?;
+        let scale = opt_tensor_param(rngs, self.use_scale.then_some(&self.scale_init), &[n])?;
+        let bias = opt_tensor_param(rngs, self.use_bias.then_some(&self.bias_init), &[n])?;
         Ok((scale, bias))
     }
 }
 
-fn opt_tensor(p: &OptParam) -> Option<Tensor> {
-    p.as_ref().map(|p| Tensor::new(dyn_value(p)))
-}
-
-fn to_tensor<S: Data<Elem = f32>, D: Dimension>(x: &ArrayBase<S, D>) -> Tensor {
-    Tensor::new(x.view().into_dyn().to_owned())
-}
-
-/// `x` normalized with its own statistics over `reduction_axes`, then scaled
-/// and shifted along `feature_axes` (LayerNorm, RMSNorm, InstanceNorm).
-#[allow(clippy::too_many_arguments)]
-fn normalize_batch(
-    x: &Tensor,
-    scale: &OptParam,
-    bias: &OptParam,
-    reduction_axes: &[isize],
-    feature_axes: &[isize],
-    use_mean: bool,
-    use_fast_variance: bool,
-    epsilon: f32,
-) -> Result<Tensor> {
-    let (mean, var) = x.compute_stats(reduction_axes, use_mean, use_fast_variance)?;
-    x.normalize(
-        &mean,
-        &var,
-        opt_tensor(scale).as_ref(),
-        opt_tensor(bias).as_ref(),
-        reduction_axes,
-        feature_axes,
-        epsilon,
-    )
-}
-
-/// What every normalization forward checks before using its Variables: the
-/// scale and bias (when present) still have `num_features` entries and
-/// `epsilon` is still a usable value (both are public and can be reassigned).
-fn check_affine(
-    layer: &str,
-    scale: &OptParam,
-    bias: &OptParam,
+/// What every normalization layer's forward reads from the layer: one home
+/// for checking it and for the normalization itself.
+struct Norm<'a> {
+    layer: &'static str,
+    scale: Option<&'a Param<Tensor>>,
+    bias: Option<&'a Param<Tensor>>,
     num_features: usize,
     epsilon: f32,
-) -> Result<()> {
-    check_opt("scale", scale, &[num_features])?;
-    check_opt("bias", bias, &[num_features])?;
-    check_epsilon(&format!("{layer} epsilon"), epsilon)
+    use_fast_variance: bool,
+}
+
+impl Norm<'_> {
+    /// The scale and bias (when present) still have `num_features` entries and
+    /// `epsilon` is still a usable value (all are public and can be reassigned).
+    fn check(&self) -> Result<()> {
+        let n = self.num_features;
+        for (path, p) in [("scale", self.scale), ("bias", self.bias)] {
+            if let Some(p) = p {
+                check_shape(path, p.shape(), &[n])?;
+            }
+        }
+        check_epsilon(&format!("{} epsilon", self.layer), self.epsilon)
+    }
+
+    /// `x` normalized with `mean` and `var`, scaled and shifted along `feature_axes`.
+    fn normalize(
+        &self,
+        x: &Tensor,
+        (mean, var): (&Tensor, &Tensor),
+        reduction_axes: &[isize],
+        feature_axes: &[isize],
+    ) -> Result<Tensor> {
+        x.normalize(
+            mean,
+            var,
+            self.scale.map(|p| &**p),
+            self.bias.map(|p| &**p),
+            reduction_axes,
+            feature_axes,
+            self.epsilon,
+        )
+    }
+
+    /// `x` normalized with its own statistics over `reduction_axes` (LayerNorm,
+    /// RMSNorm without `use_mean`, InstanceNorm).
+    fn with_batch_stats(
+        &self,
+        x: &Tensor,
+        reduction_axes: &[isize],
+        feature_axes: &[isize],
+        use_mean: bool,
+    ) -> Result<Tensor> {
+        self.check()?;
+        let (mean, var) = x.compute_stats(reduction_axes, use_mean, self.use_fast_variance)?;
+        self.normalize(x, (&mean, &var), reduction_axes, feature_axes)
+    }
+}
+
+/// `fn norm(&self) -> Norm` of a normalization layer, from its fields
+/// (`no_bias`: RMSNorm, which has none).
+macro_rules! norm_of {
+    ($layer:ident, $name:literal) => {
+        norm_of!(@impl $layer, $name, |l| l.bias.as_ref());
+    };
+    ($layer:ident, $name:literal, no_bias) => {
+        norm_of!(@impl $layer, $name, |_| None);
+    };
+    (@impl $layer:ident, $name:literal, $bias:expr) => {
+        impl $layer {
+            fn norm(&self) -> super::Norm<'_> {
+                super::Norm {
+                    layer: $name,
+                    scale: self.scale.as_ref(),
+                    bias: {
+                        let bias: fn(&$layer) -> Option<&Param<Tensor>> = $bias;
+                        bias(self)
+                    },
+                    num_features: self.num_features,
+                    epsilon: self.epsilon,
+                    use_fast_variance: self.use_fast_variance,
+                }
+            }
+        }
+    };
+}
+use norm_of;
+
+/// The inherent `forward` of a normalization layer with nothing to update
+/// ([`apply`](LayerNorm::apply) from `&mut self`, as every layer's `forward`)
+/// and, for those built from `num_features` alone, `new`.
+macro_rules! forward_is_apply {
+    ($($layer:ident = $new:literal $(, new: $flax:literal)?;)*) => {$(
+        impl $layer {
+            $(
+                #[doc = concat!("A ", stringify!($layer), " with Flax's defaults (`", $flax, "`).")]
+                ///
+                /// ```
+                #[doc = concat!("let layer = nnx_layers::", stringify!($layer), "::new(3, &mut nnx_core::rngs::Rngs::new(0))?;")]
+                /// assert_eq!((layer.num_features, layer.epsilon), (3, 1e-6));
+                /// # Ok::<(), nnx_core::Error>(())
+                /// ```
+                pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<$layer> {
+                    Self::config(num_features).build(rngs)
+                }
+            )?
+
+            /// Normalizes `x` (Flax's `__call__`); the layer has no state to
+            /// update, so this is [`apply`](Self::apply).
+            ///
+            /// ```
+            #[doc = concat!("let mut layer = ", $new, ";")]
+            /// let x = nnx_tensor::Tensor::from(ndarray::array![[1.0f32, 2.0, 4.0, 8.0]]);
+            /// assert_eq!(layer.forward(&x)?, layer.apply(&x)?);
+            /// # Ok::<(), nnx_core::Error>(())
+            /// ```
+            pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+                self.apply(x)
+            }
+        }
+    )*};
+}
+
+forward_is_apply! {
+    LayerNorm = "nnx_layers::LayerNorm::new(4, &mut nnx_core::rngs::Rngs::new(0))?", new: "nnx.LayerNorm(num_features, rngs=rngs)";
+    RMSNorm = "nnx_layers::RMSNorm::new(4, &mut nnx_core::rngs::Rngs::new(0))?", new: "nnx.RMSNorm(num_features, rngs=rngs)";
+    InstanceNorm = "nnx_layers::InstanceNorm::new(4, &mut nnx_core::rngs::Rngs::new(0))?", new: "nnx.InstanceNorm(num_features, rngs=rngs)";
+    GroupNorm = "nnx_layers::GroupNorm::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?";
 }

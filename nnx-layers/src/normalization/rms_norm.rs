@@ -1,25 +1,25 @@
 //! `RMSNorm` (Flax's `nnx.RMSNorm`).
 
-use ndarray::{Array1, ArrayBase, ArrayD, Data, Dimension};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
+use nnx_tensor::Tensor;
 
-use super::{check_affine, normalize_batch, to_tensor, NormBase};
+use super::{norm_of, NormBase};
 use crate::support::{init_setters, setters, vec_setters};
 
 /// Root-mean-square normalization (Flax's `nnx.RMSNorm`): `x / sqrt(mean(x^2) +
 /// epsilon) * scale`, no bias.
 ///
 /// ```
-/// let n = nnx_layers::RMSNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
-/// let y = n.forward(&ndarray::array![[3.0f32, 4.0]])?;
-/// assert!((y[[0, 1]] - 4.0 / 12.5f32.sqrt()).abs() < 1e-5);
+/// let mut n = nnx_layers::RMSNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
+/// let y = n.forward(&nnx_tensor::Tensor::from(ndarray::array![[3.0f32, 4.0]]))?;
+/// assert!((y.to_array()[[0, 1]] - 4.0 / 12.5f32.sqrt()).abs() < 1e-5);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct RMSNorm {
     /// Learned scale (`None` when `use_scale` is false).
-    pub scale: Option<Param<Array1<f32>>>,
+    pub scale: Option<Param<Tensor>>,
     /// Number of features.
     pub num_features: usize,
     /// Added to the mean square.
@@ -63,7 +63,7 @@ vec_setters!(RMSNormConfig = "nnx_layers::RMSNorm::config(3)" {
 });
 
 init_setters!(RMSNormConfig.base = "nnx_layers::RMSNorm::config(3)" {
-    scale_init ("ones()") => "layer.scale.unwrap()",
+    scale_init ("ones()") => "layer.scale.unwrap().to_array()",
 });
 
 impl RMSNormConfig {
@@ -106,45 +106,20 @@ impl RMSNorm {
         }
     }
 
-    /// An RMSNorm with Flax's defaults.
+    /// Normalizes `x` by its root mean square over `reduction_axes`, from a
+    /// shared reference.
     ///
     /// ```
-    /// let n = nnx_layers::RMSNorm::new(3, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(n.scale.is_some());
-    /// # Ok::<(), nnx_core::Error>(())
-    /// ```
-    pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<RMSNorm> {
-        Self::config(num_features).build(rngs)
-    }
-
-    /// Normalizes `x`.
-    ///
-    /// ```
+    /// use nnx_tensor::Tensor;
     /// let n = nnx_layers::RMSNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert_eq!(n.forward(&ndarray::array![[1.0f32, 1.0]])?.shape(), &[1, 2]);
+    /// let y = n.apply(&Tensor::from(ndarray::array![[3.0f32, 4.0]]))?; // rms 12.5^0.5
+    /// assert!((y.to_array()[[0, 1]] - 4.0 / 12.5f32.sqrt()).abs() < 1e-5);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward<S: Data<Elem = f32>, D: Dimension>(
-        &self,
-        x: &ArrayBase<S, D>,
-    ) -> Result<ArrayD<f32>> {
-        check_affine(
-            "RMSNorm",
-            &self.scale,
-            &None,
-            self.num_features,
-            self.epsilon,
-        )?;
-        Ok(normalize_batch(
-            &to_tensor(x),
-            &self.scale,
-            &None,
-            &self.reduction_axes,
-            &self.feature_axes,
-            false,
-            self.use_fast_variance,
-            self.epsilon,
-        )?
-        .into_array())
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        self.norm()
+            .with_batch_stats(x, &self.reduction_axes, &self.feature_axes, false)
     }
 }
+
+norm_of!(RMSNorm, "RMSNorm", no_bias);

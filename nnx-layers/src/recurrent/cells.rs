@@ -9,6 +9,7 @@ use nnx_core::{Error, Result};
 use nnx_tensor::Tensor;
 
 use super::RNNCellBase;
+use crate::lora::check_last_axis;
 use crate::support::check_config;
 use crate::Linear;
 
@@ -316,19 +317,22 @@ impl CellConfig<GRUCell> {
     }
 }
 
-/// `layer(x)` for a dense layer of a cell.
-fn dense(layer: &Linear, x: &Tensor) -> Result<Tensor> {
-    let kernel = Tensor::new((*layer.kernel).clone().into_dyn());
-    let y = x.matmul(&kernel)?;
-    match &layer.bias {
-        Some(b) => &y + &Tensor::new((**b).clone().into_dyn()),
-        None => Ok(y),
-    }
-}
-
 /// `x[..., k*width : (k+1)*width]`: gate `k` of a fused projection.
 fn gate(x: &Tensor, k: usize, width: usize) -> Result<Tensor> {
     x.slice(-1, k * width..(k + 1) * width)
+}
+
+/// `Err` unless `x` has `features` on its last axis and every carry array has
+/// `x`'s batch shape and `hidden` features.
+fn check_step(carry: &[&Tensor], x: &Tensor, features: usize, hidden: usize) -> Result<()> {
+    check_last_axis(x, features)?;
+    match carry {
+        [c] => check_carry("carry", c, x, hidden),
+        _ => carry
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, c)| check_carry(&format!("carry/{i}"), c, x, hidden)),
+    }
 }
 
 /// `Err` unless `carry` has the batch shape of `x` and `hidden` features.
@@ -599,8 +603,8 @@ fn lstm_update(
 
 impl SimpleCell {
     fn step(&self, carry: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
-        check_carry("carry", carry, x, self.hidden_features)?;
-        let mut pre = (dense(&self.dense_i, x)? + dense(&self.dense_h, carry)?)?;
+        check_step(&[carry], x, self.in_features, self.hidden_features)?;
+        let mut pre = (self.dense_i.apply(x)? + self.dense_h.apply(carry)?)?;
         if self.residual {
             pre = (&pre + carry)?;
         }
@@ -611,9 +615,8 @@ impl SimpleCell {
 
 impl LSTMCell {
     fn step(&self, (c, h): &(Tensor, Tensor), x: &Tensor) -> Result<((Tensor, Tensor), Tensor)> {
-        check_carry("carry/0", c, x, self.hidden_features)?;
-        check_carry("carry/1", h, x, self.hidden_features)?;
-        let pre = |i: &Linear, hh: &Linear| dense(i, x)? + dense(hh, h)?;
+        check_step(&[c, h], x, self.in_features, self.hidden_features)?;
+        let pre = |i: &Linear, hh: &Linear| i.apply(x)? + hh.apply(h)?;
         let (gate_fn, act) = (self.gate_fn, self.activation_fn);
         let gates = [
             gate_fn(&pre(&self.ii, &self.hi)?),
@@ -627,9 +630,8 @@ impl LSTMCell {
 
 impl OptimizedLSTMCell {
     fn step(&self, (c, h): &(Tensor, Tensor), x: &Tensor) -> Result<((Tensor, Tensor), Tensor)> {
-        check_carry("carry/0", c, x, self.hidden_features)?;
-        check_carry("carry/1", h, x, self.hidden_features)?;
-        let y = (dense(&self.dense_i, x)? + dense(&self.dense_h, h)?)?;
+        check_step(&[c, h], x, self.in_features, self.hidden_features)?;
+        let y = (self.dense_i.apply(x)? + self.dense_h.apply(h)?)?;
         let w = self.hidden_features;
         let (gate_fn, act) = (self.gate_fn, self.activation_fn);
         let gates = [
@@ -644,9 +646,9 @@ impl OptimizedLSTMCell {
 
 impl GRUCell {
     fn step(&self, h: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
-        check_carry("carry", h, x, self.hidden_features)?;
-        let xs = dense(&self.dense_i, x)?;
-        let hs = dense(&self.dense_h, h)?;
+        check_step(&[h], x, self.in_features, self.hidden_features)?;
+        let xs = self.dense_i.apply(x)?;
+        let hs = self.dense_h.apply(h)?;
         let w = self.hidden_features;
         let r = (self.gate_fn)(&(gate(&xs, 0, w)? + gate(&hs, 0, w)?)?);
         let z = (self.gate_fn)(&(gate(&xs, 1, w)? + gate(&hs, 1, w)?)?);

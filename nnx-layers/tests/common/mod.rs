@@ -69,3 +69,65 @@ pub fn assert_close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>, rtol: f32
         );
     }
 }
+
+/// An initializer by the name the generators record.
+pub fn param_init(name: &str) -> nnx_core::init::ParamInit<f32> {
+    use nnx_core::init::{lecun_normal, normal, uniform};
+    match name {
+        "normal" => normal(1.0).into(),
+        "uniform" => uniform(1.0).into(),
+        "lecun_normal" => lecun_normal().into(),
+        other => panic!("unknown init {other}"),
+    }
+}
+
+/// A MultiHeadAttention from a generator's config (Flax's keyword arguments).
+pub fn build_mha(
+    c: &Value,
+    rngs: &mut nnx_core::rngs::Rngs,
+) -> nnx_core::Result<nnx_layers::MultiHeadAttention> {
+    let u = |k: &str| c.get(k).and_then(Value::as_u64).map(|v| v as usize);
+    let bl = |k: &str| c.get(k).and_then(Value::as_bool);
+    let heads = u("num_heads").expect("num_heads");
+    let mut b = nnx_layers::MultiHeadAttention::config(heads, u("in_features").expect("in"));
+    if let Some(v) = u("qkv_features") {
+        b = b.qkv_features(v);
+    }
+    if let Some(v) = u("out_features") {
+        b = b.out_features(v);
+    }
+    if let Some(v) = u("in_kv_features") {
+        b = b.in_kv_features(v);
+    }
+    if let Some(v) = u("num_kv_heads") {
+        b = b.num_kv_heads(v);
+    }
+    if let Some(v) = bl("normalize_qk") {
+        b = b.normalize_qk(v);
+    }
+    if let Some(v) = bl("use_bias") {
+        b = b.use_bias(v);
+    }
+    if let Some(v) = bl("deterministic") {
+        b = b.deterministic(v);
+    }
+    if let Some(v) = bl("broadcast_dropout") {
+        b = b.broadcast_dropout(v);
+    }
+    if let Some(v) = bl("decode") {
+        b = b.decode(v);
+    }
+    if let Some(v) = c.get("dropout_rate").and_then(Value::as_f64) {
+        b = b.dropout_rate(v);
+    }
+    if let Some(v) = c.get("bias_init").and_then(Value::as_str) {
+        b = b.bias_init(param_init(v));
+    }
+    if let Some(v) = c.get("out_kernel_init").and_then(Value::as_str) {
+        b = b.out_kernel_init(param_init(v));
+    }
+    if let Some(v) = c.get("out_bias_init").and_then(Value::as_str) {
+        b = b.out_bias_init(param_init(v));
+    }
+    b.build(rngs)
+}

@@ -110,6 +110,30 @@ impl EinsumEquation {
         (labels.chars().count(), labels.len() != term.len())
     }
 
+    /// For operands of ranks `lhs_ndim` and `rhs_ndim`, the axis of the second
+    /// operand each output axis comes from (`None` for axes of the first alone).
+    /// Flax's `Einsum` shapes its bias with it.
+    ///
+    /// # Errors
+    /// When a rank does not fit its term.
+    ///
+    /// ```
+    /// let eq = nnx_tensor::EinsumEquation::parse("nta,hab->nthb").unwrap();
+    /// assert_eq!(eq.rhs_axes_of_output(3, 3).unwrap(), [None, None, Some(0), Some(2)]);
+    /// ```
+    pub fn rhs_axes_of_output(
+        &self,
+        lhs_ndim: usize,
+        rhs_ndim: usize,
+    ) -> Result<Vec<Option<usize>>> {
+        let spec = Spec::parse(&self.text, lhs_ndim, rhs_ndim)?;
+        Ok(spec
+            .out
+            .iter()
+            .map(|c| spec.rhs.iter().position(|r| r == c))
+            .collect())
+    }
+
     /// `einsum(self, lhs, rhs)`, differentiable in both operands.
     ///
     /// # Errors
@@ -292,15 +316,28 @@ fn sum_private<'a>(
     (a, kept)
 }
 
-/// `a` viewed as `dims` (row-major): a view when its axes merge under their
-/// strides (numpy's reshape rule), a copy otherwise.
-fn as_3d<'a>(
+/// `a` viewed as `dims` (row-major): itself when it already has that shape
+/// (any strides: the GEMM takes strided operands, e.g. a transposed table), a
+/// view when it is contiguous, otherwise a copy (made with `assign`, which
+/// walks whole rows, not one element at a time).
+fn as_matrices<'a>(
     a: &'a ArrayViewD<'_, f32>,
-    dims: [usize; 3],
+    dims: &[usize],
 ) -> std::result::Result<CowArray<'a, f32, IxDyn>, Mismatch> {
     // Sizes always agree (they are products of the same axes).
-    a.to_shape(IxDyn(&dims))
-        .map_err(|_| Mismatch('?', a.len(), dims.iter().product()))
+    let bad = |_| Mismatch('?', a.len(), dims.iter().product());
+    if a.shape() == dims {
+        return Ok(CowArray::from(a.view()));
+    }
+    if let Ok(v) = a.view().into_shape_with_order(IxDyn(dims)) {
+        return Ok(CowArray::from(v));
+    }
+    let mut owned = ArrayD::zeros(a.raw_dim());
+    owned.assign(a);
+    owned
+        .into_shape_with_order(IxDyn(dims))
+        .map(CowArray::from)
+        .map_err(bad)
 }
 
 /// `einsum(xl, kl -> out)` on arrays whose labels are already expanded.
@@ -358,18 +395,15 @@ fn contract(
         x.view().permuted_axes(IxDyn(&xperm)),
         k.view().permuted_axes(IxDyn(&kperm)),
     );
-    let x3 = as_3d(&xp, [nb, nl, nc])?;
-    let k3 = as_3d(&kp, [nb, nc, nr])?;
     // Without batch labels one GEMM on the matrices.
-    let y = if batch.is_empty() {
-        matmul_nd(
-            x3.view().index_axis_move(Axis(0), 0),
-            k3.view().index_axis_move(Axis(0), 0),
-            &[],
-        )
+    let (xd, kd, bd): (Vec<usize>, Vec<usize>, Vec<usize>) = if batch.is_empty() {
+        (vec![nl, nc], vec![nc, nr], vec![])
     } else {
-        matmul_nd(x3.view(), k3.view(), &[nb])
+        (vec![nb, nl, nc], vec![nb, nc, nr], vec![nb])
     };
+    let x3 = as_matrices(&xp, &xd)?;
+    let k3 = as_matrices(&kp, &kd)?;
+    let y = matmul_nd(x3.view(), k3.view(), &bd);
     let labels: Vec<char> = batch.iter().chain(&lfree).chain(&rfree).copied().collect();
     let dims: Vec<usize> = labels
         .iter()

@@ -133,8 +133,13 @@ fn scatter_rows(
 }
 
 /// A row-major copy (or borrow) of `x`'s elements.
-fn row_major(x: &ArrayD<f32>) -> Vec<f32> {
-    x.as_standard_layout().iter().copied().collect()
+/// `x`'s elements in row-major order: borrowed when `x` is in standard layout
+/// (an embedding table is), so a lookup does not copy the whole table.
+fn row_major(x: &ArrayD<f32>) -> std::borrow::Cow<'_, [f32]> {
+    match x.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(x.as_standard_layout().iter().copied().collect()),
+    }
 }
 
 impl Tensor {

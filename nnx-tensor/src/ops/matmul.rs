@@ -26,7 +26,10 @@ pub(crate) fn matmul_nd(
             a.to_shape((a.len() / k.max(1), k)),
             b.view().into_dimensionality::<Ix2>(),
         ) {
-            let out = a2.dot(&b2);
+            let out = match (a2.nrows(), b2.as_slice()) {
+                (1, Some(bs)) => vec_mat(a2.row(0), bs, m),
+                _ => a2.dot(&b2),
+            };
             if let Ok(out) = out.into_shape_with_order(IxDyn(&out_shape)) {
                 return out;
             }
@@ -43,6 +46,20 @@ pub(crate) fn matmul_nd(
     out
 }
 
+/// `x @ w` for one row `x` and a row-major `w` of `n` columns, as a `(1, n)`
+/// array. A GEMM packs all of `w` for a single row of output (batch-1
+/// inference), which costs more than the product; summing `x[i] * w[i, :]`
+/// reads each row of `w` once, contiguously, and vectorizes.
+fn vec_mat(x: ndarray::ArrayView1<'_, f32>, w: &[f32], n: usize) -> ndarray::Array2<f32> {
+    let mut y = vec![0.0f32; n];
+    for (&xi, row) in x.iter().zip(w.chunks_exact(n.max(1))) {
+        for (yj, &wij) in y.iter_mut().zip(row) {
+            *yj += xi * wij;
+        }
+    }
+    ndarray::Array1::from(y).insert_axis(ndarray::Axis(0))
+}
+
 /// One GEMM per batch index, recursing over the leading axes.
 fn batched(a: ArrayViewD<'_, f32>, b: ArrayViewD<'_, f32>, mut out: ArrayViewMutD<'_, f32>) {
     if a.ndim() == 2 {
@@ -52,7 +69,22 @@ fn batched(a: ArrayViewD<'_, f32>, b: ArrayViewD<'_, f32>, mut out: ArrayViewMut
             out.into_dimensionality::<Ix2>(),
         );
         if let (Ok(a), Ok(b), Ok(mut out)) = parts {
-            general_mat_mul(1.0, &a, &b, 0.0, &mut out);
+            if a.nrows() == 1 {
+                // One query row (a decode step): a GEMM would pack all of `b`.
+                let (x, mut y) = (a.row(0), out.row_mut(0));
+                if b.strides()[0] == 1 {
+                    for (yj, col) in y.iter_mut().zip(b.columns()) {
+                        *yj = x.dot(&col);
+                    }
+                } else {
+                    y.fill(0.0);
+                    for (&xi, row) in x.iter().zip(b.rows()) {
+                        y.scaled_add(xi, &row);
+                    }
+                }
+            } else {
+                general_mat_mul(1.0, &a, &b, 0.0, &mut out);
+            }
         }
         return;
     }
@@ -201,6 +233,34 @@ mod tests {
                             .sum();
                         assert!((c.view()[[p, q, n, m]] - want).abs() < 1e-5);
                     }
+                }
+            }
+        }
+    }
+
+    /// One-row products (decode steps) on row-major and column-major right
+    /// operands, against loops.
+    #[test]
+    fn one_row_products_match_loops() {
+        let a = ArrayD::from_shape_fn(IxDyn(&[2, 1, 3]), |i| (i[0] * 3 + i[2]) as f32 * 0.5 - 1.0);
+        let b = ArrayD::from_shape_fn(IxDyn(&[2, 3, 4]), |i| {
+            (i[0] + 2 * i[1] + 3 * i[2]) as f32 * 0.25
+        });
+        // The same matrix stored column-major: a transposed view of its transpose.
+        let bt = b
+            .view()
+            .permuted_axes(IxDyn(&[0, 2, 1]))
+            .as_standard_layout()
+            .into_owned();
+        let mut column_major = bt.view();
+        column_major.swap_axes(1, 2);
+        assert_eq!(column_major.strides()[1], 1);
+        for rhs in [b.view(), column_major] {
+            let c = matmul_nd(a.view(), rhs, &[2]);
+            for p in 0..2 {
+                for m in 0..4 {
+                    let want: f32 = (0..3).map(|k| a[[p, 0, k]] * b[[p, k, m]]).sum();
+                    assert!((c[[p, 0, m]] - want).abs() < 1e-6);
                 }
             }
         }

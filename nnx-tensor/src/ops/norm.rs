@@ -21,15 +21,16 @@ use crate::Tensor;
 /// at 0 (its gradient is then 0, as through `jnp.maximum`).
 fn row_stats(row: &[f32], use_mean: bool, fast: bool) -> (f32, f32, bool) {
     let nf = row.len() as f64;
-    let sq = row
-        .iter()
-        .map(|&v| f64::from(v) * f64::from(v))
-        .sum::<f64>()
-        / nf;
+    // Both sums in one pass, each accumulated in order from -0.0 as `Sum` does.
+    let (sum, sum_sq) = row.iter().fold((-0.0f64, -0.0f64), |(s, q), &v| {
+        let v = f64::from(v);
+        (s + v, q + v * v)
+    });
+    let sq = sum_sq / nf;
     if !use_mean {
         return (0.0, sq as f32, false);
     }
-    let mu = row.iter().map(|&v| f64::from(v)).sum::<f64>() / nf;
+    let mu = sum / nf;
     let (var, clipped) = if fast {
         let raw = sq - mu * mu;
         (raw.max(0.0), raw < 0.0)
