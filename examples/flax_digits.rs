@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     model.eval()?;
 
     let (images, labels) = test_set()?;
-    let logits = model.forward(&images)?;
+    let logits = model.logits(&images)?;
     let predictions = argmax_rows(&logits);
     let correct = predictions
         .iter()

@@ -56,7 +56,7 @@ fn eval_mode_reproduces_flax_accuracy_and_logits() {
     let mut model = trained_model();
     model.eval().unwrap();
     let (images, labels) = test_set().unwrap();
-    let logits = model.forward(&images).unwrap();
+    let logits = model.logits(&images).unwrap();
     let correct = argmax_rows(&logits)
         .iter()
         .zip(labels.iter())
@@ -86,10 +86,10 @@ fn train_mode_uses_batch_statistics_and_draws_a_dropout_mask() {
     let mut model = trained_model();
     let (images, _) = test_set().unwrap();
     let before = model_dropout_count(&model);
-    let train = model.forward(&images).unwrap();
+    let train = model.logits(&images).unwrap();
     assert_eq!(model_dropout_count(&model), before + 1);
     model.eval().unwrap();
-    let eval = model.forward(&images).unwrap();
+    let eval = model.logits(&images).unwrap();
     assert_eq!(model_dropout_count(&model), before + 1);
     assert!(!agreement(&train, &eval, 1e-3, 1e-3).within);
 }

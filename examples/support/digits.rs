@@ -53,37 +53,23 @@ impl DigitsCnn {
         })
     }
 
-    /// Logits `(batch, 10)` of NHWC images `(batch, 8, 8, 1)`.
-    pub fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
-        let h = self.conv1.forward(&Tensor::from(x.clone()))?.into_array();
-        let h = max_pool(
-            &relu(&self.bn1.forward(&Tensor::from(h))?),
-            &[2, 2],
-            &[2, 2],
-            &Padding::Valid,
-        )?
-        .into_array();
-        let h = self.conv2.forward(&Tensor::from(h))?.into_array();
-        let h = max_pool(
-            &relu(&self.bn2.forward(&Tensor::from(h))?),
-            &[2, 2],
-            &[2, 2],
-            &Padding::Valid,
-        )?
-        .into_array();
-        let batch = h.shape()[0];
-        let features = h.len() / batch.max(1);
+    /// Logits `(batch, 10)` of NHWC images `(batch, 8, 8, 1)`: the one
+    /// forward for training and evaluation (BatchNorm and Dropout follow
+    /// their `use_running_average` / `deterministic` flags, as in Flax).
+    pub fn forward(&mut self, x: &Tensor) -> nnx::Result<Tensor> {
+        let pool = |h: &Tensor| max_pool(&relu(h), &[2, 2], &[2, 2], &Padding::Valid);
+        let h = pool(&self.bn1.forward(&self.conv1.forward(x)?)?)?;
+        let h = pool(&self.bn2.forward(&self.conv2.forward(&h)?)?)?;
+        let batch = h.shape().first().copied().unwrap_or(0);
         // Row-major flatten of (batch, 2, 2, 32), as `x.reshape(batch, -1)`.
-        let h = h
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((batch, features))
-            .map_err(|e| {
-                nnx::Error::invalid_argument("flatten", "a (batch, 2, 2, 32) map", e.to_string())
-            })?;
-        let h = self.dropout.forward(&Tensor::from(h))?;
-        self.linear
-            .forward(&h)?
+        let h = h.reshape(&[batch, 2 * 2 * 32])?;
+        let h = self.dropout.forward(&h)?;
+        self.linear.forward(&h)
+    }
+
+    /// Logits of `forward` as an array, for comparisons with Flax's.
+    pub fn logits(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
+        self.forward(&Tensor::from(x.clone()))?
             .into_array()
             .into_dimensionality::<Ix2>()
             .map_err(|e| nnx::Error::invalid_argument("logits", "(batch, 10)", e.to_string()))
