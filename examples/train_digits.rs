@@ -164,7 +164,6 @@ fn run(args: Args) -> Fallible<()> {
         let aux = StepAux {
             logits: logits.into_array(),
             labels,
-            mask: None,
         };
         Ok((loss, aux))
     };

@@ -53,7 +53,6 @@ fn loss_fn(m: &mut Classifier, step: usize) -> nnx::Result<(Tensor, StepAux)> {
     let aux = StepAux {
         logits: logits.to_array(),
         labels,
-        mask: None,
     };
     Ok((loss, aux))
 }

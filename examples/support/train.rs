@@ -75,8 +75,6 @@ pub struct Plan {
 pub struct StepAux {
     pub logits: ArrayD<f32>,
     pub labels: ArrayD<i64>,
-    /// The examples (or tokens) that count, if not all.
-    pub mask: Option<ArrayD<bool>>,
 }
 
 /// One step of the record.
@@ -228,13 +226,10 @@ impl<M: Module> Trainer<M> {
             let ((loss, aux), grads) =
                 value_and_grad_with_aux(&mut self.model, Param, |m| loss_fn(m, step))?;
             self.optimizer.update(&mut self.model, &grads)?;
-            let mut batch = Batch::new()
+            let batch = Batch::new()
                 .scalar("loss", loss)
                 .logits(aux.logits)
                 .labels(aux.labels);
-            if let Some(mask) = aux.mask {
-                batch = batch.mask(mask);
-            }
             let mut accuracy = Accuracy::new();
             accuracy.update(&batch)?;
             self.metrics.update(&batch)?;
