@@ -24,14 +24,12 @@ mod train;
 use std::collections::HashMap;
 
 use clap::Parser;
-use ndarray::{s, Array2, ArrayD, Axis};
-use nnx::nn::{AttentionArgs, Embed, LayerNorm, Linear, MultiHeadAttention};
+use ndarray::s;
 use nnx::optax;
-use nnx::prelude::*;
 use nnx::tensor::Tensor;
 use serde_json::{json, Value};
 
-use sums::{PROMPT, SEQ, VOCAB};
+use sums::{Transformer, PROMPT};
 use train::{Fallible, LossAgreement, Outcome, Plan, RunArgs, StepAux, Trainer};
 
 /// Train a tiny transformer on generated sums ("12+34=46") and compare the
@@ -80,140 +78,6 @@ struct Args {
     held_out: usize,
     #[command(flatten)]
     run: RunArgs,
-}
-
-/// A pre-LayerNorm transformer block.
-#[derive(Module)]
-struct Block {
-    ln1: LayerNorm,
-    attn: MultiHeadAttention,
-    ln2: LayerNorm,
-    mlp_in: Linear,
-    mlp_out: Linear,
-}
-
-impl Block {
-    fn new(d: usize, heads: usize, rngs: &mut Rngs) -> nnx::Result<Block> {
-        Ok(Block {
-            ln1: LayerNorm::new(d, rngs)?,
-            attn: MultiHeadAttention::new(heads, d, rngs)?,
-            ln2: LayerNorm::new(d, rngs)?,
-            mlp_in: Linear::new(d, 4 * d, rngs)?,
-            mlp_out: Linear::new(4 * d, d, rngs)?,
-        })
-    }
-
-    fn forward(&mut self, x: &Tensor, mask: Option<&ArrayD<bool>>) -> nnx::Result<Tensor> {
-        let h = self.ln1.forward(x)?;
-        let args = AttentionArgs {
-            mask,
-            ..Default::default()
-        };
-        let x = (x + self.attn.forward_with(&h, args)?)?;
-        let h = self.mlp_in.forward(&self.ln2.forward(&x)?)?.gelu(true);
-        &x + self.mlp_out.forward(&h)?
-    }
-}
-
-/// Token and position embeddings, blocks, a final LayerNorm, tied logits.
-#[derive(Module)]
-struct Transformer {
-    embed: Embed,
-    pos: Embed,
-    blocks: Vec<Block>,
-    ln: LayerNorm,
-}
-
-impl Transformer {
-    /// Built in the Flax model's order, so `Rngs::new(seed)` gives its parameters.
-    fn new(args: &Args) -> nnx::Result<Transformer> {
-        let rngs = &mut Rngs::new(args.seed);
-        Ok(Transformer {
-            embed: Embed::new(VOCAB, args.d_model, rngs)?,
-            pos: Embed::new(SEQ - 1, args.d_model, rngs)?,
-            blocks: (0..args.layers)
-                .map(|_| Block::new(args.d_model, args.heads, rngs))
-                .collect::<nnx::Result<_>>()?,
-            ln: LayerNorm::new(args.d_model, rngs)?,
-        })
-    }
-
-    /// Logits `(batch, len, VOCAB)` of tokens `(batch, len)` at `positions`
-    /// `(1, len)`.
-    fn forward(
-        &mut self,
-        tokens: &Array2<i64>,
-        positions: &Array2<i64>,
-        mask: Option<&ArrayD<bool>>,
-    ) -> nnx::Result<Tensor> {
-        let mut x = (self.embed.lookup(tokens)? + self.pos.lookup(positions)?)?;
-        for block in &mut self.blocks {
-            x = block.forward(&x, mask)?;
-        }
-        self.embed.attend(&self.ln.forward(&x)?)
-    }
-
-    /// Teacher-forced loss over the answer digits, and the logits.
-    fn loss(&mut self, tokens: &Array2<i64>) -> nnx::Result<(Tensor, Tensor)> {
-        let inputs = tokens.slice(s![.., ..SEQ - 1]).to_owned();
-        let targets = tokens.slice(s![.., 1..]).to_owned().into_dyn();
-        let positions = Array2::from_shape_fn((1, SEQ - 1), |(_, j)| j as i64);
-        let mask = nnx::nn::make_causal_mask(&inputs, 0)?;
-        let logits = self.forward(&inputs, &positions, Some(&mask))?;
-        let per_token = optax::softmax_cross_entropy_with_integer_labels(&logits, &targets)?;
-        let weights = Tensor::new(answer_mask(tokens.nrows()).mapv(f32::from));
-        let loss = (per_token * &weights)?.sum() / weights.array().sum();
-        Ok((loss, logits))
-    }
-
-    /// Greedy answers `(n, 3)` to prompts `(n, 6)`, one token at a time
-    /// through each attention layer's decode cache.
-    fn generate(&mut self, prompts: &Array2<i64>) -> nnx::Result<Array2<i64>> {
-        let n = prompts.nrows();
-        let d = self.embed.features;
-        self.set_attributes("decode", true)?;
-        for block in &mut self.blocks {
-            block.attn.init_cache(&[n, SEQ - 1, d])?;
-        }
-        let mut answers = Array2::zeros((n, SEQ - PROMPT));
-        let mut token = prompts.slice(s![.., ..1]).to_owned();
-        for t in 0..SEQ - 1 {
-            let logits = self.forward(&token, &Array2::from_elem((1, 1), t as i64), None)?;
-            let next = argmax_last(&logits.into_array());
-            token = if t + 1 < PROMPT {
-                prompts.slice(s![.., t + 1..t + 2]).to_owned()
-            } else {
-                answers.column_mut(t + 1 - PROMPT).assign(&next);
-                next.insert_axis(Axis(1))
-            };
-        }
-        self.set_attributes("decode", false)?;
-        self.pop(Cache)?;
-        Ok(answers)
-    }
-}
-
-/// `(n, SEQ - 1)`: true where the target is an answer digit.
-fn answer_mask(n: usize) -> ArrayD<bool> {
-    Array2::from_shape_fn((n, SEQ - 1), |(_, j)| j + 1 >= PROMPT).into_dyn()
-}
-
-/// The index of the largest logit of the last position of each row.
-fn argmax_last(logits: &ArrayD<f32>) -> ndarray::Array1<i64> {
-    let last = logits.shape()[1] - 1;
-    logits
-        .index_axis(Axis(1), last)
-        .outer_iter()
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |b, (i, &v)| if v > b.1 { (i, v) } else { b },
-                )
-                .0 as i64
-        })
-        .collect()
 }
 
 fn main() {
@@ -266,7 +130,7 @@ fn run(args: Args) -> Fallible<()> {
         println!("(settings differ from the Flax reference run: training without comparing)");
         None
     };
-    let model = Transformer::new(&args)?;
+    let model = Transformer::new(args.d_model, args.heads, args.layers, args.seed)?;
     let tx = optax::adamw(schedule.clone()).weight_decay(args.weight_decay);
     let plan = Plan {
         name: "sums",

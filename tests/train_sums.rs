@@ -40,3 +40,51 @@ fn held_out_pairs_are_flaxs() {
     all.sort_unstable();
     assert!(all.iter().enumerate().all(|(i, &p)| i == p));
 }
+
+/// The first steps of `train_sums` in a debug build: the transformer's
+/// initialization, the causal attention, the tied logits, the masked loss and
+/// adamw must all be Flax's for the losses to agree. The whole run is the
+/// example's (`cargo run --release --example train_sums`).
+#[test]
+fn first_steps_follow_flaxs_losses() {
+    use nnx::optax;
+    use nnx::Param;
+    const STEPS: usize = 10;
+    let f = flax();
+    let c = &f["config"];
+    let int = |k: &str| c[k].as_i64().unwrap();
+    let total = int("epochs") * int("steps_per_epoch");
+    let schedule = optax::warmup_cosine_decay_schedule(
+        0.0,
+        c["peak_lr"].as_f64().unwrap(),
+        int("warmup_steps") as i32,
+        total as i32,
+        c["end_lr"].as_f64().unwrap(),
+        1.0,
+    )
+    .unwrap();
+    let tx = optax::adamw(schedule).weight_decay(c["weight_decay"].as_f64().unwrap());
+    let mut model = sums::Transformer::new(
+        int("d_model") as usize,
+        int("heads") as usize,
+        int("layers") as usize,
+        int("params_seed"),
+    )
+    .unwrap();
+    let mut opt = nnx::Optimizer::new(&model, tx, Param).unwrap();
+    let (train, _) = sums::split(int("split_seed"), int("held_out") as usize);
+    let order = sums::epoch_order(&train, int("shuffle_seed"), 0);
+    let batch = int("batch") as usize;
+    for step in 0..STEPS {
+        let tokens = sums::pair_tokens(&order[step * batch..(step + 1) * batch]);
+        let (loss, grads) =
+            nnx::value_and_grad(&mut model, Param, |m| Ok(m.loss(&tokens)?.0)).unwrap();
+        opt.update(&mut model, &grads).unwrap();
+        let want = f["steps"][step]["loss"].as_f64().unwrap() as f32;
+        let rel = (loss - want).abs() / want;
+        assert!(
+            rel <= 1e-4,
+            "step {step}: loss {loss} vs Flax {want} (rel {rel:e})"
+        );
+    }
+}
