@@ -16,15 +16,16 @@
 #[path = "support/digits.rs"]
 mod digits;
 
-use digits::{agreement, argmax_rows, data_file, flax_correct, flax_logits, test_set, DigitsCnn};
+use digits::{
+    agreement, argmax_rows, data_file, flax_correct, flax_logits, flax_rngs, test_set, DigitsCnn,
+};
 use nnx::prelude::*;
-use nnx::rngs::Rngs;
 
 const ATOL: f32 = 1e-5;
 const RTOL: f32 = 1e-5;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut model = DigitsCnn::new(&mut Rngs::new(0))?;
+    let mut model = DigitsCnn::new(&mut flax_rngs())?;
     let report = nnx::checkpoint::load_into(&mut model, data_file("model.safetensors"))?;
     println!(
         "loaded {} Variables: {}",
@@ -34,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     model.eval()?;
 
     let (images, labels) = test_set()?;
-    let logits = model.forward(&images)?;
+    let logits = model.logits(&images)?;
     let predictions = argmax_rows(&logits);
     let correct = predictions
         .iter()

@@ -6,34 +6,41 @@
 mod digits;
 
 use digits::{
-    agreement, argmax_rows, data_file, flax_correct, flax_logits, max_state_difference, test_set,
-    DigitsCnn,
+    agreement, argmax_rows, data_file, flax_correct, flax_logits, flax_rngs, max_state_difference,
+    test_set, DigitsCnn,
 };
+use nnx::filter::AnyOf;
 use nnx::prelude::*;
-use nnx::rngs::Rngs;
 
 fn trained_model() -> DigitsCnn {
-    let mut model = DigitsCnn::new(&mut Rngs::new(0)).unwrap();
+    let mut model = DigitsCnn::new(&mut flax_rngs()).unwrap();
     let report = nnx::checkpoint::load_into(&mut model, data_file("model.safetensors")).unwrap();
-    assert_eq!(report.loaded.len(), 14);
+    assert_eq!(report.loaded.len(), 16);
     assert!(report.is_complete(), "{report:?}");
     model
 }
 
 #[test]
 fn same_seed_gives_flax_initial_parameters() {
-    let model = DigitsCnn::new(&mut Rngs::new(0)).unwrap();
+    let model = DigitsCnn::new(&mut flax_rngs()).unwrap();
     let flax = nnx::checkpoint::load_state(data_file("init.safetensors")).unwrap();
-    let diff = max_state_difference(&model.state(), &flax).unwrap();
+    let arrays = AnyOf((Param, BatchStat));
+    let diff = max_state_difference(&model.state_of(arrays.clone()), &flax.filter(arrays)).unwrap();
     assert!(
         diff <= 1e-6,
         "initial parameters differ from Flax's by {diff}"
     );
+    // The Dropout's stream: Flax's forked key, nothing drawn yet.
+    let mut other = DigitsCnn::new(&mut nnx::rngs::Rngs::new(5)).unwrap();
+    nnx::checkpoint::load_into(&mut other, data_file("init.safetensors")).unwrap();
+    let stream = |m: &DigitsCnn| m.dropout.rngs.as_ref().map(|s| (s.key().data(), s.count()));
+    assert_eq!(stream(&other), stream(&model));
+    assert_eq!(model_dropout_count(&model), 0);
 }
 
 #[test]
 fn checkpoint_paths_and_types_match_the_model() {
-    let model = DigitsCnn::new(&mut Rngs::new(0)).unwrap();
+    let model = DigitsCnn::new(&mut flax_rngs()).unwrap();
     let flax = nnx::checkpoint::load_state(data_file("model.safetensors")).unwrap();
     let kinds = |s: &State| -> Vec<(String, String)> {
         s.flat_state()
@@ -49,7 +56,7 @@ fn eval_mode_reproduces_flax_accuracy_and_logits() {
     let mut model = trained_model();
     model.eval().unwrap();
     let (images, labels) = test_set().unwrap();
-    let logits = model.forward(&images).unwrap();
+    let logits = model.logits(&images).unwrap();
     let correct = argmax_rows(&logits)
         .iter()
         .zip(labels.iter())
@@ -72,11 +79,21 @@ fn eval_mode_reproduces_flax_accuracy_and_logits() {
 }
 
 #[test]
-fn train_mode_uses_batch_statistics_and_needs_a_dropout_key() {
-    // Without eval(), BatchNorm normalizes with batch statistics and the
-    // stream-less dropout has no key: the call fails rather than silently
-    // giving different numbers.
+fn train_mode_uses_batch_statistics_and_draws_a_dropout_mask() {
+    // Without eval(), BatchNorm normalizes with the batch's statistics and the
+    // Dropout draws one key from its stream per call: other logits than eval
+    // mode's, and the stream advances.
     let mut model = trained_model();
     let (images, _) = test_set().unwrap();
-    assert!(model.forward(&images).is_err());
+    let before = model_dropout_count(&model);
+    let train = model.logits(&images).unwrap();
+    assert_eq!(model_dropout_count(&model), before + 1);
+    model.eval().unwrap();
+    let eval = model.logits(&images).unwrap();
+    assert_eq!(model_dropout_count(&model), before + 1);
+    assert!(!agreement(&train, &eval, 1e-3, 1e-3).within);
+}
+
+fn model_dropout_count(model: &DigitsCnn) -> u32 {
+    model.dropout.rngs.as_ref().map_or(0, |s| s.count())
 }

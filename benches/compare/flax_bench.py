@@ -4,7 +4,11 @@ benches/common/mod.rs). Prints {workload id: median seconds} as JSON.
 Graph operations run eagerly, as users call them. Forward passes are jax.jit-ted
 pure functions of (state, input) built with split/merge (the fastest way to run an
 NNX model; nnx.jit adds Python graph traversal per call), timed after warm-up with
-block_until_ready.
+block_until_ready. Train steps (forward, backward, adamw update) are the same kind
+of jitted function of the (model, optimizer) state, which they return updated.
+`train/digits_run` is the whole training run of tools/flax_reference/train_digits.py
+(data in memory, jit compilation included, nnx.jit train step and the per-epoch
+test evaluation as written there), as `examples/train_digits.rs` times its own.
 """
 
 import json
@@ -21,6 +25,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 from flax import traverse_util  # noqa: E402
 import safetensors.numpy  # noqa: E402
@@ -177,12 +182,70 @@ def checkpoint(out):
     print("checkpoint done", file=sys.stderr)
 
 
+def train_step_time(model, x):
+    """Median time of one jitted train step of `model` on `x`: loss mean(y**2),
+    nnx.value_and_grad, adamw(1e-3) through nnx.Optimizer."""
+    optimizer = nnx.Optimizer(model, optax.adamw(1e-3), wrt=nnx.Param)
+    graphdef, state = nnx.split((model, optimizer))
+
+    @jax.jit
+    def step(state, x):
+        model, optimizer = nnx.merge(graphdef, state)
+        loss, grads = nnx.value_and_grad(lambda m: jnp.mean(m(x) ** 2))(model)
+        optimizer.update(model, grads)
+        return loss, nnx.state((model, optimizer))
+
+    state = jax.block_until_ready(step(state, x))[1]
+    return median_time(lambda _: jax.block_until_ready(step(state, x)), min_time=2.0)
+
+
+def train(out):
+    out["train/mlp/256"] = train_step_time(
+        Mlp(MLP_DEPTH, MLP_WIDTH, nnx.Rngs(0)), inp((256, MLP_WIDTH))
+    )
+    out["train/conv"] = train_step_time(
+        ConvStack(nnx.Rngs(0)), inp((CONV_BATCH, CONV_HW, CONV_HW, CONV_CHANNELS))
+    )
+    mha = nnx.MultiHeadAttention(MHA_HEADS, MHA_FEATURES, decode=False, rngs=nnx.Rngs(0))
+    out["train/mha"] = train_step_time(mha, inp((MHA_BATCH, MHA_LEN, MHA_FEATURES)))
+    out["train/digits_run"] = digits_run()
+    print("train done", file=sys.stderr)
+
+
+def digits_run():
+    """Wall time of train_digits.py's training loop with its per-epoch test
+    evaluation (the committed settings)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(here, "..", "..", "tools", "flax_reference"))
+    import train_digits as td
+
+    x_train, x_test, y_train, y_test = td.data()
+    t0 = time.perf_counter()
+    model = td.DigitsCnn(nnx.Rngs(params=td.PARAMS_SEED, dropout=td.DROPOUT_SEED))
+    steps_per_epoch = len(x_train) // td.BATCH
+    tx = optax.adamw(td.schedule(td.EPOCHS * steps_per_epoch), weight_decay=td.WEIGHT_DECAY)
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+    metrics = nnx.MultiMetric(accuracy=nnx.metrics.Accuracy(), loss=nnx.metrics.Average("loss"))
+    for epoch in range(td.EPOCHS):
+        order = td.batch_order(epoch, len(x_train))
+        for b in range(steps_per_epoch):
+            idx = order[b * td.BATCH : (b + 1) * td.BATCH]
+            loss, _ = td.train_step(model, optimizer, metrics, x_train[idx], y_train[idx])
+        metrics.compute()
+        metrics.reset()
+        model.eval()
+        jax.block_until_ready(td.eval_step(model, x_test, y_test))
+        model.train()
+    return time.perf_counter() - t0
+
+
 def main():
     out = {}
     graph_ops(out)
     forward(out)
     random(out)
     checkpoint(out)
+    train(out)
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
     print()
 

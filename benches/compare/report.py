@@ -51,10 +51,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flax", required=True)
     ap.add_argument("--criterion", required=True)
+    ap.add_argument(
+        "--nnx-extra",
+        help="JSON {workload id: seconds} of nnx timings measured outside criterion",
+    )
     args = ap.parse_args()
     with open(args.flax) as f:
         flax_t = json.load(f)
     nnx_t = criterion_medians(args.criterion)
+    if args.nnx_extra:
+        with open(args.nnx_extra) as f:
+            nnx_t.update(json.load(f))
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
 
     print("# Benchmarks: nnx vs Flax NNX\n")
@@ -67,7 +74,12 @@ def main():
     print("  expect run-to-run noise of 10-30%.")
     print("- Graph operations run eagerly on MLPs of width 32 (`graph_ops/<op>/<depth>`,")
     print("  two Variables per layer). Forward passes in Flax are `jax.jit`-ted")
-    print("  split/merge functions after warm-up, with `block_until_ready`.\n")
+    print("  split/merge functions after warm-up, with `block_until_ready`.")
+    print("- Train steps (`train/*`): forward, backward and an adamw update of a loss")
+    print("  mean(y²); in Flax one `jax.jit`-ted function of the (model, optimizer) state.")
+    print("  `train/digits_run`: the whole digits training run with its per-epoch test")
+    print("  evaluation (`tools/flax_reference/train_digits.py` with `nnx.jit`, compilation")
+    print("  included; `examples/train_digits.rs` in release), one run each.\n")
     print("| workload | Flax NNX | nnx | ratio (Flax/nnx) | nnx per Variable |")
     print("|---|---:|---:|---:|---:|")
     for wid in sorted(flax_t, key=sort_key):
@@ -84,7 +96,7 @@ def main():
 
 def sort_key(wid):
     parts = wid.split("/")
-    order = {"graph_ops": 0, "forward": 1, "checkpoint": 2}.get(parts[0], 3)
+    order = {"graph_ops": 0, "forward": 1, "checkpoint": 2, "train": 3}.get(parts[0], 4)
     depth = int(parts[2]) if parts[0] == "graph_ops" else 0
     return (order, parts[1] if parts[0] == "graph_ops" else "", depth, wid)
 

@@ -32,15 +32,16 @@ pub struct DigitsCnn {
 
 impl DigitsCnn {
     /// Builds the model drawing keys in Flax's order (conv1, bn1, conv2, bn2,
-    /// linear), so `Rngs::new(0)` gives Flax's `nnx.Rngs(0)` parameters.
+    /// dropout, linear), so [`flax_rngs`] gives the parameters and the Dropout
+    /// stream of `DigitsCnn(nnx.Rngs(params=0, dropout=1))`.
     pub fn new(rngs: &mut Rngs) -> nnx::Result<Self> {
         let conv1 = Conv::new(1, 16, &[3, 3], rngs)?;
         let bn1 = BatchNorm::new(16, rngs)?;
         let conv2 = Conv::new(16, 32, &[3, 3], rngs)?;
         let bn2 = BatchNorm::new(32, rngs)?;
-        // As in the Flax model, the dropout holds no stream (Flax's
-        // `rngs=None`): the state is exactly the Params and BatchStats.
-        let dropout = Dropout::config(0.2).build_without_rngs()?;
+        // Forks the `dropout` stream: the Linear's key is the same with or
+        // without it, and the stream's key and count are part of the State.
+        let dropout = Dropout::new(0.2, rngs)?;
         let linear = Linear::new(2 * 2 * 32, 10, rngs)?;
         Ok(DigitsCnn {
             conv1,
@@ -52,41 +53,32 @@ impl DigitsCnn {
         })
     }
 
-    /// Logits `(batch, 10)` of NHWC images `(batch, 8, 8, 1)`.
-    pub fn forward(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
-        let h = self.conv1.forward(&Tensor::from(x.clone()))?.into_array();
-        let h = max_pool(
-            &relu(&self.bn1.forward(&Tensor::from(h))?),
-            &[2, 2],
-            &[2, 2],
-            &Padding::Valid,
-        )?
-        .into_array();
-        let h = self.conv2.forward(&Tensor::from(h))?.into_array();
-        let h = max_pool(
-            &relu(&self.bn2.forward(&Tensor::from(h))?),
-            &[2, 2],
-            &[2, 2],
-            &Padding::Valid,
-        )?
-        .into_array();
-        let batch = h.shape()[0];
-        let features = h.len() / batch.max(1);
+    /// Logits `(batch, 10)` of NHWC images `(batch, 8, 8, 1)`: the one
+    /// forward for training and evaluation (BatchNorm and Dropout follow
+    /// their `use_running_average` / `deterministic` flags, as in Flax).
+    pub fn forward(&mut self, x: &Tensor) -> nnx::Result<Tensor> {
+        let pool = |h: &Tensor| max_pool(&relu(h), &[2, 2], &[2, 2], &Padding::Valid);
+        let h = pool(&self.bn1.forward(&self.conv1.forward(x)?)?)?;
+        let h = pool(&self.bn2.forward(&self.conv2.forward(&h)?)?)?;
+        let batch = h.shape().first().copied().unwrap_or(0);
         // Row-major flatten of (batch, 2, 2, 32), as `x.reshape(batch, -1)`.
-        let h = h
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((batch, features))
-            .map_err(|e| {
-                nnx::Error::invalid_argument("flatten", "a (batch, 2, 2, 32) map", e.to_string())
-            })?;
-        let h = self.dropout.forward(&Tensor::from(h))?;
-        self.linear
-            .forward(&h)?
+        let h = h.reshape(&[batch, 2 * 2 * 32])?;
+        let h = self.dropout.forward(&h)?;
+        self.linear.forward(&h)
+    }
+
+    /// Logits of `forward` as an array, for comparisons with Flax's.
+    pub fn logits(&mut self, x: &ArrayD<f32>) -> nnx::Result<Array2<f32>> {
+        self.forward(&Tensor::from(x.clone()))?
             .into_array()
             .into_dimensionality::<Ix2>()
             .map_err(|e| nnx::Error::invalid_argument("logits", "(batch, 10)", e.to_string()))
     }
+}
+
+/// The `Rngs` of `train_digits.py`: `nnx.Rngs(params=0, dropout=1)`.
+pub fn flax_rngs() -> Rngs {
+    Rngs::from_streams([("params", 0), ("dropout", 1)])
 }
 
 /// `examples/data/digits/<name>`.
@@ -113,8 +105,14 @@ fn tensor<T: Clone + 'static>(file: &str, name: &str) -> nnx::Result<ArrayD<T>> 
 
 /// The held-out split Flax evaluated: images `(n, 8, 8, 1)` and labels `(n,)`.
 pub fn test_set() -> nnx::Result<(ArrayD<f32>, Array1<i32>)> {
-    let images = tensor::<f32>("test_set.safetensors", "images")?;
-    let labels = tensor::<i32>("test_set.safetensors", "labels")?
+    images_and_labels("test_set.safetensors")
+}
+
+/// The `images` `(n, 8, 8, 1)` and `labels` `(n,)` of a split
+/// (`train_set.safetensors` or `test_set.safetensors`).
+pub fn images_and_labels(file: &str) -> nnx::Result<(ArrayD<f32>, Array1<i32>)> {
+    let images = tensor::<f32>(file, "images")?;
+    let labels = tensor::<i32>(file, "labels")?
         .into_dimensionality::<Ix1>()
         .map_err(|e| nnx::Error::invalid_argument("labels", "(n,)", e.to_string()))?;
     Ok((images, labels))
