@@ -20,57 +20,6 @@ pub use conv::*;
 pub(crate) use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::{Error, ErrorPath, Result};
 
-/// The floating-point element types the functional API is generic over:
-/// `f32` and `f64`, and no others (the trait is sealed; it names the bound,
-/// users never implement it).
-///
-/// ```
-/// use nnx_layers::functional::{dot_last_axis, Real};
-/// fn row_sums<T: Real>(x: &ndarray::Array2<T>) -> ndarray::ArrayD<T> {
-///     dot_last_axis(x, &ndarray::Array2::ones((x.ncols(), 1))).unwrap()
-/// }
-/// assert_eq!(row_sums(&ndarray::array![[-1.0f64, 2.0]]), ndarray::array![[1.0]].into_dyn());
-/// ```
-pub trait Real: sealed::Sealed + ndarray::NdFloat + Default {
-    /// Converts (rounding) an `f64` literal to this type.
-    fn from_f64(v: f64) -> Self;
-    /// Widens to `f64` (named apart from `num_traits::ToPrimitive::to_f64`, which returns an `Option`).
-    fn widen(self) -> f64;
-    /// The most negative finite value, `jnp.finfo(dtype).min`, used for masking.
-    fn finfo_min() -> Self;
-}
-
-mod sealed {
-    /// Only this crate implements [`Real`](super::Real).
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
-}
-
-impl Real for f32 {
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-    fn widen(self) -> f64 {
-        f64::from(self)
-    }
-    fn finfo_min() -> Self {
-        f32::MIN
-    }
-}
-
-impl Real for f64 {
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    fn widen(self) -> f64 {
-        self
-    }
-    fn finfo_min() -> Self {
-        f64::MIN
-    }
-}
-
 /// A [`Error::ShapeMismatch`] naming the argument.
 pub(crate) fn shape_err(arg: &str, expected: impl Into<String>, found: &[usize]) -> Error {
     Error::ShapeMismatch {
