@@ -15,10 +15,10 @@
 #![allow(dead_code)]
 
 use std::error::Error;
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::ArrayD;
 use nnx::metrics::{Accuracy, Average, Batch, MetricState, MultiMetric};
 use nnx::optax::{GradientTransformation, Schedule};
@@ -220,7 +220,7 @@ impl<M: Module> Trainer<M> {
             start: Instant::now(),
             first_step: first,
         });
-        let mut bar = ProgressBar::new(self.args.quiet, self.plan.total_steps);
+        let bar = progress_bar(self.args.quiet, self.plan.total_steps, first);
         self.model.train()?;
         for step in first..self.plan.total_steps {
             let ((loss, aux), grads) =
@@ -239,15 +239,18 @@ impl<M: Module> Trainer<M> {
                 learning_rate: self.plan.schedule.at(step as i64)?,
             });
             let done = step + 1;
-            bar.draw(
-                done,
+            let last = self.steps[step];
+            bar.set_message(format!(
+                "epoch {}/{}  loss {:.4}  acc {:.3}  {:.1} steps/s",
                 self.epoch_of(step),
                 self.plan_epochs(),
-                self.steps[step],
-                self.rate(),
-            );
+                last.loss,
+                last.accuracy,
+                self.rate()
+            ));
+            bar.set_position(done as u64);
             if done % self.plan.steps_per_epoch == 0 || done == self.plan.total_steps {
-                self.end_epoch(&mut evaluate, &mut bar)?;
+                self.end_epoch(&mut evaluate, &bar)?;
             }
             let stop = self.args.stop_after == Some(done);
             let due = self.args.every > 0 && done % self.args.every == 0;
@@ -255,11 +258,11 @@ impl<M: Module> Trainer<M> {
                 self.save()?;
             }
             if stop && done < self.plan.total_steps {
-                bar.clear();
+                bar.finish_and_clear();
                 return Ok(Outcome::Stopped);
             }
         }
-        bar.clear();
+        bar.finish_and_clear();
         if self.steps.len() == first {
             // Nothing left to do (a resumed finished run): still write the picture.
             self.save()?;
@@ -275,7 +278,7 @@ impl<M: Module> Trainer<M> {
         self.plan.total_steps.div_ceil(self.plan.steps_per_epoch)
     }
 
-    fn end_epoch<E>(&mut self, evaluate: &mut E, bar: &mut ProgressBar) -> Fallible<()>
+    fn end_epoch<E>(&mut self, evaluate: &mut E, bar: &ProgressBar) -> Fallible<()>
     where
         E: FnMut(&mut M) -> nnx::Result<Vec<(String, f32)>>,
     {
@@ -295,8 +298,8 @@ impl<M: Module> Trainer<M> {
         };
         self.metrics.reset();
         if !self.args.quiet {
-            bar.clear();
-            println!("{}", self.epoch_line(&record));
+            let line = self.epoch_line(&record);
+            bar.suspend(|| println!("{line}"));
         }
         self.epochs.push(record);
         Ok(())
@@ -460,55 +463,19 @@ impl LossAgreement {
     }
 }
 
-/// A one-line progress bar on stderr when it is a terminal (redrawn at most
-/// ten times a second); nothing otherwise, or with `--quiet`.
-struct ProgressBar {
-    on: bool,
-    total: usize,
-    last: Option<Instant>,
-    drawn: bool,
-}
-
-impl ProgressBar {
-    fn new(quiet: bool, total: usize) -> ProgressBar {
-        ProgressBar {
-            on: !quiet && std::io::stderr().is_terminal(),
-            total,
-            last: None,
-            drawn: false,
-        }
+/// indicatif's bar on stderr (drawn only when stderr is a terminal, as
+/// indicatif does; hidden with `--quiet`), starting at the steps already done.
+fn progress_bar(quiet: bool, total: usize, done: usize) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total as u64)
+    };
+    if let Ok(style) = ProgressStyle::with_template("[{bar:24}] {pos}/{len} {msg}  ETA {eta}") {
+        bar.set_style(style.progress_chars("#-"));
     }
-
-    fn draw(&mut self, done: usize, epoch: usize, epochs: usize, s: StepRecord, rate: f64) {
-        if !self.on
-            || (done < self.total && self.last.is_some_and(|t| t.elapsed().as_millis() < 100))
-        {
-            return;
-        }
-        self.last = Some(Instant::now());
-        const WIDTH: usize = 24;
-        let filled = WIDTH * done / self.total.max(1);
-        let eta = (self.total - done) as f64 / rate.max(1e-9);
-        eprint!(
-            "\r[{}{}] {done}/{} epoch {epoch}/{epochs}  loss {:.4}  acc {:.3}  {rate:.1} steps/s  ETA {eta:.0} s\x1b[K",
-            "#".repeat(filled),
-            "-".repeat(WIDTH - filled),
-            self.total,
-            s.loss,
-            s.accuracy,
-        );
-        let _ = std::io::stderr().flush();
-        self.drawn = true;
-    }
-
-    fn clear(&mut self) {
-        if self.drawn {
-            eprint!("\r\x1b[K");
-            let _ = std::io::stderr().flush();
-            self.drawn = false;
-            self.last = None;
-        }
-    }
+    bar.set_position(done as u64);
+    bar
 }
 
 fn read_record(path: &Path) -> Fallible<Value> {
