@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use nnx_core::filter::Filter;
+use nnx_core::value::{DType, Value};
 use nnx_core::{path_string, Module, Path};
 use nnx_core::{repr, Error, Result, State, VariableState};
 
+use crate::element::{Cotangent, Element};
 use crate::tape::{self, Session};
 use crate::Tensor;
 
@@ -26,20 +28,35 @@ pub struct Watched {
     entries: Vec<(Path, VariableState, Option<usize>)>,
 }
 
+/// A zero or given cotangent as a Tensor of `E` (the Variable's element type).
+fn grad_value<E: Element>(grad: Option<Cotangent>, shape: &[usize]) -> Arc<dyn Value> {
+    let grad = grad
+        .and_then(Cotangent::take::<E>)
+        .unwrap_or_else(|| ArrayD::zeros(IxDyn(shape)));
+    Arc::new(Tensor::from_array(grad))
+}
+
 impl Watched {
-    /// The gradient State: each Variable with its cotangent (zeros if unused).
-    fn into_state(self, grads: &mut [Option<ArrayD<f32>>]) -> Result<State> {
+    /// The gradient State: each Variable with its cotangent (zeros if unused),
+    /// of the Variable's element type.
+    fn into_state(self, grads: &mut [Option<Cotangent>]) -> Result<State> {
         State::from_flat(self.entries.into_iter().map(|(path, leaf, node)| {
-            let grad = node
-                .and_then(|i| grads.get_mut(i))
-                .and_then(Option::take)
-                .unwrap_or_else(|| {
-                    ArrayD::zeros(IxDyn(&leaf.value.shape_of().unwrap_or_default()))
-                });
-            let grad: Arc<dyn nnx_core::value::Value> = Arc::new(Tensor::new(grad));
+            let grad = node.and_then(|i| grads.get_mut(i)).and_then(Option::take);
+            let shape = leaf.value.shape_of().unwrap_or_default();
+            let grad = match leaf.value.dtype() {
+                Some(DType::F64) => grad_value::<f64>(grad, &shape),
+                _ => grad_value::<f32>(grad, &shape),
+            };
             (path, leaf.with_value(grad))
         }))
     }
+}
+
+/// `value` as a leaf of the active tape when it is a Tensor of `E`.
+fn watch_leaf<E: Element>(value: &dyn Value) -> Option<(Arc<dyn Value>, Option<usize>)> {
+    let t = tape::leaf(value.as_any().downcast_ref::<Tensor<E>>()?);
+    let node = t.node.map(|n| n.index);
+    Some((Arc::new(t), node))
 }
 
 /// What `value_and_grad` can differentiate, with the filter type `W` saying which
@@ -100,11 +117,12 @@ impl<M: Module, W: Filter> DiffArgs<W> for &mut M {
         let mut tracked = Vec::new();
         let mut errors = Vec::new();
         for (path, leaf) in self.state_of(wrt).into_flat() {
-            match leaf.value.as_any().downcast_ref::<Tensor>() {
-                Some(t) => {
-                    let t = tape::leaf(t);
-                    entries.push((path.clone(), leaf.clone(), t.node.map(|n| n.index)));
-                    tracked.push((path, leaf.with_value(Arc::new(t))));
+            let watched =
+                watch_leaf::<f32>(&*leaf.value).or_else(|| watch_leaf::<f64>(&*leaf.value));
+            match watched {
+                Some((t, node)) => {
+                    entries.push((path.clone(), leaf.clone(), node));
+                    tracked.push((path, leaf.with_value(t)));
                 }
                 None => errors.push(Error::TypeMismatch {
                     path: path_string(&path).into(),
@@ -161,10 +179,11 @@ tuple_diff_args!(
 
 /// Runs `f` on a tape and differentiates its scalar loss with respect to the
 /// Variables of `args` matching `wrt`.
-fn differentiate<A, W, X, F>(mut args: A, wrt: W, f: F) -> Result<(f32, X, A::Grads)>
+fn differentiate<A, W, E, X, F>(mut args: A, wrt: W, f: F) -> Result<(E, X, A::Grads)>
 where
     A: DiffArgs<W>,
-    F: FnOnce(A) -> Result<(Tensor, X)>,
+    E: Element,
+    F: FnOnce(A) -> Result<(Tensor<E>, X)>,
 {
     let session = Session::start()?;
     let mut watched = Vec::new();
@@ -226,10 +245,11 @@ where
 ///      'w': Param( # 2 (8 B)\n    value=Array([[7.],\n           [7.]], dtype=float32)\n  )\n})"
 /// );
 /// ```
-pub fn value_and_grad<A, W, F>(args: A, wrt: W, f: F) -> Result<(f32, A::Grads)>
+pub fn value_and_grad<A, W, E, F>(args: A, wrt: W, f: F) -> Result<(E, A::Grads)>
 where
     A: DiffArgs<W>,
-    F: FnOnce(A) -> Result<Tensor>,
+    E: Element,
+    F: FnOnce(A) -> Result<Tensor<E>>,
 {
     let (value, (), grads) = differentiate(args, wrt, |a| Ok((f(a)?, ())))?;
     Ok((value, grads))
@@ -248,10 +268,11 @@ where
 /// assert_eq!((loss, w_before), (9.0, 3.0));
 /// assert_eq!(grads.leaf(&[]).unwrap().value.as_any().downcast_ref::<Tensor>(), Some(&Tensor::scalar(6.0)));
 /// ```
-pub fn value_and_grad_with_aux<A, W, X, F>(args: A, wrt: W, f: F) -> Result<((f32, X), A::Grads)>
+pub fn value_and_grad_with_aux<A, W, E, X, F>(args: A, wrt: W, f: F) -> Result<((E, X), A::Grads)>
 where
     A: DiffArgs<W>,
-    F: FnOnce(A) -> Result<(Tensor, X)>,
+    E: Element,
+    F: FnOnce(A) -> Result<(Tensor<E>, X)>,
 {
     let (value, aux, grads) = differentiate(args, wrt, f)?;
     Ok(((value, aux), grads))
@@ -267,10 +288,11 @@ where
 /// let g = g.leaf(&[]).unwrap().value.as_any().downcast_ref::<Tensor>().unwrap().to_array();
 /// assert_eq!(g, ndarray::arr1(&[1.0f32, -1.0]).into_dyn());
 /// ```
-pub fn grad<A, W, F>(args: A, wrt: W, f: F) -> Result<A::Grads>
+pub fn grad<A, W, E, F>(args: A, wrt: W, f: F) -> Result<A::Grads>
 where
     A: DiffArgs<W>,
-    F: FnOnce(A) -> Result<Tensor>,
+    E: Element,
+    F: FnOnce(A) -> Result<Tensor<E>>,
 {
     value_and_grad(args, wrt, f).map(|(_, g)| g)
 }
@@ -285,10 +307,11 @@ where
 /// let (g, n) = grad_with_aux(&mut w, Param, |w| Ok((w.square(), 7usize))).unwrap();
 /// assert_eq!((g.len(), n), (1, 7));
 /// ```
-pub fn grad_with_aux<A, W, X, F>(args: A, wrt: W, f: F) -> Result<(A::Grads, X)>
+pub fn grad_with_aux<A, W, E, X, F>(args: A, wrt: W, f: F) -> Result<(A::Grads, X)>
 where
     A: DiffArgs<W>,
-    F: FnOnce(A) -> Result<(Tensor, X)>,
+    E: Element,
+    F: FnOnce(A) -> Result<(Tensor<E>, X)>,
 {
     differentiate(args, wrt, f).map(|(_, aux, g)| (g, aux))
 }

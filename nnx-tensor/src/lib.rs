@@ -24,6 +24,20 @@
 //! assert_eq!(grads.flat_state().len(), 2); // 'bias' and 'kernel', as model.state_of(Param)
 //! ```
 //!
+//! The same in double precision (`jax_enable_x64`):
+//!
+//! ```
+//! use nnx_core::prelude::*;
+//! use nnx_tensor::{value_and_grad, Tensor};
+//!
+//! let mut w = Param::new(Tensor::<f64>::full(&[3], 0.1));
+//! let x = Tensor::from(ndarray::arr1(&[1.0f64, 2.0, 3.0]));
+//! let (loss, grads) = value_and_grad(&mut w, Param, |w| Ok((&x * &**w)?.sum())).unwrap();
+//! assert_eq!(loss, 0.6000000000000001);
+//! let g = grads.leaf(&[]).unwrap().value.as_any().downcast_ref::<Tensor<f64>>().unwrap().clone();
+//! assert_eq!(g, x);
+//! ```
+//!
 //! # Design
 //!
 //! - **A tape of kernels.** Each op runs one ndarray kernel on whole arrays and,
@@ -50,6 +64,21 @@
 //!   types and metadata. Everything else `f` changes stays changed, as in Flax.
 //! - **New kernels slot in** through [`Tensor::from_op`]: compute the output,
 //!   give the rule. Convolution, pooling and normalization join that way.
+//! - **Two element types, chosen at compile time.** [`Tensor<E>`](Tensor) holds
+//!   `f32` (the default: `Tensor` is `Tensor<f32>`) or `f64` ([`Element`] is
+//!   sealed to these). Every op and gradient rule is written once, generically;
+//!   each type gets its own monomorphized kernels (faer's GEMM of that type), so
+//!   `f32` code pays no dispatch and existing `f32` code compiles unchanged. Ops
+//!   take one element type, so mixing `f32` and `f64` is a compile error rather
+//!   than a run-time check (Flax's `dtype=` is a run-time choice; a type
+//!   parameter was as simple to write and keeps the mistake out of programs).
+//!   Constructors that name no element (`Tensor::zeros`, `ones`, `scalar`,
+//!   `new`, `from_shape_vec`, `one_hot`) stay `f32` so that they need no
+//!   annotation; [`Tensor::full`], [`Tensor::from_array`] and `From` build
+//!   either. One tape records nodes of both types: a node keeps its dtype, its
+//!   rule checks the cotangent's type once, and a Variable's gradient has the
+//!   Variable's type. Mixed precision (`param_dtype` different from `dtype`,
+//!   bf16, f16) and casts between element types are not supported.
 //!
 //! Reverse-mode only, first order: a `value_and_grad` inside another is an `Err`.
 //! The tape belongs to the thread that called `value_and_grad`: ops that `f` runs
@@ -57,12 +86,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod element;
 mod grad;
 mod ops;
 mod perturb;
 mod tape;
 mod tensor;
 
+pub use element::Element;
 pub use grad::{grad, grad_with_aux, value_and_grad, value_and_grad_with_aux, DiffArgs, Watched};
 pub use ops::{check_alloc, per_axis, ConvOptions, ConvTransposeOptions, Padding};
 pub use ops::{

@@ -4,6 +4,7 @@
 use nnx_core::sow::SowStore;
 use nnx_core::{Error, Kind, Perturbation, Result};
 
+use crate::element::Element;
 use crate::Tensor;
 
 /// Flax's `Module.perturb`: adds a zero-valued Variable to an intermediate value
@@ -68,7 +69,7 @@ pub trait Perturb: SowStore {
     /// assert!(m.perturb("h", &Tensor::ones(&[3])).is_err()); // another shape
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    fn perturb(&mut self, name: &str, value: &Tensor) -> Result<Tensor>
+    fn perturb<E: Element>(&mut self, name: &str, value: &Tensor<E>) -> Result<Tensor<E>>
     where
         Self: Sized,
     {
@@ -93,7 +94,12 @@ pub trait Perturb: SowStore {
     /// assert!(m.perturb("h", &Tensor::ones(&[2])).is_err()); // 'h' is a Probe
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    fn perturb_as(&mut self, kind: Kind, name: &str, value: &Tensor) -> Result<Tensor>
+    fn perturb_as<E: Element>(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        value: &Tensor<E>,
+    ) -> Result<Tensor<E>>
     where
         Self: Sized,
     {
@@ -104,11 +110,11 @@ pub trait Perturb: SowStore {
             kind,
             name,
             (),
-            || Tensor::zeros(value.shape()),
+            || Tensor::full(value.shape(), E::zero()),
             |stored, ()| stored,
             reserved,
         )?;
-        let stored = store.value::<Tensor>(name)?;
+        let stored = store.value::<Tensor<E>>(name)?;
         if stored.shape() != value.shape() {
             return Err(Error::ShapeMismatch {
                 path: nnx_core::ErrorPath(name.to_string()),

@@ -12,8 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ndarray::{ArrayD, Dimension, IxDyn};
+use nnx_core::value::DType;
 use nnx_core::{repr, Error, Result};
 
+use crate::element::{Cotangent, Element};
 use crate::Tensor;
 
 /// Where a tensor was recorded: which tape (tapes are numbered process-wide, so
@@ -26,12 +28,14 @@ pub(crate) struct NodeId {
 }
 
 /// A gradient rule: given the output's cotangent and which inputs need one,
-/// the inputs' cotangents (`None` where not needed).
-type Rule = Box<dyn FnOnce(&ArrayD<f32>, &[bool]) -> Vec<Option<ArrayD<f32>>>>;
+/// the inputs' cotangents (`None` where not needed). `None` overall when the
+/// cotangent is not of the rule's element type.
+type Rule = Box<dyn FnOnce(&Cotangent, &[bool]) -> Option<Vec<Option<Cotangent>>>>;
 
 struct Node {
     op: &'static str,
     shape: IxDyn,
+    dtype: DType,
     /// The input nodes on this tape; `None` for constants.
     inputs: Vec<Option<usize>>,
     /// `None` for a leaf (a differentiated Variable).
@@ -57,14 +61,14 @@ fn active_tape() -> Option<u64> {
 /// Records one kernel call. `vjp` is only boxed (and its captures only kept)
 /// when some input lives on the active tape; otherwise the output is a plain
 /// constant and nothing is recorded.
-pub(crate) fn record<V>(
+pub(crate) fn record<E: Element, V>(
     op: &'static str,
-    output: Arc<ArrayD<f32>>,
-    inputs: &[&Tensor],
+    output: Arc<ArrayD<E>>,
+    inputs: &[&Tensor<E>],
     vjp: V,
-) -> Tensor
+) -> Tensor<E>
 where
-    V: FnOnce(&ArrayD<f32>, &[bool]) -> Vec<Option<ArrayD<f32>>> + 'static,
+    V: FnOnce(&ArrayD<E>, &[bool]) -> Vec<Option<ArrayD<E>>> + 'static,
 {
     // The common inference case: no input was ever recorded, no thread-local access.
     let constant = |data| Tensor { data, node: None };
@@ -87,8 +91,12 @@ where
         tape.nodes.push(Node {
             op,
             shape: output.raw_dim(),
+            dtype: E::DTYPE,
             inputs: ids,
-            rule: Some(Box::new(vjp)),
+            rule: Some(Box::new(move |g: &Cotangent, needs: &[bool]| {
+                let outs = vjp(g.get::<E>()?, needs);
+                Some(outs.into_iter().map(|o| o.map(Cotangent::new)).collect())
+            })),
         });
         Tensor {
             data: output,
@@ -131,18 +139,20 @@ impl Session {
 
     /// Stops recording and runs backward from `root` (a scalar). Returns the
     /// cotangent of every node still holding one: the leaves, by node index.
-    pub(crate) fn backward(self, root: &Tensor) -> Result<Vec<Option<ArrayD<f32>>>> {
+    pub(crate) fn backward<E: Element>(self, root: &Tensor<E>) -> Result<Vec<Option<Cotangent>>> {
         let tape = TAPE.with(|cell| cell.borrow_mut().take());
         let Some(mut tape) = tape.filter(|t| t.id == self.id) else {
             return Ok(Vec::new());
         };
-        let mut grads: Vec<Option<ArrayD<f32>>> = Vec::new();
+        let mut grads: Vec<Option<Cotangent>> = Vec::new();
         grads.resize_with(tape.nodes.len(), || None);
         let Some(root) = root.node.filter(|n| n.tape == tape.id) else {
             return Ok(grads);
         };
         if let Some(g) = grads.get_mut(root.index) {
-            *g = Some(ArrayD::ones(root_shape(&tape, root.index)));
+            *g = Some(Cotangent::new(ArrayD::<E>::ones(root_shape(
+                &tape, root.index,
+            ))));
         }
         // Nodes after the root cannot reach it; dropping them frees their captures.
         tape.nodes.truncate(root.index + 1);
@@ -153,12 +163,26 @@ impl Session {
                 continue; // no gradient reached this node; `rule` is dropped here
             };
             let needs: Vec<bool> = node.inputs.iter().map(Option::is_some).collect();
-            let outs = rule(&g, &needs);
+            let outs = rule(&g, &needs).ok_or_else(|| {
+                Error::invalid_argument(
+                    format!("the gradient rule of {}", node.op),
+                    format!("a {} cotangent", node.dtype),
+                    format!("a {} cotangent", g.dtype()),
+                )
+            })?;
             for (input, out) in node.inputs.iter().zip(outs) {
                 let (Some(j), Some(d)) = (*input, out) else {
                     continue;
                 };
-                let expected = tape.nodes.get(j).map(|n| n.shape.clone());
+                let expected = tape.nodes.get(j).map(|n| (n.shape.clone(), n.dtype));
+                if let Some((_, dtype)) = expected.as_ref().filter(|(_, t)| *t != d.dtype()) {
+                    return Err(Error::invalid_argument(
+                        format!("the gradient rule of {}", node.op),
+                        format!("a {dtype} cotangent for its input"),
+                        format!("a {} cotangent", d.dtype()),
+                    ));
+                }
+                let expected = expected.map(|(s, _)| s);
                 if expected.as_ref().map(|s| s.slice()) != Some(d.shape()) {
                     return Err(Error::invalid_argument(
                         format!("the gradient rule of {}", node.op),
@@ -170,7 +194,10 @@ impl Session {
                     ));
                 }
                 match grads.get_mut(j) {
-                    Some(Some(acc)) => *acc += &d,
+                    // Same dtype: checked against the node above.
+                    Some(Some(acc)) => {
+                        acc.accumulate(&d);
+                    }
                     Some(slot) => *slot = Some(d),
                     None => {}
                 }
@@ -182,7 +209,7 @@ impl Session {
 
 /// `value` as a leaf to differentiate on the active tape: same buffer, a fresh
 /// node. Without an active tape, a constant.
-pub(crate) fn leaf(value: &Tensor) -> Tensor {
+pub(crate) fn leaf<E: Element>(value: &Tensor<E>) -> Tensor<E> {
     TAPE.with(|cell| {
         let mut guard = cell.borrow_mut();
         let Some(tape) = guard.as_mut() else {
@@ -192,6 +219,7 @@ pub(crate) fn leaf(value: &Tensor) -> Tensor {
         tape.nodes.push(Node {
             op: "leaf",
             shape: value.data.raw_dim(),
+            dtype: E::DTYPE,
             inputs: Vec::new(),
             rule: None,
         });

@@ -1,5 +1,5 @@
-//! The [`Tensor`] type: an `Arc`'d `ArrayD<f32>` plus, while a gradient is being
-//! taken, the id of the tape node that produced it.
+//! The [`Tensor`] type: an `Arc`'d `ArrayD<E>` (`E` is `f32` or `f64`) plus,
+//! while a gradient is being taken, the id of the tape node that produced it.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,11 +8,13 @@ use ndarray::{Array, ArrayD, ArrayViewD, Dimension, IxDyn};
 use nnx_core::value::{downcast_arc, ArrayRef, DType, Value};
 use nnx_core::{repr, Error, Result};
 
+use crate::element::Element;
 use crate::tape::NodeId;
 
-/// An `f32` n-d array with cheap clones, NumPy broadcasting and gradient rules.
+/// An n-d array of `f32` (the default) or `f64` with cheap clones, NumPy
+/// broadcasting and gradient rules.
 ///
-/// A `Tensor` shares its buffer (`Arc<ArrayD<f32>>`), so cloning it and passing it
+/// A `Tensor` shares its buffer (`Arc<ArrayD<E>>`), so cloning it and passing it
 /// between Variables, States and ops never copies data. Inside
 /// [`value_and_grad`](crate::value_and_grad) a tensor also remembers the tape node
 /// that produced it; outside, it is a plain array and ops cost what ndarray costs.
@@ -24,9 +26,24 @@ use crate::tape::NodeId;
 /// assert_eq!(y.item().unwrap(), 24.0);
 /// assert_eq!(x.to_string(), "Array([[1., 2.],\n       [3., 4.]], dtype=float32)");
 /// ```
+///
+/// `Tensor` is `Tensor<f32>`; `Tensor<f64>` holds doubles (Flax's
+/// `dtype=jnp.float64` under `jax_enable_x64`). Ops take and give tensors of one
+/// element type, so mixing them is a compile error. The constructors below that
+/// name no element (`zeros`, `ones`, `scalar`, `new`, `from_shape_vec`) build
+/// `f32` tensors; [`Tensor::full`], [`Tensor::from_array`] and `From` build
+/// either.
+///
+/// ```
+/// use nnx_tensor::Tensor;
+/// let x: Tensor<f64> = Tensor::from(ndarray::arr1(&[0.1f64, 0.2]));
+/// let y = (&x + &x)?.sum();
+/// assert_eq!(y.item()?, 0.6000000000000001);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 #[derive(Clone)]
-pub struct Tensor {
-    pub(crate) data: Arc<ArrayD<f32>>,
+pub struct Tensor<E: Element = f32> {
+    pub(crate) data: Arc<ArrayD<E>>,
     pub(crate) node: Option<NodeId>,
 }
 
@@ -95,6 +112,31 @@ impl Tensor {
                 )
             })
     }
+}
+
+impl<E: Element> Tensor<E> {
+    /// A constant tensor holding `array` (no copy), of `array`'s element type.
+    ///
+    /// ```
+    /// let t = nnx_tensor::Tensor::from_array(ndarray::ArrayD::<f64>::zeros(ndarray::IxDyn(&[2])));
+    /// assert_eq!(t.to_string(), "Array([0., 0.], dtype=float64)");
+    /// ```
+    pub fn from_array(array: ArrayD<E>) -> Tensor<E> {
+        Tensor {
+            data: Arc::new(array),
+            node: None,
+        }
+    }
+
+    /// A tensor of `shape` filled with `value` (`jnp.full`).
+    ///
+    /// ```
+    /// let t = nnx_tensor::Tensor::full(&[2, 2], 3.0f64);
+    /// assert_eq!(t.sum().item().unwrap(), 12.0);
+    /// ```
+    pub fn full(shape: &[usize], value: E) -> Tensor<E> {
+        Tensor::from_array(ArrayD::from_elem(IxDyn(shape), value))
+    }
 
     /// The shape.
     ///
@@ -138,7 +180,7 @@ impl Tensor {
     /// let t = nnx_tensor::Tensor::ones(&[3]);
     /// assert_eq!(t.array().sum(), 3.0);
     /// ```
-    pub fn array(&self) -> &ArrayD<f32> {
+    pub fn array(&self) -> &ArrayD<E> {
         &self.data
     }
 
@@ -153,7 +195,7 @@ impl Tensor {
     /// assert_eq!(t.array().as_ptr(), before); // unshared: updated in place
     /// assert_eq!(t.sum().item().unwrap(), 6.0);
     /// ```
-    pub fn array_mut(&mut self) -> &mut ArrayD<f32> {
+    pub fn array_mut(&mut self) -> &mut ArrayD<E> {
         self.node = None;
         Arc::make_mut(&mut self.data)
     }
@@ -164,7 +206,7 @@ impl Tensor {
     /// let t = nnx_tensor::Tensor::ones(&[3]);
     /// assert_eq!(t.view()[[1]], 1.0);
     /// ```
-    pub fn view(&self) -> ArrayViewD<'_, f32> {
+    pub fn view(&self) -> ArrayViewD<'_, E> {
         self.data.view()
     }
 
@@ -174,7 +216,7 @@ impl Tensor {
     /// let a = nnx_tensor::Tensor::ones(&[2]).to_array();
     /// assert_eq!(a, ndarray::arr1(&[1.0f32, 1.0]).into_dyn());
     /// ```
-    pub fn to_array(&self) -> ArrayD<f32> {
+    pub fn to_array(&self) -> ArrayD<E> {
         (*self.data).clone()
     }
 
@@ -185,7 +227,7 @@ impl Tensor {
     /// let a = nnx_tensor::Tensor::zeros(&[2, 2]).into_array();
     /// assert_eq!(a.shape(), &[2, 2]);
     /// ```
-    pub fn into_array(self) -> ArrayD<f32> {
+    pub fn into_array(self) -> ArrayD<E> {
         Arc::try_unwrap(self.data).unwrap_or_else(|shared| (*shared).clone())
     }
 
@@ -196,7 +238,7 @@ impl Tensor {
     /// assert_eq!(Tensor::scalar(2.0).item().unwrap(), 2.0);
     /// assert!(Tensor::zeros(&[2]).item().is_err());
     /// ```
-    pub fn item(&self) -> Result<f32> {
+    pub fn item(&self) -> Result<E> {
         match self.data.len() {
             1 => self
                 .data
@@ -223,7 +265,7 @@ impl Tensor {
     /// let t = nnx_tensor::Tensor::ones(&[2]);
     /// assert_eq!(t.stop_gradient(), t);
     /// ```
-    pub fn stop_gradient(&self) -> Tensor {
+    pub fn stop_gradient(&self) -> Tensor<E> {
         Tensor {
             data: Arc::clone(&self.data),
             node: None,
@@ -237,51 +279,52 @@ impl Tensor {
     /// assert!(t.clone().shares_buffer(&t));
     /// assert!(!t.shares_buffer(&nnx_tensor::Tensor::ones(&[2])));
     /// ```
-    pub fn shares_buffer(&self, other: &Tensor) -> bool {
+    pub fn shares_buffer(&self, other: &Tensor<E>) -> bool {
         Arc::ptr_eq(&self.data, &other.data)
     }
 }
 
-impl<D: Dimension> From<Array<f32, D>> for Tensor {
-    fn from(array: Array<f32, D>) -> Tensor {
-        Tensor::new(array.into_dyn())
+impl<E: Element, D: Dimension> From<Array<E, D>> for Tensor<E> {
+    fn from(array: Array<E, D>) -> Tensor<E> {
+        Tensor::from_array(array.into_dyn())
     }
 }
 
-impl From<f32> for Tensor {
-    fn from(x: f32) -> Tensor {
-        Tensor::scalar(x)
+impl<E: Element> From<E> for Tensor<E> {
+    fn from(x: E) -> Tensor<E> {
+        Tensor::from_array(ndarray::arr0(x).into_dyn())
     }
 }
 
-impl From<Tensor> for ArrayD<f32> {
-    fn from(t: Tensor) -> ArrayD<f32> {
+impl<E: Element> From<Tensor<E>> for ArrayD<E> {
+    fn from(t: Tensor<E>) -> ArrayD<E> {
         t.into_array()
     }
 }
 
 /// Equal when the data is equal (the tape node is not compared).
-impl PartialEq for Tensor {
-    fn eq(&self, other: &Tensor) -> bool {
+impl<E: Element> PartialEq for Tensor<E> {
+    fn eq(&self, other: &Tensor<E>) -> bool {
         Arc::ptr_eq(&self.data, &other.data) || self.data == other.data
     }
 }
 
 /// Prints as JAX prints an array: `Array([1., 2.], dtype=float32)`.
-impl fmt::Display for Tensor {
+impl<E: Element> fmt::Display for Tensor<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&repr::fmt_jax_array(self.data.view(), "float32"))
+        f.write_str(&repr::fmt_jax_array(self.data.view(), E::DTYPE.name()))
     }
 }
 
-impl fmt::Debug for Tensor {
+impl<E: Element> fmt::Debug for Tensor<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
 }
 
 /// A `Tensor` is a Variable value: `Param<Tensor>` prints like a JAX array and is
-/// saved and loaded by checkpoints as an `f32` array.
+/// saved and loaded by checkpoints as an array of its element type (`F32` or
+/// `F64` in safetensors).
 ///
 /// ```
 /// use nnx_core::prelude::*;
@@ -292,9 +335,9 @@ impl fmt::Debug for Tensor {
 ///     "Param( # 2 (8 B)\n  value=Array([1., 1.], dtype=float32)\n)"
 /// );
 /// ```
-impl Value for Tensor {
+impl<E: Element> Value for Tensor<E> {
     fn dtype(&self) -> Option<DType> {
-        Some(DType::F32)
+        Some(E::DTYPE)
     }
     fn shape_of(&self) -> Option<Vec<usize>> {
         Some(self.shape().to_vec())
@@ -303,34 +346,32 @@ impl Value for Tensor {
         shape == Some(self.shape())
     }
     fn fmt_python(&self, f: &mut dyn fmt::Write) -> fmt::Result {
-        f.write_str(&repr::fmt_jax_array(self.data.view(), "float32"))
+        f.write_str(&repr::fmt_jax_array(self.data.view(), E::DTYPE.name()))
     }
     fn size_bytes(&self) -> Option<(usize, usize)> {
-        Some((self.len(), self.len() * DType::F32.size()))
+        Some((self.len(), self.len() * E::DTYPE.size()))
     }
     fn map_leaves(&self, f: &dyn Fn(&dyn Value) -> Arc<dyn Value>) -> Arc<dyn Value> {
         f(self)
     }
     fn array_ref(&self) -> Option<ArrayRef<'_>> {
-        Some(ArrayRef::F32(self.data.view()))
+        Some(E::array_ref(self.data.view()))
     }
     fn type_name(&self) -> &'static str {
         "Tensor"
     }
     fn from_array_like(&self, data: ArrayRef<'_>) -> Option<Arc<dyn Value>> {
-        match data {
-            ArrayRef::F32(v) => Some(Arc::new(Tensor::new(v.to_owned()))),
-            _ => None,
-        }
+        let v = E::from_array_ref(data)?;
+        Some(Arc::new(Tensor::from_array(v.to_owned())))
     }
     fn from_array_owned(&self, data: Arc<dyn Value>) -> Option<Arc<dyn Value>> {
-        // What loading builds is an unshared ArrayD<f32>: move it in, no copy.
-        match downcast_arc::<ArrayD<f32>>(data) {
+        // What loading builds is an unshared ArrayD<E>: move it in, no copy.
+        match downcast_arc::<ArrayD<E>>(data) {
             Ok(arc) => Some(Arc::new(Tensor {
                 data: arc,
                 node: None,
             })),
-            Err(other) => match downcast_arc::<Tensor>(other) {
+            Err(other) => match downcast_arc::<Tensor<E>>(other) {
                 Ok(t) => Some(Arc::new(t.stop_gradient())),
                 Err(other) => self.from_array_like(other.array_ref()?),
             },

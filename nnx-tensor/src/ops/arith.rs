@@ -10,16 +10,17 @@ use nnx_core::Result;
 
 use super::unary::elementwise;
 use super::{broadcast_shapes, record, sum_to_shape};
+use crate::element::{lit, Element};
 use crate::Tensor;
 
 /// The partial derivative of a binary op with respect to one argument, as a
 /// function of the cotangent and both arguments, at the broadcast shape.
-type Partial = fn(&ArrayD<f32>, &ArrayD<f32>, &ArrayD<f32>) -> ArrayD<f32>;
+type Partial<E> = fn(&ArrayD<E>, &ArrayD<E>, &ArrayD<E>) -> ArrayD<E>;
 
 /// `a op b` when `b` is broadcast along leading axes of a row-major `a` only
 /// (a bias added to every row): one pass over `a`'s rows, about three times
 /// faster than ndarray's general broadcasting. `None` for other layouts.
-fn rows_op(a: &ArrayD<f32>, b: &ArrayD<f32>, f: impl Fn(f32, f32) -> f32) -> Option<ArrayD<f32>> {
+fn rows_op<E: Element>(a: &ArrayD<E>, b: &ArrayD<E>, f: impl Fn(E, E) -> E) -> Option<ArrayD<E>> {
     let lead = a.ndim().checked_sub(b.ndim())?;
     if b.is_empty() || a.shape()[lead..] != *b.shape() {
         return None;
@@ -34,15 +35,15 @@ fn rows_op(a: &ArrayD<f32>, b: &ArrayD<f32>, f: impl Fn(f32, f32) -> f32) -> Opt
     ArrayD::from_shape_vec(a.raw_dim(), out).ok()
 }
 
-fn binary(
+fn binary<E: Element>(
     op: &'static str,
-    a: &Tensor,
-    b: &Tensor,
-    kernel: fn(&ArrayD<f32>, &ArrayD<f32>) -> ArrayD<f32>,
-    scalar: impl Fn(f32, f32) -> f32,
-    da: Partial,
-    db: Partial,
-) -> Result<Tensor> {
+    a: &Tensor<E>,
+    b: &Tensor<E>,
+    kernel: fn(&ArrayD<E>, &ArrayD<E>) -> ArrayD<E>,
+    scalar: impl Fn(E, E) -> E,
+    da: Partial<E>,
+    db: Partial<E>,
+) -> Result<Tensor<E>> {
     broadcast_shapes(op, a.shape(), b.shape())?;
     let out = rows_op(&a.data, &b.data, scalar).unwrap_or_else(|| kernel(&a.data, &b.data));
     let (sa, sb) = (a.data.clone(), b.data.clone());
@@ -56,27 +57,27 @@ fn binary(
 
 macro_rules! tensor_binop {
     ($Trait:ident, $method:ident, $op:literal, $kernel:expr, $scalar:expr, $da:expr, $db:expr) => {
-        impl $Trait<&Tensor> for &Tensor {
-            type Output = Result<Tensor>;
-            fn $method(self, rhs: &Tensor) -> Result<Tensor> {
+        impl<E: Element> $Trait<&Tensor<E>> for &Tensor<E> {
+            type Output = Result<Tensor<E>>;
+            fn $method(self, rhs: &Tensor<E>) -> Result<Tensor<E>> {
                 binary($op, self, rhs, $kernel, $scalar, $da, $db)
             }
         }
-        impl $Trait<Tensor> for Tensor {
-            type Output = Result<Tensor>;
-            fn $method(self, rhs: Tensor) -> Result<Tensor> {
+        impl<E: Element> $Trait<Tensor<E>> for Tensor<E> {
+            type Output = Result<Tensor<E>>;
+            fn $method(self, rhs: Tensor<E>) -> Result<Tensor<E>> {
                 (&self).$method(&rhs)
             }
         }
-        impl $Trait<&Tensor> for Tensor {
-            type Output = Result<Tensor>;
-            fn $method(self, rhs: &Tensor) -> Result<Tensor> {
+        impl<E: Element> $Trait<&Tensor<E>> for Tensor<E> {
+            type Output = Result<Tensor<E>>;
+            fn $method(self, rhs: &Tensor<E>) -> Result<Tensor<E>> {
                 (&self).$method(rhs)
             }
         }
-        impl $Trait<Tensor> for &Tensor {
-            type Output = Result<Tensor>;
-            fn $method(self, rhs: Tensor) -> Result<Tensor> {
+        impl<E: Element> $Trait<Tensor<E>> for &Tensor<E> {
+            type Output = Result<Tensor<E>>;
+            fn $method(self, rhs: Tensor<E>) -> Result<Tensor<E>> {
                 self.$method(&rhs)
             }
         }
@@ -99,7 +100,7 @@ tensor_binop!(
     |a, b| a - b,
     |a, b| a - b,
     |g, _, _| g.clone(),
-    |g, _, _| -g
+    |g, _, _| g.mapv(|v| -v)
 );
 tensor_binop!(
     Mul,
@@ -118,38 +119,46 @@ tensor_binop!(
     |a, b| a / b,
     |g, _, b| g / b,
     // JAX's rule: -g * a * b^-2.
-    |g, a, b| &(-g * a) / &(b * b)
+    |g, a, b| &(g * a).mapv(|v| -v) / &(b * b)
 );
 
-/// `tensor op scalar` and `scalar op tensor` as elementwise maps.
+/// `tensor op scalar` (for either element type) and `scalar op tensor` (one
+/// impl per element type: a foreign type on the left cannot be generic) as
+/// elementwise maps.
 macro_rules! scalar_binop {
     ($Trait:ident, $method:ident, $op:literal,
      |$x:ident, $c:ident| $f:expr, $df:expr,
      |$y:ident, $d:ident| $rf:expr, $rdf:expr) => {
-        impl $Trait<f32> for &Tensor {
-            type Output = Tensor;
-            fn $method(self, $c: f32) -> Tensor {
+        impl<E: Element> $Trait<E> for &Tensor<E> {
+            type Output = Tensor<E>;
+            fn $method(self, $c: E) -> Tensor<E> {
                 let df = $df;
                 elementwise($op, self, move |$x| $f, move |x, y| df(x, y, $c))
             }
         }
-        impl $Trait<f32> for Tensor {
-            type Output = Tensor;
-            fn $method(self, c: f32) -> Tensor {
+        impl<E: Element> $Trait<E> for Tensor<E> {
+            type Output = Tensor<E>;
+            fn $method(self, c: E) -> Tensor<E> {
                 (&self).$method(c)
             }
         }
-        impl $Trait<&Tensor> for f32 {
-            type Output = Tensor;
-            fn $method(self, t: &Tensor) -> Tensor {
-                let $d = self;
+        scalar_binop!(@left $Trait, $method, $op, f32, |$y, $d| $rf, $rdf);
+        scalar_binop!(@left $Trait, $method, $op, f64, |$y, $d| $rf, $rdf);
+    };
+    (@left $Trait:ident, $method:ident, $op:literal, $t:ty, |$y:ident, $d:ident| $rf:expr, $rdf:expr) => {
+        impl $Trait<&Tensor<$t>> for $t {
+            type Output = Tensor<$t>;
+            fn $method(self, t: &Tensor<$t>) -> Tensor<$t> {
+                // The element type the closures of the invocation name.
+                type E = $t;
+                let $d: E = self;
                 let rdf = $rdf;
                 elementwise($op, t, move |$y| $rf, move |x, y| rdf(x, y, $d))
             }
         }
-        impl $Trait<Tensor> for f32 {
-            type Output = Tensor;
-            fn $method(self, t: Tensor) -> Tensor {
+        impl $Trait<Tensor<$t>> for $t {
+            type Output = Tensor<$t>;
+            fn $method(self, t: Tensor<$t>) -> Tensor<$t> {
                 self.$method(&t)
             }
         }
@@ -161,48 +170,48 @@ scalar_binop!(
     add,
     "add",
     |x, c| x + c,
-    |_: f32, _: f32, _: f32| 1.0,
+    |_: E, _: E, _: E| lit::<E>(1.0),
     |y, d| d + y,
-    |_: f32, _: f32, _: f32| 1.0
+    |_: E, _: E, _: E| lit::<E>(1.0)
 );
 scalar_binop!(
     Sub,
     sub,
     "sub",
     |x, c| x - c,
-    |_: f32, _: f32, _: f32| 1.0,
+    |_: E, _: E, _: E| lit::<E>(1.0),
     |y, d| d - y,
-    |_: f32, _: f32, _: f32| -1.0
+    |_: E, _: E, _: E| lit::<E>(-1.0)
 );
 scalar_binop!(
     Mul,
     mul,
     "mul",
     |x, c| x * c,
-    |_: f32, _: f32, c: f32| c,
+    |_: E, _: E, c: E| c,
     |y, d| d * y,
-    |_: f32, _: f32, d: f32| d
+    |_: E, _: E, d: E| d
 );
 scalar_binop!(
     Div,
     div,
     "div",
     |x, c| x / c,
-    |_: f32, _: f32, c: f32| 1.0 / c,
+    |_: E, _: E, c: E| lit::<E>(1.0) / c,
     |y, d| d / y,
-    |x: f32, _: f32, d: f32| -d / (x * x)
+    |x: E, _: E, d: E| -d / (x * x)
 );
 
-impl Neg for &Tensor {
-    type Output = Tensor;
-    fn neg(self) -> Tensor {
-        elementwise("neg", self, |x| -x, |_, _| -1.0)
+impl<E: Element> Neg for &Tensor<E> {
+    type Output = Tensor<E>;
+    fn neg(self) -> Tensor<E> {
+        elementwise("neg", self, |x| -x, |_, _| lit::<E>(-1.0))
     }
 }
 
-impl Neg for Tensor {
-    type Output = Tensor;
-    fn neg(self) -> Tensor {
+impl<E: Element> Neg for Tensor<E> {
+    type Output = Tensor<E>;
+    fn neg(self) -> Tensor<E> {
         -&self
     }
 }

@@ -16,6 +16,7 @@ use nnx_core::{repr, Error, ErrorPath, Result};
 
 use super::matmul::matmul_nd;
 use super::{broadcast_shapes, sum_to_shape};
+use crate::element::{lit, Element};
 use crate::{tape, Tensor};
 
 /// Dropout of the attention weights with a keep-mask drawn by the caller (the
@@ -46,14 +47,15 @@ pub struct AttentionDropout<'a> {
 ///
 /// ```
 /// use nnx_tensor::AttentionOptions;
-/// let o = AttentionOptions { is_causal: true, ..Default::default() };
+/// // The element type (of `bias`) is the inputs'; here the default, f32.
+/// let o: AttentionOptions = AttentionOptions { is_causal: true, ..Default::default() };
 /// assert!(o.mask.is_none());
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AttentionOptions<'a> {
+pub struct AttentionOptions<'a, E: Element = f32> {
     /// Added to the logits (differentiable); broadcastable to `[batch...,
     /// heads, q_len, kv_len]`.
-    pub bias: Option<&'a Tensor>,
+    pub bias: Option<&'a Tensor<E>>,
     /// `false` masks a logit out (set to `f32::MIN`, `jnp.finfo(float32).min`);
     /// broadcastable to `[batch..., heads, q_len, kv_len]`.
     pub mask: Option<&'a ArrayD<bool>>,
@@ -73,7 +75,7 @@ fn shape_err(arg: &str, expected: impl Into<String>, found: &[usize]) -> Error {
 
 /// `a` as `[batch, len, heads, depth]` in standard layout; borrowed (no copy)
 /// when `a` already is, as a decode cache or a projection's output is.
-fn to_4d<'a>(arg: &str, a: &'a ArrayD<f32>) -> Result<CowArray<'a, f32, IxDyn>> {
+fn to_4d<'a, E: Element>(arg: &str, a: &'a ArrayD<E>) -> Result<CowArray<'a, E, IxDyn>> {
     let nd = a.ndim();
     let b: usize = a.shape()[..nd - 3].iter().product();
     let shape = [b, a.shape()[nd - 3], a.shape()[nd - 2], a.shape()[nd - 1]];
@@ -126,18 +128,18 @@ fn broadcast_to<'a, A>(arg: &str, a: &'a ArrayD<A>, shape: &[usize]) -> Result<A
 /// `v` (standard layout) viewed with its axes split and permuted: `split`
 /// reshapes, then `perm` reorders (no copy). `None` only if `v` is not in
 /// standard layout or not of `split`'s size, which callers rule out.
-fn view_as<'a>(
-    v: ArrayViewD<'a, f32>,
+fn view_as<'a, E: Element>(
+    v: ArrayViewD<'a, E>,
     split: &[usize],
     perm: &[usize],
-) -> Option<ArrayViewD<'a, f32>> {
+) -> Option<ArrayViewD<'a, E>> {
     let s = v.into_shape_with_order(IxDyn(split)).ok()?;
     Some(s.permuted_axes(IxDyn(perm)))
 }
 
 /// `s[b, h, i, j] = sum_d a[b, i, h, d] * k[b, j, h / rep, d]` for `a: [B, L,
 /// H, D]` and `k: [B, Lk, H / rep, D]`, both standard layout.
-fn qk(a: &ArrayViewD<'_, f32>, k: &ArrayViewD<'_, f32>, rep: usize) -> Option<ArrayD<f32>> {
+fn qk<E: Element>(a: &ArrayViewD<'_, E>, k: &ArrayViewD<'_, E>, rep: usize) -> Option<ArrayD<E>> {
     let (nb, l, h, d) = (a.shape()[0], a.shape()[1], a.shape()[2], a.shape()[3]);
     let (lk, hk) = (k.shape()[1], k.shape()[2]);
     let av = view_as(a.view(), &[nb, l, hk, rep, d], &[0, 2, 3, 1, 4])?;
@@ -148,7 +150,7 @@ fn qk(a: &ArrayViewD<'_, f32>, k: &ArrayViewD<'_, f32>, rep: usize) -> Option<Ar
 
 /// `o[b, i, h, :] = sum_j w[b, h, i, j] * v[b, j, h / rep, :]` for `w: [B, H,
 /// L, Lk]` and `v: [B, Lk, H / rep, Dv]`, both standard layout.
-fn wv(w: &ArrayViewD<'_, f32>, v: &ArrayViewD<'_, f32>, rep: usize) -> Option<ArrayD<f32>> {
+fn wv<E: Element>(w: &ArrayViewD<'_, E>, v: &ArrayViewD<'_, E>, rep: usize) -> Option<ArrayD<E>> {
     let (nb, h, l, lk) = (w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]);
     let (hk, dv) = (v.shape()[2], v.shape()[3]);
     let ww = view_as(w.view(), &[nb, hk, rep, l, lk], &[0, 1, 2, 3, 4])?;
@@ -162,7 +164,7 @@ fn wv(w: &ArrayViewD<'_, f32>, v: &ArrayViewD<'_, f32>, rep: usize) -> Option<Ar
 /// `r[b, j, hk, :] = sum_{h in group hk, i} w[b, h, i, j] * g[b, i, h, :]` for
 /// `w: [B, H, L, Lk]` and `g: [B, L, H, Dv]`: the cotangent of the key or
 /// value of a group, summed over the group's query heads.
-fn wt_g(w: &ArrayViewD<'_, f32>, g: &ArrayViewD<'_, f32>, hk: usize) -> Option<ArrayD<f32>> {
+fn wt_g<E: Element>(w: &ArrayViewD<'_, E>, g: &ArrayViewD<'_, E>, hk: usize) -> Option<ArrayD<E>> {
     let (nb, h, l, lk) = (w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]);
     let dv = g.shape()[3];
     let rep = h / hk.max(1);
@@ -180,10 +182,10 @@ fn wt_g(w: &ArrayViewD<'_, f32>, g: &ArrayViewD<'_, f32>, hk: usize) -> Option<A
 
 /// In-place softmax of every lane along the last axis. An all-`-inf` lane
 /// gives NaN, as in JAX (masked lanes hold `f32::MIN`, never `-inf`).
-fn softmax_last_in_place(w: &mut ArrayD<f32>) {
+fn softmax_last_in_place<E: Element>(w: &mut ArrayD<E>) {
     let last = Axis(w.ndim() - 1);
     for mut lane in w.lanes_mut(last) {
-        let m = lane.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let m = lane.fold(E::neg_infinity(), |a, &b| a.max(b));
         lane.mapv_inplace(|v| (v - m).exp());
         let s = lane.sum();
         lane.mapv_inplace(|v| v / s);
@@ -193,33 +195,35 @@ fn softmax_last_in_place(w: &mut ArrayD<f32>) {
 /// What the weights' rule needs: the scaled query and the key (`[B, L, H, D]`
 /// views' owners), the softmax output, which logits were kept by the masks,
 /// and the dropout multiplier.
-struct WeightsSaved {
-    query_scaled: ArrayD<f32>,
-    key: Arc<ArrayD<f32>>,
-    probs: Arc<ArrayD<f32>>,
+struct WeightsSaved<E: Element> {
+    query_scaled: ArrayD<E>,
+    key: Arc<ArrayD<E>>,
+    probs: Arc<ArrayD<E>>,
     allowed: Option<ArrayD<bool>>,
-    dropout: Option<(ArrayD<bool>, f32)>,
-    scale: f32,
+    dropout: Option<(ArrayD<bool>, E)>,
+    scale: E,
     rep: usize,
     query_shape: Vec<usize>,
     bias_shape: Option<Vec<usize>>,
 }
 
-impl WeightsSaved {
+impl<E: Element> WeightsSaved<E> {
     /// Cotangents of (query, key, bias) from the weights' cotangent `g`.
-    fn vjp(self, g: &ArrayD<f32>, needs: &[bool]) -> Vec<Option<ArrayD<f32>>> {
+    fn vjp(self, g: &ArrayD<E>, needs: &[bool]) -> Vec<Option<ArrayD<E>>> {
         let mut ds = match &self.dropout {
             Some((keep, mult)) => {
                 Zip::from(g)
                     .and(keep)
-                    .map_collect(|&g, &k| if k { g * mult } else { 0.0 })
+                    .map_collect(|&g, &k| if k { g * *mult } else { lit::<E>(0.0) })
             }
             None => g.clone(),
         };
         // Softmax: ds = p * (dp - sum(dp * p)), lane by lane along the last axis.
         let last = Axis(ds.ndim() - 1);
         for (mut d, p) in ds.lanes_mut(last).into_iter().zip(self.probs.lanes(last)) {
-            let dot = Zip::from(&d).and(&p).fold(0.0f32, |s, &d, &p| s + d * p);
+            let dot = Zip::from(&d)
+                .and(&p)
+                .fold(lit::<E>(0.0), |s, &d, &p| s + d * p);
             Zip::from(&mut d)
                 .and(&p)
                 .for_each(|d, &p| *d = p * (*d - dot));
@@ -228,7 +232,7 @@ impl WeightsSaved {
         if let Some(allowed) = &self.allowed {
             Zip::from(&mut ds).and(allowed).for_each(|d, &a| {
                 if !a {
-                    *d = 0.0;
+                    *d = lit::<E>(0.0);
                 }
             });
         }
@@ -287,11 +291,11 @@ impl WeightsSaved {
 /// assert!((w.view()[[0, 0, 0, 0]] - 1.0 / 3.0).abs() < 1e-6);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn dot_product_attention_weights(
-    query: &Tensor,
-    key: &Tensor,
-    opts: &AttentionOptions<'_>,
-) -> Result<Tensor> {
+pub fn dot_product_attention_weights<E: Element>(
+    query: &Tensor<E>,
+    key: &Tensor<E>,
+    opts: &AttentionOptions<'_, E>,
+) -> Result<Tensor<E>> {
     let (q, k) = (&*query.data, &*key.data);
     check_qkv(&[("query", q.shape()), ("key", k.shape())])?;
     let nd = q.ndim();
@@ -307,7 +311,7 @@ pub fn dot_product_attention_weights(
         ));
     }
     let rep = group_size("dot_product_attention_weights", "key", hq, hk)?;
-    let scale = (depth as f64).sqrt() as f32;
+    let scale = lit::<E>((depth as f64).sqrt());
     let q4 = to_4d("query", q)?.mapv(|v| v / scale);
     let k4 = to_4d("key", k)?;
     let mut shape = q.shape()[..nd - 3].to_vec();
@@ -322,7 +326,7 @@ pub fn dot_product_attention_weights(
         query.node.is_some() || key.node.is_some() || opts.bias.is_some_and(|b| b.node.is_some());
     let mut allowed: Option<ArrayD<bool>> = None;
     if opts.mask.is_some() || opts.is_causal {
-        let neg = f32::MIN;
+        let neg = E::min_value();
         if let Some(mask) = opts.mask {
             let m = broadcast_to("mask", mask, &shape)?;
             Zip::from(&mut w).and(&m).for_each(|v, &keep| {
@@ -361,10 +365,11 @@ pub fn dot_product_attention_weights(
             ));
         }
         let keep = broadcast_to("dropout keep", d.keep, &shape)?;
-        let mult = 1.0 / (1.0 - d.rate) as f32;
-        let out = Zip::from(&*probs)
-            .and(&keep)
-            .map_collect(|&v, &k| if k { v * mult } else { 0.0 });
+        let mult = E::one() / lit::<E>(1.0 - d.rate);
+        let out =
+            Zip::from(&*probs)
+                .and(&keep)
+                .map_collect(|&v, &k| if k { v * mult } else { lit::<E>(0.0) });
         dropped = Some((out, tracked.then(|| (keep.to_owned(), mult))));
     }
     let (out, dropout) = match dropped {
@@ -415,12 +420,12 @@ pub fn dot_product_attention_weights(
 /// assert!((y.view()[[1, 0, 4]] - 1.0).abs() < 1e-6);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn dot_product_attention(
-    query: &Tensor,
-    key: &Tensor,
-    value: &Tensor,
-    opts: &AttentionOptions<'_>,
-) -> Result<Tensor> {
+pub fn dot_product_attention<E: Element>(
+    query: &Tensor<E>,
+    key: &Tensor<E>,
+    value: &Tensor<E>,
+    opts: &AttentionOptions<'_, E>,
+) -> Result<Tensor<E>> {
     check_qkv(&[
         ("query", query.shape()),
         ("key", key.shape()),

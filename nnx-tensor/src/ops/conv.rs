@@ -18,6 +18,7 @@ use nnx_core::{Error, ErrorPath, Result};
 use super::alloc::{check_alloc, try_from_shape_fn, try_zeros};
 use super::matmul::gemm;
 use super::record;
+use crate::element::{lit, Element};
 use crate::Tensor;
 
 /// Padding of a convolution or pooling window, as Flax spells it.
@@ -229,7 +230,7 @@ fn flat_batch_shape(arg: &str, shape: &[usize], nsp: usize) -> Result<Vec<usize>
 }
 
 /// `y` (one leading batch axis) with the batch axes of `x_shape` restored.
-fn restore_batch(y: ArrayD<f32>, x_shape: &[usize], nsp: usize) -> Result<ArrayD<f32>> {
+fn restore_batch<E: Element>(y: ArrayD<E>, x_shape: &[usize], nsp: usize) -> Result<ArrayD<E>> {
     let nb = x_shape.len() - nsp - 1;
     let mut shape = x_shape[..nb].to_vec();
     shape.extend_from_slice(&y.shape()[1..]);
@@ -260,11 +261,11 @@ fn remap_index(i: usize, n: usize, lo: usize, circular: bool) -> usize {
 /// Pads the spatial axes of `(batch, spatial..., C)` by index remapping
 /// (`wrap` when `circular`, numpy `reflect` otherwise). An empty axis has
 /// nothing to wrap or reflect: an error, as in numpy.
-fn remap_pad(
-    x: &ArrayViewD<'_, f32>,
+fn remap_pad<E: Element>(
+    x: &ArrayViewD<'_, E>,
     pads: &[(usize, usize)],
     circular: bool,
-) -> Result<ArrayD<f32>> {
+) -> Result<ArrayD<E>> {
     let what = "conv padding";
     let mut shape = x.shape().to_vec();
     for (i, &p) in pads.iter().enumerate() {
@@ -292,12 +293,12 @@ fn remap_pad(
 
 /// The transpose of [`remap_pad`]: each padded position's cotangent added to
 /// the input position it was copied from.
-fn remap_pad_vjp(
-    g: &ArrayD<f32>,
+fn remap_pad_vjp<E: Element>(
+    g: &ArrayD<E>,
     x_shape: &[usize],
     pads: &[(usize, usize)],
     circular: bool,
-) -> ArrayD<f32> {
+) -> ArrayD<E> {
     let mut dx = ArrayD::zeros(IxDyn(x_shape));
     let mut src = vec![0; x_shape.len()];
     for (ix, &v) in g.indexed_iter() {
@@ -390,7 +391,7 @@ impl Plan {
         }
         let plan_shape: Vec<usize> = [&[x_shape[0]], &out_sp[..], &[k_shape[nsp + 1]]].concat();
         // Checked before any product of the output sizes is taken.
-        check_alloc("conv output", &plan_shape, size_of::<f32>())?;
+        check_alloc("conv output", &plan_shape, size_of::<f64>())?;
         let mut in_stride = vec![1usize; nsp];
         for d in (0..nsp.saturating_sub(1)).rev() {
             in_stride[d] = in_stride[d + 1] * in_sp[d + 1];
@@ -514,20 +515,20 @@ impl Plan {
     }
 
     /// Writes im2col rows `r0..r1` of group `g` of input `xs` into `col`.
-    fn fill(&self, xs: &[f32], g: usize, r0: usize, r1: usize, col: &mut [f32]) {
+    fn fill<E: Element>(&self, xs: &[E], g: usize, r0: usize, r1: usize, col: &mut [E]) {
         let cols = self.cols();
         self.walk(g, r0, r1, |row, dst, src, len| {
             let out = &mut col[row * cols + dst..][..len];
             match src {
                 Some(s) => out.copy_from_slice(&xs[s..s + len]),
-                None => out.fill(0.0),
+                None => out.fill(lit::<E>(0.0)),
             }
         });
     }
 
     /// Adds im2col rows `r0..r1` of group `g` (`col`) into the input positions
     /// they were read from: the transpose of [`fill`](Plan::fill).
-    fn scatter(&self, col: &[f32], g: usize, r0: usize, r1: usize, dx: &mut [f32]) {
+    fn scatter<E: Element>(&self, col: &[E], g: usize, r0: usize, r1: usize, dx: &mut [E]) {
         let cols = self.cols();
         self.walk(g, r0, r1, |row, dst, src, len| {
             if let Some(s) = src {
@@ -542,7 +543,7 @@ impl Plan {
     }
 
     /// The kernel as the `(taps * C/groups, out)` matrix the GEMMs use.
-    fn kernel_matrix<'a>(&self, k: &ArrayViewD<'a, f32>) -> Result<ArrayView2<'a, f32>> {
+    fn kernel_matrix<'a, E: Element>(&self, k: &ArrayViewD<'a, E>) -> Result<ArrayView2<'a, E>> {
         k.clone()
             .into_shape_with_order((self.cols(), self.cout))
             .map_err(|_| shape_err("kernel", "a reshapable kernel", k.shape()))
@@ -550,17 +551,17 @@ impl Plan {
 
     /// The convolution of `xs` (row-major, `(batch, spatial..., C)`) with the
     /// standard-layout kernel `k`: `(batch, out_spatial..., out)`.
-    fn forward(&self, xs: &[f32], k: &ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+    fn forward<E: Element>(&self, xs: &[E], k: &ArrayViewD<'_, E>) -> Result<ArrayD<E>> {
         let (rows, cols, cout_g) = (self.rows(), self.cols(), self.cout / self.groups);
         let k2 = self.kernel_matrix(k)?;
-        let mut out = try_zeros::<f32>("conv output", &[rows, self.cout])?
+        let mut out = try_zeros::<E>("conv output", &[rows, self.cout])?
             .into_dimensionality::<Ix2>()
             .map_err(|_| shape_err("output", fmt_tuple_usize(&[rows, self.cout]), &[]))?;
         // The im2col matrix is built and multiplied a tile of output rows at a time, so
         // that it stays in cache between being written and being packed by the GEMM
         // (the whole matrix is n_k times the input, far larger than any cache).
         let tile = self.tile();
-        let mut col = vec![0.0; tile * cols];
+        let mut col = vec![E::zero(); tile * cols];
         for g in 0..self.groups {
             let kg = k2.slice_axis(Axis(1), Slice::from(g * cout_g..(g + 1) * cout_g));
             for r0 in (0..rows).step_by(tile) {
@@ -580,22 +581,22 @@ impl Plan {
 
     /// The cotangents of the input `xs` (when `need_x`) and of the kernel `k`
     /// (when `need_k`, in `k`'s shape) for the output cotangent `g`.
-    fn backward(
+    fn backward<E: Element>(
         &self,
-        xs: &[f32],
-        k: &ArrayViewD<'_, f32>,
-        g: &ArrayD<f32>,
+        xs: &[E],
+        k: &ArrayViewD<'_, E>,
+        g: &ArrayD<E>,
         need_x: bool,
         need_k: bool,
-    ) -> (Option<Vec<f32>>, Option<ArrayD<f32>>) {
+    ) -> (Option<Vec<E>>, Option<ArrayD<E>>) {
         let (rows, cols, cout_g) = (self.rows(), self.cols(), self.cout / self.groups);
         let (Ok(k2), Ok(g2)) = (self.kernel_matrix(k), g.to_shape((rows, self.cout))) else {
             return (None, None);
         };
-        let mut dx = need_x.then(|| vec![0.0; xs.len()]);
-        let mut dk = need_k.then(|| ndarray::Array2::<f32>::zeros((cols, self.cout)));
+        let mut dx = need_x.then(|| vec![E::zero(); xs.len()]);
+        let mut dk = need_k.then(|| ndarray::Array2::<E>::zeros((cols, self.cout)));
         let tile = self.tile();
-        let mut col = vec![0.0; tile * cols];
+        let mut col = vec![E::zero(); tile * cols];
         for grp in 0..self.groups {
             let gsl = Slice::from(grp * cout_g..(grp + 1) * cout_g);
             let kg = k2.slice_axis(Axis(1), gsl);
@@ -645,7 +646,7 @@ fn check_kernel(kernel: &[usize]) -> Result<usize> {
 }
 
 /// The row-major elements of `a` (a view when it already is row-major).
-fn row_major<'a>(a: &'a ArrayD<f32>) -> std::borrow::Cow<'a, [f32]> {
+fn row_major<'a, E: Element>(a: &'a ArrayD<E>) -> std::borrow::Cow<'a, [E]> {
     match a.as_slice() {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(a.iter().copied().collect()),
@@ -653,11 +654,11 @@ fn row_major<'a>(a: &'a ArrayD<f32>) -> std::borrow::Cow<'a, [f32]> {
 }
 
 /// `dx` (row-major) as an array of `shape`.
-fn shaped(dx: Option<Vec<f32>>, shape: &[usize]) -> Option<ArrayD<f32>> {
+fn shaped<E: Element>(dx: Option<Vec<E>>, shape: &[usize]) -> Option<ArrayD<E>> {
     dx.and_then(|v| ArrayD::from_shape_vec(IxDyn(shape), v).ok())
 }
 
-impl Tensor {
+impl<E: Element> Tensor<E> {
     /// Convolution as `flax.nnx.Conv` computes it before adding its bias
     /// (`jax.lax.conv_general_dilated` in channels-last layout): `self` is
     /// `(batch..., spatial..., in_features)` with any number (including zero)
@@ -674,7 +675,7 @@ impl Tensor {
     /// assert_eq!(y.array().iter().copied().collect::<Vec<_>>(), vec![6.0, 9.0]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn conv_general(&self, kernel: &Tensor, opts: &ConvOptions) -> Result<Tensor> {
+    pub fn conv_general(&self, kernel: &Tensor<E>, opts: &ConvOptions) -> Result<Tensor<E>> {
         let nsp = check_kernel(kernel.shape())?;
         let flat = flat_batch_shape("x", self.shape(), nsp)?;
         let strides = per_axis("conv strides", &opts.strides, nsp)?;
@@ -746,7 +747,7 @@ impl Tensor {
             }
             p => resolve_pads("conv padding", p, &flat[1..=nsp], &dilated_k, &strides)?,
         };
-        let input: Arc<ArrayD<f32>> = padded.unwrap_or_else(|| Arc::clone(&self.data));
+        let input: Arc<ArrayD<E>> = padded.unwrap_or_else(|| Arc::clone(&self.data));
         let in_shape: Vec<usize> = match &remap {
             Some(_) => input.shape().to_vec(),
             None => flat.clone(),
@@ -793,7 +794,11 @@ impl Tensor {
     /// assert_eq!(y.array().iter().copied().collect::<Vec<_>>(), vec![1.0, 1.0, 2.0, 2.0]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn conv_transpose(&self, kernel: &Tensor, opts: &ConvTransposeOptions) -> Result<Tensor> {
+    pub fn conv_transpose(
+        &self,
+        kernel: &Tensor<E>,
+        opts: &ConvTransposeOptions,
+    ) -> Result<Tensor<E>> {
         let nsp = check_kernel(kernel.shape())?;
         let flat = flat_batch_shape("x", self.shape(), nsp)?;
         let strides = per_axis("conv_transpose strides", &opts.strides, nsp)?;
@@ -879,7 +884,7 @@ impl Tensor {
 
 /// The kernel with its spatial axes reversed and its feature axes swapped
 /// when `flip` (an involution), as a view.
-fn flipped(mut k: ArrayViewD<'_, f32>, nsp: usize, flip: bool) -> ArrayViewD<'_, f32> {
+fn flipped<E: Element>(mut k: ArrayViewD<'_, E>, nsp: usize, flip: bool) -> ArrayViewD<'_, E> {
     if flip {
         for d in 0..nsp {
             k.invert_axis(Axis(d));
@@ -906,12 +911,12 @@ fn transpose_pads(k: usize, s: usize, same: bool) -> Result<(usize, usize)> {
 /// `input * stride` positions per spatial axis, as Flax's ConvTranspose does.
 /// Returns the folded array and, per axis, `(axis, unfolded length, offset)`.
 #[allow(clippy::type_complexity)]
-fn fold(
-    mut y: ArrayD<f32>,
+fn fold<E: Element>(
+    mut y: ArrayD<E>,
     x_shape: &[usize],
     strides: &[usize],
     transpose_kernel: bool,
-) -> Result<(ArrayD<f32>, Vec<(usize, usize, usize)>)> {
+) -> Result<(ArrayD<E>, Vec<(usize, usize, usize)>)> {
     let mut folds = Vec::with_capacity(strides.len());
     for (d, &s) in strides.iter().enumerate() {
         // Flax divides by this length (and raises on an empty axis).
@@ -934,7 +939,7 @@ fn fold(
         };
         let mut shape = y.shape().to_vec();
         shape[d + 1] = scaled;
-        let mut folded = try_zeros::<f32>("conv_transpose output", &shape)?;
+        let mut folded = try_zeros::<E>("conv_transpose output", &shape)?;
         for t in 0..y_dim {
             let mut dst = folded.index_axis_mut(Axis(d + 1), (t + lo) % scaled);
             dst += &y.index_axis(Axis(d + 1), t);
@@ -946,7 +951,7 @@ fn fold(
 }
 
 /// The transpose of one fold: unfolded position `t` reads folded `(t + lo) % n`.
-fn unfold(g: &ArrayD<f32>, d: usize, y_dim: usize, lo: usize) -> ArrayD<f32> {
+fn unfold<E: Element>(g: &ArrayD<E>, d: usize, y_dim: usize, lo: usize) -> ArrayD<E> {
     let n = g.shape()[d + 1];
     let mut shape = g.shape().to_vec();
     shape[d + 1] = y_dim;

@@ -14,6 +14,7 @@ use nnx_core::{Error, Result};
 
 use super::matmul::matmul_nd;
 use super::{record, shape_error};
+use crate::element::Element;
 use crate::Tensor;
 
 /// A checked two-operand einsum equation such as `"btd,ndh->btnh"`: explicit
@@ -148,7 +149,7 @@ impl EinsumEquation {
     /// assert!(eq.apply(&Tensor::ones(&[4, 5, 3]), &Tensor::ones(&[8, 2, 3])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, lhs: &Tensor, rhs: &Tensor) -> Result<Tensor> {
+    pub fn apply<E: Element>(&self, lhs: &Tensor<E>, rhs: &Tensor<E>) -> Result<Tensor<E>> {
         let spec = Spec::parse(&self.text, lhs.ndim(), rhs.ndim())?;
         let out = contract(
             lhs.data.view(),
@@ -220,7 +221,7 @@ impl EinsumEquation {
 /// assert_eq!(einsum("ab,bc->c", &x, &w)?.to_array(), ndarray::arr1(&[4.0f32, 6.0, 14.0]).into_dyn());
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn einsum(equation: &str, lhs: &Tensor, rhs: &Tensor) -> Result<Tensor> {
+pub fn einsum<E: Element>(equation: &str, lhs: &Tensor<E>, rhs: &Tensor<E>) -> Result<Tensor<E>> {
     EinsumEquation::parse(equation)?.apply(lhs, rhs)
 }
 
@@ -299,12 +300,12 @@ fn pos(labels: &[char], c: char) -> usize {
 
 /// `a` with the axes whose labels appear neither in `other` nor in `out`
 /// summed out (borrowed when there are none), and the labels kept.
-fn sum_private<'a>(
-    a: ArrayViewD<'a, f32>,
+fn sum_private<'a, E: Element>(
+    a: ArrayViewD<'a, E>,
     labels: &[char],
     other: &[char],
     out: &[char],
-) -> (CowArray<'a, f32, IxDyn>, Vec<char>) {
+) -> (CowArray<'a, E, IxDyn>, Vec<char>) {
     let mut a = CowArray::from(a);
     let mut kept = labels.to_vec();
     for i in (0..labels.len()).rev() {
@@ -320,10 +321,10 @@ fn sum_private<'a>(
 /// (any strides: the GEMM takes strided operands, e.g. a transposed table), a
 /// view when it is contiguous, otherwise a copy (made with `assign`, which
 /// walks whole rows, not one element at a time).
-fn as_matrices<'a>(
-    a: &'a ArrayViewD<'_, f32>,
+fn as_matrices<'a, E: Element>(
+    a: &'a ArrayViewD<'_, E>,
     dims: &[usize],
-) -> std::result::Result<CowArray<'a, f32, IxDyn>, Mismatch> {
+) -> std::result::Result<CowArray<'a, E, IxDyn>, Mismatch> {
     // Sizes always agree (they are products of the same axes).
     let bad = |_| Mismatch('?', a.len(), dims.iter().product());
     if a.shape() == dims {
@@ -341,13 +342,13 @@ fn as_matrices<'a>(
 }
 
 /// `einsum(xl, kl -> out)` on arrays whose labels are already expanded.
-fn contract(
-    x: ArrayViewD<'_, f32>,
+fn contract<E: Element>(
+    x: ArrayViewD<'_, E>,
     xl: &[char],
-    k: ArrayViewD<'_, f32>,
+    k: ArrayViewD<'_, E>,
     kl: &[char],
     out: &[char],
-) -> std::result::Result<ArrayD<f32>, Mismatch> {
+) -> std::result::Result<ArrayD<E>, Mismatch> {
     let (x, lhs) = sum_private(x, xl, kl, out);
     let (k, rhs) = sum_private(k, kl, xl, out);
     let (x, k) = (x.view(), k.view());
@@ -425,14 +426,14 @@ fn contract(
 /// The cotangent of operand `a` (labels `al`, shape `a_shape`) of
 /// `einsum(al, bl -> out)`: `einsum(out, bl -> al)` of the cotangent `g` with
 /// the other operand, broadcast over the labels of `a` the forward summed out.
-fn transpose_grad(
-    g: ArrayViewD<'_, f32>,
+fn transpose_grad<E: Element>(
+    g: ArrayViewD<'_, E>,
     out: &[char],
-    b: ArrayViewD<'_, f32>,
+    b: ArrayViewD<'_, E>,
     bl: &[char],
     al: &[char],
     a_shape: &[usize],
-) -> Option<ArrayD<f32>> {
+) -> Option<ArrayD<E>> {
     let kept: Vec<char> = al
         .iter()
         .copied()
@@ -451,7 +452,7 @@ fn transpose_grad(
     Some(d.broadcast(IxDyn(a_shape))?.to_owned())
 }
 
-impl Tensor {
+impl<E: Element> Tensor<E> {
     /// `einsum(equation, self, rhs)`; see [`einsum`].
     ///
     /// ```
@@ -460,7 +461,7 @@ impl Tensor {
     /// assert_eq!(y.shape(), &[2, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn einsum(&self, equation: &str, rhs: &Tensor) -> Result<Tensor> {
+    pub fn einsum(&self, equation: &str, rhs: &Tensor<E>) -> Result<Tensor<E>> {
         einsum(equation, self, rhs)
     }
 }

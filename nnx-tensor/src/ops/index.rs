@@ -7,6 +7,7 @@ use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension, IxDyn, Zip};
 use nnx_core::{repr, Error, Result};
 
 use super::{broadcast_shapes, norm_axis, record, shape_error, sum_to_shape};
+use crate::element::{lit, Element};
 use crate::{tape, Tensor};
 
 /// `tensors` joined along `axis` (`jnp.concatenate`); all other axes must agree.
@@ -18,8 +19,8 @@ use crate::{tape, Tensor};
 /// assert_eq!(concat(&[a.clone(), b], -1).unwrap().shape(), &[2, 3]);
 /// assert!(concat(&[a, Tensor::zeros(&[3, 1])], 1).is_err());
 /// ```
-pub fn concat<T: Borrow<Tensor>>(tensors: &[T], axis: isize) -> Result<Tensor> {
-    let inputs: Vec<&Tensor> = tensors.iter().map(Borrow::borrow).collect();
+pub fn concat<E: Element, T: Borrow<Tensor<E>>>(tensors: &[T], axis: isize) -> Result<Tensor<E>> {
+    let inputs: Vec<&Tensor<E>> = tensors.iter().map(Borrow::borrow).collect();
     let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
     let Some(first) = inputs.first() else {
         return Err(Error::invalid_argument(
@@ -96,12 +97,12 @@ fn split_at_axis(shape: &[usize], ax: usize) -> (usize, usize, usize) {
 
 /// Copies rows of `inner` elements: `out[o, j] = src[o, rows(o, j)]`, or the
 /// transpose (scatter-add into `src` shape) for the gradient.
-fn gather_rows(
-    src: &[f32],
+fn gather_rows<E: Element>(
+    src: &[E],
     (outer, n, inner): (usize, usize, usize),
     m: usize,
     row: &dyn Fn(usize, usize) -> usize,
-) -> Vec<f32> {
+) -> Vec<E> {
     let mut out = Vec::with_capacity(outer * m * inner);
     for o in 0..outer {
         for j in 0..m {
@@ -112,20 +113,20 @@ fn gather_rows(
     out
 }
 
-fn scatter_rows(
-    g: &[f32],
+fn scatter_rows<E: Element>(
+    g: &[E],
     (outer, n, inner): (usize, usize, usize),
     m: usize,
     row: &dyn Fn(usize, usize) -> usize,
-) -> Vec<f32> {
-    let mut out = vec![0.0f32; outer * n * inner];
+) -> Vec<E> {
+    let mut out = vec![lit::<E>(0.0); outer * n * inner];
     for o in 0..outer {
         for j in 0..m {
             let from = (o * m + j) * inner;
             let to = (o * n + row(o, j)) * inner;
             if let (Some(src), Some(dst)) = (g.get(from..from + inner), out.get_mut(to..to + inner))
             {
-                dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                dst.iter_mut().zip(src).for_each(|(d, s)| *d += *s);
             }
         }
     }
@@ -135,14 +136,14 @@ fn scatter_rows(
 /// A row-major copy (or borrow) of `x`'s elements.
 /// `x`'s elements in row-major order: borrowed when `x` is in standard layout
 /// (an embedding table is), so a lookup does not copy the whole table.
-fn row_major(x: &ArrayD<f32>) -> std::borrow::Cow<'_, [f32]> {
+fn row_major<E: Element>(x: &ArrayD<E>) -> std::borrow::Cow<'_, [E]> {
     match x.as_slice() {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(x.as_standard_layout().iter().copied().collect()),
     }
 }
 
-impl Tensor {
+impl<E: Element> Tensor<E> {
     /// The slices at `indices` along `axis` (`jnp.take(x, indices, axis)`): the
     /// result has shape `x.shape[:axis] + indices.shape + x.shape[axis+1:]`.
     /// An embedding lookup is `table.take(&ids, 0)`. Out-of-range indices are an
@@ -154,7 +155,7 @@ impl Tensor {
     /// assert_eq!(rows.to_array(), ndarray::arr2(&[[4.0f32, 5.0], [0.0, 1.0], [4.0, 5.0]]).into_dyn());
     /// assert!(table.take(&ndarray::arr1(&[3i64]), 0).is_err());
     /// ```
-    pub fn take<A, S, D>(&self, indices: &ArrayBase<S, D>, axis: isize) -> Result<Tensor>
+    pub fn take<A, S, D>(&self, indices: &ArrayBase<S, D>, axis: isize) -> Result<Tensor<E>>
     where
         A: Copy + TryInto<i64>,
         S: Data<Elem = A>,
@@ -195,7 +196,11 @@ impl Tensor {
     /// let picked = x.take_along_axis(&ndarray::arr2(&[[1i64], [0]]), 1).unwrap();
     /// assert_eq!(picked.to_array(), ndarray::arr2(&[[2.0f32], [3.0]]).into_dyn());
     /// ```
-    pub fn take_along_axis<A, S, D>(&self, indices: &ArrayBase<S, D>, axis: isize) -> Result<Tensor>
+    pub fn take_along_axis<A, S, D>(
+        &self,
+        indices: &ArrayBase<S, D>,
+        axis: isize,
+    ) -> Result<Tensor<E>>
     where
         A: Copy + TryInto<i64>,
         S: Data<Elem = A>,
@@ -226,12 +231,12 @@ impl Tensor {
             .map(|&i| resolve("take_along_axis", i, n))
             .collect::<Result<Vec<usize>>>()?;
         let x = row_major(&self.data);
-        let data: Vec<f32> = flat
+        let data: Vec<E> = flat
             .iter()
             .enumerate()
             .map(|(k, &r)| {
                 let (o, i) = (k / (m * inner), k % inner);
-                x.get((o * n + r) * inner + i).copied().unwrap_or(f32::NAN)
+                x.get((o * n + r) * inner + i).copied().unwrap_or(E::nan())
             })
             .collect();
         let out = ArrayD::from_shape_vec(IxDyn(indices.shape()), data).map_err(|_| {
@@ -247,11 +252,11 @@ impl Tensor {
             out.into(),
             [self],
             move |g, _| {
-                let mut grad = vec![0.0f32; in_shape.iter().product()];
+                let mut grad = vec![lit::<E>(0.0); in_shape.iter().product()];
                 for (k, (&r, gv)) in flat.iter().zip(g.as_standard_layout().iter()).enumerate() {
                     let (o, i) = (k / (m * inner), k % inner);
                     if let Some(slot) = grad.get_mut((o * n + r) * inner + i) {
-                        *slot += gv;
+                        *slot += *gv;
                     }
                 }
                 [ArrayD::from_shape_vec(IxDyn(&in_shape), grad).ok()]
@@ -271,9 +276,9 @@ impl Tensor {
     /// ```
     pub fn where_cond<S, D>(
         mask: &ArrayBase<S, D>,
-        on_true: &Tensor,
-        on_false: &Tensor,
-    ) -> Result<Tensor>
+        on_true: &Tensor<E>,
+        on_false: &Tensor<E>,
+    ) -> Result<Tensor<E>>
     where
         S: Data<Elem = bool>,
         D: Dimension,
@@ -307,7 +312,7 @@ impl Tensor {
                 let pick = |keep: bool| {
                     Zip::from(g)
                         .and(&mask)
-                        .map_collect(|&g, &m| if m == keep { g } else { 0.0 })
+                        .map_collect(|&g, &m| if m == keep { g } else { lit::<E>(0.0) })
                 };
                 [
                     nt.then(|| sum_to_shape(pick(true), &ts)),
@@ -327,12 +332,12 @@ impl Tensor {
     /// assert_eq!(y.to_array(), ndarray::arr1(&[2.0f32, 0.0]).into_dyn());
     /// assert!(x.dropout(&ndarray::arr1(&[true, false]), 1.5).is_err());
     /// ```
-    pub fn dropout<S, D>(&self, mask: &ArrayBase<S, D>, rate: f32) -> Result<Tensor>
+    pub fn dropout<S, D>(&self, mask: &ArrayBase<S, D>, rate: E) -> Result<Tensor<E>>
     where
         S: Data<Elem = bool>,
         D: Dimension,
     {
-        if !(0.0..=1.0).contains(&rate) {
+        if !(E::zero()..=E::one()).contains(&rate) {
             return Err(Error::invalid_argument(
                 "dropout",
                 "a rate in [0, 1]",
@@ -340,8 +345,14 @@ impl Tensor {
             ));
         }
         let mask = broadcast_mask("dropout", mask, self.shape())?;
-        let keep = 1.0 - rate;
-        let scaled = move |x: f32, m: bool| if m && keep > 0.0 { x / keep } else { 0.0 };
+        let keep = lit::<E>(1.0) - rate;
+        let scaled = move |x: E, m: bool| {
+            if m && keep > lit::<E>(0.0) {
+                x / keep
+            } else {
+                lit::<E>(0.0)
+            }
+        };
         let out = Zip::from(&*self.data)
             .and(&mask)
             .map_collect(|&x, &m| scaled(x, m));

@@ -1,12 +1,12 @@
 //! Matrix products over the last two axes with broadcast batch axes
 //! (`jnp.matmul`).
 
-use faer::linalg::matmul::matmul as faer_matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, Ix2, IxDyn};
 use nnx_core::Result;
 
 use super::{broadcast_shapes, record, shape_error, sum_to_shape};
+use crate::element::Element;
 use crate::Tensor;
 
 /// Products of at least this many multiply-adds use both cores; below it, the
@@ -16,7 +16,7 @@ const PARALLEL_MACS: usize = 1 << 22;
 
 /// A row- or column-major matrix as faer's view of the same memory; `None` for
 /// other layouts.
-fn faer_view<'a>(x: &ArrayView2<'a, f32>) -> Option<MatRef<'a, f32>> {
+fn faer_view<'a, E: Element>(x: &ArrayView2<'a, E>) -> Option<MatRef<'a, E>> {
     let (rows, cols) = x.dim();
     let data = x.to_slice_memory_order()?;
     if x.is_standard_layout() {
@@ -32,10 +32,10 @@ fn faer_view<'a>(x: &ArrayView2<'a, f32>) -> Option<MatRef<'a, f32>> {
 /// nnx goes through this kernel (faer's GEMM; measured 1.5-10x faster than
 /// matrixmultiply on the shapes of dense, convolution and attention layers,
 /// including one-row products, so no separate vector path is needed).
-pub(crate) fn gemm(
-    a: ArrayView2<'_, f32>,
-    b: ArrayView2<'_, f32>,
-    mut out: ArrayViewMut2<'_, f32>,
+pub(crate) fn gemm<E: Element>(
+    a: ArrayView2<'_, E>,
+    b: ArrayView2<'_, E>,
+    mut out: ArrayViewMut2<'_, E>,
     accumulate: bool,
 ) {
     let (n, k) = a.dim();
@@ -54,7 +54,7 @@ pub(crate) fn gemm(
         (Some(fa), Some(fb)) => match out.as_slice_mut() {
             Some(o) => {
                 let o = MatMut::from_row_major_slice_mut(o, n, m);
-                faer_matmul(o, accum, fa, fb, 1.0, par);
+                E::faer_gemm(o, accum, fa, fb, par);
             }
             // A block of a larger output (a group of convolution channels).
             None => {
@@ -78,11 +78,11 @@ pub(crate) fn gemm(
 }
 
 /// `a @ b` for `a: (..., n, k)` and `b: (..., k, m)`, shapes already checked.
-pub(crate) fn matmul_nd(
-    a: ArrayViewD<'_, f32>,
-    b: ArrayViewD<'_, f32>,
+pub(crate) fn matmul_nd<E: Element>(
+    a: ArrayViewD<'_, E>,
+    b: ArrayViewD<'_, E>,
     batch: &[usize],
-) -> ArrayD<f32> {
+) -> ArrayD<E> {
     let (n, k) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
     let m = b.shape()[b.ndim() - 1];
     let mut out_shape = batch.to_vec();
@@ -112,7 +112,7 @@ pub(crate) fn matmul_nd(
 }
 
 /// One GEMM per batch index, recursing over the leading axes.
-fn batched(a: ArrayViewD<'_, f32>, b: ArrayViewD<'_, f32>, mut out: ArrayViewMutD<'_, f32>) {
+fn batched<E: Element>(a: ArrayViewD<'_, E>, b: ArrayViewD<'_, E>, mut out: ArrayViewMutD<'_, E>) {
     if a.ndim() == 2 {
         let parts = (
             a.into_dimensionality::<Ix2>(),
@@ -135,7 +135,7 @@ fn rows(shape: &[usize]) -> usize {
 }
 
 /// The last two axes exchanged, as a view.
-fn t(x: &ArrayD<f32>) -> ArrayViewD<'_, f32> {
+fn t<E: Element>(x: &ArrayD<E>) -> ArrayViewD<'_, E> {
     let mut v = x.view();
     let n = v.ndim();
     v.swap_axes(n - 2, n - 1);
@@ -143,7 +143,7 @@ fn t(x: &ArrayD<f32>) -> ArrayViewD<'_, f32> {
 }
 
 /// `aᵀ g` summed over all leading axes, for a matrix `b` on the right.
-fn weight_grad(a: &ArrayD<f32>, g: &ArrayD<f32>) -> Option<ArrayD<f32>> {
+fn weight_grad<E: Element>(a: &ArrayD<E>, g: &ArrayD<E>) -> Option<ArrayD<E>> {
     let (k, m) = (a.shape()[a.ndim() - 1], g.shape()[g.ndim() - 1]);
     let a2 = a.to_shape((rows(a.shape()), k)).ok()?;
     let g2 = g.to_shape((rows(g.shape()), m)).ok()?;
@@ -152,7 +152,7 @@ fn weight_grad(a: &ArrayD<f32>, g: &ArrayD<f32>) -> Option<ArrayD<f32>> {
     Some(out.into_dyn())
 }
 
-impl Tensor {
+impl<E: Element> Tensor<E> {
     /// The matrix product `self @ rhs` (`jnp.matmul`): contracts the last axis of
     /// `self` with the second-to-last of `rhs` (the only one of a 1-d `rhs`),
     /// broadcasting leading batch axes. A 1-d operand is a vector, as in NumPy.
@@ -168,7 +168,7 @@ impl Tensor {
     /// let err = w.matmul(&x).unwrap_err().to_string();
     /// assert_eq!(err, "invalid argument to matmul: expected a contraction axis of equal size, found shapes (3, 5) and (4, 2, 3)");
     /// ```
-    pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
+    pub fn matmul(&self, rhs: &Tensor<E>) -> Result<Tensor<E>> {
         let err = |what: &str| shape_error("matmul", what, &[self.shape(), rhs.shape()]);
         if self.ndim() == 0 || rhs.ndim() == 0 {
             return Err(err("operands with at least one axis"));
@@ -212,7 +212,7 @@ impl Tensor {
     }
 }
 
-fn record_matmul(a: &Tensor, b: &Tensor, batch: Vec<usize>) -> Tensor {
+fn record_matmul<E: Element>(a: &Tensor<E>, b: &Tensor<E>, batch: Vec<usize>) -> Tensor<E> {
     let out = matmul_nd(a.data.view(), b.data.view(), &batch);
     let (sa, sb) = (a.data.clone(), b.data.clone());
     record("matmul", out.into(), [a, b], move |g, [na, nb]| {

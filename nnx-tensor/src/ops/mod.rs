@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ndarray::{ArrayD, Axis, IxDyn};
 use nnx_core::{repr, Error, Result};
 
+use crate::element::Element;
 use crate::tape;
 use crate::Tensor;
 
@@ -32,7 +33,7 @@ pub use conv::{per_axis, ConvOptions, ConvTransposeOptions, Padding};
 pub use einsum::{einsum, EinsumEquation};
 pub use index::concat;
 
-impl Tensor {
+impl<E: Element> Tensor<E> {
     /// The output of a custom op with its gradient rule (`jax.custom_vjp`).
     ///
     /// `output` is what the op's kernel computed from `inputs`. `vjp` receives the
@@ -62,12 +63,12 @@ impl Tensor {
     /// ```
     pub fn from_op<const N: usize, V>(
         op: &'static str,
-        output: ArrayD<f32>,
-        inputs: [&Tensor; N],
+        output: ArrayD<E>,
+        inputs: [&Tensor<E>; N],
         vjp: V,
-    ) -> Tensor
+    ) -> Tensor<E>
     where
-        V: FnOnce(&ArrayD<f32>, [bool; N]) -> [Option<ArrayD<f32>>; N] + 'static,
+        V: FnOnce(&ArrayD<E>, [bool; N]) -> [Option<ArrayD<E>>; N] + 'static,
     {
         record(op, Arc::new(output), inputs, vjp)
     }
@@ -75,14 +76,14 @@ impl Tensor {
 
 /// [`Tensor::from_op`] for an output already shared, so that the rule can keep
 /// it without a copy.
-pub(crate) fn record<const N: usize, V>(
+pub(crate) fn record<E: Element, const N: usize, V>(
     op: &'static str,
-    output: Arc<ArrayD<f32>>,
-    inputs: [&Tensor; N],
+    output: Arc<ArrayD<E>>,
+    inputs: [&Tensor<E>; N],
     vjp: V,
-) -> Tensor
+) -> Tensor<E>
 where
-    V: FnOnce(&ArrayD<f32>, [bool; N]) -> [Option<ArrayD<f32>>; N] + 'static,
+    V: FnOnce(&ArrayD<E>, [bool; N]) -> [Option<ArrayD<E>>; N] + 'static,
 {
     tape::record(op, output, &inputs, move |g, needs| {
         let needs: [bool; N] = std::array::from_fn(|i| needs.get(i).copied().unwrap_or(false));
@@ -154,7 +155,7 @@ pub(crate) fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec
 
 /// Sums a cotangent of a broadcast result back to the shape of the input that
 /// was broadcast (the transpose of broadcasting).
-pub(crate) fn sum_to_shape(g: ArrayD<f32>, shape: &[usize]) -> ArrayD<f32> {
+pub(crate) fn sum_to_shape<E: Element>(g: ArrayD<E>, shape: &[usize]) -> ArrayD<E> {
     if g.shape() == shape {
         return g;
     }
@@ -182,7 +183,7 @@ pub(crate) fn kept_shape(shape: &[usize], axes: &[usize]) -> IxDyn {
 }
 
 /// A cotangent of a reduced result, broadcast back over the reduced axes.
-pub(crate) fn unreduce(g: &ArrayD<f32>, shape: &[usize], axes: &[usize]) -> ArrayD<f32> {
+pub(crate) fn unreduce<E: Element>(g: &ArrayD<E>, shape: &[usize], axes: &[usize]) -> ArrayD<E> {
     // Sizes always agree; a failure would surface as the tape's shape check.
     match g.to_shape(kept_shape(shape, axes)) {
         Ok(kept) => match kept.broadcast(IxDyn(shape)) {

@@ -12,6 +12,7 @@ use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn, Zip};
 use nnx_core::{Error, Result};
 
 use super::{kept_shape, norm_axes, record, shape_error, sum_to_shape, unreduce};
+use crate::element::{lit, sqrt, wide, Element};
 use crate::Tensor;
 
 /// `(mean, var)` of each row of `n` values (`x`'s reduced axes last), in `f64`.
@@ -19,34 +20,30 @@ use crate::Tensor;
 /// `use_fast_variance`, `var = max(mean(x²) - mean², 0)` in one pass, else the
 /// two-pass `mean((x - mean)²)`. Returns also whether each variance was clipped
 /// at 0 (its gradient is then 0, as through `jnp.maximum`).
-fn row_stats(row: &[f32], use_mean: bool, fast: bool) -> (f32, f32, bool) {
+fn row_stats<E: Element>(row: &[E], use_mean: bool, fast: bool) -> (E, E, bool) {
     let nf = row.len() as f64;
     // Both sums in one pass, each accumulated in order from -0.0 as `Sum` does.
     let (sum, sum_sq) = row.iter().fold((-0.0f64, -0.0f64), |(s, q), &v| {
-        let v = f64::from(v);
+        let v = wide(v);
         (s + v, q + v * v)
     });
     let sq = sum_sq / nf;
     if !use_mean {
-        return (0.0, sq as f32, false);
+        return (lit::<E>(0.0), lit::<E>(sq), false);
     }
     let mu = sum / nf;
     let (var, clipped) = if fast {
         let raw = sq - mu * mu;
         (raw.max(0.0), raw < 0.0)
     } else {
-        let v = row
-            .iter()
-            .map(|&v| (f64::from(v) - mu).powi(2))
-            .sum::<f64>()
-            / nf;
+        let v = row.iter().map(|&v| (wide(v) - mu).powi(2)).sum::<f64>() / nf;
         (v, false)
     };
-    (mu as f32, var as f32, clipped)
+    (lit::<E>(mu), lit::<E>(var), clipped)
 }
 
 /// `a` viewed (or copied, when not contiguous) under `shape` of the same size.
-fn as_shape<'a>(a: &'a ArrayD<f32>, shape: &IxDyn) -> ndarray::CowArray<'a, f32, IxDyn> {
+fn as_shape<'a, E: Element>(a: &'a ArrayD<E>, shape: &IxDyn) -> ndarray::CowArray<'a, E, IxDyn> {
     match a.to_shape(shape.clone()) {
         Ok(v) => v,
         // Sizes are checked by the callers; this branch is never taken.
@@ -55,12 +52,12 @@ fn as_shape<'a>(a: &'a ArrayD<f32>, shape: &IxDyn) -> ndarray::CowArray<'a, f32,
 }
 
 /// `a` (of `from`'s size) reshaped to the shape of a cotangent's input.
-fn reshaped_to(a: ArrayD<f32>, shape: &[usize]) -> Option<ArrayD<f32>> {
+fn reshaped_to<E: Element>(a: ArrayD<E>, shape: &[usize]) -> Option<ArrayD<E>> {
     let a = a.as_standard_layout().into_owned();
     a.into_shape_with_order(IxDyn(shape)).ok()
 }
 
-impl Tensor {
+impl<E: Element> Tensor<E> {
     /// Mean and variance of `self` over `axes`, with those axes removed from
     /// both (Flax's `_compute_stats`, which every normalization layer uses).
     ///
@@ -87,7 +84,7 @@ impl Tensor {
         axes: &[isize],
         use_mean: bool,
         use_fast_variance: bool,
-    ) -> Result<(Tensor, Tensor)> {
+    ) -> Result<(Tensor<E>, Tensor<E>)> {
         let axes = norm_axes("compute_stats", axes, self.shape())?;
         let shape = self.shape().to_vec();
         // Reduced axes last, so that each statistic is one contiguous row.
@@ -104,8 +101,8 @@ impl Tensor {
         let mut clipped = Vec::with_capacity(rows);
         if n == 0 {
             // The mean of nothing is NaN, as jnp.mean's.
-            mean.resize(rows, if use_mean { f32::NAN } else { 0.0 });
-            var.resize(rows, f32::NAN);
+            mean.resize(rows, if use_mean { E::nan() } else { lit::<E>(0.0) });
+            var.resize(rows, E::nan());
             clipped.resize(rows, false);
         } else {
             for row in flat.chunks_exact(n) {
@@ -115,7 +112,7 @@ impl Tensor {
                 clipped.push(c);
             }
         }
-        let build = |v: Vec<f32>| {
+        let build = |v: Vec<E>| {
             ArrayD::from_shape_vec(IxDyn(&out_shape), v)
                 .map_err(|_| shape_error("compute_stats", "a consistent shape", &[&shape]))
         };
@@ -123,7 +120,7 @@ impl Tensor {
         let clipped = ArrayD::from_shape_vec(IxDyn(&out_shape), clipped)
             .map_err(|_| shape_error("compute_stats", "a consistent shape", &[&shape]))?;
         let kept_dims = kept_shape(&shape, &axes);
-        let nf = n as f32;
+        let nf = lit::<E>(n as f64);
 
         let mean_t = if use_mean {
             let (shape, axes) = (shape.clone(), axes.clone());
@@ -143,9 +140,13 @@ impl Tensor {
         let var_t = record("compute_stats var", var.into(), [self], move |g, _| {
             // d var / dx = 2 (x - mean) / n (mean = 0 without use_mean), and 0
             // where the fast variance was clipped.
-            let g = Zip::from(g)
-                .and(&clipped)
-                .map_collect(|&g, &c| if c { 0.0 } else { 2.0 * g / nf });
+            let g = Zip::from(g).and(&clipped).map_collect(|&g, &c| {
+                if c {
+                    E::zero()
+                } else {
+                    lit::<E>(2.0) * g / nf
+                }
+            });
             let g = unreduce(&g, &shape, &axes);
             let mean = as_shape(&mean, &kept_dims);
             [Some(
@@ -180,14 +181,14 @@ impl Tensor {
     #[allow(clippy::too_many_arguments)] // Flax's `_normalize` signature
     pub fn normalize(
         &self,
-        mean: &Tensor,
-        var: &Tensor,
-        scale: Option<&Tensor>,
-        bias: Option<&Tensor>,
+        mean: &Tensor<E>,
+        var: &Tensor<E>,
+        scale: Option<&Tensor<E>>,
+        bias: Option<&Tensor<E>>,
         reduction_axes: &[isize],
         feature_axes: &[isize],
-        epsilon: f32,
-    ) -> Result<Tensor> {
+        epsilon: E,
+    ) -> Result<Tensor<E>> {
         let red = norm_axes("normalize reduction_axes", reduction_axes, self.shape())?;
         let feat = norm_axes("normalize feature_axes", feature_axes, self.shape())?;
         let shape = self.shape();
@@ -197,7 +198,7 @@ impl Tensor {
                 .map(|a| if feat.contains(&a) { shape[a] } else { 1 })
                 .collect::<Vec<_>>(),
         );
-        let fits = |what: &str, t: &Tensor, want: &IxDyn| {
+        let fits = |what: &str, t: &Tensor<E>, want: &IxDyn| {
             if t.len() == want.size() {
                 Ok(())
             } else {
@@ -214,7 +215,7 @@ impl Tensor {
         };
         fits("mean", mean, &stats_shape)?;
         fits("var", var, &stats_shape)?;
-        let none = Tensor::scalar(0.0);
+        let none = Tensor::from(E::zero());
         if let Some(s) = scale {
             fits("scale", s, &feature_shape)?;
         }
@@ -223,7 +224,7 @@ impl Tensor {
         }
         let m = as_shape(&mean.data, &stats_shape).into_owned();
         let v = as_shape(&var.data, &stats_shape).into_owned();
-        let r = v.mapv(|v| 1.0 / (v + epsilon).sqrt());
+        let r = v.mapv(|v| E::one() / sqrt(v + epsilon));
         let s = scale.map(|s| as_shape(&s.data, &feature_shape).into_owned());
         // `rsqrt(var + eps) * scale`, as Flax folds the scale into the multiplier.
         let mul = match &s {
@@ -272,7 +273,7 @@ impl Tensor {
                 // g * rsqrt(var + eps) * scale: the cotangent of x - mean.
                 let gm = (nx || nm || nv)
                     .then(|| Zip::from(g).and_broadcast(&mul).map_collect(|&g, &k| g * k));
-                let centered = |f: &dyn Fn(f32, f32) -> f32, by: &ArrayD<f32>| {
+                let centered = |f: &dyn Fn(E, E) -> E, by: &ArrayD<E>| {
                     Zip::from(by)
                         .and(&*x)
                         .and_broadcast(&m)
@@ -283,7 +284,7 @@ impl Tensor {
                         let t = sum_to_shape(centered(&|gm, d| gm * d, gm), stats_shape.slice());
                         let t = Zip::from(&t)
                             .and(&v)
-                            .map_collect(|&t, &v| -0.5 * t / (v + epsilon));
+                            .map_collect(|&t, &v| lit::<E>(-0.5) * t / (v + epsilon));
                         reshaped_to(t, &var_shape)
                     }
                     _ => None,
@@ -332,11 +333,11 @@ impl Tensor {
     pub fn group_norm(
         &self,
         num_groups: usize,
-        scale: Option<&Tensor>,
-        bias: Option<&Tensor>,
-        epsilon: f32,
+        scale: Option<&Tensor<E>>,
+        bias: Option<&Tensor<E>>,
+        epsilon: E,
         use_fast_variance: bool,
-    ) -> Result<Tensor> {
+    ) -> Result<Tensor<E>> {
         let shape = self.shape();
         let nd = shape.len();
         let Some(&c) = shape.last().filter(|_| nd >= 2) else {
@@ -385,7 +386,7 @@ impl Tensor {
     /// assert_eq!(y.to_array(), ndarray::arr1(&[-1.0f32, 1.0]).into_dyn());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn standardize(&self, axes: &[isize], epsilon: f32) -> Result<Tensor> {
+    pub fn standardize(&self, axes: &[isize], epsilon: E) -> Result<Tensor<E>> {
         let (mean, var) = self.compute_stats(axes, true, true)?;
         self.normalize(&mean, &var, None, None, axes, &[], epsilon)
     }
@@ -393,13 +394,13 @@ impl Tensor {
 
 /// Each element of `t`'s last axis repeated `times` times in place
 /// (`jnp.repeat(t, times, axis=-1)`); the rule sums each run back.
-fn repeat_last(t: &Tensor, times: usize) -> Tensor {
+fn repeat_last<E: Element>(t: &Tensor<E>, times: usize) -> Tensor<E> {
     let shape = t.shape().to_vec();
     let mut out_shape = shape.clone();
     if let Some(last) = out_shape.last_mut() {
         *last *= times;
     }
-    let src: ArrayViewD<'_, f32> = t.data.view();
+    let src: ArrayViewD<'_, E> = t.data.view();
     let out = ArrayD::from_shape_fn(IxDyn(&out_shape), |mut ix| {
         let last = ix.ndim() - 1;
         ix[last] /= times;

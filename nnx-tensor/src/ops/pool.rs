@@ -14,6 +14,7 @@ use nnx_core::{Error, Result};
 use super::alloc::{check_alloc, from_vec, try_zeros};
 use super::conv::{padded_len, resolve_pads, shape_err};
 use super::record;
+use crate::element::{lit, Element};
 use crate::{Padding, Tensor};
 
 #[derive(Clone, Copy)]
@@ -79,7 +80,7 @@ impl Pool {
         }
         // Checked like an allocation: each window is walked position by position.
         check_alloc(what, window, 1)?;
-        check_alloc(what, &out_shape, size_of::<f32>())?;
+        check_alloc(what, &out_shape, size_of::<f64>())?;
         Ok(Pool {
             b: shape[..nb].iter().product(),
             c: shape[shape.len() - 1],
@@ -130,52 +131,58 @@ impl Pool {
     /// The reduction of every window of `xs`, features side by side; with
     /// `Sum`, divided by the window's full size (`count_include_pad`) or by
     /// its number of non-padding positions.
-    fn forward(
+    fn forward<E: Element>(
         &self,
         what: &str,
-        xs: &[f32],
+        xs: &[E],
         op: Reduce,
         count_include_pad: bool,
-    ) -> Result<ArrayD<f32>> {
+    ) -> Result<ArrayD<E>> {
         let c = self.c;
-        let mut out = try_zeros::<f32>(what, &self.out_shape)?;
+        let mut out = try_zeros::<E>(what, &self.out_shape)?;
         let Some(ys) = out.as_slice_mut() else {
             return Err(shape_err("output", "a contiguous array", &self.out_shape));
         };
-        let full = self.window.iter().product::<usize>() as f64 as f32;
+        let full = lit::<E>(self.window.iter().product::<usize>() as f64);
         self.scan(|o, taps| {
             let acc = &mut ys[o * c..(o + 1) * c];
             match op {
                 Reduce::Sum => {
-                    reduce_into(acc, xs, taps, 0.0, |a, v| a + v);
+                    reduce_into(acc, xs, taps, lit::<E>(0.0), |a, v| a + v);
                     let div = if count_include_pad {
                         full
                     } else {
-                        taps.len() as f64 as f32
+                        lit::<E>(taps.len() as f64)
                     };
                     acc.iter_mut().for_each(|a| *a /= div);
                 }
-                Reduce::Max => reduce_into(acc, xs, taps, f32::NEG_INFINITY, f32::max),
-                Reduce::Min => reduce_into(acc, xs, taps, f32::INFINITY, f32::min),
+                Reduce::Max => reduce_into(acc, xs, taps, E::neg_infinity(), E::max),
+                Reduce::Min => reduce_into(acc, xs, taps, E::infinity(), E::min),
             }
         });
         Ok(out)
     }
 
     /// The input's cotangent (row-major) for the output cotangent `gs`.
-    fn backward(&self, xs: &[f32], gs: &[f32], op: Reduce, count_include_pad: bool) -> Vec<f32> {
+    fn backward<E: Element>(
+        &self,
+        xs: &[E],
+        gs: &[E],
+        op: Reduce,
+        count_include_pad: bool,
+    ) -> Vec<E> {
         let c = self.c;
-        let mut dx = vec![0.0; xs.len()];
-        let full = self.window.iter().product::<usize>() as f32;
-        let mut best = vec![(0.0f32, None::<usize>); c];
+        let mut dx = vec![E::zero(); xs.len()];
+        let full = lit::<E>(self.window.iter().product::<usize>() as f64);
+        let mut best = vec![(lit::<E>(0.0), None::<usize>); c];
         self.scan(|o, taps| {
             let g = &gs[o * c..(o + 1) * c];
-            let better: fn(f32, f32) -> bool = match op {
+            let better: fn(E, E) -> bool = match op {
                 Reduce::Sum => {
                     let div = if count_include_pad {
                         full
                     } else {
-                        taps.len() as f32
+                        lit::<E>(taps.len() as f64)
                     };
                     for &i in taps {
                         for (d, &g) in dx[i * c..(i + 1) * c].iter_mut().zip(g) {
@@ -190,8 +197,8 @@ impl Pool {
             // The first extreme element wins ties, as JAX's selection does;
             // an element equal to the padding's ±inf is never selected.
             let init = match op {
-                Reduce::Min => f32::INFINITY,
-                _ => f32::NEG_INFINITY,
+                Reduce::Min => E::infinity(),
+                _ => E::neg_infinity(),
             };
             best.fill((init, None));
             for &i in taps {
@@ -213,12 +220,12 @@ impl Pool {
 }
 
 /// `acc[ch] = op(...op(op(init, x[t0][ch]), x[t1][ch])...)` over the taps.
-fn reduce_into(
-    acc: &mut [f32],
-    xs: &[f32],
+fn reduce_into<E: Element>(
+    acc: &mut [E],
+    xs: &[E],
     taps: &[usize],
-    init: f32,
-    op: impl Fn(f32, f32) -> f32,
+    init: E,
+    op: impl Fn(E, E) -> E,
 ) {
     let c = acc.len();
     acc.fill(init);
@@ -229,7 +236,7 @@ fn reduce_into(
     }
 }
 
-impl Tensor {
+impl<E: Element> Tensor<E> {
     /// The pooling op `what` with its rule.
     fn pool(
         &self,
@@ -239,7 +246,7 @@ impl Tensor {
         padding: &Padding,
         op: Reduce,
         count_include_pad: bool,
-    ) -> Result<Tensor> {
+    ) -> Result<Tensor<E>> {
         let pool = Pool::new(what, self.shape(), window_shape, strides, padding)?;
         let x = self.data.as_standard_layout();
         let xs = x.as_slice().unwrap_or(&[]);
@@ -277,7 +284,7 @@ impl Tensor {
         strides: &[usize],
         padding: &Padding,
         count_include_pad: bool,
-    ) -> Result<Tensor> {
+    ) -> Result<Tensor<E>> {
         self.pool(
             "avg_pool",
             window_shape,
@@ -304,7 +311,7 @@ impl Tensor {
         window_shape: &[usize],
         strides: &[usize],
         padding: &Padding,
-    ) -> Result<Tensor> {
+    ) -> Result<Tensor<E>> {
         self.pool(
             "max_pool",
             window_shape,
@@ -330,7 +337,7 @@ impl Tensor {
         window_shape: &[usize],
         strides: &[usize],
         padding: &Padding,
-    ) -> Result<Tensor> {
+    ) -> Result<Tensor<E>> {
         self.pool(
             "min_pool",
             window_shape,

@@ -6,16 +6,17 @@ use ndarray::{ArrayD, Axis, Zip};
 use nnx_core::Result;
 
 use super::{norm_axes, norm_axis, record, unreduce};
+use crate::element::{lit, ln, Element};
 use crate::Tensor;
 
 /// `f` folded over `axes` (ascending), optionally keeping them as size-1 axes.
-fn fold_axes(
-    x: &ArrayD<f32>,
+fn fold_axes<E: Element>(
+    x: &ArrayD<E>,
     axes: &[usize],
     keepdims: bool,
-    f: impl Fn(ndarray::ArrayViewD<'_, f32>, Axis) -> ArrayD<f32>,
-) -> ArrayD<f32> {
-    let mut out: Option<ArrayD<f32>> = None;
+    f: impl Fn(ndarray::ArrayViewD<'_, E>, Axis) -> ArrayD<E>,
+) -> ArrayD<E> {
+    let mut out: Option<ArrayD<E>> = None;
     for &a in axes.iter().rev() {
         out = Some(match &out {
             None => f(x.view(), Axis(a)),
@@ -31,26 +32,26 @@ fn fold_axes(
     out
 }
 
-fn sum_kernel(v: ndarray::ArrayViewD<'_, f32>, a: Axis) -> ArrayD<f32> {
+fn sum_kernel<E: Element>(v: ndarray::ArrayViewD<'_, E>, a: Axis) -> ArrayD<E> {
     v.sum_axis(a)
 }
 
 /// `max` that propagates NaN, as `jnp.max` does.
-fn nan_max(a: f32, b: f32) -> f32 {
+fn nan_max<E: Element>(a: E, b: E) -> E {
     if a.is_nan() || b.is_nan() {
-        f32::NAN
+        E::nan()
     } else {
         a.max(b)
     }
 }
 
-fn max_kernel(v: ndarray::ArrayViewD<'_, f32>, a: Axis) -> ArrayD<f32> {
-    v.fold_axis(a, f32::NEG_INFINITY, |&m, &x| nan_max(m, x))
+fn max_kernel<E: Element>(v: ndarray::ArrayViewD<'_, E>, a: Axis) -> ArrayD<E> {
+    v.fold_axis(a, E::neg_infinity(), |&m, &x| nan_max(m, x))
 }
 
-impl Tensor {
+impl<E: Element> Tensor<E> {
     /// The sum over normalized `axes`.
-    fn sum_over(&self, axes: Vec<usize>, keepdims: bool) -> Tensor {
+    fn sum_over(&self, axes: Vec<usize>, keepdims: bool) -> Tensor<E> {
         let out = fold_axes(&self.data, &axes, keepdims, sum_kernel);
         let shape = self.shape().to_vec();
         record("sum", out.into(), [self], move |g, _| {
@@ -59,7 +60,7 @@ impl Tensor {
     }
 
     /// The maximum over normalized `axes`.
-    fn max_over(&self, axes: Vec<usize>, keepdims: bool) -> Tensor {
+    fn max_over(&self, axes: Vec<usize>, keepdims: bool) -> Tensor<E> {
         let out = Arc::new(fold_axes(&self.data, &axes, keepdims, max_kernel));
         let (x, y) = (Arc::clone(&self.data), Arc::clone(&out));
         record("max", out, [self], move |g, _| {
@@ -67,16 +68,16 @@ impl Tensor {
             let y = unreduce(&y, &shape, &axes);
             let hit = Zip::from(&*x)
                 .and(&y)
-                .map_collect(|&x, &y| if x == y { 1.0f32 } else { 0.0 });
+                .map_collect(|&x, &y| if x == y { E::one() } else { E::zero() });
             let counts = unreduce(&fold_axes(&hit, &axes, false, sum_kernel), &shape, &axes);
             [Some(&(&hit * &unreduce(g, &shape, &axes)) / &counts)]
         })
     }
 
     /// The mean over normalized `axes`.
-    fn mean_over(&self, axes: Vec<usize>, keepdims: bool) -> Tensor {
+    fn mean_over(&self, axes: Vec<usize>, keepdims: bool) -> Tensor<E> {
         let count: usize = axes.iter().filter_map(|&a| self.shape().get(a)).product();
-        self.sum_over(axes, keepdims) / count as f32
+        self.sum_over(axes, keepdims) / lit::<E>(count as f64)
     }
 
     fn all_axes(&self) -> Vec<usize> {
@@ -91,7 +92,7 @@ impl Tensor {
     /// assert_eq!(x.sum_axes(&[-1], true).unwrap().shape(), &[2, 1]);
     /// assert!(x.sum_axes(&[2], false).is_err());
     /// ```
-    pub fn sum_axes(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+    pub fn sum_axes(&self, axes: &[isize], keepdims: bool) -> Result<Tensor<E>> {
         Ok(self.sum_over(norm_axes("sum", axes, self.shape())?, keepdims))
     }
 
@@ -100,7 +101,7 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::ones(&[2, 3]).sum().item().unwrap(), 6.0);
     /// ```
-    pub fn sum(&self) -> Tensor {
+    pub fn sum(&self) -> Tensor<E> {
         self.sum_over(self.all_axes(), false)
     }
 
@@ -110,7 +111,7 @@ impl Tensor {
     /// let x = nnx_tensor::Tensor::from(ndarray::arr2(&[[1.0f32, 3.0], [5.0, 7.0]]));
     /// assert_eq!(x.mean_axes(&[0], false).unwrap().to_array(), ndarray::arr1(&[3.0f32, 5.0]).into_dyn());
     /// ```
-    pub fn mean_axes(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+    pub fn mean_axes(&self, axes: &[isize], keepdims: bool) -> Result<Tensor<E>> {
         Ok(self.mean_over(norm_axes("mean", axes, self.shape())?, keepdims))
     }
 
@@ -120,7 +121,7 @@ impl Tensor {
     /// let x = nnx_tensor::Tensor::from(ndarray::arr1(&[1.0f32, 2.0, 6.0]));
     /// assert_eq!(x.mean().item().unwrap(), 3.0);
     /// ```
-    pub fn mean(&self) -> Tensor {
+    pub fn mean(&self) -> Tensor<E> {
         self.mean_over(self.all_axes(), false)
     }
 
@@ -131,7 +132,7 @@ impl Tensor {
     /// let x = nnx_tensor::Tensor::from(ndarray::arr2(&[[1.0f32, 3.0], [5.0, 2.0]]));
     /// assert_eq!(x.max_axes(&[1], false).unwrap().to_array(), ndarray::arr1(&[3.0f32, 5.0]).into_dyn());
     /// ```
-    pub fn max_axes(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+    pub fn max_axes(&self, axes: &[isize], keepdims: bool) -> Result<Tensor<E>> {
         Ok(self.max_over(norm_axes("max", axes, self.shape())?, keepdims))
     }
 
@@ -141,7 +142,7 @@ impl Tensor {
     /// let x = nnx_tensor::Tensor::from(ndarray::arr1(&[1.0f32, 7.0, 6.0]));
     /// assert_eq!(x.max().item().unwrap(), 7.0);
     /// ```
-    pub fn max(&self) -> Tensor {
+    pub fn max(&self) -> Tensor<E> {
         self.max_over(self.all_axes(), false)
     }
 
@@ -153,7 +154,7 @@ impl Tensor {
     /// let lse = x.logsumexp(&[0], false).unwrap().item().unwrap();
     /// assert!((lse - (1000.0 + 2f32.ln())).abs() < 1e-3);
     /// ```
-    pub fn logsumexp(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+    pub fn logsumexp(&self, axes: &[isize], keepdims: bool) -> Result<Tensor<E>> {
         let axes = norm_axes("logsumexp", axes, self.shape())?;
         let shape = self.shape().to_vec();
         let lse = lse_keepdims(&self.data, &axes);
@@ -180,10 +181,10 @@ impl Tensor {
     /// let x = nnx_tensor::Tensor::from(ndarray::arr1(&[0.0f32, 0.0]));
     /// assert_eq!(x.softmax(-1).unwrap().to_array(), ndarray::arr1(&[0.5f32, 0.5]).into_dyn());
     /// ```
-    pub fn softmax(&self, axis: isize) -> Result<Tensor> {
+    pub fn softmax(&self, axis: isize) -> Result<Tensor<E>> {
         let axes = [norm_axis("softmax", axis, self.shape())?];
         let shifted = shift_by_max(&self.data, &axes);
-        let e = shifted.mapv(f32::exp);
+        let e = shifted.mapv(E::exp);
         let total = fold_axes(&e, &axes, true, sum_kernel);
         let out = Arc::new(&e / &total);
         let s = Arc::clone(&out);
@@ -201,10 +202,10 @@ impl Tensor {
     /// let y = x.log_softmax(0).unwrap().to_array();
     /// assert!((y[[0]] + 2f32.ln()).abs() < 1e-7);
     /// ```
-    pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
+    pub fn log_softmax(&self, axis: isize) -> Result<Tensor<E>> {
         let axes = [norm_axis("log_softmax", axis, self.shape())?];
         let shifted = shift_by_max(&self.data, &axes);
-        let log_total = fold_axes(&shifted.mapv(f32::exp), &axes, true, sum_kernel).mapv(f32::ln);
+        let log_total = fold_axes(&shifted.mapv(E::exp), &axes, true, sum_kernel).mapv(ln);
         let out = Arc::new(&shifted - &log_total);
         let y = Arc::clone(&out);
         Ok(record("log_softmax", out, [self], move |g, _| {
@@ -221,14 +222,18 @@ impl Tensor {
 
 /// `x` minus its maximum over `axes` (kept), the maximum taken as 0 where it is
 /// not finite so that all `-inf` rows give NaN-free results, as JAX does.
-fn shift_by_max(x: &ArrayD<f32>, axes: &[usize]) -> ArrayD<f32> {
-    let m = fold_axes(x, axes, true, max_kernel).mapv(|m| if m.is_finite() { m } else { 0.0 });
+fn shift_by_max<E: Element>(x: &ArrayD<E>, axes: &[usize]) -> ArrayD<E> {
+    let m =
+        fold_axes(x, axes, true, max_kernel)
+            .mapv(|m| if m.is_finite() { m } else { lit::<E>(0.0) });
     x - &m
 }
 
 /// `logsumexp` over `axes` with the axes kept.
-fn lse_keepdims(x: &ArrayD<f32>, axes: &[usize]) -> ArrayD<f32> {
-    let m = fold_axes(x, axes, true, max_kernel).mapv(|m| if m.is_finite() { m } else { 0.0 });
-    let total = fold_axes(&(x - &m).mapv(f32::exp), axes, true, sum_kernel);
-    Zip::from(&total).and(&m).map_collect(|&t, &m| t.ln() + m)
+fn lse_keepdims<E: Element>(x: &ArrayD<E>, axes: &[usize]) -> ArrayD<E> {
+    let m =
+        fold_axes(x, axes, true, max_kernel)
+            .mapv(|m| if m.is_finite() { m } else { lit::<E>(0.0) });
+    let total = fold_axes(&(x - &m).mapv(E::exp), axes, true, sum_kernel);
+    Zip::from(&total).and(&m).map_collect(|&t, &m| ln(t) + m)
 }

@@ -6,10 +6,11 @@ use ndarray::{ArrayD, Axis, IxDyn, Slice};
 use nnx_core::Result;
 
 use super::{norm_axis, record, shape_error};
+use crate::element::Element;
 use crate::Tensor;
 
 /// `x` in row-major order with a new shape of the same size.
-fn reshaped(x: &ArrayD<f32>, shape: &[usize]) -> ArrayD<f32> {
+fn reshaped<E: Element>(x: &ArrayD<E>, shape: &[usize]) -> ArrayD<E> {
     x.to_shape(IxDyn(shape))
         .map(|v| v.into_owned())
         .unwrap_or_else(|_| x.clone())
@@ -25,7 +26,7 @@ fn inverse(perm: &[usize]) -> Vec<usize> {
     inv
 }
 
-impl Tensor {
+impl<E: Element> Tensor<E> {
     /// The same elements in row-major order under a new shape of the same size
     /// (`jnp.reshape`).
     ///
@@ -34,7 +35,7 @@ impl Tensor {
     /// assert_eq!(x.reshape(&[3, 2]).unwrap().shape(), &[3, 2]);
     /// assert!(x.reshape(&[4]).is_err());
     /// ```
-    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor<E>> {
         let size = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
         if size != Some(self.len()) {
             return Err(shape_error(
@@ -60,7 +61,7 @@ impl Tensor {
     /// assert_eq!(x.permute(&[2, 0, 1]).unwrap().shape(), &[4, 2, 3]);
     /// assert!(x.permute(&[0, 0, 1]).is_err());
     /// ```
-    pub fn permute(&self, axes: &[usize]) -> Result<Tensor> {
+    pub fn permute(&self, axes: &[usize]) -> Result<Tensor<E>> {
         let mut sorted = axes.to_vec();
         sorted.sort_unstable();
         if sorted != (0..self.ndim()).collect::<Vec<_>>() {
@@ -74,7 +75,7 @@ impl Tensor {
     }
 
     /// `permute` of a checked permutation.
-    fn permuted(&self, axes: Vec<usize>) -> Tensor {
+    fn permuted(&self, axes: Vec<usize>) -> Tensor<E> {
         let out = self.data.view().permuted_axes(IxDyn(&axes)).to_owned();
         record("transpose", out.into(), [self], move |g, _| {
             [Some(
@@ -88,7 +89,7 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::zeros(&[2, 3]).transpose().shape(), &[3, 2]);
     /// ```
-    pub fn transpose(&self) -> Tensor {
+    pub fn transpose(&self) -> Tensor<E> {
         self.permuted((0..self.ndim()).rev().collect())
     }
 
@@ -98,7 +99,7 @@ impl Tensor {
     /// let x = nnx_tensor::Tensor::zeros(&[2, 3, 4]);
     /// assert_eq!(x.swap_axes(-1, -2).unwrap().shape(), &[2, 4, 3]);
     /// ```
-    pub fn swap_axes(&self, a: isize, b: isize) -> Result<Tensor> {
+    pub fn swap_axes(&self, a: isize, b: isize) -> Result<Tensor<E>> {
         let a = norm_axis("swap_axes", a, self.shape())?;
         let b = norm_axis("swap_axes", b, self.shape())?;
         let mut perm: Vec<usize> = (0..self.ndim()).collect();
@@ -114,7 +115,7 @@ impl Tensor {
     /// assert_eq!(s.to_array(), ndarray::arr2(&[[2.0f32, 3.0], [5.0, 6.0]]).into_dyn());
     /// assert!(x.slice(1, 2..4).is_err());
     /// ```
-    pub fn slice(&self, axis: isize, range: Range<usize>) -> Result<Tensor> {
+    pub fn slice(&self, axis: isize, range: Range<usize>) -> Result<Tensor<E>> {
         let ax = norm_axis("slice", axis, self.shape())?;
         let n = self.shape()[ax];
         if range.start > range.end || range.end > n {

@@ -6,14 +6,20 @@ use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension, IxDyn, Zip};
 use nnx_core::Result;
 
 use super::{norm_axis, record, shape_error, sum_to_shape};
+use crate::element::{lit, ln, sqrt, wide, Element};
 use crate::Tensor;
 
 /// `f` applied elementwise, with the derivative `df(x, y)` of `y = f(x)`: the
 /// rule is `g * df(x, y)`, keeping the input and output buffers (no copies).
-pub(crate) fn elementwise<F, D>(op: &'static str, x: &Tensor, f: F, df: D) -> Tensor
+pub(crate) fn elementwise<E: Element, F, D>(
+    op: &'static str,
+    x: &Tensor<E>,
+    f: F,
+    df: D,
+) -> Tensor<E>
 where
-    F: Fn(f32) -> f32,
-    D: Fn(f32, f32) -> f32 + 'static,
+    F: Fn(E) -> E,
+    D: Fn(E, E) -> E + 'static,
 {
     let out = Arc::new(x.data.mapv(f));
     let (xs, ys) = (Arc::clone(&x.data), Arc::clone(&out));
@@ -32,8 +38,8 @@ const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 /// The cubic coefficient of the tanh approximation of gelu.
 const GELU_CUBIC: f64 = 0.044_715;
 /// `jax.nn.selu`'s scale and alpha.
-const SELU_SCALE: f32 = 1.050_700_987_355_480_5_f64 as f32;
-const SELU_ALPHA: f32 = 1.673_263_242_354_377_3_f64 as f32;
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
 
 /// The complementary error function to about 1.2e-7 relative everywhere (the
 /// Chebyshev fit of Numerical Recipes' `erfcc`), in `f64`. Used directly rather
@@ -63,39 +69,49 @@ fn erfc(x: f64) -> f64 {
     }
 }
 
-/// The standard normal CDF and density at `x`.
-fn normal_cdf_pdf(x: f64) -> (f64, f64) {
-    let cdf = 0.5 * erfc(-x * std::f64::consts::FRAC_1_SQRT_2);
+/// The standard normal CDF and density at `x`, the CDF to the precision of `E`
+/// (the f32 series above, or nnx-core's double-precision `erf`).
+fn normal_cdf_pdf<E: Element>(x: f64) -> (f64, f64) {
+    let z = x * std::f64::consts::FRAC_1_SQRT_2;
+    let cdf = if E::DTYPE == nnx_core::value::DType::F64 {
+        0.5 * (1.0 + <f64 as nnx_core::random::Float>::erf(z))
+    } else {
+        0.5 * erfc(-z)
+    };
     let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
     (cdf, pdf)
 }
 
 /// `sigmoid(x)` without overflow for large `|x|`.
-fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+fn sigmoid<E: Element>(x: E) -> E {
+    if x >= lit::<E>(0.0) {
+        lit::<E>(1.0) / (lit::<E>(1.0) + (-x).exp())
     } else {
         let e = x.exp();
-        e / (1.0 + e)
+        e / (lit::<E>(1.0) + e)
     }
 }
 
 /// `log(1 + e^x)` as `max(x, 0) + log1p(e^-|x|)`, which never overflows.
-fn softplus(x: f32) -> f32 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
+fn softplus<E: Element>(x: E) -> E {
+    x.max(lit::<E>(0.0)) + (-x.abs()).exp().ln_1p()
 }
 
 /// `relu6(x + 3) / 6` and its derivative (0 outside `(-3, 3)`, as JAX's relu6
 /// rule at its kinks).
-fn hard_sigmoid(x: f32) -> (f32, f32) {
-    let u = x + 3.0;
-    let d = if u > 0.0 && u < 6.0 { 1.0 / 6.0 } else { 0.0 };
-    (u.clamp(0.0, 6.0) / 6.0, d)
+fn hard_sigmoid<E: Element>(x: E) -> (E, E) {
+    let u = x + lit::<E>(3.0);
+    let d = if u > lit::<E>(0.0) && u < lit::<E>(6.0) {
+        lit::<E>(1.0) / lit::<E>(6.0)
+    } else {
+        lit::<E>(0.0)
+    };
+    (u.clamp(lit::<E>(0.0), lit::<E>(6.0)) / lit::<E>(6.0), d)
 }
 
 /// `x` if `x > 0`, else `alpha * (e^x - 1)`.
-fn elu(x: f32, alpha: f32) -> f32 {
-    if x > 0.0 {
+fn elu<E: Element>(x: E, alpha: E) -> E {
+    if x > lit::<E>(0.0) {
         x
     } else {
         alpha * x.exp_m1()
@@ -103,23 +119,23 @@ fn elu(x: f32, alpha: f32) -> f32 {
 }
 
 /// The derivative of [`elu`]: at 0 it is `alpha`, as JAX's.
-fn elu_grad(x: f32, alpha: f32) -> f32 {
-    if x > 0.0 {
-        1.0
+fn elu_grad<E: Element>(x: E, alpha: E) -> E {
+    if x > lit::<E>(0.0) {
+        lit::<E>(1.0)
     } else {
         alpha * x.exp()
     }
 }
 
-impl Tensor {
+impl<E: Element> Tensor<E> {
     /// `e^x` elementwise.
     ///
     /// ```
     /// let t = nnx_tensor::Tensor::scalar(0.0).exp();
     /// assert_eq!(t.item().unwrap(), 1.0);
     /// ```
-    pub fn exp(&self) -> Tensor {
-        elementwise("exp", self, f32::exp, |_, y| y)
+    pub fn exp(&self) -> Tensor<E> {
+        elementwise("exp", self, E::exp, |_, y| y)
     }
 
     /// Natural logarithm elementwise (`-inf` at 0, NaN below, as in JAX).
@@ -128,8 +144,8 @@ impl Tensor {
     /// let t = nnx_tensor::Tensor::scalar(1.0).log();
     /// assert_eq!(t.item().unwrap(), 0.0);
     /// ```
-    pub fn log(&self) -> Tensor {
-        elementwise("log", self, f32::ln, |x, _| 1.0 / x)
+    pub fn log(&self) -> Tensor<E> {
+        elementwise("log", self, ln, |x, _| lit::<E>(1.0) / x)
     }
 
     /// Square root elementwise.
@@ -137,8 +153,8 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(9.0).sqrt().item().unwrap(), 3.0);
     /// ```
-    pub fn sqrt(&self) -> Tensor {
-        elementwise("sqrt", self, f32::sqrt, |_, y| 0.5 / y)
+    pub fn sqrt(&self) -> Tensor<E> {
+        elementwise("sqrt", self, sqrt, |_, y| lit::<E>(0.5) / y)
     }
 
     /// `x²` elementwise.
@@ -146,8 +162,8 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(-3.0).square().item().unwrap(), 9.0);
     /// ```
-    pub fn square(&self) -> Tensor {
-        elementwise("square", self, |x| x * x, |x, _| 2.0 * x)
+    pub fn square(&self) -> Tensor<E> {
+        elementwise("square", self, |x| x * x, |x, _| lit::<E>(2.0) * x)
     }
 
     /// `|x|` elementwise; its gradient at 0 is 1, as JAX's.
@@ -155,13 +171,14 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(-3.0).abs().item().unwrap(), 3.0);
     /// ```
-    pub fn abs(&self) -> Tensor {
-        elementwise(
-            "abs",
-            self,
-            f32::abs,
-            |x, _| if x >= 0.0 { 1.0 } else { -1.0 },
-        )
+    pub fn abs(&self) -> Tensor<E> {
+        elementwise("abs", self, E::abs, |x, _| {
+            if x >= lit::<E>(0.0) {
+                lit::<E>(1.0)
+            } else {
+                lit::<E>(-1.0)
+            }
+        })
     }
 
     /// `tanh` elementwise.
@@ -169,8 +186,8 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(0.0).tanh().item().unwrap(), 0.0);
     /// ```
-    pub fn tanh(&self) -> Tensor {
-        elementwise("tanh", self, f32::tanh, |_, y| 1.0 - y * y)
+    pub fn tanh(&self) -> Tensor<E> {
+        elementwise("tanh", self, E::tanh, |_, y| lit::<E>(1.0) - y * y)
     }
 
     /// The logistic function `1 / (1 + e^-x)` (`jax.nn.sigmoid`).
@@ -178,8 +195,8 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(0.0).sigmoid().item().unwrap(), 0.5);
     /// ```
-    pub fn sigmoid(&self) -> Tensor {
-        elementwise("sigmoid", self, sigmoid, |_, y| y * (1.0 - y))
+    pub fn sigmoid(&self) -> Tensor<E> {
+        elementwise("sigmoid", self, sigmoid, |_, y| y * (lit::<E>(1.0) - y))
     }
 
     /// `log(1 + e^x)`, computed without overflow (`jax.nn.softplus`); its
@@ -189,7 +206,7 @@ impl Tensor {
     /// let y = nnx_tensor::Tensor::from(ndarray::arr1(&[0.0f32, 100.0])).softplus();
     /// assert_eq!(y.to_array(), ndarray::arr1(&[2f32.ln(), 100.0]).into_dyn());
     /// ```
-    pub fn softplus(&self) -> Tensor {
+    pub fn softplus(&self) -> Tensor<E> {
         elementwise("softplus", self, softplus, |x, _| sigmoid(x))
     }
 
@@ -200,7 +217,7 @@ impl Tensor {
     /// let y = nnx_tensor::Tensor::from(ndarray::arr1(&[0.0f32, -100.0])).log_sigmoid();
     /// assert_eq!(y.to_array(), ndarray::arr1(&[-(2f32.ln()), -100.0]).into_dyn());
     /// ```
-    pub fn log_sigmoid(&self) -> Tensor {
+    pub fn log_sigmoid(&self) -> Tensor<E> {
         elementwise("log_sigmoid", self, |x| -softplus(-x), |x, _| sigmoid(-x))
     }
 
@@ -210,12 +227,18 @@ impl Tensor {
     /// let t = nnx_tensor::Tensor::from(ndarray::arr1(&[-1.0f32, 2.0])).relu();
     /// assert_eq!(t.to_array(), ndarray::arr1(&[0.0f32, 2.0]).into_dyn());
     /// ```
-    pub fn relu(&self) -> Tensor {
+    pub fn relu(&self) -> Tensor<E> {
         elementwise(
             "relu",
             self,
-            |x| x.max(0.0),
-            |x, _| if x > 0.0 { 1.0 } else { 0.0 },
+            |x| x.max(lit::<E>(0.0)),
+            |x, _| {
+                if x > lit::<E>(0.0) {
+                    lit::<E>(1.0)
+                } else {
+                    lit::<E>(0.0)
+                }
+            },
         )
     }
 
@@ -224,14 +247,14 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(0.0).silu().item().unwrap(), 0.0);
     /// ```
-    pub fn silu(&self) -> Tensor {
+    pub fn silu(&self) -> Tensor<E> {
         elementwise(
             "silu",
             self,
             |x| x * sigmoid(x),
             |x, _| {
                 let s = sigmoid(x);
-                s * (1.0 + x * (1.0 - s))
+                s * (lit::<E>(1.0) + x * (lit::<E>(1.0) - s))
             },
         )
     }
@@ -245,19 +268,19 @@ impl Tensor {
     /// assert!((x.gelu(false).item().unwrap() - 0.841_344_7).abs() < 1e-6);
     /// assert!((x.gelu(true).item().unwrap() - 0.841_192).abs() < 1e-6);
     /// ```
-    pub fn gelu(&self, approximate: bool) -> Tensor {
+    pub fn gelu(&self, approximate: bool) -> Tensor<E> {
         if approximate {
-            // The value in f32, as JAX computes it for f32 inputs.
-            let (c, k) = (SQRT_2_OVER_PI as f32, GELU_CUBIC as f32);
+            // The value in E, as JAX computes it for inputs of that dtype.
+            let (c, k) = (lit::<E>(SQRT_2_OVER_PI), lit::<E>(GELU_CUBIC));
             elementwise(
                 "gelu",
                 self,
-                move |x| x * (0.5 * (1.0 + (c * (x + k * x * x * x)).tanh())),
+                move |x| x * (lit::<E>(0.5) * (lit::<E>(1.0) + (c * (x + k * x * x * x)).tanh())),
                 move |x, _| {
-                    let x = f64::from(x);
+                    let x = wide(x);
                     let t = (SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x)).tanh();
                     let du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * x * x);
-                    (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du) as f32
+                    lit::<E>(0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
                 },
             )
         } else {
@@ -265,13 +288,13 @@ impl Tensor {
                 "gelu",
                 self,
                 |x| {
-                    let x = f64::from(x);
-                    (x * normal_cdf_pdf(x).0) as f32
+                    let x = wide(x);
+                    lit::<E>(x * normal_cdf_pdf::<E>(x).0)
                 },
                 |x, _| {
-                    let x = f64::from(x);
-                    let (cdf, pdf) = normal_cdf_pdf(x);
-                    (cdf + x * pdf) as f32
+                    let x = wide(x);
+                    let (cdf, pdf) = normal_cdf_pdf::<E>(x);
+                    lit::<E>(cdf + x * pdf)
                 },
             )
         }
@@ -283,12 +306,18 @@ impl Tensor {
     /// let y = nnx_tensor::Tensor::from(ndarray::arr1(&[-1.0f32, 7.0])).relu6();
     /// assert_eq!(y.to_array(), ndarray::arr1(&[0.0f32, 6.0]).into_dyn());
     /// ```
-    pub fn relu6(&self) -> Tensor {
+    pub fn relu6(&self) -> Tensor<E> {
         elementwise(
             "relu6",
             self,
-            |x| x.clamp(0.0, 6.0),
-            |x, _| if x > 0.0 && x < 6.0 { 1.0 } else { 0.0 },
+            |x| x.clamp(E::zero(), lit::<E>(6.0)),
+            |x, _| {
+                if x > lit::<E>(0.0) && x < lit::<E>(6.0) {
+                    lit::<E>(1.0)
+                } else {
+                    lit::<E>(0.0)
+                }
+            },
         )
     }
 
@@ -298,7 +327,7 @@ impl Tensor {
     /// let y = nnx_tensor::Tensor::from(ndarray::arr1(&[1.0f32, 0.0])).elu(1.0);
     /// assert_eq!(y.to_array(), ndarray::arr1(&[1.0f32, 0.0]).into_dyn());
     /// ```
-    pub fn elu(&self, alpha: f32) -> Tensor {
+    pub fn elu(&self, alpha: E) -> Tensor<E> {
         elementwise(
             "elu",
             self,
@@ -314,13 +343,19 @@ impl Tensor {
     /// let y = nnx_tensor::Tensor::from(ndarray::arr1(&[2.0f32, 0.0])).celu(1.0);
     /// assert_eq!(y.to_array(), ndarray::arr1(&[2.0f32, 0.0]).into_dyn());
     /// ```
-    pub fn celu(&self, alpha: f32) -> Tensor {
+    pub fn celu(&self, alpha: E) -> Tensor<E> {
         elementwise(
             "celu",
             self,
-            move |x| x.max(0.0) + alpha * (x.min(0.0) / alpha).exp_m1(),
+            move |x| x.max(lit::<E>(0.0)) + alpha * (x.min(lit::<E>(0.0)) / alpha).exp_m1(),
             // At 0, JAX's max and min each pass half: 1/2 + 1/2 · e^0 = 1.
-            move |x, _| if x >= 0.0 { 1.0 } else { (x / alpha).exp() },
+            move |x, _| {
+                if x >= lit::<E>(0.0) {
+                    lit::<E>(1.0)
+                } else {
+                    (x / alpha).exp()
+                }
+            },
         )
     }
 
@@ -329,12 +364,12 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(0.0).selu().item().unwrap(), 0.0);
     /// ```
-    pub fn selu(&self) -> Tensor {
+    pub fn selu(&self) -> Tensor<E> {
         elementwise(
             "selu",
             self,
-            |x| SELU_SCALE * elu(x, SELU_ALPHA),
-            |x, _| SELU_SCALE * elu_grad(x, SELU_ALPHA),
+            |x| lit::<E>(SELU_SCALE) * elu(x, lit::<E>(SELU_ALPHA)),
+            |x, _| lit::<E>(SELU_SCALE) * elu_grad(x, lit::<E>(SELU_ALPHA)),
         )
     }
 
@@ -345,12 +380,24 @@ impl Tensor {
     /// let y = nnx_tensor::Tensor::from(ndarray::arr1(&[-2.0f32, 3.0])).leaky_relu(0.5);
     /// assert_eq!(y.to_array(), ndarray::arr1(&[-1.0f32, 3.0]).into_dyn());
     /// ```
-    pub fn leaky_relu(&self, negative_slope: f32) -> Tensor {
+    pub fn leaky_relu(&self, negative_slope: E) -> Tensor<E> {
         elementwise(
             "leaky_relu",
             self,
-            move |x| if x >= 0.0 { x } else { negative_slope * x },
-            move |x, _| if x >= 0.0 { 1.0 } else { negative_slope },
+            move |x| {
+                if x >= lit::<E>(0.0) {
+                    x
+                } else {
+                    negative_slope * x
+                }
+            },
+            move |x, _| {
+                if x >= lit::<E>(0.0) {
+                    lit::<E>(1.0)
+                } else {
+                    negative_slope
+                }
+            },
         )
     }
 
@@ -365,7 +412,7 @@ impl Tensor {
     /// assert!(Tensor::ones(&[2]).prelu(&Tensor::ones(&[3])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn prelu(&self, negative_slope: &Tensor) -> Result<Tensor> {
+    pub fn prelu(&self, negative_slope: &Tensor<E>) -> Result<Tensor<E>> {
         let slope = negative_slope
             .data
             .broadcast(self.data.raw_dim())
@@ -376,7 +423,7 @@ impl Tensor {
                     &[self.shape(), negative_slope.shape()],
                 )
             })?;
-        let leaky = |x: f32, s: f32| if x >= 0.0 { x } else { s * x };
+        let leaky = |x: E, s: E| if x >= lit::<E>(0.0) { x } else { s * x };
         // Flax's slope is a scalar: a plain map is 4x faster than a broadcast zip.
         let out = match negative_slope.data.as_slice() {
             Some(&[s]) => self.data.mapv(|x| leaky(x, s)),
@@ -395,12 +442,16 @@ impl Tensor {
                     Zip::from(g)
                         .and(&*x)
                         .and_broadcast(&*s)
-                        .map_collect(|&g, &x, &s| if x >= 0.0 { g } else { g * s })
+                        .map_collect(|&g, &x, &s| if x >= lit::<E>(0.0) { g } else { g * s })
                 });
                 let ds = ns.then(|| {
-                    let t = Zip::from(g)
-                        .and(&*x)
-                        .map_collect(|&g, &x| if x >= 0.0 { 0.0 } else { g * x });
+                    let t = Zip::from(g).and(&*x).map_collect(|&g, &x| {
+                        if x >= lit::<E>(0.0) {
+                            lit::<E>(0.0)
+                        } else {
+                            g * x
+                        }
+                    });
                     sum_to_shape(t, &slope_shape)
                 });
                 [dx, ds]
@@ -415,12 +466,18 @@ impl Tensor {
     /// let y = nnx_tensor::Tensor::from(ndarray::arr1(&[-2.0f32, 0.5])).hard_tanh();
     /// assert_eq!(y.to_array(), ndarray::arr1(&[-1.0f32, 0.5]).into_dyn());
     /// ```
-    pub fn hard_tanh(&self) -> Tensor {
+    pub fn hard_tanh(&self) -> Tensor<E> {
         elementwise(
             "hard_tanh",
             self,
-            |x| x.clamp(-1.0, 1.0),
-            |x, _| if (-1.0..=1.0).contains(&x) { 1.0 } else { 0.0 },
+            |x| x.clamp(-E::one(), E::one()),
+            |x, _| {
+                if (-E::one()..=E::one()).contains(&x) {
+                    lit::<E>(1.0)
+                } else {
+                    lit::<E>(0.0)
+                }
+            },
         )
     }
 
@@ -429,7 +486,7 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(0.0).hard_sigmoid().item().unwrap(), 0.5);
     /// ```
-    pub fn hard_sigmoid(&self) -> Tensor {
+    pub fn hard_sigmoid(&self) -> Tensor<E> {
         elementwise(
             "hard_sigmoid",
             self,
@@ -443,7 +500,7 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(3.0).hard_silu().item().unwrap(), 3.0);
     /// ```
-    pub fn hard_silu(&self) -> Tensor {
+    pub fn hard_silu(&self) -> Tensor<E> {
         elementwise(
             "hard_silu",
             self,
@@ -460,14 +517,14 @@ impl Tensor {
     /// ```
     /// assert_eq!(nnx_tensor::Tensor::scalar(1.0).soft_sign().item().unwrap(), 0.5);
     /// ```
-    pub fn soft_sign(&self) -> Tensor {
+    pub fn soft_sign(&self) -> Tensor<E> {
         elementwise(
             "soft_sign",
             self,
-            |x| x / (x.abs() + 1.0),
+            |x| x / (x.abs() + lit::<E>(1.0)),
             |x, _| {
-                let d = x.abs() + 1.0;
-                1.0 / (d * d)
+                let d = x.abs() + lit::<E>(1.0);
+                lit::<E>(1.0) / (d * d)
             },
         )
     }
@@ -481,7 +538,7 @@ impl Tensor {
     /// assert!(nnx_tensor::Tensor::ones(&[3]).glu(0).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn glu(&self, axis: isize) -> Result<Tensor> {
+    pub fn glu(&self, axis: isize) -> Result<Tensor<E>> {
         let ax = Axis(norm_axis("glu", axis, self.shape())?);
         let n = self.data.len_of(ax);
         if !n.is_multiple_of(2) {
@@ -506,16 +563,20 @@ impl Tensor {
                 .for_each(|da, db, &g, &a, &b| {
                     let s = sigmoid(b);
                     *da = g * s;
-                    *db = g * a * s * (1.0 - s);
+                    *db = g * a * s * (lit::<E>(1.0) - s);
                 });
             [Some(dx)]
         }))
     }
+}
 
+impl Tensor {
     /// The one-hot encoding of integer `indices` into `num_classes` classes, the
     /// class axis inserted at `axis` of the result (`-1`: last), as
     /// `jax.nn.one_hot`: out-of-range indices (negative ones too) give all-zero
-    /// rows. A constant (indices have no gradient).
+    /// rows. A constant (indices have no gradient). An `f32` tensor (the
+    /// constructors naming no element type build `f32`); convert the array for
+    /// `f64`.
     ///
     /// ```
     /// use nnx_tensor::Tensor;
@@ -550,7 +611,7 @@ impl Tensor {
         let mut perm: Vec<usize> = (0..shape.len() - 1).collect();
         perm.insert(ax, shape.len() - 1);
         let out = out.permuted_axes(IxDyn(&perm));
-        Ok(Tensor::new(out.as_standard_layout().into_owned()))
+        Ok(Tensor::from_array(out.as_standard_layout().into_owned()))
     }
 }
 
