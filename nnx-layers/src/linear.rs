@@ -2,7 +2,7 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::param::{opt_tensor_param, tensor_param, KernelBias};
 use crate::support::{check_config, check_opt_tensor, check_shape, init_setters, setters};
@@ -14,19 +14,34 @@ use crate::support::{check_config, check_opt_tensor, check_shape, init_setters, 
 /// ```
 /// use nnx_core::{rngs::Rngs, Module};
 /// use nnx_layers::Linear;
-/// use nnx_tensor::Tensor;
+/// use nnx_tensor::{Element, Tensor};
 /// let mut layer = Linear::new(2, 3, &mut Rngs::new(0))?;
 /// let y = layer.forward(&Tensor::ones(&[4, 2]))?;
 /// assert_eq!(y.shape(), &[4, 3]);
 /// assert_eq!(layer.state().len(), 2);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
+///
+/// `Linear<f64>` is Flax's `param_dtype=jnp.float64, dtype=jnp.float64` (with
+/// `jax_enable_x64`): the same draws in double precision, built by
+/// [`LinearConfig::<f64>::new`](LinearConfig::new). An `f32` input to it does
+/// not compile.
+///
+/// ```
+/// use nnx_core::rngs::Rngs;
+/// use nnx_layers::{Linear, LinearConfig};
+/// use nnx_tensor::Tensor;
+/// let mut layer: Linear<f64> = LinearConfig::new(2, 3).build(&mut Rngs::new(0))?;
+/// let y = layer.forward(&Tensor::<f64>::full(&[4, 2], 1.0))?;
+/// assert_eq!(y.to_string().ends_with("dtype=float64)"), true);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct Linear {
+pub struct Linear<E: Element = f32> {
     /// `(in_features, out_features)`.
-    pub kernel: Param<Tensor>,
+    pub kernel: Param<Tensor<E>>,
     /// `(out_features,)`, or `None` when `use_bias` is false.
-    pub bias: Option<Param<Tensor>>,
+    pub bias: Option<Param<Tensor<E>>>,
     /// Size of the last input axis.
     pub in_features: usize,
     /// Size of the last output axis.
@@ -48,20 +63,36 @@ pub struct Linear {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct LinearConfig {
+pub struct LinearConfig<E: Element = f32> {
     in_features: usize,
     out_features: usize,
-    base: KernelBias,
+    base: KernelBias<E>,
 }
 
-setters!(LinearConfig.base = "nnx_layers::Linear::config(2, 3)" { use_bias: bool });
+setters!(LinearConfig<E>.base = "nnx_layers::Linear::config(2, 3)" { use_bias: bool });
 
-init_setters!(LinearConfig.base = "nnx_layers::Linear::config(2, 3)" {
+init_setters!(LinearConfig<E>.base = "nnx_layers::Linear::config(2, 3)" {
     kernel_init ("lecun_normal()") => "layer.kernel",
     bias_init ("zeros()") => "layer.bias.unwrap()",
 });
 
-impl LinearConfig {
+impl<E: Element> LinearConfig<E> {
+    /// The options of a layer of element type `E`, starting from Flax's
+    /// defaults (initializers drawing in `E`); `Linear::config` is this for `f32`.
+    ///
+    /// ```
+    /// let layer = nnx_layers::LinearConfig::<f64>::new(2, 3).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// assert_eq!(layer.kernel.to_string().ends_with("dtype=float64)"), true);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(in_features: usize, out_features: usize) -> LinearConfig<E> {
+        LinearConfig {
+            in_features,
+            out_features,
+            base: KernelBias::default(),
+        }
+    }
+
     /// Creates the layer, drawing the kernel's then the bias' key from the
     /// `params` stream (falling back to `default`), as Flax does.
     ///
@@ -73,7 +104,7 @@ impl LinearConfig {
     /// assert_eq!(layer.kernel.shape(), &[2, 3]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<Linear> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<Linear<E>> {
         let (fin, fout) = (self.in_features, self.out_features);
         // Flax fails here too (its default initializer divides by the fan).
         check_config(
@@ -118,20 +149,18 @@ impl Linear {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn config(in_features: usize, out_features: usize) -> LinearConfig {
-        LinearConfig {
-            in_features,
-            out_features,
-            base: KernelBias::default(),
-        }
+        LinearConfig::new(in_features, out_features)
     }
+}
 
+impl<E: Element> Linear<E> {
     /// Applies the layer to `x` of shape `(..., in_features)` (Flax's
     /// `__call__`): one GEMM, then the bias. Linear has no state to update, so
     /// this is [`apply`](Self::apply).
     ///
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
-    /// use nnx_tensor::Tensor;
+    /// use nnx_tensor::{Element, Tensor};
     /// let mut layer = nnx_layers::Linear::config(2, 3).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
     /// let y = layer.forward(&Tensor::from(ndarray::array![[1.0f32, 2.0]]))?;
     /// assert_eq!(y, Tensor::from(ndarray::array![[3.0f32, 3.0, 3.0]]));
@@ -140,7 +169,7 @@ impl Linear {
     ///
     /// # Errors
     /// As [`apply`](Self::apply).
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply(x)
     }
 
@@ -153,13 +182,13 @@ impl Linear {
     ///
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
-    /// use nnx_tensor::Tensor;
+    /// use nnx_tensor::{Element, Tensor};
     /// let layer = nnx_layers::Linear::config(2, 3).kernel_init(init::ones()).build(&mut Rngs::new(0))?;
     /// assert_eq!(layer.apply(&Tensor::ones(&[5, 2]))?.shape(), &[5, 3]);
     /// assert!(layer.apply(&Tensor::ones(&[1, 1])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         linear_apply(
             &self.kernel,
             &self.bias,
@@ -172,12 +201,12 @@ impl Linear {
 /// `x @ kernel + bias` after checking the shapes `[in, out]` features imply:
 /// Linear's computation, shared with [`LoRALinear`](crate::LoRALinear), which
 /// holds the same parameters at the same paths.
-pub(crate) fn linear_apply(
-    kernel: &Param<Tensor>,
-    bias: &Option<Param<Tensor>>,
+pub(crate) fn linear_apply<E: Element>(
+    kernel: &Param<Tensor<E>>,
+    bias: &Option<Param<Tensor<E>>>,
     [fin, fout]: [usize; 2],
-    x: &Tensor,
-) -> Result<Tensor> {
+    x: &Tensor<E>,
+) -> Result<Tensor<E>> {
     check_shape("kernel", kernel.shape(), &[fin, fout])?;
     check_opt_tensor("bias", bias, &[fout])?;
     check_last_axis("x", x.shape(), fin)?;

@@ -8,7 +8,7 @@ use nnx_core::random::PrngKey;
 use nnx_core::rngs::Rngs;
 use nnx_core::{AxisHook, Hooks, ValueHook};
 use nnx_core::{Error, Param, Result, Variable, VariableMetadata, VariableType};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::functional::{fmt_tuple_usize, shape_err};
 use crate::support::check_alloc;
@@ -16,13 +16,13 @@ use crate::support::check_alloc;
 /// The kernel and bias options of the dense and convolution layers, with
 /// Flax's defaults (a bias, `lecun_normal` kernel, zero bias).
 #[derive(Debug, Clone)]
-pub(crate) struct KernelBias {
+pub(crate) struct KernelBias<E: Element = f32> {
     pub(crate) use_bias: bool,
-    pub(crate) kernel_init: ParamInit<f32>,
-    pub(crate) bias_init: ParamInit<f32>,
+    pub(crate) kernel_init: ParamInit<E>,
+    pub(crate) bias_init: ParamInit<E>,
 }
 
-impl Default for KernelBias {
+impl<E: Element> Default for KernelBias<E> {
     fn default() -> Self {
         KernelBias {
             use_bias: true,
@@ -32,25 +32,25 @@ impl Default for KernelBias {
     }
 }
 
-impl KernelBias {
+impl<E: Element> KernelBias<E> {
     /// The bias initializer, when there is a bias.
-    pub(crate) fn bias(&self) -> Option<&ParamInit<f32>> {
+    pub(crate) fn bias(&self) -> Option<&ParamInit<E>> {
         self.use_bias.then_some(&self.bias_init)
     }
 }
 
 /// `init.init(key, shape)` after checking that `shape` can be allocated at
 /// all (layer configs size their parameters, and a user may ask for anything).
-pub(crate) fn checked_init(
-    init: &ParamInit<f32>,
+pub(crate) fn checked_init<E: Element>(
+    init: &ParamInit<E>,
     key: PrngKey,
     shape: &[usize],
-) -> Result<VariableMetadata<ArrayD<f32>>> {
-    let n = check_alloc("parameter shape", shape, std::mem::size_of::<f32>())?;
+) -> Result<VariableMetadata<ArrayD<E>>> {
+    let n = check_alloc("parameter shape", shape, std::mem::size_of::<E>())?;
     // The initializers (nnx-core) allocate infallibly; asking the allocator
     // first turns a size it can never serve into an error instead of an abort.
     // Building a layer is not a hot path: the probe costs one malloc/free.
-    Vec::<f32>::new().try_reserve_exact(n).map_err(|_| {
+    Vec::<E>::new().try_reserve_exact(n).map_err(|_| {
         Error::invalid_argument(
             "parameter shape",
             "a shape that fits in memory",
@@ -62,12 +62,12 @@ pub(crate) fn checked_init(
 
 /// Flax's `LinearGeneral` init: sampled with the flattened shape `flat` (so
 /// the fans are those of a matrix), then reshaped to `shape`.
-pub(crate) fn flat_tensor_param(
-    init: &ParamInit<f32>,
+pub(crate) fn flat_tensor_param<E: Element>(
+    init: &ParamInit<E>,
     key: PrngKey,
     flat: &[usize],
     shape: &[usize],
-) -> Result<Param<Tensor>> {
+) -> Result<Param<Tensor<E>>> {
     let mut meta = checked_init(init, key, flat)?;
     let raw = std::mem::take(&mut meta.raw_value);
     meta.raw_value = raw
@@ -78,18 +78,18 @@ pub(crate) fn flat_tensor_param(
 
 /// A value an initializer's `ArrayD` output converts to (a [`Tensor`]; the
 /// trait keeps the hook adapters independent of it).
-pub(crate) trait FromInit: Sized + Clone + nnx_core::value::Value + 'static {
+pub(crate) trait FromInit<E>: Sized + Clone + nnx_core::value::Value + 'static {
     /// `a` as this type, `None` when its rank does not fit.
-    fn from_dyn(a: ArrayD<f32>) -> Option<Self>;
+    fn from_dyn(a: ArrayD<E>) -> Option<Self>;
     /// A rank-erased copy, for hooks written against `ArrayD`.
-    fn to_dyn(&self) -> ArrayD<f32>;
+    fn to_dyn(&self) -> ArrayD<E>;
 }
 
-impl FromInit for Tensor {
-    fn from_dyn(a: ArrayD<f32>) -> Option<Self> {
-        Some(Tensor::new(a))
+impl<E: Element> FromInit<E> for Tensor<E> {
+    fn from_dyn(a: ArrayD<E>) -> Option<Self> {
+        Some(Tensor::from_array(a))
     }
-    fn to_dyn(&self) -> ArrayD<f32> {
+    fn to_dyn(&self) -> ArrayD<E> {
         self.to_array()
     }
 }
@@ -97,8 +97,8 @@ impl FromInit for Tensor {
 /// An initializer's output as a parameter of value type `T`. Initializers
 /// work on `ArrayD`; the hooks they attach are adapted to `T` (they see a
 /// rank-erased copy of the Variable).
-fn from_init<T: FromInit>(
-    meta: VariableMetadata<ArrayD<f32>>,
+fn from_init<E: Element, T: FromInit<E>>(
+    meta: VariableMetadata<ArrayD<E>>,
     shape: &[usize],
 ) -> Result<Param<T>> {
     if meta.raw_value.shape() != shape {
@@ -125,20 +125,20 @@ fn from_init<T: FromInit>(
 
 /// `Param::from_metadata(init.init(key, shape)?)` holding a [`Tensor`]: the
 /// value layers differentiate.
-pub(crate) fn tensor_param(
-    init: &ParamInit<f32>,
+pub(crate) fn tensor_param<E: Element>(
+    init: &ParamInit<E>,
     key: PrngKey,
     shape: &[usize],
-) -> Result<Param<Tensor>> {
+) -> Result<Param<Tensor<E>>> {
     from_init(checked_init(init, key, shape)?, shape)
 }
 
 /// [`opt_param`] holding a [`Tensor`].
-pub(crate) fn opt_tensor_param(
+pub(crate) fn opt_tensor_param<E: Element>(
     rngs: &mut Rngs,
-    init: Option<&ParamInit<f32>>,
+    init: Option<&ParamInit<E>>,
     shape: &[usize],
-) -> Result<Option<Param<Tensor>>> {
+) -> Result<Option<Param<Tensor<E>>>> {
     match init {
         Some(init) => Ok(Some(tensor_param(init, rngs.next_key("params")?, shape)?)),
         None => Ok(None),
@@ -146,13 +146,13 @@ pub(crate) fn opt_tensor_param(
 }
 
 /// A rank-erased copy of `var` (kind, value and metadata) for a hook to look at.
-fn erased<T: FromInit>(var: &Variable<T>) -> Variable<ArrayD<f32>> {
+fn erased<E: Element, T: FromInit<E>>(var: &Variable<T>) -> Variable<ArrayD<E>> {
     let mut proxy = Variable::with_kind(var.kind(), var.value().to_dyn());
     proxy.replace_metadata(var.get_metadata());
     proxy
 }
 
-fn adapt_value<T: FromInit>(h: ValueHook<ArrayD<f32>>) -> ValueHook<T> {
+fn adapt_value<E: Element, T: FromInit<E>>(h: ValueHook<ArrayD<E>>) -> ValueHook<T> {
     Arc::new(move |var: &Variable<T>, v: T| {
         let proxy = erased(var);
         let out = h(&proxy, v.to_dyn());
@@ -162,7 +162,7 @@ fn adapt_value<T: FromInit>(h: ValueHook<ArrayD<f32>>) -> ValueHook<T> {
     })
 }
 
-fn adapt_axis<T: FromInit>(h: AxisHook<ArrayD<f32>>) -> AxisHook<T> {
+fn adapt_axis<E: Element, T: FromInit<E>>(h: AxisHook<ArrayD<E>>) -> AxisHook<T> {
     Arc::new(
         move |var: &mut Variable<T>, index: usize, name: Option<&str>| {
             let mut proxy = erased(var);
@@ -173,7 +173,7 @@ fn adapt_axis<T: FromInit>(h: AxisHook<ArrayD<f32>>) -> AxisHook<T> {
     )
 }
 
-fn adapt_hooks<T: FromInit>(h: Hooks<ArrayD<f32>>) -> Hooks<T> {
+fn adapt_hooks<E: Element, T: FromInit<E>>(h: Hooks<ArrayD<E>>) -> Hooks<T> {
     Hooks {
         create: h.create.into_iter().map(adapt_value).collect(),
         get: h.get.into_iter().map(adapt_value).collect(),

@@ -9,17 +9,17 @@ use nnx_core::{Error, Param, Result};
 /// (or `$cfg.base.init`) sets the options in the config's field `base`
 /// (options shared by several layers live in one struct there).
 macro_rules! setters {
-    ($cfg:ident $(. $base:ident)* = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
-        $crate::support::setters!(@impl $cfg [$($base)*] $ctor { $($name : $t),* });
+    ($cfg:ident $(<$e:ident>)? $(. $base:ident)* = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
+        $crate::support::setters!(@impl $cfg [$($e)?] [$($base)*] $ctor { $($name : $t),* });
     };
-    (@impl $cfg:ident $base:tt $ctor:literal { $($name:ident : $t:ty),* }) => {
-        impl $cfg {
+    (@impl $cfg:ident [$($e:ident)?] $base:tt $ctor:literal { $($name:ident : $t:ty),* }) => {
+        impl$(<$e: ::nnx_tensor::Element>)? $cfg$(<$e>)? {
             $(
                 #[doc = concat!("Sets `", stringify!($name), "` (Flax's argument of that name).")]
                 #[doc = ""]
                 #[doc = "```"]
-                #[doc = concat!("let value: ", stringify!($t), " = Default::default();")]
-                #[doc = concat!("let cfg: nnx_layers::", stringify!($cfg), " = ", $ctor, ".", stringify!($name), "(value.clone());")]
+                #[doc = "let value = Default::default();"]
+                #[doc = concat!("let cfg: nnx_layers::", stringify!($cfg), " = ", $ctor, ".", stringify!($name), "(Clone::clone(&value));")]
                 #[doc = concat!("assert!(format!(\"{cfg:?}\").contains(&format!(\"", stringify!($name), ": {value:?}\")));")]
                 #[doc = "```"]
                 pub fn $name(mut self, $name: $t) -> Self {
@@ -38,11 +38,11 @@ pub(crate) use setters;
 /// Setters of list options (`reduction_axes`, `strides`, ...): each takes a
 /// slice of `$t` and stores it as a `Vec`. `$cfg.base` as in [`setters`].
 macro_rules! vec_setters {
-    ($cfg:ident $(. $base:ident)* = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
-        $crate::support::vec_setters!(@impl $cfg [$($base)*] $ctor { $($name : $t),* });
+    ($cfg:ident $(<$e:ident>)? $(. $base:ident)* = $ctor:literal { $($name:ident : $t:ty),* $(,)? }) => {
+        $crate::support::vec_setters!(@impl $cfg [$($e)?] [$($base)*] $ctor { $($name : $t),* });
     };
-    (@impl $cfg:ident $base:tt $ctor:literal { $($name:ident : $t:ty),* }) => {
-        impl $cfg {
+    (@impl $cfg:ident [$($e:ident)?] $base:tt $ctor:literal { $($name:ident : $t:ty),* }) => {
+        impl$(<$e: ::nnx_tensor::Element>)? $cfg$(<$e>)? {
             $(
                 #[doc = concat!("Sets `", stringify!($name), "` (Flax's argument of that name).")]
                 #[doc = ""]
@@ -64,11 +64,11 @@ pub(crate) use vec_setters;
 /// names its default and the expression reaching the parameter it initializes,
 /// used in its doc example. `$cfg.base` as in [`setters`].
 macro_rules! init_setters {
-    ($cfg:ident $(. $base:ident)* = $ctor:literal { $($name:ident ($default:literal) => $param:literal),* $(,)? }) => {
-        $crate::support::init_setters!(@impl $cfg [$($base)*] $ctor { $($name ($default) => $param),* });
+    ($cfg:ident $(<$e:ident>)? $(. $base:ident)* = $ctor:literal { $($name:ident ($default:literal) => $param:literal),* $(,)? }) => {
+        $crate::support::init_setters!(@impl $cfg [$($e)?] [$($e)?] [$($base)*] $ctor { $($name ($default) => $param),* });
     };
-    (@impl $cfg:ident $base:tt $ctor:literal { $($name:ident ($default:literal) => $param:literal),* }) => {
-        impl $cfg {
+    (@impl $cfg:ident [$($e:ident)?] $elem:tt $base:tt $ctor:literal { $($name:ident ($default:literal) => $param:literal),* }) => {
+        impl$(<$e: ::nnx_tensor::Element>)? $cfg$(<$e>)? {
             $(
                 #[doc = concat!("Sets `", stringify!($name), "` (Flax's argument of that name; default `", $default, "`).")]
                 #[doc = ""]
@@ -79,7 +79,7 @@ macro_rules! init_setters {
                 #[doc = "assert!(p.len() > 0 && p.view().iter().all(|&v| v == 0.5));"]
                 #[doc = "# Ok::<(), nnx_core::Error>(())"]
                 #[doc = "```"]
-                pub fn $name(mut self, init: impl Into<::nnx_core::init::ParamInit<f32>>) -> Self {
+                pub fn $name(mut self, init: impl Into<::nnx_core::init::ParamInit<$crate::support::elem!$elem>>) -> Self {
                     $crate::support::setters!(@field self $base $name) = init.into();
                     self
                 }
@@ -88,6 +88,18 @@ macro_rules! init_setters {
     };
 }
 pub(crate) use init_setters;
+
+/// The element type of a config: its parameter `E`, or `f32` for a config
+/// that is not generic.
+macro_rules! elem {
+    () => {
+        f32
+    };
+    ($e:ident) => {
+        $e
+    };
+}
+pub(crate) use elem;
 
 /// Checks that the Variable at `path` still has the shape the layer's
 /// configuration implies: Variables are public and can be reassigned, so a
@@ -104,9 +116,9 @@ pub(crate) fn check_shape(path: &str, found: &[usize], expected: &[usize]) -> Re
 }
 
 /// [`check_opt`] for a Tensor parameter.
-pub(crate) fn check_opt_tensor(
+pub(crate) fn check_opt_tensor<E: nnx_tensor::Element>(
     path: &str,
-    p: &Option<Param<nnx_tensor::Tensor>>,
+    p: &Option<Param<nnx_tensor::Tensor<E>>>,
     expected: &[usize],
 ) -> Result<()> {
     match p {
@@ -145,9 +157,9 @@ pub(crate) fn check_rate(what: &str, rate: f64) -> Result<()> {
 }
 
 /// An epsilon added to a variance: finite and not negative.
-pub(crate) fn check_epsilon(what: &str, eps: f32) -> Result<()> {
+pub(crate) fn check_epsilon<E: nnx_tensor::Element>(what: &str, eps: E) -> Result<()> {
     check_config(
-        eps.is_finite() && eps >= 0.0,
+        eps.is_finite() && eps >= E::zero(),
         what,
         "a finite value >= 0",
         eps,

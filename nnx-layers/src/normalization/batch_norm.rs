@@ -2,7 +2,7 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{BatchStat, Error, Param, Result, VariableType};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use super::{norm_of, NormBase};
 use crate::functional::{canon_axis, shape_err};
@@ -33,15 +33,15 @@ use crate::support::{check_alloc, check_config, check_shape, init_setters, sette
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct BatchNorm {
+pub struct BatchNorm<E: Element = f32> {
     /// Running mean, shape `(num_features,)`.
-    pub mean: BatchStat<Tensor>,
+    pub mean: BatchStat<Tensor<E>>,
     /// Running variance, shape `(num_features,)`.
-    pub var: BatchStat<Tensor>,
+    pub var: BatchStat<Tensor<E>>,
     /// Learned scale (`None` when `use_scale` is false).
-    pub scale: Option<Param<Tensor>>,
+    pub scale: Option<Param<Tensor<E>>>,
     /// Learned bias (`None` when `use_bias` is false).
-    pub bias: Option<Param<Tensor>>,
+    pub bias: Option<Param<Tensor<E>>>,
     /// Size of the feature axis.
     pub num_features: usize,
     /// Evaluation mode: normalize with the running statistics and leave them.
@@ -51,7 +51,7 @@ pub struct BatchNorm {
     /// Decay of the running statistics.
     pub momentum: f64,
     /// Added to the variance.
-    pub epsilon: f32,
+    pub epsilon: E,
     /// Whether there is a bias.
     pub use_bias: bool,
     /// Whether there is a scale.
@@ -69,33 +69,51 @@ pub struct BatchNorm {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct BatchNormConfig {
+pub struct BatchNormConfig<E: Element = f32> {
     num_features: usize,
-    base: NormBase,
+    base: NormBase<E>,
     use_running_average: bool,
     axis: isize,
     momentum: f64,
 }
 
-setters!(BatchNormConfig = "nnx_layers::BatchNorm::config(3)" {
+setters!(BatchNormConfig<E> = "nnx_layers::BatchNorm::config(3)" {
     use_running_average: bool,
     axis: isize,
     momentum: f64,
 });
 
-setters!(BatchNormConfig.base = "nnx_layers::BatchNorm::config(3)" {
-    epsilon: f32,
+setters!(BatchNormConfig<E>.base = "nnx_layers::BatchNorm::config(3)" {
+    epsilon: E,
     use_bias: bool,
     use_scale: bool,
     use_fast_variance: bool,
 });
 
-init_setters!(BatchNormConfig.base = "nnx_layers::BatchNorm::config(3)" {
+init_setters!(BatchNormConfig<E>.base = "nnx_layers::BatchNorm::config(3)" {
     scale_init ("ones()") => "layer.scale.unwrap().to_array()",
     bias_init ("zeros()") => "layer.bias.unwrap().to_array()",
 });
 
-impl BatchNormConfig {
+impl<E: Element> BatchNormConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `BatchNorm::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::BatchNormConfig::<f64>::new(4);
+    /// assert!(format!("{cfg:?}").starts_with("BatchNormConfig"));
+    /// ```
+    pub fn new(num_features: usize) -> BatchNormConfig<E> {
+        BatchNormConfig {
+            num_features,
+            base: NormBase::new(1e-5),
+            use_running_average: false,
+            axis: -1,
+            momentum: 0.99,
+        }
+    }
+
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
     ///
     /// ```
@@ -106,14 +124,14 @@ impl BatchNormConfig {
     /// # Errors
     /// When `momentum` is not in `[0, 1]` or `epsilon` is negative or not finite.
     ///
-    pub fn build(self, rngs: &mut Rngs) -> Result<BatchNorm> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<BatchNorm<E>> {
         let n = self.num_features;
         check_momentum(self.momentum)?;
-        check_alloc("BatchNorm num_features", &[n], std::mem::size_of::<f32>())?;
+        check_alloc("BatchNorm num_features", &[n], std::mem::size_of::<E>())?;
         let (scale, bias) = self.base.params("BatchNorm", rngs, n)?;
         Ok(BatchNorm {
-            mean: BatchStat::new(Tensor::zeros(&[n])),
-            var: BatchStat::new(Tensor::ones(&[n])),
+            mean: BatchStat::new(Tensor::full(&[n], E::zero())),
+            var: BatchStat::new(Tensor::full(&[n], E::one())),
             scale,
             bias,
             num_features: n,
@@ -136,13 +154,7 @@ impl BatchNorm {
     /// assert!(c.build(&mut nnx_core::rngs::Rngs::new(0)).is_ok());
     /// ```
     pub fn config(num_features: usize) -> BatchNormConfig {
-        BatchNormConfig {
-            num_features,
-            base: NormBase::new(1e-5),
-            use_running_average: false,
-            axis: -1,
-            momentum: 0.99,
-        }
+        BatchNormConfig::new(num_features)
     }
 
     /// A BatchNorm with Flax's defaults.
@@ -155,7 +167,9 @@ impl BatchNorm {
     pub fn new(num_features: usize, rngs: &mut Rngs) -> Result<BatchNorm> {
         Self::config(num_features).build(rngs)
     }
+}
 
+impl<E: Element> BatchNorm<E> {
     /// Normalizes `x` over every axis but `axis` (Flax's `__call__`): in
     /// training mode with the batch's statistics, also updating the running
     /// ones; in evaluation mode with the running ones (as [`apply`](Self::apply)).
@@ -175,7 +189,7 @@ impl BatchNorm {
     /// When `x` has no axis `axis` of size `num_features`, when a Variable no
     /// longer has `num_features` entries, or, in training mode, when the batch
     /// is empty (its statistics would be NaN); the layer is then unchanged.
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         if self.use_running_average {
             return self.apply(x);
         }
@@ -192,11 +206,13 @@ impl BatchNorm {
         let y = self
             .norm()
             .normalize(x, (&mean, &var), &reduction, &[self.axis])?;
-        // Flax computes in f32 with the Python-float factors rounded once; the
-        // running statistics are not differentiated.
-        let (mom, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
-        let update =
-            |ra: &Tensor, stat: &Tensor| (ra.stop_gradient() * mom) + stat.stop_gradient() * rest;
+        // Flax computes in the dtype with the Python-float factors rounded once;
+        // the running statistics are not differentiated.
+        let round = <E as nnx_core::random::Float>::from_f64;
+        let (mom, rest) = (round(self.momentum), round(1.0 - self.momentum));
+        let update = |ra: &Tensor<E>, stat: &Tensor<E>| {
+            (ra.stop_gradient() * mom) + stat.stop_gradient() * rest
+        };
         let (new_mean, new_var) = (update(&self.mean, &mean)?, update(&self.var, &var)?);
         // Written only once everything above succeeded: an error leaves the layer as it was.
         *self.mean.value_mut() = new_mean;
@@ -218,7 +234,7 @@ impl BatchNorm {
     /// assert!((y.to_array()[[0, 1]] - 2.0).abs() < 1e-4);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         if !self.use_running_average {
             return Err(Error::invalid_argument(
                 "BatchNorm::apply",
@@ -232,7 +248,7 @@ impl BatchNorm {
     }
 
     /// Checks the Variables and `x`'s feature axis; every axis but `axis`.
-    fn reduction_axes(&self, x: &Tensor) -> Result<Vec<isize>> {
+    fn reduction_axes(&self, x: &Tensor<E>) -> Result<Vec<isize>> {
         let n = self.num_features;
         check_shape("mean", self.mean.shape(), &[n])?;
         check_shape("var", self.var.shape(), &[n])?;

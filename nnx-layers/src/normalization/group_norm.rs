@@ -2,7 +2,7 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use super::{norm_of, NormBase};
 use crate::support::{check_config, init_setters, setters};
@@ -19,11 +19,11 @@ use crate::support::{check_config, init_setters, setters};
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct GroupNorm {
+pub struct GroupNorm<E: Element = f32> {
     /// Learned scale (`None` when `use_scale` is false).
-    pub scale: Option<Param<Tensor>>,
+    pub scale: Option<Param<Tensor<E>>>,
     /// Learned bias (`None` when `use_bias` is false).
-    pub bias: Option<Param<Tensor>>,
+    pub bias: Option<Param<Tensor<E>>>,
     /// Number of features (channels, the last axis).
     pub num_features: usize,
     /// Number of groups.
@@ -31,7 +31,7 @@ pub struct GroupNorm {
     /// Features per group.
     pub group_size: usize,
     /// Added to the variance.
-    pub epsilon: f32,
+    pub epsilon: E,
     /// Whether there is a bias.
     pub use_bias: bool,
     /// Whether there is a scale.
@@ -54,31 +54,48 @@ pub struct GroupNorm {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct GroupNormConfig {
+pub struct GroupNormConfig<E: Element = f32> {
     num_features: usize,
-    base: NormBase,
+    base: NormBase<E>,
     num_groups: Option<usize>,
     group_size: Option<usize>,
 }
 
-setters!(GroupNormConfig = "nnx_layers::GroupNorm::config(4)" {
+setters!(GroupNormConfig<E> = "nnx_layers::GroupNorm::config(4)" {
     num_groups: Option<usize>,
     group_size: Option<usize>,
 });
 
-setters!(GroupNormConfig.base = "nnx_layers::GroupNorm::config(4)" {
-    epsilon: f32,
+setters!(GroupNormConfig<E>.base = "nnx_layers::GroupNorm::config(4)" {
+    epsilon: E,
     use_bias: bool,
     use_scale: bool,
     use_fast_variance: bool,
 });
 
-init_setters!(GroupNormConfig.base = "nnx_layers::GroupNorm::config(4).num_groups(Some(2))" {
+init_setters!(GroupNormConfig<E>.base = "nnx_layers::GroupNorm::config(4).num_groups(Some(2))" {
     scale_init ("ones()") => "layer.scale.unwrap().to_array()",
     bias_init ("zeros()") => "layer.bias.unwrap().to_array()",
 });
 
-impl GroupNormConfig {
+impl<E: Element> GroupNormConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `GroupNorm::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::GroupNormConfig::<f64>::new(4);
+    /// assert!(format!("{cfg:?}").starts_with("GroupNormConfig"));
+    /// ```
+    pub fn new(num_features: usize) -> GroupNormConfig<E> {
+        GroupNormConfig {
+            num_features,
+            base: NormBase::new(1e-6),
+            num_groups: Some(32),
+            group_size: None,
+        }
+    }
+
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
     ///
     /// ```
@@ -86,7 +103,7 @@ impl GroupNormConfig {
     /// assert_eq!(n.num_features, 4);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<GroupNorm> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<GroupNorm<E>> {
         let n = self.num_features;
         let (num_groups, group_size) = match (self.num_groups, self.group_size) {
             (Some(g), None) if g > 0 && n.is_multiple_of(g) => (g, n / g),
@@ -121,12 +138,7 @@ impl GroupNorm {
     /// assert!(nnx_layers::GroupNorm::config(64).build(&mut nnx_core::rngs::Rngs::new(0)).is_ok());
     /// ```
     pub fn config(num_features: usize) -> GroupNormConfig {
-        GroupNormConfig {
-            num_features,
-            base: NormBase::new(1e-6),
-            num_groups: Some(32),
-            group_size: None,
-        }
+        GroupNormConfig::new(num_features)
     }
 
     /// A GroupNorm with `num_groups` groups and Flax's other defaults.
@@ -141,7 +153,9 @@ impl GroupNorm {
             .num_groups(Some(num_groups))
             .build(rngs)
     }
+}
 
+impl<E: Element> GroupNorm<E> {
     /// Normalizes `x` of shape `(batch, spatial..., num_features)`, from a
     /// shared reference.
     ///
@@ -153,7 +167,7 @@ impl GroupNorm {
     /// assert!(g.apply(&Tensor::ones(&[1, 3])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let norm = self.norm();
         norm.check()?;
         let (g, n) = (self.num_groups, self.num_features);

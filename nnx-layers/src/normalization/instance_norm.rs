@@ -2,7 +2,7 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use super::{norm_of, NormBase};
 use crate::functional::canon_axis;
@@ -19,15 +19,15 @@ use crate::support::{init_setters, setters, vec_setters};
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct InstanceNorm {
+pub struct InstanceNorm<E: Element = f32> {
     /// Learned scale (`None` when `use_scale` is false).
-    pub scale: Option<Param<Tensor>>,
+    pub scale: Option<Param<Tensor<E>>>,
     /// Learned bias (`None` when `use_bias` is false).
-    pub bias: Option<Param<Tensor>>,
+    pub bias: Option<Param<Tensor<E>>>,
     /// Number of features.
     pub num_features: usize,
     /// Added to the variance.
-    pub epsilon: f32,
+    pub epsilon: E,
     /// Whether there is a bias.
     pub use_bias: bool,
     /// Whether there is a scale.
@@ -48,29 +48,45 @@ pub struct InstanceNorm {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct InstanceNormConfig {
+pub struct InstanceNormConfig<E: Element = f32> {
     num_features: usize,
-    base: NormBase,
+    base: NormBase<E>,
     feature_axes: Vec<isize>,
 }
 
-setters!(InstanceNormConfig.base = "nnx_layers::InstanceNorm::config(3)" {
-    epsilon: f32,
+setters!(InstanceNormConfig<E>.base = "nnx_layers::InstanceNorm::config(3)" {
+    epsilon: E,
     use_bias: bool,
     use_scale: bool,
     use_fast_variance: bool,
 });
 
-vec_setters!(InstanceNormConfig = "nnx_layers::InstanceNorm::config(3)" {
+vec_setters!(InstanceNormConfig<E> = "nnx_layers::InstanceNorm::config(3)" {
     feature_axes: isize,
 });
 
-init_setters!(InstanceNormConfig.base = "nnx_layers::InstanceNorm::config(3)" {
+init_setters!(InstanceNormConfig<E>.base = "nnx_layers::InstanceNorm::config(3)" {
     scale_init ("ones()") => "layer.scale.unwrap().to_array()",
     bias_init ("zeros()") => "layer.bias.unwrap().to_array()",
 });
 
-impl InstanceNormConfig {
+impl<E: Element> InstanceNormConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `InstanceNorm::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::InstanceNormConfig::<f64>::new(4);
+    /// assert!(format!("{cfg:?}").starts_with("InstanceNormConfig"));
+    /// ```
+    pub fn new(num_features: usize) -> InstanceNormConfig<E> {
+        InstanceNormConfig {
+            num_features,
+            base: NormBase::new(1e-6),
+            feature_axes: vec![-1],
+        }
+    }
+
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
     ///
     /// ```
@@ -78,7 +94,7 @@ impl InstanceNormConfig {
     /// assert_eq!(n.num_features, 3);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<InstanceNorm> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<InstanceNorm<E>> {
         let (scale, bias) = self.base.params("InstanceNorm", rngs, self.num_features)?;
         Ok(InstanceNorm {
             scale,
@@ -100,13 +116,11 @@ impl InstanceNorm {
     /// assert!(nnx_layers::InstanceNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0)).is_ok());
     /// ```
     pub fn config(num_features: usize) -> InstanceNormConfig {
-        InstanceNormConfig {
-            num_features,
-            base: NormBase::new(1e-6),
-            feature_axes: vec![-1],
-        }
+        InstanceNormConfig::new(num_features)
     }
+}
 
+impl<E: Element> InstanceNorm<E> {
     /// Normalizes `x` (`(batch, ..., features)` by default), from a shared
     /// reference.
     ///
@@ -117,7 +131,7 @@ impl InstanceNorm {
     /// assert!(n.apply(&Tensor::ones(&[2, 2])).is_err()); // the batch axis
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let nd = x.ndim();
         let mut feat = Vec::with_capacity(self.feature_axes.len());
         for &a in &self.feature_axes {

@@ -2,7 +2,7 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use super::{norm_of, NormBase};
 use crate::support::{init_setters, setters, vec_setters};
@@ -19,15 +19,15 @@ use crate::support::{init_setters, setters, vec_setters};
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct LayerNorm {
+pub struct LayerNorm<E: Element = f32> {
     /// Learned scale (`None` when `use_scale` is false).
-    pub scale: Option<Param<Tensor>>,
+    pub scale: Option<Param<Tensor<E>>>,
     /// Learned bias (`None` when `use_bias` is false).
-    pub bias: Option<Param<Tensor>>,
+    pub bias: Option<Param<Tensor<E>>>,
     /// Number of features (size of the scale and bias).
     pub num_features: usize,
     /// Added to the variance.
-    pub epsilon: f32,
+    pub epsilon: E,
     /// Whether there is a bias.
     pub use_bias: bool,
     /// Whether there is a scale.
@@ -51,31 +51,48 @@ pub struct LayerNorm {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct LayerNormConfig {
+pub struct LayerNormConfig<E: Element = f32> {
     num_features: usize,
-    base: NormBase,
+    base: NormBase<E>,
     reduction_axes: Vec<isize>,
     feature_axes: Vec<isize>,
 }
 
-setters!(LayerNormConfig.base = "nnx_layers::LayerNorm::config(3)" {
-    epsilon: f32,
+setters!(LayerNormConfig<E>.base = "nnx_layers::LayerNorm::config(3)" {
+    epsilon: E,
     use_bias: bool,
     use_scale: bool,
     use_fast_variance: bool,
 });
 
-vec_setters!(LayerNormConfig = "nnx_layers::LayerNorm::config(3)" {
+vec_setters!(LayerNormConfig<E> = "nnx_layers::LayerNorm::config(3)" {
     reduction_axes: isize,
     feature_axes: isize,
 });
 
-init_setters!(LayerNormConfig.base = "nnx_layers::LayerNorm::config(3)" {
+init_setters!(LayerNormConfig<E>.base = "nnx_layers::LayerNorm::config(3)" {
     scale_init ("ones()") => "layer.scale.unwrap().to_array()",
     bias_init ("zeros()") => "layer.bias.unwrap().to_array()",
 });
 
-impl LayerNormConfig {
+impl<E: Element> LayerNormConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `LayerNorm::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::LayerNormConfig::<f64>::new(4);
+    /// assert!(format!("{cfg:?}").starts_with("LayerNormConfig"));
+    /// ```
+    pub fn new(num_features: usize) -> LayerNormConfig<E> {
+        LayerNormConfig {
+            num_features,
+            base: NormBase::new(1e-6),
+            reduction_axes: vec![-1],
+            feature_axes: vec![-1],
+        }
+    }
+
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
     ///
     /// ```
@@ -83,7 +100,7 @@ impl LayerNormConfig {
     /// assert_eq!(ln.scale.unwrap().sum().item()?, 3.0); // ones by default
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<LayerNorm> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<LayerNorm<E>> {
         let (scale, bias) = self.base.params("LayerNorm", rngs, self.num_features)?;
         Ok(LayerNorm {
             scale,
@@ -107,14 +124,11 @@ impl LayerNorm {
     /// assert!(c.build(&mut nnx_core::rngs::Rngs::new(0)).is_ok());
     /// ```
     pub fn config(num_features: usize) -> LayerNormConfig {
-        LayerNormConfig {
-            num_features,
-            base: NormBase::new(1e-6),
-            reduction_axes: vec![-1],
-            feature_axes: vec![-1],
-        }
+        LayerNormConfig::new(num_features)
     }
+}
 
+impl<E: Element> LayerNorm<E> {
     /// Normalizes `x` over `reduction_axes`, from a shared reference.
     ///
     /// ```
@@ -125,7 +139,7 @@ impl LayerNorm {
     /// assert!(ln.apply(&Tensor::ones(&[3])).is_err()); // 3 features, not 2
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.norm()
             .with_batch_stats(x, &self.reduction_axes, &self.feature_axes, true)
     }

@@ -17,29 +17,30 @@ pub use rms_norm::{RMSNorm, RMSNormConfig};
 use nnx_core::init::{ones, zeros, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::param::opt_tensor_param;
 use crate::support::{check_epsilon, check_shape};
 
-type OptParam = Option<Param<Tensor>>;
+type OptParam<E> = Option<Param<Tensor<E>>>;
 
 /// The options every normalization layer takes (RMSNorm without the bias
 /// ones), with Flax's defaults but `epsilon`, which differs by layer.
 #[derive(Debug, Clone)]
-struct NormBase {
-    epsilon: f32,
+struct NormBase<E: Element> {
+    epsilon: E,
     use_bias: bool,
     use_scale: bool,
-    bias_init: ParamInit<f32>,
-    scale_init: ParamInit<f32>,
+    bias_init: ParamInit<E>,
+    scale_init: ParamInit<E>,
     use_fast_variance: bool,
 }
 
-impl NormBase {
-    fn new(epsilon: f32) -> Self {
+impl<E: Element> NormBase<E> {
+    /// Flax's defaults with `epsilon` (a Python float: rounded once to `E`).
+    fn new(epsilon: f64) -> Self {
         NormBase {
-            epsilon,
+            epsilon: <E as nnx_core::random::Float>::from_f64(epsilon),
             use_bias: true,
             use_scale: true,
             bias_init: zeros().into(),
@@ -50,7 +51,7 @@ impl NormBase {
 
     /// Checks `epsilon`, then draws the scale then the bias of `n` features
     /// (each only if used) from the `params` stream, in Flax's order.
-    fn params(&self, layer: &str, rngs: &mut Rngs, n: usize) -> Result<(OptParam, OptParam)> {
+    fn params(&self, layer: &str, rngs: &mut Rngs, n: usize) -> Result<(OptParam<E>, OptParam<E>)> {
         check_epsilon(&format!("{layer} epsilon"), self.epsilon)?;
         let scale = opt_tensor_param(rngs, self.use_scale.then_some(&self.scale_init), &[n])?;
         let bias = opt_tensor_param(rngs, self.use_bias.then_some(&self.bias_init), &[n])?;
@@ -60,16 +61,16 @@ impl NormBase {
 
 /// What every normalization layer's forward reads from the layer: one home
 /// for checking it and for the normalization itself.
-struct Norm<'a> {
+struct Norm<'a, E: Element> {
     layer: &'static str,
-    scale: Option<&'a Param<Tensor>>,
-    bias: Option<&'a Param<Tensor>>,
+    scale: Option<&'a Param<Tensor<E>>>,
+    bias: Option<&'a Param<Tensor<E>>>,
     num_features: usize,
-    epsilon: f32,
+    epsilon: E,
     use_fast_variance: bool,
 }
 
-impl Norm<'_> {
+impl<E: Element> Norm<'_, E> {
     /// The scale and bias (when present) still have `num_features` entries and
     /// `epsilon` is still a usable value (all are public and can be reassigned).
     fn check(&self) -> Result<()> {
@@ -85,11 +86,11 @@ impl Norm<'_> {
     /// `x` normalized with `mean` and `var`, scaled and shifted along `feature_axes`.
     fn normalize(
         &self,
-        x: &Tensor,
-        (mean, var): (&Tensor, &Tensor),
+        x: &Tensor<E>,
+        (mean, var): (&Tensor<E>, &Tensor<E>),
         reduction_axes: &[isize],
         feature_axes: &[isize],
-    ) -> Result<Tensor> {
+    ) -> Result<Tensor<E>> {
         x.normalize(
             mean,
             var,
@@ -105,11 +106,11 @@ impl Norm<'_> {
     /// RMSNorm without `use_mean`, InstanceNorm).
     fn with_batch_stats(
         &self,
-        x: &Tensor,
+        x: &Tensor<E>,
         reduction_axes: &[isize],
         feature_axes: &[isize],
         use_mean: bool,
-    ) -> Result<Tensor> {
+    ) -> Result<Tensor<E>> {
         self.check()?;
         let (mean, var) = x.compute_stats(reduction_axes, use_mean, self.use_fast_variance)?;
         self.normalize(x, (&mean, &var), reduction_axes, feature_axes)
@@ -126,13 +127,13 @@ macro_rules! norm_of {
         norm_of!(@impl $layer, $name, |_| None);
     };
     (@impl $layer:ident, $name:literal, $bias:expr) => {
-        impl $layer {
-            fn norm(&self) -> super::Norm<'_> {
+        impl<E: Element> $layer<E> {
+            fn norm(&self) -> super::Norm<'_, E> {
                 super::Norm {
                     layer: $name,
                     scale: self.scale.as_ref(),
                     bias: {
-                        let bias: fn(&$layer) -> Option<&Param<Tensor>> = $bias;
+                        let bias: fn(&$layer<E>) -> Option<&Param<Tensor<E>>> = $bias;
                         bias(self)
                     },
                     num_features: self.num_features,
@@ -163,6 +164,9 @@ macro_rules! forward_is_apply {
                     Self::config(num_features).build(rngs)
                 }
             )?
+        }
+
+        impl<E: Element> $layer<E> {
 
             /// Normalizes `x` (Flax's `__call__`); the layer has no state to
             /// update, so this is [`apply`](Self::apply).
@@ -173,7 +177,7 @@ macro_rules! forward_is_apply {
             /// assert_eq!(layer.forward(&x)?, layer.apply(&x)?);
             /// # Ok::<(), nnx_core::Error>(())
             /// ```
-            pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+            pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
                 self.apply(x)
             }
         }

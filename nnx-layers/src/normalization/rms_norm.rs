@@ -2,7 +2,7 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use super::{norm_of, NormBase};
 use crate::support::{init_setters, setters, vec_setters};
@@ -17,13 +17,13 @@ use crate::support::{init_setters, setters, vec_setters};
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct RMSNorm {
+pub struct RMSNorm<E: Element = f32> {
     /// Learned scale (`None` when `use_scale` is false).
-    pub scale: Option<Param<Tensor>>,
+    pub scale: Option<Param<Tensor<E>>>,
     /// Number of features.
     pub num_features: usize,
     /// Added to the mean square.
-    pub epsilon: f32,
+    pub epsilon: E,
     /// Whether there is a scale.
     pub use_scale: bool,
     /// Axes the statistic is taken over.
@@ -44,29 +44,49 @@ pub struct RMSNorm {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct RMSNormConfig {
+pub struct RMSNormConfig<E: Element = f32> {
     num_features: usize,
-    base: NormBase,
+    base: NormBase<E>,
     reduction_axes: Vec<isize>,
     feature_axes: Vec<isize>,
 }
 
-setters!(RMSNormConfig.base = "nnx_layers::RMSNorm::config(3)" {
-    epsilon: f32,
+setters!(RMSNormConfig<E>.base = "nnx_layers::RMSNorm::config(3)" {
+    epsilon: E,
     use_scale: bool,
     use_fast_variance: bool,
 });
 
-vec_setters!(RMSNormConfig = "nnx_layers::RMSNorm::config(3)" {
+vec_setters!(RMSNormConfig<E> = "nnx_layers::RMSNorm::config(3)" {
     reduction_axes: isize,
     feature_axes: isize,
 });
 
-init_setters!(RMSNormConfig.base = "nnx_layers::RMSNorm::config(3)" {
+init_setters!(RMSNormConfig<E>.base = "nnx_layers::RMSNorm::config(3)" {
     scale_init ("ones()") => "layer.scale.unwrap().to_array()",
 });
 
-impl RMSNormConfig {
+impl<E: Element> RMSNormConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `RMSNorm::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::RMSNormConfig::<f64>::new(4);
+    /// assert!(format!("{cfg:?}").starts_with("RMSNormConfig"));
+    /// ```
+    pub fn new(num_features: usize) -> RMSNormConfig<E> {
+        RMSNormConfig {
+            num_features,
+            base: NormBase {
+                use_bias: false,
+                ..NormBase::new(1e-6)
+            },
+            reduction_axes: vec![-1],
+            feature_axes: vec![-1],
+        }
+    }
+
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
     ///
     /// ```
@@ -74,7 +94,7 @@ impl RMSNormConfig {
     /// assert_eq!(n.num_features, 3);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<RMSNorm> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<RMSNorm<E>> {
         let (scale, _) = self.base.params("RMSNorm", rngs, self.num_features)?;
         Ok(RMSNorm {
             scale,
@@ -95,17 +115,11 @@ impl RMSNorm {
     /// assert!(nnx_layers::RMSNorm::config(3).build(&mut nnx_core::rngs::Rngs::new(0)).is_ok());
     /// ```
     pub fn config(num_features: usize) -> RMSNormConfig {
-        RMSNormConfig {
-            num_features,
-            base: NormBase {
-                use_bias: false,
-                ..NormBase::new(1e-6)
-            },
-            reduction_axes: vec![-1],
-            feature_axes: vec![-1],
-        }
+        RMSNormConfig::new(num_features)
     }
+}
 
+impl<E: Element> RMSNorm<E> {
     /// Normalizes `x` by its root mean square over `reduction_axes`, from a
     /// shared reference.
     ///
@@ -116,7 +130,7 @@ impl RMSNorm {
     /// assert!((y.to_array()[[0, 1]] - 4.0 / 12.5f32.sqrt()).abs() < 1e-5);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.norm()
             .with_batch_stats(x, &self.reduction_axes, &self.feature_axes, false)
     }
