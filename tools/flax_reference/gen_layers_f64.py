@@ -1,0 +1,95 @@
+"""Writes reference data for the f64 layers (Flax's `param_dtype=dtype=jnp.float64`).
+
+With `jax_enable_x64`, builds each layer in real Flax NNX from `nnx.Rngs(seed)`
+with `param_dtype=jnp.float64, dtype=jnp.float64`, and records its parameters
+(exactly: the IEEE bit patterns of the doubles), a forward output on a random
+f64 input, and the gradients of `sum(layer(x) * cotangent)` with respect to
+every Param (`nnx.value_and_grad`), plus the batch statistics after a training
+step where the layer has them. Output: nnx-layers/tests/data/layers/f64.json.
+Run with the Flax environment's python:
+
+    python tools/flax_reference/gen_layers_f64.py
+"""
+
+import json
+import os
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_default_matmul_precision", "highest")
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from flax import nnx  # noqa: E402
+
+RNG = np.random.default_rng(20261129)
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "nnx-layers", "tests", "data", "layers", "f64.json")
+F64 = dict(param_dtype=jnp.float64, dtype=jnp.float64)
+
+
+def bits(x):
+    """An f64 array exactly: shape, the u64 bit pattern of each element, and
+    the dtype Flax holds it in (BatchNorm's running statistics start as float32
+    zeros and ones, exact in f64)."""
+    x = np.asarray(x)
+    assert x.dtype in (np.float64, np.float32), x.dtype
+    dtype = str(x.dtype)
+    x = x.astype(np.float64)
+    return {"shape": list(x.shape), "dtype": dtype, "bits": [int(b) for b in x.ravel().view(np.uint64)]}
+
+
+def flat(state):
+    return {"/".join(str(p) for p in path): v.get_value() for path, v in nnx.to_flat_state(state)}
+
+
+def case(name, seed, config, build, x_shape, call=lambda m, x: m(x)):
+    model = build(nnx.Rngs(seed))
+    params = {k: bits(v) for k, v in flat(nnx.state(model)).items()}
+    x = RNG.standard_normal(x_shape)
+    y = call(model, jnp.asarray(x))
+    assert y.dtype == jnp.float64, (name, y.dtype)
+    cot = RNG.standard_normal(y.shape)
+
+    def loss(m):
+        return jnp.sum(call(m, jnp.asarray(x)) * cot)
+
+    value, grads = nnx.value_and_grad(loss, argnums=0)(model)
+    out = {
+        "layer": name,
+        "seed": seed,
+        "config": config,
+        "params": params,
+        "input": bits(x),
+        "output": bits(y),
+        "cotangent": bits(cot),
+        "loss": bits(np.asarray(value)),
+        "grads": {k: bits(v) for k, v in flat(grads).items()},
+    }
+    stats = flat(nnx.state(model, nnx.BatchStat))
+    if stats:
+        out["batch_stats_after"] = {k: bits(v) for k, v in stats.items()}
+    return out
+
+
+def main():
+    cases = [
+        case("Linear", 0, {"in": 3, "out": 4}, lambda r: nnx.Linear(3, 4, rngs=r, **F64), (2, 3)),
+        case("LinearNoBias", 1, {"in": 5, "out": 2},
+             lambda r: nnx.Linear(5, 2, use_bias=False, rngs=r, **F64), (3, 5)),
+        case("LayerNorm", 2, {"features": 6}, lambda r: nnx.LayerNorm(6, rngs=r, **F64), (3, 6)),
+        case("RMSNorm", 3, {"features": 6}, lambda r: nnx.RMSNorm(6, rngs=r, **F64), (3, 6)),
+        case("GroupNorm", 4, {"features": 6, "groups": 3},
+             lambda r: nnx.GroupNorm(6, num_groups=3, rngs=r, **F64), (2, 4, 6)),
+        case("InstanceNorm", 5, {"features": 3}, lambda r: nnx.InstanceNorm(3, rngs=r, **F64), (2, 5, 3)),
+        case("BatchNorm", 6, {"features": 4},
+             lambda r: nnx.BatchNorm(4, use_running_average=False, rngs=r, **F64), (5, 4)),
+    ]
+    with open(OUT, "w") as f:
+        json.dump({"jax": jax.__version__, "flax": nnx.__name__ and __import__("flax").__version__,
+                   "cases": cases}, f)
+    print(f"wrote {len(cases)} cases to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
