@@ -4,7 +4,7 @@ use ndarray::ArrayD;
 use nnx_core::random::{bernoulli, PrngKey};
 use nnx_core::rngs::{RngStream, Rngs};
 use nnx_core::{Error, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::support::{check_rate, setters};
 
@@ -168,7 +168,7 @@ impl Dropout {
     /// assert_eq!(d.forward(&nnx_tensor::Tensor::scalar(3.0))?.item()?, 0.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward<E: Element>(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         if self.is_identity() || self.rate == 1.0 {
             return self.apply(x);
         }
@@ -190,12 +190,12 @@ impl Dropout {
     /// assert_eq!(d.apply(&x)?, x);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply<E: Element>(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         if self.is_identity() {
             return Ok(x.clone());
         }
         if self.rate == 1.0 {
-            return Ok(Tensor::zeros(x.shape()));
+            return Ok(Tensor::full(x.shape(), E::zero()));
         }
         Err(Error::invalid_argument(
             "Dropout::apply",
@@ -240,7 +240,7 @@ impl Dropout {
             return Ok(Some(ArrayD::from_elem(self.mask_shape(shape)?, false)));
         }
         let key = self.next_key()?;
-        self.keep_mask(shape, key).map(Some)
+        self.keep_mask::<f32>(shape, key).map(Some)
     }
 
     fn next_key(&mut self) -> Result<PrngKey> {
@@ -264,11 +264,12 @@ impl Dropout {
     /// assert_eq!(d.forward_with_key(&x, key(1))?, d.forward_with_key(&x, key(1))?);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward_with_key(&self, x: &Tensor, key: PrngKey) -> Result<Tensor> {
+    pub fn forward_with_key<E: Element>(&self, x: &Tensor<E>, key: PrngKey) -> Result<Tensor<E>> {
         if self.is_identity() || self.rate == 1.0 {
             return self.apply(x);
         }
-        x.dropout(&self.keep_mask(x.shape(), key)?, self.rate as f32)
+        let rate = <E as nnx_core::random::Float>::from_f64(self.rate);
+        x.dropout(&self.keep_mask::<E>(x.shape(), key)?, rate)
     }
 
     /// `shape` with the `broadcast_dims` set to 1.
@@ -289,13 +290,15 @@ impl Dropout {
     }
 
     /// JAX takes `p` as float32 and divides by the float32 keep rate.
-    fn keep_prob(&self) -> f32 {
-        (1.0 - self.rate) as f32
+    /// `1 - rate` in `E`: with `jax_enable_x64` (our f64) JAX draws the mask
+    /// from f64 uniforms, else from f32 ones.
+    fn keep_prob<E: Element>(&self) -> E {
+        <E as nnx_core::random::Float>::from_f64(1.0 - self.rate)
     }
 
     /// Flax's `bernoulli(key, 1 - rate, shape)` with the broadcast dims at 1.
-    fn keep_mask(&self, shape: &[usize], key: PrngKey) -> Result<ArrayD<bool>> {
+    fn keep_mask<E: Element>(&self, shape: &[usize], key: PrngKey) -> Result<ArrayD<bool>> {
         check_rate("Dropout rate", self.rate)?;
-        bernoulli(key, self.keep_prob(), &self.mask_shape(shape)?)
+        bernoulli(key, self.keep_prob::<E>(), &self.mask_shape(shape)?)
     }
 }

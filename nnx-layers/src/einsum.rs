@@ -3,7 +3,7 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
-use nnx_tensor::{EinsumEquation, Tensor};
+use nnx_tensor::{EinsumEquation, Element, Tensor};
 
 use crate::functional::fmt_tuple_usize;
 use crate::param::{tensor_param, KernelBias};
@@ -27,11 +27,11 @@ use crate::support::{check_shape, init_setters};
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct Einsum {
+pub struct Einsum<E: Element = f32> {
     /// The kernel, of shape `kernel_shape`.
-    pub kernel: Param<Tensor>,
+    pub kernel: Param<Tensor<E>>,
     /// The bias, of shape `bias_shape`, if one was asked for.
-    pub bias: Option<Param<Tensor>>,
+    pub bias: Option<Param<Tensor<E>>>,
     /// The equation, spaces removed.
     pub einsum_str: String,
     /// The kernel's shape.
@@ -51,19 +51,40 @@ pub struct Einsum {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct EinsumConfig {
+pub struct EinsumConfig<E: Element = f32> {
     einsum_str: String,
     kernel_shape: Vec<usize>,
     bias_shape: Option<Vec<usize>>,
-    base: KernelBias,
+    base: KernelBias<E>,
 }
 
-init_setters!(EinsumConfig.base = "nnx_layers::Einsum::config(\"ab,bc->ac\", &[2, 3]).bias_shape(&[3])" {
+init_setters!(EinsumConfig<E>.base = "nnx_layers::Einsum::config(\"ab,bc->ac\", &[2, 3]).bias_shape(&[3])" {
     kernel_init ("lecun_normal()") => "layer.kernel",
     bias_init ("zeros()") => "layer.bias.unwrap()",
 });
 
-impl EinsumConfig {
+impl<E: Element> EinsumConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `Einsum::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::EinsumConfig::<f64>::new("ab,bc->ac", &[2, 3]);
+    /// assert!(format!("{cfg:?}").starts_with("EinsumConfig"));
+    /// ```
+    pub fn new(einsum_str: &str, kernel_shape: &[usize]) -> EinsumConfig<E> {
+        EinsumConfig {
+            einsum_str: einsum_str.to_string(),
+            kernel_shape: kernel_shape.to_vec(),
+            bias_shape: None,
+            // A bias exists once `bias_shape` is set.
+            base: KernelBias {
+                use_bias: false,
+                ..KernelBias::default()
+            },
+        }
+    }
+
     /// Adds a bias of this shape (default: no bias).
     ///
     /// ```
@@ -88,7 +109,7 @@ impl EinsumConfig {
     /// assert!(e.bias.is_none()); // no bias_shape, no bias
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<Einsum> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<Einsum<E>> {
         let eq = EinsumEquation::parse(&self.einsum_str)?;
         let (named, ellipsis) = eq.rhs_rank();
         let rank = self.kernel_shape.len();
@@ -143,18 +164,11 @@ impl Einsum {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn config(einsum_str: &str, kernel_shape: &[usize]) -> EinsumConfig {
-        EinsumConfig {
-            einsum_str: einsum_str.to_string(),
-            kernel_shape: kernel_shape.to_vec(),
-            bias_shape: None,
-            // A bias exists once `bias_shape` is set.
-            base: KernelBias {
-                use_bias: false,
-                ..KernelBias::default()
-            },
-        }
+        EinsumConfig::new(einsum_str, kernel_shape)
     }
+}
 
+impl<E: Element> Einsum<E> {
     /// Applies the layer with its own equation (Flax's `__call__(x)`); Einsum
     /// has no state to update, so this is [`apply`](Self::apply).
     ///
@@ -169,7 +183,7 @@ impl Einsum {
     ///
     /// # Errors
     /// When `x` does not fit the equation.
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply(x)
     }
 
@@ -186,7 +200,7 @@ impl Einsum {
     ///
     /// # Errors
     /// When `x` does not fit the equation.
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply_with(x, &self.einsum_str)
     }
 
@@ -203,7 +217,7 @@ impl Einsum {
     ///
     /// # Errors
     /// When the equation is malformed or `x` does not fit it.
-    pub fn forward_with(&mut self, x: &Tensor, einsum_str: &str) -> Result<Tensor> {
+    pub fn forward_with(&mut self, x: &Tensor<E>, einsum_str: &str) -> Result<Tensor<E>> {
         self.apply_with(x, einsum_str)
     }
 
@@ -218,7 +232,7 @@ impl Einsum {
     ///
     /// # Errors
     /// When the equation is malformed or `x` does not fit it.
-    pub fn apply_with(&self, x: &Tensor, einsum_str: &str) -> Result<Tensor> {
+    pub fn apply_with(&self, x: &Tensor<E>, einsum_str: &str) -> Result<Tensor<E>> {
         check_shape("kernel", self.kernel.shape(), &self.kernel_shape)?;
         if let (Some(b), Some(shape)) = (&self.bias, &self.bias_shape) {
             check_shape("bias", b.shape(), shape)?;

@@ -4,7 +4,7 @@ use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 use nnx_core::init::{variance_scaling, Distribution, FanMode, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
-use nnx_tensor::{einsum, Tensor};
+use nnx_tensor::{einsum, Element, Tensor};
 
 use crate::linear::check_last_axis;
 use crate::param::tensor_param;
@@ -27,9 +27,9 @@ use crate::support::{check_config, check_shape};
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct Embed {
+pub struct Embed<E: Element = f32> {
     /// `(num_embeddings, features)`.
-    pub embedding: Param<Tensor>,
+    pub embedding: Param<Tensor<E>>,
     /// Number of rows.
     pub num_embeddings: usize,
     /// Size of each embedding.
@@ -45,13 +45,37 @@ pub struct Embed {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct EmbedConfig {
+pub struct EmbedConfig<E: Element = f32> {
     num_embeddings: usize,
     features: usize,
-    embedding_init: ParamInit<f32>,
+    embedding_init: ParamInit<E>,
 }
 
-impl EmbedConfig {
+impl<E: Element> EmbedConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `Embed::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::EmbedConfig::<f64>::new(10, 4);
+    /// assert!(format!("{cfg:?}").starts_with("EmbedConfig"));
+    /// ```
+    pub fn new(num_embeddings: usize, features: usize) -> EmbedConfig<E> {
+        EmbedConfig {
+            num_embeddings,
+            features,
+            embedding_init: variance_scaling(
+                1.0,
+                FanMode::FanIn,
+                Distribution::Normal,
+                &[-2],
+                &[0],
+                &[],
+            )
+            .into(),
+        }
+    }
+
     /// The initializer (default `variance_scaling(1.0, fan_in, normal, out_axis=0)`).
     ///
     /// ```
@@ -60,7 +84,7 @@ impl EmbedConfig {
     /// assert_eq!(e.embedding.sum().item()?, 8.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn embedding_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+    pub fn embedding_init(mut self, init: impl Into<ParamInit<E>>) -> Self {
         self.embedding_init = init.into();
         self
     }
@@ -75,7 +99,7 @@ impl EmbedConfig {
     /// assert_eq!(e.embedding.shape(), &[4, 2]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<Embed> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<Embed<E>> {
         // Flax fails here too (its default initializer divides by the fan).
         check_config(
             self.num_embeddings > 0 && self.features > 0,
@@ -116,21 +140,11 @@ impl Embed {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn config(num_embeddings: usize, features: usize) -> EmbedConfig {
-        EmbedConfig {
-            num_embeddings,
-            features,
-            embedding_init: variance_scaling(
-                1.0,
-                FanMode::FanIn,
-                Distribution::Normal,
-                &[-2],
-                &[0],
-                &[],
-            )
-            .into(),
-        }
+        EmbedConfig::new(num_embeddings, features)
     }
+}
 
+impl<E: Element> Embed<E> {
     /// Looks up `indices` (any integer type, any shape): `(*indices.shape,
     /// features)`, differentiable in the table (rows used twice get both
     /// cotangents).
@@ -145,7 +159,7 @@ impl Embed {
     /// assert_eq!(y.slice(0, 0..1)?, e.embedding.slice(0, 1..2)?);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn lookup<A, S, D>(&self, indices: &ArrayBase<S, D>) -> Result<Tensor>
+    pub fn lookup<A, S, D>(&self, indices: &ArrayBase<S, D>) -> Result<Tensor<E>>
     where
         A: Copy + TryInto<usize> + std::fmt::Debug,
         S: Data<Elem = A>,
@@ -176,7 +190,7 @@ impl Embed {
     ///
     /// # Errors
     /// As [`apply`](Self::apply).
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply(x)
     }
 
@@ -192,15 +206,16 @@ impl Embed {
     /// assert!(e.apply(&Tensor::from(ndarray::array![0.5f32])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let rows: Vec<usize> = x
             .array()
             .iter()
             .map(|&v| {
-                if v.fract() == 0.0 && v >= 0.0 && (v as usize) < self.num_embeddings {
-                    Ok(v as usize)
-                } else {
-                    Err(self.bad_index(v.to_string()))
+                // Whole numbers below num_embeddings (exact in f32 and f64).
+                let row = v.to_usize().filter(|_| v.fract() == E::zero());
+                match row.filter(|&r| r < self.num_embeddings) {
+                    Some(r) => Ok(r),
+                    None => Err(self.bad_index(v.to_string())),
                 }
             })
             .collect::<Result<_>>()?;
@@ -226,7 +241,7 @@ impl Embed {
     }
 
     /// The rows `rows` (checked) as `(*shape, features)`.
-    fn gather(&self, rows: Vec<usize>, shape: &[usize]) -> Result<Tensor> {
+    fn gather(&self, rows: Vec<usize>, shape: &[usize]) -> Result<Tensor<E>> {
         self.check_table()?;
         let ids = ArrayD::from_shape_vec(IxDyn(shape), rows).map_err(|_| {
             Error::invalid_argument("Embed indices", "a consistent shape", format!("{shape:?}"))
@@ -248,7 +263,7 @@ impl Embed {
     /// assert_eq!(logits.shape(), &[3, 4]); // one logit per embedding
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn attend(&self, query: &Tensor) -> Result<Tensor> {
+    pub fn attend(&self, query: &Tensor<E>) -> Result<Tensor<E>> {
         self.check_table()?;
         check_last_axis("query", query.shape(), self.features)?;
         einsum("...f,nf->...n", query, &self.embedding)

@@ -2,7 +2,7 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
-use nnx_tensor::{EinsumEquation, Tensor};
+use nnx_tensor::{EinsumEquation, Element, Tensor};
 
 use crate::functional::{canon_axis, shape_err};
 use crate::param::{flat_tensor_param, KernelBias};
@@ -27,11 +27,11 @@ use crate::support::{
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct LinearGeneral {
+pub struct LinearGeneral<E: Element = f32> {
     /// `(*batch sizes, *in_features, *out_features)`.
-    pub kernel: Param<Tensor>,
+    pub kernel: Param<Tensor<E>>,
     /// `(*batch sizes, *out_features)`, or `None` when `use_bias` is false.
-    pub bias: Option<Param<Tensor>>,
+    pub bias: Option<Param<Tensor<E>>>,
     /// Sizes of the contracted input axes.
     #[nnx(static)]
     pub in_features: Vec<usize>,
@@ -60,22 +60,40 @@ pub struct LinearGeneral {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct LinearGeneralConfig {
+pub struct LinearGeneralConfig<E: Element = f32> {
     in_features: Vec<usize>,
     out_features: Vec<usize>,
     axis: Vec<isize>,
     batch_axis: Vec<(usize, usize)>,
-    base: KernelBias,
+    base: KernelBias<E>,
 }
 
-setters!(LinearGeneralConfig.base = "nnx_layers::LinearGeneral::config(&[3], &[4])" { use_bias: bool });
+setters!(LinearGeneralConfig<E>.base = "nnx_layers::LinearGeneral::config(&[3], &[4])" { use_bias: bool });
 
-init_setters!(LinearGeneralConfig.base = "nnx_layers::LinearGeneral::config(&[3], &[4])" {
+init_setters!(LinearGeneralConfig<E>.base = "nnx_layers::LinearGeneral::config(&[3], &[4])" {
     kernel_init ("lecun_normal()") => "layer.kernel",
     bias_init ("zeros()") => "layer.bias.unwrap()",
 });
 
-impl LinearGeneralConfig {
+impl<E: Element> LinearGeneralConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `LinearGeneral::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::LinearGeneralConfig::<f64>::new(&[3], &[4]);
+    /// assert!(format!("{cfg:?}").starts_with("LinearGeneralConfig"));
+    /// ```
+    pub fn new(in_features: &[usize], out_features: &[usize]) -> LinearGeneralConfig<E> {
+        LinearGeneralConfig {
+            in_features: in_features.to_vec(),
+            out_features: out_features.to_vec(),
+            axis: vec![-1],
+            batch_axis: Vec::new(),
+            base: KernelBias::default(),
+        }
+    }
+
     /// The contracted input axes, one per `in_features` entry (default `[-1]`).
     ///
     /// ```
@@ -113,7 +131,7 @@ impl LinearGeneralConfig {
     /// assert_eq!(l.kernel.shape(), &[3, 2, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<LinearGeneral> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<LinearGeneral<E>> {
         if self.axis.len() != self.in_features.len() {
             return Err(Error::invalid_argument(
                 "LinearGeneral axis",
@@ -140,7 +158,7 @@ impl LinearGeneralConfig {
         check_alloc(
             "LinearGeneral kernel",
             &kernel_shape,
-            std::mem::size_of::<f32>(),
+            std::mem::size_of::<E>(),
         )?;
         // The sizes fit `isize` (just checked), so these products do not overflow.
         let prod = |v: &[usize]| v.iter().product::<usize>();
@@ -223,15 +241,11 @@ impl LinearGeneral {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn config(in_features: &[usize], out_features: &[usize]) -> LinearGeneralConfig {
-        LinearGeneralConfig {
-            in_features: in_features.to_vec(),
-            out_features: out_features.to_vec(),
-            axis: vec![-1],
-            batch_axis: Vec::new(),
-            base: KernelBias::default(),
-        }
+        LinearGeneralConfig::new(in_features, out_features)
     }
+}
 
+impl<E: Element> LinearGeneral<E> {
     /// Applies the layer (Flax's `__call__`); LinearGeneral has no state to
     /// update, so this is [`apply`](Self::apply).
     ///
@@ -244,7 +258,7 @@ impl LinearGeneral {
     ///
     /// # Errors
     /// As [`apply`](Self::apply).
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply(x)
     }
 
@@ -264,7 +278,7 @@ impl LinearGeneral {
     /// assert!(l.apply(&Tensor::ones(&[5, 2])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let (kernel_shape, bias_shape) =
             param_shapes(&self.batch_axis, &self.in_features, &self.out_features);
         check_shape("kernel", self.kernel.shape(), &kernel_shape)?;

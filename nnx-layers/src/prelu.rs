@@ -1,7 +1,7 @@
 //! `PReLU`: leaky ReLU with a learned slope (Flax's `nnx.PReLU`).
 
 use nnx_core::{Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 /// `x` where `x >= 0`, else `negative_slope * x`, with a scalar learned slope
 /// (Flax's `nnx.PReLU`; it draws no random keys).
@@ -16,9 +16,9 @@ use nnx_tensor::Tensor;
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct PReLU {
+pub struct PReLU<E: Element = f32> {
     /// The slope for negative inputs, a 0-d tensor.
-    pub negative_slope: Param<Tensor>,
+    pub negative_slope: Param<Tensor<E>>,
 }
 
 impl Default for PReLU {
@@ -34,18 +34,32 @@ impl Default for PReLU {
 /// assert_eq!(act.negative_slope.item().unwrap(), 0.25);
 /// ```
 #[derive(Debug, Clone)]
-pub struct PReLUConfig {
-    negative_slope_init: f32,
+pub struct PReLUConfig<E: Element = f32> {
+    negative_slope_init: E,
 }
 
-impl PReLUConfig {
+impl<E: Element> PReLUConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=jnp.float64`), starting from Flax's default slope `0.01`
+    /// (rounded once to `E`); `PReLU::config` is this for `f32`.
+    ///
+    /// ```
+    /// let act = nnx_layers::PReLUConfig::<f64>::new().build();
+    /// assert_eq!(act.negative_slope.item().unwrap(), 0.01);
+    /// ```
+    pub fn new() -> PReLUConfig<E> {
+        PReLUConfig {
+            negative_slope_init: <E as nnx_core::random::Float>::from_f64(0.01),
+        }
+    }
+
     /// The initial slope (default `0.01`).
     ///
     /// ```
     /// let act = nnx_layers::PReLU::config().negative_slope_init(0.5).build();
     /// assert_eq!(act.negative_slope.item().unwrap(), 0.5);
     /// ```
-    pub fn negative_slope_init(mut self, v: f32) -> Self {
+    pub fn negative_slope_init(mut self, v: E) -> Self {
         self.negative_slope_init = v;
         self
     }
@@ -56,9 +70,9 @@ impl PReLUConfig {
     /// let act = nnx_layers::PReLU::config().build();
     /// assert_eq!(act.negative_slope.item().unwrap(), 0.01);
     /// ```
-    pub fn build(self) -> PReLU {
+    pub fn build(self) -> PReLU<E> {
         PReLU {
-            negative_slope: Param::new(Tensor::scalar(self.negative_slope_init)),
+            negative_slope: Param::new(Tensor::from(self.negative_slope_init)),
         }
     }
 }
@@ -80,11 +94,11 @@ impl PReLU {
     /// assert_eq!(act.negative_slope.item().unwrap(), 0.2);
     /// ```
     pub fn config() -> PReLUConfig {
-        PReLUConfig {
-            negative_slope_init: 0.01,
-        }
+        PReLUConfig::new()
     }
+}
 
+impl<E: Element> PReLU<E> {
     /// Applies the activation elementwise (Flax's `__call__`); nothing to
     /// update, so this is [`apply`](Self::apply).
     ///
@@ -94,7 +108,7 @@ impl PReLU {
     /// assert_eq!(act.forward(&x)?, act.apply(&x)?);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply(x)
     }
 
@@ -106,7 +120,7 @@ impl PReLU {
     /// assert_eq!(y.to_array(), ndarray::array![-1.0f32, 3.0].into_dyn());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         x.prelu(&self.negative_slope)
     }
 }

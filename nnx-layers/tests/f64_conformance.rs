@@ -15,8 +15,8 @@ use nnx_core::path_string;
 use nnx_core::prelude::*;
 use nnx_core::rngs::Rngs;
 use nnx_layers::{
-    BatchNormConfig, GroupNormConfig, InstanceNormConfig, LayerNormConfig, LinearConfig,
-    RMSNormConfig,
+    BatchNormConfig, Dropout, EinsumConfig, EmbedConfig, GroupNormConfig, InstanceNormConfig,
+    LayerNormConfig, LinearConfig, LinearGeneralConfig, PReLUConfig, RMSNormConfig,
 };
 use nnx_tensor::{value_and_grad, Tensor};
 use serde_json::Value;
@@ -206,5 +206,41 @@ fn batch_norm() -> nnx_core::Result<()> {
         let want = f64s(&c["batch_stats_after"][stat]);
         assert_close(&format!("BatchNorm {stat}"), &got, &want, 1e-7);
     }
+    Ok(())
+}
+
+#[test]
+fn linear_general_and_einsum() -> nnx_core::Result<()> {
+    let c = case("LinearGeneral");
+    let mut lg = LinearGeneralConfig::<f64>::new(&[3], &[2, 4]).build(&mut seed(&c))?;
+    output(&c, &lg.forward(&Tensor::from_array(f64s(&c["input"])))?);
+    check(&c, &mut lg, |l, x| l.forward(x).expect("forward"));
+
+    let c = case("Einsum");
+    let mut e = EinsumConfig::<f64>::new("ab,bc->ac", &[3, 4])
+        .bias_shape(&[4])
+        .build(&mut seed(&c))?;
+    output(&c, &e.forward(&Tensor::from_array(f64s(&c["input"])))?);
+    check(&c, &mut e, |l, x| l.forward(x).expect("forward"));
+    Ok(())
+}
+
+#[test]
+fn embed_prelu_and_dropout() -> nnx_core::Result<()> {
+    let c = case("Embed");
+    let mut e = EmbedConfig::<f64>::new(10, 4).build(&mut seed(&c))?;
+    output(&c, &e.forward(&Tensor::from_array(f64s(&c["input"])))?);
+    check(&c, &mut e, |l, x| l.forward(x).expect("forward"));
+
+    let c = case("PReLU");
+    let mut p = PReLUConfig::<f64>::new().build();
+    output(&c, &p.forward(&Tensor::from_array(f64s(&c["input"])))?);
+    check(&c, &mut p, |l, x| l.forward(x).expect("forward"));
+
+    // The keep mask is drawn from f64 uniforms, as JAX does with x64.
+    let c = case("Dropout");
+    let mut d = Dropout::new(0.5, &mut seed(&c))?;
+    output(&c, &d.forward(&Tensor::from_array(f64s(&c["input"])))?);
+    check(&c, &mut d, |l, x| l.forward(x).expect("forward"));
     Ok(())
 }

@@ -40,13 +40,19 @@ def bits(x):
 
 
 def flat(state):
-    return {"/".join(str(p) for p in path): v.get_value() for path, v in nnx.to_flat_state(state)}
+    """The float arrays of `state` by path (Dropout's RNG key and count are not)."""
+    out = {}
+    for path, v in nnx.to_flat_state(state):
+        value = v.get_value()
+        if jnp.issubdtype(value.dtype, jnp.floating):
+            out["/".join(str(p) for p in path)] = value
+    return out
 
 
-def case(name, seed, config, build, x_shape, call=lambda m, x: m(x)):
+def case(name, seed, config, build, x_shape, call=lambda m, x: m(x), x=None):
     model = build(nnx.Rngs(seed))
     params = {k: bits(v) for k, v in flat(nnx.state(model)).items()}
-    x = RNG.standard_normal(x_shape)
+    x = RNG.standard_normal(x_shape) if x is None else x
     y = call(model, jnp.asarray(x))
     assert y.dtype == jnp.float64, (name, y.dtype)
     cot = RNG.standard_normal(y.shape)
@@ -84,6 +90,18 @@ def main():
         case("InstanceNorm", 5, {"features": 3}, lambda r: nnx.InstanceNorm(3, rngs=r, **F64), (2, 5, 3)),
         case("BatchNorm", 6, {"features": 4},
              lambda r: nnx.BatchNorm(4, use_running_average=False, rngs=r, **F64), (5, 4)),
+    ]
+    cases += [
+        case("LinearGeneral", 7, {"in": 3, "out": [2, 4]},
+             lambda r: nnx.LinearGeneral(3, (2, 4), rngs=r, **F64), (5, 3)),
+        case("Einsum", 8, {"eq": "ab,bc->ac", "kernel": [3, 4], "bias": [4]},
+             lambda r: nnx.Einsum("ab,bc->ac", (3, 4), (4,), rngs=r, **F64), (2, 3)),
+        # Indices as whole f64 numbers (the Rust entry's convention for floats).
+        case("Embed", 9, {"num": 10, "features": 4}, lambda r: nnx.Embed(10, 4, rngs=r, **F64), None,
+             call=lambda m, x: m(x.astype(jnp.int32)), x=np.array([[1.0, 7.0, 3.0], [0.0, 9.0, 7.0]])),
+        case("PReLU", 10, {}, lambda r: nnx.PReLU(param_dtype=jnp.float64), (3, 4)),
+        # With x64, the keep mask comes from f64 uniforms (not the x32 mask).
+        case("Dropout", 11, {"rate": 0.5}, lambda r: nnx.Dropout(0.5, rngs=r), (4, 6)),
     ]
     with open(OUT, "w") as f:
         json.dump({"jax": jax.__version__, "flax": nnx.__name__ and __import__("flax").__version__,
