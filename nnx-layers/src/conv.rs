@@ -2,7 +2,7 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::conv_base::{conv_setters, forward_masked, ConvBase};
 use crate::functional::{per_axis, ConvOptions, Padding};
@@ -29,11 +29,11 @@ use crate::support::{check_config, setters, vec_setters};
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct Conv {
+pub struct Conv<E: Element = f32> {
     /// `(*kernel_size, in_features / feature_group_count, out_features)`.
-    pub kernel: Param<Tensor>,
+    pub kernel: Param<Tensor<E>>,
     /// `(out_features,)`, or `None` when `use_bias` is false.
-    pub bias: Option<Param<Tensor>>,
+    pub bias: Option<Param<Tensor<E>>>,
     /// Input channels.
     pub in_features: usize,
     /// Output channels.
@@ -77,19 +77,35 @@ pub struct Conv {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct ConvConfig {
-    base: ConvBase,
+pub struct ConvConfig<E: Element = f32> {
+    base: ConvBase<E>,
     input_dilation: Vec<usize>,
     feature_group_count: usize,
 }
 
 conv_setters!(ConvConfig = "nnx_layers::Conv::config(1, 2, &[3])");
 
-setters!(ConvConfig = "nnx_layers::Conv::config(4, 2, &[3])" { feature_group_count: usize });
+setters!(ConvConfig<E> = "nnx_layers::Conv::config(4, 2, &[3])" { feature_group_count: usize });
 
-vec_setters!(ConvConfig = "nnx_layers::Conv::config(4, 2, &[3])" { input_dilation: usize });
+vec_setters!(ConvConfig<E> = "nnx_layers::Conv::config(4, 2, &[3])" { input_dilation: usize });
 
-impl ConvConfig {
+impl<E: Element> ConvConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `Conv::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::ConvConfig::<f64>::new(2, 4, &[3]);
+    /// assert!(format!("{cfg:?}").starts_with("ConvConfig"));
+    /// ```
+    pub fn new(in_features: usize, out_features: usize, kernel_size: &[usize]) -> ConvConfig<E> {
+        ConvConfig {
+            base: ConvBase::new(in_features, out_features, kernel_size),
+            input_dilation: vec![1],
+            feature_group_count: 1,
+        }
+    }
+
     /// Creates the layer (kernel key, then bias key, from the `params` stream).
     ///
     /// # Errors
@@ -104,7 +120,7 @@ impl ConvConfig {
     ///     .build(&mut nnx_core::rngs::Rngs::new(0)).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<Conv> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<Conv<E>> {
         let b = self.base;
         let (strides, kernel_dilation) = b.check("Conv")?;
         let n = b.kernel_size.len();
@@ -167,13 +183,11 @@ impl Conv {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn config(in_features: usize, out_features: usize, kernel_size: &[usize]) -> ConvConfig {
-        ConvConfig {
-            base: ConvBase::new(in_features, out_features, kernel_size),
-            input_dilation: vec![1],
-            feature_group_count: 1,
-        }
+        ConvConfig::new(in_features, out_features, kernel_size)
     }
+}
 
+impl<E: Element> Conv<E> {
     /// Applies the convolution (Flax's `__call__`); differentiable in `x`,
     /// the kernel and the bias. A convolution has no state to update: this is
     /// [`apply`](Conv::apply).
@@ -188,7 +202,7 @@ impl Conv {
     /// assert_eq!(y.shape(), &[4, 5, 2]); // SAME padding keeps the width
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply(x)
     }
 
@@ -206,7 +220,7 @@ impl Conv {
     /// assert_eq!(y.shape(), &[5, 2]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let shape = kernel_shape(
             &self.kernel_size,
             self.in_features,

@@ -4,18 +4,18 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::functional::{per_axis, Padding};
 use crate::mask::KernelMask;
 use crate::param::{opt_tensor_param, tensor_param, KernelBias};
 use crate::support::{check_config, check_shape};
 
-type OptBias = Option<Param<Tensor>>;
+type OptBias<E> = Option<Param<Tensor<E>>>;
 
 /// The options both convolutions take.
 #[derive(Debug, Clone)]
-pub(crate) struct ConvBase {
+pub(crate) struct ConvBase<E: Element> {
     pub(crate) in_features: usize,
     pub(crate) out_features: usize,
     pub(crate) kernel_size: Vec<usize>,
@@ -23,10 +23,10 @@ pub(crate) struct ConvBase {
     pub(crate) padding: Padding,
     pub(crate) kernel_dilation: Vec<usize>,
     pub(crate) mask: Option<KernelMask>,
-    pub(crate) init: KernelBias,
+    pub(crate) init: KernelBias<E>,
 }
 
-impl ConvBase {
+impl<E: Element> ConvBase<E> {
     /// Flax's defaults: stride 1, `Same` padding, no dilation, and
     /// [`KernelBias`]'s.
     pub(crate) fn new(in_features: usize, out_features: usize, kernel_size: &[usize]) -> Self {
@@ -81,7 +81,7 @@ impl ConvBase {
         &self,
         rngs: &mut Rngs,
         kernel_shape: &[usize],
-    ) -> Result<(Param<Tensor>, OptBias)> {
+    ) -> Result<(Param<Tensor<E>>, OptBias<E>)> {
         check_mask(&self.mask, kernel_shape)?;
         let kernel = tensor_param(
             &self.init.kernel_init,
@@ -104,21 +104,25 @@ fn check_mask(mask: &Option<KernelMask>, kernel_shape: &[usize]) -> Result<()> {
 /// The forward pass around the convolution `conv`: checks that the kernel,
 /// mask and bias still have the shapes the layer's options imply, applies the
 /// mask to the kernel, then adds the bias.
-pub(crate) fn forward_masked(
-    kernel: &Tensor,
+pub(crate) fn forward_masked<E: Element>(
+    kernel: &Tensor<E>,
     kernel_shape: &[usize],
     mask: &Option<KernelMask>,
-    bias: &OptBias,
+    bias: &OptBias<E>,
     out_features: usize,
-    conv: impl FnOnce(&Tensor) -> Result<Tensor>,
-) -> Result<Tensor> {
+    conv: impl FnOnce(&Tensor<E>) -> Result<Tensor<E>>,
+) -> Result<Tensor<E>> {
     check_shape("kernel", kernel.shape(), kernel_shape)?;
     check_mask(mask, kernel_shape)?;
     if let Some(b) = bias {
         check_shape("bias", b.shape(), &[out_features])?;
     }
     let y = match mask {
-        Some(m) => conv(&(kernel * &Tensor::new(m.0.clone()))?)?,
+        // The mask is f32 (a static hyperparameter must hash); widening is exact.
+        Some(m) => {
+            let widen = |v: f32| <E as nnx_core::random::Float>::from_f64(f64::from(v));
+            conv(&(kernel * &Tensor::from_array(m.0.mapv(widen)))?)?
+        }
         None => conv(kernel)?,
     };
     match bias {
@@ -131,13 +135,13 @@ pub(crate) fn forward_masked(
 /// `$ctor` builds the config `(1, 2, &[3])` in the doc examples.
 macro_rules! conv_setters {
     ($cfg:ident = $ctor:literal) => {
-        $crate::support::setters!($cfg.base.init = $ctor { use_bias: bool });
-        $crate::support::vec_setters!($cfg.base = $ctor { strides: usize, kernel_dilation: usize });
-        $crate::support::init_setters!($cfg.base.init = $ctor {
+        $crate::support::setters!($cfg<E>.base.init = $ctor { use_bias: bool });
+        $crate::support::vec_setters!($cfg<E>.base = $ctor { strides: usize, kernel_dilation: usize });
+        $crate::support::init_setters!($cfg<E>.base.init = $ctor {
             kernel_init ("lecun_normal()") => "layer.kernel.array()",
             bias_init ("zeros()") => "layer.bias.as_ref().unwrap().array()",
         });
-        impl $cfg {
+        impl<E: ::nnx_tensor::Element> $cfg<E> {
             #[doc = "The padding (default `Same`)."]
             #[doc = ""]
             #[doc = "```"]

@@ -2,7 +2,7 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::conv_base::{conv_setters, forward_masked, ConvBase};
 use crate::functional::{ConvTransposeOptions, Padding};
@@ -24,11 +24,11 @@ use crate::support::{check_config, setters};
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct ConvTranspose {
+pub struct ConvTranspose<E: Element = f32> {
     /// The kernel (see the type's documentation for its layout).
-    pub kernel: Param<Tensor>,
+    pub kernel: Param<Tensor<E>>,
     /// `(out_features,)`, or `None` when `use_bias` is false.
-    pub bias: Option<Param<Tensor>>,
+    pub bias: Option<Param<Tensor<E>>>,
     /// Input channels.
     pub in_features: usize,
     /// Output channels.
@@ -65,16 +65,35 @@ pub struct ConvTranspose {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct ConvTransposeConfig {
-    base: ConvBase,
+pub struct ConvTransposeConfig<E: Element = f32> {
+    base: ConvBase<E>,
     transpose_kernel: bool,
 }
 
 conv_setters!(ConvTransposeConfig = "nnx_layers::ConvTranspose::config(1, 2, &[3])");
 
-setters!(ConvTransposeConfig = "nnx_layers::ConvTranspose::config(1, 2, &[3])" { transpose_kernel: bool });
+setters!(ConvTransposeConfig<E> = "nnx_layers::ConvTranspose::config(1, 2, &[3])" { transpose_kernel: bool });
 
-impl ConvTransposeConfig {
+impl<E: Element> ConvTransposeConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `ConvTranspose::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::ConvTransposeConfig::<f64>::new(2, 4, &[3]);
+    /// assert!(format!("{cfg:?}").starts_with("ConvTransposeConfig"));
+    /// ```
+    pub fn new(
+        in_features: usize,
+        out_features: usize,
+        kernel_size: &[usize],
+    ) -> ConvTransposeConfig<E> {
+        ConvTransposeConfig {
+            base: ConvBase::new(in_features, out_features, kernel_size),
+            transpose_kernel: false,
+        }
+    }
+
     /// Creates the layer (kernel key, then bias key, from the `params` stream).
     ///
     /// # Errors
@@ -87,7 +106,7 @@ impl ConvTransposeConfig {
     /// assert_eq!(c.kernel.shape(), &[3, 1, 2]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<ConvTranspose> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<ConvTranspose<E>> {
         let b = self.base;
         let (strides, kernel_dilation) = b.check("ConvTranspose")?;
         check_config(
@@ -159,12 +178,11 @@ impl ConvTranspose {
         out_features: usize,
         kernel_size: &[usize],
     ) -> ConvTransposeConfig {
-        ConvTransposeConfig {
-            base: ConvBase::new(in_features, out_features, kernel_size),
-            transpose_kernel: false,
-        }
+        ConvTransposeConfig::new(in_features, out_features, kernel_size)
     }
+}
 
+impl<E: Element> ConvTranspose<E> {
     /// Applies the transposed convolution (Flax's `__call__`); differentiable
     /// in `x`, the kernel and the bias. There is no state to update: this is
     /// [`apply`](ConvTranspose::apply).
@@ -178,7 +196,7 @@ impl ConvTranspose {
     /// assert_eq!(c.forward(&Tensor::ones(&[1, 4, 1]))?.shape(), &[1, 4, 2]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply(x)
     }
 
@@ -195,7 +213,7 @@ impl ConvTranspose {
     /// assert_eq!(c.apply(&Tensor::ones(&[1, 4, 1]))?.shape(), &[1, 4, 2]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let shape = kernel_shape(
             &self.kernel_size,
             self.in_features,

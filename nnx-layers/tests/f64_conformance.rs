@@ -15,8 +15,9 @@ use nnx_core::path_string;
 use nnx_core::prelude::*;
 use nnx_core::rngs::Rngs;
 use nnx_layers::{
-    BatchNormConfig, Dropout, EinsumConfig, EmbedConfig, GroupNormConfig, InstanceNormConfig,
-    LayerNormConfig, LinearConfig, LinearGeneralConfig, PReLUConfig, RMSNormConfig,
+    BatchNormConfig, ConvConfig, ConvTransposeConfig, Dropout, EinsumConfig, EmbedConfig,
+    GroupNormConfig, InstanceNormConfig, LayerNormConfig, LinearConfig, LinearGeneralConfig,
+    PReLUConfig, RMSNormConfig,
 };
 use nnx_tensor::{value_and_grad, Tensor};
 use serde_json::Value;
@@ -242,5 +243,19 @@ fn embed_prelu_and_dropout() -> nnx_core::Result<()> {
     let mut d = Dropout::new(0.5, &mut seed(&c))?;
     output(&c, &d.forward(&Tensor::from_array(f64s(&c["input"])))?);
     check(&c, &mut d, |l, x| l.forward(x).expect("forward"));
+    Ok(())
+}
+
+#[test]
+fn conv_and_conv_transpose() -> nnx_core::Result<()> {
+    let c = case("Conv");
+    let mut conv = ConvConfig::<f64>::new(2, 3, &[3, 3]).build(&mut seed(&c))?;
+    output(&c, &conv.forward(&Tensor::from_array(f64s(&c["input"])))?);
+    check(&c, &mut conv, |l, x| l.forward(x).expect("forward"));
+
+    let c = case("ConvTranspose");
+    let mut t = ConvTransposeConfig::<f64>::new(2, 3, &[3]).build(&mut seed(&c))?;
+    output(&c, &t.forward(&Tensor::from_array(f64s(&c["input"])))?);
+    check(&c, &mut t, |l, x| l.forward(x).expect("forward"));
     Ok(())
 }

@@ -103,6 +103,12 @@ def main():
         # With x64, the keep mask comes from f64 uniforms (not the x32 mask).
         case("Dropout", 11, {"rate": 0.5}, lambda r: nnx.Dropout(0.5, rngs=r), (4, 6)),
     ]
+    cases += [
+        case("Conv", 12, {"in": 2, "out": 3, "kernel": [3, 3]},
+             lambda r: nnx.Conv(2, 3, (3, 3), rngs=r, **F64), (2, 6, 5, 2)),
+        case("ConvTranspose", 13, {"in": 2, "out": 3, "kernel": [3]},
+             lambda r: nnx.ConvTranspose(2, 3, (3,), rngs=r, **F64), (2, 5, 2)),
+    ]
     with open(OUT, "w") as f:
         json.dump({"jax": jax.__version__, "flax": nnx.__name__ and __import__("flax").__version__,
                    "cases": cases}, f)
