@@ -8,15 +8,14 @@ use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::rngs::{RngStream, Rngs};
 use nnx_core::{Cache, Error, Result, VariableType};
 use nnx_tensor::{
-    combine_masks, dot_product_attention, AttentionDropout, AttentionOptions, Tensor,
+    combine_masks, dot_product_attention, AttentionDropout, AttentionOptions, Element, Tensor,
 };
 
-use crate::linear_general::LinearGeneral;
-use crate::normalization::LayerNorm;
+use crate::linear_general::{LinearGeneral, LinearGeneralConfig};
+use crate::normalization::{LayerNorm, LayerNormConfig};
 use crate::support::{
     check_alloc, check_config, check_opt_tensor, check_rate, check_shape, setters,
 };
-use crate::Forward;
 
 /// Multi-head dot-product attention (Flax's `nnx.MultiHeadAttention`).
 ///
@@ -52,25 +51,25 @@ use crate::Forward;
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct MultiHeadAttention {
+pub struct MultiHeadAttention<E: Element = f32> {
     /// Query projection `(in_features) -> (num_heads, head_dim)`.
-    pub query: LinearGeneral,
+    pub query: LinearGeneral<E>,
     /// Key projection `(in_kv_features) -> (num_kv_heads, head_dim)`.
-    pub key: LinearGeneral,
+    pub key: LinearGeneral<E>,
     /// Value projection `(in_kv_features) -> (num_kv_heads, head_dim)`.
-    pub value: LinearGeneral,
+    pub value: LinearGeneral<E>,
     /// LayerNorm of the queries per head (with `normalize_qk`).
-    pub query_ln: Option<LayerNorm>,
+    pub query_ln: Option<LayerNorm<E>>,
     /// LayerNorm of the keys per head (with `normalize_qk`).
-    pub key_ln: Option<LayerNorm>,
+    pub key_ln: Option<LayerNorm<E>>,
     /// Output projection `(num_heads, head_dim) -> (out_features)`.
-    pub out: LinearGeneral,
+    pub out: LinearGeneral<E>,
     /// The dropout stream (with `dropout_rate > 0`).
     pub rngs: Option<RngStream>,
     /// Keys of the decoded steps, `(batch..., max_length, num_kv_heads, head_dim)`.
-    pub cached_key: Option<Cache<Tensor>>,
+    pub cached_key: Option<Cache<Tensor<E>>>,
     /// Values of the decoded steps, as `cached_key`.
-    pub cached_value: Option<Cache<Tensor>>,
+    pub cached_value: Option<Cache<Tensor<E>>>,
     /// The next decode position.
     pub cache_index: Option<Cache<i32>>,
     /// Number of query heads.
@@ -117,7 +116,7 @@ pub struct MultiHeadAttention {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct MultiHeadAttentionConfig {
+pub struct MultiHeadAttentionConfig<E: Element = f32> {
     num_heads: usize,
     in_features: usize,
     qkv_features: Option<usize>,
@@ -127,16 +126,16 @@ pub struct MultiHeadAttentionConfig {
     broadcast_dropout: bool,
     dropout_rate: f64,
     deterministic: bool,
-    kernel_init: ParamInit<f32>,
-    out_kernel_init: Option<ParamInit<f32>>,
-    bias_init: ParamInit<f32>,
-    out_bias_init: Option<ParamInit<f32>>,
+    kernel_init: ParamInit<E>,
+    out_kernel_init: Option<ParamInit<E>>,
+    bias_init: ParamInit<E>,
+    out_bias_init: Option<ParamInit<E>>,
     use_bias: bool,
     decode: bool,
     normalize_qk: bool,
 }
 
-setters!(MultiHeadAttentionConfig = "nnx_layers::MultiHeadAttention::config(2, 4)" {
+setters!(MultiHeadAttentionConfig<E> = "nnx_layers::MultiHeadAttention::config(2, 4)" {
     broadcast_dropout: bool,
     dropout_rate: f64,
     deterministic: bool,
@@ -145,7 +144,36 @@ setters!(MultiHeadAttentionConfig = "nnx_layers::MultiHeadAttention::config(2, 4
     normalize_qk: bool,
 });
 
-impl MultiHeadAttentionConfig {
+impl<E: Element> MultiHeadAttentionConfig<E> {
+    /// The options of a layer of element type `E` (`f64`: Flax's
+    /// `param_dtype=dtype=jnp.float64`), starting from Flax's defaults;
+    /// `MultiHeadAttention::config` is this for `f32`.
+    ///
+    /// ```
+    /// let cfg = nnx_layers::MultiHeadAttentionConfig::<f64>::new(2, 4);
+    /// assert!(format!("{cfg:?}").starts_with("MultiHeadAttentionConfig"));
+    /// ```
+    pub fn new(num_heads: usize, in_features: usize) -> MultiHeadAttentionConfig<E> {
+        MultiHeadAttentionConfig {
+            num_heads,
+            in_features,
+            qkv_features: None,
+            out_features: None,
+            num_kv_heads: None,
+            in_kv_features: None,
+            broadcast_dropout: true,
+            dropout_rate: 0.0,
+            deterministic: false,
+            kernel_init: lecun_normal().into(),
+            out_kernel_init: None,
+            bias_init: zeros().into(),
+            out_bias_init: None,
+            use_bias: true,
+            decode: false,
+            normalize_qk: false,
+        }
+    }
+
     /// Sets the projections' total size (default `in_features`).
     ///
     /// ```
@@ -199,7 +227,7 @@ impl MultiHeadAttentionConfig {
     /// assert!(y.view().iter().all(|&v| v == 0.0)); // zero kernels, zero biases
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+    pub fn kernel_init(mut self, init: impl Into<ParamInit<E>>) -> Self {
         self.kernel_init = init.into();
         self
     }
@@ -212,7 +240,7 @@ impl MultiHeadAttentionConfig {
     /// assert!(y.view().iter().all(|&v| v == 0.0)); // only the output projection is zero
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn out_kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+    pub fn out_kernel_init(mut self, init: impl Into<ParamInit<E>>) -> Self {
         self.out_kernel_init = Some(init.into());
         self
     }
@@ -230,7 +258,7 @@ impl MultiHeadAttentionConfig {
     /// assert!(y.view().iter().all(|&v| v == 4.0)); // values are all ones; 4 of them sum per output
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+    pub fn bias_init(mut self, init: impl Into<ParamInit<E>>) -> Self {
         self.bias_init = init.into();
         self
     }
@@ -246,7 +274,7 @@ impl MultiHeadAttentionConfig {
     /// assert!(y.view().iter().all(|&v| v == 1.0));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn out_bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+    pub fn out_bias_init(mut self, init: impl Into<ParamInit<E>>) -> Self {
         self.out_bias_init = Some(init.into());
         self
     }
@@ -264,7 +292,7 @@ impl MultiHeadAttentionConfig {
     /// assert_eq!((m.num_heads, m.head_dim), (2, 2));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<MultiHeadAttention> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<MultiHeadAttention<E>> {
         let nh = self.num_heads;
         let qkv = self.qkv_features.unwrap_or(self.in_features);
         let out_features = self.out_features.unwrap_or(self.in_features);
@@ -294,7 +322,7 @@ impl MultiHeadAttentionConfig {
         }
         let hd = qkv / nh;
         let projection = |inf: usize, heads: usize, rngs: &mut Rngs| {
-            LinearGeneral::config(&[inf], &[heads, hd])
+            LinearGeneralConfig::new(&[inf], &[heads, hd])
                 .use_bias(self.use_bias)
                 .kernel_init(self.kernel_init.clone())
                 .bias_init(self.bias_init.clone())
@@ -304,12 +332,12 @@ impl MultiHeadAttentionConfig {
         let key = projection(in_kv, nkv, rngs)?;
         let value = projection(in_kv, nkv, rngs)?;
         let (query_ln, key_ln) = if self.normalize_qk {
-            let ln = || LayerNorm::config(hd).use_bias(false);
+            let ln = || LayerNormConfig::new(hd).use_bias(false);
             (Some(ln().build(rngs)?), Some(ln().build(rngs)?))
         } else {
             (None, None)
         };
-        let out = LinearGeneral::config(&[nh, hd], &[out_features])
+        let out = LinearGeneralConfig::new(&[nh, hd], &[out_features])
             .axis(&[-2, -1])
             .use_bias(self.use_bias)
             .kernel_init(
@@ -380,24 +408,7 @@ impl MultiHeadAttention {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn config(num_heads: usize, in_features: usize) -> MultiHeadAttentionConfig {
-        MultiHeadAttentionConfig {
-            num_heads,
-            in_features,
-            qkv_features: None,
-            out_features: None,
-            num_kv_heads: None,
-            in_kv_features: None,
-            broadcast_dropout: true,
-            dropout_rate: 0.0,
-            deterministic: false,
-            kernel_init: lecun_normal().into(),
-            out_kernel_init: None,
-            bias_init: zeros().into(),
-            out_bias_init: None,
-            use_bias: true,
-            decode: false,
-            normalize_qk: false,
-        }
+        MultiHeadAttentionConfig::new(num_heads, in_features)
     }
 
     /// A MultiHeadAttention with Flax's defaults.
@@ -414,7 +425,9 @@ impl MultiHeadAttention {
     ) -> Result<MultiHeadAttention> {
         Self::config(num_heads, in_features).build(rngs)
     }
+}
 
+impl<E: Element> MultiHeadAttention<E> {
     /// Creates a zeroed decode cache for inputs of shape `input_shape`
     /// (`(batch..., max_length, features)`): `cached_key` and `cached_value` of
     /// shape `(batch..., max_length, num_kv_heads, head_dim)` and `cache_index` 0.
@@ -436,9 +449,9 @@ impl MultiHeadAttention {
         }
         let mut shape = input_shape[..input_shape.len() - 1].to_vec();
         shape.extend([self.num_kv_heads, self.head_dim]);
-        check_alloc("init_cache input_shape", &shape, std::mem::size_of::<f32>())?;
-        self.cached_key = Some(Cache::new(Tensor::zeros(&shape)));
-        self.cached_value = Some(Cache::new(Tensor::zeros(&shape)));
+        check_alloc("init_cache input_shape", &shape, std::mem::size_of::<E>())?;
+        self.cached_key = Some(Cache::new(Tensor::full(&shape, E::zero())));
+        self.cached_value = Some(Cache::new(Tensor::full(&shape, E::zero())));
         self.cache_index = Some(Cache::new(0i32));
         Ok(())
     }
@@ -456,7 +469,7 @@ impl MultiHeadAttention {
     ///
     /// # Errors
     /// As [`forward_with`](Self::forward_with).
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.forward_with(x, AttentionArgs::default())
     }
 
@@ -488,7 +501,11 @@ impl MultiHeadAttention {
     /// without `inputs_k`, a mask that does not broadcast, projections whose
     /// parameters no longer fit the layer's sizes (named by path), a missing
     /// dropout stream, a missing or full decode cache.
-    pub fn forward_with(&mut self, inputs_q: &Tensor, args: AttentionArgs<'_>) -> Result<Tensor> {
+    pub fn forward_with(
+        &mut self,
+        inputs_q: &Tensor<E>,
+        args: AttentionArgs<'_, E>,
+    ) -> Result<Tensor<E>> {
         let decode = args.decode.unwrap_or(self.decode);
         let deterministic = args.deterministic.unwrap_or(self.deterministic);
         let (query, key, value) = self.project(inputs_q, &args)?;
@@ -520,7 +537,7 @@ impl MultiHeadAttention {
             shape.extend([ql, kl]);
             Some(bernoulli(
                 rng.next_key(),
-                (1.0 - self.dropout_rate) as f32,
+                <E as nnx_core::random::Float>::from_f64(1.0 - self.dropout_rate),
                 &shape,
             )?)
         } else {
@@ -540,7 +557,7 @@ impl MultiHeadAttention {
     ///
     /// # Errors
     /// As [`apply_with`](Self::apply_with).
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply_with(x, AttentionArgs::default())
     }
 
@@ -561,7 +578,11 @@ impl MultiHeadAttention {
     ///
     /// # Errors
     /// As [`forward_with`](Self::forward_with), and the two modes above.
-    pub fn apply_with(&self, inputs_q: &Tensor, args: AttentionArgs<'_>) -> Result<Tensor> {
+    pub fn apply_with(
+        &self,
+        inputs_q: &Tensor<E>,
+        args: AttentionArgs<'_, E>,
+    ) -> Result<Tensor<E>> {
         if args.decode.unwrap_or(self.decode) {
             return Err(Error::invalid_argument(
                 "MultiHeadAttention::apply",
@@ -586,9 +607,9 @@ impl MultiHeadAttention {
     /// The query, key and value projections (normalized with `normalize_qk`).
     fn project(
         &self,
-        inputs_q: &Tensor,
-        args: &AttentionArgs<'_>,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
+        inputs_q: &Tensor<E>,
+        args: &AttentionArgs<'_, E>,
+    ) -> Result<(Tensor<E>, Tensor<E>, Tensor<E>)> {
         if args.inputs_k.is_none() && args.inputs_v.is_some() {
             return Err(Error::invalid_argument(
                 "inputs_k",
@@ -606,8 +627,8 @@ impl MultiHeadAttention {
         let mut key = self.key.apply(xk)?;
         let value = self.value.apply(xv)?;
         if let (Some(qln), Some(kln)) = (&self.query_ln, &self.key_ln) {
-            query = Forward::apply(qln, &query)?;
-            key = Forward::apply(kln, &key)?;
+            query = qln.apply(&query)?;
+            key = kln.apply(&key)?;
         }
         Ok((query, key, value))
     }
@@ -615,12 +636,12 @@ impl MultiHeadAttention {
     /// Dot-product attention of the projected heads, then the output projection.
     fn attend(
         &self,
-        query: &Tensor,
-        key: &Tensor,
-        value: &Tensor,
+        query: &Tensor<E>,
+        key: &Tensor<E>,
+        value: &Tensor<E>,
         mask: Option<&ArrayD<bool>>,
         keep: Option<&ArrayD<bool>>,
-    ) -> Result<Tensor> {
+    ) -> Result<Tensor<E>> {
         let opts = AttentionOptions {
             mask,
             dropout: keep.map(|keep| AttentionDropout {
@@ -661,8 +682,8 @@ impl MultiHeadAttention {
     /// positions.
     fn decode_step(
         &mut self,
-        key: &Tensor,
-        value: &Tensor,
+        key: &Tensor<E>,
+        value: &Tensor<E>,
         mask: Option<&ArrayD<bool>>,
     ) -> Result<Option<ArrayD<bool>>> {
         let (Some(ck), Some(cv), Some(ci)) = (
@@ -735,11 +756,11 @@ impl MultiHeadAttention {
 /// assert!(args.inputs_v.is_none() && args.mask.is_none());
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AttentionArgs<'a> {
+pub struct AttentionArgs<'a, E: Element = f32> {
     /// Keys' inputs `(batch..., kv_len, in_kv_features)`; default `inputs_q`.
-    pub inputs_k: Option<&'a Tensor>,
+    pub inputs_k: Option<&'a Tensor<E>>,
     /// Values' inputs; default `inputs_k`.
-    pub inputs_v: Option<&'a Tensor>,
+    pub inputs_v: Option<&'a Tensor<E>>,
     /// `false` where attention is not allowed; broadcastable to
     /// `(batch..., num_heads, q_len, kv_len)`.
     pub mask: Option<&'a ArrayD<bool>>,

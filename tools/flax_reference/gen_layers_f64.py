@@ -109,6 +109,20 @@ def main():
         case("ConvTranspose", 13, {"in": 2, "out": 3, "kernel": [3]},
              lambda r: nnx.ConvTranspose(2, 3, (3,), rngs=r, **F64), (2, 5, 2)),
     ]
+    # Without dropout or sown weights, Flax's MultiHeadAttention calls
+    # jax.nn.dot_product_attention, whose XLA path rounds the logits to float32
+    # for the softmax even for float64 inputs (its outputs are then only about
+    # 1e-8 from the float64 result). Calling with `sow_weights=True` takes
+    # Flax's own path, in float64 throughout, which is what nnx computes.
+    mha = dict(decode=False, **F64)
+    sown = dict(call=lambda m, x: m(x, sow_weights=True))
+    cases += [
+        case("MultiHeadAttention", 14, {"heads": 2, "in": 4},
+             lambda r: nnx.MultiHeadAttention(2, 4, rngs=r, **mha), (2, 3, 4), **sown),
+        case("MultiHeadAttentionNormQK", 15, {"heads": 2, "in": 4},
+             lambda r: nnx.MultiHeadAttention(2, 4, normalize_qk=True, rngs=r, **mha), (2, 3, 4),
+             **sown),
+    ]
     with open(OUT, "w") as f:
         json.dump({"jax": jax.__version__, "flax": nnx.__name__ and __import__("flax").__version__,
                    "cases": cases}, f)
