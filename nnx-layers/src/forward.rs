@@ -1,7 +1,7 @@
 //! The one trait every layer implements, so layers compose (`Sequential`).
 
 use nnx_core::Result;
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 /// A layer's forward pass on a [`Tensor`] with any number of leading batch
 /// dimensions: the uniform, object-safe entry point that containers call. Every
@@ -17,7 +17,7 @@ use nnx_tensor::Tensor;
 ///
 /// ```
 /// use nnx_layers::Forward;
-/// use nnx_tensor::Tensor;
+/// use nnx_tensor::{Element, Tensor};
 /// struct Double;
 /// impl Forward for Double {
 ///     fn forward(&mut self, x: &Tensor) -> nnx_core::Result<Tensor> {
@@ -31,22 +31,41 @@ use nnx_tensor::Tensor;
 /// assert_eq!(y.sum().item()?, 4.0);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub trait Forward {
+///
+/// `Forward` is `Forward<f32>`; the library layers of element type `E`
+/// implement `Forward<E>` (Dropout and [`Activation`](crate::Activation) any),
+/// so a `Sequential<Box<dyn Forward<f64>>>` runs in double precision.
+///
+/// ```
+/// use nnx_core::rngs::Rngs;
+/// use nnx_layers::{Activation, Forward, LinearConfig, Sequential};
+/// use nnx_tensor::Tensor;
+/// let mut rngs = Rngs::new(0);
+/// let layers: Vec<Box<dyn Forward<f64>>> = vec![
+///     Box::new(LinearConfig::<f64>::new(2, 3).build(&mut rngs)?),
+///     Box::new(Activation::Relu),
+///     Box::new(LinearConfig::<f64>::new(3, 1).build(&mut rngs)?),
+/// ];
+/// let mut mlp = Sequential::new(layers);
+/// assert_eq!(mlp.forward(&Tensor::<f64>::full(&[4, 2], 1.0))?.shape(), &[4, 1]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+pub trait Forward<E: Element = f32> {
     /// Applies the layer, updating its state where the layer has state to update.
-    fn forward(&mut self, x: &Tensor) -> Result<Tensor>;
+    fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>>;
 
     /// Applies the layer without changing it; `Err` when its current mode needs
     /// a state change (call `eval()` first, or use [`Forward::forward`]).
-    fn apply(&self, x: &Tensor) -> Result<Tensor>;
+    fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>>;
 }
 
 /// A boxed layer (as [`Layer`](crate::Layer) holds the largest ones) is a layer.
-impl<T: Forward + ?Sized> Forward for Box<T> {
-    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+impl<E: Element, T: Forward<E> + ?Sized> Forward<E> for Box<T> {
+    fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         (**self).forward(x)
     }
 
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         (**self).apply(x)
     }
 }
@@ -54,16 +73,19 @@ impl<T: Forward + ?Sized> Forward for Box<T> {
 /// Implements [`Forward`] for layers whose inherent `forward` and `apply` are
 /// the whole forward pass.
 macro_rules! forward_via_inherent {
-    ($($layer:ty),* $(,)?) => {$(
-        impl $crate::Forward for $layer {
+    ($($layer:ident $(<$e:ident>)?),* $(,)?) => {$(
+        impl<E: ::nnx_tensor::Element> $crate::Forward<E> for $layer $(<$e>)? {
             fn forward(
                 &mut self,
-                x: &::nnx_tensor::Tensor,
-            ) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
-                <$layer>::forward(self, x)
+                x: &::nnx_tensor::Tensor<E>,
+            ) -> ::nnx_core::Result<::nnx_tensor::Tensor<E>> {
+                <$layer $(<$e>)?>::forward(self, x)
             }
-            fn apply(&self, x: &::nnx_tensor::Tensor) -> ::nnx_core::Result<::nnx_tensor::Tensor> {
-                <$layer>::apply(self, x)
+            fn apply(
+                &self,
+                x: &::nnx_tensor::Tensor<E>,
+            ) -> ::nnx_core::Result<::nnx_tensor::Tensor<E>> {
+                <$layer $(<$e>)?>::apply(self, x)
             }
         }
     )*};

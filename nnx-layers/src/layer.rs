@@ -2,7 +2,7 @@
 //! with Flax's paths.
 
 use nnx_core::Result;
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::{
     BatchNorm, Conv, ConvTranspose, Dropout, Einsum, Embed, Forward, GroupNorm, InstanceNorm,
@@ -17,7 +17,7 @@ use crate::{
 /// ```
 /// use ndarray::array;
 /// use nnx_layers::{Activation, Forward};
-/// use nnx_tensor::Tensor;
+/// use nnx_tensor::{Element, Tensor};
 /// let y = Activation::Relu.apply(&Tensor::new(array![-1.0f32, 2.0].into_dyn()))?;
 /// assert_eq!(y.to_array(), array![0.0, 2.0].into_dyn());
 /// # Ok::<(), nnx_core::Error>(())
@@ -62,12 +62,12 @@ pub enum Activation {
     LogSoftmax,
 }
 
-impl Forward for Activation {
-    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+impl<E: Element> Forward<E> for Activation {
+    fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply(x)
     }
 
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         Ok(match self {
             Activation::Relu => x.relu(),
             Activation::Relu6 => x.relu6(),
@@ -78,10 +78,11 @@ impl Forward for Activation {
             Activation::Softplus => x.softplus(),
             Activation::SoftSign => x.soft_sign(),
             Activation::LogSigmoid => x.log_sigmoid(),
-            Activation::Elu => x.elu(1.0),
-            Activation::Celu => x.celu(1.0),
+            Activation::Elu => x.elu(E::one()),
+            Activation::Celu => x.celu(E::one()),
             Activation::Selu => x.selu(),
-            Activation::LeakyRelu => x.leaky_relu(0.01),
+            // Flax's default slope, a Python float rounded once to E.
+            Activation::LeakyRelu => x.leaky_relu(<E as nnx_core::random::Float>::from_f64(0.01)),
             Activation::HardTanh => x.hard_tanh(),
             Activation::HardSigmoid => x.hard_sigmoid(),
             Activation::HardSilu => x.hard_silu(),
@@ -136,7 +137,7 @@ layer_enum! {
     /// ```
     /// use nnx_core::{path_string, rngs::Rngs, Module};
     /// use nnx_layers::{Activation, Layer, LayerNorm, Linear, Sequential};
-    /// use nnx_tensor::Tensor;
+    /// use nnx_tensor::{Element, Tensor};
     /// let mut rngs = Rngs::new(0);
     /// let mut model = Sequential::new(vec![
     ///     Linear::new(3, 4, &mut rngs)?.into(),

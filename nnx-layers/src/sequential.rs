@@ -1,7 +1,7 @@
 //! `Sequential`: layers applied in order (Flax's `nnx.Sequential`).
 
 use nnx_core::Result;
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::Forward;
 
@@ -16,7 +16,7 @@ use crate::Forward;
 /// ```
 /// use nnx_core::{rngs::Rngs, Module};
 /// use nnx_layers::{Linear, Sequential};
-/// use nnx_tensor::Tensor;
+/// use nnx_tensor::{Element, Tensor};
 /// let mut rngs = Rngs::new(0);
 /// let mut mlp = Sequential::new(vec![Linear::new(3, 4, &mut rngs)?, Linear::new(4, 2, &mut rngs)?]);
 /// let y = mlp.forward(&Tensor::ones(&[5, 3]))?;
@@ -34,7 +34,7 @@ impl<T> Sequential<T> {
     /// A sequence of layers.
     ///
     /// ```
-    /// use nnx_tensor::Tensor;
+    /// use nnx_tensor::{Element, Tensor};
     /// let mut id = nnx_layers::Sequential::<nnx_layers::Linear>::new(vec![]);
     /// assert_eq!(id.forward(&Tensor::ones(&[1]))?.to_array(), ndarray::array![1.0f32].into_dyn());
     /// # Ok::<(), nnx_core::Error>(())
@@ -50,7 +50,7 @@ impl<T> Default for Sequential<T> {
     }
 }
 
-impl<T: Forward> Sequential<T> {
+impl<T> Sequential<T> {
     /// Applies the layers in order.
     ///
     /// # Errors
@@ -58,7 +58,7 @@ impl<T: Forward> Sequential<T> {
     ///
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
-    /// use nnx_tensor::Tensor;
+    /// use nnx_tensor::{Element, Tensor};
     /// let mut rngs = Rngs::new(0);
     /// let twice = nnx_layers::Linear::config(1, 1).kernel_init(init::constant(2.0)).build(&mut rngs)?;
     /// let mut s = nnx_layers::Sequential::new(vec![twice.clone_deep()?, twice]);
@@ -67,7 +67,10 @@ impl<T: Forward> Sequential<T> {
     /// # use nnx_core::Module;
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward<E: Element>(&mut self, x: &Tensor<E>) -> Result<Tensor<E>>
+    where
+        T: Forward<E>,
+    {
         let mut y = x.clone();
         for layer in &mut self.layers {
             y = layer.forward(&y)?;
@@ -82,14 +85,17 @@ impl<T: Forward> Sequential<T> {
     ///
     /// ```
     /// use nnx_core::{init, rngs::Rngs};
-    /// use nnx_tensor::Tensor;
+    /// use nnx_tensor::{Element, Tensor};
     /// let lin = nnx_layers::Linear::config(1, 1).kernel_init(init::constant(2.0)).build(&mut Rngs::new(0))?;
     /// let s = nnx_layers::Sequential::new(vec![lin]);
     /// let y = s.apply(&Tensor::new(ndarray::array![[1.5f32]].into_dyn()))?;
     /// assert_eq!(y.to_array(), ndarray::array![[3.0f32]].into_dyn());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply<E: Element>(&self, x: &Tensor<E>) -> Result<Tensor<E>>
+    where
+        T: Forward<E>,
+    {
         let mut y = x.clone();
         for layer in &self.layers {
             y = layer.apply(&y)?;
@@ -98,12 +104,12 @@ impl<T: Forward> Sequential<T> {
     }
 }
 
-impl<T: Forward> Forward for Sequential<T> {
-    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+impl<E: Element, T: Forward<E>> Forward<E> for Sequential<T> {
+    fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         Sequential::forward(self, x)
     }
 
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         Sequential::apply(self, x)
     }
 }
