@@ -5,8 +5,8 @@
 # tools/bench_checkpoint_rss.sh), then writes the side-by-side table, with the
 # performance targets, to BENCHMARKS.md. Usage: benches/compare/run.sh
 #
-# About 10 minutes on a quiet 2-core machine once the release build is done (a
-# cold build adds a few more). Run it on a quiet machine: both sides are timed
+# Estimated 6-8 minutes on a quiet 2-core machine once the release build is done (a
+# cold build adds about 10). Run it on a quiet machine: both sides are timed
 # one after the other, and anything else running skews the ratios.
 #
 # NNX_BENCH_QUICK=1 runs everything briefly (a smoke test of the pipeline; the
