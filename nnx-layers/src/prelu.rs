@@ -38,6 +38,18 @@ pub struct PReLUConfig<E: Element = f32> {
     negative_slope_init: E,
 }
 
+/// Flax's defaults, as [`PReLUConfig::new`].
+///
+/// ```
+/// let cfg: nnx_layers::PReLUConfig = Default::default();
+/// assert_eq!(cfg.build().negative_slope.item().unwrap(), 0.01);
+/// ```
+impl<E: Element> Default for PReLUConfig<E> {
+    fn default() -> Self {
+        PReLUConfig::new()
+    }
+}
+
 impl<E: Element> PReLUConfig<E> {
     /// The options of a layer of element type `E` (`f64`: Flax's
     /// `param_dtype=jnp.float64`), starting from Flax's default slope `0.01`
