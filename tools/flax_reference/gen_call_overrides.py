@@ -53,10 +53,13 @@ def mask_of(shape, keep=0.7):
 
 
 def finite_mask(shape, call):
-    """A mask leaving no statistic of the stateless `call` empty (NaN)."""
+    """A mask leaving no statistic of the stateless `call` empty (NaN) or with
+    a variance so small that f32 rounding, not the math, decides the result
+    (one or two kept values): every output stays within 8."""
     while True:
         m = mask_of(shape)
-        if np.isfinite(np.asarray(call(m))).all():
+        y = np.asarray(call(m))
+        if np.isfinite(y).all() and np.abs(y).max() < 8.0:
             return m
 
 
@@ -269,8 +272,8 @@ def grad_cases():
                             feature_axes=[-1], fast=fast))
         gn = nnx.GroupNorm(6, num_groups=2, use_fast_variance=fast, rngs=rngs)
         out.append(vjp_case(gn, "GroupNorm", x3, {"mask": finite_mask((2, 1, 6), lambda k: gn(x3, mask=k))}, num_groups=2, fast=fast))
-        gn = nnx.GroupNorm(6, num_groups=3, reduction_axes=(0, 2), use_fast_variance=fast, rngs=rngs)
-        out.append(vjp_case(gn, "GroupNorm", x3, {"mask": finite_mask((2, 5, 6), lambda k: gn(x3, mask=k))}, num_groups=3, fast=fast,
+        gn = nnx.GroupNorm(6, num_groups=2, reduction_axes=(0, 2), use_fast_variance=fast, rngs=rngs)
+        out.append(vjp_case(gn, "GroupNorm", x3, {"mask": finite_mask((2, 5, 6), lambda k: gn(x3, mask=k))}, num_groups=2, fast=fast,
                             reduction_axes=[0, 2]))
         inorm = nnx.InstanceNorm(6, use_fast_variance=fast, rngs=rngs)
         out.append(vjp_case(inorm, "InstanceNorm", x3, {"mask": finite_mask((2, 5, 6), lambda k: inorm(x3, mask=k))}, feature_axes=[-1],
