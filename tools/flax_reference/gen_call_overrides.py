@@ -13,7 +13,8 @@ normalization layers, from the real Flax NNX 0.12.8:
   cases the reference `y` is the documented meaning computed with NumPy in
   float64 (each group normalized over the listed axes), and Flax's output is
   kept as `flax_y`;
-- gradients: `jax.vjp` of those calls over x, scale and bias, and Flax's
+- gradients: `jax.vjp` of those calls over x, scale and bias (gen_grad_norm's
+  layer cases), and Flax's
   `nnx.value_and_grad` of a model whose BatchNorm takes a mask and whose
   Dropout is switched on, with call-time rngs, for the call.
 
@@ -32,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from gen_grad_norm import layer_case
 from gen_layers_stateful import build_kwargs, state_record
 from reference_json import arr
 
@@ -225,29 +227,11 @@ def group_norm_axes():
 
 
 def vjp_case(layer, kind, x, call_kw, **params):
-    """jax.vjp of `layer(x, **call_kw)` over x and the layer's Params, with
-    random cotangents; the Params are perturbed so they are not ones/zeros."""
-    graphdef, state = nnx.split(layer)
-    pstate = nnx.state(layer, nnx.Param)
-    names = sorted(k for k, _ in pstate.items())
-    inputs = {"x": x}
-    for n in names:
-        inputs[n] = np.asarray(pstate[n].get_value()) + rand(*pstate[n].get_value().shape, scale=0.5)
-
-    def fn(x, *ps):
-        st = jax.tree.map(lambda v: v, state)
-        for n, p in zip(names, ps):
-            st[n] = st[n].replace(p)
-        return nnx.merge(graphdef, st)(x, **call_kw)
-
-    order = list(inputs)
-    out, vjp = jax.vjp(fn, *[jnp.asarray(inputs[n]) for n in order])
-    ct = rand(*out.shape)
-    grads = vjp(jnp.asarray(ct))
+    """gen_grad_norm's layer case (jax.vjp over x and the perturbed Params) of
+    `layer(x, **call_kw)`, with the options layer_grads.rs reads and the mask."""
     every = {"use_scale": True, "use_bias": True, "epsilon": float(layer.epsilon)}
-    rec = {"op": "layer", "params": dict(every, **params, layer=kind), "inputs": {n: arr(inputs[n]) for n in order},
-           "outputs": [arr(out)], "cotangents": [arr(ct)], "grads": {n: arr(g) for n, g in zip(order, grads)}}
-    if "mask" in call_kw and call_kw["mask"] is not None:
+    rec = layer_case(layer, x, kind, call_kw, **dict(every, **params))
+    if call_kw.get("mask") is not None:
         rec["mask"] = arr(call_kw["mask"])
     return rec
 
