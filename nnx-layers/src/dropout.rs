@@ -6,6 +6,7 @@ use nnx_core::rngs::{RngStream, Rngs};
 use nnx_core::{Error, Result};
 use nnx_tensor::Tensor;
 
+use crate::forward::Recorded;
 use crate::support::{check_rate, setters};
 
 /// Randomly zeroes inputs with probability `rate` and scales the kept ones by
@@ -192,10 +193,10 @@ impl Dropout {
     /// ```
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         if self.is_identity() {
-            return Ok(x.clone());
+            return Ok(x.clone()).recorded(self, x);
         }
         if self.rate == 1.0 {
-            return Ok(Tensor::zeros(x.shape()));
+            return Ok(Tensor::zeros(x.shape())).recorded(self, x);
         }
         Err(Error::invalid_argument(
             "Dropout::apply",
@@ -269,6 +270,7 @@ impl Dropout {
             return self.apply(x);
         }
         x.dropout(&self.keep_mask(x.shape(), key)?, self.rate as f32)
+            .recorded(self, x)
     }
 
     /// `shape` with the `broadcast_dims` set to 1.

@@ -5,6 +5,7 @@ use nnx_core::{Error, Param, Result};
 use nnx_tensor::Tensor;
 
 use super::{norm_of, NormBase};
+use crate::forward::Recorded;
 use crate::support::{check_config, init_setters, setters};
 
 /// Group normalization (Flax's `nnx.GroupNorm`): `x` is `(batch, spatial...,
@@ -177,6 +178,7 @@ impl GroupNorm {
             self.epsilon,
             self.use_fast_variance,
         )
+        .recorded(self, x)
     }
 }
 

@@ -5,6 +5,7 @@ use nnx_core::{Error, Param, Result};
 use nnx_tensor::Tensor;
 
 use super::{norm_of, NormBase};
+use crate::forward::Recorded;
 use crate::functional::canon_axis;
 use crate::support::{init_setters, setters, vec_setters};
 
@@ -135,7 +136,9 @@ impl InstanceNorm {
             .map(|a| a as isize)
             .collect();
         let feat: Vec<isize> = feat.into_iter().map(|a| a as isize).collect();
-        self.norm().with_batch_stats(x, &reduction, &feat, true)
+        self.norm()
+            .with_batch_stats(x, &reduction, &feat, true)
+            .recorded(self, x)
     }
 }
 

@@ -5,6 +5,7 @@ use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
 
 use super::{norm_of, NormBase};
+use crate::forward::Recorded;
 use crate::support::{init_setters, setters, vec_setters};
 
 /// Root-mean-square normalization (Flax's `nnx.RMSNorm`): `x / sqrt(mean(x^2) +
@@ -119,6 +120,7 @@ impl RMSNorm {
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         self.norm()
             .with_batch_stats(x, &self.reduction_axes, &self.feature_axes, false)
+            .recorded(self, x)
     }
 }
 
