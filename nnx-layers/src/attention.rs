@@ -11,12 +11,14 @@ use nnx_tensor::{
     combine_masks, dot_product_attention, AttentionDropout, AttentionOptions, Tensor,
 };
 
+use crate::forward::Recorded;
 use crate::linear_general::LinearGeneral;
 use crate::normalization::LayerNorm;
 use crate::support::{
     check_alloc, check_config, check_opt_tensor, check_rate, check_shape, setters,
 };
 use crate::Forward;
+use nnx_core::record::Describe;
 
 /// Multi-head dot-product attention (Flax's `nnx.MultiHeadAttention`).
 ///
@@ -527,6 +529,7 @@ impl MultiHeadAttention {
             None
         };
         self.attend(&query, &key, &value, mask.as_ref(), keep.as_ref())
+            .recorded(self, &Inputs(inputs_q, &args))
     }
 
     /// Self-attention of `x` without a mask, from a shared reference.
@@ -581,6 +584,7 @@ impl MultiHeadAttention {
         }
         let (query, key, value) = self.project(inputs_q, &args)?;
         self.attend(&query, &key, &value, args.mask, None)
+            .recorded(self, &Inputs(inputs_q, &args))
     }
 
     /// The query, key and value projections (normalized with `normalize_qk`).
@@ -747,6 +751,26 @@ pub struct AttentionArgs<'a> {
     pub deterministic: Option<bool>,
     /// Overrides the layer's `decode` for this call.
     pub decode: Option<bool>,
+}
+
+/// The inputs of a call as Flax's tabulate shows `mha(inputs_q, inputs_k,
+/// inputs_v, mask=mask)`: the arrays passed (`inputs_q` alone, or a list),
+/// then the mask.
+struct Inputs<'a>(&'a Tensor, &'a AttentionArgs<'a>);
+
+impl Describe for Inputs<'_> {
+    fn describe(&self) -> String {
+        let Inputs(q, args) = *self;
+        let mut text = match (args.inputs_k, args.inputs_v) {
+            (None, None) => q.describe(),
+            (k, None) => (q, k).describe(),
+            (k, v) => (q, k, v).describe(),
+        };
+        if let Some(mask) = args.mask {
+            text += &format!("\nmask: {}", mask.describe());
+        }
+        text
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
 
 use crate::conv_base::{conv_setters, forward_masked, ConvBase};
+use crate::forward::Recorded;
 use crate::functional::{ConvTransposeOptions, Padding};
 use crate::mask::KernelMask;
 use crate::support::{check_config, setters};
@@ -216,6 +217,7 @@ impl ConvTranspose {
             self.out_features,
             |k| x.conv_transpose(k, &opts),
         )
+        .recorded(self, x)
     }
 }
 

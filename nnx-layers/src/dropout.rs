@@ -6,6 +6,7 @@ use nnx_core::rngs::{RngStream, Rngs};
 use nnx_core::{Error, Result};
 use nnx_tensor::Tensor;
 
+use crate::forward::Recorded;
 use crate::support::{check_rate, setters};
 
 /// Randomly zeroes inputs with probability `rate` and scales the kept ones by
@@ -215,7 +216,7 @@ impl Dropout {
     pub fn forward_with(&mut self, x: &Tensor, args: DropoutArgs<'_>) -> Result<Tensor> {
         let deterministic = args.deterministic.unwrap_or(self.deterministic);
         if let Some(y) = self.without_key(x, deterministic) {
-            return Ok(y);
+            return Ok(y).recorded(self, x);
         }
         let key = match args.rngs {
             Some(rngs) => rngs.next_key(&self.rng_collection)?,
@@ -266,7 +267,7 @@ impl Dropout {
     pub fn apply_with(&self, x: &Tensor, args: DropoutArgs<'_>) -> Result<Tensor> {
         let deterministic = args.deterministic.unwrap_or(self.deterministic);
         if let Some(y) = self.without_key(x, deterministic) {
-            return Ok(y);
+            return Ok(y).recorded(self, x);
         }
         match args.rngs {
             Some(rngs) => self.drop_with(x, rngs.next_key(&self.rng_collection)?),
@@ -340,7 +341,7 @@ impl Dropout {
     /// ```
     pub fn forward_with_key(&self, x: &Tensor, key: PrngKey) -> Result<Tensor> {
         match self.without_key(x, self.deterministic) {
-            Some(y) => Ok(y),
+            Some(y) => Ok(y).recorded(self, x),
             None => self.drop_with(x, key),
         }
     }
@@ -348,6 +349,7 @@ impl Dropout {
     /// Dropout with the mask drawn from `key`.
     fn drop_with(&self, x: &Tensor, key: PrngKey) -> Result<Tensor> {
         x.dropout(&self.keep_mask(x.shape(), key)?, self.rate as f32)
+            .recorded(self, x)
     }
 
     /// `shape` with the `broadcast_dims` set to 1.

@@ -5,6 +5,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 use nnx_tensor::{EinsumEquation, Tensor};
 
+use crate::forward::Recorded;
 use crate::functional::fmt_tuple_usize;
 use crate::param::{tensor_param, KernelBias};
 use crate::support::{check_shape, init_setters};
@@ -226,7 +227,7 @@ impl Einsum {
         let eq = EinsumEquation::parse(einsum_str)?;
         let y = eq.apply(x, &self.kernel)?;
         let Some(b) = &self.bias else {
-            return Ok(y);
+            return Ok(y).recorded(self, x);
         };
         // Output axes from the kernel take its sizes; the others broadcast.
         let shape: Vec<usize> = eq
@@ -244,6 +245,7 @@ impl Einsum {
         })?;
         (y + bias)
             .map_err(|_| crate::functional::shape_err("bias", fmt_tuple_usize(&found), &shape))
+            .recorded(self, x)
     }
 }
 

@@ -4,6 +4,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
 
+use crate::forward::Recorded;
 use crate::param::{opt_tensor_param, tensor_param, KernelBias};
 use crate::support::{check_config, check_opt_tensor, check_shape, init_setters, setters};
 
@@ -166,6 +167,7 @@ impl Linear {
             [self.in_features, self.out_features],
             x,
         )
+        .recorded(self, x)
     }
 }
 

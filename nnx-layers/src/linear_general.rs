@@ -4,6 +4,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 use nnx_tensor::{EinsumEquation, Tensor};
 
+use crate::forward::Recorded;
 use crate::functional::{canon_axis, shape_err};
 use crate::param::{flat_tensor_param, KernelBias};
 use crate::support::{
@@ -321,7 +322,7 @@ impl LinearGeneral {
             term(&mut (0..nb).chain(contract.iter().copied()).chain(n..n + no)),
         );
         let y = EinsumEquation::parse(&eq)?.apply(x, &self.kernel)?;
-        match &self.bias {
+        let y = match &self.bias {
             // The bias broadcasts over the free axes.
             Some(bias) => {
                 let shape: Vec<usize> = x.shape()[..nb]
@@ -333,7 +334,8 @@ impl LinearGeneral {
                 y + bias.reshape(&shape)?
             }
             None => Ok(y),
-        }
+        };
+        y.recorded(self, x)
     }
 }
 

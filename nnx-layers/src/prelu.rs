@@ -3,6 +3,8 @@
 use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
 
+use crate::forward::Recorded;
+
 /// `x` where `x >= 0`, else `negative_slope * x`, with a scalar learned slope
 /// (Flax's `nnx.PReLU`; it draws no random keys).
 ///
@@ -107,6 +109,6 @@ impl PReLU {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        x.prelu(&self.negative_slope)
+        x.prelu(&self.negative_slope).recorded(self, x)
     }
 }

@@ -292,6 +292,19 @@ impl fmt::Debug for Tensor {
 ///     "Param( # 2 (8 B)\n  value=Array([1., 1.], dtype=float32)\n)"
 /// );
 /// ```
+/// A Tensor shows as its dtype and shape (`float32[2,3]`) in
+/// `nnx::tabulate_with`'s `inputs`/`outputs` columns.
+///
+/// ```
+/// use nnx_core::record::Describe;
+/// assert_eq!(nnx_tensor::Tensor::ones(&[2, 3]).describe(), "float32[2,3]");
+/// ```
+impl nnx_core::record::Describe for Tensor {
+    fn describe(&self) -> String {
+        self.array().describe()
+    }
+}
+
 impl Value for Tensor {
     fn dtype(&self) -> Option<DType> {
         Some(DType::F32)

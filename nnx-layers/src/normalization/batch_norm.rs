@@ -6,6 +6,7 @@ use nnx_core::{BatchStat, Error, Param, Result, VariableType};
 use nnx_tensor::Tensor;
 
 use super::{norm_of, NormBase};
+use crate::forward::Recorded;
 use crate::functional::{canon_axis, shape_err};
 use crate::support::{check_alloc, check_config, check_shape, init_setters, setters};
 
@@ -234,7 +235,7 @@ impl BatchNorm {
         // Written only once everything above succeeded: an error leaves the layer as it was.
         *self.mean.value_mut() = new_mean;
         *self.var.value_mut() = new_var;
-        Ok(y)
+        Ok(y).recorded(self, x)
     }
 
     /// Normalizes `x` with the running statistics, from a shared reference:
@@ -294,6 +295,7 @@ impl BatchNorm {
         self.norm().check_mask(mask, x)?;
         self.norm()
             .normalize(x, (&self.mean, &self.var), &reduction, &[self.axis])
+            .recorded(self, x)
     }
 
     /// Checks the Variables and `x`'s feature axis; every axis but `axis`.

@@ -5,6 +5,7 @@ use nnx_core::{Error, Param, Result};
 use nnx_tensor::{GroupNormOptions, Tensor};
 
 use super::{norm_of, NormArgs, NormBase};
+use crate::forward::Recorded;
 use crate::support::{check_config, init_setters, setters};
 
 /// Group normalization (Flax's `nnx.GroupNorm`): `x` is `(batch, spatial...,
@@ -214,6 +215,7 @@ impl GroupNorm {
             use_fast_variance: self.use_fast_variance,
         };
         x.group_norm_with(g, norm.scale.map(|p| &**p), norm.bias.map(|p| &**p), &opts)
+            .recorded(self, x)
     }
 }
 

@@ -5,6 +5,7 @@ use nnx_core::{Error, Param, Result};
 use nnx_tensor::Tensor;
 
 use super::{norm_of, NormArgs, NormBase};
+use crate::forward::Recorded;
 use crate::functional::canon_axis;
 use crate::support::{init_setters, setters, vec_setters};
 
@@ -143,6 +144,7 @@ impl InstanceNorm {
         let feat: Vec<isize> = feat.into_iter().map(|a| a as isize).collect();
         self.norm()
             .with_batch_stats(x, &reduction, &feat, true, args.mask)
+            .recorded(self, x)
     }
 }
 

@@ -5,6 +5,7 @@ use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
 
 use super::{norm_of, NormArgs, NormBase};
+use crate::forward::Recorded;
 use crate::support::{init_setters, setters, vec_setters};
 
 /// Layer normalization (Flax's `nnx.LayerNorm`): statistics over
@@ -137,6 +138,7 @@ impl LayerNorm {
     pub fn apply_with(&self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor> {
         self.norm()
             .with_batch_stats(x, &self.reduction_axes, &self.feature_axes, true, args.mask)
+            .recorded(self, x)
     }
 }
 

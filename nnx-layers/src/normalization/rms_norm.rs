@@ -5,6 +5,7 @@ use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
 
 use super::{norm_of, NormArgs, NormBase};
+use crate::forward::Recorded;
 use crate::support::{init_setters, setters, vec_setters};
 
 /// Root-mean-square normalization (Flax's `nnx.RMSNorm`): `x / sqrt(mean(x^2) +
@@ -133,6 +134,7 @@ impl RMSNorm {
             false,
             args.mask,
         )
+        .recorded(self, x)
     }
 }
 
