@@ -23,6 +23,7 @@ mod key;
 mod kind;
 mod metadata;
 pub mod random;
+pub mod record;
 pub mod registry;
 pub mod repr;
 pub mod rngs;
@@ -82,7 +83,7 @@ mod derive_tests {
 }
 pub use state::{FlatState, PureDict, State, Tree};
 pub use state_access::parse_path;
-pub use summary::{display, tabulate};
+pub use summary::{display, tabulate, tabulate_with};
 pub use variable::{
     AnyVariable, AxisHook, Hooks, ValueHook, Variable, VariableBehavior, VariableInfo,
     VariableMetadata, VariableState, VariableType,

@@ -1,5 +1,6 @@
 //! Looking at a model: [`display`] renders it as Flax's `print(model)` /
-//! `nnx.display(model)` does, [`tabulate`] as `nnx.tabulate` does.
+//! `nnx.display(model)` does, [`tabulate`] and [`tabulate_with`] as
+//! `nnx.tabulate` does.
 //!
 //! `display` shows the tree of submodules, each with a comment summing its
 //! Variables by type (`# Param: 9 (36 B)`), each Variable with its type, shape and
@@ -11,10 +12,22 @@
 //! [`Shared`](crate::Shared) handle is shown once, then as `Type(...)`, as Flax
 //! does. Flax's rich-text colours are left out.
 //!
-//! `tabulate` is the static part of `nnx.tabulate`: one row per submodule with
-//! its Variables (`name: float32[2,3]`) and their count and bytes per Variable
-//! type, the totals at the bottom. Flax's `inputs`/`outputs` columns need a
-//! call hook on every submodule, which nnx does not have; they are left out.
+//! `tabulate(&model)` is `nnx.tabulate` without inputs: one row per submodule,
+//! in path order, with its Variables (`name: float32[2,3]`) and their count
+//! and bytes per Variable type, the totals at the bottom.
+//!
+//! `tabulate_with(&model, &x, |m, x| m.forward(x))` is `nnx.tabulate(model, x)`:
+//! it runs the call on a copy of the model and adds Flax's `inputs` and
+//! `outputs` columns, rows in call order. Python can wrap every module's
+//! methods while tabulate runs; Rust cannot, so modules tell: every library
+//! layer's `forward`/`apply` calls [`record::call`](crate::record::call),
+//! which pushes the layer's address and its input and output shapes to a
+//! thread-local list while a tabulate runs on the thread, and costs one flag
+//! check otherwise.
+//! `tabulate_with` maps addresses to paths by walking the copy first (derived
+//! modules tell the walk where they live: [`Walker::enter_at`]). A module of
+//! your own records its calls with the same one line; see [`tabulate_with`] for
+//! what its row shows without it.
 //!
 //! ```
 //! use ndarray::{Array1, Array2};
@@ -44,14 +57,16 @@ use std::collections::HashMap;
 use std::fmt::{self, Write};
 use std::sync::Arc;
 
-use crate::graph::{DynStatic, NodeHeader, Walker};
+use crate::graph::{DynStatic, NodeAddress, NodeHeader, Walker};
 use crate::key::{path_string, Key};
 use crate::kind::Kind;
 use crate::repr;
 use crate::value::{python_repr, ArrayRef, DType, Value};
 use crate::variable::AnyVariable;
 use crate::variable::VariableState;
-use crate::Module;
+use crate::{Module, Result};
+
+use crate::record::{array_spec, Call, Describe, Recording};
 
 /// Renders `model` as Flax's `print(model)` / `nnx.display(model)` does: the tree
 /// of submodules, each with a comment summing its Variables by type
@@ -82,9 +97,10 @@ pub fn display<M: Module>(model: &M) -> String {
 }
 
 /// A table of `model`'s submodules with their Variables (`name: float32[2,3]`),
-/// counts and bytes per Variable type, and the totals at the bottom: the static
-/// part of Flax's `nnx.tabulate`. Flax's `inputs`/`outputs` columns need a call
-/// hook on every submodule, which nnx does not have; they are left out.
+/// counts and bytes per Variable type, and the totals at the bottom: Flax's
+/// `nnx.tabulate` without inputs. Rows are in path order, one per submodule
+/// (RNG streams included); [`tabulate_with`] adds what each submodule is called
+/// with and returns.
 ///
 /// ```
 /// use ndarray::{Array1, Array2};
@@ -116,9 +132,9 @@ pub fn display<M: Module>(model: &M) -> String {
 /// ```
 pub fn tabulate<M: Module>(model: &M) -> String {
     let root = record(model);
-    let mut rows = Vec::new();
-    collect_rows(&root, &mut Vec::new(), &mut rows);
-    render_table(&root, &rows)
+    let rows = collect_rows(&root);
+    let lines: Vec<Line<'_>> = (0..rows.len()).map(|i| (i, None)).collect();
+    render_table(&root, &rows, &lines, false)
 }
 
 /// Counts and bytes per Variable type, in the order the types first appear.
@@ -127,6 +143,8 @@ type Stats = Vec<(Kind, usize, usize)>;
 /// One recorded item of the module graph.
 struct Node {
     key: Key,
+    /// Which object a derived node is (to find the node a call was recorded by).
+    at: Option<NodeAddress>,
     item: Item,
     /// The Variables of the subtree, by Variable type (shared ones counted once).
     stats: Stats,
@@ -170,6 +188,8 @@ struct Recorder {
     root: Option<Node>,
     /// The shared object whose first visit starts at the next event.
     pending_shared: Option<usize>,
+    /// The address of the node [`Walker::enter_at`] is entering.
+    pending_at: Option<NodeAddress>,
     seen: HashMap<usize, String>,
 }
 
@@ -196,6 +216,7 @@ impl Recorder {
     fn note(&mut self, key: &Key, text: &str) {
         self.push(Node {
             key: key.clone(),
+            at: None,
             item: Item::Static(text.to_string()),
             stats: Stats::new(),
         });
@@ -220,6 +241,7 @@ impl Walker for Recorder {
         }
         self.stack.push(Some(Node {
             key: key.clone(),
+            at: self.pending_at.take(),
             item: Item::Module {
                 type_name: header.type_name,
                 shape: container_of(header.type_name),
@@ -228,6 +250,12 @@ impl Walker for Recorder {
             stats: Stats::new(),
         }));
         true
+    }
+    fn enter_at(&mut self, key: &Key, header: NodeHeader, at: NodeAddress) -> bool {
+        self.pending_at = Some(at);
+        let walk = self.enter(key, header);
+        self.pending_at = None;
+        walk
     }
     fn locked(&mut self, key: &Key) {
         self.note(key, "<locked>");
@@ -242,6 +270,7 @@ impl Walker for Recorder {
             let item = Item::Seen(type_name.clone());
             self.push(Node {
                 key: key.clone(),
+                at: None,
                 item,
                 stats: Stats::new(),
             });
@@ -255,6 +284,7 @@ impl Walker for Recorder {
         self.first_visit(state.kind.name().to_string());
         self.push(Node {
             key: key.clone(),
+            at: None,
             item: Item::Variable(state),
             stats: Stats::new(),
         });
@@ -263,6 +293,7 @@ impl Walker for Recorder {
         let item = Item::Static(static_repr(value));
         self.push(Node {
             key: key.clone(),
+            at: None,
             item,
             stats: Stats::new(),
         });
@@ -270,6 +301,7 @@ impl Walker for Recorder {
     fn none(&mut self, key: &Key) {
         self.push(Node {
             key: key.clone(),
+            at: None,
             item: Item::None,
             stats: Stats::new(),
         });
@@ -282,6 +314,7 @@ fn record<M: Module>(model: &M) -> Node {
     model.walk_field(&crate::graph::ROOT, &mut r);
     let mut root = r.root.unwrap_or(Node {
         key: crate::graph::ROOT,
+        at: None,
         item: Item::None,
         stats: Stats::new(),
     });
@@ -452,12 +485,26 @@ fn write_node(out: &mut String, node: &Node, indent: usize) -> fmt::Result {
 /// One table row: a struct node, with the Variables it holds directly (through
 /// containers, not through other struct nodes).
 struct Row<'a> {
-    path: String,
+    path: Vec<Key>,
     node: &'a Node,
+    /// The row of the nearest struct node above (`None` for the root).
+    parent: Option<usize>,
     variables: Vec<(String, &'a VariableState)>,
 }
 
-fn collect_rows<'a>(node: &'a Node, path: &mut Vec<Key>, rows: &mut Vec<Row<'a>>) {
+/// The struct nodes under `node` (itself included), in path order.
+fn collect_rows<'a>(node: &'a Node) -> Vec<Row<'a>> {
+    let mut rows = Vec::new();
+    add_row(node, &mut Vec::new(), None, &mut rows);
+    rows
+}
+
+fn add_row<'a>(
+    node: &'a Node,
+    path: &mut Vec<Key>,
+    parent: Option<usize>,
+    rows: &mut Vec<Row<'a>>,
+) {
     let Item::Module {
         shape: Container::Struct,
         ..
@@ -467,12 +514,13 @@ fn collect_rows<'a>(node: &'a Node, path: &mut Vec<Key>, rows: &mut Vec<Row<'a>>
     };
     let index = rows.len();
     rows.push(Row {
-        path: path_string(path),
+        path: path.clone(),
         node,
+        parent,
         variables: Vec::new(),
     });
     let mut direct = Vec::new();
-    collect_under(node, path, &mut Vec::new(), &mut direct, rows);
+    collect_under(node, index, path, &mut Vec::new(), &mut direct, rows);
     direct.sort_by(|a, b| a.0.cmp(&b.0));
     rows[index].variables = direct;
 }
@@ -481,6 +529,7 @@ fn collect_rows<'a>(node: &'a Node, path: &mut Vec<Key>, rows: &mut Vec<Row<'a>>
 /// relative to the row (`rel`), struct nodes start rows of their own.
 fn collect_under<'a>(
     node: &'a Node,
+    row: usize,
     path: &mut Vec<Key>,
     rel: &mut Vec<Key>,
     direct: &mut Vec<(String, &'a VariableState)>,
@@ -497,8 +546,8 @@ fn collect_under<'a>(
             Item::Module {
                 shape: Container::Struct,
                 ..
-            } => collect_rows(child, path, rows),
-            Item::Module { .. } => collect_under(child, path, rel, direct, rows),
+            } => add_row(child, path, Some(row), rows),
+            Item::Module { .. } => collect_under(child, row, path, rel, direct, rows),
             Item::Static(_) | Item::None | Item::Seen(_) => {}
         }
         rel.pop();
@@ -506,31 +555,233 @@ fn collect_under<'a>(
     }
 }
 
+/// A table of the submodules `model` calls, with what each was called with and
+/// what it returned: Flax's `nnx.tabulate(model, *inputs)`. `call` runs on a
+/// copy of `model` ([`clone_deep`](Module::clone_deep), as Flax's tabulate
+/// clones), so BatchNorm statistics and RNG streams of `model` do not move;
+/// `input` is passed to `call` and shown in the root row, whose output is what
+/// `call` returns.
+///
+/// Columns, as in Flax: `path`, `type`, `inputs`, `outputs` (`float32[2,3]`, a
+/// YAML list for tuples: see [`Describe`](crate::record::Describe)), then one
+/// column per Variable type with the Variables a module holds directly and the
+/// count and bytes of its subtree; totals at the bottom.
+///
+/// Rows follow the calls, as Flax's do: a module comes where it was first
+/// called, before the modules it calls, with one row per distinct input
+/// (a module called twice with the same input shapes shows once; a method
+/// other than `forward` is shown as `path/method`, Flax's `embed/attend`).
+///
+/// Which calls nnx sees: every library layer records its calls
+/// ([`record::call`](crate::record::call)); activations and pooling are
+/// functions in Flax and show no row. A module of your own is seen when its
+/// `forward` calls `record::call` (one line); otherwise its row shows empty
+/// `inputs` and `outputs` and stands before the first module it called. Flax
+/// leaves out modules that were never called; nnx leaves out a module not seen
+/// being called when it, or a module under it, is of a type that recorded
+/// calls elsewhere in the run (it would have recorded too). Any other module
+/// that holds Variables (other than RNG state) shows with empty `inputs` and
+/// `outputs`: nnx cannot tell whether it was called. RNG streams have no rows,
+/// as in Flax.
+///
+/// # Errors
+/// The error of `call`, or of copying `model` (a [`Shared`](crate::Shared)
+/// that is locked).
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use ndarray::{Array1, Array2};
+/// #[derive(Module)]
+/// struct Dense { w: Param<Array2<f32>> }
+/// impl Dense {
+///     fn forward(&mut self, x: &Array2<f32>) -> nnx_core::Result<Array2<f32>> {
+///         let y = x.dot(&*self.w);
+///         nnx_core::record::call(self, x, &y);
+///         Ok(y)
+///     }
+/// }
+/// #[derive(Module)]
+/// struct Net { l1: Dense, l2: Dense }
+/// impl Net {
+///     // No `record::call` here: the root row shows what `tabulate_with` saw.
+///     fn forward(&mut self, x: &Array2<f32>) -> nnx_core::Result<(Array2<f32>, Array1<f32>)> {
+///         let h = self.l2.forward(x)?; // l2 first: its row comes first
+///         let y = self.l1.forward(&h)?;
+///         Ok((y.clone(), y.sum_axis(ndarray::Axis(1))))
+///     }
+/// }
+/// let net = Net { l1: Dense { w: Param::new(Array2::ones((3, 1))) }, l2: Dense { w: Param::new(Array2::ones((2, 3))) } };
+/// let table = nnx_core::tabulate_with(&net, &Array2::ones((4, 2)), |m, x| m.forward(x))?;
+/// assert_eq!(table, "                           Net Summary
+/// ┏━━━━━━┳━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━┓
+/// ┃ path ┃ type  ┃ inputs       ┃ outputs        ┃ Param           ┃
+/// ┡━━━━━━╇━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━┩
+/// │      │ Net   │ float32[4,2] │ - float32[4,1] │ 9 (36 B)        │
+/// │      │       │              │ - float32[4]   │                 │
+/// ├──────┼───────┼──────────────┼────────────────┼─────────────────┤
+/// │ l2   │ Dense │ float32[4,2] │ float32[4,3]   │ w: float32[2,3] │
+/// │      │       │              │                │                 │
+/// │      │       │              │                │ 6 (24 B)        │
+/// ├──────┼───────┼──────────────┼────────────────┼─────────────────┤
+/// │ l1   │ Dense │ float32[4,3] │ float32[4,1]   │ w: float32[3,1] │
+/// │      │       │              │                │                 │
+/// │      │       │              │                │ 3 (12 B)        │
+/// ├──────┼───────┼──────────────┼────────────────┼─────────────────┤
+/// │      │       │              │          Total │ 9 (36 B)        │
+/// └──────┴───────┴──────────────┴────────────────┴─────────────────┘
+///                     Total Parameters: 9 (36 B)");
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+pub fn tabulate_with<M, I, O, F>(model: &M, input: &I, call: F) -> Result<String>
+where
+    M: Module,
+    I: Describe + ?Sized,
+    O: Describe,
+    F: FnOnce(&mut M, &I) -> Result<O>,
+{
+    let mut model = model.clone_deep()?;
+    let root = record(&model);
+    let recording = Recording::start();
+    let output = call(&mut model, input);
+    let calls = recording.finish();
+    let root_call = Call {
+        at: NodeAddress::of(&model),
+        method: None,
+        inputs: input.describe(),
+        outputs: output?.describe(),
+    };
+    let rows = collect_rows(&root);
+    let lines = lines_in_call_order(&rows, &root_call, &calls);
+    Ok(render_table(&root, &rows, &lines, true))
+}
+
+/// A line of the table: a row, and the call it shows (`None`: no call seen).
+type Line<'a> = (usize, Option<&'a Call>);
+
+/// The rows to show and their calls, in call order (see [`tabulate_with`]).
+/// `calls` come in the order they returned (callees before their callers):
+/// each row goes before its subrows, which go in the order of the first call
+/// under each.
+fn lines_in_call_order<'a>(
+    rows: &[Row<'_>],
+    root_call: &'a Call,
+    calls: &'a [Call],
+) -> Vec<Line<'a>> {
+    let index: HashMap<NodeAddress, usize> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.node.at.map(|at| (at, i)))
+        .collect();
+    let mut own: Vec<Vec<&Call>> = vec![Vec::new(); rows.len()];
+    let mut first: Vec<Option<usize>> = vec![None; rows.len()];
+    let mut recorded_types = std::collections::HashSet::new();
+    let found = calls
+        .iter()
+        .filter_map(|c| index.get(&c.at).map(|&i| (i, c)));
+    for (seq, (row, call)) in found.enumerate() {
+        recorded_types.insert(call.at.type_name());
+        // Flax keeps the first call of each module with each input.
+        if own[row]
+            .iter()
+            .any(|c| c.method == call.method && c.inputs == call.inputs)
+        {
+            continue;
+        }
+        own[row].push(call);
+        first[row].get_or_insert(seq);
+    }
+    // The root's call as `tabulate_with` saw it, unless the root recorded its
+    // own (a layer describes its inputs best: Flax's `mask=` of attention).
+    if let Some(root) = own.first_mut().filter(|o| o.is_empty()) {
+        root.push(root_call);
+    }
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); rows.len()];
+    // Rows are in pre-order: a row's subrows come after it.
+    for i in (1..rows.len()).rev() {
+        if let Some(p) = rows[i].parent {
+            children[p].push(i);
+            if let Some(f) = first[i] {
+                first[p] = Some(first[p].map_or(f, |g| g.min(f)));
+            }
+        }
+    }
+    for c in &mut children {
+        c.reverse();
+        c.sort_by_key(|&i| first[i].unwrap_or(usize::MAX));
+    }
+    // A module, or one under it, of a type that recorded calls elsewhere: it
+    // would have recorded too, had it been called.
+    let mut records = vec![false; rows.len()];
+    for i in (0..rows.len()).rev() {
+        let row = &rows[i];
+        records[i] |= row
+            .node
+            .at
+            .is_some_and(|at| recorded_types.contains(at.type_name()));
+        if let Some(p) = row.parent {
+            records[p] |= records[i];
+        }
+    }
+    let shown = |i: usize| {
+        let holds = rows[i].node.stats.iter().any(|s| s.0 != crate::RngState);
+        i == 0 || first[i].is_some() || (!records[i] && holds)
+    };
+    let mut lines = Vec::new();
+    let mut stack = vec![0];
+    while let Some(i) = stack.pop() {
+        if !rows.is_empty() && shown(i) {
+            match own[i].as_slice() {
+                [] => lines.push((i, None)),
+                calls => lines.extend(calls.iter().map(|&c| (i, Some(c)))),
+            }
+        }
+        stack.extend(children.get(i).into_iter().flatten().rev());
+    }
+    lines
+}
+
 /// `float32[2,3]`, or the Python form of values that are not one array.
 fn spec(value: &dyn Value) -> String {
     match value.array_ref() {
-        Some(a) => {
-            let dims: Vec<String> = a.shape().iter().map(ToString::to_string).collect();
-            format!("{}[{}]", a.dtype(), dims.join(","))
-        }
+        Some(a) => array_spec(a.dtype(), a.shape()),
         None => python_repr(&*abstracted(value)),
     }
 }
 
-fn render_table(root: &Node, rows: &[Row<'_>]) -> String {
+/// Renders `lines` of `rows` as Flax's rich table, with the `inputs` and
+/// `outputs` columns when `with_calls`.
+fn render_table(root: &Node, rows: &[Row<'_>], lines: &[Line<'_>], with_calls: bool) -> String {
     let mut kinds: Vec<Kind> = root.stats.iter().map(|s| s.0).collect();
     kinds.sort_by_key(|k| k.name());
     let mut header = vec!["path".to_string(), "type".to_string()];
+    if with_calls {
+        header.extend(["inputs".to_string(), "outputs".to_string()]);
+    }
+    // "Total" stands right-aligned in the column before the first Variable type's, as in Flax.
+    let total_col = header.len() - 1;
     header.extend(kinds.iter().map(|k| k.name().to_string()));
 
-    let body: Vec<Vec<Vec<String>>> = rows
+    let body: Vec<Vec<Vec<String>>> = lines
         .iter()
-        .map(|row| {
+        .filter_map(|&(i, call)| rows.get(i).map(|row| (row, call)))
+        .map(|(row, call)| {
             let type_name = match &row.node.item {
                 Item::Module { type_name, .. } => type_name.to_string(),
                 _ => String::new(),
             };
-            let mut cells = vec![vec![row.path.clone()], vec![type_name]];
+            let mut path = row.path.clone();
+            if let Some(method) = call.and_then(|c| c.method) {
+                path.push(Key::from(method));
+            }
+            let mut cells = vec![vec![path_string(&path)], vec![type_name]];
+            if with_calls {
+                let text = |s: Option<&String>| {
+                    s.map(|s| s.lines().map(String::from).collect())
+                        .unwrap_or_default()
+                };
+                cells.push(text(call.map(|c| &c.inputs)));
+                cells.push(text(call.map(|c| &c.outputs)));
+            }
             for &kind in &kinds {
                 let mut lines: Vec<String> = row
                     .variables
@@ -549,7 +800,8 @@ fn render_table(root: &Node, rows: &[Row<'_>]) -> String {
             cells
         })
         .collect();
-    let mut footer = vec![Vec::new(), vec!["Total".to_string()]];
+    let mut footer = vec![Vec::new(); total_col];
+    footer.push(vec!["Total".to_string()]);
     for &kind in &kinds {
         let (_, n, b) = root
             .stats
@@ -570,8 +822,7 @@ fn render_table(root: &Node, rows: &[Row<'_>]) -> String {
             + 2
     };
     let widths: Vec<usize> = (0..header.len()).map(width).collect();
-    // "Total" right-aligned before the first Variable type's column, as in Flax.
-    footer[1] = vec![format!("{:>w$}", "Total", w = widths[1] - 2)];
+    footer[total_col] = vec![format!("{:>w$}", "Total", w = widths[total_col] - 2)];
 
     let rule = |l: &str, m: &str, r: &str, fill: &str| {
         let parts: Vec<String> = widths.iter().map(|w| fill.repeat(*w)).collect();

@@ -21,7 +21,7 @@ const TIERS: &[&[&str]] = &[
     &["state", "state_access", "state_map"],
     &["filter"],
     &["graph"],
-    &["sow", "rngs", "summary"],
+    &["sow", "rngs", "record", "summary"],
     &["checkpoint"],
 ];
 

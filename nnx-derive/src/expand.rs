@@ -175,7 +175,9 @@ fn struct_bodies(
     });
     let build = build_stmts(fields, krate, quote!(Self));
     (
-        quote! { if w.enter(key, #header) { #walk w.leave(); } },
+        quote! {
+            if w.enter_at(key, #header, #krate::graph::NodeAddress::of(self)) { #walk w.leave(); }
+        },
         quote! {
             if w.enter(key, #header) { #walk_mut w.leave(); }
             #krate::graph::Action::Keep
@@ -241,7 +243,9 @@ fn enum_bodies(
             pat(quote!(ref)),
             walk_stmts(&v.fields, krate, false, access),
         );
-        walk.push(quote!(#p => if w.enter(key, #header) { #body w.leave(); }));
+        walk.push(quote! {
+            #p => if w.enter_at(key, #header, #krate::graph::NodeAddress::of(self)) { #body w.leave(); }
+        });
         let (p, body) = (
             pat(quote!(ref mut)),
             walk_stmts(&v.fields, krate, true, access),

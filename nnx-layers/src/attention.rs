@@ -11,11 +11,13 @@ use nnx_tensor::{
     combine_masks, dot_product_attention, AttentionDropout, AttentionOptions, Element, Tensor,
 };
 
+use crate::forward::Recorded;
 use crate::linear_general::{LinearGeneral, LinearGeneralConfig};
 use crate::normalization::{LayerNorm, LayerNormConfig};
 use crate::support::{
     check_alloc, check_config, check_opt_tensor, check_rate, check_shape, setters,
 };
+use nnx_core::record::Describe;
 
 /// Multi-head dot-product attention (Flax's `nnx.MultiHeadAttention`).
 ///
@@ -544,6 +546,7 @@ impl<E: Element> MultiHeadAttention<E> {
             None
         };
         self.attend(&query, &key, &value, mask.as_ref(), keep.as_ref())
+            .recorded(self, &Inputs(inputs_q, &args))
     }
 
     /// Self-attention of `x` without a mask, from a shared reference.
@@ -602,6 +605,7 @@ impl<E: Element> MultiHeadAttention<E> {
         }
         let (query, key, value) = self.project(inputs_q, &args)?;
         self.attend(&query, &key, &value, args.mask, None)
+            .recorded(self, &Inputs(inputs_q, &args))
     }
 
     /// The query, key and value projections (normalized with `normalize_qk`).
@@ -768,6 +772,26 @@ pub struct AttentionArgs<'a, E: Element = f32> {
     pub deterministic: Option<bool>,
     /// Overrides the layer's `decode` for this call.
     pub decode: Option<bool>,
+}
+
+/// The inputs of a call as Flax's tabulate shows `mha(inputs_q, inputs_k,
+/// inputs_v, mask=mask)`: the arrays passed (`inputs_q` alone, or a list),
+/// then the mask.
+struct Inputs<'a, E: Element>(&'a Tensor<E>, &'a AttentionArgs<'a, E>);
+
+impl<E: Element> Describe for Inputs<'_, E> {
+    fn describe(&self) -> String {
+        let Inputs(q, args) = *self;
+        let mut text = match (args.inputs_k, args.inputs_v) {
+            (None, None) => q.describe(),
+            (k, None) => (q, k).describe(),
+            (k, v) => (q, k, v).describe(),
+        };
+        if let Some(mask) = args.mask {
+            text += &format!("\nmask: {}", mask.describe());
+        }
+        text
+    }
 }
 
 #[cfg(test)]

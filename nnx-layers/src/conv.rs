@@ -5,6 +5,7 @@ use nnx_core::{Param, Result};
 use nnx_tensor::{Element, Tensor};
 
 use crate::conv_base::{conv_setters, forward_masked, ConvBase};
+use crate::forward::Recorded;
 use crate::functional::{per_axis, ConvOptions, Padding};
 use crate::mask::KernelMask;
 use crate::support::{check_config, setters, vec_setters};
@@ -242,6 +243,7 @@ impl<E: Element> Conv<E> {
             self.out_features,
             |k| x.conv_general(k, &opts),
         )
+        .recorded(self, x)
     }
 }
 

@@ -5,6 +5,7 @@ use nnx_core::{Param, Result};
 use nnx_tensor::{Element, Tensor};
 
 use crate::conv_base::{conv_setters, forward_masked, ConvBase};
+use crate::forward::Recorded;
 use crate::functional::{ConvTransposeOptions, Padding};
 use crate::mask::KernelMask;
 use crate::support::{check_config, setters};
@@ -234,6 +235,7 @@ impl<E: Element> ConvTranspose<E> {
             self.out_features,
             |k| x.conv_transpose(k, &opts),
         )
+        .recorded(self, x)
     }
 }
 

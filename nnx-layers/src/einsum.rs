@@ -5,6 +5,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 use nnx_tensor::{EinsumEquation, Element, Tensor};
 
+use crate::forward::Recorded;
 use crate::functional::fmt_tuple_usize;
 use crate::param::{tensor_param, KernelBias};
 use crate::support::{check_shape, init_setters};
@@ -240,7 +241,7 @@ impl<E: Element> Einsum<E> {
         let eq = EinsumEquation::parse(einsum_str)?;
         let y = eq.apply(x, &self.kernel)?;
         let Some(b) = &self.bias else {
-            return Ok(y);
+            return Ok(y).recorded(self, x);
         };
         // Output axes from the kernel take its sizes; the others broadcast.
         let shape: Vec<usize> = eq
@@ -258,6 +259,7 @@ impl<E: Element> Einsum<E> {
         })?;
         (y + bias)
             .map_err(|_| crate::functional::shape_err("bias", fmt_tuple_usize(&found), &shape))
+            .recorded(self, x)
     }
 }
 

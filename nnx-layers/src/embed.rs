@@ -6,9 +6,11 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 use nnx_tensor::{einsum, Element, Tensor};
 
+use crate::forward::Recorded;
 use crate::linear::check_last_axis;
 use crate::param::tensor_param;
 use crate::support::{check_config, check_shape};
+use nnx_core::record::Describe;
 
 /// Maps integer indices of any shape to rows of `embedding`
 /// (`(num_embeddings, features)`), giving `(*indices.shape, features)`; `attend`
@@ -175,6 +177,7 @@ impl<E: Element> Embed<E> {
             })
             .collect::<Result<_>>()?;
         self.gather(rows, indices.shape())
+            .recorded(self, &Indices(std::any::type_name::<A>(), indices.shape()))
     }
 
     /// Looks up indices given as whole `f32` numbers (Flax's `__call__`, and
@@ -219,7 +222,7 @@ impl<E: Element> Embed<E> {
                 }
             })
             .collect::<Result<_>>()?;
-        self.gather(rows, x.shape())
+        self.gather(rows, x.shape()).recorded(self, x)
     }
 
     /// The table is public and can be reassigned: check it still is
@@ -266,7 +269,28 @@ impl<E: Element> Embed<E> {
     pub fn attend(&self, query: &Tensor<E>) -> Result<Tensor<E>> {
         self.check_table()?;
         check_last_axis("query", query.shape(), self.features)?;
-        einsum("...f,nf->...n", query, &self.embedding)
+        let logits = einsum("...f,nf->...n", query, &self.embedding)?;
+        nnx_core::record::method(self, "attend", query, &logits);
+        Ok(logits)
+    }
+}
+
+/// Integer indices as a tabulate shows them: NumPy's dtype name and the shape
+/// (`int32[2,5]`).
+struct Indices<'a>(&'static str, &'a [usize]);
+
+impl Describe for Indices<'_> {
+    fn describe(&self) -> String {
+        let Indices(rust, shape) = *self;
+        let numpy = match rust {
+            "i8" | "i16" | "i32" | "i64" => rust.replace('i', "int"),
+            "u8" | "u16" | "u32" | "u64" => rust.replace('u', "uint"),
+            "isize" => format!("int{}", usize::BITS),
+            "usize" => format!("uint{}", usize::BITS),
+            _ => rust.to_string(),
+        };
+        let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+        format!("{numpy}[{}]", dims.join(","))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one trait every layer implements, so layers compose (`Sequential`).
 
+use nnx_core::record::{self, Describe};
 use nnx_core::Result;
 use nnx_tensor::{Element, Tensor};
 
@@ -91,3 +92,21 @@ macro_rules! forward_via_inherent {
     )*};
 }
 pub(crate) use forward_via_inherent;
+
+/// Records a layer's call for `nnx::tabulate_with`: each layer's
+/// `forward`/`apply` ends in `.recorded(self, x)`, which passes the result
+/// through (one thread-local flag check when no tabulate runs).
+pub(crate) trait Recorded {
+    /// `self`, after recording that `layer` returned it for `input` (when `Ok`).
+    fn recorded<M: ?Sized, I: Describe + ?Sized>(self, layer: &M, input: &I) -> Self;
+}
+
+impl<T: Describe> Recorded for Result<T> {
+    #[inline]
+    fn recorded<M: ?Sized, I: Describe + ?Sized>(self, layer: &M, input: &I) -> Self {
+        if let Ok(y) = &self {
+            record::call(layer, input, y);
+        }
+        self
+    }
+}

@@ -4,6 +4,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 use nnx_tensor::{Element, Tensor};
 
+use crate::forward::Recorded;
 use crate::param::{opt_tensor_param, tensor_param, KernelBias};
 use crate::support::{check_config, check_opt_tensor, check_shape, init_setters, setters};
 
@@ -195,6 +196,7 @@ impl<E: Element> Linear<E> {
             [self.in_features, self.out_features],
             x,
         )
+        .recorded(self, x)
     }
 }
 

@@ -4,6 +4,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 use nnx_tensor::{EinsumEquation, Element, Tensor};
 
+use crate::forward::Recorded;
 use crate::functional::{canon_axis, shape_err};
 use crate::param::{flat_tensor_param, KernelBias};
 use crate::support::{
@@ -335,7 +336,7 @@ impl<E: Element> LinearGeneral<E> {
             term(&mut (0..nb).chain(contract.iter().copied()).chain(n..n + no)),
         );
         let y = EinsumEquation::parse(&eq)?.apply(x, &self.kernel)?;
-        match &self.bias {
+        let y = match &self.bias {
             // The bias broadcasts over the free axes.
             Some(bias) => {
                 let shape: Vec<usize> = x.shape()[..nb]
@@ -347,7 +348,8 @@ impl<E: Element> LinearGeneral<E> {
                 y + bias.reshape(&shape)?
             }
             None => Ok(y),
-        }
+        };
+        y.recorded(self, x)
     }
 }
 

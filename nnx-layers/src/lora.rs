@@ -5,6 +5,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Metadata, Param, Result, VariableMetadata};
 use nnx_tensor::Tensor;
 
+use crate::forward::Recorded;
 use crate::linear::{check_last_axis, linear_apply, Linear, LinearConfig};
 use crate::param::checked_init;
 use crate::support::{check_config, check_shape};
@@ -260,10 +261,11 @@ impl<B: Forward> LoRA<B> {
     /// ```
     pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
         let out = self.delta(x)?;
-        match &mut self.base_module {
+        let out = match &mut self.base_module {
             Some(base) => &out + &base.forward(x)?,
             None => Ok(out),
-        }
+        };
+        out.recorded(self, x)
     }
 
     /// [`forward`](LoRA::forward) from a shared reference (the base module's
@@ -283,10 +285,11 @@ impl<B: Forward> LoRA<B> {
     /// ```
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let out = self.delta(x)?;
-        match &self.base_module {
+        let out = match &self.base_module {
             Some(base) => &out + &base.apply(x)?,
             None => Ok(out),
-        }
+        };
+        out.recorded(self, x)
     }
 }
 
@@ -468,7 +471,8 @@ impl LoRALinear {
     /// ```
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let features = [self.in_features, self.out_features];
-        &linear_apply(&self.kernel, &self.bias, features, x)? + &self.lora.apply(x)?
+        (&linear_apply(&self.kernel, &self.bias, features, x)? + &self.lora.apply(x)?)
+            .recorded(self, x)
     }
 }
 

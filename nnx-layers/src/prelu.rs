@@ -3,6 +3,8 @@
 use nnx_core::{Param, Result};
 use nnx_tensor::{Element, Tensor};
 
+use crate::forward::Recorded;
+
 /// `x` where `x >= 0`, else `negative_slope * x`, with a scalar learned slope
 /// (Flax's `nnx.PReLU`; it draws no random keys).
 ///
@@ -133,6 +135,6 @@ impl<E: Element> PReLU<E> {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
-        x.prelu(&self.negative_slope)
+        x.prelu(&self.negative_slope).recorded(self, x)
     }
 }

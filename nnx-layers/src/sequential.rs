@@ -3,6 +3,7 @@
 use nnx_core::Result;
 use nnx_tensor::{Element, Tensor};
 
+use crate::forward::Recorded;
 use crate::Forward;
 
 /// Applies `layers` in order, each to the previous one's output; with no
@@ -75,7 +76,7 @@ impl<T> Sequential<T> {
         for layer in &mut self.layers {
             y = layer.forward(&y)?;
         }
-        Ok(y)
+        Ok(y).recorded(self, x)
     }
 
     /// Applies the layers in order without changing them (see [`Forward::apply`]).
@@ -100,7 +101,7 @@ impl<T> Sequential<T> {
         for layer in &self.layers {
             y = layer.apply(&y)?;
         }
-        Ok(y)
+        Ok(y).recorded(self, x)
     }
 }
 

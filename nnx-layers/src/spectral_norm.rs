@@ -9,6 +9,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{BatchStat, Error, Key, Module, Path, Result, State, VariableState};
 use nnx_tensor::Tensor;
 
+use crate::forward::Recorded;
 use crate::support::check_epsilon;
 use crate::weight_norm::{l2_normalize, py_tuple_key, tensor_of};
 use crate::Forward;
@@ -309,7 +310,7 @@ impl<L: Module + Forward> SpectralNorm<L> {
                 }
             }
         }
-        self.layer_instance.forward(x)
+        self.layer_instance.forward(x).recorded(self, x)
     }
 
     /// [`forward`](SpectralNorm::forward) from a shared reference, computed on
@@ -342,6 +343,6 @@ impl<L: Module + Forward> SpectralNorm<L> {
             .graphdef()
             .merge(self.layer_instance.state())?;
         layer.update(self.normalized(&layer)?.0)?;
-        layer.apply(x)
+        layer.apply(x).recorded(self, x)
     }
 }

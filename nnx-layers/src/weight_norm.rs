@@ -8,6 +8,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Key, Module, Param, Result, State, VariableState};
 use nnx_tensor::Tensor;
 
+use crate::forward::Recorded;
 use crate::support::check_epsilon;
 use crate::Forward;
 
@@ -330,7 +331,7 @@ impl<L: Module + Forward> WeightNorm<L> {
     pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
         let normalized = self.normalized(&self.layer_instance)?;
         self.layer_instance.update(normalized)?;
-        self.layer_instance.forward(x)
+        self.layer_instance.forward(x).recorded(self, x)
     }
 
     /// [`forward`](WeightNorm::forward) from a shared reference: the same
@@ -351,6 +352,6 @@ impl<L: Module + Forward> WeightNorm<L> {
             .graphdef()
             .merge(self.layer_instance.state())?;
         layer.update(self.normalized(&layer)?)?;
-        layer.apply(x)
+        layer.apply(x).recorded(self, x)
     }
 }

@@ -335,6 +335,20 @@ impl<E: Element> fmt::Debug for Tensor<E> {
 ///     "Param( # 2 (8 B)\n  value=Array([1., 1.], dtype=float32)\n)"
 /// );
 /// ```
+/// A Tensor shows as its dtype and shape (`float32[2,3]`) in
+/// `nnx::tabulate_with`'s `inputs`/`outputs` columns.
+///
+/// ```
+/// use nnx_core::record::Describe;
+/// assert_eq!(nnx_tensor::Tensor::ones(&[2, 3]).describe(), "float32[2,3]");
+/// assert_eq!(nnx_tensor::Tensor::full(&[2], 0.0f64).describe(), "float64[2]");
+/// ```
+impl<E: Element> nnx_core::record::Describe for Tensor<E> {
+    fn describe(&self) -> String {
+        self.array().describe()
+    }
+}
+
 impl<E: Element> Value for Tensor<E> {
     fn dtype(&self) -> Option<DType> {
         Some(E::DTYPE)

@@ -80,7 +80,7 @@ pub use builder::Builder;
 pub use field::Field;
 pub use merge::IntoStates;
 pub use statics::{DynStatic, StaticFloat, StaticHyperparameter};
-pub use walker::{Action, NodeHeader, Place, Walker, WalkerMut};
+pub use walker::{Action, NodeAddress, NodeHeader, Place, Walker, WalkerMut};
 pub use walkers::GraphItem;
 
 /// The key the root of a graph walk is entered under.

@@ -38,6 +38,46 @@ impl NodeHeader {
     }
 }
 
+/// Which object a derived node is: its address and its Rust type (a struct
+/// and its first field can share an address, never a type). A walker compares
+/// it with [`NodeAddress::of`] a reference seen elsewhere, as
+/// [`tabulate_with`](crate::tabulate_with) does to find the path of a
+/// layer that recorded its call.
+///
+/// ```
+/// use nnx_core::graph::NodeAddress;
+/// let pair = (1u8, 2u16);
+/// assert_eq!(NodeAddress::of(&pair), NodeAddress::of(&pair));
+/// assert_ne!(NodeAddress::of(&pair.0), NodeAddress::of(&pair.1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeAddress {
+    addr: usize,
+    type_name: &'static str,
+}
+
+impl NodeAddress {
+    /// The address and type of `node`.
+    ///
+    /// ```
+    /// let x = 3.0f32;
+    /// assert_eq!(nnx_core::graph::NodeAddress::of(&x), nnx_core::graph::NodeAddress::of(&x));
+    /// ```
+    #[inline]
+    pub fn of<T: ?Sized>(node: &T) -> Self {
+        NodeAddress {
+            // Only compared, never turned back into a pointer.
+            addr: std::ptr::from_ref(node).cast::<()>() as usize,
+            type_name: std::any::type_name::<T>(),
+        }
+    }
+
+    /// The node's Rust type.
+    pub(crate) fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+}
+
 /// Where a mutable walk meets a Variable: whether its owner can empty the slot.
 ///
 /// ```
@@ -171,6 +211,32 @@ pub trait Walker {
     /// assert_eq!((d.now, d.max), (0, 2));
     /// ```
     fn leave(&mut self) {}
+    /// [`enter`](Walker::enter), for a derived struct or enum node, told
+    /// which object the node is; the default forgets `at` and calls `enter`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::graph::{Field, NodeAddress, NodeHeader, Walker};
+    /// struct Where(Vec<NodeAddress>);
+    /// impl Walker for Where {
+    ///     fn enter_at(&mut self, _: &Key, _: NodeHeader, at: NodeAddress) -> bool {
+    ///         self.0.push(at);
+    ///         true
+    ///     }
+    /// }
+    /// #[derive(Module)]
+    /// struct Inner { w: Param<f32> }
+    /// #[derive(Module)]
+    /// struct Outer { a: Inner, b: Inner }
+    /// let m = Outer { a: Inner { w: Param::new(1.0) }, b: Inner { w: Param::new(2.0) } };
+    /// let mut w = Where(Vec::new());
+    /// m.walk_field(&Key::from(0usize), &mut w);
+    /// assert_eq!(w.0, [NodeAddress::of(&m), NodeAddress::of(&m.a), NodeAddress::of(&m.b)]);
+    /// ```
+    fn enter_at(&mut self, key: &Key, header: NodeHeader, at: NodeAddress) -> bool {
+        let _ = at;
+        self.enter(key, header)
+    }
     /// A shared object under `key`; `true` means walk it. The default walks it at
     /// every occurrence; the graph operations answer `true` only the first time.
     ///

@@ -9,6 +9,7 @@ use nnx_core::{Error, Result};
 use nnx_tensor::Tensor;
 
 use super::RNNCellBase;
+use crate::forward::Recorded;
 use crate::linear::check_last_axis;
 use crate::support::check_config;
 use crate::Linear;
@@ -571,7 +572,7 @@ macro_rules! cell_api {
             /// # Ok::<(), nnx_core::Error>(())
             /// ```
             pub fn apply(&self, carry: &$carry, x: &Tensor) -> Result<($carry, Tensor)> {
-                self.step(carry, x)
+                self.step(carry, x).recorded(self, &(carry, x))
             }
         }
     };

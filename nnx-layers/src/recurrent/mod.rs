@@ -124,7 +124,7 @@ pub trait RNNCellBase {
 /// assert_eq!(back, pair);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub trait Carry: Clone {
+pub trait Carry: Clone + nnx_core::record::Describe {
     /// The arrays, in order.
     ///
     /// ```

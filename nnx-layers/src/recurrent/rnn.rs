@@ -370,7 +370,8 @@ impl<C: RNNCellBase> RNN<C> {
             Some(r) => Some(r),
             None => self.rngs.as_mut(),
         };
-        scan(Cell::Mut(&mut self.cell), inputs, opts, flags, rngs)
+        let out = scan(Cell::Mut(&mut self.cell), inputs, opts, flags, rngs);
+        recorded_output(self, inputs, out)
     }
 
     /// [`forward_with`](RNN::forward_with) from a shared reference (the layer's
@@ -396,7 +397,8 @@ impl<C: RNNCellBase> RNN<C> {
             Some(r) => Some(r),
             None => copy.as_mut(),
         };
-        scan(Cell::Shared(&self.cell), inputs, opts, flags, rngs)
+        let out = scan(Cell::Shared(&self.cell), inputs, opts, flags, rngs);
+        recorded_output(self, inputs, out)
     }
 
     fn flags(&self, opts: &RNNOptions<'_, C::Carry>) -> Flags {
@@ -631,7 +633,7 @@ impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
             inputs,
             direction(init_b, seq_lengths, tm, true, self.rngs.as_mut()),
         )?;
-        Ok(((cf, cb), (self.merge_fn)(&yf, &yb)?))
+        recorded_output(self, inputs, Ok(((cf, cb), (self.merge_fn)(&yf, &yb)?)))
     }
 
     /// [`forward`](Bidirectional::forward) from a shared reference (the stream
@@ -679,7 +681,7 @@ impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
             inputs,
             direction(init_b, seq_lengths, tm, true, rngs.as_mut()),
         )?;
-        Ok(((cf, cb), (self.merge_fn)(&yf, &yb)?))
+        recorded_output(self, inputs, Ok(((cf, cb), (self.merge_fn)(&yf, &yb)?)))
     }
 }
 
@@ -707,4 +709,17 @@ fn direction<'a, K>(
         keep_order: backward.then_some(true),
         rngs,
     }
+}
+
+/// Records `layer`'s call with its output sequence (Flax's RNN returns the
+/// carry only when asked to), passing `out` through.
+fn recorded_output<M, C>(
+    layer: &M,
+    inputs: &Tensor,
+    out: Result<(C, Tensor)>,
+) -> Result<(C, Tensor)> {
+    if let Ok((_, y)) = &out {
+        nnx_core::record::call(layer, inputs, y);
+    }
+    out
 }

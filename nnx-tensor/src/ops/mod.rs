@@ -32,6 +32,7 @@ pub use attention::{
 pub use conv::{per_axis, ConvOptions, ConvTransposeOptions, Padding};
 pub use einsum::{einsum, EinsumEquation};
 pub use index::concat;
+pub use norm::GroupNormOptions;
 
 impl<E: Element> Tensor<E> {
     /// The output of a custom op with its gradient rule (`jax.custom_vjp`).
