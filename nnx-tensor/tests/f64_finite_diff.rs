@@ -41,7 +41,7 @@ fn check(name: &str, op: Op, shape: &[usize]) {
     let c = input(y.shape()).mapv(|v| v * 0.7 + 0.05);
     let cot = Tensor::from_array(c.clone());
     let mut p = Param::new(Tensor::from_array(x0.clone()));
-    let (_, grads) = value_and_grad(&mut p, Param, |p| Ok((op(&p.value())? * &cot)?.sum()))
+    let (_, grads) = value_and_grad(&mut p, Param, |p| Ok((op(p.value())? * &cot)?.sum()))
         .expect("value_and_grad");
     let g = grads
         .leaf(&[])

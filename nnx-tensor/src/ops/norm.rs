@@ -49,7 +49,7 @@ fn row_stats<E: Element>(
     let (sum, sum_sq) = values().fold((-0.0f64, -0.0f64), |(s, q), v| (s + v, q + v * v));
     let sq = sum_sq / nf;
     if !use_mean {
-        return (lit::<E>(0.0), lit::<E>(sq as f64), false, n);
+        return (lit::<E>(0.0), lit::<E>(sq), false, n);
     }
     let mu = sum / nf;
     let (var, clipped) = if fast {
@@ -58,7 +58,7 @@ fn row_stats<E: Element>(
     } else {
         (values().map(|v| (v - mu).powi(2)).sum::<f64>() / nf, false)
     };
-    (lit::<E>(mu as f64), lit::<E>(var as f64), clipped, n)
+    (lit::<E>(mu), lit::<E>(var), clipped, n)
 }
 
 /// `a` viewed (or copied, when not contiguous) under `shape` of the same size.
