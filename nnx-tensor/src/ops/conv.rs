@@ -16,6 +16,7 @@ use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::{Error, ErrorPath, Result};
 
 use super::alloc::{check_alloc, try_from_shape_fn, try_zeros};
+use super::conv_direct::{self, LastAxis};
 use super::matmul::gemm;
 use super::record;
 use crate::Tensor;
@@ -318,13 +319,13 @@ const CONV_TILE_ROWS: usize = 4096;
 /// The geometry of one convolution of a `(batch, spatial..., C)` input with a
 /// `(spatial..., C/groups, out)` kernel: which input position each output
 /// position reads through each kernel tap. Shared by forward and backward.
-struct Plan {
+pub(super) struct Plan {
     b: usize,
-    c: usize,
+    pub(super) c: usize,
     ksp: Vec<usize>,
     cin_g: usize,
-    cout: usize,
-    groups: usize,
+    pub(super) cout: usize,
+    pub(super) groups: usize,
     out_sp: Vec<usize>,
     /// `table[d][o * k + kk]`: the input index read by output `o`, tap `kk`.
     table: Vec<Vec<Option<usize>>>,
@@ -333,6 +334,9 @@ struct Plan {
     /// Row-major strides of the input's spatial axes, in elements of C.
     in_stride: Vec<usize>,
     in_sp_len: usize,
+    /// The last spatial axis, when no axis has input dilation (the direct
+    /// kernel reads input rows along it contiguously).
+    pub(super) direct: Option<LastAxis>,
 }
 
 impl Plan {
@@ -416,6 +420,12 @@ impl Plan {
             taps,
             in_stride,
             in_sp_len: in_sp.iter().product(),
+            direct: lhs_dil.iter().all(|&d| d == 1).then(|| LastAxis {
+                n_in: in_sp[nsp - 1],
+                lo: pads[nsp - 1].0,
+                stride: strides[nsp - 1],
+                dil: rhs_dil[nsp - 1],
+            }),
         })
     }
 
@@ -423,11 +433,44 @@ impl Plan {
         self.out_sp.iter().product()
     }
 
-    fn rows(&self) -> usize {
+    /// Rows of the im2col matrix: batch times output positions.
+    pub(super) fn rows(&self) -> usize {
         self.b * self.n_out()
     }
 
-    fn cols(&self) -> usize {
+    /// Kernel taps along the last spatial axis.
+    pub(super) fn kl(&self) -> usize {
+        self.ksp[self.ksp.len() - 1]
+    }
+
+    /// Output positions along the last spatial axis.
+    pub(super) fn out_last(&self) -> usize {
+        self.out_sp[self.out_sp.len() - 1]
+    }
+
+    /// Kernel taps over the spatial axes before the last.
+    pub(super) fn n_outer_taps(&self) -> usize {
+        self.ksp[..self.ksp.len() - 1].iter().product()
+    }
+
+    /// The input offset (in elements) of the row of the last spatial axis that
+    /// output row `row` (batch and output position over the axes before the
+    /// last) reads through outer tap `tg`, or `None` in the padding.
+    pub(super) fn outer_offset(&self, row: usize, tg: usize) -> Option<usize> {
+        let last = self.ksp.len() - 1;
+        let tap = &self.taps[tg * self.kl() * (last + 1)..][..last];
+        let mut rest = row;
+        let mut off = 0;
+        for d in (0..last).rev() {
+            let o = rest % self.out_sp[d];
+            rest /= self.out_sp[d];
+            off += self.table[d][o * self.ksp[d] + tap[d]]? * self.in_stride[d];
+        }
+        Some((rest * self.in_sp_len + off) * self.c)
+    }
+
+    /// Columns of the im2col matrix: taps times input features per group.
+    pub(super) fn cols(&self) -> usize {
         self.ksp.iter().product::<usize>() * self.cin_g
     }
 
@@ -551,6 +594,11 @@ impl Plan {
     /// The convolution of `xs` (row-major, `(batch, spatial..., C)`) with the
     /// standard-layout kernel `k`: `(batch, out_spatial..., out)`.
     fn forward(&self, xs: &[f32], k: &ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+        let shape = self.out_shape();
+        if let Some(y) = k.as_slice().and_then(|k| conv_direct::forward(self, xs, k)) {
+            return ArrayD::from_shape_vec(IxDyn(&shape), y)
+                .map_err(|_| shape_err("output", fmt_tuple_usize(&shape), &[]));
+        }
         let (rows, cols, cout_g) = (self.rows(), self.cols(), self.cout / self.groups);
         let k2 = self.kernel_matrix(k)?;
         let mut out = try_zeros::<f32>("conv output", &[rows, self.cout])?
@@ -572,7 +620,6 @@ impl Plan {
                 gemm(colm, kg.view(), og, false);
             }
         }
-        let shape = self.out_shape();
         out.into_shape_with_order(shape.clone())
             .map(|a| a.into_dyn())
             .map_err(|_| shape_err("output", fmt_tuple_usize(&shape), &[rows, self.cout]))
