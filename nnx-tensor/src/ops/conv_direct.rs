@@ -433,4 +433,65 @@ mod tests {
         }
         Ok(())
     }
+
+    #[derive(nnx_derive::Module)]
+    struct Input {
+        x: nnx_core::Param<Tensor>,
+    }
+
+    /// `<dx, x2> = <conv(x2), g>`: the input cotangent of `sum(conv(x) * g)`
+    /// is the adjoint of the (linear) convolution, here taken by the direct
+    /// kernel on the flipped kernel (stride 1, input features 16k).
+    #[test]
+    fn input_gradient_is_the_adjoint() -> nnx_core::Result<()> {
+        let cases: [Case; 3] = [
+            (
+                &[2, 9, 9, 16],
+                &[3, 3, 16, 16],
+                &[1, 1],
+                &[1, 1],
+                &[(1, 1), (1, 1)],
+            ),
+            (&[1, 13, 32], &[3, 32, 16], &[1], &[2], &[(2, 1)]),
+            (
+                &[1, 4, 5, 3, 16],
+                &[2, 3, 2, 16, 32],
+                &[1, 1, 1],
+                &[1, 1, 2],
+                &[(0, 1), (1, 1), (2, 0)],
+            ),
+        ];
+        for (i, (xs, ks, strides, dil, pads)) in cases.into_iter().enumerate() {
+            let k = filled(ks, 3 + i as u64);
+            let opts = ConvOptions {
+                strides: strides.to_vec(),
+                padding: Padding::Explicit(pads.to_vec()),
+                kernel_dilation: dil.to_vec(),
+                ..Default::default()
+            };
+            let x2 = filled(xs, 11 + i as u64);
+            let y2 = x2.conv_general(&k, &opts)?;
+            let g = filled(y2.shape(), 5 + i as u64);
+            let mut m = Input {
+                x: nnx_core::Param::new(filled(xs, i as u64)),
+            };
+            let grads = crate::grad(&mut m, nnx_core::Param, |m| {
+                Ok((m.x.conv_general(&k, &opts)? * &g)?.sum())
+            })?;
+            let dx: &Tensor = grads.get("x")?;
+            let dot = |a: &Tensor, b: &Tensor| -> f64 {
+                a.array()
+                    .iter()
+                    .zip(b.array().iter())
+                    .map(|(&p, &q)| f64::from(p) * f64::from(q))
+                    .sum()
+            };
+            let (lhs, rhs) = (dot(dx, &x2), dot(&y2, &g));
+            assert!(
+                (lhs - rhs).abs() <= 1e-4 * (1.0 + rhs.abs()),
+                "case {i}: {lhs} vs {rhs}"
+            );
+        }
+        Ok(())
+    }
 }
