@@ -16,6 +16,7 @@ use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::{Error, ErrorPath, Result};
 
 use super::alloc::{check_alloc, try_from_shape_fn, try_zeros};
+use super::conv_direct::{self, LastAxis};
 use super::matmul::gemm;
 use super::record;
 use crate::Tensor;
@@ -318,13 +319,13 @@ const CONV_TILE_ROWS: usize = 4096;
 /// The geometry of one convolution of a `(batch, spatial..., C)` input with a
 /// `(spatial..., C/groups, out)` kernel: which input position each output
 /// position reads through each kernel tap. Shared by forward and backward.
-struct Plan {
+pub(super) struct Plan {
     b: usize,
-    c: usize,
+    pub(super) c: usize,
     ksp: Vec<usize>,
     cin_g: usize,
-    cout: usize,
-    groups: usize,
+    pub(super) cout: usize,
+    pub(super) groups: usize,
     out_sp: Vec<usize>,
     /// `table[d][o * k + kk]`: the input index read by output `o`, tap `kk`.
     table: Vec<Vec<Option<usize>>>,
@@ -333,6 +334,17 @@ struct Plan {
     /// Row-major strides of the input's spatial axes, in elements of C.
     in_stride: Vec<usize>,
     in_sp_len: usize,
+    /// The input's spatial sizes.
+    in_sp: Vec<usize>,
+    /// The last spatial axis, when no axis has input dilation (the direct
+    /// kernel reads input rows along it contiguously).
+    pub(super) direct: Option<LastAxis>,
+    /// The options the plan was made from, per spatial axis: strides,
+    /// `(low, high)` pads, kernel dilation, and whether any input dilation.
+    strides: Vec<usize>,
+    pads: Vec<(usize, usize)>,
+    rhs_dil: Vec<usize>,
+    lhs_dilated: bool,
 }
 
 impl Plan {
@@ -416,6 +428,17 @@ impl Plan {
             taps,
             in_stride,
             in_sp_len: in_sp.iter().product(),
+            in_sp: in_sp.to_vec(),
+            strides: strides.to_vec(),
+            pads: pads.to_vec(),
+            rhs_dil: rhs_dil.to_vec(),
+            lhs_dilated: lhs_dil.iter().any(|&d| d > 1),
+            direct: lhs_dil.iter().all(|&d| d == 1).then(|| LastAxis {
+                n_in: in_sp[nsp - 1],
+                lo: pads[nsp - 1].0,
+                stride: strides[nsp - 1],
+                dil: rhs_dil[nsp - 1],
+            }),
         })
     }
 
@@ -423,11 +446,44 @@ impl Plan {
         self.out_sp.iter().product()
     }
 
-    fn rows(&self) -> usize {
+    /// Rows of the im2col matrix: batch times output positions.
+    pub(super) fn rows(&self) -> usize {
         self.b * self.n_out()
     }
 
-    fn cols(&self) -> usize {
+    /// Kernel taps along the last spatial axis.
+    pub(super) fn kl(&self) -> usize {
+        self.ksp[self.ksp.len() - 1]
+    }
+
+    /// Output positions along the last spatial axis.
+    pub(super) fn out_last(&self) -> usize {
+        self.out_sp[self.out_sp.len() - 1]
+    }
+
+    /// Kernel taps over the spatial axes before the last.
+    pub(super) fn n_outer_taps(&self) -> usize {
+        self.ksp[..self.ksp.len() - 1].iter().product()
+    }
+
+    /// The input offset (in elements) of the row of the last spatial axis that
+    /// output row `row` (batch and output position over the axes before the
+    /// last) reads through outer tap `tg`, or `None` in the padding.
+    pub(super) fn outer_offset(&self, row: usize, tg: usize) -> Option<usize> {
+        let last = self.ksp.len() - 1;
+        let tap = &self.taps[tg * self.kl() * (last + 1)..][..last];
+        let mut rest = row;
+        let mut off = 0;
+        for d in (0..last).rev() {
+            let o = rest % self.out_sp[d];
+            rest /= self.out_sp[d];
+            off += self.table[d][o * self.ksp[d] + tap[d]]? * self.in_stride[d];
+        }
+        Some((rest * self.in_sp_len + off) * self.c)
+    }
+
+    /// Columns of the im2col matrix: taps times input features per group.
+    pub(super) fn cols(&self) -> usize {
         self.ksp.iter().product::<usize>() * self.cin_g
     }
 
@@ -551,6 +607,11 @@ impl Plan {
     /// The convolution of `xs` (row-major, `(batch, spatial..., C)`) with the
     /// standard-layout kernel `k`: `(batch, out_spatial..., out)`.
     fn forward(&self, xs: &[f32], k: &ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
+        let shape = self.out_shape();
+        if let Some(y) = k.as_slice().and_then(|k| conv_direct::forward(self, xs, k)) {
+            return ArrayD::from_shape_vec(IxDyn(&shape), y)
+                .map_err(|_| shape_err("output", fmt_tuple_usize(&shape), &[]));
+        }
         let (rows, cols, cout_g) = (self.rows(), self.cols(), self.cout / self.groups);
         let k2 = self.kernel_matrix(k)?;
         let mut out = try_zeros::<f32>("conv output", &[rows, self.cout])?
@@ -572,10 +633,56 @@ impl Plan {
                 gemm(colm, kg.view(), og, false);
             }
         }
-        let shape = self.out_shape();
         out.into_shape_with_order(shape.clone())
             .map(|a| a.into_dyn())
             .map_err(|_| shape_err("output", fmt_tuple_usize(&shape), &[rows, self.cout]))
+    }
+
+    /// The input cotangent of a stride-1 convolution by the direct kernel:
+    /// the convolution of `g` with the kernel flipped over its spatial axes
+    /// and with its feature axes swapped, padded by `dilated kernel - 1 -
+    /// pad`. `None` where that is not a convolution the direct kernel runs
+    /// (strides, input dilation, groups, pads wider than the kernel, or
+    /// input features not a multiple of 16).
+    fn direct_input_grad(&self, k: &[f32], g: &[f32]) -> Option<Vec<f32>> {
+        if self.groups != 1 || self.lhs_dilated || self.strides.iter().any(|&s| s != 1) {
+            return None;
+        }
+        let nsp = self.ksp.len();
+        let mut pads = Vec::with_capacity(nsp);
+        for d in 0..nsp {
+            let eff = (self.ksp[d].checked_sub(1)?) * self.rhs_dil[d];
+            let (lo, hi) = self.pads[d];
+            pads.push((eff.checked_sub(lo)?, eff.checked_sub(hi)?));
+        }
+        let k_shape: Vec<usize> = [&self.ksp[..], &[self.cout, self.c]].concat();
+        let ones = vec![1; nsp];
+        let plan = Plan::new(
+            &self.out_shape(),
+            &k_shape,
+            &ones,
+            &pads,
+            &ones,
+            &self.rhs_dil,
+            1,
+        )
+        .ok()?;
+        if !conv_direct::applies(&plan) || plan.out_sp != self.in_sp {
+            return None;
+        }
+        // Reversing every spatial axis reverses the flat tap index.
+        let n_taps: usize = self.ksp.iter().product();
+        let (c, cout) = (self.c, self.cout);
+        let mut flipped = vec![0.0f32; k.len()];
+        for (t, kt) in k.chunks_exact(c * cout).enumerate() {
+            let dst = &mut flipped[(n_taps - 1 - t) * c * cout..][..c * cout];
+            for (ci, row) in kt.chunks_exact(cout).enumerate() {
+                for (o, &v) in row.iter().enumerate() {
+                    dst[o * c + ci] = v;
+                }
+            }
+        }
+        conv_direct::forward(&plan, g, &flipped)
     }
 
     /// The cotangents of the input `xs` (when `need_x`) and of the kernel `k`
@@ -592,6 +699,11 @@ impl Plan {
         let (Ok(k2), Ok(g2)) = (self.kernel_matrix(k), g.to_shape((rows, self.cout))) else {
             return (None, None);
         };
+        let direct_dx = match (need_x, g.as_slice(), k.as_slice()) {
+            (true, Some(gs), Some(ks)) => self.direct_input_grad(ks, gs),
+            _ => None,
+        };
+        let need_x = need_x && direct_dx.is_none();
         let mut dx = need_x.then(|| vec![0.0; xs.len()]);
         let mut dk = need_k.then(|| ndarray::Array2::<f32>::zeros((cols, self.cout)));
         let tile = self.tile();
@@ -619,7 +731,7 @@ impl Plan {
             }
         }
         let dk = dk.and_then(|dk| dk.into_shape_with_order(k.shape()).ok());
-        (dx, dk)
+        (direct_dx.or(dx), dk)
     }
 }
 
