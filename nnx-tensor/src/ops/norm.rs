@@ -27,14 +27,35 @@ fn row_stats(
     use_mean: bool,
     fast: bool,
 ) -> (f32, f32, bool, usize) {
-    let kept = |i: usize| keep.is_none_or(|k| k[i]);
-    let values = || {
-        row.iter()
-            .enumerate()
-            .filter(move |&(i, _)| kept(i))
-            .map(|(_, &v)| f64::from(v))
-    };
-    let n = keep.map_or(row.len(), |k| k.iter().filter(|&&b| b).count());
+    // One monomorphized loop per case, so the unmasked rows pay no mask test.
+    match keep {
+        None => moments(
+            || row.iter().map(|&v| f64::from(v)),
+            row.len(),
+            use_mean,
+            fast,
+        ),
+        Some(k) => moments(
+            || {
+                row.iter()
+                    .zip(k)
+                    .filter(|(_, &k)| k)
+                    .map(|(&v, _)| f64::from(v))
+            },
+            k.iter().filter(|&&b| b).count(),
+            use_mean,
+            fast,
+        ),
+    }
+}
+
+/// [`row_stats`] of the `n` values `values()` yields.
+fn moments<I: Iterator<Item = f64>>(
+    values: impl Fn() -> I,
+    n: usize,
+    use_mean: bool,
+    fast: bool,
+) -> (f32, f32, bool, usize) {
     if n == 0 {
         return (if use_mean { f32::NAN } else { 0.0 }, f32::NAN, false, 0);
     }
