@@ -335,17 +335,9 @@ pub(super) struct Plan {
     /// Row-major strides of the input's spatial axes, in elements of C.
     in_stride: Vec<usize>,
     in_sp_len: usize,
-    /// The input's spatial sizes.
-    in_sp: Vec<usize>,
     /// The last spatial axis, when no axis has input dilation (the direct
     /// kernel reads input rows along it contiguously).
     pub(super) direct: Option<LastAxis>,
-    /// The options the plan was made from, per spatial axis: strides,
-    /// `(low, high)` pads, kernel dilation, and whether any input dilation.
-    strides: Vec<usize>,
-    pads: Vec<(usize, usize)>,
-    rhs_dil: Vec<usize>,
-    lhs_dilated: bool,
 }
 
 impl Plan {
@@ -429,11 +421,6 @@ impl Plan {
             taps,
             in_stride,
             in_sp_len: in_sp.iter().product(),
-            in_sp: in_sp.to_vec(),
-            strides: strides.to_vec(),
-            pads: pads.to_vec(),
-            rhs_dil: rhs_dil.to_vec(),
-            lhs_dilated: lhs_dil.iter().any(|&d| d > 1),
             direct: lhs_dil.iter().all(|&d| d == 1).then(|| LastAxis {
                 n_in: in_sp[nsp - 1],
                 lo: pads[nsp - 1].0,
@@ -639,53 +626,6 @@ impl Plan {
             .map_err(|_| shape_err("output", fmt_tuple_usize(&shape), &[rows, self.cout]))
     }
 
-    /// The input cotangent of a stride-1 convolution by the direct kernel:
-    /// the convolution of `g` with the kernel flipped over its spatial axes
-    /// and with its feature axes swapped, padded by `dilated kernel - 1 -
-    /// pad`. `None` where that is not a convolution the direct kernel runs
-    /// (strides, input dilation, groups, pads wider than the kernel, or
-    /// input features not a multiple of 16).
-    fn direct_input_grad(&self, k: &[f32], g: &[f32]) -> Option<Vec<f32>> {
-        if self.groups != 1 || self.lhs_dilated || self.strides.iter().any(|&s| s != 1) {
-            return None;
-        }
-        let nsp = self.ksp.len();
-        let mut pads = Vec::with_capacity(nsp);
-        for d in 0..nsp {
-            let eff = (self.ksp[d].checked_sub(1)?) * self.rhs_dil[d];
-            let (lo, hi) = self.pads[d];
-            pads.push((eff.checked_sub(lo)?, eff.checked_sub(hi)?));
-        }
-        let k_shape: Vec<usize> = [&self.ksp[..], &[self.cout, self.c]].concat();
-        let ones = vec![1; nsp];
-        let plan = Plan::new(
-            &self.out_shape(),
-            &k_shape,
-            &ones,
-            &pads,
-            &ones,
-            &self.rhs_dil,
-            1,
-        )
-        .ok()?;
-        if !conv_direct::applies(&plan) || plan.out_sp != self.in_sp {
-            return None;
-        }
-        // Reversing every spatial axis reverses the flat tap index.
-        let n_taps: usize = self.ksp.iter().product();
-        let (c, cout) = (self.c, self.cout);
-        let mut flipped = vec![0.0f32; k.len()];
-        for (t, kt) in k.chunks_exact(c * cout).enumerate() {
-            let dst = &mut flipped[(n_taps - 1 - t) * c * cout..][..c * cout];
-            for (ci, row) in kt.chunks_exact(cout).enumerate() {
-                for (o, &v) in row.iter().enumerate() {
-                    dst[o * c + ci] = v;
-                }
-            }
-        }
-        conv_direct::forward(&plan, g, &flipped)
-    }
-
     /// The cotangents of the input `xs` (when `need_x`) and of the kernel `k`
     /// (when `need_k`, in `k`'s shape) for the output cotangent `g`.
     fn backward(
@@ -700,11 +640,6 @@ impl Plan {
         let (Ok(k2), Ok(g2)) = (self.kernel_matrix(k), g.to_shape((rows, self.cout))) else {
             return (None, None);
         };
-        let direct_dx = match (need_x, g.as_slice(), k.as_slice()) {
-            (true, Some(gs), Some(ks)) => self.direct_input_grad(ks, gs),
-            _ => None,
-        };
-        let need_x = need_x && direct_dx.is_none();
         let mut dx = need_x.then(|| vec![0.0; xs.len()]);
         let mut dk = need_k.then(|| ndarray::Array2::<f32>::zeros((cols, self.cout)));
         let tile = self.tile();
@@ -732,7 +667,7 @@ impl Plan {
             }
         }
         let dk = dk.and_then(|dk| dk.into_shape_with_order(k.shape()).ok());
-        (direct_dx.or(dx), dk)
+        (dx, dk)
     }
 }
 
