@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import platform
+import re
 import subprocess
 
 import flax
@@ -47,6 +48,47 @@ def machine():
     return f"{os.cpu_count()} cores, {model}, {platform.system()} {platform.release()}"
 
 
+# Targets of the performance issue: (what is compared, bound). "ratio" rows must
+# reach Flax/nnx >= bound; "per_var" rows must stay <= bound seconds per Variable.
+def target(wid):
+    parts = wid.split("/")
+    group = parts[0]
+    if group == "graph_ops":
+        op = parts[1]
+        if op in ("state", "graphdef"):
+            return ("per_var", 60e-9)
+        if op in ("split", "merge", "update", "pop"):
+            return ("per_var", 100e-9)
+        return None  # clone: no target
+    if group == "forward":
+        return ("ratio", {"forward/mlp/256": 1.1, "forward/mlp/1": 2.0, "forward/mha_decode": 2.0}.get(wid, 1.0))
+    if group == "train":
+        return ("ratio", 1.0)
+    if group in ("random", "checkpoint"):
+        return ("ratio", 2.0)
+    return None
+
+
+def fmt_target(t):
+    kind, bound = t
+    return f"≥ {bound:.1f}x" if kind == "ratio" else f"≤ {fmt(bound)}/Variable"
+
+
+def meets(t, ratio, per_var):
+    kind, bound = t
+    return ratio >= bound if kind == "ratio" else per_var <= bound
+
+
+def checkpoint_rss(path):
+    """The 'load' line of tools/bench_checkpoint_rss.sh: (file MiB, peak RSS MiB)."""
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"load: file (\d+) MiB, peak RSS (\d+) MiB", line.strip())
+            if m:
+                return int(m.group(1)), int(m.group(2))
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flax", required=True)
@@ -54,6 +96,10 @@ def main():
     ap.add_argument(
         "--nnx-extra",
         help="JSON {workload id: seconds} of nnx timings measured outside criterion",
+    )
+    ap.add_argument(
+        "--checkpoint-rss",
+        help="output of tools/bench_checkpoint_rss.sh (peak memory of a checkpoint load)",
     )
     args = ap.parse_args()
     with open(args.flax) as f:
@@ -70,33 +116,81 @@ def main():
     print(f"- Machine: {machine()}")
     print(f"- Versions: {rustc}; flax {flax.__version__}; jax {jax.__version__} (CPU)")
     print("- Medians: criterion's median for nnx, the median of repeated runs for Flax.")
-    print("  Ratio = Flax / nnx (above 1: nnx is faster). The machine is shared, so")
-    print("  expect run-to-run noise of 10-30%.")
+    print("  Ratio = Flax / nnx (above 1: nnx is faster). Run on a quiet machine; a")
+    print("  shared one adds run-to-run noise of 10-30%.")
     print("- Graph operations run eagerly on MLPs of width 32 (`graph_ops/<op>/<depth>`,")
     print("  two Variables per layer). Forward passes in Flax are `jax.jit`-ted")
     print("  split/merge functions after warm-up, with `block_until_ready`.")
-    print("- Train steps (`train/*`): forward, backward and an adamw update of a loss")
-    print("  mean(y²); in Flax one `jax.jit`-ted function of the (model, optimizer) state.")
-    print("  `train/digits_run`: the whole digits training run with its per-epoch test")
-    print("  evaluation (`tools/flax_reference/train_digits.py` with `nnx.jit`, compilation")
-    print("  included; `examples/train_digits.rs` in release), one run each.\n")
-    print("| workload | Flax NNX | nnx | ratio (Flax/nnx) | nnx per Variable |")
-    print("|---|---:|---:|---:|---:|")
+    print("- `random/*`: 1 M values of `jax.random` (jitted) vs `nnx::random`.")
+    print("- Train steps (`train/*`): forward, backward and an adamw(1e-3) update of a loss")
+    print("  mean(y²); in Flax one `jax.jit`-ted function of the (model, optimizer) state,")
+    print("  in nnx `value_and_grad` then `Optimizer::update`.")
+    print("  `train/digits_run`: the whole digits training run (10 epochs, 420 steps) with")
+    print("  its per-epoch test evaluation (`tools/flax_reference/train_digits.py` with")
+    print("  `nnx.jit`, compilation included; `examples/train_digits.rs` in release, the")
+    print("  training time it records), one run each.")
+    print("- Target: the performance issue's bound (ratio Flax/nnx, or nanoseconds per")
+    print("  Variable for graph operations).\n")
+    print("| workload | Flax NNX | nnx | ratio (Flax/nnx) | nnx per Variable | target | met |")
+    print("|---|---:|---:|---:|---:|---:|:---:|")
+    met, below, missing = 0, [], []
     for wid in sorted(flax_t, key=sort_key):
         f_s, n_s = flax_t[wid], nnx_t.get(wid)
+        t = target(wid)
+        t_text = fmt_target(t) if t else ""
         if n_s is None:
-            print(f"| {wid} | {fmt(f_s)} | missing | | |")
+            missing.append(wid)
+            print(f"| {wid} | {fmt(f_s)} | missing | | | {t_text} | |")
             continue
-        per_var = ""
+        per_var = None
         parts = wid.split("/")
         if parts[0] == "graph_ops":
-            per_var = fmt(n_s / GRAPH_VARS[parts[2]])
-        print(f"| {wid} | {fmt(f_s)} | {fmt(n_s)} | {f_s / n_s:.1f}x | {per_var} |")
+            per_var = n_s / GRAPH_VARS[parts[2]]
+        ok = ""
+        if t:
+            if meets(t, f_s / n_s, per_var):
+                met += 1
+                ok = "yes"
+            else:
+                below.append(wid)
+                ok = "**no**"
+        per_var_text = fmt(per_var) if per_var is not None else ""
+        print(f"| {wid} | {fmt(f_s)} | {fmt(n_s)} | {f_s / n_s:.2f}x | {per_var_text} | {t_text} | {ok} |")
+
+    rss = checkpoint_rss(args.checkpoint_rss) if args.checkpoint_rss else None
+    if rss:
+        file_mib, peak_mib = rss
+        ok = peak_mib <= 1.1 * file_mib
+        met += ok
+        if not ok:
+            below.append("checkpoint load peak memory")
+        print(
+            f"\nCheckpoint load peak memory (`tools/bench_checkpoint_rss.sh`): peak RSS {peak_mib} MiB"
+            f" for a {file_mib} MiB file ({peak_mib / file_mib:.2f}x the file; target ≤ 1.1x:"
+            f" {'met' if ok else '**not met**'})."
+        )
+
+    grad_only = sorted(w for w in nnx_t if w.startswith("train_grad/"))
+    if grad_only:
+        print("\nnnx only: forward + backward without the optimizer (`benches/train.rs`), to split")
+        print("a train step into forward (`forward/*`), backward and adamw's update.\n")
+        print("| workload | nnx |")
+        print("|---|---:|")
+        for wid in grad_only:
+            print(f"| {wid} | {fmt(nnx_t[wid])} |")
+
+    total = met + len(below)
+    print(f"\n**{met} of {total} targets met.**", end="")
+    if below:
+        print(" Below target: " + ", ".join(f"`{w}`" for w in below) + ".", end="")
+    if missing:
+        print(" No nnx figure: " + ", ".join(f"`{w}`" for w in missing) + ".", end="")
+    print()
 
 
 def sort_key(wid):
     parts = wid.split("/")
-    order = {"graph_ops": 0, "forward": 1, "checkpoint": 2, "train": 3}.get(parts[0], 4)
+    order = {"graph_ops": 0, "forward": 1, "train": 2, "random": 3, "checkpoint": 4}.get(parts[0], 5)
     depth = int(parts[2]) if parts[0] == "graph_ops" else 0
     return (order, parts[1] if parts[0] == "graph_ops" else "", depth, wid)
 

@@ -159,6 +159,18 @@ impl Dropout {
         self.deterministic || self.rate == 0.0
     }
 
+    /// The result when no key is needed (Flax's order: the identity when
+    /// `deterministic` or `rate == 0`, zeros at `rate == 1`).
+    fn without_key(&self, x: &Tensor, deterministic: bool) -> Option<Tensor> {
+        if deterministic || self.rate == 0.0 {
+            Some(x.clone())
+        } else if self.rate == 1.0 {
+            Some(Tensor::zeros(x.shape()))
+        } else {
+            None
+        }
+    }
+
     /// Applies dropout with a key from the layer's stream (which advances), as
     /// Flax's `__call__`; the identity when deterministic or `rate == 0`, zeros
     /// at `rate == 1` (no key drawn). Differentiable: kept elements pass
@@ -170,17 +182,54 @@ impl Dropout {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
-        if self.is_identity() || self.rate == 1.0 {
-            return self.apply(x);
+        self.forward_with(x, DropoutArgs::default())
+    }
+
+    /// Dropout with Flax's call-time arguments
+    /// (`dropout(x, deterministic=..., rngs=...)`): `args.deterministic`
+    /// overrides the layer's flag for this call, and with `args.rngs` the key is
+    /// drawn from that `Rngs`' `rng_collection` stream (falling back to
+    /// `default`, which advances) instead of the layer's own stream (left
+    /// alone). For an explicit key see [`forward_with_key`](Self::forward_with_key).
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_core::rngs::Rngs;
+    /// use nnx_layers::{Dropout, DropoutArgs};
+    /// let mut d = Dropout::new(0.5, &mut Rngs::new(0))?;
+    /// d.eval()?;
+    /// let x = nnx_tensor::Tensor::ones(&[4, 6]);
+    /// // Active for this call only, with a key from another Rngs.
+    /// let mut rngs = Rngs::new(1);
+    /// let args = DropoutArgs { deterministic: Some(false), rngs: Some(&mut rngs) };
+    /// let y = d.forward_with(&x, args)?;
+    /// assert!(y.array().iter().all(|&v| v == 0.0 || v == 2.0));
+    /// assert_eq!(rngs.stream("dropout")?.count(), 1); // the call's stream advanced
+    /// assert_eq!(d.rngs.as_ref().map(|s| s.count()), Some(0)); // the layer's did not
+    /// assert_eq!(d.forward(&x)?, x); // still deterministic
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `broadcast_dims` outside the input, or no stream to draw from (neither
+    /// `args.rngs` nor the layer's), or `args.rngs` without the stream.
+    pub fn forward_with(&mut self, x: &Tensor, args: DropoutArgs<'_>) -> Result<Tensor> {
+        let deterministic = args.deterministic.unwrap_or(self.deterministic);
+        if let Some(y) = self.without_key(x, deterministic) {
+            return Ok(y).recorded(self, x);
         }
-        let key = self.next_key()?;
-        self.forward_with_key(x, key)
+        let key = match args.rngs {
+            Some(rngs) => rngs.next_key(&self.rng_collection)?,
+            None => self.next_key()?,
+        };
+        self.drop_with(x, key)
     }
 
     /// Dropout from a shared reference: the identity when deterministic or
     /// `rate == 0`, zeros at `rate == 1`; otherwise `Err`, since drawing a mask
     /// advances the layer's stream (call `eval()`, use
-    /// [`forward`](Self::forward) or [`forward_with_key`](Self::forward_with_key)).
+    /// [`forward`](Self::forward), [`apply_with`](Self::apply_with) with call-time
+    /// `rngs`, or [`forward_with_key`](Self::forward_with_key)).
     ///
     /// ```
     /// use nnx_core::Module;
@@ -192,20 +241,45 @@ impl Dropout {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        if self.is_identity() {
-            return Ok(x.clone()).recorded(self, x);
+        self.apply_with(x, DropoutArgs::default())
+    }
+
+    /// [`forward_with`](Self::forward_with) from a shared reference: works
+    /// whenever the layer itself would not change, that is when the call is
+    /// deterministic, `rate` is 0 or 1, or `args.rngs` provides the key;
+    /// otherwise `Err` naming `deterministic`.
+    ///
+    /// ```
+    /// use nnx_core::rngs::Rngs;
+    /// use nnx_layers::{Dropout, DropoutArgs};
+    /// let d = Dropout::new(0.5, &mut Rngs::new(0))?;
+    /// let x = nnx_tensor::Tensor::ones(&[3]);
+    /// let eval = DropoutArgs { deterministic: Some(true), ..Default::default() };
+    /// assert_eq!(d.apply_with(&x, eval)?, x);
+    /// let mut rngs = Rngs::new(1);
+    /// assert!(d.apply_with(&x, DropoutArgs { rngs: Some(&mut rngs), ..Default::default() }).is_ok());
+    /// assert!(d.apply_with(&x, DropoutArgs::default()).is_err()); // would advance the layer's stream
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`forward_with`](Self::forward_with), and the case above.
+    pub fn apply_with(&self, x: &Tensor, args: DropoutArgs<'_>) -> Result<Tensor> {
+        let deterministic = args.deterministic.unwrap_or(self.deterministic);
+        if let Some(y) = self.without_key(x, deterministic) {
+            return Ok(y).recorded(self, x);
         }
-        if self.rate == 1.0 {
-            return Ok(Tensor::zeros(x.shape())).recorded(self, x);
+        match args.rngs {
+            Some(rngs) => self.drop_with(x, rngs.next_key(&self.rng_collection)?),
+            None => Err(Error::invalid_argument(
+                "Dropout::apply",
+                "deterministic == true, rate == 0 or call-time rngs (call eval() or use forward)",
+                format!(
+                    "deterministic == false and rate == {}: forward draws a key from the stream",
+                    self.rate
+                ),
+            )),
         }
-        Err(Error::invalid_argument(
-            "Dropout::apply",
-            "deterministic == true or rate == 0 (call eval() or use forward)",
-            format!(
-                "deterministic == false and rate == {}: forward draws a key from the stream",
-                self.rate
-            ),
-        ))
     }
 
     /// The keep-mask [`forward`](Self::forward) would use for an input of
@@ -266,9 +340,14 @@ impl Dropout {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn forward_with_key(&self, x: &Tensor, key: PrngKey) -> Result<Tensor> {
-        if self.is_identity() || self.rate == 1.0 {
-            return self.apply(x);
+        match self.without_key(x, self.deterministic) {
+            Some(y) => Ok(y).recorded(self, x),
+            None => self.drop_with(x, key),
         }
+    }
+
+    /// Dropout with the mask drawn from `key`.
+    fn drop_with(&self, x: &Tensor, key: PrngKey) -> Result<Tensor> {
         x.dropout(&self.keep_mask(x.shape(), key)?, self.rate as f32)
             .recorded(self, x)
     }
@@ -300,4 +379,21 @@ impl Dropout {
         check_rate("Dropout rate", self.rate)?;
         bernoulli(key, self.keep_prob(), &self.mask_shape(shape)?)
     }
+}
+
+/// The call-time arguments of [`Dropout::forward_with`] /
+/// [`Dropout::apply_with`] (Flax's `__call__` keywords), all `None` by default:
+/// the layer's own flag and stream.
+///
+/// ```
+/// let args = nnx_layers::DropoutArgs { deterministic: Some(true), ..Default::default() };
+/// assert!(args.rngs.is_none());
+/// ```
+#[derive(Debug, Default)]
+pub struct DropoutArgs<'a> {
+    /// Overrides the layer's `deterministic` for this call.
+    pub deterministic: Option<bool>,
+    /// Draws this call's key from these `Rngs` (their `rng_collection` stream,
+    /// else `default`) instead of the layer's stream.
+    pub rngs: Option<&'a mut Rngs>,
 }

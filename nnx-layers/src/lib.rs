@@ -30,7 +30,7 @@ pub use activation::*;
 pub use attention::{AttentionArgs, MultiHeadAttention, MultiHeadAttentionConfig};
 pub use conv::{Conv, ConvConfig};
 pub use conv_transpose::{ConvTranspose, ConvTransposeConfig};
-pub use dropout::{Dropout, DropoutConfig};
+pub use dropout::{Dropout, DropoutArgs, DropoutConfig};
 pub use einsum::{Einsum, EinsumConfig};
 pub use embed::{Embed, EmbedConfig};
 pub use forward::Forward;
@@ -40,8 +40,8 @@ pub use linear_general::{LinearGeneral, LinearGeneralConfig};
 pub use lora::{LoRA, LoRAConfig, LoRALinear, LoRALinearConfig, LoRAParam};
 pub use mask::KernelMask;
 pub use normalization::{
-    BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig, InstanceNorm, InstanceNormConfig,
-    LayerNorm, LayerNormConfig, RMSNorm, RMSNormConfig,
+    BatchNorm, BatchNormArgs, BatchNormConfig, GroupNorm, GroupNormConfig, InstanceNorm,
+    InstanceNormConfig, LayerNorm, LayerNormConfig, NormArgs, RMSNorm, RMSNormConfig,
 };
 pub use prelu::{PReLU, PReLUConfig};
 pub use recurrent::{

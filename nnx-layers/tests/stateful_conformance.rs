@@ -1,5 +1,6 @@
 //! Conformance of the stateful layers (normalization, dropout, attention)
-//! against Flax NNX 0.12.8 (data: tools/flax_reference/gen_layers_stateful.py).
+//! against Flax NNX 0.12.8 (data: tools/flax_reference/gen_layers_stateful.py,
+//! and gen_call_overrides.py for the call-time arguments).
 
 use ndarray::{ArrayD, IxDyn};
 use nnx_core::prelude::*;
@@ -15,6 +16,12 @@ use common::{assert_close, bools, f32s, param_init};
 
 fn data() -> Json {
     let text = include_str!("data/layers/stateful.json");
+    serde_json::from_str(text).expect("valid reference JSON")
+}
+
+/// The call-time arguments' data (same layout).
+fn call_data() -> Json {
+    let text = include_str!("data/layers/call_overrides.json");
     serde_json::from_str(text).expect("valid reference JSON")
 }
 
@@ -112,7 +119,11 @@ fn desc(case: &Json) -> String {
 }
 
 fn cases(layer: &str) -> Vec<Json> {
-    data()["cases"]
+    cases_in(&data(), layer)
+}
+
+fn cases_in(data: &Json, layer: &str) -> Vec<Json> {
+    data["cases"]
         .as_array()
         .unwrap()
         .iter()
@@ -129,6 +140,9 @@ fn build_batchnorm(case: &Json) -> Result<BatchNorm> {
     }
     if let Some(v) = c.get("momentum") {
         b = b.momentum(v.as_f64().unwrap());
+    }
+    if let Some(v) = c.get("use_running_average") {
+        b = b.use_running_average(v.as_bool().unwrap());
     }
     if let Some(v) = c.get("epsilon") {
         b = b.epsilon(v.as_f64().unwrap() as f32);
@@ -183,15 +197,30 @@ fn batchnorm_params_train_stats_and_eval_match_flax() -> Result<()> {
     Ok(())
 }
 
-/// A layer as both `Forward` and `Module` (for `state()`), behind one box.
+/// A normalization layer as both `Forward` and `Module` (for `state()`), with
+/// its call-time arguments, behind one box.
 trait Layer: Forward {
     fn layer_state(&self) -> State;
+    fn forward_with(&mut self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor>;
+    fn apply_with(&self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor>;
 }
-impl<T: Forward + Module> Layer for T {
-    fn layer_state(&self) -> State {
-        self.state()
-    }
+
+macro_rules! norm_layer {
+    ($($t:ty),*) => {$(
+        impl Layer for $t {
+            fn layer_state(&self) -> State {
+                self.state()
+            }
+            fn forward_with(&mut self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor> {
+                <$t>::forward_with(self, x, args)
+            }
+            fn apply_with(&self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor> {
+                <$t>::apply_with(self, x, args)
+            }
+        }
+    )*};
 }
+norm_layer!(LayerNorm, RMSNorm, GroupNorm, InstanceNorm);
 
 fn build_norm(case: &Json) -> Result<Box<dyn Layer>> {
     let c = &case["config"];
@@ -262,6 +291,12 @@ fn build_norm(case: &Json) -> Result<Box<dyn Layer>> {
             if let Some(v) = init_of("bias_init") {
                 b = b.bias_init(v);
             }
+            if let Some(v) = bool_of("use_fast_variance") {
+                b = b.use_fast_variance(v);
+            }
+            if let Some(v) = c.get("reduction_axes") {
+                b = b.reduction_axes(&axes(v));
+            }
             Box::new(b.build(&mut rngs)?)
         }
         "InstanceNorm" => {
@@ -306,24 +341,32 @@ fn layer_rms_group_instance_norm_match_flax() -> Result<()> {
     Ok(())
 }
 
+fn build_dropout(case: &Json) -> Result<Dropout> {
+    let c = &case["config"];
+    let mut b = Dropout::config(c["rate"].as_f64().unwrap());
+    if let Some(v) = c.get("broadcast_dims") {
+        b = b.broadcast_dims(&axes(v));
+    }
+    if let Some(v) = c.get("deterministic") {
+        b = b.deterministic(v.as_bool().unwrap());
+    }
+    if let Some(v) = c.get("rng_collection") {
+        b = b.rng_collection(v.as_str().unwrap());
+    }
+    // Flax's `rngs=None`: a layer without a stream.
+    if case.get("streams") == Some(&Json::Null) {
+        return b.build_without_rngs();
+    }
+    b.build(&mut rngs_of(case))
+}
+
 #[test]
 fn dropout_masks_and_streams_match_flax() -> Result<()> {
     let cs = cases("Dropout");
     assert_eq!(cs.len(), 8);
     for case in cs {
         let d = desc(&case);
-        let c = &case["config"];
-        let mut b = Dropout::config(c["rate"].as_f64().unwrap());
-        if let Some(v) = c.get("broadcast_dims") {
-            b = b.broadcast_dims(&axes(v));
-        }
-        if let Some(v) = c.get("deterministic") {
-            b = b.deterministic(v.as_bool().unwrap());
-        }
-        if let Some(v) = c.get("rng_collection") {
-            b = b.rng_collection(v.as_str().unwrap());
-        }
-        let mut m = b.build(&mut rngs_of(&case))?;
+        let mut m = build_dropout(&case)?;
         check_state(&d, &m.state(), &case["state"]);
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
             if step["mode"] == "eval" {
@@ -517,5 +560,189 @@ fn error_cases() -> Result<()> {
         .num_kv_heads(3)
         .build(&mut rngs)
         .is_err());
+    Ok(())
+}
+
+/// An `Rngs` from a generator's `{"stream": seed}` map (`None` for null).
+fn call_rngs(streams: &Json) -> Option<Rngs> {
+    streams.as_object().map(|s| {
+        Rngs::from_streams(
+            s.iter()
+                .map(|(k, v)| (k.clone(), v.as_i64().unwrap()))
+                .collect::<Vec<_>>(),
+        )
+    })
+}
+
+#[test]
+fn dropout_call_time_deterministic_and_rngs_match_flax() -> Result<()> {
+    let cs = cases_in(&call_data(), "Dropout");
+    assert_eq!(cs.len(), 6);
+    for case in cs {
+        let d = desc(&case);
+        let mut m = build_dropout(&case)?;
+        check_state(&d, &m.state(), &case["state"]);
+        let rate = m.rate;
+        for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+            let what = format!("{d} step {i}");
+            let x = Tensor::new(f32s(&step["x"]));
+            let deterministic = step["deterministic"].as_bool();
+            let mut rngs = call_rngs(&step["call_streams"]);
+            // apply_with (from a copy of the call's Rngs) works exactly when the
+            // layer itself would not change, and gives the same output.
+            let mut same = call_rngs(&step["call_streams"]);
+            let keyless = deterministic.unwrap_or(m.deterministic) || rate == 0.0 || rate == 1.0;
+            let shared = m.apply_with(
+                &x,
+                DropoutArgs {
+                    deterministic,
+                    rngs: same.as_mut(),
+                },
+            );
+            let args = DropoutArgs {
+                deterministic,
+                rngs: rngs.as_mut(),
+            };
+            let y = m.forward_with(&x, args)?.into_array();
+            let want = f32s(&step["y"]);
+            assert_close(&what, &y, &want, 1e-6, 0.0);
+            match shared {
+                Ok(s) => assert_close(&format!("{what} apply_with"), s.array(), &want, 1e-6, 0.0),
+                Err(e) => {
+                    assert!(!keyless && same.is_none(), "{what}: {e}");
+                    assert!(e.to_string().contains("deterministic"), "{what}: {e}");
+                }
+            }
+            check_state(&what, &m.state(), &step["state"]);
+            if let (Some(r), Some(want)) = (&rngs, step.get("call_state")) {
+                check_state(&format!("{what} call rngs"), &r.state(), want);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn batchnorm_call_time_use_running_average_and_mask_match_flax() -> Result<()> {
+    let cs = cases_in(&call_data(), "BatchNorm");
+    assert_eq!(cs.len(), 6);
+    for case in cs {
+        let d = desc(&case);
+        let mut bn = build_batchnorm(&case)?;
+        check_state(&d, &bn.state(), &case["state"]);
+        for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+            let what = format!("{d} step {i}");
+            let x = Tensor::new(f32s(&step["x"]));
+            let mask = step.get("mask").map(bools);
+            let args = BatchNormArgs {
+                use_running_average: step["use_running_average"].as_bool(),
+                mask: mask.as_ref(),
+            };
+            let want = f32s(&step["y"]);
+            // apply_with: the same output in evaluation mode, an error naming
+            // the flag in training mode.
+            match bn.apply_with(&x, args) {
+                Ok(y) => {
+                    assert!(args.use_running_average.unwrap_or(bn.use_running_average));
+                    assert_close(&format!("{what} apply_with"), y.array(), &want, 1e-4, 1e-5);
+                }
+                Err(e) => assert!(e.to_string().contains("use_running_average"), "{what}: {e}"),
+            }
+            let y = bn.forward_with(&x, args)?;
+            assert_close(&what, y.array(), &want, 1e-4, 1e-5);
+            check_state(&what, &bn.state_of(BatchStat), &step["state"]);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn norm_masks_and_group_norm_reduction_axes_match_flax() -> Result<()> {
+    let data = call_data();
+    let (mut n, mut flax_differs) = (0, 0);
+    for layer in ["LayerNorm", "RMSNorm", "GroupNorm", "InstanceNorm"] {
+        for case in cases_in(&data, layer) {
+            let d = desc(&case);
+            let mut m = build_norm(&case)?;
+            check_state(&d, &m.layer_state(), &case["state"]);
+            for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+                let what = format!("{d} step {i}");
+                let x = Tensor::new(f32s(&step["x"]));
+                let mask = step.get("mask").map(bools);
+                let args = NormArgs {
+                    mask: mask.as_ref(),
+                };
+                let want = f32s(&step["y"]);
+                let y = m.forward_with(&x, args)?;
+                assert_close(&what, y.array(), &want, 1e-4, 1e-5);
+                assert_eq!(m.apply_with(&x, args)?, y, "{what}: apply_with");
+                if mask.is_none() {
+                    assert_eq!(m.forward(&x)?, y, "{what}: forward");
+                }
+                // GroupNorm reduction axes leaving several axes out: the
+                // reference is the documented meaning (Flax 0.12 pairs the
+                // statistics with the wrong elements there, or raises).
+                if step.get("flax_matches") == Some(&Json::Bool(false)) {
+                    flax_differs += 1;
+                }
+            }
+            n += 1;
+        }
+    }
+    assert_eq!((n, flax_differs), (32, 6));
+    Ok(())
+}
+
+#[test]
+fn wrong_mask_shapes_are_errors_naming_both_shapes() -> Result<()> {
+    let mut rngs = Rngs::new(0);
+    let x = Tensor::zeros(&[2, 3, 4]);
+    let bad = ArrayD::from_elem(IxDyn(&[3, 3]), true);
+    let norm = NormArgs { mask: Some(&bad) };
+    let mut layers: Vec<Box<dyn Layer>> = vec![
+        Box::new(LayerNorm::new(4, &mut rngs)?),
+        Box::new(RMSNorm::new(4, &mut rngs)?),
+        Box::new(GroupNorm::new(4, 2, &mut rngs)?),
+        Box::new(InstanceNorm::new(4, &mut rngs)?),
+    ];
+    let mut errors = Vec::new();
+    for l in &mut layers {
+        errors.push(l.forward_with(&x, norm).unwrap_err());
+    }
+    let mut bn = BatchNorm::new(4, &mut rngs)?;
+    let train = BatchNormArgs {
+        mask: Some(&bad),
+        ..Default::default()
+    };
+    errors.push(bn.forward_with(&x, train).unwrap_err());
+    let eval = BatchNormArgs {
+        use_running_average: Some(true),
+        ..train
+    };
+    errors.push(bn.apply_with(&x, eval).unwrap_err());
+    for e in errors {
+        let e = e.to_string();
+        assert!(
+            e.contains("mask") && e.contains("(2, 3, 4)") && e.contains("(3, 3)"),
+            "{e}"
+        );
+    }
+    // The failed training call left the statistics alone.
+    assert_eq!(bn.mean.to_array(), ArrayD::<f32>::zeros(IxDyn(&[4])));
+    // GroupNorm's reduction axes must include the feature axis.
+    let g = GroupNorm::config(4)
+        .num_groups(Some(2))
+        .reduction_axes(&[1])
+        .build(&mut rngs)?;
+    let e = g.apply(&x).unwrap_err().to_string();
+    assert!(e.contains("reduction_axes") && e.contains("[1]"), "{e}");
+    // A call-time Rngs without the stream (nor default) is an error.
+    let mut d = Dropout::new(0.5, &mut rngs)?;
+    let mut empty = Rngs::from_streams(Vec::<(String, i64)>::new());
+    let args = DropoutArgs {
+        rngs: Some(&mut empty),
+        ..Default::default()
+    };
+    assert!(d.forward_with(&x, args).is_err());
     Ok(())
 }

@@ -64,7 +64,9 @@ mod tape;
 mod tensor;
 
 pub use grad::{grad, grad_with_aux, value_and_grad, value_and_grad_with_aux, DiffArgs, Watched};
-pub use ops::{check_alloc, per_axis, ConvOptions, ConvTransposeOptions, Padding};
+pub use ops::{
+    check_alloc, per_axis, ConvOptions, ConvTransposeOptions, GroupNormOptions, Padding,
+};
 pub use ops::{
     combine_masks, concat, dot_product_attention, dot_product_attention_weights, einsum,
     make_attention_mask, make_causal_mask, AttentionDropout, AttentionOptions, EinsumEquation,

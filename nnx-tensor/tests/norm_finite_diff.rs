@@ -6,7 +6,7 @@ mod common;
 
 use common::{check_finite_differences, Gen, Op};
 use ndarray::{ArrayD, IxDyn};
-use nnx_tensor::concat;
+use nnx_tensor::{concat, GroupNormOptions};
 
 /// Values ≥ 0.2 away from 0, ±1, ±3 and 6, spanning all their pieces.
 fn across_kinks() -> ArrayD<f32> {
@@ -68,6 +68,42 @@ fn cases() -> Vec<(&'static str, Vec<ArrayD<f32>>, Op)> {
             Box::new(move |x| {
                 let (m, s) = x[0].compute_stats(&[0, 2], use_mean, fast)?;
                 concat(&[m, s], 0)
+            }),
+        ));
+    }
+    // Masked statistics (the masked-out elements get no gradient) and
+    // GroupNorm over other reduction axes with a mask, scale and bias.
+    let keep = ArrayD::from_shape_fn(IxDyn(&[3, 1, 4]), |ix| (ix[0] + ix[2]) % 3 != 1);
+    for (use_mean, fast) in [(true, true), (true, false), (false, true)] {
+        let keep = keep.clone();
+        cases.push((
+            "compute_stats_masked",
+            vec![v(&[3, 2, 4])],
+            Box::new(move |x| {
+                let (m, s) = x[0].compute_stats_masked(&[0, 2], use_mean, fast, Some(&keep))?;
+                concat(&[m, s], 0)
+            }),
+        ));
+    }
+    // Every statistic keeps at least two elements (one would make the
+    // variance 0 and the finite differences ill-conditioned).
+    let per_position = ArrayD::from_shape_fn(IxDyn(&[3, 2, 1]), |ix| ix[0] + ix[1] != 2);
+    let per_row = ArrayD::from_shape_fn(IxDyn(&[3, 2, 4]), |ix| (ix[0] + ix[1] + ix[2]) % 4 != 0);
+    for (axes, groups, keep, fast) in [
+        (vec![0isize, 2], 2, per_position, true),
+        (vec![-1], 1, per_row, false),
+    ] {
+        cases.push((
+            "group_norm_with",
+            vec![v(&[3, 2, 4]), v(&[4]), v(&[4])],
+            Box::new(move |x| {
+                let opts = GroupNormOptions {
+                    reduction_axes: Some(&axes),
+                    mask: Some(&keep),
+                    epsilon: 1e-5,
+                    use_fast_variance: fast,
+                };
+                x[0].group_norm_with(groups, Some(x[1]), Some(x[2]), &opts)
             }),
         ));
     }

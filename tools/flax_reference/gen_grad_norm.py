@@ -96,8 +96,9 @@ def normalize_cases():
     return out
 
 
-def layer_case(layer, x, kind, **params):
-    """vjp of the Flax `layer` over x and its Params (scale, bias when present)."""
+def layer_case(layer, x, kind, call_kw=None, **params):
+    """vjp of the Flax `layer` (called with the keyword arguments `call_kw`)
+    over x and its Params (scale, bias when present)."""
     graphdef, state = nnx.split(layer)
     pstate = nnx.state(layer, nnx.Param)
     names = sorted(k for k, _ in pstate.items())
@@ -109,7 +110,7 @@ def layer_case(layer, x, kind, **params):
         st = jax.tree.map(lambda v: v, state)
         for n, p in zip(names, ps):
             st[n] = st[n].replace(p)
-        return nnx.merge(graphdef, st)(x)
+        return nnx.merge(graphdef, st)(x, **(call_kw or {}))
 
     return vjp_case("layer", fn, inputs, layer=kind, **params)
 

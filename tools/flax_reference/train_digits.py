@@ -116,15 +116,11 @@ def eval_step(model, x, y):
     return loss_fn(model, x, y)
 
 
-def main():
-    x_train, x_test, y_train, y_test = data()
-    model = DigitsCnn(nnx.Rngs(params=PARAMS_SEED, dropout=DROPOUT_SEED))
-    OUT.mkdir(parents=True, exist_ok=True)
-    export_state(nnx.state(model), OUT / "init.safetensors")
-
+def train(model, x_train, y_train, x_test, y_test, log=print):
+    """The training run (also timed by `benches/compare/flax_bench.py`): returns
+    every step's record, the per-epoch metrics and epoch 0's batch order."""
     steps_per_epoch = len(x_train) // BATCH  # the last partial batch is dropped
-    total_steps = EPOCHS * steps_per_epoch
-    lr = schedule(total_steps)
+    lr = schedule(EPOCHS * steps_per_epoch)
     tx = optax.adamw(lr, weight_decay=WEIGHT_DECAY)
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     metrics = nnx.MultiMetric(accuracy=nnx.metrics.Accuracy(), loss=nnx.metrics.Average("loss"))
@@ -159,10 +155,22 @@ def main():
                 "test_accuracy": test_acc,
             }
         )
-        print(
-            f"epoch {epoch + 1:2d}: train loss {float(train['loss']):.4f} "
-            f"acc {float(train['accuracy']):.4f} | test loss {float(test_loss):.4f} acc {test_acc:.4f}"
-        )
+        if log:
+            log(
+                f"epoch {epoch + 1:2d}: train loss {float(train['loss']):.4f} "
+                f"acc {float(train['accuracy']):.4f} | test loss {float(test_loss):.4f} acc {test_acc:.4f}"
+            )
+    return steps, epochs, first_order
+
+
+def main():
+    x_train, x_test, y_train, y_test = data()
+    model = DigitsCnn(nnx.Rngs(params=PARAMS_SEED, dropout=DROPOUT_SEED))
+    OUT.mkdir(parents=True, exist_ok=True)
+    export_state(nnx.state(model), OUT / "init.safetensors")
+    steps, epochs, first_order = train(model, x_train, y_train, x_test, y_test)
+    steps_per_epoch = len(x_train) // BATCH
+    total_steps = EPOCHS * steps_per_epoch
 
     model.eval()
     logits = np.asarray(model(jnp.asarray(x_test)), dtype=np.float32)

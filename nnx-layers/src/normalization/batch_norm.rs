@@ -1,5 +1,6 @@
 //! `BatchNorm` (Flax's `nnx.BatchNorm`).
 
+use ndarray::ArrayD;
 use nnx_core::rngs::Rngs;
 use nnx_core::{BatchStat, Error, Param, Result, VariableType};
 use nnx_tensor::Tensor;
@@ -173,14 +174,45 @@ impl BatchNorm {
     /// ```
     ///
     /// # Errors
-    /// When `x` has no axis `axis` of size `num_features`, when a Variable no
-    /// longer has `num_features` entries, or, in training mode, when the batch
-    /// is empty (its statistics would be NaN); the layer is then unchanged.
+    /// As [`forward_with`](Self::forward_with).
     pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
-        if self.use_running_average {
-            return self.apply(x);
+        self.forward_with(x, BatchNormArgs::default())
+    }
+
+    /// [`forward`](Self::forward) with Flax's call-time arguments
+    /// (`bn(x, use_running_average=..., mask=...)`): `args.use_running_average`
+    /// overrides the layer's flag for this call, and in training mode the batch
+    /// statistics are taken where `args.mask` is true (every element is
+    /// normalized; evaluation mode does not read the mask, as in Flax).
+    ///
+    /// ```
+    /// use nnx_layers::{BatchNorm, BatchNormArgs};
+    /// use nnx_tensor::Tensor;
+    /// let mut bn = BatchNorm::config(1).momentum(0.0).build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// let x = Tensor::from(ndarray::array![[1.0f32], [3.0], [100.0]]);
+    /// // The last row is padding: left out of the statistics.
+    /// let mask = ndarray::array![[true], [true], [false]].into_dyn();
+    /// bn.forward_with(&x, BatchNormArgs { mask: Some(&mask), ..Default::default() })?;
+    /// assert_eq!((bn.mean.to_array()[0], bn.var.to_array()[0]), (2.0, 1.0));
+    /// // Evaluation for one call: the running statistics, left unchanged.
+    /// let eval = BatchNormArgs { use_running_average: Some(true), ..Default::default() };
+    /// let y = bn.forward_with(&x, eval)?;
+    /// assert!((y.to_array()[[1, 0]] - 1.0).abs() < 1e-4);
+    /// assert_eq!(bn.mean.to_array()[0], 2.0);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When `x` has no axis `axis` of size `num_features`, when a Variable no
+    /// longer has `num_features` entries, when the mask does not broadcast to
+    /// `x`, or, in training mode, when the batch is empty (its statistics would
+    /// be NaN); the layer is then unchanged.
+    pub fn forward_with(&mut self, x: &Tensor, args: BatchNormArgs<'_>) -> Result<Tensor> {
+        if args.use_running_average.unwrap_or(self.use_running_average) {
+            return self.with_running_stats(x, args.mask);
         }
         let reduction = self.reduction_axes(x)?;
+        self.norm().check_mask(args.mask, x)?;
         if x.is_empty() {
             return Err(shape_err(
                 "x",
@@ -189,7 +221,8 @@ impl BatchNorm {
             ));
         }
         check_momentum(self.momentum)?;
-        let (mean, var) = x.compute_stats(&reduction, true, self.use_fast_variance)?;
+        let (mean, var) =
+            x.compute_stats_masked(&reduction, true, self.use_fast_variance, args.mask)?;
         let y = self
             .norm()
             .normalize(x, (&mean, &var), &reduction, &[self.axis])?;
@@ -219,15 +252,47 @@ impl BatchNorm {
     /// assert!((y.to_array()[[0, 1]] - 2.0).abs() < 1e-4);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
+    ///
+    /// # Errors
+    /// As [`apply_with`](Self::apply_with).
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        if !self.use_running_average {
+        self.apply_with(x, BatchNormArgs::default())
+    }
+
+    /// [`forward_with`](Self::forward_with) from a shared reference: only
+    /// when this call uses the running statistics (`args.use_running_average`,
+    /// else the layer's flag), since training mode updates them.
+    ///
+    /// ```
+    /// use nnx_layers::{BatchNorm, BatchNormArgs};
+    /// use nnx_tensor::Tensor;
+    /// let bn = BatchNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?; // training mode
+    /// let x = Tensor::from(ndarray::array![[1.0f32, 2.0]]);
+    /// let eval = BatchNormArgs { use_running_average: Some(true), ..Default::default() };
+    /// assert!((bn.apply_with(&x, eval)?.to_array()[[0, 1]] - 2.0).abs() < 1e-4);
+    /// let err = bn.apply_with(&x, BatchNormArgs::default()).unwrap_err();
+    /// assert!(err.to_string().contains("use_running_average"));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`forward_with`](Self::forward_with), and training mode.
+    pub fn apply_with(&self, x: &Tensor, args: BatchNormArgs<'_>) -> Result<Tensor> {
+        if !args.use_running_average.unwrap_or(self.use_running_average) {
             return Err(Error::invalid_argument(
                 "BatchNorm::apply",
                 "use_running_average == true (call eval() or use forward)",
                 "use_running_average == false: forward would update the batch statistics",
             ));
         }
+        self.with_running_stats(x, args.mask)
+    }
+
+    /// `x` normalized with the running statistics (the mask is only checked:
+    /// Flax does not read it in evaluation mode).
+    fn with_running_stats(&self, x: &Tensor, mask: Option<&ArrayD<bool>>) -> Result<Tensor> {
         let reduction = self.reduction_axes(x)?;
+        self.norm().check_mask(mask, x)?;
         self.norm()
             .normalize(x, (&self.mean, &self.var), &reduction, &[self.axis])
             .recorded(self, x)
@@ -257,6 +322,23 @@ impl BatchNorm {
 }
 
 norm_of!(BatchNorm, "BatchNorm");
+
+/// The call-time arguments of [`BatchNorm::forward_with`] /
+/// [`BatchNorm::apply_with`] (Flax's `__call__(x, use_running_average=None, *,
+/// mask=None)`), all `None` by default: the layer's flag, no mask.
+///
+/// ```
+/// let args = nnx_layers::BatchNormArgs { use_running_average: Some(true), ..Default::default() };
+/// assert!(args.mask.is_none());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchNormArgs<'a> {
+    /// Overrides the layer's `use_running_average` for this call.
+    pub use_running_average: Option<bool>,
+    /// `true` where an element counts in the batch statistics (broadcastable
+    /// to the input; training mode only).
+    pub mask: Option<&'a ArrayD<bool>>,
+}
 
 /// The running statistics' decay: a weight in `[0, 1]` (NaN is not one).
 fn check_momentum(momentum: f64) -> Result<()> {

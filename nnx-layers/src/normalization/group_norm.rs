@@ -2,9 +2,9 @@
 
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{GroupNormOptions, Tensor};
 
-use super::{norm_of, NormBase};
+use super::{norm_of, NormArgs, NormBase};
 use crate::forward::Recorded;
 use crate::support::{check_config, init_setters, setters};
 
@@ -39,12 +39,15 @@ pub struct GroupNorm {
     pub use_scale: bool,
     /// One-pass variance (Flax's default) or two-pass.
     pub use_fast_variance: bool,
+    /// Axes of the statistics, including the last (feature) axis; `None`
+    /// (Flax's default): every axis but the first.
+    #[nnx(static)]
+    pub reduction_axes: Option<Vec<isize>>,
 }
 
 /// Options of [`GroupNorm`], with Flax's defaults (`num_groups=Some(32)`,
-/// `group_size=None`, `epsilon=1e-6`). Exactly one of `num_groups` and
-/// `group_size` must be set. (Flax's `reduction_axes` override is not offered:
-/// the default, every non-batch axis, is what GroupNorm means.)
+/// `group_size=None`, `epsilon=1e-6`, `reduction_axes=None`). Exactly one of
+/// `num_groups` and `group_size` must be set.
 ///
 /// ```
 /// let g = nnx_layers::GroupNorm::config(6).num_groups(None).group_size(Some(3))
@@ -60,6 +63,7 @@ pub struct GroupNormConfig {
     base: NormBase,
     num_groups: Option<usize>,
     group_size: Option<usize>,
+    reduction_axes: Option<Vec<isize>>,
 }
 
 setters!(GroupNormConfig = "nnx_layers::GroupNorm::config(4)" {
@@ -80,6 +84,26 @@ init_setters!(GroupNormConfig.base = "nnx_layers::GroupNorm::config(4).num_group
 });
 
 impl GroupNormConfig {
+    /// Sets the axes of the statistics (Flax's `reduction_axes`; they must
+    /// include the last, feature, axis): each group is normalized over the
+    /// other listed axes and its features, separately for every position of
+    /// the axes left out. The default, every axis but the first, is Flax's.
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// // (batch, time, features): statistics per time step rather than per sequence.
+    /// let g = nnx_layers::GroupNorm::config(4).num_groups(Some(2)).reduction_axes(&[-1])
+    ///     .build(&mut nnx_core::rngs::Rngs::new(0))?;
+    /// let x = Tensor::from(ndarray::array![[[1.0f32, 3.0, 5.0, 9.0], [10.0, 30.0, 0.0, 2.0]]]);
+    /// let y = g.apply(&x)?.to_array();
+    /// assert!((y[[0, 1, 0]] + 1.0).abs() < 1e-4 && (y[[0, 1, 3]] - 1.0).abs() < 1e-4);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn reduction_axes(mut self, axes: &[isize]) -> Self {
+        self.reduction_axes = Some(axes.to_vec());
+        self
+    }
+
     /// Builds the layer, drawing keys from `rngs`' `params` stream.
     ///
     /// ```
@@ -107,6 +131,7 @@ impl GroupNormConfig {
             num_features: n,
             num_groups,
             group_size,
+            reduction_axes: self.reduction_axes,
             epsilon: self.base.epsilon,
             use_bias: self.base.use_bias,
             use_scale: self.base.use_scale,
@@ -127,6 +152,7 @@ impl GroupNorm {
             base: NormBase::new(1e-6),
             num_groups: Some(32),
             group_size: None,
+            reduction_axes: None,
         }
     }
 
@@ -143,18 +169,28 @@ impl GroupNorm {
             .build(rngs)
     }
 
-    /// Normalizes `x` of shape `(batch, spatial..., num_features)`, from a
-    /// shared reference.
+    /// Normalizes `x` of shape `(batch, spatial..., num_features)` from a
+    /// shared reference, with Flax's call-time `mask` (the statistics are
+    /// taken where it is true; every element is normalized).
     ///
     /// ```
+    /// use nnx_layers::NormArgs;
     /// use nnx_tensor::Tensor;
     /// let g = nnx_layers::GroupNorm::new(4, 2, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// let y = g.apply(&Tensor::from(ndarray::array![[1.0f32, 3.0, 10.0, 20.0]]))?;
-    /// assert!((y.to_array()[[0, 0]] + 1.0).abs() < 1e-4);
-    /// assert!(g.apply(&Tensor::ones(&[1, 3])).is_err());
+    /// let x = Tensor::from(ndarray::array![[[1.0f32, 3.0, 10.0, 20.0], [7.0, 7.0, 7.0, 7.0]]]);
+    /// // Statistics of the first position only.
+    /// let mask = ndarray::array![[[true], [false]]].into_dyn();
+    /// let y = g.apply_with(&x, NormArgs { mask: Some(&mask) })?.to_array();
+    /// assert!((y[[0, 0, 0]] + 1.0).abs() < 1e-4 && (y[[0, 0, 3]] - 1.0).abs() < 1e-4);
+    /// assert!(g.apply_with(&Tensor::ones(&[1, 3]), NormArgs::default()).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    ///
+    /// # Errors
+    /// An input of rank below 2 or without `num_features` on the last axis,
+    /// `reduction_axes` outside `x` or without its last axis, a mask that does
+    /// not broadcast to `x`, a scale or bias of the wrong size.
+    pub fn apply_with(&self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor> {
         let norm = self.norm();
         norm.check()?;
         let (g, n) = (self.num_groups, self.num_features);
@@ -171,14 +207,15 @@ impl GroupNorm {
                 nnx_core::repr::fmt_tuple_usize(x.shape()),
             ));
         }
-        x.group_norm(
-            g,
-            norm.scale.map(|p| &**p),
-            norm.bias.map(|p| &**p),
-            self.epsilon,
-            self.use_fast_variance,
-        )
-        .recorded(self, x)
+        norm.check_mask(args.mask, x)?;
+        let opts = GroupNormOptions {
+            reduction_axes: self.reduction_axes.as_deref(),
+            mask: args.mask,
+            epsilon: self.epsilon,
+            use_fast_variance: self.use_fast_variance,
+        };
+        x.group_norm_with(g, norm.scale.map(|p| &**p), norm.bias.map(|p| &**p), &opts)
+            .recorded(self, x)
     }
 }
 

@@ -4,7 +4,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Param, Result};
 use nnx_tensor::Tensor;
 
-use super::{norm_of, NormBase};
+use super::{norm_of, NormArgs, NormBase};
 use crate::forward::Recorded;
 use crate::functional::canon_axis;
 use crate::support::{init_setters, setters, vec_setters};
@@ -108,17 +108,23 @@ impl InstanceNorm {
         }
     }
 
-    /// Normalizes `x` (`(batch, ..., features)` by default), from a shared
-    /// reference.
+    /// Normalizes `x` (`(batch, ..., features)` by default) from a shared
+    /// reference, with Flax's call-time `mask` (the statistics are taken where
+    /// it is true).
     ///
     /// ```
+    /// use nnx_layers::NormArgs;
     /// use nnx_tensor::Tensor;
     /// let n = nnx_layers::InstanceNorm::config(2).feature_axes(&[0])
     ///     .build(&mut nnx_core::rngs::Rngs::new(0))?;
-    /// assert!(n.apply(&Tensor::ones(&[2, 2])).is_err()); // the batch axis
+    /// assert!(n.apply_with(&Tensor::ones(&[2, 2]), NormArgs::default()).is_err()); // the batch axis
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    ///
+    /// # Errors
+    /// Feature axes outside `x` or including the batch axis, features that do
+    /// not fit the scale and bias, a mask that does not broadcast to `x`.
+    pub fn apply_with(&self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor> {
         let nd = x.ndim();
         let mut feat = Vec::with_capacity(self.feature_axes.len());
         for &a in &self.feature_axes {
@@ -137,7 +143,7 @@ impl InstanceNorm {
             .collect();
         let feat: Vec<isize> = feat.into_iter().map(|a| a as isize).collect();
         self.norm()
-            .with_batch_stats(x, &reduction, &feat, true)
+            .with_batch_stats(x, &reduction, &feat, true, args.mask)
             .recorded(self, x)
     }
 }

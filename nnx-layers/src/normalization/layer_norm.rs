@@ -4,7 +4,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
 
-use super::{norm_of, NormBase};
+use super::{norm_of, NormArgs, NormBase};
 use crate::forward::Recorded;
 use crate::support::{init_setters, setters, vec_setters};
 
@@ -116,19 +116,28 @@ impl LayerNorm {
         }
     }
 
-    /// Normalizes `x` over `reduction_axes`, from a shared reference.
+    /// Normalizes `x` over `reduction_axes` from a shared reference, with
+    /// Flax's call-time `mask` (`ln(x, mask=mask)`: the statistics are taken
+    /// where it is true; every element is normalized).
     ///
     /// ```
+    /// use nnx_layers::NormArgs;
     /// use nnx_tensor::Tensor;
     /// let ln = nnx_layers::LayerNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// let y = ln.apply(&Tensor::from(ndarray::array![[1.0f32, 3.0]]))?;
+    /// let y = ln.apply_with(&Tensor::from(ndarray::array![[1.0f32, 3.0]]), NormArgs::default())?;
     /// assert!((y.to_array()[[0, 0]] + 1.0).abs() < 1e-5);
-    /// assert!(ln.apply(&Tensor::ones(&[3])).is_err()); // 3 features, not 2
+    /// let bad = ndarray::array![true, false, true].into_dyn();
+    /// let err = ln.apply_with(&Tensor::ones(&[1, 2]), NormArgs { mask: Some(&bad) }).unwrap_err();
+    /// assert!(err.to_string().contains("(1, 2)") && err.to_string().contains("(3,)"));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    ///
+    /// # Errors
+    /// An input without the `reduction_axes` / `feature_axes` or whose features
+    /// do not fit the scale and bias, a mask that does not broadcast to `x`.
+    pub fn apply_with(&self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor> {
         self.norm()
-            .with_batch_stats(x, &self.reduction_axes, &self.feature_axes, true)
+            .with_batch_stats(x, &self.reduction_axes, &self.feature_axes, true, args.mask)
             .recorded(self, x)
     }
 }

@@ -8,15 +8,17 @@ mod instance_norm;
 mod layer_norm;
 mod rms_norm;
 
-pub use batch_norm::{BatchNorm, BatchNormConfig};
+pub use batch_norm::{BatchNorm, BatchNormArgs, BatchNormConfig};
 pub use group_norm::{GroupNorm, GroupNormConfig};
 pub use instance_norm::{InstanceNorm, InstanceNormConfig};
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use rms_norm::{RMSNorm, RMSNormConfig};
 
+use ndarray::{ArrayD, IxDyn};
 use nnx_core::init::{ones, zeros, ParamInit};
+use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::rngs::Rngs;
-use nnx_core::{Param, Result};
+use nnx_core::{Error, Param, Result};
 use nnx_tensor::Tensor;
 
 use crate::param::opt_tensor_param;
@@ -101,19 +103,59 @@ impl Norm<'_> {
         )
     }
 
-    /// `x` normalized with its own statistics over `reduction_axes` (LayerNorm,
-    /// RMSNorm without `use_mean`, InstanceNorm).
+    /// `x` normalized with its own statistics over `reduction_axes`, taken
+    /// where `mask` is true (LayerNorm, RMSNorm without `use_mean`, InstanceNorm).
     fn with_batch_stats(
         &self,
         x: &Tensor,
         reduction_axes: &[isize],
         feature_axes: &[isize],
         use_mean: bool,
+        mask: Option<&ArrayD<bool>>,
     ) -> Result<Tensor> {
         self.check()?;
-        let (mean, var) = x.compute_stats(reduction_axes, use_mean, self.use_fast_variance)?;
+        self.check_mask(mask, x)?;
+        let (mean, var) =
+            x.compute_stats_masked(reduction_axes, use_mean, self.use_fast_variance, mask)?;
         self.normalize(x, (&mean, &var), reduction_axes, feature_axes)
     }
+
+    /// A call-time mask broadcasts to `x`'s shape (Flax's `jnp.mean(where=mask)`).
+    fn check_mask(&self, mask: Option<&ArrayD<bool>>, x: &Tensor) -> Result<()> {
+        match mask {
+            Some(m) if m.broadcast(IxDyn(x.shape())).is_none() => Err(Error::invalid_argument(
+                format!("{} mask", self.layer),
+                format!(
+                    "a shape broadcastable to the input's {}",
+                    fmt_tuple_usize(x.shape())
+                ),
+                fmt_tuple_usize(m.shape()),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The call-time arguments of the normalization layers without state
+/// ([`LayerNorm`], [`RMSNorm`], [`GroupNorm`], [`InstanceNorm`]): Flax's
+/// `__call__(x, *, mask=None)`. `None` by default.
+///
+/// ```
+/// use nnx_layers::{LayerNorm, NormArgs};
+/// use nnx_tensor::Tensor;
+/// let ln = LayerNorm::new(3, &mut nnx_core::rngs::Rngs::new(0))?;
+/// let x = Tensor::from(ndarray::array![[1.0f32, 3.0, 100.0]]);
+/// // Statistics of the first two features only; all three are normalized.
+/// let mask = ndarray::array![true, true, false].into_dyn();
+/// let y = ln.apply_with(&x, NormArgs { mask: Some(&mask) })?;
+/// assert!((y.to_array()[[0, 0]] + 1.0).abs() < 1e-5);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NormArgs<'a> {
+    /// `true` where an element counts in the statistics (broadcastable to the
+    /// input); every element is normalized.
+    pub mask: Option<&'a ArrayD<bool>>,
 }
 
 /// `fn norm(&self) -> Norm` of a normalization layer, from its fields
@@ -145,9 +187,9 @@ macro_rules! norm_of {
 }
 use norm_of;
 
-/// The inherent `forward` of a normalization layer with nothing to update
-/// ([`apply`](LayerNorm::apply) from `&mut self`, as every layer's `forward`)
-/// and, for those built from `num_features` alone, `new`.
+/// The inherent `forward`, `forward_with` and `apply` of a normalization layer
+/// with nothing to update (each is its `apply_with`, from `&mut self` or with
+/// the default arguments) and, for those built from `num_features` alone, `new`.
 macro_rules! forward_is_apply {
     ($($layer:ident = $new:literal $(, new: $flax:literal)?;)*) => {$(
         impl $layer {
@@ -175,6 +217,37 @@ macro_rules! forward_is_apply {
             /// ```
             pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
                 self.apply(x)
+            }
+
+            /// Normalizes `x` with call-time arguments (Flax's
+            /// `__call__(x, mask=...)`); the layer has no state to update, so
+            /// this is [`apply_with`](Self::apply_with).
+            ///
+            /// ```
+            /// use nnx_layers::NormArgs;
+            #[doc = concat!("let mut layer = ", $new, ";")]
+            /// let x = nnx_tensor::Tensor::from(ndarray::array![[[1.0f32, 2.0, 4.0, 8.0], [3.0, 1.0, 2.0, 5.0]]]);
+            /// let mask = ndarray::array![[[true, true, false, true], [true, true, true, true]]].into_dyn();
+            /// let args = NormArgs { mask: Some(&mask) };
+            /// assert_eq!(layer.forward_with(&x, args)?, layer.apply_with(&x, args)?);
+            /// # Ok::<(), nnx_core::Error>(())
+            /// ```
+            pub fn forward_with(&mut self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor> {
+                self.apply_with(x, args)
+            }
+
+            /// Normalizes `x` from a shared reference: [`apply_with`](Self::apply_with)
+            /// with the default arguments (no mask).
+            ///
+            /// ```
+            #[doc = concat!("let layer = ", $new, ";")]
+            /// let x = nnx_tensor::Tensor::from(ndarray::array![[1.0f32, 2.0, 4.0, 8.0]]);
+            /// assert_eq!(layer.apply(&x)?, layer.apply_with(&x, Default::default())?);
+            /// assert!(layer.apply(&nnx_tensor::Tensor::ones(&[1, 3])).is_err()); // 4 features
+            /// # Ok::<(), nnx_core::Error>(())
+            /// ```
+            pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+                self.apply_with(x, NormArgs::default())
             }
         }
     )*};

@@ -4,7 +4,7 @@ use nnx_core::rngs::Rngs;
 use nnx_core::{Param, Result};
 use nnx_tensor::Tensor;
 
-use super::{norm_of, NormBase};
+use super::{norm_of, NormArgs, NormBase};
 use crate::forward::Recorded;
 use crate::support::{init_setters, setters, vec_setters};
 
@@ -107,20 +107,34 @@ impl RMSNorm {
         }
     }
 
-    /// Normalizes `x` by its root mean square over `reduction_axes`, from a
-    /// shared reference.
+    /// Normalizes `x` by its root mean square over `reduction_axes` from a
+    /// shared reference, with Flax's call-time `mask` (the mean square is taken
+    /// where it is true).
     ///
     /// ```
+    /// use nnx_layers::NormArgs;
     /// use nnx_tensor::Tensor;
     /// let n = nnx_layers::RMSNorm::new(2, &mut nnx_core::rngs::Rngs::new(0))?;
-    /// let y = n.apply(&Tensor::from(ndarray::array![[3.0f32, 4.0]]))?; // rms 12.5^0.5
+    /// let x = Tensor::from(ndarray::array![[3.0f32, 4.0]]);
+    /// let y = n.apply_with(&x, NormArgs::default())?; // rms 12.5^0.5
     /// assert!((y.to_array()[[0, 1]] - 4.0 / 12.5f32.sqrt()).abs() < 1e-5);
+    /// let first = ndarray::array![true, false].into_dyn();
+    /// let y = n.apply_with(&x, NormArgs { mask: Some(&first) })?; // rms 3
+    /// assert!((y.to_array()[[0, 1]] - 4.0 / 3.0).abs() < 1e-5);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        self.norm()
-            .with_batch_stats(x, &self.reduction_axes, &self.feature_axes, false)
-            .recorded(self, x)
+    ///
+    /// # Errors
+    /// As [`LayerNorm::apply_with`](crate::LayerNorm::apply_with).
+    pub fn apply_with(&self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor> {
+        self.norm().with_batch_stats(
+            x,
+            &self.reduction_axes,
+            &self.feature_axes,
+            false,
+            args.mask,
+        )
+        .recorded(self, x)
     }
 }
 

@@ -31,6 +31,7 @@ pub use attention::{
 pub use conv::{per_axis, ConvOptions, ConvTransposeOptions, Padding};
 pub use einsum::{einsum, EinsumEquation};
 pub use index::concat;
+pub use norm::GroupNormOptions;
 
 impl Tensor {
     /// The output of a custom op with its gradient rule (`jax.custom_vjp`).

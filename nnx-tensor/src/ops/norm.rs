@@ -14,35 +14,45 @@ use nnx_core::{Error, Result};
 use super::{kept_shape, norm_axes, record, shape_error, sum_to_shape, unreduce};
 use crate::Tensor;
 
-/// `(mean, var)` of each row of `n` values (`x`'s reduced axes last), in `f64`.
+/// `(mean, var, clipped, count)` of the values of a row (`x`'s reduced axes
+/// last) that `keep` selects (all of them without a mask), in `f64`.
 /// Without `use_mean` the mean is 0 and `var = mean(x²)` (RMSNorm); with
 /// `use_fast_variance`, `var = max(mean(x²) - mean², 0)` in one pass, else the
-/// two-pass `mean((x - mean)²)`. Returns also whether each variance was clipped
-/// at 0 (its gradient is then 0, as through `jnp.maximum`).
-fn row_stats(row: &[f32], use_mean: bool, fast: bool) -> (f32, f32, bool) {
-    let nf = row.len() as f64;
+/// two-pass `mean((x - mean)²)`. `clipped`: the variance was clipped at 0 (its
+/// gradient is then 0, as through `jnp.maximum`). No selected value gives NaN
+/// statistics (a zero mean without `use_mean`), as `jnp.mean(where=...)`.
+fn row_stats(
+    row: &[f32],
+    keep: Option<&[bool]>,
+    use_mean: bool,
+    fast: bool,
+) -> (f32, f32, bool, usize) {
+    let kept = |i: usize| keep.is_none_or(|k| k[i]);
+    let values = || {
+        row.iter()
+            .enumerate()
+            .filter(move |&(i, _)| kept(i))
+            .map(|(_, &v)| f64::from(v))
+    };
+    let n = keep.map_or(row.len(), |k| k.iter().filter(|&&b| b).count());
+    if n == 0 {
+        return (if use_mean { f32::NAN } else { 0.0 }, f32::NAN, false, 0);
+    }
+    let nf = n as f64;
     // Both sums in one pass, each accumulated in order from -0.0 as `Sum` does.
-    let (sum, sum_sq) = row.iter().fold((-0.0f64, -0.0f64), |(s, q), &v| {
-        let v = f64::from(v);
-        (s + v, q + v * v)
-    });
+    let (sum, sum_sq) = values().fold((-0.0f64, -0.0f64), |(s, q), v| (s + v, q + v * v));
     let sq = sum_sq / nf;
     if !use_mean {
-        return (0.0, sq as f32, false);
+        return (0.0, sq as f32, false, n);
     }
     let mu = sum / nf;
     let (var, clipped) = if fast {
         let raw = sq - mu * mu;
         (raw.max(0.0), raw < 0.0)
     } else {
-        let v = row
-            .iter()
-            .map(|&v| (f64::from(v) - mu).powi(2))
-            .sum::<f64>()
-            / nf;
-        (v, false)
+        (values().map(|v| (v - mu).powi(2)).sum::<f64>() / nf, false)
     };
-    (mu as f32, var as f32, clipped)
+    (mu as f32, var as f32, clipped, n)
 }
 
 /// `a` viewed (or copied, when not contiguous) under `shape` of the same size.
@@ -52,6 +62,22 @@ fn as_shape<'a>(a: &'a ArrayD<f32>, shape: &IxDyn) -> ndarray::CowArray<'a, f32,
         // Sizes are checked by the callers; this branch is never taken.
         Err(_) => a.view().into(),
     }
+}
+
+/// `mask` broadcast to `shape` (an owned copy, read by the rules too).
+fn broadcast_mask(what: &str, mask: &ArrayD<bool>, shape: &[usize]) -> Result<ArrayD<bool>> {
+    mask.broadcast(IxDyn(shape))
+        .map(|m| m.to_owned())
+        .ok_or_else(|| {
+            Error::invalid_argument(
+                what,
+                format!(
+                    "a shape broadcastable to the input's {}",
+                    nnx_core::repr::fmt_tuple_usize(shape)
+                ),
+                nnx_core::repr::fmt_tuple_usize(mask.shape()),
+            )
+        })
 }
 
 /// `a` (of `from`'s size) reshaped to the shape of a cotangent's input.
@@ -88,8 +114,44 @@ impl Tensor {
         use_mean: bool,
         use_fast_variance: bool,
     ) -> Result<(Tensor, Tensor)> {
+        self.compute_stats_masked(axes, use_mean, use_fast_variance, None)
+    }
+
+    /// [`compute_stats`](Tensor::compute_stats) over the elements where `mask`
+    /// is `true` (Flax's `_compute_stats(..., mask=mask)`, i.e.
+    /// `jnp.mean(..., where=mask)`); `None` is `compute_stats`. `mask`
+    /// broadcasts to `self`'s shape. A statistic with no selected element is
+    /// NaN (its mean 0 without `use_mean`); masked-out elements get a zero
+    /// gradient.
+    ///
+    /// ```
+    /// use nnx_tensor::Tensor;
+    /// let x = Tensor::from(ndarray::arr2(&[[1.0f32, 3.0, 100.0], [2.0, 4.0, 6.0]]));
+    /// let mask = ndarray::arr1(&[true, true, false]).into_dyn(); // broadcast over rows
+    /// let (mean, var) = x.compute_stats_masked(&[-1], true, true, Some(&mask))?;
+    /// assert_eq!(mean.to_array(), ndarray::arr1(&[2.0f32, 3.0]).into_dyn());
+    /// assert_eq!(var.to_array(), ndarray::arr1(&[1.0f32, 1.0]).into_dyn());
+    /// let wrong = ndarray::arr1(&[true, false]).into_dyn();
+    /// assert!(x.compute_stats_masked(&[-1], true, true, Some(&wrong)).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Axes outside `self` or repeated, a mask that does not broadcast to
+    /// `self`'s shape.
+    pub fn compute_stats_masked(
+        &self,
+        axes: &[isize],
+        use_mean: bool,
+        use_fast_variance: bool,
+        mask: Option<&ArrayD<bool>>,
+    ) -> Result<(Tensor, Tensor)> {
         let axes = norm_axes("compute_stats", axes, self.shape())?;
         let shape = self.shape().to_vec();
+        let mask = match mask {
+            None => None,
+            Some(m) => Some(Arc::new(broadcast_mask("compute_stats mask", m, &shape)?)),
+        };
         // Reduced axes last, so that each statistic is one contiguous row.
         let kept: Vec<usize> = (0..shape.len()).filter(|a| !axes.contains(a)).collect();
         let perm: Vec<usize> = kept.iter().chain(&axes).copied().collect();
@@ -99,39 +161,58 @@ impl Tensor {
         let xt = self.data.view().permuted_axes(IxDyn(&perm));
         let xt = xt.as_standard_layout();
         let flat = xt.as_slice().unwrap_or(&[]);
+        let mt = mask.as_ref().map(|m| {
+            m.view()
+                .permuted_axes(IxDyn(&perm))
+                .as_standard_layout()
+                .into_owned()
+        });
+        let mflat = mt.as_ref().and_then(|m| m.as_slice());
         let mut mean = Vec::with_capacity(rows);
         let mut var = Vec::with_capacity(rows);
         let mut clipped = Vec::with_capacity(rows);
-        if n == 0 {
-            // The mean of nothing is NaN, as jnp.mean's.
-            mean.resize(rows, if use_mean { f32::NAN } else { 0.0 });
-            var.resize(rows, f32::NAN);
-            clipped.resize(rows, false);
-        } else {
-            for row in flat.chunks_exact(n) {
-                let (m, v, c) = row_stats(row, use_mean, use_fast_variance);
-                mean.push(m);
-                var.push(v);
-                clipped.push(c);
-            }
+        let mut counts = Vec::with_capacity(rows);
+        for r in 0..rows {
+            let row = flat.get(r * n..(r + 1) * n).unwrap_or(&[]);
+            let keep = mflat.and_then(|k| k.get(r * n..(r + 1) * n));
+            let (m, v, c, count) = row_stats(row, keep, use_mean, use_fast_variance);
+            mean.push(m);
+            var.push(v);
+            clipped.push(c);
+            counts.push(count as f32);
         }
         let build = |v: Vec<f32>| {
             ArrayD::from_shape_vec(IxDyn(&out_shape), v)
                 .map_err(|_| shape_error("compute_stats", "a consistent shape", &[&shape]))
         };
-        let (mean, var) = (Arc::new(build(mean)?), build(var)?);
+        let (mean, var, counts) = (
+            Arc::new(build(mean)?),
+            build(var)?,
+            Arc::new(build(counts)?),
+        );
         let clipped = ArrayD::from_shape_vec(IxDyn(&out_shape), clipped)
             .map_err(|_| shape_error("compute_stats", "a consistent shape", &[&shape]))?;
         let kept_dims = kept_shape(&shape, &axes);
-        let nf = n as f32;
+        // Masked-out elements get no gradient (selected rather than multiplied,
+        // so that an empty row's infinite 1/count does not make NaN).
+        let masked = |g: ArrayD<f32>, mask: &Option<Arc<ArrayD<bool>>>| match mask {
+            Some(k) => Zip::from(&g)
+                .and(&**k)
+                .map_collect(|&g, &k| if k { g } else { 0.0 }),
+            None => g,
+        };
 
         let mean_t = if use_mean {
             let (shape, axes) = (shape.clone(), axes.clone());
+            let (counts, mask) = (Arc::clone(&counts), mask.clone());
             record(
                 "compute_stats mean",
                 Arc::clone(&mean),
                 [self],
-                move |g, _| [Some(unreduce(g, &shape, &axes) / nf)],
+                move |g, _| {
+                    let g = Zip::from(g).and(&*counts).map_collect(|&g, &n| g / n);
+                    [Some(masked(unreduce(&g, &shape, &axes), &mask))]
+                },
             )
         } else {
             Tensor {
@@ -145,15 +226,15 @@ impl Tensor {
             // where the fast variance was clipped.
             let g = Zip::from(g)
                 .and(&clipped)
-                .map_collect(|&g, &c| if c { 0.0 } else { 2.0 * g / nf });
+                .and(&*counts)
+                .map_collect(|&g, &c, &n| if c { 0.0 } else { 2.0 * g / n });
             let g = unreduce(&g, &shape, &axes);
             let mean = as_shape(&mean, &kept_dims);
-            [Some(
-                Zip::from(&g)
-                    .and(&*x)
-                    .and_broadcast(&mean)
-                    .map_collect(|&g, &x, &m| g * (x - m)),
-            )]
+            let g = Zip::from(&g)
+                .and(&*x)
+                .and_broadcast(&mean)
+                .map_collect(|&g, &x, &m| g * (x - m));
+            [Some(masked(g, &mask))]
         });
         Ok((mean_t, var_t))
     }
@@ -319,7 +400,8 @@ impl Tensor {
     /// `(batch, spatial..., features)`, the features are split into
     /// `num_groups` contiguous groups, and statistics are taken over the
     /// spatial axes and the features of each group; `scale` and `bias` have
-    /// one value per feature.
+    /// one value per feature. [`group_norm_with`](Tensor::group_norm_with)
+    /// takes other reduction axes and a mask.
     ///
     /// ```
     /// use nnx_tensor::Tensor;
@@ -337,6 +419,54 @@ impl Tensor {
         epsilon: f32,
         use_fast_variance: bool,
     ) -> Result<Tensor> {
+        let opts = GroupNormOptions {
+            epsilon,
+            use_fast_variance,
+            ..Default::default()
+        };
+        self.group_norm_with(num_groups, scale, bias, &opts)
+    }
+
+    /// [`group_norm`](Tensor::group_norm) with Flax's `reduction_axes` and
+    /// `mask` ([`GroupNormOptions`]).
+    ///
+    /// `reduction_axes` (default: every axis but the first) must include the
+    /// last (feature) axis: each group's statistics are taken over the other
+    /// reduction axes and the group's features, separately for every position
+    /// of the axes left out. `mask` (broadcastable to `self`) selects the
+    /// elements the statistics are taken over; every element is normalized.
+    ///
+    /// ```
+    /// use nnx_tensor::{GroupNormOptions, Tensor};
+    /// // (batch 1, 2 positions, 2 features), one group: statistics per position.
+    /// let x = Tensor::from(ndarray::arr3(&[[[1.0f32, 3.0], [10.0, 30.0]]]));
+    /// let exact = GroupNormOptions { epsilon: 0.0, ..Default::default() };
+    /// let per_position = GroupNormOptions { reduction_axes: Some(&[-1]), ..exact };
+    /// let y = x.group_norm_with(1, None, None, &per_position)?;
+    /// assert_eq!(y.to_array(), ndarray::arr3(&[[[-1.0f32, 1.0], [-1.0, 1.0]]]).into_dyn());
+    /// // Statistics of the first position only, applied to both.
+    /// let mask = ndarray::arr3(&[[[true], [false]]]).into_dyn();
+    /// let masked = GroupNormOptions { mask: Some(&mask), ..exact };
+    /// let y = x.group_norm_with(1, None, None, &masked)?;
+    /// assert_eq!(y.to_array(), ndarray::arr3(&[[[-1.0f32, 1.0], [8.0, 28.0]]]).into_dyn());
+    /// // The feature axis must be reduced.
+    /// let no_features = GroupNormOptions { reduction_axes: Some(&[1]), ..exact };
+    /// assert!(x.group_norm_with(1, None, None, &no_features).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An input of rank below 2, `num_groups` not dividing the features,
+    /// reduction axes outside the input, repeated or without the last axis,
+    /// a mask that does not broadcast to the input, a scale or bias of the
+    /// wrong size.
+    pub fn group_norm_with(
+        &self,
+        num_groups: usize,
+        scale: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        opts: &GroupNormOptions<'_>,
+    ) -> Result<Tensor> {
         let shape = self.shape();
         let nd = shape.len();
         let Some(&c) = shape.last().filter(|_| nd >= 2) else {
@@ -353,24 +483,49 @@ impl Tensor {
                 num_groups.to_string(),
             ));
         }
+        let red = match opts.reduction_axes {
+            Some(axes) => norm_axes("group_norm reduction_axes", axes, shape)?,
+            None => (1..nd).collect(),
+        };
+        // Sorted, so the feature axis is the last one when present.
+        let Some((&last, lead)) = red.split_last().filter(|(&l, _)| l == nd - 1) else {
+            return Err(Error::invalid_argument(
+                "group_norm reduction_axes",
+                format!("axes including the feature axis {} (or -1)", nd - 1),
+                format!("{:?}", opts.reduction_axes.unwrap_or(&[])),
+            ));
+        };
         let size = c / num_groups;
-        let mut grouped = shape[..nd - 1].to_vec();
+        let mut grouped = shape[..last].to_vec();
         grouped.extend([num_groups, size]);
-        // The spatial axes of the grouped view, then the within-group axis.
-        let mut red: Vec<isize> = (1..nd as isize - 1).collect();
-        red.push(nd as isize);
-        let (mean, var) = self
-            .reshape(&grouped)?
-            .compute_stats(&red, true, use_fast_variance)?;
-        let spatial: Vec<isize> = (1..nd as isize - 1).collect();
+        let mask =
+            match opts.mask {
+                Some(m) => {
+                    let m = broadcast_mask("group_norm mask", m, shape)?;
+                    Some(m.into_shape_with_order(IxDyn(&grouped)).map_err(|_| {
+                        shape_error("group_norm mask", "the input's size", &[shape])
+                    })?)
+                }
+                None => None,
+            };
+        // The other reduction axes of the grouped view, then the within-group axis.
+        let lead: Vec<isize> = lead.iter().map(|&a| a as isize).collect();
+        let mut red_grouped = lead.clone();
+        red_grouped.push(nd as isize);
+        let (mean, var) = self.reshape(&grouped)?.compute_stats_masked(
+            &red_grouped,
+            true,
+            opts.use_fast_variance,
+            mask.as_ref(),
+        )?;
         self.normalize(
             &repeat_last(&mean, size),
             &repeat_last(&var, size),
             scale,
             bias,
-            &spatial,
+            &lead,
             &[-1],
-            epsilon,
+            opts.epsilon,
         )
     }
 
@@ -411,4 +566,37 @@ fn repeat_last(t: &Tensor, times: usize) -> Tensor {
         let summed = as_shape(g, &IxDyn(&runs)).sum_axis(ndarray::Axis(shape.len()));
         [Some(summed)]
     })
+}
+
+/// The options of [`Tensor::group_norm_with`] (Flax's `nnx.GroupNorm`
+/// arguments beyond the groups, scale and bias), Flax's defaults by
+/// [`Default`]: every axis but the first reduced, no mask, `epsilon = 1e-6`,
+/// fast variance.
+///
+/// ```
+/// let opts = nnx_tensor::GroupNormOptions::default();
+/// assert!(opts.reduction_axes.is_none() && opts.mask.is_none());
+/// assert_eq!((opts.epsilon, opts.use_fast_variance), (1e-6, true));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct GroupNormOptions<'a> {
+    /// Axes of the statistics, including the last; `None`: all but the first.
+    pub reduction_axes: Option<&'a [isize]>,
+    /// `true` where an element counts in the statistics (broadcastable to the input).
+    pub mask: Option<&'a ArrayD<bool>>,
+    /// Added to the variance.
+    pub epsilon: f32,
+    /// One-pass variance (Flax's default) or two-pass.
+    pub use_fast_variance: bool,
+}
+
+impl Default for GroupNormOptions<'_> {
+    fn default() -> Self {
+        GroupNormOptions {
+            reduction_axes: None,
+            mask: None,
+            epsilon: 1e-6,
+            use_fast_variance: true,
+        }
+    }
 }
