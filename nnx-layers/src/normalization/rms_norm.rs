@@ -127,14 +127,15 @@ impl RMSNorm {
     /// # Errors
     /// As [`LayerNorm::apply_with`](crate::LayerNorm::apply_with).
     pub fn apply_with(&self, x: &Tensor, args: NormArgs<'_>) -> Result<Tensor> {
-        self.norm().with_batch_stats(
-            x,
-            &self.reduction_axes,
-            &self.feature_axes,
-            false,
-            args.mask,
-        )
-        .recorded(self, x)
+        self.norm()
+            .with_batch_stats(
+                x,
+                &self.reduction_axes,
+                &self.feature_axes,
+                false,
+                args.mask,
+            )
+            .recorded(self, x)
     }
 }
 
