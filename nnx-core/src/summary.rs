@@ -582,7 +582,8 @@ fn collect_under<'a>(
 /// calls elsewhere in the run (it would have recorded too). Any other module
 /// that holds Variables (other than RNG state) shows with empty `inputs` and
 /// `outputs`: nnx cannot tell whether it was called. RNG streams have no rows,
-/// as in Flax.
+/// as in Flax. Calls are recorded on the calling thread: a module that `call`
+/// hands to another thread is not seen.
 ///
 /// # Errors
 /// The error of `call`, or of copying `model` (a [`Shared`](crate::Shared)

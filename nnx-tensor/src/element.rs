@@ -50,10 +50,19 @@ pub trait Element:
         b: MatRef<'_, Self>,
         par: Par,
     );
+
+    /// `xs` as `f32`s when `Self` is `f32` (the f32-only SIMD kernels'
+    /// way in from generic code), else `None`.
+    #[doc(hidden)]
+    fn as_f32(xs: &[Self]) -> Option<&[f32]>;
+
+    /// `v` as `Self`s when `Self` is `f32`, else `None` (the way back out).
+    #[doc(hidden)]
+    fn from_f32(v: Vec<f32>) -> Option<Vec<Self>>;
 }
 
 macro_rules! element {
-    ($t:ty) => {
+    ($t:ty, $as_f32:expr, $from_f32:expr) => {
         impl Element for $t {
             fn faer_gemm(
                 out: MatMut<'_, Self>,
@@ -64,12 +73,20 @@ macro_rules! element {
             ) {
                 faer::linalg::matmul::matmul(out, accum, a, b, 1.0, par);
             }
+            fn as_f32(xs: &[Self]) -> Option<&[f32]> {
+                let f: fn(&[Self]) -> Option<&[f32]> = $as_f32;
+                f(xs)
+            }
+            fn from_f32(v: Vec<f32>) -> Option<Vec<Self>> {
+                let f: fn(Vec<f32>) -> Option<Vec<Self>> = $from_f32;
+                f(v)
+            }
         }
     };
 }
 
-element!(f32);
-element!(f64);
+element!(f32, |xs| Some(xs), Some);
+element!(f64, |_| None, |_| None);
 
 /// `x` rounded to `E` (a constant of a kernel or gradient rule).
 #[inline(always)]

@@ -11,11 +11,13 @@
 use std::mem::size_of;
 use std::sync::Arc;
 
+use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Dimension, Ix2, IxDyn, Slice};
 use nnx_core::repr::fmt_tuple_usize;
 use nnx_core::{Error, ErrorPath, Result};
 
 use super::alloc::{check_alloc, try_from_shape_fn, try_zeros};
+use super::conv_direct::{self, LastAxis};
 use super::matmul::gemm;
 use super::record;
 use crate::element::{lit, Element};
@@ -319,13 +321,13 @@ const CONV_TILE_ROWS: usize = 4096;
 /// The geometry of one convolution of a `(batch, spatial..., C)` input with a
 /// `(spatial..., C/groups, out)` kernel: which input position each output
 /// position reads through each kernel tap. Shared by forward and backward.
-struct Plan {
+pub(super) struct Plan {
     b: usize,
-    c: usize,
+    pub(super) c: usize,
     ksp: Vec<usize>,
     cin_g: usize,
-    cout: usize,
-    groups: usize,
+    pub(super) cout: usize,
+    pub(super) groups: usize,
     out_sp: Vec<usize>,
     /// `table[d][o * k + kk]`: the input index read by output `o`, tap `kk`.
     table: Vec<Vec<Option<usize>>>,
@@ -334,6 +336,9 @@ struct Plan {
     /// Row-major strides of the input's spatial axes, in elements of C.
     in_stride: Vec<usize>,
     in_sp_len: usize,
+    /// The last spatial axis, when no axis has input dilation (the direct
+    /// kernel reads input rows along it contiguously).
+    pub(super) direct: Option<LastAxis>,
 }
 
 impl Plan {
@@ -417,6 +422,12 @@ impl Plan {
             taps,
             in_stride,
             in_sp_len: in_sp.iter().product(),
+            direct: lhs_dil.iter().all(|&d| d == 1).then(|| LastAxis {
+                n_in: in_sp[nsp - 1],
+                lo: pads[nsp - 1].0,
+                stride: strides[nsp - 1],
+                dil: rhs_dil[nsp - 1],
+            }),
         })
     }
 
@@ -424,11 +435,44 @@ impl Plan {
         self.out_sp.iter().product()
     }
 
-    fn rows(&self) -> usize {
+    /// Rows of the im2col matrix: batch times output positions.
+    pub(super) fn rows(&self) -> usize {
         self.b * self.n_out()
     }
 
-    fn cols(&self) -> usize {
+    /// Kernel taps along the last spatial axis.
+    pub(super) fn kl(&self) -> usize {
+        self.ksp[self.ksp.len() - 1]
+    }
+
+    /// Output positions along the last spatial axis.
+    pub(super) fn out_last(&self) -> usize {
+        self.out_sp[self.out_sp.len() - 1]
+    }
+
+    /// Kernel taps over the spatial axes before the last.
+    pub(super) fn n_outer_taps(&self) -> usize {
+        self.ksp[..self.ksp.len() - 1].iter().product()
+    }
+
+    /// The input offset (in elements) of the row of the last spatial axis that
+    /// output row `row` (batch and output position over the axes before the
+    /// last) reads through outer tap `tg`, or `None` in the padding.
+    pub(super) fn outer_offset(&self, row: usize, tg: usize) -> Option<usize> {
+        let last = self.ksp.len() - 1;
+        let tap = &self.taps[tg * self.kl() * (last + 1)..][..last];
+        let mut rest = row;
+        let mut off = 0;
+        for d in (0..last).rev() {
+            let o = rest % self.out_sp[d];
+            rest /= self.out_sp[d];
+            off += self.table[d][o * self.ksp[d] + tap[d]]? * self.in_stride[d];
+        }
+        Some((rest * self.in_sp_len + off) * self.c)
+    }
+
+    /// Columns of the im2col matrix: taps times input features per group.
+    pub(super) fn cols(&self) -> usize {
         self.ksp.iter().product::<usize>() * self.cin_g
     }
 
@@ -552,6 +596,16 @@ impl Plan {
     /// The convolution of `xs` (row-major, `(batch, spatial..., C)`) with the
     /// standard-layout kernel `k`: `(batch, out_spatial..., out)`.
     fn forward<E: Element>(&self, xs: &[E], k: &ArrayViewD<'_, E>) -> Result<ArrayD<E>> {
+        let shape = self.out_shape();
+        // The direct kernel is f32 SIMD code; f64 takes im2col and the GEMM.
+        let direct = match (E::as_f32(xs), k.as_slice().and_then(E::as_f32)) {
+            (Some(xs), Some(k)) => conv_direct::forward(self, xs, k).and_then(E::from_f32),
+            _ => None,
+        };
+        if let Some(y) = direct {
+            return ArrayD::from_shape_vec(IxDyn(&shape), y)
+                .map_err(|_| shape_err("output", fmt_tuple_usize(&shape), &[]));
+        }
         let (rows, cols, cout_g) = (self.rows(), self.cols(), self.cout / self.groups);
         let k2 = self.kernel_matrix(k)?;
         let mut out = try_zeros::<E>("conv output", &[rows, self.cout])?
@@ -570,10 +624,9 @@ impl Plan {
                 let colm = ArrayView2::from_shape((r1 - r0, cols), &col[..(r1 - r0) * cols])
                     .map_err(|_| shape_err("x", "a contiguous input", &[rows, cols]))?;
                 let og = out.slice_each_axis_mut(|ax| block(ax.axis, r0..r1, g, cout_g));
-                gemm(colm, kg.view(), og, false);
+                gemm(colm, kg.view(), og);
             }
         }
-        let shape = self.out_shape();
         out.into_shape_with_order(shape.clone())
             .map(|a| a.into_dyn())
             .map_err(|_| shape_err("output", fmt_tuple_usize(&shape), &[rows, self.cout]))
@@ -607,13 +660,13 @@ impl Plan {
                 if let Some(dk) = dk.as_mut() {
                     self.fill(xs, grp, r0, r1, &mut col);
                     if let Ok(colm) = ArrayView2::from_shape((r1 - r0, cols), &col[..n]) {
-                        gemm(colm.t(), gt.view(), dk.slice_axis_mut(Axis(1), gsl), true);
+                        kernel_cotangent(colm, gt, dk.slice_axis_mut(Axis(1), gsl));
                     }
                 }
                 if let Some(dx) = dx.as_mut() {
                     if let Ok(mut dcol) = ArrayViewMut2::from_shape((r1 - r0, cols), &mut col[..n])
                     {
-                        gemm(gt.view(), kg.t(), dcol.view_mut(), false);
+                        gemm(gt.view(), kg.t(), dcol.view_mut());
                     }
                     self.scatter(&col, grp, r0, r1, dx);
                 }
@@ -622,6 +675,26 @@ impl Plan {
         let dk = dk.and_then(|dk| dk.into_shape_with_order(k.shape()).ok());
         (dx, dk)
     }
+}
+
+/// `dk += colᵀ g`: the kernel's cotangent, a sum over every output position of
+/// the batch (`col` is an im2col tile, `g` the output cotangent's rows).
+///
+/// Through matrixmultiply (ndarray's `general_mat_mul`), not `gemm` (faer),
+/// because the order of this sum decides whether a training run follows
+/// Flax's. Measured on the digits run (`examples/train_digits.rs`, 420 steps):
+/// any other product can go through either library without changing the run,
+/// but with faer here the losses drift from Flax's after ~170 steps (1.4e-2
+/// relative by step 414), while matrixmultiply's order (each entry's terms
+/// fused-multiply-added in row order within blocks of 256 rows, the blocks added
+/// in turn) holds every step within 4e-6. Backward only, so no forward pass
+/// is slower.
+fn kernel_cotangent<E: Element>(
+    col: ArrayView2<'_, E>,
+    g: ArrayView2<'_, E>,
+    mut dk: ArrayViewMut2<'_, E>,
+) {
+    general_mat_mul(E::one(), &col.t(), &g, E::one(), &mut dk);
 }
 
 /// Rows `rows` and the columns of feature group `g` (of `n` columns each) of

@@ -28,15 +28,16 @@ fn faer_view<'a, E: Element>(x: &ArrayView2<'a, E>) -> Option<MatRef<'a, E>> {
     }
 }
 
-/// `out = a @ b`, or `out += a @ b` when `accumulate`: every matrix product of
+/// `out = a @ b`: every matrix product of
 /// nnx goes through this kernel (faer's GEMM; measured 1.5-10x faster than
 /// matrixmultiply on the shapes of dense, convolution and attention layers,
-/// including one-row products, so no separate vector path is needed).
+/// including one-row products, so no separate vector path is needed), except
+/// the convolution kernel's cotangent, whose summation order is chosen to
+/// follow Flax's training runs (see `conv.rs`).
 pub(crate) fn gemm<E: Element>(
     a: ArrayView2<'_, E>,
     b: ArrayView2<'_, E>,
     mut out: ArrayViewMut2<'_, E>,
-    accumulate: bool,
 ) {
     let (n, k) = a.dim();
     let m = b.ncols();
@@ -45,26 +46,17 @@ pub(crate) fn gemm<E: Element>(
     } else {
         Par::Seq
     };
-    let accum = if accumulate {
-        Accum::Add
-    } else {
-        Accum::Replace
-    };
     match (faer_view(&a), faer_view(&b)) {
         (Some(fa), Some(fb)) => match out.as_slice_mut() {
             Some(o) => {
                 let o = MatMut::from_row_major_slice_mut(o, n, m);
-                E::faer_gemm(o, accum, fa, fb, par);
+                E::faer_gemm(o, Accum::Replace, fa, fb, par);
             }
             // A block of a larger output (a group of convolution channels).
             None => {
                 let mut row_major = Array2::zeros((n, m));
-                gemm(a, b, row_major.view_mut(), false);
-                if accumulate {
-                    out += &row_major;
-                } else {
-                    out.assign(&row_major);
-                }
+                gemm(a, b, row_major.view_mut());
+                out.assign(&row_major);
             }
         },
         // Strided operands (slices of larger arrays) are copied once.
@@ -72,7 +64,6 @@ pub(crate) fn gemm<E: Element>(
             a.as_standard_layout().view(),
             b.as_standard_layout().view(),
             out,
-            accumulate,
         ),
     }
 }
@@ -94,7 +85,7 @@ pub(crate) fn matmul_nd<E: Element>(
             b.view().into_dimensionality::<Ix2>(),
         ) {
             let mut out = Array2::zeros((a2.nrows(), m));
-            gemm(a2.view(), b2, out.view_mut(), false);
+            gemm(a2.view(), b2, out.view_mut());
             if let Ok(out) = out.into_shape_with_order(IxDyn(&out_shape)) {
                 return out;
             }
@@ -120,7 +111,7 @@ fn batched<E: Element>(a: ArrayViewD<'_, E>, b: ArrayViewD<'_, E>, mut out: Arra
             out.into_dimensionality::<Ix2>(),
         );
         if let (Ok(a), Ok(b), Ok(out)) = parts {
-            gemm(a, b, out, false);
+            gemm(a, b, out);
         }
         return;
     }
@@ -148,7 +139,7 @@ fn weight_grad<E: Element>(a: &ArrayD<E>, g: &ArrayD<E>) -> Option<ArrayD<E>> {
     let a2 = a.to_shape((rows(a.shape()), k)).ok()?;
     let g2 = g.to_shape((rows(g.shape()), m)).ok()?;
     let mut out = Array2::zeros((k, m));
-    gemm(a2.t(), g2.view(), out.view_mut(), false);
+    gemm(a2.t(), g2.view(), out.view_mut());
     Some(out.into_dyn())
 }
 

@@ -15,6 +15,7 @@ mod alloc;
 mod arith;
 mod attention;
 mod conv;
+mod conv_direct;
 mod einsum;
 mod index;
 mod matmul;

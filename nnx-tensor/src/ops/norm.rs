@@ -28,14 +28,25 @@ fn row_stats<E: Element>(
     use_mean: bool,
     fast: bool,
 ) -> (E, E, bool, usize) {
-    let kept = |i: usize| keep.is_none_or(|k| k[i]);
-    let values = || {
-        row.iter()
-            .enumerate()
-            .filter(move |&(i, _)| kept(i))
-            .map(|(_, &v)| wide(v))
-    };
-    let n = keep.map_or(row.len(), |k| k.iter().filter(|&&b| b).count());
+    // One monomorphized loop per case, so the unmasked rows pay no mask test.
+    match keep {
+        None => moments(|| row.iter().map(|&v| wide(v)), row.len(), use_mean, fast),
+        Some(k) => moments(
+            || row.iter().zip(k).filter(|(_, &k)| k).map(|(&v, _)| wide(v)),
+            k.iter().filter(|&&b| b).count(),
+            use_mean,
+            fast,
+        ),
+    }
+}
+
+/// [`row_stats`] of the `n` values `values()` yields.
+fn moments<E: Element, I: Iterator<Item = f64>>(
+    values: impl Fn() -> I,
+    n: usize,
+    use_mean: bool,
+    fast: bool,
+) -> (E, E, bool, usize) {
     if n == 0 {
         return (
             if use_mean { E::nan() } else { lit::<E>(0.0) },
