@@ -2,7 +2,9 @@
 //! (`jnp.matmul`).
 
 use faer::{Accum, MatMut, MatRef, Par};
-use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, Ix2, IxDyn};
+use ndarray::{
+    Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, Axis, Ix2, IxDyn,
+};
 use nnx_core::Result;
 
 use super::{broadcast_shapes, record, shape_error, sum_to_shape};
@@ -97,7 +99,28 @@ pub(crate) fn matmul_nd<E: Element>(
     full_b.extend([k, m]);
     let mut out = ArrayD::zeros(IxDyn(&out_shape));
     if let (Some(a), Some(b)) = (a.broadcast(IxDyn(&full_a)), b.broadcast(IxDyn(&full_b))) {
-        batched(a, b, out.view_mut());
+        let count: usize = batch.iter().product();
+        let threads = std::thread::available_parallelism().map_or(1, |c| c.get());
+        // Small products (attention's per-head ones) each stay on one thread,
+        // so with enough of them the batch itself is split across two: the
+        // same products in the same order, so the same bits, on both cores.
+        let first = batch.first().copied().unwrap_or(1);
+        if threads > 1
+            && first > 1
+            && n * k * m < PARALLEL_MACS
+            && count * n * k * m >= PARALLEL_MACS
+        {
+            let mid = first / 2;
+            let (a0, a1) = a.split_at(Axis(0), mid);
+            let (b0, b1) = b.split_at(Axis(0), mid);
+            let (o0, o1) = out.view_mut().split_at(Axis(0), mid);
+            std::thread::scope(|s| {
+                s.spawn(|| batched(a1, b1, o1));
+                batched(a0, b0, o0);
+            });
+        } else {
+            batched(a, b, out.view_mut());
+        }
     }
     out
 }
