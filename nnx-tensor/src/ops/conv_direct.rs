@@ -12,6 +12,7 @@
 use std::sync::OnceLock;
 
 use super::conv::Plan;
+use super::{cores, PARALLEL_MACS};
 
 /// Output channels per vector block (one AVX-512 register, two AVX2 ones).
 const OC: usize = 16;
@@ -20,9 +21,6 @@ const OC: usize = 16;
 /// kernel (`cols * 64` bytes) then stays in the L1/L2 caches; larger kernels
 /// have enough columns for the GEMM to win.
 const MAX_COLS: usize = 1024;
-
-/// Multiply-adds below which a second thread costs more than it saves.
-const PARALLEL_MACS: usize = 1 << 22;
 
 /// The last spatial axis of a convolution the direct kernel can run.
 #[derive(Debug, Clone, Copy)]
@@ -106,8 +104,7 @@ pub(super) fn forward(plan: &Plan, xs: &[f32], k: &[f32]) -> Option<Vec<f32>> {
     let row_len = plan.out_last() * cout;
     let n_rows = plan.rows() / plan.out_last();
     let mut out = vec![0.0f32; n_rows * row_len];
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    let threads = (plan.rows() * cols * cout / PARALLEL_MACS).clamp(1, cores.min(n_rows));
+    let threads = (plan.rows() * cols * cout / PARALLEL_MACS).clamp(1, cores().min(n_rows));
     let job = Rows {
         plan,
         axis,

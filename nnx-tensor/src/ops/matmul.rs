@@ -7,14 +7,9 @@ use ndarray::{
 };
 use nnx_core::Result;
 
-use super::{broadcast_shapes, record, shape_error, sum_to_shape};
+use super::{broadcast_shapes, cores, record, shape_error, sum_to_shape, PARALLEL_MACS};
 use crate::element::Element;
 use crate::Tensor;
-
-/// Products of at least this many multiply-adds use both cores; below it, the
-/// cost of waking a second thread exceeds the gain (a batch-1 dense layer is
-/// 262 144).
-const PARALLEL_MACS: usize = 1 << 22;
 
 /// A row- or column-major matrix as faer's view of the same memory; `None` for
 /// other layouts.
@@ -100,15 +95,14 @@ pub(crate) fn matmul_nd<E: Element>(
     let mut out = ArrayD::zeros(IxDyn(&out_shape));
     if let (Some(a), Some(b)) = (a.broadcast(IxDyn(&full_a)), b.broadcast(IxDyn(&full_b))) {
         let count: usize = batch.iter().product();
-        let threads = std::thread::available_parallelism().map_or(1, |c| c.get());
         // Small products (attention's per-head ones) each stay on one thread,
         // so with enough of them the batch itself is split across two: the
         // same products in the same order, so the same bits, on both cores.
         let first = batch.first().copied().unwrap_or(1);
-        if threads > 1
-            && first > 1
+        if first > 1
             && n * k * m < PARALLEL_MACS
             && count * n * k * m >= PARALLEL_MACS
+            && cores() > 1
         {
             let mid = first / 2;
             let (a0, a1) = a.split_at(Axis(0), mid);

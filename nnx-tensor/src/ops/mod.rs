@@ -25,6 +25,17 @@ mod reduce;
 mod shape;
 mod unary;
 
+/// Products of at least this many multiply-adds use both cores; below it, the
+/// cost of waking a second thread exceeds the gain (a batch-1 dense layer is
+/// 262 144).
+pub(crate) const PARALLEL_MACS: usize = 1 << 22;
+
+/// The cores this process may run on, asked once (the query is a system call).
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()))
+}
+
 pub use alloc::check_alloc;
 pub use attention::{
     combine_masks, dot_product_attention, dot_product_attention_weights, make_attention_mask,
