@@ -1,13 +1,11 @@
 //! The f64 layers against real Flax with `param_dtype=dtype=jnp.float64` under
-//! `jax_enable_x64` (tools/flax_reference/gen_layers_f64.py): parameters within
-//! `PARAM_RTOL` (nnx-core's f64 inverse error function, behind the truncated
-//! normal, is accurate to a few ulps but is not XLA's polynomial, so sampled
-//! values may differ in the last bits; constant initializers are exact),
-//! forward outputs and Param gradients of `sum(layer(x) * cotangent)` within
-//! `RTOL` relative to the largest magnitude of the array or absolute below 1
-//! (sums of a few products round differently in XLA's kernels and ours). The
-//! largest difference seen is 1.2e-14 (a key-bias gradient of MultiHeadAttention
-//! with normalize_qk, small by cancellation); outputs agree to about 1e-15.
+//! `jax_enable_x64` (tools/flax_reference/gen_layers_f64.py): parameters
+//! bit-identical (nnx-core's f64 samplers reproduce XLA's erf⁻¹), forward
+//! outputs and Param gradients of `sum(layer(x) * cotangent)` within `RTOL`
+//! relative to the largest magnitude of the array or absolute below 1 (sums of
+//! a few products round differently in XLA's kernels and ours). The largest
+//! difference seen is 1.2e-14 (a key-bias gradient of MultiHeadAttention with
+//! normalize_qk, small by cancellation); outputs agree to about 1e-15.
 
 mod common;
 
@@ -26,8 +24,6 @@ use serde_json::Value;
 
 /// Outputs and gradients.
 const RTOL: f64 = 1e-13;
-/// Sampled parameters, elementwise relative (2.2e-15 is the largest seen).
-const PARAM_RTOL: f64 = 1e-14;
 
 /// An f64 array stored exactly, as the bit patterns of its elements.
 fn f64s(v: &Value) -> ArrayD<f64> {
@@ -104,8 +100,9 @@ fn check<M: Module>(c: &Value, model: &mut M, call: impl Fn(&mut M, &Tensor<f64>
         let w = f64s(&want[path.as_str()]);
         assert_eq!(got.shape(), w.shape(), "{name}: {path} shape");
         for (a, b) in got.iter().zip(&w) {
-            assert!(
-                (a - b).abs() <= PARAM_RTOL * b.abs(),
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
                 "{name}: {path}: {a:e} is not Flax's {b:e}"
             );
         }
