@@ -6,6 +6,15 @@ with `param_dtype=jnp.float64, dtype=jnp.float64`, and records its parameters
 f64 input, and the gradients of `sum(layer(x) * cotangent)` with respect to
 every Param (`nnx.value_and_grad`), plus the batch statistics after a training
 step where the layer has them. Output: nnx-layers/tests/data/layers/f64.json.
+
+The layer families (`families`: LoRA with and without a base module,
+LoRALinear, WeightNorm, SpectralNorm) record their Params and BatchStats at
+construction, after a first call (WeightNorm and SpectralNorm write the
+normalized kernel back, SpectralNorm updates `u` and `sigma`), and the
+gradients of a fresh copy; values the test assigns after construction (a LoRA's
+`lora_b`, zeros at init) are stored under `set`. Flax's LoRALinear does not pass
+`param_dtype` to its LoRA, whose parameters stay float32 (stored with their
+dtype; nnx's `LoRALinear<f64>` holds them in f64).
 Run with the Flax environment's python:
 
     python tools/flax_reference/gen_layers_f64.py
@@ -78,6 +87,80 @@ def case(name, seed, config, build, x_shape, call=lambda m, x: m(x), x=None):
     return out
 
 
+def vars_of(model, kind):
+    """The Variables of type `kind` (subtypes included) by path, as bits."""
+    return {"/".join(str(p) for p in path): bits(v.get_value())
+            for path, v in nnx.to_flat_state(nnx.state(model, kind))}
+
+
+def family_case(name, config, make, x_shape, set_values=None):
+    """`make()` builds the model; `set_values(model)` assigns values after
+    construction and returns them by path."""
+    x = RNG.standard_normal(x_shape)
+    model = make()
+    init = {"params": vars_of(model, nnx.Param), "stats": vars_of(model, nnx.BatchStat)}
+    values = {k: np.asarray(v) for k, v in (set_values(model) if set_values else {}).items()}
+    y = model(jnp.asarray(x))
+    assert y.dtype == jnp.float64, (name, y.dtype)
+    after = {"params": vars_of(model, nnx.Param), "stats": vars_of(model, nnx.BatchStat)}
+    cot = RNG.standard_normal(y.shape)
+    fresh = make()
+    if set_values:
+        set_values(fresh, values)
+    value, grads = nnx.value_and_grad(lambda m: jnp.sum(m(jnp.asarray(x)) * cot))(fresh)
+    return {
+        "layer": name, "config": config, "init": init,
+        "set": {k: bits(v) for k, v in values.items()},
+        "input": bits(x), "output": bits(y), "after": after, "cotangent": bits(cot),
+        "loss": bits(np.asarray(value)),
+        "grads": {"/".join(str(p) for p in path): bits(v.get_value())
+                  for path, v in nnx.to_flat_state(grads)},
+        "after_grad": {"params": vars_of(fresh, nnx.Param), "stats": vars_of(fresh, nnx.BatchStat)},
+    }
+
+
+def lora_b_setter(path):
+    """Sets the LoRA's `lora_b` (at `path`, zeros at init) to random values
+    (drawn once, then reused for the fresh copy)."""
+    def set_values(m, values=None):
+        owner = m
+        for part in path[:-1]:
+            owner = getattr(owner, part)
+        var = getattr(owner, path[-1])
+        v = values["/".join(path)] if values else RNG.standard_normal(var.shape).astype(var.dtype)
+        var[...] = jnp.asarray(v)
+        return {"/".join(path): v}
+    return set_values
+
+
+def families():
+    lin = lambda seed: nnx.Linear(3, 4, rngs=nnx.Rngs(seed), **F64)  # noqa: E731
+    cases = [
+        family_case("LoRA", {"in": 3, "rank": 2, "out": 4, "seed": 0},
+                    lambda: nnx.LoRA(3, 2, 4, rngs=nnx.Rngs(0), param_dtype=jnp.float64, dtype=jnp.float64),
+                    (5, 3), lora_b_setter(["lora_b"])),
+        family_case("LoRABase", {"in": 3, "rank": 2, "out": 4, "seed": 1, "base_seed": 0},
+                    lambda: nnx.LoRA(3, 2, 4, base_module=lin(0), rngs=nnx.Rngs(1),
+                                     param_dtype=jnp.float64, dtype=jnp.float64),
+                    (5, 3), lora_b_setter(["lora_b"])),
+        family_case("LoRALinear", {"in": 3, "out": 4, "rank": 2, "seed": 2},
+                    lambda: nnx.LoRALinear(3, 4, lora_rank=2, rngs=nnx.Rngs(2), **F64),
+                    (2, 5, 3), lora_b_setter(["lora", "lora_b"])),
+    ]
+    for name, kw in [("WeightNorm", {}), ("WeightNormNoFeatureAxes", {"feature_axes": None}),
+                     ("WeightNormNoScale", {"use_scale": False})]:
+        cfg = {"feature_axes": [] if "feature_axes" in kw else [-1], "use_scale": kw.get("use_scale", True)}
+        cases.append(family_case(name, cfg, lambda kw=kw: nnx.WeightNorm(lin(0), rngs=nnx.Rngs(1), **kw, **F64),
+                                 (5, 3)))
+    for name, kw in [("SpectralNorm", {}), ("SpectralNormSteps3", {"n_steps": 3}),
+                     ("SpectralNormFrozen", {"update_stats": False})]:
+        cfg = {"n_steps": kw.get("n_steps", 1), "update_stats": kw.get("update_stats", True)}
+        cases.append(family_case(name, cfg,
+                                 lambda kw=kw: nnx.SpectralNorm(lin(0), rngs=nnx.Rngs(1), **kw, **F64),
+                                 (5, 3)))
+    return cases
+
+
 def main():
     cases = [
         case("Linear", 0, {"in": 3, "out": 4}, lambda r: nnx.Linear(3, 4, rngs=r, **F64), (2, 3)),
@@ -125,7 +208,7 @@ def main():
     ]
     with open(OUT, "w") as f:
         json.dump({"jax": jax.__version__, "flax": nnx.__name__ and __import__("flax").__version__,
-                   "cases": cases}, f)
+                   "cases": cases, "families": families()}, f)
     print(f"wrote {len(cases)} cases to {OUT}")
 
 
