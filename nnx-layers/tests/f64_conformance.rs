@@ -7,7 +7,8 @@
 //! difference seen is 1.2e-14 (a key-bias gradient of MultiHeadAttention with
 //! normalize_qk, small by cancellation); outputs agree to about 1e-15. The layer
 //! families (LoRA, LoRALinear, WeightNorm, SpectralNorm) are checked the same
-//! way, with the state a call leaves behind.
+//! way, with the state a call leaves behind, and so are the recurrent cells,
+//! RNN's options and Bidirectional's merge functions.
 
 mod common;
 
@@ -17,9 +18,10 @@ use nnx_core::path_string;
 use nnx_core::prelude::*;
 use nnx_core::rngs::Rngs;
 use nnx_layers::{
-    BatchNormConfig, ConvConfig, ConvTransposeConfig, Dropout, EinsumConfig, EmbedConfig,
-    GroupNormConfig, InstanceNormConfig, LayerNormConfig, LinearConfig, LinearGeneralConfig,
-    MultiHeadAttentionConfig, PReLUConfig, RMSNormConfig,
+    BatchNormConfig, Bidirectional, Carry, CellConfig, ConvConfig, ConvTransposeConfig, Dropout,
+    EinsumConfig, EmbedConfig, GRUCell, GroupNormConfig, InstanceNormConfig, LSTMCell,
+    LayerNormConfig, LinearConfig, LinearGeneralConfig, MultiHeadAttentionConfig,
+    OptimizedLSTMCell, PReLUConfig, RMSNormConfig, RNNCellBase, RNNOptions, SimpleCell, RNN,
 };
 use nnx_tensor::{value_and_grad, Tensor};
 use serde_json::Value;
@@ -547,6 +549,275 @@ fn spectral_norm() -> nnx_core::Result<()> {
                     .build(&mut Rngs::new(1))
             },
             &[],
+        )?;
+    }
+    Ok(())
+}
+
+// ----------------------------------------------------------------- recurrent
+
+fn recurrent_cases(name: &str) -> Vec<Value> {
+    let data = load_json("layers/f64.json");
+    data["recurrent"]
+        .as_array()
+        .expect("recurrent")
+        .iter()
+        .filter(|c| c["layer"] == name)
+        .cloned()
+        .collect()
+}
+
+/// Whether the Param at `path` is a recurrent kernel, drawn by `orthogonal`:
+/// a QR decomposition, which XLA takes from LAPACK's Householder routines and
+/// nnx computes itself, rounding differently in the last bits (about 1e-16).
+fn orthogonal(path: &str) -> bool {
+    let parts: Vec<&str> = path.rsplit('/').take(2).collect();
+    matches!(
+        parts.as_slice(),
+        ["kernel", "dense_h" | "hi" | "hf" | "hg" | "ho"]
+    )
+}
+
+/// Params at construction (bit for bit but the orthogonal kernels), the leaves
+/// of a call's result (carry arrays first), then on a fresh copy the loss
+/// `sum(leaf * cotangent)` and its Param gradients.
+fn check_recurrent<M: Module>(
+    c: &Value,
+    mut make: impl FnMut() -> nnx_core::Result<M>,
+    call: impl Fn(&mut M, &Tensor<f64>) -> nnx_core::Result<Vec<Tensor<f64>>>,
+) -> nnx_core::Result<()> {
+    let what = format!("{} {}", c["layer"], c["config"]);
+    let mut model = make()?;
+    let params = model.state_of(Param);
+    let sampled = params
+        .filter(|p: &[nnx_core::Key], _: &dyn nnx_core::VariableInfo| !orthogonal(&path_string(p)));
+    let want_sampled = Value::Object(
+        c["params"]
+            .as_object()
+            .expect("params")
+            .iter()
+            .filter(|(k, _)| !orthogonal(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
+    assert_vars(&format!("{what} params"), &sampled, &want_sampled);
+    for (path, a) in arrays(&params) {
+        if orthogonal(&path) {
+            assert_close(
+                &format!("{what} {path}"),
+                &a,
+                &f64s(&c["params"][&path]),
+                RTOL,
+            );
+        }
+    }
+    let x = Tensor::from_array(f64s(&c["input"]));
+    let leaves = call(&mut model, &x)?;
+    let want = c["outputs"].as_array().expect("outputs");
+    assert_eq!(leaves.len(), want.len(), "{what}: outputs");
+    for (i, (got, w)) in leaves.iter().zip(want).enumerate() {
+        assert_close(&format!("{what} output {i}"), got.array(), &f64s(w), RTOL);
+    }
+    let cots: Vec<Tensor<f64>> = c["cotangents"]
+        .as_array()
+        .expect("cotangents")
+        .iter()
+        .map(|v| Tensor::from_array(f64s(v)))
+        .collect();
+    let (value, grads) = value_and_grad(&mut make()?, Param, |m| {
+        let mut total = Tensor::<f64>::full(&[], 0.0);
+        for (leaf, cot) in call(m, &x)?.iter().zip(&cots) {
+            total = (&total + &(leaf * cot)?.sum())?;
+        }
+        Ok(total)
+    })?;
+    let want_loss = f64s(&c["loss"]).sum();
+    assert!(
+        (value - want_loss).abs() <= RTOL * want_loss.abs().max(1.0),
+        "{what}: loss {value} vs {want_loss}"
+    );
+    let want = c["grads"].as_object().expect("grads");
+    let got = arrays(&grads);
+    assert_eq!(got.len(), want.len(), "{what}: gradients");
+    for (path, g) in got {
+        assert_close(&format!("{what} d{path}"), &g, &f64s(&want[&path]), RTOL);
+    }
+    Ok(())
+}
+
+fn carry_leaves<K: nnx_layers::Carry<f64>>(carry: &K) -> Vec<Tensor<f64>> {
+    carry.leaves().into_iter().cloned().collect()
+}
+
+/// One step of a cell from the stored carry: the new carry's arrays, then `y`.
+fn check_cell<C: Module + RNNCellBase<f64>>(
+    c: &Value,
+    build: impl Fn(&mut Rngs) -> nnx_core::Result<C>,
+) -> nnx_core::Result<()> {
+    let carry_leaves_in: Vec<Tensor<f64>> = c["carry"]
+        .as_array()
+        .expect("carry")
+        .iter()
+        .map(|v| Tensor::from_array(f64s(v)))
+        .collect();
+    let carry = C::Carry::from_leaves(carry_leaves_in)?;
+    check_recurrent(
+        c,
+        || build(&mut seed_of(c)),
+        |cell, x| {
+            let (new, y) = RNNCellBase::apply(cell, &carry, x)?;
+            let mut out = carry_leaves(&new);
+            out.push(y);
+            Ok(out)
+        },
+    )
+}
+
+fn seed_of(c: &Value) -> Rngs {
+    Rngs::new(c["config"]["seed"].as_i64().expect("seed"))
+}
+
+#[test]
+fn recurrent_cells() -> nnx_core::Result<()> {
+    for c in recurrent_cases("SimpleCell") {
+        check_cell(&c, |r| {
+            CellConfig::<SimpleCell<f64>, f64>::new(3, 4).build(r)
+        })?;
+    }
+    for c in recurrent_cases("LSTMCell") {
+        check_cell(&c, |r| CellConfig::<LSTMCell<f64>, f64>::new(3, 4).build(r))?;
+    }
+    for c in recurrent_cases("OptimizedLSTMCell") {
+        check_cell(&c, |r| {
+            CellConfig::<OptimizedLSTMCell<f64>, f64>::new(3, 4).build(r)
+        })?;
+    }
+    for c in recurrent_cases("GRUCell") {
+        check_cell(&c, |r| CellConfig::<GRUCell<f64>, f64>::new(3, 4).build(r))?;
+    }
+    Ok(())
+}
+
+/// The RNN call of a case: `(carry, outputs)` leaves with `return_carry`, the
+/// outputs alone otherwise.
+fn rnn_call<C: RNNCellBase<f64>>(
+    c: &Value,
+) -> impl Fn(&mut RNN<C>, &Tensor<f64>) -> nnx_core::Result<Vec<Tensor<f64>>> + '_ {
+    move |rnn, x| {
+        let lengths: Option<Vec<usize>> = c["config"]["seq_lengths"].as_array().map(|l| {
+            l.iter()
+                .map(|v| v.as_u64().expect("length") as usize)
+                .collect()
+        });
+        let opts = RNNOptions {
+            seq_lengths: lengths.as_deref(),
+            ..Default::default()
+        };
+        let (carry, y) = rnn.forward_with(x, opts)?;
+        let mut out = if c["config"]["return_carry"] == true {
+            carry_leaves(&carry)
+        } else {
+            Vec::new()
+        };
+        out.push(y);
+        Ok(out)
+    }
+}
+
+/// An RNN over `cell` with the case's flags.
+fn rnn_of<C>(cell: C, c: &Value) -> RNN<C> {
+    let flag = |k: &str| c["config"][k] == true;
+    RNN::config(cell)
+        .time_major(flag("time_major"))
+        .reverse(flag("reverse"))
+        .keep_order(flag("keep_order"))
+        .build()
+}
+
+#[test]
+fn rnn_options() -> nnx_core::Result<()> {
+    let cases = recurrent_cases("RNN");
+    assert_eq!(cases.len(), 7);
+    for c in &cases {
+        match c["config"]["cell"].as_str().expect("cell") {
+            "LSTMCell" => check_recurrent(
+                c,
+                || {
+                    Ok(rnn_of(
+                        CellConfig::<LSTMCell<f64>, f64>::new(3, 4).build(&mut seed_of(c))?,
+                        c,
+                    ))
+                },
+                rnn_call(c),
+            )?,
+            "OptimizedLSTMCell" => check_recurrent(
+                c,
+                || {
+                    Ok(rnn_of(
+                        CellConfig::<OptimizedLSTMCell<f64>, f64>::new(3, 4)
+                            .build(&mut seed_of(c))?,
+                        c,
+                    ))
+                },
+                rnn_call(c),
+            )?,
+            "GRUCell" => check_recurrent(
+                c,
+                || {
+                    Ok(rnn_of(
+                        CellConfig::<GRUCell<f64>, f64>::new(3, 4).build(&mut seed_of(c))?,
+                        c,
+                    ))
+                },
+                rnn_call(c),
+            )?,
+            "SimpleCell" => check_recurrent(
+                c,
+                || {
+                    Ok(rnn_of(
+                        CellConfig::<SimpleCell<f64>, f64>::new(3, 4).build(&mut seed_of(c))?,
+                        c,
+                    ))
+                },
+                rnn_call(c),
+            )?,
+            other => panic!("cell {other}"),
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn bidirectional_merge() -> nnx_core::Result<()> {
+    let cases = recurrent_cases("Bidirectional");
+    assert_eq!(cases.len(), 2);
+    for c in &cases {
+        let hidden_b = c["config"]["hidden_backward"].as_u64().expect("hidden") as usize;
+        let add = c["config"]["merge"] == "add";
+        let lengths: Option<Vec<usize>> = c["config"]["seq_lengths"].as_array().map(|l| {
+            l.iter()
+                .map(|v| v.as_u64().expect("length") as usize)
+                .collect()
+        });
+        check_recurrent(
+            c,
+            || {
+                let fwd = CellConfig::<LSTMCell<f64>, f64>::new(3, 4).build(&mut Rngs::new(20))?;
+                let bwd =
+                    CellConfig::<GRUCell<f64>, f64>::new(3, hidden_b).build(&mut Rngs::new(21))?;
+                let mut bi = Bidirectional::new(RNN::new(fwd), RNN::new(bwd));
+                if add {
+                    bi.merge_fn = |a, b| a + b;
+                }
+                Ok(bi)
+            },
+            |bi, x| {
+                let ((cf, cb), y) = bi.forward_with(x, None, lengths.as_deref())?;
+                let mut out = carry_leaves(&cf);
+                out.extend(carry_leaves(&cb));
+                out.push(y);
+                Ok(out)
+            },
         )?;
     }
     Ok(())
