@@ -8,21 +8,28 @@ use syn::{parse_quote, Generics, Ident, Path, Type, WherePredicate};
 use crate::ast::{Container, FieldKind};
 
 /// The container's generics plus, for each type parameter: `Field` if it appears in
-/// a walked field, `StaticHyperparameter` if in a static one, and `Send + Sync +
-/// 'static` (which `Field` requires of the whole type) if in neither; a skipped
-/// field's type that mentions a parameter must be `Default`. The user's
-/// where-clauses are kept.
+/// a walked field, and `Send + Sync + 'static` (which `Field` requires of the
+/// whole type) otherwise; a static field's type that mentions a parameter must be
+/// a `StaticHyperparameter` (the field's type, not the parameter: a
+/// `fn(&Tensor<E>) -> Tensor<E>` is hashable though `f32` is not), and a skipped
+/// field's type that mentions one must be `Default`. The user's where-clauses are
+/// kept.
 pub fn with_bounds(cont: &Container<'_>, krate: &Path) -> Generics {
     let params: Vec<&Ident> = cont.generics.type_params().map(|p| &p.ident).collect();
     let mut node = BTreeSet::new();
-    let mut stat = BTreeSet::new();
     let mut generics = cont.generics.clone();
     let clause = generics.make_where_clause();
     for f in cont.all_fields() {
         let found = mentioned(f.ty, &params);
         match f.kind {
             FieldKind::Node | FieldKind::Sow => node.extend(found),
-            FieldKind::Static => stat.extend(found),
+            FieldKind::Static if !found.is_empty() => {
+                let ty = f.ty;
+                clause
+                    .predicates
+                    .push(parse_quote!(#ty: #krate::graph::StaticHyperparameter));
+            }
+            FieldKind::Static => {}
             FieldKind::Skip if !found.is_empty() => {
                 let ty = f.ty;
                 clause
@@ -36,9 +43,7 @@ pub fn with_bounds(cont: &Container<'_>, krate: &Path) -> Generics {
         let bounds: Vec<WherePredicate> = [
             node.contains(param)
                 .then(|| parse_quote!(#param: #krate::graph::Field)),
-            stat.contains(param)
-                .then(|| parse_quote!(#param: #krate::graph::StaticHyperparameter)),
-            (!node.contains(param) && !stat.contains(param)).then(
+            (!node.contains(param)).then(
                 || parse_quote!(#param: ::core::marker::Send + ::core::marker::Sync + 'static),
             ),
         ]
@@ -109,10 +114,11 @@ mod tests {
         assert_eq!(
             clause.as_deref(),
             Some(
-                "where D : Copy , C : :: core :: default :: Default , \
+                "where D : Copy , Option < B > : :: nnx :: graph :: StaticHyperparameter , \
+                 C : :: core :: default :: Default , \
                  std :: marker :: PhantomData < D > : :: core :: default :: Default , \
                  A : :: nnx :: graph :: Field , \
-                 B : :: nnx :: graph :: StaticHyperparameter , \
+                 B : :: core :: marker :: Send + :: core :: marker :: Sync + 'static , \
                  C : :: core :: marker :: Send + :: core :: marker :: Sync + 'static , \
                  D : :: core :: marker :: Send + :: core :: marker :: Sync + 'static"
             )

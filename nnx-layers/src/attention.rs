@@ -482,6 +482,22 @@ impl<E: Element> MultiHeadAttention<E> {
     /// [`make_causal_mask`](crate::make_causal_mask)), as Flax's
     /// `mha(inputs_q, inputs_k, inputs_v, mask=..., deterministic=..., decode=...)`.
     ///
+    /// With `args.rngs` the attention-dropout key comes from those `Rngs`
+    /// (Flax's `mha(x, rngs=...)`) and the layer's own stream does not advance.
+    ///
+    /// ```
+    /// use nnx_core::rngs::Rngs;
+    /// use nnx_layers::{AttentionArgs, MultiHeadAttention};
+    /// use nnx_tensor::Tensor;
+    /// let mut m = MultiHeadAttention::config(2, 4).dropout_rate(0.5).build(&mut Rngs::new(0))?;
+    /// let mut rngs = Rngs::new(1);
+    /// let args = AttentionArgs { rngs: Some(&mut rngs), ..Default::default() };
+    /// m.forward_with(&Tensor::ones(&[3, 4]), args)?;
+    /// assert_eq!(rngs.stream("dropout")?.count(), 1); // `default`, as there is no `dropout` stream
+    /// assert_eq!(m.rngs.as_ref().map(|s| s.count()), Some(0));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    ///
     /// In decode mode each call takes one step (`kv_len == 1`), writes its key
     /// and value at `cache_index`, advances it, and attends over the filled
     /// prefix; a missing or full cache is an error. Differentiable in the inputs
@@ -506,7 +522,7 @@ impl<E: Element> MultiHeadAttention<E> {
     pub fn forward_with(
         &mut self,
         inputs_q: &Tensor<E>,
-        args: AttentionArgs<'_, E>,
+        mut args: AttentionArgs<'_, E>,
     ) -> Result<Tensor<E>> {
         let decode = args.decode.unwrap_or(self.decode);
         let deterministic = args.deterministic.unwrap_or(self.deterministic);
@@ -523,30 +539,56 @@ impl<E: Element> MultiHeadAttention<E> {
             _ => (key, value),
         };
         let keep = if self.dropout_rate > 0.0 && !deterministic {
-            check_rate("MultiHeadAttention dropout_rate", self.dropout_rate)?;
-            let rng = self.rngs.as_mut().ok_or_else(|| {
-                Error::invalid_argument("MultiHeadAttention rngs", "a dropout stream", "none")
-            })?;
-            let nd = key.ndim() + 1; // weights: (batch..., heads, q_len, kv_len)
-            let (ql, kl) = (query.shape()[query.ndim() - 3], key.shape()[key.ndim() - 3]);
-            let mut shape = if self.broadcast_dropout {
-                vec![1; nd - 3]
-            } else {
-                let mut s = key.shape()[..key.ndim() - 3].to_vec();
-                s.push(self.num_heads);
-                s
+            let key_data = match args.rngs.take() {
+                Some(rngs) => rngs.next_key("dropout")?,
+                None => self
+                    .rngs
+                    .as_mut()
+                    .ok_or_else(|| {
+                        Error::invalid_argument(
+                            "MultiHeadAttention rngs",
+                            "a dropout stream",
+                            "none",
+                        )
+                    })?
+                    .next_key(),
             };
-            shape.extend([ql, kl]);
-            Some(bernoulli(
-                rng.next_key(),
-                <E as nnx_core::random::Float>::from_f64(1.0 - self.dropout_rate),
-                &shape,
-            )?)
+            Some(self.dropout_mask(key_data, &query, &key)?)
         } else {
             None
         };
         self.attend(&query, &key, &value, mask.as_ref(), keep.as_ref())
             .recorded(self, &Inputs(inputs_q, &args))
+    }
+
+    /// The keep-mask of the attention weights `(batch..., heads, q_len,
+    /// kv_len)` drawn with `key` (one shared over batch and heads with
+    /// `broadcast_dropout`).
+    fn dropout_mask(
+        &self,
+        key: nnx_core::random::PrngKey,
+        query: &Tensor<E>,
+        keys: &Tensor<E>,
+    ) -> Result<ArrayD<bool>> {
+        check_rate("MultiHeadAttention dropout_rate", self.dropout_rate)?;
+        let nd = keys.ndim() + 1;
+        let (ql, kl) = (
+            query.shape()[query.ndim() - 3],
+            keys.shape()[keys.ndim() - 3],
+        );
+        let mut shape = if self.broadcast_dropout {
+            vec![1; nd - 3]
+        } else {
+            let mut s = keys.shape()[..keys.ndim() - 3].to_vec();
+            s.push(self.num_heads);
+            s
+        };
+        shape.extend([ql, kl]);
+        bernoulli(
+            key,
+            <E as nnx_core::random::Float>::from_f64(1.0 - self.dropout_rate),
+            &shape,
+        )
     }
 
     /// Self-attention of `x` without a mask, from a shared reference.
@@ -566,7 +608,8 @@ impl<E: Element> MultiHeadAttention<E> {
 
     /// [`forward_with`](Self::forward_with) from a shared reference, for a
     /// layer with nothing to update: `Err` in decode mode (the cache would
-    /// change) or with active dropout (the stream would advance).
+    /// change) or with active dropout without call-time `rngs` (the layer's
+    /// stream would advance).
     ///
     /// ```
     /// use nnx_layers::{AttentionArgs, MultiHeadAttention};
@@ -576,6 +619,9 @@ impl<E: Element> MultiHeadAttention<E> {
     /// assert!(m.apply(&x).is_err()); // dropout is active: call eval() or use forward
     /// let eval = AttentionArgs { deterministic: Some(true), ..Default::default() };
     /// assert_eq!(m.apply_with(&x, eval)?.shape(), &[3, 4]);
+    /// let mut rngs = nnx_core::rngs::Rngs::new(1);
+    /// let with_rngs = AttentionArgs { rngs: Some(&mut rngs), ..Default::default() };
+    /// assert_eq!(m.apply_with(&x, with_rngs)?.shape(), &[3, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     ///
@@ -584,7 +630,7 @@ impl<E: Element> MultiHeadAttention<E> {
     pub fn apply_with(
         &self,
         inputs_q: &Tensor<E>,
-        args: AttentionArgs<'_, E>,
+        mut args: AttentionArgs<'_, E>,
     ) -> Result<Tensor<E>> {
         if args.decode.unwrap_or(self.decode) {
             return Err(Error::invalid_argument(
@@ -593,18 +639,26 @@ impl<E: Element> MultiHeadAttention<E> {
                 "decode == true: use forward",
             ));
         }
-        if self.dropout_rate > 0.0 && !args.deterministic.unwrap_or(self.deterministic) {
+        let dropout = self.dropout_rate > 0.0 && !args.deterministic.unwrap_or(self.deterministic);
+        let call_rngs = args.rngs.take();
+        if dropout && call_rngs.is_none() {
             return Err(Error::invalid_argument(
                 "MultiHeadAttention::apply",
-                "deterministic == true or dropout_rate == 0 (apply cannot draw dropout masks)",
+                "deterministic == true, dropout_rate == 0 or call-time rngs (apply cannot advance the layer's stream)",
                 format!(
-                    "deterministic == false with dropout_rate {}: call eval() or use forward",
+                    "deterministic == false with dropout_rate {}: call eval(), pass rngs or use forward",
                     self.dropout_rate
                 ),
             ));
         }
         let (query, key, value) = self.project(inputs_q, &args)?;
-        self.attend(&query, &key, &value, args.mask, None)
+        let keep = match call_rngs {
+            Some(rngs) if dropout => {
+                Some(self.dropout_mask(rngs.next_key("dropout")?, &query, &key)?)
+            }
+            _ => None,
+        };
+        self.attend(&query, &key, &value, args.mask, keep.as_ref())
             .recorded(self, &Inputs(inputs_q, &args))
     }
 
@@ -759,7 +813,7 @@ impl<E: Element> MultiHeadAttention<E> {
 /// let args = AttentionArgs { inputs_k: Some(&kv), ..Default::default() };
 /// assert!(args.inputs_v.is_none() && args.mask.is_none());
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Default)]
 pub struct AttentionArgs<'a, E: Element = f32> {
     /// Keys' inputs `(batch..., kv_len, in_kv_features)`; default `inputs_q`.
     pub inputs_k: Option<&'a Tensor<E>>,
@@ -772,6 +826,10 @@ pub struct AttentionArgs<'a, E: Element = f32> {
     pub deterministic: Option<bool>,
     /// Overrides the layer's `decode` for this call.
     pub decode: Option<bool>,
+    /// Draws this call's attention-dropout key from these `Rngs`' `dropout`
+    /// stream (falling back to `default`) instead of the layer's own stream,
+    /// which is left alone (Flax's `rngs=`).
+    pub rngs: Option<&'a mut Rngs>,
 }
 
 /// The inputs of a call as Flax's tabulate shows `mha(inputs_q, inputs_k,

@@ -97,28 +97,28 @@ impl<E: Element> Forward<E> for Activation {
 macro_rules! layer_enum {
     (
         $(#[$meta:meta])*
-        pub enum Layer {
+        pub enum Layer<E> {
             $($(#[$vmeta:meta])* $variant:ident($held:ty) from $from:ty,)*
         }
     ) => {
         $(#[$meta])*
-        pub enum Layer {
+        pub enum Layer<E: Element = f32> {
             $($(#[$vmeta])* $variant($held),)*
         }
         $(
-            impl From<$from> for Layer {
+            impl<E: Element> From<$from> for Layer<E> {
                 fn from(layer: $from) -> Self {
                     Layer::$variant(layer.into())
                 }
             }
         )*
-        impl Forward for Layer {
-            fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        impl<E: Element> Forward<E> for Layer<E> {
+            fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
                 match self {
                     $(Layer::$variant(layer) => Forward::forward(layer, x),)*
                 }
             }
-            fn apply(&self, x: &Tensor) -> Result<Tensor> {
+            fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
                 match self {
                     $(Layer::$variant(layer) => Forward::apply(layer, x),)*
                 }
@@ -155,40 +155,56 @@ layer_enum! {
     /// assert!(matches!(model.layers[1], Layer::Activation(Activation::Relu)));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
+    ///
+    /// `Layer<f64>` holds the same layers in double precision (`Layer` is
+    /// `Layer<f32>`); the stateless Dropout and activations fit either.
+    ///
+    /// ```
+    /// use nnx_core::rngs::Rngs;
+    /// use nnx_layers::{Activation, Forward, Layer, LinearConfig, Sequential};
+    /// use nnx_tensor::Tensor;
+    /// let mut rngs = Rngs::new(0);
+    /// let mut model: Sequential<Layer<f64>> = Sequential::new(vec![
+    ///     LinearConfig::<f64>::new(3, 4).build(&mut rngs)?.into(),
+    ///     Activation::Relu.into(),
+    /// ]);
+    /// assert_eq!(model.forward(&Tensor::<f64>::full(&[5, 3], 1.0))?.shape(), &[5, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
     #[derive(nnx_core::Module, Debug)]
     #[nnx(transparent)]
-    pub enum Layer {
+    pub enum Layer<E> {
         /// [`Linear`].
-        Linear(Linear) from Linear,
+        Linear(Linear<E>) from Linear<E>,
         /// [`LinearGeneral`].
-        LinearGeneral(LinearGeneral) from LinearGeneral,
+        LinearGeneral(LinearGeneral<E>) from LinearGeneral<E>,
         /// [`Einsum`].
-        Einsum(Einsum) from Einsum,
+        Einsum(Einsum<E>) from Einsum<E>,
         /// [`Conv`].
-        Conv(Conv) from Conv,
+        Conv(Conv<E>) from Conv<E>,
         /// [`ConvTranspose`].
-        ConvTranspose(ConvTranspose) from ConvTranspose,
+        ConvTranspose(ConvTranspose<E>) from ConvTranspose<E>,
         /// [`Embed`] (its input holds integer indices).
-        Embed(Embed) from Embed,
+        Embed(Embed<E>) from Embed<E>,
         /// [`MultiHeadAttention`], as self-attention without a mask (boxed: it is
         /// much larger than the other layers).
-        MultiHeadAttention(Box<MultiHeadAttention>) from MultiHeadAttention,
+        MultiHeadAttention(Box<MultiHeadAttention<E>>) from MultiHeadAttention<E>,
         /// [`BatchNorm`].
-        BatchNorm(BatchNorm) from BatchNorm,
+        BatchNorm(BatchNorm<E>) from BatchNorm<E>,
         /// [`LayerNorm`].
-        LayerNorm(LayerNorm) from LayerNorm,
+        LayerNorm(LayerNorm<E>) from LayerNorm<E>,
         /// [`RMSNorm`].
-        RMSNorm(RMSNorm) from RMSNorm,
+        RMSNorm(RMSNorm<E>) from RMSNorm<E>,
         /// [`GroupNorm`].
-        GroupNorm(GroupNorm) from GroupNorm,
+        GroupNorm(GroupNorm<E>) from GroupNorm<E>,
         /// [`InstanceNorm`].
-        InstanceNorm(InstanceNorm) from InstanceNorm,
+        InstanceNorm(InstanceNorm<E>) from InstanceNorm<E>,
         /// [`Dropout`].
         Dropout(Dropout) from Dropout,
         /// [`PReLU`].
-        PReLU(PReLU) from PReLU,
+        PReLU(PReLU<E>) from PReLU<E>,
         /// A nested [`Sequential`].
-        Sequential(Sequential<Layer>) from Sequential<Layer>,
+        Sequential(Sequential<Layer<E>>) from Sequential<Layer<E>>,
         /// A stateless [`Activation`].
         Activation(Activation) from Activation,
     }

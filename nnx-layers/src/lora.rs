@@ -3,7 +3,7 @@
 use nnx_core::init::{he_uniform, zeros, Init, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Metadata, Param, Result, VariableMetadata};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::forward::Recorded;
 use crate::linear::{check_last_axis, linear_apply, Linear, LinearConfig};
@@ -47,11 +47,11 @@ nnx_core::variable_type!(
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct LoRA<B = Layer> {
+pub struct LoRA<B = Layer, E: Element = f32> {
     /// `(in_features, lora_rank)`.
-    pub lora_a: LoRAParam<Tensor>,
+    pub lora_a: LoRAParam<Tensor<E>>,
     /// `(lora_rank, out_features)`.
-    pub lora_b: LoRAParam<Tensor>,
+    pub lora_b: LoRAParam<Tensor<E>>,
     /// The layer whose output the adapter adds to, if any.
     pub base_module: Option<B>,
     /// Size of the last input axis.
@@ -75,17 +75,44 @@ pub struct LoRA<B = Layer> {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct LoRAConfig {
+pub struct LoRAConfig<E: Element = f32> {
     in_features: usize,
     lora_rank: usize,
     out_features: usize,
-    a_initializer: ParamInit<f32>,
-    b_initializer: ParamInit<f32>,
+    a_initializer: ParamInit<E>,
+    b_initializer: ParamInit<E>,
     a_metadata: Metadata,
     b_metadata: Metadata,
 }
 
-impl LoRAConfig {
+impl<E: Element> LoRAConfig<E> {
+    /// The options of an adapter of element type `E`, from Flax's defaults
+    /// (initializers drawing in `E`); `LoRA::config` is this for `f32`.
+    ///
+    /// ```
+    /// use nnx_core::rngs::Rngs;
+    /// use nnx_layers::{Layer, LinearConfig, LoRA, LoRAConfig};
+    /// use nnx_tensor::Tensor;
+    /// let mut rngs = Rngs::new(0);
+    /// let mut lora: LoRA<Layer<f64>, f64> = LoRAConfig::new(3, 2, 4).build(&mut rngs)?;
+    /// assert_eq!(lora.forward(&Tensor::<f64>::full(&[5, 3], 1.0))?.shape(), &[5, 4]);
+    /// let base = LinearConfig::<f64>::new(3, 4).build(&mut rngs)?;
+    /// let with_base = LoRAConfig::<f64>::new(3, 2, 4).build_with_base(base, &mut rngs)?;
+    /// assert!(with_base.lora_a.to_string().contains("float64"));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(in_features: usize, lora_rank: usize, out_features: usize) -> Self {
+        LoRAConfig {
+            in_features,
+            lora_rank,
+            out_features,
+            a_initializer: he_uniform().into(),
+            b_initializer: zeros().into(),
+            a_metadata: Metadata::new(),
+            b_metadata: Metadata::new(),
+        }
+    }
+
     /// Sets `a_initializer` (Flax's argument; default `he_uniform()`).
     ///
     /// ```
@@ -94,7 +121,7 @@ impl LoRAConfig {
     /// assert_eq!(lora.lora_a.array().sum(), 6.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn a_initializer(mut self, init: Init<f32>) -> Self {
+    pub fn a_initializer(mut self, init: Init<E>) -> Self {
         self.a_initializer = init.into();
         self
     }
@@ -107,7 +134,7 @@ impl LoRAConfig {
     /// assert_eq!(lora.lora_b.array().sum(), 4.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn b_initializer(mut self, init: Init<f32>) -> Self {
+    pub fn b_initializer(mut self, init: Init<E>) -> Self {
         self.b_initializer = init.into();
         self
     }
@@ -155,7 +182,7 @@ impl LoRAConfig {
     /// assert!(nnx_layers::LoRA::config(3, 0, 4).build(&mut nnx_core::rngs::Rngs::new(0)).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<LoRA> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<LoRA<Layer<E>, E>> {
         self.build_inner(None, rngs)
     }
 
@@ -175,11 +202,11 @@ impl LoRAConfig {
     /// assert_eq!(lora.forward(&Tensor::ones(&[5, 3]))?.shape(), &[5, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build_with_base<B>(self, base_module: B, rngs: &mut Rngs) -> Result<LoRA<B>> {
+    pub fn build_with_base<B>(self, base_module: B, rngs: &mut Rngs) -> Result<LoRA<B, E>> {
         self.build_inner(Some(base_module), rngs)
     }
 
-    fn build_inner<B>(self, base_module: Option<B>, rngs: &mut Rngs) -> Result<LoRA<B>> {
+    fn build_inner<B>(self, base_module: Option<B>, rngs: &mut Rngs) -> Result<LoRA<B, E>> {
         let (fin, rank, fout) = (self.in_features, self.lora_rank, self.out_features);
         check_config(
             fin > 0 && rank > 0 && fout > 0,
@@ -200,14 +227,14 @@ impl LoRAConfig {
 }
 
 /// A LoRA parameter from the next `params` key, with Flax's metadata entries.
-fn lora_param(
-    init: &ParamInit<f32>,
+fn lora_param<E: Element>(
+    init: &ParamInit<E>,
     metadata: Metadata,
     rngs: &mut Rngs,
     shape: &[usize],
-) -> Result<LoRAParam<Tensor>> {
+) -> Result<LoRAParam<Tensor<E>>> {
     let raw = checked_init(init, rngs.next_key("params")?, shape)?.raw_value;
-    let mut meta = VariableMetadata::new(Tensor::new(raw));
+    let mut meta = VariableMetadata::new(Tensor::from_array(raw));
     meta.metadata = metadata;
     Ok(LoRAParam::from_metadata(meta))
 }
@@ -237,19 +264,11 @@ impl LoRA {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn config(in_features: usize, lora_rank: usize, out_features: usize) -> LoRAConfig {
-        LoRAConfig {
-            in_features,
-            lora_rank,
-            out_features,
-            a_initializer: he_uniform().into(),
-            b_initializer: zeros().into(),
-            a_metadata: Metadata::new(),
-            b_metadata: Metadata::new(),
-        }
+        LoRAConfig::new(in_features, lora_rank, out_features)
     }
 }
 
-impl<B: Forward> LoRA<B> {
+impl<B: Forward<E>, E: Element> LoRA<B, E> {
     /// `x @ lora_a @ lora_b`, plus `base_module.forward(x)` if there is one,
     /// for `x` of shape `(..., in_features)` (Flax's `__call__`).
     ///
@@ -259,7 +278,7 @@ impl<B: Forward> LoRA<B> {
     /// assert_eq!(lora.forward(&Tensor::ones(&[2, 5, 3]))?.shape(), &[2, 5, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let out = self.delta(x)?;
         let out = match &mut self.base_module {
             Some(base) => &out + &base.forward(x)?,
@@ -283,7 +302,7 @@ impl<B: Forward> LoRA<B> {
     /// assert_eq!(err, "shape mismatch at x: expected (..., 3), found (2, 5)");
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let out = self.delta(x)?;
         let out = match &self.base_module {
             Some(base) => &out + &base.apply(x)?,
@@ -293,9 +312,9 @@ impl<B: Forward> LoRA<B> {
     }
 }
 
-impl<B> LoRA<B> {
+impl<B, E: Element> LoRA<B, E> {
     /// The adapter's own term `x @ lora_a @ lora_b`.
-    fn delta(&self, x: &Tensor) -> Result<Tensor> {
+    fn delta(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let rank = self.lora_a.shape().get(1).copied().unwrap_or(0);
         check_shape("lora_a", self.lora_a.shape(), &[self.in_features, rank])?;
         check_shape("lora_b", self.lora_b.shape(), &[rank, self.out_features])?;
@@ -323,13 +342,13 @@ impl<B> LoRA<B> {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct LoRALinear {
+pub struct LoRALinear<E: Element = f32> {
     /// The Linear's kernel, `(in_features, out_features)`.
-    pub kernel: Param<Tensor>,
+    pub kernel: Param<Tensor<E>>,
     /// The Linear's bias, `(out_features,)`, or `None` without `use_bias`.
-    pub bias: Option<Param<Tensor>>,
+    pub bias: Option<Param<Tensor<E>>>,
     /// The adapter.
-    pub lora: LoRA,
+    pub lora: LoRA<Layer<E>, E>,
     /// Size of the last input axis.
     pub in_features: usize,
     /// Size of the last output axis.
@@ -352,12 +371,30 @@ pub struct LoRALinear {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct LoRALinearConfig {
-    linear: LinearConfig,
-    lora: LoRAConfig,
+pub struct LoRALinearConfig<E: Element = f32> {
+    linear: LinearConfig<E>,
+    lora: LoRAConfig<E>,
 }
 
-impl LoRALinearConfig {
+impl<E: Element> LoRALinearConfig<E> {
+    /// The options of a layer of element type `E`, from Flax's defaults;
+    /// `LoRALinear::config` is this for `f32`.
+    ///
+    /// ```
+    /// use nnx_core::rngs::Rngs;
+    /// use nnx_layers::{LoRALinear, LoRALinearConfig};
+    /// use nnx_tensor::Tensor;
+    /// let mut layer: LoRALinear<f64> = LoRALinearConfig::new(3, 4, 2).build(&mut Rngs::new(0))?;
+    /// assert_eq!(layer.forward(&Tensor::<f64>::full(&[5, 3], 1.0))?.shape(), &[5, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(in_features: usize, out_features: usize, lora_rank: usize) -> Self {
+        LoRALinearConfig {
+            linear: LinearConfig::new(in_features, out_features),
+            lora: LoRAConfig::new(in_features, lora_rank, out_features),
+        }
+    }
+
     /// Sets the Linear's options (`use_bias`, `kernel_init`, `bias_init`).
     ///
     /// ```
@@ -365,7 +402,7 @@ impl LoRALinearConfig {
     /// assert!(!layer.use_bias);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn linear(mut self, f: impl FnOnce(LinearConfig) -> LinearConfig) -> Self {
+    pub fn linear(mut self, f: impl FnOnce(LinearConfig<E>) -> LinearConfig<E>) -> Self {
         self.linear = f(self.linear);
         self
     }
@@ -379,7 +416,7 @@ impl LoRALinearConfig {
     /// assert_eq!(layer.lora.lora_a.array().sum(), 0.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn lora(mut self, f: impl FnOnce(LoRAConfig) -> LoRAConfig) -> Self {
+    pub fn lora(mut self, f: impl FnOnce(LoRAConfig<E>) -> LoRAConfig<E>) -> Self {
         self.lora = f(self.lora);
         self
     }
@@ -394,7 +431,7 @@ impl LoRALinearConfig {
     /// assert_eq!(layer.kernel.shape(), &[3, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<LoRALinear> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<LoRALinear<E>> {
         let Linear {
             kernel,
             bias,
@@ -439,12 +476,11 @@ impl LoRALinear {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn config(in_features: usize, out_features: usize, lora_rank: usize) -> LoRALinearConfig {
-        LoRALinearConfig {
-            linear: Linear::config(in_features, out_features),
-            lora: LoRA::config(in_features, lora_rank, out_features),
-        }
+        LoRALinearConfig::new(in_features, out_features, lora_rank)
     }
+}
 
+impl<E: Element> LoRALinear<E> {
     /// `linear(x) + lora(x)` (Flax's `__call__`); nothing to update.
     ///
     /// ```
@@ -454,7 +490,7 @@ impl LoRALinear {
     /// assert_eq!(layer.forward(&x)?, layer.apply(&x)?);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply(x)
     }
 
@@ -469,7 +505,7 @@ impl LoRALinear {
     /// assert!(layer.apply(&Tensor::ones(&[2, 5])).is_err());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let features = [self.in_features, self.out_features];
         (&linear_apply(&self.kernel, &self.bias, features, x)? + &self.lora.apply(x)?)
             .recorded(self, x)
@@ -487,11 +523,11 @@ impl LoRALinear {
 /// assert_eq!(layer.apply(&Tensor::ones(&[1, 3]))?.shape(), &[1, 4]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-impl Forward for LoRALinear {
-    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+impl<E: Element> Forward<E> for LoRALinear<E> {
+    fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         LoRALinear::forward(self, x)
     }
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         LoRALinear::apply(self, x)
     }
 }
@@ -507,11 +543,11 @@ impl Forward for LoRALinear {
 /// assert_eq!(layer.apply(&Tensor::ones(&[1, 3]))?.shape(), &[1, 4]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-impl<B: Forward> Forward for LoRA<B> {
-    fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+impl<B: Forward<E>, E: Element> Forward<E> for LoRA<B, E> {
+    fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         LoRA::forward(self, x)
     }
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         LoRA::apply(self, x)
     }
 }

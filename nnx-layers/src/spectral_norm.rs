@@ -7,7 +7,7 @@ use std::sync::Arc;
 use nnx_core::init::normal;
 use nnx_core::rngs::Rngs;
 use nnx_core::{BatchStat, Error, Key, Module, Path, Result, State, VariableState};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::forward::Recorded;
 use crate::support::check_epsilon;
@@ -34,15 +34,15 @@ use crate::Forward;
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct SpectralNorm<L> {
+pub struct SpectralNorm<L, E: Element = f32> {
     /// The wrapped layer.
     pub layer_instance: L,
     /// `u` and `σ` of each normalized parameter, under Flax's keys.
-    pub batch_stats: BTreeMap<String, BatchStat<Tensor>>,
+    pub batch_stats: BTreeMap<String, BatchStat<Tensor<E>>>,
     /// Power iterations per call (0: no normalization).
     pub n_steps: usize,
     /// Added to squared norms in the power iteration.
-    pub epsilon: f32,
+    pub epsilon: E,
     /// Reject parameters with more than two axes instead of reshaping them.
     pub error_on_non_matrix: bool,
     /// Do not update `u` and `σ` (Flax stores `not update_stats` under this name,
@@ -60,15 +60,40 @@ pub struct SpectralNorm<L> {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct SpectralNormConfig<L> {
+pub struct SpectralNormConfig<L, E: Element = f32> {
     layer: L,
     n_steps: usize,
-    epsilon: f32,
+    epsilon: E,
     error_on_non_matrix: bool,
     update_stats: bool,
 }
 
-impl<L: Module> SpectralNormConfig<L> {
+impl<L: Module, E: Element> SpectralNormConfig<L, E> {
+    /// The options of a wrapper of element type `E` around `layer_instance`
+    /// (whose parameters must be `Tensor<E>`; `u` and `σ` are `E` too, as Flax's
+    /// follow `param_dtype`), from Flax's defaults; `SpectralNorm::config` is
+    /// this for `f32`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_layers::{LinearConfig, SpectralNorm, SpectralNormConfig};
+    /// use nnx_tensor::Tensor;
+    /// let layer = LinearConfig::<f64>::new(3, 4).build(&mut Rngs::new(0))?;
+    /// let mut sn: SpectralNorm<_, f64> = SpectralNormConfig::new(layer).build(&mut Rngs::new(1))?;
+    /// assert_eq!(sn.forward(&Tensor::<f64>::full(&[2, 3], 1.0))?.shape(), &[2, 4]);
+    /// assert!(sn.batch_stats["('kernel', 'u')"].to_string().contains("float64"));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(layer_instance: L) -> Self {
+        SpectralNormConfig {
+            layer: layer_instance,
+            n_steps: 1,
+            epsilon: E::from_f64(1e-12),
+            error_on_non_matrix: false,
+            update_stats: true,
+        }
+    }
+
     /// Sets `n_steps` (default 1).
     ///
     /// ```
@@ -90,7 +115,7 @@ impl<L: Module> SpectralNormConfig<L> {
     /// assert_eq!(sn.epsilon, 1e-6);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn epsilon(mut self, epsilon: f32) -> Self {
+    pub fn epsilon(mut self, epsilon: E) -> Self {
         self.epsilon = epsilon;
         self
     }
@@ -136,7 +161,7 @@ impl<L: Module> SpectralNormConfig<L> {
     /// assert_eq!(sn.batch_stats["('kernel', 'u')"].shape(), &[1, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<SpectralNorm<L>> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<SpectralNorm<L, E>> {
         check_epsilon("SpectralNorm epsilon", self.epsilon)?;
         let mut sn = SpectralNorm {
             layer_instance: self.layer,
@@ -147,18 +172,19 @@ impl<L: Module> SpectralNormConfig<L> {
             use_running_average: !self.update_stats,
         };
         for (path, leaf) in sn.layer_instance.state_of(nnx_core::Param).into_flat() {
-            let Some(matrix) = sn.as_matrix(&path, &tensor_of(&path, &leaf, "SpectralNorm")?)?
+            let Some(matrix) =
+                sn.as_matrix(&path, &tensor_of::<E>(&path, &leaf, "SpectralNorm")?)?
             else {
                 continue;
             };
             let key = rngs.next_key("params")?;
             let cols = matrix.shape()[1];
-            let u = Tensor::new(normal::<f32>(0.01).init(key, &[1, cols])?);
+            let u = Tensor::from_array(normal::<E>(0.01).init(key, &[1, cols])?);
             sn.batch_stats
                 .insert(stat_key(&path, "u"), BatchStat::new(u));
             sn.batch_stats.insert(
                 stat_key(&path, "sigma"),
-                BatchStat::new(Tensor::scalar(1.0)),
+                BatchStat::new(Tensor::full(&[], E::one())),
             );
         }
         Ok(sn)
@@ -194,18 +220,14 @@ impl<L: Module> SpectralNorm<L> {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn config(layer_instance: L) -> SpectralNormConfig<L> {
-        SpectralNormConfig {
-            layer: layer_instance,
-            n_steps: 1,
-            epsilon: 1e-12,
-            error_on_non_matrix: false,
-            update_stats: true,
-        }
+        SpectralNormConfig::new(layer_instance)
     }
+}
 
+impl<L: Module, E: Element> SpectralNorm<L, E> {
     /// `p` as the matrix the power iteration runs on, `None` for a parameter
     /// left alone (fewer than two axes, or no iterations).
-    fn as_matrix(&self, path: &[Key], p: &Tensor) -> Result<Option<Tensor>> {
+    fn as_matrix(&self, path: &[Key], p: &Tensor<E>) -> Result<Option<Tensor<E>>> {
         if p.ndim() <= 1 || self.n_steps == 0 {
             return Ok(None);
         }
@@ -225,7 +247,7 @@ impl<L: Module> SpectralNorm<L> {
     }
 
     /// The stored state `name` of the parameter at `path`.
-    fn stat(&self, path: &[Key], name: &'static str) -> Result<(String, Tensor)> {
+    fn stat(&self, path: &[Key], name: &'static str) -> Result<(String, Tensor<E>)> {
         let key = stat_key(path, name);
         match self.batch_stats.get(&key) {
             Some(s) => Ok((key, (**s).clone())),
@@ -238,11 +260,12 @@ impl<L: Module> SpectralNorm<L> {
     }
 
     /// The normalized parameters of `layer`, and the new `u` and `σ`.
-    fn normalized(&self, layer: &L) -> Result<(State, Vec<(String, Tensor)>)> {
+    #[allow(clippy::type_complexity)] // (params, [(key, stat)])
+    fn normalized(&self, layer: &L) -> Result<(State, Vec<(String, Tensor<E>)>)> {
         let mut params: Vec<(Path, VariableState)> = Vec::new();
         let mut stats = Vec::new();
         for (path, leaf) in layer.state_of(nnx_core::Param).into_flat() {
-            let p = tensor_of(&path, &leaf, "SpectralNorm")?;
+            let p = tensor_of::<E>(&path, &leaf, "SpectralNorm")?;
             let Some(w) = self.as_matrix(&path, &p)? else {
                 continue;
             };
@@ -257,7 +280,7 @@ impl<L: Module> SpectralNorm<L> {
             let (u, v) = (u.stop_gradient(), v.stop_gradient());
             let sigma = v.matmul(&w)?.matmul(&u.transpose())?.reshape(&[])?;
             // Flax divides by 1 where σ is 0.
-            let scaled = if sigma.item()? != 0.0 {
+            let scaled = if sigma.item()? != E::zero() {
                 (&w / &sigma)?
             } else {
                 w
@@ -271,7 +294,7 @@ impl<L: Module> SpectralNorm<L> {
     }
 }
 
-impl<L: Module + Forward> SpectralNorm<L> {
+impl<L: Module + Forward<E>, E: Element> SpectralNorm<L, E> {
     /// Normalizes the parameters, writes them into the layer (as Flax does),
     /// updates `u` and `σ` unless `use_running_average`, and calls the layer.
     /// Differentiable: gradients reach the raw parameters through `σ` (`u` and
@@ -285,7 +308,7 @@ impl<L: Module + Forward> SpectralNorm<L> {
     /// assert_ne!(sn.batch_stats["('kernel', 'sigma')"].item()?, 1.0); // updated
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         self.forward_with(x, None)
     }
 
@@ -300,7 +323,7 @@ impl<L: Module + Forward> SpectralNorm<L> {
     /// assert_eq!(sn.batch_stats["('kernel', 'sigma')"].item()?, 1.0); // not updated
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward_with(&mut self, x: &Tensor, update_stats: Option<bool>) -> Result<Tensor> {
+    pub fn forward_with(&mut self, x: &Tensor<E>, update_stats: Option<bool>) -> Result<Tensor<E>> {
         let (params, stats) = self.normalized(&self.layer_instance)?;
         self.layer_instance.update(params)?;
         if update_stats.unwrap_or(!self.use_running_average) {
@@ -330,7 +353,7 @@ impl<L: Module + Forward> SpectralNorm<L> {
     /// assert_eq!(sn.apply(&x)?, sn.forward(&x)?);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         if !self.use_running_average {
             return Err(Error::invalid_argument(
                 "SpectralNorm::apply",
@@ -344,5 +367,25 @@ impl<L: Module + Forward> SpectralNorm<L> {
             .merge(self.layer_instance.state())?;
         layer.update(self.normalized(&layer)?.0)?;
         layer.apply(x).recorded(self, x)
+    }
+}
+
+/// A SpectralNorm is a layer (in a `Sequential`, say), through its inherent
+/// `forward` and `apply`.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_layers::{Forward, Linear, SpectralNorm};
+/// use nnx_tensor::Tensor;
+/// let mut layer: Box<dyn Forward> = Box::new(SpectralNorm::new(Linear::new(3, 4, &mut Rngs::new(0))?, &mut Rngs::new(1))?);
+/// assert_eq!(layer.forward(&Tensor::ones(&[2, 3]))?.shape(), &[2, 4]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+impl<L: Module + Forward<E>, E: Element> Forward<E> for SpectralNorm<L, E> {
+    fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
+        SpectralNorm::forward(self, x)
+    }
+    fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
+        SpectralNorm::apply(self, x)
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use nnx_core::init::{ones, ParamInit};
 use nnx_core::rngs::Rngs;
 use nnx_core::{Error, Key, Module, Param, Result, State, VariableState};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use crate::forward::Recorded;
 use crate::support::check_epsilon;
@@ -28,27 +28,33 @@ pub(crate) fn py_tuple_key(path: &[Key]) -> String {
     }
 }
 
-/// The value of a parameter that a wrapper renormalizes, as a Tensor: a
-/// `Tensor` as it is (differentiable), an `f32` ndarray copied (a constant);
-/// `Err` naming the path for any other value.
-pub(crate) fn tensor_of(path: &[Key], leaf: &VariableState, wrapper: &str) -> Result<Tensor> {
-    if let Some(t) = leaf.value.as_any().downcast_ref::<Tensor>() {
+/// The value of a parameter that a wrapper renormalizes, as a Tensor of the
+/// wrapper's element type: a `Tensor<E>` as it is (differentiable), an ndarray
+/// of `E` copied (a constant); `Err` naming the path for any other value (an
+/// f64 parameter under an f32 wrapper, say).
+pub(crate) fn tensor_of<E: Element>(
+    path: &[Key],
+    leaf: &VariableState,
+    wrapper: &str,
+) -> Result<Tensor<E>> {
+    if let Some(t) = leaf.value.as_any().downcast_ref::<Tensor<E>>() {
         return Ok(t.clone());
     }
-    match leaf.value.array_ref() {
-        Some(nnx_core::value::ArrayRef::F32(view)) => Ok(Tensor::new(view.to_owned())),
-        _ => Err(Error::TypeMismatch {
+    match leaf.value.array_ref().and_then(E::from_array_ref) {
+        Some(view) => Ok(Tensor::from_array(view.to_owned())),
+        None => Err(Error::TypeMismatch {
             path: nnx_core::path_string(path).into(),
-            expected: format!("an f32 parameter (as {wrapper} renormalizes)"),
+            expected: format!("a {} parameter (as {wrapper} renormalizes)", E::DTYPE),
             found: leaf.value.type_name().into(),
         }),
     }
 }
 
 /// `x * rsqrt(sum(x², axes) + eps)` (Flax's `_l2_normalize`), keeping `axes`.
-pub(crate) fn l2_normalize(x: &Tensor, axes: &[isize], eps: f32) -> Result<Tensor> {
+pub(crate) fn l2_normalize<E: Element>(x: &Tensor<E>, axes: &[isize], eps: E) -> Result<Tensor<E>> {
     let ss = x.square().sum_axes(axes, true)?;
-    x * &(1.0 / &(&ss + eps).sqrt())
+    let inv = (&Tensor::full(&[], E::one()) / &(&ss + eps).sqrt())?;
+    x * &inv
 }
 
 /// `axes` as indices into `ndim` axes (negative from the end), sorted, or
@@ -100,19 +106,19 @@ fn canonical_axes(path: &[Key], axes: &[isize], ndim: usize) -> Result<Vec<usize
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct WeightNorm<L> {
+pub struct WeightNorm<L, E: Element = f32> {
     /// The wrapped layer.
     pub layer_instance: L,
     /// One scale per normalized parameter, under Flax's key (its path tuple);
     /// empty without `use_scale`.
-    pub scales: BTreeMap<String, Param<Tensor>>,
+    pub scales: BTreeMap<String, Param<Tensor<E>>>,
     /// The axes that keep their own norm (Flax's `feature_axes`; empty is
     /// Flax's `None`: one norm over the whole parameter).
     pub feature_axes: Vec<isize>,
     /// Whether to multiply by the scales.
     pub use_scale: bool,
     /// Added to the squared norm.
-    pub epsilon: f32,
+    pub epsilon: E,
     /// The path key selecting the parameters (Flax's `PathContains('kernel')`).
     pub variable_filter: String,
 }
@@ -127,16 +133,40 @@ pub struct WeightNorm<L> {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct WeightNormConfig<L> {
+pub struct WeightNormConfig<L, E: Element = f32> {
     layer: L,
     feature_axes: Vec<isize>,
     use_scale: bool,
-    scale_init: ParamInit<f32>,
-    epsilon: f32,
+    scale_init: ParamInit<E>,
+    epsilon: E,
     variable_filter: String,
 }
 
-impl<L: Module> WeightNormConfig<L> {
+impl<L: Module, E: Element> WeightNormConfig<L, E> {
+    /// The options of a wrapper of element type `E` around `layer_instance`
+    /// (whose parameters must be `Tensor<E>`), from Flax's defaults;
+    /// `WeightNorm::config` is this for `f32`.
+    ///
+    /// ```
+    /// use nnx_core::prelude::*;
+    /// use nnx_layers::{LinearConfig, WeightNorm, WeightNormConfig};
+    /// use nnx_tensor::Tensor;
+    /// let layer = LinearConfig::<f64>::new(3, 4).build(&mut Rngs::new(0))?;
+    /// let mut wn: WeightNorm<_, f64> = WeightNormConfig::new(layer).build(&mut Rngs::new(1))?;
+    /// assert_eq!(wn.forward(&Tensor::<f64>::full(&[2, 3], 1.0))?.shape(), &[2, 4]);
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(layer_instance: L) -> Self {
+        WeightNormConfig {
+            layer: layer_instance,
+            feature_axes: vec![-1],
+            use_scale: true,
+            scale_init: ones().into(),
+            epsilon: E::from_f64(1e-12),
+            variable_filter: "kernel".to_string(),
+        }
+    }
+
     /// Sets `feature_axes` (default `[-1]`; `&[]` is Flax's `None`).
     ///
     /// ```
@@ -173,7 +203,7 @@ impl<L: Module> WeightNormConfig<L> {
     /// assert_eq!(wn.scales["('kernel',)"].array().sum(), 8.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn scale_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+    pub fn scale_init(mut self, init: impl Into<ParamInit<E>>) -> Self {
         self.scale_init = init.into();
         self
     }
@@ -186,7 +216,7 @@ impl<L: Module> WeightNormConfig<L> {
     /// assert_eq!(wn.epsilon, 1e-6);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn epsilon(mut self, epsilon: f32) -> Self {
+    pub fn epsilon(mut self, epsilon: E) -> Self {
         self.epsilon = epsilon;
         self
     }
@@ -217,7 +247,7 @@ impl<L: Module> WeightNormConfig<L> {
     /// assert!(cfg.feature_axes(&[2]).build(&mut Rngs::new(1)).is_err()); // the kernel is 2-d
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<WeightNorm<L>> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<WeightNorm<L, E>> {
         check_epsilon("WeightNorm epsilon", self.epsilon)?;
         let mut wn = WeightNorm {
             layer_instance: self.layer,
@@ -228,12 +258,12 @@ impl<L: Module> WeightNormConfig<L> {
             variable_filter: self.variable_filter,
         };
         for (path, leaf) in wn.selected(&wn.layer_instance) {
-            let p = tensor_of(&path, &leaf, "WeightNorm")?;
+            let p = tensor_of::<E>(&path, &leaf, "WeightNorm")?;
             let axes = canonical_axes(&path, &wn.feature_axes, p.ndim())?;
             if wn.use_scale {
                 let shape: Vec<usize> = axes.iter().map(|&a| p.shape()[a]).collect();
                 let key = rngs.stream("params")?.key();
-                let scale = Tensor::new(self.scale_init.init(key, &shape)?.raw_value);
+                let scale = Tensor::from_array(self.scale_init.init(key, &shape)?.raw_value);
                 wn.scales.insert(py_tuple_key(&path), Param::new(scale));
             }
         }
@@ -263,16 +293,11 @@ impl<L: Module> WeightNorm<L> {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn config(layer_instance: L) -> WeightNormConfig<L> {
-        WeightNormConfig {
-            layer: layer_instance,
-            feature_axes: vec![-1],
-            use_scale: true,
-            scale_init: ones().into(),
-            epsilon: 1e-12,
-            variable_filter: "kernel".to_string(),
-        }
+        WeightNormConfig::new(layer_instance)
     }
+}
 
+impl<L: Module, E: Element> WeightNorm<L, E> {
     /// The parameters of `layer` whose path contains `variable_filter`.
     fn selected(&self, layer: &L) -> Vec<(nnx_core::Path, VariableState)> {
         let key = Key::from(self.variable_filter.clone());
@@ -285,7 +310,7 @@ impl<L: Module> WeightNorm<L> {
     fn normalized(&self, layer: &L) -> Result<State> {
         let mut out = Vec::new();
         for (path, leaf) in self.selected(layer) {
-            let p = tensor_of(&path, &leaf, "WeightNorm")?;
+            let p = tensor_of::<E>(&path, &leaf, "WeightNorm")?;
             let axes = canonical_axes(&path, &self.feature_axes, p.ndim())?;
             let reduce: Vec<isize> = (0..p.ndim())
                 .filter(|a| !axes.contains(a))
@@ -311,7 +336,7 @@ impl<L: Module> WeightNorm<L> {
     }
 }
 
-impl<L: Module + Forward> WeightNorm<L> {
+impl<L: Module + Forward<E>, E: Element> WeightNorm<L, E> {
     /// Normalizes the selected parameters, writes them into the layer (as Flax
     /// does: after the call the layer holds the normalized kernel) and calls it.
     /// Differentiable: gradients reach the raw parameters through the
@@ -328,7 +353,7 @@ impl<L: Module + Forward> WeightNorm<L> {
     /// assert!(y.array().iter().zip(again.array()).all(|(a, b)| (a - b).abs() < 1e-6));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let normalized = self.normalized(&self.layer_instance)?;
         self.layer_instance.update(normalized)?;
         self.layer_instance.forward(x).recorded(self, x)
@@ -346,12 +371,32 @@ impl<L: Module + Forward> WeightNorm<L> {
     /// assert_eq!(wn.apply(&x)?, wn.forward(&x)?);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
         let mut layer: L = self
             .layer_instance
             .graphdef()
             .merge(self.layer_instance.state())?;
         layer.update(self.normalized(&layer)?)?;
         layer.apply(x).recorded(self, x)
+    }
+}
+
+/// A WeightNorm is a layer (in a `Sequential`, say), through its inherent
+/// `forward` and `apply`.
+///
+/// ```
+/// use nnx_core::prelude::*;
+/// use nnx_layers::{Forward, Linear, WeightNorm};
+/// use nnx_tensor::Tensor;
+/// let mut layer: Box<dyn Forward> = Box::new(WeightNorm::new(Linear::new(3, 4, &mut Rngs::new(0))?, &mut Rngs::new(1))?);
+/// assert_eq!(layer.forward(&Tensor::ones(&[2, 3]))?.shape(), &[2, 4]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
+impl<L: Module + Forward<E>, E: Element> Forward<E> for WeightNorm<L, E> {
+    fn forward(&mut self, x: &Tensor<E>) -> Result<Tensor<E>> {
+        WeightNorm::forward(self, x)
+    }
+    fn apply(&self, x: &Tensor<E>) -> Result<Tensor<E>> {
+        WeightNorm::apply(self, x)
     }
 }

@@ -563,6 +563,55 @@ fn error_cases() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn multi_head_attention_call_time_rngs_match_flax() -> Result<()> {
+    let cs = call_data()["mha"].as_array().unwrap().clone();
+    assert_eq!(cs.len(), 2);
+    for case in cs {
+        let d = desc(&case);
+        let mut m = build_mha(&case)?;
+        check_state(&d, &m.state(), &case["state"]);
+        for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+            let what = format!("{d} step {i}");
+            let x = Tensor::new(f32s(&step["x"]));
+            let deterministic = step["deterministic"].as_bool();
+            let mut rngs = call_rngs(&step["call_streams"]);
+            // apply_with from a copy of the call's Rngs: the same output when
+            // the call does not need the layer's stream, an Err otherwise.
+            let mut same = call_rngs(&step["call_streams"]);
+            let active = !deterministic.unwrap_or(m.deterministic);
+            let shared = m.apply_with(
+                &x,
+                AttentionArgs {
+                    deterministic,
+                    rngs: same.as_mut(),
+                    ..Default::default()
+                },
+            );
+            let args = AttentionArgs {
+                deterministic,
+                rngs: rngs.as_mut(),
+                ..Default::default()
+            };
+            let y = m.forward_with(&x, args)?.into_array();
+            let want = f32s(&step["y"]);
+            assert_close(&what, &y, &want, 1e-5, 1e-6);
+            match shared {
+                Ok(s) => assert_close(&format!("{what} apply_with"), s.array(), &want, 1e-5, 1e-6),
+                Err(e) => {
+                    assert!(active && same.is_none(), "{what}: {e}");
+                    assert!(e.to_string().contains("rngs"), "{what}: {e}");
+                }
+            }
+            check_state(&what, &m.state_of(nnx_core::RngState), &step["state"]);
+            if let (Some(r), Some(want)) = (&rngs, step.get("call_state")) {
+                check_state(&format!("{what} call rngs"), &r.state(), want);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// An `Rngs` from a generator's `{"stream": seed}` map (`None` for null).
 fn call_rngs(streams: &Json) -> Option<Rngs> {
     streams.as_object().map(|s| {

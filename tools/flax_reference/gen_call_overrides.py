@@ -13,6 +13,9 @@ normalization layers, from the real Flax NNX 0.12.8:
   cases the reference `y` is the documented meaning computed with NumPy in
   float64 (each group normalized over the listed axes), and Flax's output is
   kept as `flax_y`;
+- MultiHeadAttention(x, deterministic=..., rngs=...): attention dropout with
+  call-time rngs (an `Rngs`, whose `dropout` stream, or `default` without
+  one, gives the key), outputs and every stream's count after each call;
 - gradients: `jax.vjp` of those calls over x, scale and bias (gen_grad_norm's
   layer cases), and Flax's
   `nnx.value_and_grad` of a model whose BatchNorm takes a mask and whose
@@ -93,6 +96,37 @@ def dropout():
                 kw["rngs"] = call_rngs
             step = {"deterministic": det, "call_streams": call_streams, "x": arr(x), "y": arr(m(x, **kw)),
                     "state": state_record(m)}
+            if call_rngs is not None:
+                step["call_state"] = state_record(call_rngs)
+            rec["steps"].append(step)
+        cases.append(rec)
+    return cases
+
+
+def mha():
+    cases = []
+    # (config, input shape, steps: (deterministic, call streams or None))
+    configs = [
+        ({"num_heads": 2, "in_features": 4, "dropout_rate": 0.5, "deterministic": False}, (2, 3, 4),
+         [(None, {"dropout": 5}), (None, None), (None, {"default": 3}), (True, {"dropout": 1}), (None, None)]),
+        ({"num_heads": 2, "in_features": 6, "dropout_rate": 0.3, "broadcast_dropout": False,
+          "deterministic": True}, (2, 4, 6),
+         [(None, {"dropout": 2}), (False, {"dropout": 2, "default": 9}), (False, None), (None, None)]),
+    ]
+    for seed, (cfg, shape, steps) in enumerate(configs):
+        m = nnx.MultiHeadAttention(**build_kwargs(cfg), decode=False, rngs=nnx.Rngs(seed))
+        rec = {"layer": "MultiHeadAttention", "seed": seed, "config": cfg, "state": state_record(m),
+               "steps": []}
+        for det, call_streams in steps:
+            x = rand(*shape)
+            kw = {}
+            if det is not None:
+                kw["deterministic"] = det
+            call_rngs = nnx.Rngs(**call_streams) if call_streams else None
+            if call_rngs is not None:
+                kw["rngs"] = call_rngs
+            step = {"deterministic": det, "call_streams": call_streams, "x": arr(x), "y": arr(m(x, **kw)),
+                    "state": state_record(m, nnx.RngState)}
             if call_rngs is not None:
                 step["call_state"] = state_record(call_rngs)
             rec["steps"].append(step)
@@ -306,7 +340,7 @@ def model_case():
 def main():
     data = {"flax_version": __import__("flax").__version__,
             "cases": dropout() + batchnorm() + masked_norms() + group_norm_axes(),
-            "grads": grad_cases(), "model": model_case()}
+            "grads": grad_cases(), "model": model_case(), "mha": mha()}
     with open(OUT, "w") as f:
         json.dump(data, f, separators=(",", ":"), allow_nan=False)
     print(OUT, os.path.getsize(OUT), "bytes,", len(data["cases"]), "cases,", len(data["grads"]), "grads")

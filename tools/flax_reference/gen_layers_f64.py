@@ -6,6 +6,20 @@ with `param_dtype=jnp.float64, dtype=jnp.float64`, and records its parameters
 f64 input, and the gradients of `sum(layer(x) * cotangent)` with respect to
 every Param (`nnx.value_and_grad`), plus the batch statistics after a training
 step where the layer has them. Output: nnx-layers/tests/data/layers/f64.json.
+
+The layer families (`families`: LoRA with and without a base module,
+LoRALinear, WeightNorm, SpectralNorm) record their Params and BatchStats at
+construction, after a first call (WeightNorm and SpectralNorm write the
+normalized kernel back, SpectralNorm updates `u` and `sigma`), and the
+gradients of a fresh copy; values the test assigns after construction (a LoRA's
+`lora_b`, zeros at init) are stored under `set`. Flax's LoRALinear does not pass
+`param_dtype` to its LoRA, whose parameters stay float32 (stored with their
+dtype; nnx's `LoRALinear<f64>` holds them in f64).
+
+The recurrent cells, RNN (reverse, keep_order, return_carry, seq_lengths,
+time_major) and Bidirectional (concatenation and a sum as merge functions)
+record (`recurrent`) their Params, the leaves of a call's result and the
+gradients of `sum(leaf * cotangent)`.
 Run with the Flax environment's python:
 
     python tools/flax_reference/gen_layers_f64.py
@@ -78,6 +92,146 @@ def case(name, seed, config, build, x_shape, call=lambda m, x: m(x), x=None):
     return out
 
 
+def vars_of(model, kind):
+    """The Variables of type `kind` (subtypes included) by path, as bits."""
+    return {"/".join(str(p) for p in path): bits(v.get_value())
+            for path, v in nnx.to_flat_state(nnx.state(model, kind))}
+
+
+def family_case(name, config, make, x_shape, set_values=None):
+    """`make()` builds the model; `set_values(model)` assigns values after
+    construction and returns them by path."""
+    x = RNG.standard_normal(x_shape)
+    model = make()
+    init = {"params": vars_of(model, nnx.Param), "stats": vars_of(model, nnx.BatchStat)}
+    values = {k: np.asarray(v) for k, v in (set_values(model) if set_values else {}).items()}
+    y = model(jnp.asarray(x))
+    assert y.dtype == jnp.float64, (name, y.dtype)
+    after = {"params": vars_of(model, nnx.Param), "stats": vars_of(model, nnx.BatchStat)}
+    cot = RNG.standard_normal(y.shape)
+    fresh = make()
+    if set_values:
+        set_values(fresh, values)
+    value, grads = nnx.value_and_grad(lambda m: jnp.sum(m(jnp.asarray(x)) * cot))(fresh)
+    return {
+        "layer": name, "config": config, "init": init,
+        "set": {k: bits(v) for k, v in values.items()},
+        "input": bits(x), "output": bits(y), "after": after, "cotangent": bits(cot),
+        "loss": bits(np.asarray(value)),
+        "grads": {"/".join(str(p) for p in path): bits(v.get_value())
+                  for path, v in nnx.to_flat_state(grads)},
+        "after_grad": {"params": vars_of(fresh, nnx.Param), "stats": vars_of(fresh, nnx.BatchStat)},
+    }
+
+
+def lora_b_setter(path):
+    """Sets the LoRA's `lora_b` (at `path`, zeros at init) to random values
+    (drawn once, then reused for the fresh copy)."""
+    def set_values(m, values=None):
+        owner = m
+        for part in path[:-1]:
+            owner = getattr(owner, part)
+        var = getattr(owner, path[-1])
+        v = values["/".join(path)] if values else RNG.standard_normal(var.shape).astype(var.dtype)
+        var[...] = jnp.asarray(v)
+        return {"/".join(path): v}
+    return set_values
+
+
+def families():
+    lin = lambda seed: nnx.Linear(3, 4, rngs=nnx.Rngs(seed), **F64)  # noqa: E731
+    cases = [
+        family_case("LoRA", {"in": 3, "rank": 2, "out": 4, "seed": 0},
+                    lambda: nnx.LoRA(3, 2, 4, rngs=nnx.Rngs(0), param_dtype=jnp.float64, dtype=jnp.float64),
+                    (5, 3), lora_b_setter(["lora_b"])),
+        family_case("LoRABase", {"in": 3, "rank": 2, "out": 4, "seed": 1, "base_seed": 0},
+                    lambda: nnx.LoRA(3, 2, 4, base_module=lin(0), rngs=nnx.Rngs(1),
+                                     param_dtype=jnp.float64, dtype=jnp.float64),
+                    (5, 3), lora_b_setter(["lora_b"])),
+        family_case("LoRALinear", {"in": 3, "out": 4, "rank": 2, "seed": 2},
+                    lambda: nnx.LoRALinear(3, 4, lora_rank=2, rngs=nnx.Rngs(2), **F64),
+                    (2, 5, 3), lora_b_setter(["lora", "lora_b"])),
+    ]
+    for name, kw in [("WeightNorm", {}), ("WeightNormNoFeatureAxes", {"feature_axes": None}),
+                     ("WeightNormNoScale", {"use_scale": False})]:
+        cfg = {"feature_axes": [] if "feature_axes" in kw else [-1], "use_scale": kw.get("use_scale", True)}
+        cases.append(family_case(name, cfg, lambda kw=kw: nnx.WeightNorm(lin(0), rngs=nnx.Rngs(1), **kw, **F64),
+                                 (5, 3)))
+    for name, kw in [("SpectralNorm", {}), ("SpectralNormSteps3", {"n_steps": 3}),
+                     ("SpectralNormFrozen", {"update_stats": False})]:
+        cfg = {"n_steps": kw.get("n_steps", 1), "update_stats": kw.get("update_stats", True)}
+        cases.append(family_case(name, cfg,
+                                 lambda kw=kw: nnx.SpectralNorm(lin(0), rngs=nnx.Rngs(1), **kw, **F64),
+                                 (5, 3)))
+    return cases
+
+
+CELLS = {"SimpleCell": nnx.SimpleCell, "LSTMCell": nnx.LSTMCell,
+         "OptimizedLSTMCell": nnx.OptimizedLSTMCell, "GRUCell": nnx.GRUCell}
+
+
+def recurrent_case(name, config, make, call, x, extra=None):
+    """Params at construction, the call's outputs (the leaves of what it
+    returns: carry arrays first when it returns one), and the gradients of
+    `sum(leaf * cotangent)` over them on a fresh copy."""
+    model = make()
+    params = vars_of(model, nnx.Param)
+    leaves = jax.tree.leaves(call(model, jnp.asarray(x)))
+    assert all(l.dtype == jnp.float64 for l in leaves), name
+    cots = [RNG.standard_normal(np.shape(l)) for l in leaves]
+
+    def loss(m):
+        return sum(jnp.sum(l * c) for l, c in zip(jax.tree.leaves(call(m, jnp.asarray(x))), cots))
+
+    value, grads = nnx.value_and_grad(loss)(make())
+    return {"layer": name, "config": config, "params": params, "input": bits(x),
+            "outputs": [bits(l) for l in leaves], "cotangents": [bits(c) for c in cots],
+            "loss": bits(np.asarray(value)),
+            "grads": {"/".join(str(p) for p in path): bits(v.get_value())
+                      for path, v in nnx.to_flat_state(grads)}, **(extra or {})}
+
+
+def recurrent():
+    cases = []
+    for seed, (name, cls) in enumerate(CELLS.items()):
+        make = lambda cls=cls, seed=seed: cls(3, 4, rngs=nnx.Rngs(seed), **F64)  # noqa: E731
+        zero = make().initialize_carry((2, 3), nnx.Rngs(0))
+        assert all(c.dtype == jnp.float64 for c in jax.tree.leaves(zero)), name
+        carry = jax.tree.map(lambda c: jnp.asarray(RNG.standard_normal(c.shape)), zero)
+        cases.append(recurrent_case(name, {"seed": seed}, make, lambda m, x, carry=carry: m(carry, x),
+                                    RNG.standard_normal((2, 3)),
+                                    {"carry": [bits(c) for c in jax.tree.leaves(carry)]}))
+    x = RNG.standard_normal((2, 5, 3))
+    lengths = [5, 3]
+    configs = [
+        ("LSTMCell", {}, False),
+        ("OptimizedLSTMCell", {"reverse": True}, False),
+        ("GRUCell", {"time_major": True}, False),
+        ("GRUCell", {"reverse": True, "keep_order": True}, False),
+        ("LSTMCell", {"return_carry": True, "reverse": True, "keep_order": True}, True),
+        ("GRUCell", {"return_carry": True, "time_major": True}, True),
+        ("SimpleCell", {"return_carry": True, "reverse": True}, True),
+    ]
+    for seed, (cell, cfg, with_lengths) in enumerate(configs, start=10):
+        xi = np.swapaxes(x, 0, 1) if cfg.get("time_major") else x
+        kw = {"seq_lengths": jnp.asarray(lengths)} if with_lengths else {}
+        make = lambda cell=cell, seed=seed, cfg=cfg: nnx.RNN(CELLS[cell](3, 4, rngs=nnx.Rngs(seed), **F64), **cfg)  # noqa: E731
+        cases.append(recurrent_case("RNN", {"cell": cell, "seed": seed, **cfg,
+                                            "seq_lengths": lengths if with_lengths else None},
+                                    make, lambda m, x, kw=kw: m(x, **kw), xi))
+    for merge, with_lengths in [("concat", False), ("add", True)]:
+        hidden_b = 2 if merge == "concat" else 4
+        kw = {"seq_lengths": jnp.asarray([4, 5])} if with_lengths else {}
+        extra = {} if merge == "concat" else {"merge_fn": lambda a, b: a + b}
+        make = lambda hidden_b=hidden_b, extra=extra: nnx.Bidirectional(  # noqa: E731
+            nnx.RNN(nnx.LSTMCell(3, 4, rngs=nnx.Rngs(20), **F64)),
+            nnx.RNN(nnx.GRUCell(3, hidden_b, rngs=nnx.Rngs(21), **F64)), return_carry=True, **extra)
+        cases.append(recurrent_case("Bidirectional", {"merge": merge, "hidden_backward": hidden_b,
+                                                      "seq_lengths": [4, 5] if with_lengths else None},
+                                    make, lambda m, x, kw=kw: m(x, **kw), x))
+    return cases
+
+
 def main():
     cases = [
         case("Linear", 0, {"in": 3, "out": 4}, lambda r: nnx.Linear(3, 4, rngs=r, **F64), (2, 3)),
@@ -125,7 +279,8 @@ def main():
     ]
     with open(OUT, "w") as f:
         json.dump({"jax": jax.__version__, "flax": nnx.__name__ and __import__("flax").__version__,
-                   "cases": cases}, f)
+                   "cases": cases, "families": families(),
+                   "recurrent": recurrent()}, f)
     print(f"wrote {len(cases)} cases to {OUT}")
 
 

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use nnx_core::init::{lecun_normal, orthogonal, zeros, Init, ParamInit};
 use nnx_core::rngs::{RngStream, Rngs};
 use nnx_core::{Error, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 use super::RNNCellBase;
 use crate::forward::Recorded;
@@ -24,7 +24,7 @@ use crate::Linear;
 /// let f: ActivationFn = Tensor::tanh;
 /// assert_eq!(f(&Tensor::scalar(0.0)), Tensor::scalar(0.0));
 /// ```
-pub type ActivationFn = fn(&Tensor) -> Tensor;
+pub type ActivationFn<E = f32> = fn(&Tensor<E>) -> Tensor<E>;
 
 /// Options of a recurrent cell `C`, with Flax's defaults: `lecun_normal`
 /// input kernels, `orthogonal` recurrent kernels, zero biases, sigmoid gates
@@ -40,20 +40,34 @@ pub type ActivationFn = fn(&Tensor) -> Tensor;
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct CellConfig<C> {
+pub struct CellConfig<C, E: Element = f32> {
     in_features: usize,
     hidden_features: usize,
-    kernel_init: ParamInit<f32>,
-    recurrent_kernel_init: ParamInit<f32>,
-    bias_init: ParamInit<f32>,
-    gate_fn: ActivationFn,
-    activation_fn: ActivationFn,
+    kernel_init: ParamInit<E>,
+    recurrent_kernel_init: ParamInit<E>,
+    bias_init: ParamInit<E>,
+    gate_fn: ActivationFn<E>,
+    activation_fn: ActivationFn<E>,
     residual: bool,
     cell: PhantomData<fn() -> C>,
 }
 
-impl<C> CellConfig<C> {
-    fn new(in_features: usize, hidden_features: usize) -> Self {
+impl<C, E: Element> CellConfig<C, E> {
+    /// The options of a cell `C` of element type `E` (Flax's
+    /// `param_dtype=dtype=E`), from Flax's defaults; `LSTMCell::config` and the
+    /// others are this for `f32`.
+    ///
+    /// ```
+    /// use nnx_core::rngs::{RngStream, Rngs};
+    /// use nnx_layers::{CellConfig, LSTMCell, RNNCellBase};
+    /// use nnx_tensor::Tensor;
+    /// let cell = CellConfig::<LSTMCell<f64>, f64>::new(3, 4).build(&mut Rngs::new(0))?;
+    /// let carry = cell.initialize_carry(&[2, 3], &mut RngStream::new("carry", 0))?;
+    /// let (_, y) = cell.apply(&carry, &Tensor::<f64>::full(&[2, 3], 1.0))?;
+    /// assert!(y.to_string().ends_with("dtype=float64)"));
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn new(in_features: usize, hidden_features: usize) -> Self {
         CellConfig {
             in_features,
             hidden_features,
@@ -75,7 +89,7 @@ impl<C> CellConfig<C> {
     /// assert_eq!(cell.dense_i.kernel.array().sum(), 12.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+    pub fn kernel_init(mut self, init: impl Into<ParamInit<E>>) -> Self {
         self.kernel_init = init.into();
         self
     }
@@ -89,7 +103,7 @@ impl<C> CellConfig<C> {
     /// assert_eq!(cell.dense_h.kernel.array().sum(), 0.0);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn recurrent_kernel_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+    pub fn recurrent_kernel_init(mut self, init: impl Into<ParamInit<E>>) -> Self {
         self.recurrent_kernel_init = init.into();
         self
     }
@@ -102,7 +116,7 @@ impl<C> CellConfig<C> {
     /// assert_eq!(cell.dense_i.bias.as_ref().map(|b| b.array().sum()), Some(4.0));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn bias_init(mut self, init: impl Into<ParamInit<f32>>) -> Self {
+    pub fn bias_init(mut self, init: impl Into<ParamInit<E>>) -> Self {
         self.bias_init = init.into();
         self
     }
@@ -119,7 +133,7 @@ impl<C> CellConfig<C> {
     /// assert!(h.array().iter().all(|&v| v >= 0.0));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn activation_fn(mut self, f: ActivationFn) -> Self {
+    pub fn activation_fn(mut self, f: ActivationFn<E>) -> Self {
         self.activation_fn = f;
         self
     }
@@ -130,11 +144,11 @@ impl<C> CellConfig<C> {
         &self,
         fin: usize,
         fout: usize,
-        kernel: &ParamInit<f32>,
+        kernel: &ParamInit<E>,
         bias: bool,
         rngs: &mut Rngs,
-    ) -> Result<Linear> {
-        Linear::config(fin, fout)
+    ) -> Result<Linear<E>> {
+        crate::LinearConfig::new(fin, fout)
             .use_bias(bias)
             .kernel_init(kernel.clone())
             .bias_init(self.bias_init.clone())
@@ -142,7 +156,7 @@ impl<C> CellConfig<C> {
     }
 
     /// The input-to-hidden layer with `n` gates.
-    fn input(&self, n: usize, bias: bool, rngs: &mut Rngs) -> Result<Linear> {
+    fn input(&self, n: usize, bias: bool, rngs: &mut Rngs) -> Result<Linear<E>> {
         self.dense(
             self.in_features,
             n * self.hidden_features,
@@ -153,7 +167,7 @@ impl<C> CellConfig<C> {
     }
 
     /// The hidden-to-hidden layer with `n` gates.
-    fn recurrent(&self, n: usize, bias: bool, rngs: &mut Rngs) -> Result<Linear> {
+    fn recurrent(&self, n: usize, bias: bool, rngs: &mut Rngs) -> Result<Linear<E>> {
         let h = self.hidden_features;
         self.dense(h, n * h, &self.recurrent_kernel_init, bias, rngs)
     }
@@ -171,7 +185,7 @@ impl<C> CellConfig<C> {
 /// `gate_fn` for the gated cells.
 macro_rules! gate_fn_setter {
     ($($cell:ident),*) => {$(
-        impl CellConfig<$cell> {
+        impl<E: Element> CellConfig<$cell<E>, E> {
             /// Sets `gate_fn` (default `Tensor::sigmoid`).
             ///
             /// ```
@@ -181,7 +195,7 @@ macro_rules! gate_fn_setter {
             /// assert_eq!((cell.gate_fn)(&Tensor::scalar(-1.0)), Tensor::scalar(0.0));
             /// # Ok::<(), nnx_core::Error>(())
             /// ```
-            pub fn gate_fn(mut self, f: ActivationFn) -> Self {
+            pub fn gate_fn(mut self, f: ActivationFn<E>) -> Self {
                 self.gate_fn = f;
                 self
             }
@@ -191,7 +205,7 @@ macro_rules! gate_fn_setter {
 
 gate_fn_setter!(LSTMCell, OptimizedLSTMCell, GRUCell);
 
-impl CellConfig<SimpleCell> {
+impl<E: Element> CellConfig<SimpleCell<E>, E> {
     /// Sets `residual`: add the old carry before the activation (default false).
     ///
     /// ```
@@ -215,7 +229,7 @@ impl CellConfig<SimpleCell> {
     /// assert_eq!(cell.dense_h.kernel.shape(), &[4, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<SimpleCell> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<SimpleCell<E>> {
         self.check("SimpleCell")?;
         let dense_h = self.recurrent(1, false, rngs)?;
         let dense_i = self.input(1, true, rngs)?;
@@ -230,7 +244,7 @@ impl CellConfig<SimpleCell> {
     }
 }
 
-impl CellConfig<LSTMCell> {
+impl<E: Element> CellConfig<LSTMCell<E>, E> {
     /// Creates the cell: the input layers `ii`, `if_`, `ig`, `io` (no bias),
     /// then the recurrent layers `hi`, `hf`, `hg`, `ho`, drawing keys in that
     /// order, as Flax does.
@@ -243,7 +257,7 @@ impl CellConfig<LSTMCell> {
     /// assert!(cell.ii.bias.is_none() && cell.hi.bias.is_some());
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<LSTMCell> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<LSTMCell<E>> {
         self.check("LSTMCell")?;
         let [ii, if_, ig, io] = [(); 4].map(|()| self.input(1, false, rngs));
         let [hi, hf, hg, ho] = [(); 4].map(|()| self.recurrent(1, true, rngs));
@@ -264,7 +278,7 @@ impl CellConfig<LSTMCell> {
     }
 }
 
-impl CellConfig<OptimizedLSTMCell> {
+impl<E: Element> CellConfig<OptimizedLSTMCell<E>, E> {
     /// Creates the cell: `dense_i` (all four gates, no bias), then `dense_h`,
     /// as Flax does.
     ///
@@ -276,7 +290,7 @@ impl CellConfig<OptimizedLSTMCell> {
     /// assert_eq!(cell.dense_h.kernel.shape(), &[4, 16]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<OptimizedLSTMCell> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<OptimizedLSTMCell<E>> {
         self.check("OptimizedLSTMCell")?;
         let dense_i = self.input(4, false, rngs)?;
         let dense_h = self.recurrent(4, true, rngs)?;
@@ -291,7 +305,7 @@ impl CellConfig<OptimizedLSTMCell> {
     }
 }
 
-impl CellConfig<GRUCell> {
+impl<E: Element> CellConfig<GRUCell<E>, E> {
     /// Creates the cell: `dense_i` (gates r, z, n, with a bias), then `dense_h`
     /// (no bias), as Flax does.
     ///
@@ -303,7 +317,7 @@ impl CellConfig<GRUCell> {
     /// assert_eq!(cell.dense_i.kernel.shape(), &[3, 12]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn build(self, rngs: &mut Rngs) -> Result<GRUCell> {
+    pub fn build(self, rngs: &mut Rngs) -> Result<GRUCell<E>> {
         self.check("GRUCell")?;
         let dense_i = self.input(3, true, rngs)?;
         let dense_h = self.recurrent(3, false, rngs)?;
@@ -319,13 +333,18 @@ impl CellConfig<GRUCell> {
 }
 
 /// `x[..., k*width : (k+1)*width]`: gate `k` of a fused projection.
-fn gate(x: &Tensor, k: usize, width: usize) -> Result<Tensor> {
+fn gate<E: Element>(x: &Tensor<E>, k: usize, width: usize) -> Result<Tensor<E>> {
     x.slice(-1, k * width..(k + 1) * width)
 }
 
 /// `Err` unless `x` has `features` on its last axis and every carry array has
 /// `x`'s batch shape and `hidden` features.
-fn check_step(carry: &[&Tensor], x: &Tensor, features: usize, hidden: usize) -> Result<()> {
+fn check_step<E: Element>(
+    carry: &[&Tensor<E>],
+    x: &Tensor<E>,
+    features: usize,
+    hidden: usize,
+) -> Result<()> {
     check_last_axis("x", x.shape(), features)?;
     match carry {
         [c] => check_carry("carry", c, x, hidden),
@@ -337,7 +356,12 @@ fn check_step(carry: &[&Tensor], x: &Tensor, features: usize, hidden: usize) -> 
 }
 
 /// `Err` unless `carry` has the batch shape of `x` and `hidden` features.
-fn check_carry(what: &str, carry: &Tensor, x: &Tensor, hidden: usize) -> Result<()> {
+fn check_carry<E: Element>(
+    what: &str,
+    carry: &Tensor<E>,
+    x: &Tensor<E>,
+    hidden: usize,
+) -> Result<()> {
     let mut want = x.shape()[..x.ndim().saturating_sub(1)].to_vec();
     want.push(hidden);
     if carry.shape() == want.as_slice() {
@@ -351,13 +375,13 @@ fn check_carry(what: &str, carry: &Tensor, x: &Tensor, hidden: usize) -> Result<
 }
 
 /// `n` carry arrays of shape `(*batch, hidden)`, each from the next key.
-fn carry_arrays(
+fn carry_arrays<E: Element>(
     n: usize,
     input_shape: &[usize],
     hidden: usize,
     rngs: &mut RngStream,
-    init: &Init<f32>,
-) -> Result<Vec<Tensor>> {
+    init: &Init<E>,
+) -> Result<Vec<Tensor<E>>> {
     let Some((_, batch)) = input_shape.split_last() else {
         return Err(Error::invalid_argument(
             "initialize_carry",
@@ -367,9 +391,9 @@ fn carry_arrays(
     };
     let mut shape = batch.to_vec();
     shape.push(hidden);
-    crate::support::check_alloc("carry shape", &shape, std::mem::size_of::<f32>())?;
+    crate::support::check_alloc("carry shape", &shape, std::mem::size_of::<E>())?;
     (0..n)
-        .map(|_| Ok(Tensor::new(init.init(rngs.next_key(), &shape)?)))
+        .map(|_| Ok(Tensor::from_array(init.init(rngs.next_key(), &shape)?)))
         .collect()
 }
 
@@ -388,11 +412,11 @@ fn carry_arrays(
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct SimpleCell {
+pub struct SimpleCell<E: Element = f32> {
     /// Hidden to hidden, `(hidden, hidden)`, no bias.
-    pub dense_h: Linear,
+    pub dense_h: Linear<E>,
     /// Input to hidden, `(in, hidden)` with a bias.
-    pub dense_i: Linear,
+    pub dense_i: Linear<E>,
     /// Size of the last input axis.
     pub in_features: usize,
     /// Size of the carry and output.
@@ -401,7 +425,7 @@ pub struct SimpleCell {
     pub residual: bool,
     /// The activation (Flax's `activation_fn`, default tanh).
     #[nnx(static)]
-    pub activation_fn: ActivationFn,
+    pub activation_fn: ActivationFn<E>,
 }
 
 /// The LSTM cell with one dense layer per gate (Flax's `nnx.LSTMCell`):
@@ -421,33 +445,33 @@ pub struct SimpleCell {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct LSTMCell {
+pub struct LSTMCell<E: Element = f32> {
     /// Input gate, input side.
-    pub ii: Linear,
+    pub ii: Linear<E>,
     /// Forget gate, input side (`if_` as in Flax).
-    pub if_: Linear,
+    pub if_: Linear<E>,
     /// Cell candidate, input side.
-    pub ig: Linear,
+    pub ig: Linear<E>,
     /// Output gate, input side.
-    pub io: Linear,
+    pub io: Linear<E>,
     /// Input gate, hidden side.
-    pub hi: Linear,
+    pub hi: Linear<E>,
     /// Forget gate, hidden side.
-    pub hf: Linear,
+    pub hf: Linear<E>,
     /// Cell candidate, hidden side.
-    pub hg: Linear,
+    pub hg: Linear<E>,
     /// Output gate, hidden side.
-    pub ho: Linear,
+    pub ho: Linear<E>,
     /// Size of the last input axis.
     pub in_features: usize,
     /// Size of `c`, `h` and the output.
     pub hidden_features: usize,
     /// The gate function (Flax's `gate_fn`, default sigmoid).
     #[nnx(static)]
-    pub gate_fn: ActivationFn,
+    pub gate_fn: ActivationFn<E>,
     /// The candidate and output activation (Flax's `activation_fn`, default tanh).
     #[nnx(static)]
-    pub activation_fn: ActivationFn,
+    pub activation_fn: ActivationFn<E>,
 }
 
 /// The LSTM cell with the four gates fused into two dense layers (Flax's
@@ -465,21 +489,21 @@ pub struct LSTMCell {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct OptimizedLSTMCell {
+pub struct OptimizedLSTMCell<E: Element = f32> {
     /// Input to the four gates, `(in, 4 * hidden)`, no bias.
-    pub dense_i: Linear,
+    pub dense_i: Linear<E>,
     /// Hidden to the four gates, `(hidden, 4 * hidden)` with a bias.
-    pub dense_h: Linear,
+    pub dense_h: Linear<E>,
     /// Size of the last input axis.
     pub in_features: usize,
     /// Size of `c`, `h` and the output.
     pub hidden_features: usize,
     /// The gate function (Flax's `gate_fn`, default sigmoid).
     #[nnx(static)]
-    pub gate_fn: ActivationFn,
+    pub gate_fn: ActivationFn<E>,
     /// The candidate and output activation (Flax's `activation_fn`, default tanh).
     #[nnx(static)]
-    pub activation_fn: ActivationFn,
+    pub activation_fn: ActivationFn<E>,
 }
 
 /// The GRU cell (Flax's `nnx.GRUCell`): `r = σ(x_r + h_r)`, `z = σ(x_z + h_z)`,
@@ -496,21 +520,21 @@ pub struct OptimizedLSTMCell {
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct GRUCell {
+pub struct GRUCell<E: Element = f32> {
     /// Input to the three gates, `(in, 3 * hidden)` with a bias.
-    pub dense_i: Linear,
+    pub dense_i: Linear<E>,
     /// Hidden to the three gates, `(hidden, 3 * hidden)`, no bias.
-    pub dense_h: Linear,
+    pub dense_h: Linear<E>,
     /// Size of the last input axis.
     pub in_features: usize,
     /// Size of the carry and output.
     pub hidden_features: usize,
     /// The gate function (Flax's `gate_fn`, default sigmoid).
     #[nnx(static)]
-    pub gate_fn: ActivationFn,
+    pub gate_fn: ActivationFn<E>,
     /// The candidate and output activation (Flax's `activation_fn`, default tanh).
     #[nnx(static)]
-    pub activation_fn: ActivationFn,
+    pub activation_fn: ActivationFn<E>,
 }
 
 /// The constructors and the inherent `forward`/`apply` every cell has.
@@ -539,7 +563,9 @@ macro_rules! cell_api {
             pub fn config(in_features: usize, hidden_features: usize) -> CellConfig<$cell> {
                 CellConfig::new(in_features, hidden_features)
             }
+        }
 
+        impl<E: Element> $cell<E> {
             /// One step (Flax's `cell(carry, x)`): `x` is `(*batch, in_features)`,
             /// the carry's arrays `(*batch, hidden_features)`. Nothing to update,
             /// so the same as [`apply`](Self::apply).
@@ -553,7 +579,7 @@ macro_rules! cell_api {
             /// assert_eq!(y.shape(), &[2, 4]);
             /// # Ok::<(), nnx_core::Error>(())
             /// ```
-            pub fn forward(&mut self, carry: &$carry, x: &Tensor) -> Result<($carry, Tensor)> {
+            pub fn forward(&mut self, carry: &$carry, x: &Tensor<E>) -> Result<($carry, Tensor<E>)> {
                 self.apply(carry, x)
             }
 
@@ -571,39 +597,40 @@ macro_rules! cell_api {
             /// assert!(cell.apply(&carry, &Tensor::ones(&[5, 3])).is_err()); // batch 5, carry batch 2
             /// # Ok::<(), nnx_core::Error>(())
             /// ```
-            pub fn apply(&self, carry: &$carry, x: &Tensor) -> Result<($carry, Tensor)> {
+            pub fn apply(&self, carry: &$carry, x: &Tensor<E>) -> Result<($carry, Tensor<E>)> {
                 self.step(carry, x).recorded(self, &(carry, x))
             }
         }
     };
 }
 
-cell_api!(SimpleCell, Tensor, "Tensor::zeros(&[2, 4])");
+cell_api!(SimpleCell, Tensor<E>, "Tensor::zeros(&[2, 4])");
 cell_api!(
     LSTMCell,
-    (Tensor, Tensor),
+    (Tensor<E>, Tensor<E>),
     "(Tensor::zeros(&[2, 4]), Tensor::zeros(&[2, 4]))"
 );
 cell_api!(
     OptimizedLSTMCell,
-    (Tensor, Tensor),
+    (Tensor<E>, Tensor<E>),
     "(Tensor::zeros(&[2, 4]), Tensor::zeros(&[2, 4]))"
 );
-cell_api!(GRUCell, Tensor, "Tensor::zeros(&[2, 4])");
+cell_api!(GRUCell, Tensor<E>, "Tensor::zeros(&[2, 4])");
 
 /// `f·c + i·g` and `o·activation(c')`: the LSTM update from its activated gates.
-fn lstm_update(
-    c: &Tensor,
-    [i, f, g, o]: [Tensor; 4],
-    activation: ActivationFn,
-) -> Result<((Tensor, Tensor), Tensor)> {
+#[allow(clippy::type_complexity)] // ((c, h), y)
+fn lstm_update<E: Element>(
+    c: &Tensor<E>,
+    [i, f, g, o]: [Tensor<E>; 4],
+    activation: ActivationFn<E>,
+) -> Result<((Tensor<E>, Tensor<E>), Tensor<E>)> {
     let new_c = ((&f * c)? + (&i * &g)?)?;
     let new_h = (&o * &activation(&new_c))?;
     Ok(((new_c, new_h.clone()), new_h))
 }
 
-impl SimpleCell {
-    fn step(&self, carry: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+impl<E: Element> SimpleCell<E> {
+    fn step(&self, carry: &Tensor<E>, x: &Tensor<E>) -> Result<(Tensor<E>, Tensor<E>)> {
         check_step(&[carry], x, self.in_features, self.hidden_features)?;
         let mut pre = (self.dense_i.apply(x)? + self.dense_h.apply(carry)?)?;
         if self.residual {
@@ -614,10 +641,15 @@ impl SimpleCell {
     }
 }
 
-impl LSTMCell {
-    fn step(&self, (c, h): &(Tensor, Tensor), x: &Tensor) -> Result<((Tensor, Tensor), Tensor)> {
+impl<E: Element> LSTMCell<E> {
+    #[allow(clippy::type_complexity)] // ((c, h), y)
+    fn step(
+        &self,
+        (c, h): &(Tensor<E>, Tensor<E>),
+        x: &Tensor<E>,
+    ) -> Result<((Tensor<E>, Tensor<E>), Tensor<E>)> {
         check_step(&[c, h], x, self.in_features, self.hidden_features)?;
-        let pre = |i: &Linear, hh: &Linear| i.apply(x)? + hh.apply(h)?;
+        let pre = |i: &Linear<E>, hh: &Linear<E>| i.apply(x)? + hh.apply(h)?;
         let (gate_fn, act) = (self.gate_fn, self.activation_fn);
         let gates = [
             gate_fn(&pre(&self.ii, &self.hi)?),
@@ -629,8 +661,13 @@ impl LSTMCell {
     }
 }
 
-impl OptimizedLSTMCell {
-    fn step(&self, (c, h): &(Tensor, Tensor), x: &Tensor) -> Result<((Tensor, Tensor), Tensor)> {
+impl<E: Element> OptimizedLSTMCell<E> {
+    #[allow(clippy::type_complexity)] // ((c, h), y)
+    fn step(
+        &self,
+        (c, h): &(Tensor<E>, Tensor<E>),
+        x: &Tensor<E>,
+    ) -> Result<((Tensor<E>, Tensor<E>), Tensor<E>)> {
         check_step(&[c, h], x, self.in_features, self.hidden_features)?;
         let y = (self.dense_i.apply(x)? + self.dense_h.apply(h)?)?;
         let w = self.hidden_features;
@@ -645,8 +682,8 @@ impl OptimizedLSTMCell {
     }
 }
 
-impl GRUCell {
-    fn step(&self, h: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+impl<E: Element> GRUCell<E> {
+    fn step(&self, h: &Tensor<E>, x: &Tensor<E>) -> Result<(Tensor<E>, Tensor<E>)> {
         check_step(&[h], x, self.in_features, self.hidden_features)?;
         let xs = self.dense_i.apply(x)?;
         let hs = self.dense_h.apply(h)?;
@@ -654,7 +691,8 @@ impl GRUCell {
         let r = (self.gate_fn)(&(gate(&xs, 0, w)? + gate(&hs, 0, w)?)?);
         let z = (self.gate_fn)(&(gate(&xs, 1, w)? + gate(&hs, 1, w)?)?);
         let n = (self.activation_fn)(&(gate(&xs, 2, w)? + (&r * &gate(&hs, 2, w)?)?)?);
-        let new_h = (((1.0 - &z) * &n)? + (&z * h)?)?;
+        let one_minus_z = (&Tensor::full(&[], E::one()) - &z)?;
+        let new_h = ((&one_minus_z * &n)? + (&z * h)?)?;
         Ok((new_h.clone(), new_h))
     }
 }
@@ -663,10 +701,10 @@ impl GRUCell {
 /// carry has `n` arrays.
 macro_rules! cell_base {
     ($cell:ident, $carry:ty, $n:literal) => {
-        impl RNNCellBase for $cell {
+        impl<E: Element> RNNCellBase<E> for $cell<E> {
             type Carry = $carry;
 
-            fn apply(&self, carry: &$carry, x: &Tensor) -> Result<($carry, Tensor)> {
+            fn apply(&self, carry: &$carry, x: &Tensor<E>) -> Result<($carry, Tensor<E>)> {
                 self.step(carry, x)
             }
 
@@ -674,7 +712,7 @@ macro_rules! cell_base {
                 &self,
                 input_shape: &[usize],
                 rngs: &mut RngStream,
-                init: &Init<f32>,
+                init: &Init<E>,
             ) -> Result<$carry> {
                 let leaves = carry_arrays($n, input_shape, self.hidden_features, rngs, init)?;
                 super::Carry::from_leaves(leaves)
@@ -683,7 +721,7 @@ macro_rules! cell_base {
     };
 }
 
-cell_base!(SimpleCell, Tensor, 1);
-cell_base!(LSTMCell, (Tensor, Tensor), 2);
-cell_base!(OptimizedLSTMCell, (Tensor, Tensor), 2);
-cell_base!(GRUCell, Tensor, 1);
+cell_base!(SimpleCell, Tensor<E>, 1);
+cell_base!(LSTMCell, (Tensor<E>, Tensor<E>), 2);
+cell_base!(OptimizedLSTMCell, (Tensor<E>, Tensor<E>), 2);
+cell_base!(GRUCell, Tensor<E>, 1);

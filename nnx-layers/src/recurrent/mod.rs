@@ -9,13 +9,15 @@ mod rnn;
 use nnx_core::init::{zeros, Init};
 use nnx_core::rngs::RngStream;
 use nnx_core::{Error, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 pub use cells::{ActivationFn, CellConfig, GRUCell, LSTMCell, OptimizedLSTMCell, SimpleCell};
 pub use rnn::{flip_sequences, BiCarry, Bidirectional, MergeFn, RNNConfig, RNNOptions, RNN};
 
 /// A recurrent cell: one step `(carry, x) -> (new_carry, y)` (Flax's
-/// `RNNCellBase`). [`RNN`] scans any implementor over time.
+/// `RNNCellBase`). [`RNN`] scans any implementor over time. `RNNCellBase` is
+/// `RNNCellBase<f32>`; the library's cells of element type `E` implement
+/// `RNNCellBase<E>` (built with [`CellConfig::new`]).
 ///
 /// ```
 /// use nnx_core::prelude::*;
@@ -27,10 +29,10 @@ pub use rnn::{flip_sequences, BiCarry, Bidirectional, MergeFn, RNNConfig, RNNOpt
 /// assert_eq!((carry.shape(), y.shape()), (&[2, 4][..], &[2, 4][..]));
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub trait RNNCellBase {
+pub trait RNNCellBase<E: Element = f32> {
     /// The state carried between steps: a `Tensor` (`SimpleCell`, `GRUCell`) or
     /// a `(c, h)` pair (the LSTM cells).
-    type Carry: Carry;
+    type Carry: Carry<E>;
 
     /// One step from a shared reference (nothing of the cell changes).
     ///
@@ -43,7 +45,7 @@ pub trait RNNCellBase {
     /// assert_eq!(h, y);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    fn apply(&self, carry: &Self::Carry, x: &Tensor) -> Result<(Self::Carry, Tensor)>;
+    fn apply(&self, carry: &Self::Carry, x: &Tensor<E>) -> Result<(Self::Carry, Tensor<E>)>;
 
     /// One step (Flax's `cell(carry, x)`); cells with state to update (a
     /// user's cell with dropout, say) override it.
@@ -57,7 +59,7 @@ pub trait RNNCellBase {
     /// assert_eq!(h.shape(), &[4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    fn forward(&mut self, carry: &Self::Carry, x: &Tensor) -> Result<(Self::Carry, Tensor)> {
+    fn forward(&mut self, carry: &Self::Carry, x: &Tensor<E>) -> Result<(Self::Carry, Tensor<E>)> {
         self.apply(carry, x)
     }
 
@@ -78,7 +80,7 @@ pub trait RNNCellBase {
         &self,
         input_shape: &[usize],
         rngs: &mut RngStream,
-        init: &Init<f32>,
+        init: &Init<E>,
     ) -> Result<Self::Carry>;
 
     /// [`initialize_carry_with`](RNNCellBase::initialize_carry_with) zeros (Flax's
@@ -124,14 +126,14 @@ pub trait RNNCellBase {
 /// assert_eq!(back, pair);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub trait Carry: Clone + nnx_core::record::Describe {
+pub trait Carry<E: Element = f32>: Clone + nnx_core::record::Describe {
     /// The arrays, in order.
     ///
     /// ```
     /// use nnx_layers::Carry;
     /// assert_eq!(nnx_tensor::Tensor::ones(&[3]).leaves().len(), 1);
     /// ```
-    fn leaves(&self) -> Vec<&Tensor>;
+    fn leaves(&self) -> Vec<&Tensor<E>>;
     /// The carry from its arrays; `Err` for another count.
     ///
     /// ```
@@ -139,7 +141,7 @@ pub trait Carry: Clone + nnx_core::record::Describe {
     /// use nnx_tensor::Tensor;
     /// assert!(Tensor::from_leaves(vec![]).is_err());
     /// ```
-    fn from_leaves(leaves: Vec<Tensor>) -> Result<Self>;
+    fn from_leaves(leaves: Vec<Tensor<E>>) -> Result<Self>;
 }
 
 fn leaf_count_error(expected: usize, found: usize) -> Error {
@@ -150,11 +152,11 @@ fn leaf_count_error(expected: usize, found: usize) -> Error {
     )
 }
 
-impl Carry for Tensor {
-    fn leaves(&self) -> Vec<&Tensor> {
+impl<E: Element> Carry<E> for Tensor<E> {
+    fn leaves(&self) -> Vec<&Tensor<E>> {
         vec![self]
     }
-    fn from_leaves(leaves: Vec<Tensor>) -> Result<Self> {
+    fn from_leaves(leaves: Vec<Tensor<E>>) -> Result<Self> {
         let n = leaves.len();
         let mut it = leaves.into_iter();
         match (it.next(), it.next()) {
@@ -164,11 +166,11 @@ impl Carry for Tensor {
     }
 }
 
-impl Carry for (Tensor, Tensor) {
-    fn leaves(&self) -> Vec<&Tensor> {
+impl<E: Element> Carry<E> for (Tensor<E>, Tensor<E>) {
+    fn leaves(&self) -> Vec<&Tensor<E>> {
         vec![&self.0, &self.1]
     }
-    fn from_leaves(leaves: Vec<Tensor>) -> Result<Self> {
+    fn from_leaves(leaves: Vec<Tensor<E>>) -> Result<Self> {
         let n = leaves.len();
         let mut it = leaves.into_iter();
         match (it.next(), it.next(), it.next()) {

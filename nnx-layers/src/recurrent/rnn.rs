@@ -2,7 +2,7 @@
 
 use nnx_core::rngs::RngStream;
 use nnx_core::{Error, Result};
-use nnx_tensor::{concat, Tensor};
+use nnx_tensor::{concat, Element, Tensor};
 
 use super::{Carry, RNNCellBase};
 
@@ -22,12 +22,12 @@ use super::{Carry, RNNCellBase};
 /// assert_eq!(y.array().iter().copied().collect::<Vec<_>>(), [2.0, 1.0, 0.0, 6.0, 5.0, 4.0]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub fn flip_sequences(
-    inputs: &Tensor,
+pub fn flip_sequences<E: Element>(
+    inputs: &Tensor<E>,
     seq_lengths: Option<&[usize]>,
     num_batch_dims: usize,
     time_major: bool,
-) -> Result<Tensor> {
+) -> Result<Tensor<E>> {
     let time_axis = if time_major { 0 } else { num_batch_dims };
     let shape = inputs.shape();
     let Some(&steps) = shape.get(time_axis) else {
@@ -196,6 +196,19 @@ impl<C> RNNConfig<C> {
 /// assert_eq!(rnn.rngs.as_ref().map(|s| s.count()), Some(2)); // c and h drew a key each
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
+///
+/// Over an f64 cell (Flax's `param_dtype=dtype=jnp.float64`) it scans `Tensor<f64>`s:
+///
+/// ```
+/// use nnx_core::rngs::Rngs;
+/// use nnx_layers::{CellConfig, GRUCell, RNN};
+/// use nnx_tensor::Tensor;
+/// let cell = CellConfig::<GRUCell<f64>, f64>::new(3, 4).build(&mut Rngs::new(0))?;
+/// let mut rnn = RNN::new(cell);
+/// let y = rnn.forward(&Tensor::<f64>::full(&[2, 5, 3], 1.0))?;
+/// assert!(y.to_string().ends_with("dtype=float64)"));
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 #[derive(nnx_core::Module, Debug)]
 pub struct RNN<C> {
     /// The cell.
@@ -293,7 +306,7 @@ enum Cell<'c, C> {
     Shared(&'c C),
 }
 
-impl<C: RNNCellBase> Cell<'_, C> {
+impl<C> Cell<'_, C> {
     fn get(&self) -> &C {
         match self {
             Cell::Mut(c) => c,
@@ -301,7 +314,10 @@ impl<C: RNNCellBase> Cell<'_, C> {
         }
     }
 
-    fn step(&mut self, carry: &C::Carry, x: &Tensor) -> Result<(C::Carry, Tensor)> {
+    fn step<E: Element>(&mut self, carry: &C::Carry, x: &Tensor<E>) -> Result<(C::Carry, Tensor<E>)>
+    where
+        C: RNNCellBase<E>,
+    {
         match self {
             Cell::Mut(c) => c.forward(carry, x),
             Cell::Shared(c) => c.apply(carry, x),
@@ -309,7 +325,7 @@ impl<C: RNNCellBase> Cell<'_, C> {
     }
 }
 
-impl<C: RNNCellBase> RNN<C> {
+impl<C> RNN<C> {
     /// The outputs of the cell scanned over `inputs` (Flax's `rnn(x)`): for
     /// batch-major `(*batch, time, features)` inputs, `(*batch, time, hidden)`.
     /// Draws the initial carry's keys from the layer's stream.
@@ -321,7 +337,10 @@ impl<C: RNNCellBase> RNN<C> {
     /// assert_eq!(rnn.forward(&Tensor::ones(&[7, 3]))?.shape(), &[7, 4]); // no batch axis
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, inputs: &Tensor) -> Result<Tensor> {
+    pub fn forward<E: Element>(&mut self, inputs: &Tensor<E>) -> Result<Tensor<E>>
+    where
+        C: RNNCellBase<E>,
+    {
         self.forward_with(inputs, RNNOptions::default())
             .map(|(_, y)| y)
     }
@@ -338,7 +357,10 @@ impl<C: RNNCellBase> RNN<C> {
     /// assert_eq!(rnn.apply(&x)?, rnn.forward(&x)?);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, inputs: &Tensor) -> Result<Tensor> {
+    pub fn apply<E: Element>(&self, inputs: &Tensor<E>) -> Result<Tensor<E>>
+    where
+        C: RNNCellBase<E>,
+    {
         self.apply_with(inputs, RNNOptions::default())
             .map(|(_, y)| y)
     }
@@ -360,11 +382,14 @@ impl<C: RNNCellBase> RNN<C> {
     /// assert_eq!(carry.shape(), &[2, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward_with(
+    pub fn forward_with<E: Element>(
         &mut self,
-        inputs: &Tensor,
+        inputs: &Tensor<E>,
         mut opts: RNNOptions<'_, C::Carry>,
-    ) -> Result<(C::Carry, Tensor)> {
+    ) -> Result<(C::Carry, Tensor<E>)>
+    where
+        C: RNNCellBase<E>,
+    {
         let flags = self.flags(&opts);
         let rngs = match opts.rngs.take() {
             Some(r) => Some(r),
@@ -386,11 +411,14 @@ impl<C: RNNCellBase> RNN<C> {
     /// assert_eq!((carry.shape(), y.shape()), (&[2, 4][..], &[5, 2, 4][..]));
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply_with(
+    pub fn apply_with<E: Element>(
         &self,
-        inputs: &Tensor,
+        inputs: &Tensor<E>,
         mut opts: RNNOptions<'_, C::Carry>,
-    ) -> Result<(C::Carry, Tensor)> {
+    ) -> Result<(C::Carry, Tensor<E>)>
+    where
+        C: RNNCellBase<E>,
+    {
         let flags = self.flags(&opts);
         let mut copy = self.rngs.clone();
         let rngs = match opts.rngs.take() {
@@ -401,7 +429,7 @@ impl<C: RNNCellBase> RNN<C> {
         recorded_output(self, inputs, out)
     }
 
-    fn flags(&self, opts: &RNNOptions<'_, C::Carry>) -> Flags {
+    fn flags<K>(&self, opts: &RNNOptions<'_, K>) -> Flags {
         Flags {
             time_major: opts.time_major.unwrap_or(self.time_major),
             reverse: opts.reverse.unwrap_or(self.reverse),
@@ -419,13 +447,13 @@ struct Flags {
 
 /// The scan: flip if reversed, initialize the carry, step through time,
 /// stack the outputs, pick each example's carry at its length.
-fn scan<C: RNNCellBase>(
+fn scan<C: RNNCellBase<E>, E: Element>(
     mut cell: Cell<'_, C>,
-    inputs: &Tensor,
+    inputs: &Tensor<E>,
     opts: RNNOptions<'_, C::Carry>,
     flags: Flags,
     rngs: Option<&mut RngStream>,
-) -> Result<(C::Carry, Tensor)> {
+) -> Result<(C::Carry, Tensor<E>)> {
     let nf = cell.get().num_feature_axes();
     let ndim = inputs.ndim();
     if ndim < nf + 1 {
@@ -486,7 +514,7 @@ fn scan<C: RNNCellBase>(
 
 /// Each example's carry after its last valid step (one batch axis, the
 /// first axis of the carry's arrays).
-fn last_carry<K: Carry>(carries: &[K], lengths: &[usize]) -> Result<K> {
+fn last_carry<K: Carry<E>, E: Element>(carries: &[K], lengths: &[usize]) -> Result<K> {
     let Some(first) = carries.first() else {
         return Err(Error::invalid_argument("RNN", "at least one step", "none"));
     };
@@ -501,10 +529,10 @@ fn last_carry<K: Carry>(carries: &[K], lengths: &[usize]) -> Result<K> {
                     })?;
                     step.leaves()[j].slice(0, b..b + 1)
                 })
-                .collect::<Result<Vec<Tensor>>>()?;
+                .collect::<Result<Vec<Tensor<E>>>>()?;
             concat(&rows, 0)
         })
-        .collect::<Result<Vec<Tensor>>>()?;
+        .collect::<Result<Vec<Tensor<E>>>>()?;
     K::from_leaves(leaves)
 }
 
@@ -516,10 +544,10 @@ fn last_carry<K: Carry>(carries: &[K], lengths: &[usize]) -> Result<K> {
 /// let c: BiCarry<LSTMCell, GRUCell> = ((Tensor::zeros(&[4]), Tensor::zeros(&[4])), Tensor::zeros(&[2]));
 /// assert_eq!(c.1.shape(), &[2]);
 /// ```
-pub type BiCarry<F, B> = (<F as RNNCellBase>::Carry, <B as RNNCellBase>::Carry);
+pub type BiCarry<F, B, E = f32> = (<F as RNNCellBase<E>>::Carry, <B as RNNCellBase<E>>::Carry);
 
 /// The default merge of [`Bidirectional`]: concatenation on the last axis.
-fn concatenate(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+fn concatenate<E: Element>(a: &Tensor<E>, b: &Tensor<E>) -> Result<Tensor<E>> {
     concat(&[a, b], -1)
 }
 
@@ -538,8 +566,20 @@ fn concatenate(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// assert_eq!(bi.forward(&Tensor::ones(&[2, 5, 3]))?.shape(), &[2, 5, 6]);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
+///
+/// `Bidirectional<F, B, f64>` over two f64 RNNs:
+///
+/// ```
+/// use nnx_core::rngs::Rngs;
+/// use nnx_layers::{Bidirectional, CellConfig, LSTMCell, RNN};
+/// use nnx_tensor::Tensor;
+/// let cell = || CellConfig::<LSTMCell<f64>, f64>::new(3, 4).build(&mut Rngs::new(0));
+/// let mut bi = Bidirectional::new(RNN::new(cell()?), RNN::new(cell()?));
+/// assert_eq!(bi.forward(&Tensor::<f64>::full(&[2, 5, 3], 1.0))?.shape(), &[2, 5, 8]);
+/// # Ok::<(), nnx_core::Error>(())
+/// ```
 #[derive(nnx_core::Module, Debug)]
-pub struct Bidirectional<F, B> {
+pub struct Bidirectional<F, B, E: Element = f32> {
     /// The forward-order RNN.
     pub forward_rnn: RNN<F>,
     /// The reverse-order RNN.
@@ -550,7 +590,7 @@ pub struct Bidirectional<F, B> {
     pub time_major: bool,
     /// Merges the two outputs (default: concatenation on the last axis).
     #[nnx(static)]
-    pub merge_fn: MergeFn,
+    pub merge_fn: MergeFn<E>,
 }
 
 /// A merge function of [`Bidirectional`] (Flax's `merge_fn`): any function of
@@ -563,9 +603,9 @@ pub struct Bidirectional<F, B> {
 /// assert_eq!(add(&Tensor::ones(&[1]), &Tensor::ones(&[1]))?, Tensor::from_shape_vec(&[1], vec![2.0])?);
 /// # Ok::<(), nnx_core::Error>(())
 /// ```
-pub type MergeFn = fn(&Tensor, &Tensor) -> Result<Tensor>;
+pub type MergeFn<E = f32> = fn(&Tensor<E>, &Tensor<E>) -> Result<Tensor<E>>;
 
-impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
+impl<F: RNNCellBase<E>, B: RNNCellBase<E>, E: Element> Bidirectional<F, B, E> {
     /// Both RNNs, merged by concatenation, batch-major, carry stream
     /// `RngStream::new("carry", 0)` (Flax's defaults).
     ///
@@ -597,7 +637,7 @@ impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
     /// assert_eq!(bi.forward(&Tensor::ones(&[2, 5, 3]))?.shape(), &[2, 5, 4]);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn forward(&mut self, inputs: &Tensor) -> Result<Tensor> {
+    pub fn forward(&mut self, inputs: &Tensor<E>) -> Result<Tensor<E>> {
         self.forward_with(inputs, None, None).map(|(_, y)| y)
     }
 
@@ -619,10 +659,10 @@ impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
     /// ```
     pub fn forward_with(
         &mut self,
-        inputs: &Tensor,
-        initial_carry: Option<(F::Carry, B::Carry)>,
+        inputs: &Tensor<E>,
+        initial_carry: Option<BiCarry<F, B, E>>,
         seq_lengths: Option<&[usize]>,
-    ) -> Result<(BiCarry<F, B>, Tensor)> {
+    ) -> Result<(BiCarry<F, B, E>, Tensor<E>)> {
         let (init_f, init_b) = split_carry(initial_carry);
         let tm = self.time_major;
         let (cf, yf) = self.forward_rnn.forward_with(
@@ -648,7 +688,7 @@ impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
     /// assert_eq!(bi.apply(&x)?, bi.forward(&x)?);
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
-    pub fn apply(&self, inputs: &Tensor) -> Result<Tensor> {
+    pub fn apply(&self, inputs: &Tensor<E>) -> Result<Tensor<E>> {
         self.apply_with(inputs, None, None).map(|(_, y)| y)
     }
 
@@ -666,10 +706,10 @@ impl<F: RNNCellBase, B: RNNCellBase> Bidirectional<F, B> {
     /// ```
     pub fn apply_with(
         &self,
-        inputs: &Tensor,
-        initial_carry: Option<(F::Carry, B::Carry)>,
+        inputs: &Tensor<E>,
+        initial_carry: Option<BiCarry<F, B, E>>,
         seq_lengths: Option<&[usize]>,
-    ) -> Result<(BiCarry<F, B>, Tensor)> {
+    ) -> Result<(BiCarry<F, B, E>, Tensor<E>)> {
         let (init_f, init_b) = split_carry(initial_carry);
         let tm = self.time_major;
         let mut rngs = self.rngs.clone();
@@ -713,11 +753,11 @@ fn direction<'a, K>(
 
 /// Records `layer`'s call with its output sequence (Flax's RNN returns the
 /// carry only when asked to), passing `out` through.
-fn recorded_output<M, C>(
+fn recorded_output<M, C, E: Element>(
     layer: &M,
-    inputs: &Tensor,
-    out: Result<(C, Tensor)>,
-) -> Result<(C, Tensor)> {
+    inputs: &Tensor<E>,
+    out: Result<(C, Tensor<E>)>,
+) -> Result<(C, Tensor<E>)> {
     if let Ok((_, y)) = &out {
         nnx_core::record::call(layer, inputs, y);
     }
