@@ -14,10 +14,11 @@ use crate::Result;
 /// Counters hashed per batch: one AVX-512 register of 32-bit words (two AVX2 ones).
 pub(crate) const LANES: usize = 16;
 
-/// Elements per work item of a parallel fill: items are few enough that
+/// Batches per work item of a parallel fill: items are few enough that
 /// dispatching each to the vector code costs nothing measurable, and small
 /// enough to stay in L1 before they are stored.
-const BLOCK: usize = 16 * LANES;
+const BATCHES_PER_BLOCK: usize = 16;
+const BLOCK: usize = BATCHES_PER_BLOCK * LANES;
 
 /// Elements per thread below which one thread does all the work: waking a
 /// thread costs about as much as hashing this many counters.
@@ -71,7 +72,8 @@ impl<T, F: Fn([[u32; LANES]; 2]) -> [T; LANES]> pulp::WithSimd for Batches<'_, T
     }
 }
 
-/// One [`BLOCK`] of a parallel fill, compiled like [`Batches`].
+/// One block of a parallel fill ([`BATCHES_PER_BLOCK`] batches), compiled like
+/// [`Batches`].
 struct Block<'a, F> {
     key: [u32; 2],
     start: u64,
@@ -79,13 +81,13 @@ struct Block<'a, F> {
 }
 
 impl<T: Copy + Default, F: Fn([[u32; LANES]; 2]) -> [T; LANES]> pulp::WithSimd for Block<'_, F> {
-    type Output = [T; BLOCK];
+    type Output = [[T; LANES]; BATCHES_PER_BLOCK];
 
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) -> [T; BLOCK] {
-        let mut out = [T::default(); BLOCK];
-        for (k, part) in out.chunks_exact_mut(LANES).enumerate() {
-            part.copy_from_slice(&batch(self.key, self.start + (k * LANES) as u64, self.f));
+    fn with_simd<S: pulp::Simd>(self, _: S) -> Self::Output {
+        let mut out = [[T::default(); LANES]; BATCHES_PER_BLOCK];
+        for (k, part) in out.iter_mut().enumerate() {
+            *part = batch(self.key, self.start + (k * LANES) as u64, self.f);
         }
         out
     }
@@ -142,7 +144,7 @@ pub(crate) fn generate_batches<T: Copy + Default + Send>(
         v.into_flattened()
     } else {
         let count = n.div_ceil(BLOCK);
-        let mut v = reserve::<[T; BLOCK]>(shape, count)?;
+        let mut v = reserve::<[[T; LANES]; BATCHES_PER_BLOCK]>(shape, count)?;
         // One contiguous run of blocks per thread.
         v.par_extend(
             (0..count)
@@ -156,7 +158,7 @@ pub(crate) fn generate_batches<T: Copy + Default + Send>(
                     })
                 }),
         );
-        v.into_flattened()
+        v.into_flattened().into_flattened()
     };
     v.truncate(n);
     array_from_vec(shape, v)

@@ -92,8 +92,10 @@ fn horner3(x: f32, c: &[u32]) -> f32 {
 /// `ln(y)` as XLA CPU evaluates it in f32: `y = 2^e·m` with `m` in
 /// [sqrt(1/2), sqrt(2)), Cephes' polynomial in `m - 1`, with the fused
 /// multiply-adds XLA's compiler forms. Branch-free, so it vectorizes.
+/// `POSITIVE`: the caller guarantees a finite `y > 0`, so the special cases
+/// (NaN, 0, negative, infinity) are not checked.
 #[inline(always)]
-fn ln_xla(y: f32) -> f32 {
+fn ln_xla<const POSITIVE: bool>(y: f32) -> f32 {
     let bits = y.max(f32::MIN_POSITIVE).to_bits();
     // The mantissa as a value in [0.5, 1), and the exponent that goes with it.
     let m = f32::from_bits((bits & 0x807F_FFFF) | 0x3F00_0000);
@@ -111,7 +113,9 @@ fn ln_xla(y: f32) -> f32 {
         e * f32::from_bits(LN2_SMALL),
     );
     let r = e.mul_add(f32::from_bits(LN2_LARGE), x2.mul_add(-0.5, x) + poly);
-    if y.is_nan() || y < 0.0 {
+    if POSITIVE {
+        r
+    } else if y.is_nan() || y < 0.0 {
         f32::NAN
     } else if y == 0.0 {
         f32::NEG_INFINITY
@@ -123,9 +127,10 @@ fn ln_xla(y: f32) -> f32 {
 }
 
 /// `ln(1 + t)` as XLA CPU evaluates it in f32 (both forms computed, one
-/// selected, so that it vectorizes).
+/// selected, so that it vectorizes); `INSIDE`: the caller guarantees
+/// `-1 < t <= 0` (so `1 + t` is a finite positive number).
 #[inline(always)]
-fn log1p_xla(t: f32) -> f32 {
+fn log1p_xla<const INSIDE: bool>(t: f32) -> f32 {
     let horner = |c: &[u32; 7]| {
         c[1..].iter().fold(f32::from_bits(c[0]), |acc, &k| {
             acc.mul_add(t, f32::from_bits(k))
@@ -136,7 +141,7 @@ fn log1p_xla(t: f32) -> f32 {
     if t.abs() < f32::from_bits(LOG1P_SMALL) {
         small
     } else {
-        ln_xla(t + 1.0)
+        ln_xla::<INSIDE>(t + 1.0)
     }
 }
 
@@ -172,24 +177,28 @@ fn finish_erf_inv(x: f32, p: f32) -> f32 {
 /// erf⁻¹ in single precision, as XLA evaluates it (see the module docs).
 #[inline(always)]
 pub(crate) fn erf_inv_f32(x: f32) -> f32 {
-    erf_inv_from_log(x, log1p_xla(x * -x))
+    erf_inv_from_log(x, log1p_xla::<false>(x * -x))
 }
 
-/// [`erf_inv_f32`] on a batch: the tail polynomial (and its square root) is
-/// evaluated only when some element of the batch needs it (|x| above about
-/// 0.9966, one element in 300), the same values either way.
+/// [`erf_inv_f32`] on a batch, the same values. When every |x| < 1 (always,
+/// for the normal sampler's draws) the special cases of `ln` are not checked,
+/// and the tail polynomial (and its square root) is evaluated only when some
+/// element needs it (|x| above about 0.9966, one element in 300).
 #[inline(always)]
 pub(crate) fn erf_inv_f32_lanes<const L: usize>(x: [f32; L]) -> [f32; L] {
+    // Folds rather than `all`: no early exit, so the tests vectorize.
+    if !x.iter().fold(true, |acc, &v| acc & (v.abs() < 1.0)) {
+        return x.map(erf_inv_f32);
+    }
     let mut minus_w = [0.0f32; L];
     for j in 0..L {
-        minus_w[j] = log1p_xla(x[j] * -x[j]);
+        // x² < 1 here, so 1 - x² is a finite positive number.
+        minus_w[j] = log1p_xla::<true>(x[j] * -x[j]);
     }
-    // A fold rather than `all`: no early exit, so the test vectorizes.
-    let central = minus_w.iter().fold(true, |acc, &m| acc & (m > -5.0));
     let mut out = [0.0f32; L];
-    if central {
+    if minus_w.iter().fold(true, |acc, &m| acc & (m > -5.0)) {
         for j in 0..L {
-            out[j] = finish_erf_inv(x[j], giles(&GILES_CENTRAL, -2.5 - minus_w[j]));
+            out[j] = giles(&GILES_CENTRAL, -2.5 - minus_w[j]) * x[j];
         }
     } else {
         for j in 0..L {
@@ -303,6 +312,75 @@ mod tests {
         assert!((erf_f64(0.5) - 0.520_499_877_813_046_5).abs() < 4e-16);
         assert!((erf_f64(2.5) - 0.999_593_047_982_555).abs() < 4e-16);
         assert!((erf_f64(-1.0) + 0.842_700_792_949_714_9).abs() < 4e-16);
+    }
+
+    /// Inputs, and the bits of `jax.lax.erf_inv(x)` and `jnp.log1p(-x*x)` for
+    /// them (float32, jitted on CPU, jax 0.10.2): central and tail values of
+    /// both polynomials, both forms of log1p.
+    const XS: [f32; 10] = [
+        0.5, -0.9, 0.99, 0.9999, 1e-3, 0.7, -0.3, 0.999_999, 0.41, 0.2,
+    ];
+    const JAX_ERF_INV: [u32; 10] = [
+        0x3ef4_30fe,
+        0xbf94_e009,
+        0x3fe9_2333,
+        0x4030_10d3,
+        0x3a68_51b2,
+        0x3f3b_9d4f,
+        0xbe8b_803d,
+        0x405d_40b6,
+        0x3ec3_145a,
+        0x3e37_7163,
+    ];
+    const JAX_LOG1P: [u32; 10] = [
+        0xbe93_4b10,
+        0xbfd4_92d4,
+        0xc07a_b0bd,
+        0xc108_45be,
+        0xb586_37c2,
+        0xbf2c_604f,
+        0xbdc1_25f6,
+        0xc151_bf2b,
+        0xbe3c_75c7,
+        0xbd27_34f8,
+    ];
+
+    #[test]
+    fn f32_erf_inv_and_log1p_are_xlas() {
+        for ((&x, &e), &l) in XS.iter().zip(&JAX_ERF_INV).zip(&JAX_LOG1P) {
+            assert_eq!(erf_inv_f32(x).to_bits(), e, "erf_inv({x})");
+            assert_eq!(log1p_xla::<false>(x * -x).to_bits(), l, "log1p(-{x}²)");
+            assert_eq!(log1p_xla::<true>(x * -x).to_bits(), l, "log1p(-{x}²)");
+        }
+    }
+
+    /// The batched erf⁻¹ (its unchecked and central-only paths) gives the
+    /// per-element values bit for bit, special inputs included.
+    #[test]
+    fn f32_erf_inv_lanes_match_elements() {
+        let central: [f32; 16] = std::array::from_fn(|j| (j as f32 - 7.5) / 8.0);
+        let tail: [f32; 16] = std::array::from_fn(|j| XS[j % XS.len()]);
+        let special: [f32; 16] = std::array::from_fn(|j| {
+            [
+                1.0,
+                -1.0,
+                f32::NAN,
+                -0.0,
+                1.5,
+                f32::INFINITY,
+                0.25,
+                -0.999_9,
+            ][j % 8]
+        });
+        for batch in [central, tail, special] {
+            let got = erf_inv_f32_lanes(batch);
+            for (g, &x) in got.iter().zip(&batch) {
+                assert_eq!(g.to_bits(), erf_inv_f32(x).to_bits(), "erf_inv({x})");
+            }
+        }
+        assert_eq!(erf_inv_f32(1.0), f32::INFINITY);
+        assert_eq!(erf_inv_f32(-1.0), f32::NEG_INFINITY);
+        assert!(erf_inv_f32(1.5).is_nan() && erf_inv_f32(f32::NAN).is_nan());
     }
 
     #[test]
