@@ -3,72 +3,93 @@
 //! Element `i` of the flattened (row-major) output hashes the 64-bit counter
 //! `i`; the two output words are combined according to the bit width.
 
-use std::sync::OnceLock;
-
 use ndarray::ArrayD;
+use rayon::prelude::*;
 
 use super::key::PrngKey;
-use super::threefry::{hash_index, threefry_lanes};
-use super::{array_from_vec, vec_for};
+use super::threefry::threefry_lanes;
+use super::{array_from_vec, num_elements, reserve};
 use crate::Result;
 
 /// Counters hashed per batch: one AVX-512 register of 32-bit words (two AVX2 ones).
-const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 
-/// Elements per thread below which one thread does all the work: starting a
+/// Batches per work item of a parallel fill: items are few enough that
+/// dispatching each to the vector code costs nothing measurable, and small
+/// enough to stay in L1 before they are stored.
+const BATCHES_PER_BLOCK: usize = 16;
+const BLOCK: usize = BATCHES_PER_BLOCK * LANES;
+
+/// Elements per thread below which one thread does all the work: waking a
 /// thread costs about as much as hashing this many counters.
 const PER_THREAD: usize = 1 << 16;
 
-/// The number of threads that share `n` elements.
-fn threads_for(n: usize) -> usize {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()));
-    (n / PER_THREAD).clamp(1, cores)
+/// The two hash words of the [`LANES`] counters from `start` (high words
+/// first): the 64-bit counters are built from 32-bit lanes, which is what the
+/// vector units add.
+#[inline(always)]
+pub(crate) fn hash_batch(key: [u32; 2], start: u64) -> [[u32; LANES]; 2] {
+    let (hi0, lo0) = ((start >> 32) as u32, start as u32);
+    let (mut hi, mut lo) = ([0u32; LANES], [0u32; LANES]);
+    for j in 0..LANES {
+        lo[j] = lo0.wrapping_add(j as u32);
+        // The low word wrapped: carry into the high word.
+        hi[j] = hi0.wrapping_add(u32::from(lo[j] < lo0));
+    }
+    threefry_lanes(key, [hi, lo])
 }
 
-/// Appends `f(hash words of i)` for every flat index `i` in `start..end`.
+/// The values of the [`LANES`] elements from `start`, as a batch sampler
+/// `f` makes them from their hash words.
 #[inline(always)]
-fn fill<T: Copy + Default>(
-    out: &mut Vec<T>,
+fn batch<T, F: Fn([[u32; LANES]; 2]) -> [T; LANES]>(
     key: [u32; 2],
     start: u64,
-    end: u64,
-    f: &impl Fn([u32; 2]) -> T,
-) {
-    let mut i = start;
-    while end - i >= LANES as u64 {
-        let (mut hi, mut lo) = ([0u32; LANES], [0u32; LANES]);
-        for j in 0..LANES {
-            let c = i + j as u64;
-            hi[j] = (c >> 32) as u32;
-            lo[j] = c as u32;
-        }
-        let [a, b] = threefry_lanes(key, [hi, lo]);
-        let mut vals = [T::default(); LANES];
-        for j in 0..LANES {
-            vals[j] = f([a[j], b[j]]);
-        }
-        out.extend_from_slice(&vals);
-        i += LANES as u64;
-    }
-    out.extend((i..end).map(|c| f(hash_index(key, c))));
+    f: &F,
+) -> [T; LANES] {
+    f(hash_batch(key, start))
 }
 
-/// [`fill`] as an operation pulp compiles for each instruction set (a struct
-/// rather than a closure: pulp inlines it into the feature-enabled function).
-struct Fill<'a, T, F> {
-    out: &'a mut Vec<T>,
+/// All batches of a one-thread fill, as one operation pulp compiles for each
+/// instruction set (a struct rather than a closure: pulp inlines it into the
+/// feature-enabled function).
+struct Batches<'a, T, F> {
+    out: &'a mut Vec<[T; LANES]>,
     key: [u32; 2],
-    range: (u64, u64),
+    count: usize,
     f: &'a F,
 }
 
-impl<T: Copy + Default, F: Fn([u32; 2]) -> T> pulp::WithSimd for Fill<'_, T, F> {
+impl<T, F: Fn([[u32; LANES]; 2]) -> [T; LANES]> pulp::WithSimd for Batches<'_, T, F> {
     type Output = ();
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
-        fill(self.out, self.key, self.range.0, self.range.1, self.f);
+        let (key, f) = (self.key, self.f);
+        // A trusted-length iterator: written in place, never zero-filled first.
+        self.out
+            .extend((0..self.count).map(|b| batch(key, (b * LANES) as u64, f)));
+    }
+}
+
+/// One block of a parallel fill ([`BATCHES_PER_BLOCK`] batches), compiled like
+/// [`Batches`].
+struct Block<'a, F> {
+    key: [u32; 2],
+    start: u64,
+    f: &'a F,
+}
+
+impl<T: Copy + Default, F: Fn([[u32; LANES]; 2]) -> [T; LANES]> pulp::WithSimd for Block<'_, F> {
+    type Output = [[T; LANES]; BATCHES_PER_BLOCK];
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> Self::Output {
+        let mut out = [[T::default(); LANES]; BATCHES_PER_BLOCK];
+        for (k, part) in out.iter_mut().enumerate() {
+            *part = batch(self.key, self.start + (k * LANES) as u64, self.f);
+        }
+        out
     }
 }
 
@@ -82,42 +103,64 @@ pub(crate) fn generate<T: Copy + Default + Send>(
     shape: &[usize],
     f: impl Fn([u32; 2]) -> T + Sync,
 ) -> Result<ArrayD<T>> {
-    let (n, mut v) = vec_for::<T>(shape)?;
-    let k = key.data();
-    let run = |out: &mut Vec<T>, start: usize, end: usize| {
-        pulp::Arch::new().dispatch(Fill {
-            out,
-            key: k,
-            range: (start as u64, end as u64),
-            f: &f,
-        })
-    };
-    let threads = threads_for(n);
-    if threads == 1 {
-        run(&mut v, 0, n);
-    } else {
-        let per = n.div_ceil(threads).next_multiple_of(LANES);
-        std::thread::scope(|s| {
-            let run = &run;
-            let rest: Vec<_> = (1..threads)
-                .map(|t| {
-                    let (start, end) = ((t * per).min(n), ((t + 1) * per).min(n));
-                    s.spawn(move || {
-                        let mut part = Vec::with_capacity(end - start);
-                        run(&mut part, start, end);
-                        part
-                    })
-                })
-                .collect();
-            run(&mut v, 0, per.min(n));
-            for h in rest {
-                match h.join() {
-                    Ok(mut part) => v.append(&mut part),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
+    generate_batches(
+        key,
+        shape,
+        #[inline(always)]
+        |[a, b]: [[u32; LANES]; 2]| {
+            let mut out = [T::default(); LANES];
+            for j in 0..LANES {
+                out[j] = f([a[j], b[j]]);
             }
+            out
+        },
+    )
+}
+
+/// [`generate`] with a sampler that makes a whole batch of [`LANES`] values
+/// from their hash words at once (so that it can branch per batch).
+///
+/// The output is built in blocks written straight into the vector that
+/// becomes the array (no zero fill, no copy between threads); the last block
+/// is cut to the element count.
+pub(crate) fn generate_batches<T: Copy + Default + Send>(
+    key: PrngKey,
+    shape: &[usize],
+    f: impl Fn([[u32; LANES]; 2]) -> [T; LANES] + Sync,
+) -> Result<ArrayD<T>> {
+    let n = num_elements::<T>(shape)?;
+    let key = key.data();
+    let arch = pulp::Arch::new();
+    let threads = (n / PER_THREAD).clamp(1, rayon::current_num_threads());
+    let mut v = if threads == 1 {
+        let count = n.div_ceil(LANES);
+        let mut v = reserve::<[T; LANES]>(shape, count)?;
+        arch.dispatch(Batches {
+            out: &mut v,
+            key,
+            count,
+            f: &f,
         });
-    }
+        v.into_flattened()
+    } else {
+        let count = n.div_ceil(BLOCK);
+        let mut v = reserve::<[[T; LANES]; BATCHES_PER_BLOCK]>(shape, count)?;
+        // One contiguous run of blocks per thread.
+        v.par_extend(
+            (0..count)
+                .into_par_iter()
+                .with_min_len(count.div_ceil(threads))
+                .map(|b| {
+                    arch.dispatch(Block {
+                        key,
+                        start: (b * BLOCK) as u64,
+                        f: &f,
+                    })
+                }),
+        );
+        v.into_flattened().into_flattened()
+    };
+    v.truncate(n);
     array_from_vec(shape, v)
 }
 
@@ -196,18 +239,21 @@ pub fn bits_u8(key: PrngKey, shape: &[usize]) -> Result<ArrayD<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random::threefry::hash_index;
 
     /// The batched, vectorized and threaded paths give each index exactly
     /// the hash of its own counter, across thread boundaries and a ragged end.
     #[test]
     fn batches_and_threads_match_one_counter_at_a_time() {
         let k = PrngKey::from_data([7, 11]);
-        let n = 3 * PER_THREAD + 7;
-        let got = bits_u32(k, &[n]).unwrap();
-        assert!(got
-            .iter()
-            .enumerate()
-            .all(|(i, &b)| b == word_u32(hash_index(k.data(), i as u64))));
+        for n in [0, 1, LANES + 3, 3 * PER_THREAD + 7] {
+            let got = bits_u32(k, &[n]).unwrap();
+            assert_eq!(got.len(), n);
+            assert!(got
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == word_u32(hash_index(k.data(), i as u64))));
+        }
     }
 
     /// Counters whose high word changes inside a batch.
@@ -215,11 +261,9 @@ mod tests {
     fn batches_cross_the_high_word() {
         let k = [3, 5];
         let start = (1u64 << 32) - 5;
-        let mut out = Vec::new();
-        fill(&mut out, k, start, start + 2 * LANES as u64 + 3, &word_u64);
-        let want: Vec<u64> = (start..start + 2 * LANES as u64 + 3)
-            .map(|c| word_u64(hash_index(k, c)))
-            .collect();
-        assert_eq!(out, want);
+        let [a, b] = hash_batch(k, start);
+        for j in 0..LANES {
+            assert_eq!([a[j], b[j]], hash_index(k, start + j as u64));
+        }
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use super::bits::{word_u32, word_u64};
+use super::bits::{word_u32, word_u64, LANES};
 use super::special;
 
 mod sealed {
@@ -60,6 +60,13 @@ pub trait Float:
     /// The inverse error function, at this precision.
     #[doc(hidden)]
     fn erf_inv(self) -> Self;
+    /// [`erf_inv`](Float::erf_inv) on a batch of values (vectorized where
+    /// the precision allows it).
+    #[doc(hidden)]
+    #[inline(always)]
+    fn erf_inv_lanes(x: [Self; LANES]) -> [Self; LANES] {
+        x.map(Self::erf_inv)
+    }
     /// The error function, at this precision.
     #[doc(hidden)]
     fn erf(self) -> Self;
@@ -100,6 +107,10 @@ impl Float for f32 {
     #[inline(always)]
     fn erf_inv(self) -> Self {
         special::erf_inv_f32(self)
+    }
+    #[inline(always)]
+    fn erf_inv_lanes(x: [Self; LANES]) -> [Self; LANES] {
+        special::erf_inv_f32_lanes(x)
     }
     fn erf(self) -> Self {
         special::erf_f64(f64::from(self)) as f32

@@ -3,9 +3,9 @@
 //! (`jax_threefry_partitionable=True`).
 //!
 //! Same key, same numbers: [`bits_u32`], [`uniform`], [`bernoulli`],
-//! [`randint`] and [`permutation`] reproduce JAX exactly; [`normal`] and
-//! [`truncated_normal`] agree to a few ulp (they evaluate erf⁻¹, which XLA
-//! approximates).
+//! [`randint`], [`permutation`] and f32 [`normal`] reproduce JAX exactly (f32
+//! erf⁻¹ is evaluated as XLA does); f64 [`normal`] and [`truncated_normal`]
+//! agree to a few ulp (XLA approximates erf⁻¹ and erf its own way).
 //!
 //! ```
 //! use nnx_core::random::{fold_in, key, normal};
@@ -74,15 +74,22 @@ pub(crate) fn num_elements<T>(shape: &[usize]) -> Result<usize> {
 /// cannot be reserved.
 pub(crate) fn vec_for<T>(shape: &[usize]) -> Result<(usize, Vec<T>)> {
     let n = num_elements::<T>(shape)?;
+    Ok((n, reserve(shape, n)?))
+}
+
+/// An empty vector with room for `count` items holding the elements of
+/// `shape` (elements, or fixed-size blocks of them); an error when the memory
+/// cannot be reserved.
+pub(crate) fn reserve<U>(shape: &[usize], count: usize) -> Result<Vec<U>> {
     let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| {
+    v.try_reserve_exact(count).map_err(|_| {
         Error::invalid_argument(
             "random",
-            format!("memory for {n} elements of {}", std::any::type_name::<T>()),
+            format!("memory for {count} items of {}", std::any::type_name::<U>()),
             format!("shape {} could not be allocated", fmt_shape(shape)),
         )
     })?;
-    Ok((n, v))
+    Ok(v)
 }
 
 /// Wraps a flat row-major vector as an array of `shape`.

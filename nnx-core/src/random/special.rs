@@ -1,10 +1,11 @@
 //! The error function and its inverse, as the samplers need them.
 //!
-//! `erf_inv_f32` follows the single-precision polynomial of Giles (2010),
-//! which is also what XLA evaluates, so f32 normals agree with JAX to a few
-//! ulp. `erf_inv_f64` is Giles' double-precision polynomial evaluated the way
-//! XLA's CPU backend does (its `log1p`, fused multiply-adds), so f64 normals
-//! are bit-identical to JAX's under `jax_enable_x64` on a CPU with FMA.
+//! `erf_inv_f32` is XLA CPU's single-precision erf⁻¹ operation for operation:
+//! Giles' (2010) polynomials on `w = -log1p(-x²)`, with XLA's own `log1p` and
+//! the multiply-adds its compiler fuses, so f32 normals match JAX bit for bit.
+//! `erf_inv_f64` is Giles' double-precision polynomial evaluated the way XLA's
+//! CPU backend does (its `log1p`, fused multiply-adds), so f64 normals are
+//! bit-identical to JAX's under `jax_enable_x64` on a CPU with FMA.
 
 /// Coefficients of Giles' single-precision erf⁻¹ polynomials (central, tail),
 /// highest degree first.
@@ -33,74 +34,174 @@ const GILES_TAIL: [f32; 9] = [
     2.83297682,
 ];
 
-/// `ln(1 + y)` for an f32 `y >= -1`, evaluated in f64 and rounded once, so
-/// correctly rounded but for values within ~1e-16 of a rounding boundary.
-/// Branch-free (the libm call it replaces keeps the samplers from vectorizing).
-#[inline(always)]
-pub(crate) fn ln_1p_f32(y: f32) -> f32 {
-    /// The bits of sqrt(1/2): `1 + y` is split as `2^e * m` with `m` in [sqrt(1/2), sqrt(2)).
-    const SQRT_HALF: u64 = 0x3fe6_a09e_667f_3bcd;
-    const ONE: u64 = 0x3ff0_0000_0000_0000;
-    /// 2^52 + 1023 as a float whose low mantissa bits take an exponent field:
-    /// subtracting it converts the field to the (unbiased) exponent.
-    const EXP_MAGIC: f64 = 4_503_599_627_371_519.0;
-    let yd = f64::from(y);
-    // Exact for |y| >= 2^-29, the only y this value is used for.
-    let u = 1.0 + yd;
-    let adj = u.to_bits().wrapping_add(ONE - SQRT_HALF);
-    let e = f64::from_bits(0x4330_0000_0000_0000 | (adj >> 52)) - EXP_MAGIC;
-    let m = f64::from_bits((adj & 0x000f_ffff_ffff_ffff) + SQRT_HALF);
-    // m - 1 is exact (Sterbenz); ln(m) = 2 atanh(s) with |s| < 0.172.
-    let f = m - 1.0;
-    let s = f / (2.0 + f);
-    let z = s * s;
-    // 2 atanh(s) / (2s) = sum z^k / (2k + 1); ten terms reach 1e-17.
-    let series = ATANH_SERIES.iter().rev().fold(0.0, |acc, &c| c + z * acc);
-    let ln = e * std::f64::consts::LN_2 + 2.0 * s * series;
-    let r = if yd.abs() < TINY_Y {
-        // ln(1 + y) = y - y²/2 + ..., which rounds to y in f32.
-        yd
-    } else if u == 0.0 {
-        f64::NEG_INFINITY
-    } else {
-        ln
-    };
-    r as f32
-}
-
-/// Below this |y|, `1 + y` is inexact in f64 and `ln(1 + y)` rounds to `y` in f32.
-const TINY_Y: f64 = 1.0 / (1u64 << 29) as f64;
-
-/// 1 / (2k + 1) for k = 0..=10.
-const ATANH_SERIES: [f64; 11] = [
-    1.0,
-    1.0 / 3.0,
-    1.0 / 5.0,
-    1.0 / 7.0,
-    1.0 / 9.0,
-    1.0 / 11.0,
-    1.0 / 13.0,
-    1.0 / 15.0,
-    1.0 / 17.0,
-    1.0 / 19.0,
-    1.0 / 21.0,
+/// Bits of the coefficients of XLA's rational `log1p` for small arguments,
+/// `t - t²/2 + t³·P(t)/Q(t)`, highest degree first (the leading ones are
+/// `4.527e-5` and `1`).
+const LOG1P_P: [u32; 7] = [
+    0x383D_E04B,
+    0x3EFF_40C5,
+    0x40D2_84FA,
+    0x41EF_4B9C,
+    0x4273_CC76,
+    0x4264_73AD,
+    0x41A0_5101,
+];
+const LOG1P_Q: [u32; 7] = [
+    0x3F80_0000,
+    0x4171_01AD,
+    0x42A6_185B,
+    0x435D_C32D,
+    0x439A_8CA3,
+    0x4358_6D8A,
+    0x4270_7982,
 ];
 
-/// Giles' single-precision approximation of erf⁻¹, evaluated in f32. Both
-/// polynomials are evaluated and one is selected, so that the function has no
-/// branches and vectorizes.
+/// Below this |t| XLA's `log1p(t)` uses the rational form, above it `ln(1 + t)`
+/// (the bits of sqrt(2) - 1).
+const LOG1P_SMALL: u32 = 0x3ED4_13CD;
+
+/// Bits of Cephes' single-precision `ln` polynomial on the reduced mantissa
+/// (XLA's f32 `log`), highest degree first, and of `ln 2` split in a small and
+/// a large part.
+const LOG_P: [u32; 9] = [
+    0x3D90_21BB,
+    0xBDEB_D1B8,
+    0x3DEF_251A,
+    0xBDFE_5D4F,
+    0x3E11_E9BF,
+    0xBE2A_AE50,
+    0x3E4C_CEAC,
+    0xBE7F_FFFC,
+    0x3EAA_AAAA,
+];
+const LN2_SMALL: u32 = 0xB95E_8083;
+const LN2_LARGE: u32 = 0x3F31_8000;
+
+/// `fma(fma(x, c[0], c[1]), x, c[2])`.
 #[inline(always)]
-pub(crate) fn erf_inv_f32(x: f32) -> f32 {
-    let w = -ln_1p_f32(-x * x);
-    let horner = |coeffs: &[f32; 9], w: f32| coeffs[1..].iter().fold(coeffs[0], |p, &c| c + p * w);
-    let central = horner(&GILES_CENTRAL, w - 2.5);
-    let tail = horner(&GILES_TAIL, w.sqrt() - 3.0);
-    let p = if w < 5.0 { central } else { tail };
+fn horner3(x: f32, c: &[u32]) -> f32 {
+    f32::from_bits(c[0])
+        .mul_add(x, f32::from_bits(c[1]))
+        .mul_add(x, f32::from_bits(c[2]))
+}
+
+/// `ln(y)` as XLA CPU evaluates it in f32: `y = 2^e·m` with `m` in
+/// [sqrt(1/2), sqrt(2)), Cephes' polynomial in `m - 1`, with the fused
+/// multiply-adds XLA's compiler forms. Branch-free, so it vectorizes.
+/// `POSITIVE`: the caller guarantees a finite `y > 0`, so the special cases
+/// (NaN, 0, negative, infinity) are not checked.
+#[inline(always)]
+fn ln_xla<const POSITIVE: bool>(y: f32) -> f32 {
+    let bits = y.max(f32::MIN_POSITIVE).to_bits();
+    // The mantissa as a value in [0.5, 1), and the exponent that goes with it.
+    let m = f32::from_bits((bits & 0x807F_FFFF) | 0x3F00_0000);
+    let e = ((bits >> 23) as i32 - 127) as f32 + 1.0;
+    let below = m < f32::from_bits(0x3F35_04F3);
+    let x = (m - 1.0) + if below { m } else { 0.0 };
+    let e = if below { e - 1.0 } else { e };
+    let x2 = x * x;
+    let x3 = x2 * x;
+    let a = horner3(x, &LOG_P[0..3]);
+    let b = horner3(x, &LOG_P[3..6]);
+    let c = horner3(x, &LOG_P[6..9]);
+    let poly = x3.mul_add(
+        x3.mul_add(x3.mul_add(a, b), c),
+        e * f32::from_bits(LN2_SMALL),
+    );
+    let r = e.mul_add(f32::from_bits(LN2_LARGE), x2.mul_add(-0.5, x) + poly);
+    if POSITIVE {
+        r
+    } else if y.is_nan() || y < 0.0 {
+        f32::NAN
+    } else if y == 0.0 {
+        f32::NEG_INFINITY
+    } else if y == f32::INFINITY {
+        y
+    } else {
+        r
+    }
+}
+
+/// `ln(1 + t)` as XLA CPU evaluates it in f32 (both forms computed, one
+/// selected, so that it vectorizes); `INSIDE`: the caller guarantees
+/// `-1 < t <= 0` (so `1 + t` is a finite positive number).
+#[inline(always)]
+fn log1p_xla<const INSIDE: bool>(t: f32) -> f32 {
+    let horner = |c: &[u32; 7]| {
+        c[1..].iter().fold(f32::from_bits(c[0]), |acc, &k| {
+            acc.mul_add(t, f32::from_bits(k))
+        })
+    };
+    let t2 = t * t;
+    let small = t + t2.mul_add(-0.5, (t * t2) * (horner(&LOG1P_P) / horner(&LOG1P_Q)));
+    if t.abs() < f32::from_bits(LOG1P_SMALL) {
+        small
+    } else {
+        ln_xla::<INSIDE>(t + 1.0)
+    }
+}
+
+/// Giles' polynomial in `z` (central or tail coefficients), XLA's way:
+/// every step one fused multiply-add.
+#[inline(always)]
+fn giles(coeffs: &[f32; 9], z: f32) -> f32 {
+    coeffs[1..].iter().fold(coeffs[0], |p, &c| p.mul_add(z, c))
+}
+
+/// erf⁻¹(x) from `x` and `log1p(-x²)` (= -w), taking Giles' central or tail
+/// polynomial per element.
+#[inline(always)]
+fn erf_inv_from_log(x: f32, minus_w: f32) -> f32 {
+    let p = if minus_w > -5.0 {
+        giles(&GILES_CENTRAL, -2.5 - minus_w)
+    } else {
+        giles(&GILES_TAIL, (-minus_w).sqrt() - 3.0)
+    };
+    finish_erf_inv(x, p)
+}
+
+/// `p·x`, or `±inf` at `x = ±1`.
+#[inline(always)]
+fn finish_erf_inv(x: f32, p: f32) -> f32 {
     if x.abs() == 1.0 {
         x * f32::INFINITY
     } else {
         p * x
     }
+}
+
+/// erf⁻¹ in single precision, as XLA evaluates it (see the module docs).
+#[inline(always)]
+pub(crate) fn erf_inv_f32(x: f32) -> f32 {
+    erf_inv_from_log(x, log1p_xla::<false>(x * -x))
+}
+
+/// [`erf_inv_f32`] on a batch, the same values. When every |x| < 1 (always,
+/// for the normal sampler's draws) the special cases of `ln` are not checked,
+/// and the tail polynomial (and its square root) is evaluated only when some
+/// element needs it (|x| above about 0.9966, one element in 300).
+#[inline(always)]
+pub(crate) fn erf_inv_f32_lanes<const L: usize>(x: [f32; L]) -> [f32; L] {
+    // Folds rather than `all`: no early exit, so the tests vectorize.
+    if !x.iter().fold(true, |acc, &v| acc & (v.abs() < 1.0)) {
+        return x.map(erf_inv_f32);
+    }
+    let mut minus_w = [0.0f32; L];
+    for j in 0..L {
+        // x² < 1 here, so 1 - x² is a finite positive number.
+        minus_w[j] = log1p_xla::<true>(x[j] * -x[j]);
+    }
+    let mut out = [0.0f32; L];
+    if minus_w.iter().fold(true, |acc, &m| acc & (m > -5.0)) {
+        for j in 0..L {
+            out[j] = giles(&GILES_CENTRAL, -2.5 - minus_w[j]) * x[j];
+        }
+    } else {
+        for j in 0..L {
+            out[j] = erf_inv_from_log(x[j], minus_w[j]);
+        }
+    }
+    out
 }
 
 /// The error function in double precision: fdlibm's, as the C library (and
@@ -212,7 +313,7 @@ fn horner_fma(coeffs: &[f64], x: f64) -> f64 {
 
 /// `ln(1 + x)` as XLA's CPU backend computes it in f64: the Cephes rational
 /// form below `sqrt(2) - 1` in magnitude, `ln(1 + x)` (libm's) above.
-fn log1p_xla(x: f64) -> f64 {
+fn log1p_xla_f64(x: f64) -> f64 {
     if x.abs() >= std::f64::consts::SQRT_2 - 1.0 || x.is_nan() {
         return (x + 1.0).ln();
     }
@@ -227,7 +328,7 @@ pub(crate) fn erf_inv_f64(x: f64) -> f64 {
     if x.abs() == 1.0 {
         return x * f64::INFINITY;
     }
-    let w = -log1p_xla(x * -x);
+    let w = -log1p_xla_f64(x * -x);
     let p = if w < 6.25 {
         horner_fma(&GILES64_CENTRAL, w - 3.125)
     } else if w < 16.0 {
@@ -249,18 +350,73 @@ mod tests {
         assert!((erf_f64(-1.0) + 0.842_700_792_949_714_9).abs() < 4e-16);
     }
 
-    /// The vectorizable ln(1 + y) rounds like the f64 libm one, from tiny
-    /// arguments (where 1 + y is inexact) to -1.
+    /// Inputs, and the bits of `jax.lax.erf_inv(x)` and `jnp.log1p(-x*x)` for
+    /// them (float32, jitted on CPU, jax 0.10.2): central and tail values of
+    /// both polynomials, both forms of log1p.
+    const XS: [f32; 10] = [
+        0.5, -0.9, 0.99, 0.9999, 1e-3, 0.7, -0.3, 0.999_999, 0.41, 0.2,
+    ];
+    const JAX_ERF_INV: [u32; 10] = [
+        0x3ef4_30fe,
+        0xbf94_e009,
+        0x3fe9_2333,
+        0x4030_10d3,
+        0x3a68_51b2,
+        0x3f3b_9d4f,
+        0xbe8b_803d,
+        0x405d_40b6,
+        0x3ec3_145a,
+        0x3e37_7163,
+    ];
+    const JAX_LOG1P: [u32; 10] = [
+        0xbe93_4b10,
+        0xbfd4_92d4,
+        0xc07a_b0bd,
+        0xc108_45be,
+        0xb586_37c2,
+        0xbf2c_604f,
+        0xbdc1_25f6,
+        0xc151_bf2b,
+        0xbe3c_75c7,
+        0xbd27_34f8,
+    ];
+
     #[test]
-    fn ln_1p_f32_is_correctly_rounded() {
-        let mut ys = vec![-1.0f32, -0.0, 0.0, 1e-30, -1e-12, 3e-9, -2e-9, 1.0];
-        ys.extend((1..20_000).map(|i| -(i as f32) / 20_000.0));
-        ys.extend((1..2_000).map(|i| -1.0 + i as f32 * f32::EPSILON / 2.0));
-        ys.extend((0..2_000).map(|i| -(2.0f32).powi(-(i % 60 + 1)) * (1.0 + i as f32 / 2_000.0)));
-        for y in ys {
-            let want = (f64::from(y)).ln_1p() as f32;
-            assert_eq!(ln_1p_f32(y).to_bits(), want.to_bits(), "ln_1p({y:e})");
+    fn f32_erf_inv_and_log1p_are_xlas() {
+        for ((&x, &e), &l) in XS.iter().zip(&JAX_ERF_INV).zip(&JAX_LOG1P) {
+            assert_eq!(erf_inv_f32(x).to_bits(), e, "erf_inv({x})");
+            assert_eq!(log1p_xla::<false>(x * -x).to_bits(), l, "log1p(-{x}²)");
+            assert_eq!(log1p_xla::<true>(x * -x).to_bits(), l, "log1p(-{x}²)");
         }
+    }
+
+    /// The batched erf⁻¹ (its unchecked and central-only paths) gives the
+    /// per-element values bit for bit, special inputs included.
+    #[test]
+    fn f32_erf_inv_lanes_match_elements() {
+        let central: [f32; 16] = std::array::from_fn(|j| (j as f32 - 7.5) / 8.0);
+        let tail: [f32; 16] = std::array::from_fn(|j| XS[j % XS.len()]);
+        let special: [f32; 16] = std::array::from_fn(|j| {
+            [
+                1.0,
+                -1.0,
+                f32::NAN,
+                -0.0,
+                1.5,
+                f32::INFINITY,
+                0.25,
+                -0.999_9,
+            ][j % 8]
+        });
+        for batch in [central, tail, special] {
+            let got = erf_inv_f32_lanes(batch);
+            for (g, &x) in got.iter().zip(&batch) {
+                assert_eq!(g.to_bits(), erf_inv_f32(x).to_bits(), "erf_inv({x})");
+            }
+        }
+        assert_eq!(erf_inv_f32(1.0), f32::INFINITY);
+        assert_eq!(erf_inv_f32(-1.0), f32::NEG_INFINITY);
+        assert!(erf_inv_f32(1.5).is_nan() && erf_inv_f32(f32::NAN).is_nan());
     }
 
     /// `jax.lax.erf_inv` under `jax_enable_x64` (JAX 0.10.2, XLA CPU), as bit
