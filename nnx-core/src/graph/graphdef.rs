@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::graph::fit::VariableDecl;
-use crate::graph::statics::DynStatic;
+use crate::graph::statics::StaticValue;
 use crate::graph::walker::NodeHeader;
 use crate::key::Key;
 
@@ -24,7 +24,7 @@ pub(crate) enum Entry {
     },
     Static {
         key: Key,
-        value: Arc<dyn DynStatic>,
+        value: StaticValue,
     },
     None {
         key: Key,
@@ -75,7 +75,7 @@ impl PartialEq for Entry {
             (Enter { key: a, header: h }, Enter { key: b, header: g }) => a == b && h == g,
             (Leave, Leave) => true,
             (Variable { key: a, decl: d }, Variable { key: b, decl: e }) => a == b && d == e,
-            (Static { key: a, value: v }, Static { key: b, value: w }) => a == b && v.dyn_eq(&**w),
+            (Static { key: a, value: v }, Static { key: b, value: w }) => a == b && v.get().dyn_eq(w.get()),
             (None { key: a }, None { key: b }) => a == b,
             (SharedFirst { index: i }, SharedFirst { index: j }) => i == j,
             (SharedRef { key: a, index: i }, SharedRef { key: b, index: j }) => a == b && i == j,
@@ -101,7 +101,7 @@ impl Hash for Entry {
             }
             Entry::Static { key, value } => {
                 key.hash(state);
-                value.dyn_hash(state);
+                value.get().dyn_hash(state);
             }
             Entry::None { key } => key.hash(state),
             Entry::SharedFirst { index } => index.hash(state),

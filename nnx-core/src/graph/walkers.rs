@@ -8,7 +8,7 @@ use crate::filter::{first_match, Filter};
 use crate::graph::fit::{convert_leaf, VariableDecl};
 use crate::graph::graphdef::Entry;
 use crate::graph::leaves::{Cursor, Taken};
-use crate::graph::statics::DynStatic;
+use crate::graph::statics::{DynStatic, StaticValue};
 use crate::graph::tracker::PathTracker;
 use crate::graph::walker::{Action, NodeHeader, Place, Walker, WalkerMut};
 use crate::key::{path_string, Key, Path};
@@ -178,7 +178,7 @@ impl Walker for Collector<'_> {
     fn static_value(&mut self, key: &Key, value: &dyn DynStatic) {
         self.record(|| Entry::Static {
             key: key.clone(),
-            value: value.to_arc(),
+            value: StaticValue::of(value),
         });
     }
 
