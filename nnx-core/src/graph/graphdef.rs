@@ -1,5 +1,6 @@
 //! GraphDef: the static structure of a module graph, flat and hashable.
 
+use std::cell::Cell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
@@ -132,8 +133,21 @@ pub struct GraphDef<M> {
     _module: PhantomData<fn() -> M>,
 }
 
+thread_local! {
+    /// How many entries the last GraphDef made on this thread has. Graph
+    /// operations repeat on the same model, so a buffer of that capacity is
+    /// filled without regrowing (copying every entry) on the way.
+    static LAST_LEN: Cell<usize> = const { Cell::new(0) };
+}
+
+/// An empty buffer for a walk's GraphDef entries.
+pub(crate) fn entries_buffer() -> Vec<Entry> {
+    Vec::with_capacity(LAST_LEN.get())
+}
+
 impl<M> GraphDef<M> {
     pub(crate) fn new(mut entries: Vec<Entry>) -> Self {
+        LAST_LEN.set(entries.len());
         // Shrinking gives memory back in place, without copying.
         entries.shrink_to_fit();
         GraphDef {

@@ -6,7 +6,7 @@ use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 use crate::error::{Error, Result};
 use crate::filter::{first_match, Filter};
 use crate::graph::fit::{convert_leaf, VariableDecl};
-use crate::graph::graphdef::Entry;
+use crate::graph::graphdef::{entries_buffer, Entry};
 use crate::graph::leaves::{Cursor, Taken};
 use crate::graph::statics::{DynStatic, StaticValue};
 use crate::graph::tracker::PathTracker;
@@ -50,7 +50,7 @@ impl<'f> Collector<'f> {
         }
         Collector {
             tracker: PathTracker::default(),
-            entries: graphdef.then(Vec::new),
+            entries: graphdef.then(entries_buffer),
             shared_ids: HashMap::new(),
             filters,
             collect_states: states,
