@@ -221,7 +221,10 @@ pub(crate) fn fit(slot: &Slot<'_>, kind: Option<Kind>, value: &dyn Value) -> Res
         kind: kind.is_some_and(|k| k != slot.kind()),
         ..Misfit::default()
     };
-    let fit = if value.type_name() == slot.value_type() {
+    // Type names come from one `type_name` call per type: equal addresses spare
+    // comparing the bytes.
+    let (found, declared) = (value.type_name(), slot.value_type());
+    let fit = if std::ptr::eq(found, declared) || found == declared {
         misfit.shape = !slot.same_shape(value);
         Fit::Same
     } else {
