@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// One step of a path. Integers sort before strings, as Flax sorts keys.
 ///
@@ -16,12 +17,40 @@ use std::fmt;
 /// assert_eq!(Key::from("kernel").to_string(), "'kernel'");
 /// assert_eq!(Key::from(0usize).to_string(), "0");
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub enum Key {
     /// A sequence index.
     Int(usize),
     /// A field name or map key.
     Str(Cow<'static, str>),
+}
+
+impl PartialEq for Key {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Key::Int(a), Key::Int(b)) => a == b,
+            // A field name is the same literal in a GraphDef, a State and the
+            // walk: equal addresses spare comparing the bytes.
+            (Key::Str(a), Key::Str(b)) => std::ptr::eq(&**a, &**b) || a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Key::Int(i) => {
+                state.write_u8(0);
+                i.hash(state);
+            }
+            Key::Str(s) => {
+                state.write_u8(1);
+                s.hash(state);
+            }
+        }
+    }
 }
 
 impl Key {

@@ -516,7 +516,7 @@ impl<'a> Builder<'a> {
     /// ```
     pub fn static_value<S: DynStatic + Clone>(&mut self, key: &Key) -> Result<S> {
         match self.entries.get(self.pos) {
-            Some(Entry::Static { value, .. }) => match value.as_any().downcast_ref::<S>() {
+            Some(Entry::Static { value, .. }) => match value.get().as_any().downcast_ref::<S>() {
                 Some(v) => {
                     self.pos += 1;
                     Ok(v.clone())

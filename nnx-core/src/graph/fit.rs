@@ -33,6 +33,9 @@ pub(crate) struct VariableDecl {
     layout: Layout,
 }
 
+/// Axes a declared shape holds without allocating (a conv kernel has four).
+const INLINE_AXES: usize = 4;
+
 /// A declared value's shape, and the layout of its stored data where that differs
 /// (a key: shape `()`, data `uint32 (2,)`). One field, so that a GraphDef entry
 /// stays small: `split` and `graphdef` spend much of their time moving entries.
@@ -40,6 +43,9 @@ pub(crate) struct VariableDecl {
 enum Layout {
     /// A value without a shape.
     None,
+    /// A shape of up to [`INLINE_AXES`] axes, the unused ones zero: declaring
+    /// the usual Variables allocates nothing.
+    Small { ndim: u8, dims: [usize; INLINE_AXES] },
     Shape(Vec<usize>),
     /// Rare (keys), so boxed: the shape (if any), then the data's dtype and shape.
     Raw(Box<(Option<Vec<usize>>, DType, Vec<usize>)>),
@@ -57,6 +63,14 @@ impl VariableDecl {
         };
         let layout = match (raw, shape) {
             (Some(r), shape) => Layout::Raw(Box::new((shape, r.dtype(), r.shape().to_vec()))),
+            (None, Some(s)) if s.len() <= INLINE_AXES => {
+                let mut dims = [0; INLINE_AXES];
+                dims[..s.len()].copy_from_slice(&s);
+                Layout::Small {
+                    ndim: s.len() as u8,
+                    dims,
+                }
+            }
             (None, Some(s)) => Layout::Shape(s),
             (None, None) => Layout::None,
         };
@@ -72,6 +86,7 @@ impl VariableDecl {
     pub(crate) fn shape(&self) -> Option<&[usize]> {
         match &self.layout {
             Layout::None => None,
+            Layout::Small { ndim, dims } => dims.get(..usize::from(*ndim)),
             Layout::Shape(s) => Some(s),
             Layout::Raw(r) => r.0.as_deref(),
         }
@@ -206,7 +221,10 @@ pub(crate) fn fit(slot: &Slot<'_>, kind: Option<Kind>, value: &dyn Value) -> Res
         kind: kind.is_some_and(|k| k != slot.kind()),
         ..Misfit::default()
     };
-    let fit = if value.type_name() == slot.value_type() {
+    // Type names come from one `type_name` call per type: equal addresses spare
+    // comparing the bytes.
+    let (found, declared) = (value.type_name(), slot.value_type());
+    let fit = if std::ptr::eq(found, declared) || found == declared {
         misfit.shape = !slot.same_shape(value);
         Fit::Same
     } else {

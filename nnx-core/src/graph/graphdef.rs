@@ -1,12 +1,13 @@
 //! GraphDef: the static structure of a module graph, flat and hashable.
 
+use std::cell::Cell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::graph::fit::VariableDecl;
-use crate::graph::statics::DynStatic;
+use crate::graph::statics::StaticValue;
 use crate::graph::walker::NodeHeader;
 use crate::key::Key;
 
@@ -24,7 +25,7 @@ pub(crate) enum Entry {
     },
     Static {
         key: Key,
-        value: Arc<dyn DynStatic>,
+        value: StaticValue,
     },
     None {
         key: Key,
@@ -75,7 +76,7 @@ impl PartialEq for Entry {
             (Enter { key: a, header: h }, Enter { key: b, header: g }) => a == b && h == g,
             (Leave, Leave) => true,
             (Variable { key: a, decl: d }, Variable { key: b, decl: e }) => a == b && d == e,
-            (Static { key: a, value: v }, Static { key: b, value: w }) => a == b && v.dyn_eq(&**w),
+            (Static { key: a, value: v }, Static { key: b, value: w }) => a == b && v.get().dyn_eq(w.get()),
             (None { key: a }, None { key: b }) => a == b,
             (SharedFirst { index: i }, SharedFirst { index: j }) => i == j,
             (SharedRef { key: a, index: i }, SharedRef { key: b, index: j }) => a == b && i == j,
@@ -101,7 +102,7 @@ impl Hash for Entry {
             }
             Entry::Static { key, value } => {
                 key.hash(state);
-                value.dyn_hash(state);
+                value.get().dyn_hash(state);
             }
             Entry::None { key } => key.hash(state),
             Entry::SharedFirst { index } => index.hash(state),
@@ -132,8 +133,21 @@ pub struct GraphDef<M> {
     _module: PhantomData<fn() -> M>,
 }
 
+thread_local! {
+    /// How many entries the last GraphDef made on this thread has. Graph
+    /// operations repeat on the same model, so a buffer of that capacity is
+    /// filled without regrowing (copying every entry) on the way.
+    static LAST_LEN: Cell<usize> = const { Cell::new(0) };
+}
+
+/// An empty buffer for a walk's GraphDef entries.
+pub(crate) fn entries_buffer() -> Vec<Entry> {
+    Vec::with_capacity(LAST_LEN.get())
+}
+
 impl<M> GraphDef<M> {
     pub(crate) fn new(mut entries: Vec<Entry>) -> Self {
+        LAST_LEN.set(entries.len());
         // Shrinking gives memory back in place, without copying.
         entries.shrink_to_fit();
         GraphDef {

@@ -100,6 +100,45 @@ impl<T: StaticHyperparameter> DynStatic for T {
     }
 }
 
+/// A static as a GraphDef keeps it: the usual `usize` and `bool`
+/// hyperparameters inline, any other behind an `Arc` (so recording a layer's
+/// statics allocates nothing).
+#[derive(Clone)]
+pub(crate) enum StaticValue {
+    Usize(usize),
+    Bool(bool),
+    Other(Arc<dyn DynStatic>),
+}
+
+impl StaticValue {
+    /// A copy of `value`.
+    pub(crate) fn of(value: &dyn DynStatic) -> Self {
+        let any = value.as_any();
+        if let Some(v) = any.downcast_ref::<usize>() {
+            StaticValue::Usize(*v)
+        } else if let Some(v) = any.downcast_ref::<bool>() {
+            StaticValue::Bool(*v)
+        } else {
+            StaticValue::Other(value.to_arc())
+        }
+    }
+
+    /// The value.
+    pub(crate) fn get(&self) -> &dyn DynStatic {
+        match self {
+            StaticValue::Usize(v) => v,
+            StaticValue::Bool(v) => v,
+            StaticValue::Other(v) => &**v,
+        }
+    }
+}
+
+impl fmt::Debug for StaticValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.get(), f)
+    }
+}
+
 /// A float static as a GraphDef stores it: compared and hashed by its bits (so
 /// NaN equals NaN and a GraphDef is `Eq + Hash`), printed as the float.
 ///

@@ -6,9 +6,9 @@ use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 use crate::error::{Error, Result};
 use crate::filter::{first_match, Filter};
 use crate::graph::fit::{convert_leaf, VariableDecl};
-use crate::graph::graphdef::Entry;
+use crate::graph::graphdef::{entries_buffer, Entry};
 use crate::graph::leaves::{Cursor, Taken};
-use crate::graph::statics::DynStatic;
+use crate::graph::statics::{DynStatic, StaticValue};
 use crate::graph::tracker::PathTracker;
 use crate::graph::walker::{Action, NodeHeader, Place, Walker, WalkerMut};
 use crate::key::{path_string, Key, Path};
@@ -29,9 +29,12 @@ pub(crate) struct Collector<'f> {
     filters: Vec<&'f dyn Filter>,
     collect_states: bool,
     parts: usize,
-    /// `parts` maps per node that adds a path component, outermost first; the
-    /// first `parts` hold the root's children.
-    maps: Vec<BTreeMap<Key, Tree<VariableState>>>,
+    /// `parts` child lists per node that adds a path component, outermost first;
+    /// the first `parts` hold the root's children. A node's lists become maps
+    /// when it is left.
+    maps: Vec<Children>,
+    /// Emptied child lists, kept for their allocations.
+    spare: Vec<Children>,
     /// A Variable walked as the root: its part and leaf (at the empty path).
     root_leaf: Option<(usize, VariableState)>,
     pub(crate) unmatched: Vec<Path>,
@@ -47,12 +50,13 @@ impl<'f> Collector<'f> {
         }
         Collector {
             tracker: PathTracker::default(),
-            entries: graphdef.then(Vec::new),
+            entries: graphdef.then(entries_buffer),
             shared_ids: HashMap::new(),
             filters,
             collect_states: states,
             parts,
-            maps: (0..parts).map(|_| BTreeMap::new()).collect(),
+            maps: (0..parts).map(|_| Vec::new()).collect(),
+            spare: Vec::new(),
             root_leaf: None,
             unmatched: Vec::new(),
         }
@@ -78,9 +82,9 @@ impl<'f> Collector<'f> {
             .into_iter()
             .take(self.parts)
             .enumerate()
-            .map(|(i, m)| match &root_leaf {
+            .map(|(i, mut m)| match &root_leaf {
                 Some((part, leaf)) if *part == i => State::from_tree(Tree::Leaf(leaf.clone())),
-                _ => State::from_tree(Tree::Map(m)),
+                _ => State::from_tree(Tree::Map(into_map(&mut m))),
             })
             .collect()
     }
@@ -96,7 +100,10 @@ impl Walker for Collector<'_> {
             header,
         });
         if self.tracker.enter(key, header.transparent) && self.collect_states {
-            self.maps.extend((0..self.parts).map(|_| BTreeMap::new()));
+            for _ in 0..self.parts {
+                let children = self.spare.pop().unwrap_or_default();
+                self.maps.push(children);
+            }
         }
         true
     }
@@ -117,16 +124,12 @@ impl Walker for Collector<'_> {
         // built from paths would.
         let top = self.maps.len() - self.parts;
         for i in 0..self.parts {
-            let m = std::mem::take(&mut self.maps[top + i]);
-            if m.is_empty() {
-                continue;
+            let mut children = std::mem::take(&mut self.maps[top + i]);
+            if !children.is_empty() {
+                let m = into_map(&mut children);
+                self.maps[top - self.parts + i].push((key.clone(), Tree::Map(m)));
             }
-            match self.maps[top - self.parts + i].entry(key.clone()) {
-                btree_map::Entry::Vacant(v) => {
-                    v.insert(Tree::Map(m));
-                }
-                btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(Tree::Map(m)),
-            }
+            self.spare.push(children);
         }
         self.maps.truncate(top);
     }
@@ -168,20 +171,44 @@ impl Walker for Collector<'_> {
             self.root_leaf = Some((i, var.to_state()));
         } else {
             let top = self.maps.len() - self.parts;
-            self.maps[top + i].insert(key.clone(), Tree::Leaf(var.to_state()));
+            self.maps[top + i].push((key.clone(), Tree::Leaf(var.to_state())));
         }
     }
 
     fn static_value(&mut self, key: &Key, value: &dyn DynStatic) {
         self.record(|| Entry::Static {
             key: key.clone(),
-            value: value.to_arc(),
+            value: StaticValue::of(value),
         });
     }
 
     fn none(&mut self, key: &Key) {
         self.record(|| Entry::None { key: key.clone() });
     }
+}
+
+/// A node's children, in walk order.
+type Children = Vec<(Key, Tree<VariableState>)>;
+
+/// A node's children as a map, emptying `children` (its allocation is kept). A
+/// long list of increasing keys (a `Vec` of layers) is built in bulk, without a
+/// search per key; others are inserted one by one, and children at the same key
+/// (a transparent node's and its module's) are merged.
+fn into_map(children: &mut Children) -> BTreeMap<Key, Tree<VariableState>> {
+    const BULK: usize = 8;
+    if children.len() > BULK && children.windows(2).all(|w| w[0].0 < w[1].0) {
+        return children.drain(..).collect();
+    }
+    let mut m = BTreeMap::new();
+    for (k, t) in children.drain(..) {
+        match m.entry(k) {
+            btree_map::Entry::Vacant(v) => {
+                v.insert(t);
+            }
+            btree_map::Entry::Occupied(mut o) => o.get_mut().merge_from(t),
+        }
+    }
+    m
 }
 
 /// Applies state leaves to the Variables at their paths (checked beforehand).
