@@ -28,6 +28,7 @@
 
 mod alias;
 mod float;
+mod fused;
 mod losses;
 pub mod metrics;
 mod optimizer;

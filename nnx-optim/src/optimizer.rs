@@ -5,6 +5,7 @@ use nnx_core::filter::Filter;
 use nnx_core::path_string;
 use nnx_core::{Error, Key, Module, Path, Result, State, VariableState};
 
+use crate::alias::Adam;
 use crate::float::{per_dtype, view_of, FloatTensor};
 use crate::state::{OptState, TransformState};
 use crate::transform::{GradientTransformation, Leaf};
@@ -167,6 +168,11 @@ fn add_param(var: &VariableState, u: &mut FloatTensor) {
 /// paths), so it prints like Flax's and a checkpoint of it restores training
 /// exactly ([`Optimizer::load_state`]).
 ///
+/// [`optax::adam`](crate::optax::adam) and [`optax::adamw`](crate::optax::adamw)
+/// (without a mask) run as one pass per parameter, updating the optimizer
+/// state in place, with the same arithmetic in the same order as their
+/// chain of transformations (bit-identical results).
+///
 /// ```
 /// use nnx_core::prelude::*;
 /// use nnx_optim::{optax, Optimizer};
@@ -190,6 +196,8 @@ pub struct Optimizer<W> {
     paths: Vec<Path>,
     opt_state: TransformState,
     step: u32,
+    /// The adam / adamw configuration when `tx` is one (the fused step).
+    fused: Option<Adam>,
 }
 
 impl<W: Filter + Clone> Optimizer<W> {
@@ -209,7 +217,12 @@ impl<W: Filter + Clone> Optimizer<W> {
     ) -> Result<Optimizer<W>> {
         let flat = model.state_of(wrt.clone()).into_flat();
         let opt_state = tx.init(&leaves(&flat)?);
+        let fused = (&tx as &dyn std::any::Any)
+            .downcast_ref::<Adam>()
+            .filter(|a| a.mask.is_none())
+            .cloned();
         Ok(Optimizer {
+            fused,
             tx: Box::new(tx),
             wrt,
             paths: flat.into_iter().map(|(p, _)| p).collect(),
@@ -251,9 +264,21 @@ impl<W: Filter + Clone> Optimizer<W> {
             ));
         }
         let mut updates = grad_arrays(&flat, grads)?;
-        let next = self
-            .tx
-            .update(&mut updates, &self.opt_state, &leaves(&flat)?)?;
+        let params = leaves(&flat)?;
+        if let Some(adam) = &self.fused {
+            if let Some(new) =
+                crate::fused::adam_step(adam, &mut self.opt_state, &params, &updates)?
+            {
+                let new_params = flat
+                    .iter()
+                    .zip(new)
+                    .map(|((path, var), p)| (path.clone(), var.with_value(p.to_value())));
+                model.update(State::from_flat(new_params.collect::<Vec<_>>())?)?;
+                self.step = self.step.saturating_add(1);
+                return Ok(());
+            }
+        }
+        let next = self.tx.update(&mut updates, &self.opt_state, &params)?;
         let new_params = flat.iter().zip(&mut updates).map(|((path, var), u)| {
             add_param(var, u);
             (path.clone(), var.with_value(u.to_value()))

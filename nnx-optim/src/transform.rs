@@ -135,7 +135,7 @@ impl<T: GradientTransformation + ?Sized> GradientTransformation for Box<T> {
 }
 
 /// optax's `safe_increment` on an int32 counter.
-fn inc(c: i32) -> i32 {
+pub(crate) fn inc(c: i32) -> i32 {
     c.saturating_add(1)
 }
 
@@ -189,7 +189,7 @@ fn check_updates(updates: &[FloatTensor], params: &[Leaf<'_>], owner: &str) -> R
 }
 
 /// A scalar or the schedule's value at `count` in `E`, checked to be a number.
-fn value_at<E: OptFloat>(x: &ScalarOrSchedule, count: i32, what: &str) -> Result<E> {
+pub(crate) fn value_at<E: OptFloat>(x: &ScalarOrSchedule, count: i32, what: &str) -> Result<E> {
     let v = match x {
         ScalarOrSchedule::Scalar(v) => lit::<E>(*v),
         ScalarOrSchedule::Schedule(s) => E::schedule(s, count),
