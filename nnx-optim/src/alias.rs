@@ -3,9 +3,9 @@
 //! arguments; `.build()` gives the chain (with optax's state layout), and the
 //! config is itself a [`GradientTransformation`].
 
-use ndarray::ArrayD;
 use nnx_core::Result;
 
+use crate::float::FloatTensor;
 use crate::schedule::ScalarOrSchedule;
 use crate::state::TransformState;
 use crate::transform::{
@@ -23,7 +23,7 @@ macro_rules! via_build {
             }
             fn update(
                 &self,
-                updates: &mut [ArrayD<f32>],
+                updates: &mut [FloatTensor],
                 state: &TransformState,
                 params: &[Leaf<'_>],
             ) -> Result<TransformState> {

@@ -1,7 +1,7 @@
 //! Training for nnx: optax's gradient transformations, schedules and losses
 //! ([`optax`]), Flax's `nnx.Optimizer` ([`Optimizer`]) and `nnx.metrics`.
 //!
-//! The numbers are optax's: the same formulas in f32 (epsilon outside the square
+//! The numbers are optax's: the same formulas (epsilon outside the square
 //! root and `eps_root` inside, bias correction by division, schedules asked at a
 //! transformation's own `int32` count, saturating counters), checked step by step
 //! against optax. The optimizer's state has Flax's layout, so it prints like
@@ -27,6 +27,8 @@
 #![warn(missing_docs)]
 
 mod alias;
+mod float;
+mod fused;
 mod losses;
 pub mod metrics;
 mod optimizer;
@@ -34,6 +36,7 @@ mod schedule;
 mod state;
 mod transform;
 
+pub use float::FloatTensor;
 pub use optimizer::Optimizer;
 pub use state::{resolve_kind, OptArray, OptState, OptVariable, TransformState};
 
@@ -49,6 +52,7 @@ pub mod optax {
     pub use crate::alias::{
         adagrad, adam, adamw, lamb, lion, rmsprop, sgd, Adagrad, Adam, Lamb, Lion, RmsProp, Sgd,
     };
+    pub use crate::float::FloatTensor;
     pub use crate::losses::{
         cosine_distance, huber_loss, l2_loss, sigmoid_binary_cross_entropy, softmax_cross_entropy,
         softmax_cross_entropy_with_integer_labels, squared_error,

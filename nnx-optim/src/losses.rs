@@ -4,7 +4,7 @@
 
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn, Zip};
 use nnx_core::{Error, Result};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
 fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
     if a.shape() == b.shape() {
@@ -23,7 +23,7 @@ fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
 /// optax's `softmax_cross_entropy_with_integer_labels(logits, labels)`:
 /// `logsumexp(logits) - logits[label]` over the last axis, one value per
 /// example. `labels` has the logits' shape without the last axis; a label out
-/// of range is an error.
+/// of range is an error. Float32 or float64 logits.
 ///
 /// ```
 /// use nnx_optim::optax::softmax_cross_entropy_with_integer_labels;
@@ -32,11 +32,12 @@ fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
 /// assert_eq!(loss.to_array(), ndarray::arr1(&[std::f32::consts::LN_2, 0.0]).into_dyn());
 /// assert!(softmax_cross_entropy_with_integer_labels(&logits, &ndarray::arr1(&[2i64, 0])).is_err());
 /// ```
-pub fn softmax_cross_entropy_with_integer_labels<A, S, D>(
-    logits: &Tensor,
+pub fn softmax_cross_entropy_with_integer_labels<E, A, S, D>(
+    logits: &Tensor<E>,
     labels: &ArrayBase<S, D>,
-) -> Result<Tensor>
+) -> Result<Tensor<E>>
 where
+    E: Element,
     A: Copy + TryInto<i64>,
     S: Data<Elem = A>,
     D: Dimension,

@@ -1,18 +1,17 @@
 //! Flax's `nnx.Optimizer`, and optax's functional `init` / `update` /
 //! `apply_updates` over States.
 
-use std::sync::Arc;
-
-use ndarray::ArrayD;
 use nnx_core::filter::Filter;
 use nnx_core::path_string;
 use nnx_core::{Error, Key, Module, Path, Result, State, VariableState};
-use nnx_tensor::Tensor;
 
+use crate::alias::Adam;
+use crate::float::{per_dtype, view_of, FloatTensor};
 use crate::state::{OptState, TransformState};
 use crate::transform::{GradientTransformation, Leaf};
 
-/// The leaves of a parameter State, in path order, checked to be float32.
+/// The leaves of a parameter State, in path order, checked to be float32 or
+/// float64.
 fn leaves(flat: &[(Path, VariableState)]) -> Result<Vec<Leaf<'_>>> {
     let mut errors = Vec::new();
     let out: Vec<Leaf<'_>> = flat
@@ -26,9 +25,10 @@ fn leaves(flat: &[(Path, VariableState)]) -> Result<Vec<Leaf<'_>>> {
     }
 }
 
-/// The gradients' arrays in `params`' order, checked to have the same paths,
-/// Variable types and shapes (every mismatch reported).
-fn grad_arrays(params: &[(Path, VariableState)], grads: &State) -> Result<Vec<ArrayD<f32>>> {
+/// The gradients' arrays in `params`' order (sharing Tensors' buffers),
+/// checked to have the same paths, Variable types, shapes and dtypes (every
+/// mismatch reported).
+fn grad_arrays(params: &[(Path, VariableState)], grads: &State) -> Result<Vec<FloatTensor>> {
     let mut errors = Vec::new();
     let mut out = Vec::with_capacity(params.len());
     for (path, p) in params {
@@ -48,14 +48,22 @@ fn grad_arrays(params: &[(Path, VariableState)], grads: &State) -> Result<Vec<Ar
             continue;
         }
         match (Leaf::new(path, g), p.value.shape_of()) {
-            (Ok(l), Some(shape)) if l.value.shape() == shape.as_slice() => {
-                out.push(l.value.to_owned())
+            (Ok(l), shape) if Some(l.shape()) != shape.as_deref() => {
+                errors.push(Error::ShapeMismatch {
+                    path: path_string(path).into(),
+                    expected: nnx_core::repr::fmt_tuple_usize(&shape.unwrap_or_default()),
+                    found: nnx_core::repr::fmt_tuple_usize(l.shape()),
+                })
             }
-            (Ok(l), shape) => errors.push(Error::ShapeMismatch {
+            (Ok(l), _) if Some(l.dtype()) != p.value.dtype() => errors.push(Error::DTypeMismatch {
                 path: path_string(path).into(),
-                expected: nnx_core::repr::fmt_tuple_usize(&shape.unwrap_or_default()),
-                found: nnx_core::repr::fmt_tuple_usize(l.value.shape()),
+                expected: format!(
+                    "a {} gradient (the parameter's dtype)",
+                    p.value.dtype().map_or("float", |d| d.name())
+                ),
+                found: l.dtype().name().into(),
             }),
+            (Ok(_), _) => out.extend(FloatTensor::of_value(&*g.value)),
             (Err(e), _) => errors.push(e),
         }
     }
@@ -74,7 +82,7 @@ fn grad_arrays(params: &[(Path, VariableState)], grads: &State) -> Result<Vec<Ar
     }
 }
 
-/// optax's `tx.init(params)` over a State of float32 parameters.
+/// optax's `tx.init(params)` over a State of float32 or float64 parameters.
 ///
 /// ```
 /// use nnx_core::prelude::*;
@@ -115,7 +123,7 @@ pub fn update(
     let out = flat
         .iter()
         .zip(updates)
-        .map(|((p, v), u)| (p.clone(), v.with_value(Arc::new(Tensor::new(u)))));
+        .map(|((p, v), u)| (p.clone(), v.with_value(u.to_value())));
     Ok((State::from_flat(out)?, next))
 }
 
@@ -128,7 +136,27 @@ pub fn update(
 /// assert!(nnx_optim::optax::apply_updates(&p, &State::new()).is_err());
 /// ```
 pub fn apply_updates(params: &State, updates: &State) -> Result<State> {
-    params.zip_map(updates, |p, u| p + u)
+    let flat = params.flat_state().into_inner();
+    let mut updates = grad_arrays(&flat, updates)?;
+    let out = flat.iter().zip(&mut updates).map(|((path, var), u)| {
+        add_param(var, u);
+        let value = var.value.from_array_like(u.array_ref());
+        (
+            path.clone(),
+            var.with_value(value.unwrap_or_else(|| u.to_value())),
+        )
+    });
+    State::from_flat(out.collect::<Vec<_>>())
+}
+
+/// optax's `apply_updates` for one leaf: `p + u`, written into the update's
+/// buffer (copied first only if shared).
+fn add_param(var: &VariableState, u: &mut FloatTensor) {
+    per_dtype!(u, u, E, {
+        if let Some(p) = var.value.array_ref().and_then(|a| view_of::<E>(&a)) {
+            *u.array_mut() += &p;
+        }
+    })
 }
 
 /// Flax's `nnx.Optimizer`: a gradient transformation with its state and step
@@ -139,6 +167,11 @@ pub fn apply_updates(params: &State, updates: &State) -> Result<State> {
 /// `OptArray` int32; `opt_state/0/mu/...`: `OptVariable`s at the parameters'
 /// paths), so it prints like Flax's and a checkpoint of it restores training
 /// exactly ([`Optimizer::load_state`]).
+///
+/// [`optax::adam`](crate::optax::adam) and [`optax::adamw`](crate::optax::adamw)
+/// (without a mask) run as one pass per parameter, updating the optimizer
+/// state in place, with the same arithmetic in the same order as their
+/// chain of transformations (bit-identical results).
 ///
 /// ```
 /// use nnx_core::prelude::*;
@@ -163,11 +196,14 @@ pub struct Optimizer<W> {
     paths: Vec<Path>,
     opt_state: TransformState,
     step: u32,
+    /// The adam / adamw configuration when `tx` is one (the fused step).
+    fused: Option<Adam>,
 }
 
 impl<W: Filter + Clone> Optimizer<W> {
     /// An optimizer for the Variables of `model` matching `wrt` (required, as in
-    /// Flax 0.12). Every such Variable must hold a float32 array.
+    /// Flax 0.12). Every such Variable must hold a float32 or float64 array;
+    /// each one's optimizer state is in its dtype (as optax's).
     ///
     /// ```
     /// use nnx_core::prelude::*;
@@ -181,7 +217,12 @@ impl<W: Filter + Clone> Optimizer<W> {
     ) -> Result<Optimizer<W>> {
         let flat = model.state_of(wrt.clone()).into_flat();
         let opt_state = tx.init(&leaves(&flat)?);
+        let fused = (&tx as &dyn std::any::Any)
+            .downcast_ref::<Adam>()
+            .filter(|a| a.mask.is_none())
+            .cloned();
         Ok(Optimizer {
+            fused,
             tx: Box::new(tx),
             wrt,
             paths: flat.into_iter().map(|(p, _)| p).collect(),
@@ -223,18 +264,24 @@ impl<W: Filter + Clone> Optimizer<W> {
             ));
         }
         let mut updates = grad_arrays(&flat, grads)?;
-        let next = self
-            .tx
-            .update(&mut updates, &self.opt_state, &leaves(&flat)?)?;
-        let new_params = flat.iter().zip(&mut updates).map(|((path, var), u)| {
-            // optax's apply_updates: p + u, written into the update's buffer.
-            if let Some(nnx_core::value::ArrayRef::F32(p)) = var.value.array_ref() {
-                *u += &p;
+        let params = leaves(&flat)?;
+        if let Some(adam) = &self.fused {
+            if let Some(new) =
+                crate::fused::adam_step(adam, &mut self.opt_state, &params, &updates)?
+            {
+                let new_params = flat
+                    .iter()
+                    .zip(new)
+                    .map(|((path, var), p)| (path.clone(), var.with_value(p.to_value())));
+                model.update(State::from_flat(new_params.collect::<Vec<_>>())?)?;
+                self.step = self.step.saturating_add(1);
+                return Ok(());
             }
-            (
-                path.clone(),
-                var.with_value(Arc::new(Tensor::new(std::mem::take(u)))),
-            )
+        }
+        let next = self.tx.update(&mut updates, &self.opt_state, &params)?;
+        let new_params = flat.iter().zip(&mut updates).map(|((path, var), u)| {
+            add_param(var, u);
+            (path.clone(), var.with_value(u.to_value()))
         });
         let new_params = State::from_flat(new_params.collect::<Vec<_>>())?;
         model.update(new_params)?;

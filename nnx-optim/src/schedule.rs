@@ -1,11 +1,46 @@
 //! optax's schedules: step → value, in f32 as optax computes them under JAX's
-//! default 32-bit mode. A schedule is asked for the value at a transformation's
-//! own `int32` count.
+//! default 32-bit mode, and in f64 (for float64 parameters) as it computes them
+//! under `jax_enable_x64`. A schedule is asked for the value at a
+//! transformation's own `int32` count.
 
 use std::fmt;
 use std::sync::Arc;
 
 use nnx_core::{Error, Result};
+use nnx_tensor::Element;
+
+use crate::float::{from_i32, lit, OptFloat};
+
+/// A schedule from one generic body, compiled for f32 and f64 (`$E` is the
+/// element type inside `$body`); `$env` (optional) is cloned for the second.
+macro_rules! generic_schedule {
+    (|$c:ident: $E:ident| $body:expr) => {
+        Schedule::from_fns(
+            move |$c: i32| -> f32 {
+                type $E = f32;
+                $body
+            },
+            move |$c: i32| -> f64 {
+                type $E = f64;
+                $body
+            },
+        )
+    };
+    ($env:ident; |$c:ident: $E:ident| $body:expr) => {{
+        let other = $env.clone();
+        Schedule::from_fns(
+            move |$c: i32| -> f32 {
+                type $E = f32;
+                $body
+            },
+            move |$c: i32| -> f64 {
+                type $E = f64;
+                let $env = &other;
+                $body
+            },
+        )
+    }};
+}
 
 /// A schedule: a function of the step (optax's `Schedule`). Cheap to clone.
 ///
@@ -15,7 +50,15 @@ use nnx_core::{Error, Result};
 /// assert!(s.at(-1).is_err());
 /// ```
 #[derive(Clone)]
-pub struct Schedule(Arc<dyn Fn(i32) -> f32 + Send + Sync>);
+pub struct Schedule {
+    f32: Arc<dyn Fn(i32) -> f32 + Send + Sync>,
+    f64: Arc<dyn Fn(i32) -> f64 + Send + Sync>,
+    /// Under `jax_enable_x64` optax's value is still a (strongly typed)
+    /// float32 array (polynomial and exponential schedules divide an int32
+    /// count, which JAX does in float32), so it wins over weakly typed f64
+    /// values in `join_schedules`.
+    x64_in_f32: bool,
+}
 
 impl fmt::Debug for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -30,8 +73,40 @@ impl Schedule {
     /// let s = nnx_optim::optax::Schedule::new(|step| 1.0 / (1.0 + step as f32));
     /// assert_eq!(s.at(3).unwrap(), 0.25);
     /// ```
+    /// For float64 parameters its values are widened to f64 (as optax does
+    /// with a float32 schedule); give an f64 schedule with [`Schedule::new_f64`].
     pub fn new(f: impl Fn(i32) -> f32 + Send + Sync + 'static) -> Schedule {
-        Schedule(Arc::new(f))
+        let f = Arc::new(f);
+        let g = Arc::clone(&f);
+        Schedule {
+            x64_in_f32: true,
+            ..Schedule::from_fns(move |c| f(c), move |c| f64::from(g(c)))
+        }
+    }
+
+    /// A schedule computed in f64 (its values for float32 parameters are
+    /// rounded to f32).
+    ///
+    /// ```
+    /// let s = nnx_optim::optax::Schedule::new_f64(|step| 0.1 / (1.0 + f64::from(step)));
+    /// assert_eq!(s.at_f64(1).unwrap(), 0.05);
+    /// assert_eq!(s.at(1).unwrap(), 0.05f32);
+    /// ```
+    pub fn new_f64(f: impl Fn(i32) -> f64 + Send + Sync + 'static) -> Schedule {
+        let f = Arc::new(f);
+        let g = Arc::clone(&f);
+        Schedule::from_fns(move |c| g(c) as f32, move |c| f(c))
+    }
+
+    fn from_fns(
+        f32: impl Fn(i32) -> f32 + Send + Sync + 'static,
+        f64: impl Fn(i32) -> f64 + Send + Sync + 'static,
+    ) -> Schedule {
+        Schedule {
+            f32: Arc::new(f32),
+            f64: Arc::new(f64),
+            x64_in_f32: false,
+        }
     }
 
     /// The value at `step`. Errors for a negative step; steps past `i32::MAX`
@@ -43,6 +118,27 @@ impl Schedule {
     /// assert!(s.at(-3).unwrap_err().to_string().contains("a step >= 0"));
     /// ```
     pub fn at(&self, step: i64) -> Result<f32> {
+        Ok((self.f32)(Self::count(step)?))
+    }
+
+    /// The value at `step` for float64 parameters: what optax computes under
+    /// `jax_enable_x64`. That is f64 arithmetic for the constant, cosine and
+    /// piecewise-constant schedules, but f32 arithmetic (widened) for the
+    /// polynomial (linear) and exponential ones, whose int32 count JAX
+    /// divides in float32, and for joins with one of those.
+    ///
+    /// ```
+    /// use nnx_optim::optax::{cosine_decay_schedule, linear_schedule};
+    /// let s = cosine_decay_schedule(1.0, 3, 0.0, 1.0).unwrap();
+    /// assert_eq!(s.at_f64(1).unwrap(), 0.5 * (1.0 + (std::f64::consts::PI / 3.0).cos()));
+    /// let s = linear_schedule(1.0, 0.0, 3, 0);
+    /// assert_eq!(s.at_f64(1).unwrap(), f64::from(1.0 - 1.0f32 / 3.0));
+    /// ```
+    pub fn at_f64(&self, step: i64) -> Result<f64> {
+        Ok((self.f64)(Self::count(step)?))
+    }
+
+    fn count(step: i64) -> Result<i32> {
         if step < 0 {
             return Err(Error::invalid_argument(
                 "a schedule",
@@ -50,11 +146,15 @@ impl Schedule {
                 step.to_string(),
             ));
         }
-        Ok((self.0)(i32::try_from(step).unwrap_or(i32::MAX)))
+        Ok(i32::try_from(step).unwrap_or(i32::MAX))
     }
 
     pub(crate) fn eval(&self, count: i32) -> f32 {
-        (self.0)(count)
+        (self.f32)(count)
+    }
+
+    pub(crate) fn eval_f64(&self, count: i32) -> f64 {
+        (self.f64)(count)
     }
 }
 
@@ -99,8 +199,7 @@ impl From<Schedule> for ScalarOrSchedule {
 /// assert_eq!(nnx_optim::optax::constant_schedule(0.5).at(100).unwrap(), 0.5);
 /// ```
 pub fn constant_schedule(value: f64) -> Schedule {
-    let v = value as f32;
-    Schedule::new(move |_| v)
+    generic_schedule!(|_c: E| lit::<E>(value))
 }
 
 /// optax's `polynomial_schedule`: from `init_value` to `end_value` over
@@ -220,12 +319,12 @@ pub fn cosine_decay_schedule(
             decay_steps.to_string(),
         ));
     }
-    let (init, alpha32, one_minus_alpha) = (init_value as f32, alpha as f32, (1.0 - alpha) as f32);
-    let steps = decay_steps as f32;
-    Ok(Schedule::new(move |count| {
-        let c = (count as f32).min(steps);
-        let cosine = 0.5 * (1.0 + (std::f32::consts::PI * c / steps).cos());
-        init * (one_minus_alpha * pow(cosine, exponent) + alpha32)
+    Ok(generic_schedule!(|count: E| {
+        let steps = from_i32::<E>(decay_steps);
+        let c = from_i32::<E>(count).min(steps);
+        let pi = lit::<E>(std::f64::consts::PI);
+        let cosine = lit::<E>(0.5) * (lit::<E>(1.0) + (pi * c / steps).cos());
+        lit::<E>(init_value) * (lit::<E>(1.0 - alpha) * pow(cosine, exponent) + lit::<E>(alpha))
     }))
 }
 
@@ -290,16 +389,16 @@ pub fn piecewise_constant_schedule(
             format!("scale {s} at boundary {b}"),
         ));
     }
-    let mut sorted: Vec<(i32, f32)> = boundaries_and_scales
-        .iter()
-        .map(|&(b, s)| (b, s as f32))
-        .collect();
+    let mut sorted = boundaries_and_scales.to_vec();
     sorted.sort_by_key(|&(b, _)| b);
-    let init = init_value as f32;
-    Ok(Schedule::new(move |count| {
-        sorted
-            .iter()
-            .fold(init, |v, &(b, s)| if count < b { v } else { s * v })
+    Ok(generic_schedule!(sorted; |count: E| {
+        sorted.iter().fold(lit::<E>(init_value), |v, &(b, s)| {
+            if count < b {
+                v
+            } else {
+                lit::<E>(s) * v
+            }
+        })
     }))
 }
 
@@ -324,24 +423,39 @@ pub fn join_schedules(schedules: Vec<Schedule>, boundaries: &[i32]) -> Result<Sc
             ),
         ));
     }
-    let boundaries = boundaries.to_vec();
-    Ok(Schedule::new(move |step| {
-        let mut out = schedules.first().map_or(0.0, |s| s.eval(step));
+    // jnp.where keeps a float32 part's dtype over weakly typed f64 ones.
+    let x64_in_f32 = schedules.iter().any(|s| s.x64_in_f32);
+    let parts = Arc::new((schedules, boundaries.to_vec()));
+    let joined = generic_schedule!(parts; |step: E| {
+        let (schedules, boundaries): &(Vec<Schedule>, Vec<i32>) = parts.as_ref();
+        let mut out = schedules
+            .first()
+            .map_or(lit::<E>(0.0), |s| E::schedule(s, step));
         for (b, s) in boundaries.iter().zip(schedules.iter().skip(1)) {
             if step >= *b {
-                out = s.eval(step.saturating_sub(*b));
+                out = E::schedule(s, step.saturating_sub(*b));
             }
         }
         out
-    }))
+    });
+    Ok(if x64_in_f32 {
+        let f64_fn = Arc::clone(&joined.f64);
+        Schedule {
+            f64: Arc::new(move |c| f64::from(f64_fn(c) as f32)),
+            x64_in_f32,
+            ..joined
+        }
+    } else {
+        joined
+    })
 }
 
 /// `x ** p` as JAX computes it: integer powers by repeated multiplication
 /// (`lax.integer_pow`), others with `pow`.
-fn pow(x: f32, p: f64) -> f32 {
+fn pow<E: Element>(x: E, p: f64) -> E {
     if p.fract() == 0.0 && p.abs() <= 64.0 {
         x.powi(p as i32)
     } else {
-        x.powf(p as f32)
+        x.powf(lit::<E>(p))
     }
 }

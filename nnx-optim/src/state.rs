@@ -6,10 +6,10 @@
 //! for the per-parameter arrays (at the parameter's own path). [`TransformState`]
 //! is that tree, and [`TransformState::to_flat`] lays it out as Flax does.
 
-use ndarray::ArrayD;
 use nnx_core::path_string;
 use nnx_core::{Error, Key, Path, Result, State, VariableState};
-use nnx_tensor::Tensor;
+
+use crate::float::FloatTensor;
 
 nnx_core::variable_type!(
     /// Flax's `nnx.OptState`: the optimizer's step counter, and the parent of
@@ -58,9 +58,9 @@ pub enum TransformState {
     Empty,
     /// An `int32` counter (an [`OptArray`](struct@OptArray) in Flax's layout).
     Count(i32),
-    /// One array per parameter, in parameter order (an
-    /// [`OptVariable`](struct@OptVariable) each, at the parameter's path).
-    PerParam(Vec<Tensor>),
+    /// One array per parameter, in parameter order and in the parameter's
+    /// dtype (an [`OptVariable`](struct@OptVariable) each, at the parameter's path).
+    PerParam(Vec<FloatTensor>),
     /// A NamedTuple's fields (string keys) or a tuple's items (integer keys).
     Node(Vec<(Key, TransformState)>),
     /// A state over some of the parameters only (optax's `masked`): the indices
@@ -107,11 +107,11 @@ impl TransformState {
     ///
     /// ```
     /// use nnx_optim::TransformState;
-    /// let s = TransformState::PerParam(vec![nnx_tensor::Tensor::zeros(&[2])]);
+    /// let s = TransformState::PerParam(vec![nnx_tensor::Tensor::zeros(&[2]).into()]);
     /// assert_eq!(s.per_param(1, "trace").unwrap().len(), 1);
     /// assert!(s.per_param(2, "trace").is_err());
     /// ```
-    pub fn per_param(&self, n: usize, owner: &str) -> Result<&[Tensor]> {
+    pub fn per_param(&self, n: usize, owner: &str) -> Result<&[FloatTensor]> {
         match self {
             TransformState::PerParam(v) if v.len() == n => Ok(v),
             _ => Err(self.mismatch(owner, &format!("{n} per-parameter arrays"))),
@@ -134,7 +134,7 @@ impl TransformState {
     /// use nnx_core::{path_string, Key};
     /// use nnx_optim::TransformState;
     /// let s = TransformState::Node(vec![(Key::from("trace"),
-    ///     TransformState::PerParam(vec![nnx_tensor::Tensor::zeros(&[2])]))]);
+    ///     TransformState::PerParam(vec![nnx_tensor::Tensor::zeros(&[2]).into()]))]);
     /// let flat = s.to_flat(&[vec![Key::from("w")]]);
     /// assert_eq!(path_string(&flat[0].0), "trace/w");
     /// assert_eq!(flat[0].1.kind, nnx_optim::OptVariable);
@@ -156,7 +156,7 @@ impl TransformState {
                 for (t, p) in v.iter().zip(paths) {
                     let mut path = prefix.clone();
                     path.extend(p.iter().cloned());
-                    out.push((path, VariableState::new(OptVariable, t.clone())));
+                    out.push((path, t.variable(OptVariable)));
                 }
             }
             TransformState::Node(items) => {
@@ -230,7 +230,7 @@ impl TransformState {
                         let mut path = prefix.clone();
                         path.extend(p.iter().cloned());
                         match fetch(&path, src, OptVariable, t.shape())
-                            .and_then(|l| tensor_of(&path, l))
+                            .and_then(|l| float_of(&path, l, t.dtype()))
                         {
                             Ok(t) => t,
                             Err(e) => {
@@ -292,25 +292,25 @@ fn fetch<'a>(
     Ok(leaf)
 }
 
-/// The leaf's value as a Tensor (sharing a Tensor's buffer, converting other
-/// float32 arrays once).
-pub(crate) fn tensor_of(path: &[Key], leaf: &VariableState) -> Result<Tensor> {
-    if let Some(t) = leaf.value.as_any().downcast_ref::<Tensor>() {
-        return Ok(t.clone());
-    }
-    match leaf.value.array_ref() {
-        Some(nnx_core::value::ArrayRef::F32(v)) => Ok(Tensor::new(v.to_owned())),
+/// The leaf's value as a float array of `dtype` (sharing a Tensor's buffer,
+/// converting other float arrays once).
+pub(crate) fn float_of(
+    path: &[Key],
+    leaf: &VariableState,
+    dtype: nnx_core::value::DType,
+) -> Result<FloatTensor> {
+    match FloatTensor::of_value(&*leaf.value) {
+        Some(t) if t.dtype() == dtype => Ok(t),
         _ => Err(Error::DTypeMismatch {
             path: path_string(path).into(),
-            expected: "a float32 array".into(),
-            found: leaf.value.type_name().into(),
+            expected: format!("a {} array", dtype.name()),
+            found: leaf
+                .value
+                .dtype()
+                .map_or(leaf.value.type_name(), |d| d.name())
+                .into(),
         }),
     }
-}
-
-/// Wraps arrays as Tensors (moves, no copies).
-pub(crate) fn tensors(arrays: Vec<ArrayD<f32>>) -> Vec<Tensor> {
-    arrays.into_iter().map(Tensor::new).collect()
 }
 
 /// Resolves Variable type names in checkpoints: the optimizer's types

@@ -1,17 +1,21 @@
 //! optax's gradient transformations over the parameters of a State, with
-//! optax's formulas in f32: `init` builds the state, `update` turns gradients
-//! into updates in place and returns the next state (the old one is left as it
-//! was, so a failed update changes nothing).
+//! optax's formulas, each parameter's in its own dtype (f32 as optax computes
+//! under JAX's default 32-bit mode, f64 as under `jax_enable_x64`): `init`
+//! builds the state, `update` turns gradients into updates in place and
+//! returns the next state (the old one is left as it was, so a failed update
+//! changes nothing).
 
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, Zip};
 use nnx_core::filter::Filter;
+use nnx_core::value::{ArrayRef, DType};
 use nnx_core::{Error, Key, Result, VariableState};
-use nnx_tensor::Tensor;
+use nnx_tensor::{Element, Tensor};
 
+use crate::float::{from_i32, lit, per_dtype, sqrt, typed, view_of, wrap, FloatTensor, OptFloat};
 use crate::schedule::ScalarOrSchedule;
-use crate::state::{tensors, TransformState};
+use crate::state::TransformState;
 
 /// One parameter as a transformation sees it: its path, its Variable state
 /// (type and metadata, for masks) and its value.
@@ -22,7 +26,7 @@ use crate::state::{tensors, TransformState};
 /// let var = VariableState::new(Param, ndarray::arr1(&[1.0f32]).into_dyn());
 /// let path = vec![Key::from("w")];
 /// let leaf = Leaf::new(&path, &var).unwrap();
-/// assert_eq!(leaf.value.len(), 1);
+/// assert_eq!(leaf.shape(), &[1]);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Leaf<'a> {
@@ -30,27 +34,59 @@ pub struct Leaf<'a> {
     pub path: &'a [Key],
     /// Its Variable state.
     pub var: &'a VariableState,
-    /// Its value as an f32 view.
-    pub value: ArrayViewD<'a, f32>,
+    /// Its value: a float32 or float64 array view.
+    pub value: ArrayRef<'a>,
 }
 
 impl<'a> Leaf<'a> {
-    /// The leaf of a float32 Variable; an error naming the path otherwise.
+    /// The leaf of a float32 or float64 Variable; an error naming the path
+    /// otherwise.
     ///
     /// ```
     /// use nnx_core::{Key, Param, VariableState};
     /// let var = VariableState::new(Param, 3u32);
     /// assert!(nnx_optim::optax::Leaf::new(&[Key::from("n")], &var).is_err());
+    /// let var = VariableState::new(Param, ndarray::arr1(&[1.0f64]).into_dyn());
+    /// assert!(nnx_optim::optax::Leaf::new(&[Key::from("w")], &var).is_ok());
     /// ```
     pub fn new(path: &'a [Key], var: &'a VariableState) -> Result<Leaf<'a>> {
         match var.value.array_ref() {
-            Some(nnx_core::value::ArrayRef::F32(value)) => Ok(Leaf { path, var, value }),
+            Some(value @ (ArrayRef::F32(_) | ArrayRef::F64(_))) => Ok(Leaf { path, var, value }),
             _ => Err(Error::DTypeMismatch {
                 path: nnx_core::path_string(path).into(),
-                expected: "a float32 array (optimizers update float32 parameters)".into(),
+                expected: "a float32 or float64 array (optimizers update float parameters)".into(),
                 found: var.value.type_name().into(),
             }),
         }
+    }
+
+    /// The parameter's shape.
+    ///
+    /// ```
+    /// use nnx_core::{Key, Param, VariableState};
+    /// let var = VariableState::new(Param, ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[2, 3])));
+    /// assert_eq!(nnx_optim::optax::Leaf::new(&[], &var).unwrap().shape(), &[2, 3]);
+    /// ```
+    pub fn shape(&self) -> &[usize] {
+        self.value.shape()
+    }
+
+    /// The parameter's dtype (`F32` or `F64`).
+    ///
+    /// ```
+    /// use nnx_core::{Param, VariableState};
+    /// let var = VariableState::new(Param, ndarray::arr1(&[1.0f64]).into_dyn());
+    /// assert_eq!(nnx_optim::optax::Leaf::new(&[], &var).unwrap().dtype(), nnx_core::value::DType::F64);
+    /// ```
+    pub fn dtype(&self) -> DType {
+        self.value.dtype()
+    }
+
+    /// The value as an `E` view (the caller has matched the update's dtype,
+    /// which [`check_updates`] checked to be the parameter's).
+    fn view<E: Element>(&self) -> Result<ArrayViewD<'a, E>> {
+        view_of::<E>(&self.value)
+            .ok_or_else(|| crate::float::dtype_error::<E>(self.path, "the update", self.dtype()))
     }
 }
 
@@ -65,19 +101,20 @@ impl<'a> Leaf<'a> {
 /// let params = [optax::Leaf::new(&path, &var).unwrap()];
 /// let tx = optax::sgd(0.1);
 /// let state = tx.init(&params);
-/// let mut updates = vec![ndarray::arr1(&[2.0f32]).into_dyn()];
+/// let mut updates = vec![nnx_tensor::Tensor::from(ndarray::arr1(&[2.0f32])).into()];
 /// let _next = tx.update(&mut updates, &state, &params).unwrap();
-/// assert_eq!(updates[0], ndarray::arr1(&[-0.2f32]).into_dyn());
+/// assert_eq!(updates[0].as_f32().unwrap().to_array(), ndarray::arr1(&[-0.2f32]).into_dyn());
 /// ```
 pub trait GradientTransformation: Send + Sync {
     /// The initial state for `params`.
     fn init(&self, params: &[Leaf<'_>]) -> TransformState;
 
-    /// Transforms `updates` (one array per parameter, in place) and returns the
-    /// next state. Errors leave `state` valid (it is not modified).
+    /// Transforms `updates` (one array per parameter, in the parameter's
+    /// dtype, in place) and returns the next state. Errors leave `state` valid
+    /// (it is not modified).
     fn update(
         &self,
-        updates: &mut [ArrayD<f32>],
+        updates: &mut [FloatTensor],
         state: &TransformState,
         params: &[Leaf<'_>],
     ) -> Result<TransformState>;
@@ -89,7 +126,7 @@ impl<T: GradientTransformation + ?Sized> GradientTransformation for Box<T> {
     }
     fn update(
         &self,
-        updates: &mut [ArrayD<f32>],
+        updates: &mut [FloatTensor],
         state: &TransformState,
         params: &[Leaf<'_>],
     ) -> Result<TransformState> {
@@ -97,13 +134,8 @@ impl<T: GradientTransformation + ?Sized> GradientTransformation for Box<T> {
     }
 }
 
-/// f32 of a Python float hyperparameter, as JAX's weak typing rounds it.
-fn f(x: f64) -> f32 {
-    x as f32
-}
-
 /// optax's `safe_increment` on an int32 counter.
-fn inc(c: i32) -> i32 {
+pub(crate) fn inc(c: i32) -> i32 {
     c.saturating_add(1)
 }
 
@@ -111,17 +143,25 @@ fn count_node(c: i32) -> TransformState {
     TransformState::Node(vec![(Key::from("count"), TransformState::Count(c))])
 }
 
-fn zeros_like(params: &[Leaf<'_>], value: f32) -> TransformState {
+/// Arrays filled with `value`, one per parameter, in the parameters' dtypes.
+fn zeros_like(params: &[Leaf<'_>], value: f64) -> TransformState {
+    fn full<E: OptFloat>(shape: &[usize], value: f64) -> FloatTensor {
+        E::wrap(Tensor::full(shape, lit::<E>(value)))
+    }
     TransformState::PerParam(
         params
             .iter()
-            .map(|p| Tensor::new(ArrayD::from_elem(p.value.raw_dim(), value)))
+            .map(|p| match p.dtype() {
+                DType::F64 => full::<f64>(p.shape(), value),
+                _ => full::<f32>(p.shape(), value),
+            })
             .collect(),
     )
 }
 
-/// Checks there is one update per parameter, of the parameter's shape.
-fn check_updates(updates: &[ArrayD<f32>], params: &[Leaf<'_>], owner: &str) -> Result<()> {
+/// Checks there is one update per parameter, of the parameter's shape and
+/// dtype.
+fn check_updates(updates: &[FloatTensor], params: &[Leaf<'_>], owner: &str) -> Result<()> {
     if updates.len() != params.len() {
         return Err(Error::invalid_argument(
             owner,
@@ -130,22 +170,29 @@ fn check_updates(updates: &[ArrayD<f32>], params: &[Leaf<'_>], owner: &str) -> R
         ));
     }
     for (u, p) in updates.iter().zip(params) {
-        if u.shape() != p.value.shape() {
+        if u.shape() != p.shape() {
             return Err(Error::ShapeMismatch {
                 path: nnx_core::path_string(p.path).into(),
-                expected: nnx_core::repr::fmt_tuple_usize(p.value.shape()),
+                expected: nnx_core::repr::fmt_tuple_usize(p.shape()),
                 found: nnx_core::repr::fmt_tuple_usize(u.shape()),
+            });
+        }
+        if u.dtype() != p.dtype() {
+            return Err(Error::DTypeMismatch {
+                path: nnx_core::path_string(p.path).into(),
+                expected: format!("a {} update (the parameter's dtype)", p.dtype().name()),
+                found: u.dtype().name().into(),
             });
         }
     }
     Ok(())
 }
 
-/// A scalar or the schedule's value at `count`, checked to be a number.
-fn value_at(x: &ScalarOrSchedule, count: i32, what: &str) -> Result<f32> {
+/// A scalar or the schedule's value at `count` in `E`, checked to be a number.
+pub(crate) fn value_at<E: OptFloat>(x: &ScalarOrSchedule, count: i32, what: &str) -> Result<E> {
     let v = match x {
-        ScalarOrSchedule::Scalar(v) => f(*v),
-        ScalarOrSchedule::Schedule(s) => s.eval(count),
+        ScalarOrSchedule::Scalar(v) => lit::<E>(*v),
+        ScalarOrSchedule::Schedule(s) => E::schedule(s, count),
     };
     if v.is_nan() {
         return Err(Error::invalid_argument(
@@ -158,8 +205,13 @@ fn value_at(x: &ScalarOrSchedule, count: i32, what: &str) -> Result<f32> {
 }
 
 /// `1 - decay^count` (optax's bias correction denominator).
-fn bias_correction(decay: f64, count: i32) -> f32 {
-    1.0 - f(decay).powf(count as f32)
+fn bias_correction<E: Element>(decay: f64, count: i32) -> E {
+    lit::<E>(1.0) - lit::<E>(decay).powf(from_i32::<E>(count))
+}
+
+/// The tensor's data, mutably (copied first only if shared).
+fn data<E: Element>(t: &mut Tensor<E>) -> &mut ArrayD<E> {
+    t.array_mut()
 }
 
 /// optax's `identity()`: updates unchanged, no state.
@@ -186,7 +238,7 @@ impl GradientTransformation for Identity {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
@@ -248,21 +300,24 @@ impl GradientTransformation for Stateless {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
         check_updates(u, p, "scale / clip")?;
-        match self.0 {
-            Elementwise::Scale(x) => {
-                let x = f(x);
-                u.iter_mut().for_each(|a| a.mapv_inplace(|g| g * x));
-            }
-            Elementwise::Clip(m) => {
-                let m = f(m);
-                u.iter_mut()
-                    .for_each(|a| a.mapv_inplace(|g| g.max(-m).min(m)));
-            }
+        for a in u.iter_mut() {
+            per_dtype!(a, a, E, {
+                match self.0 {
+                    Elementwise::Scale(x) => {
+                        let x = lit::<E>(x);
+                        data(a).mapv_inplace(|g| g * x);
+                    }
+                    Elementwise::Clip(m) => {
+                        let m = lit::<E>(m);
+                        data(a).mapv_inplace(|g| g.max(-m).min(m));
+                    }
+                }
+            })
         }
         Ok(s.clone())
     }
@@ -296,12 +351,58 @@ pub struct ClipByGlobalNorm {
     pub max_norm: f64,
 }
 
-/// The global L2 norm of arrays: per-array sums of squares, summed in order.
-pub(crate) fn global_norm<'a>(arrays: impl Iterator<Item = ArrayViewD<'a, f32>>) -> f32 {
-    arrays
-        .map(|a| a.iter().map(|x| x * x).sum::<f32>())
-        .sum::<f32>()
-        .sqrt()
+/// The sum of squares of an array, in order.
+fn sum_of_squares<E: Element>(a: ArrayViewD<'_, E>) -> E {
+    a.iter().map(|&x| x * x).sum::<E>()
+}
+
+/// optax's `global_norm`: per-array sums of squares, summed in order as
+/// Python's `sum` does (in f32 while every array is float32, in f64 from the
+/// first float64 one on), then the square root.
+fn global_norm(arrays: &[FloatTensor]) -> FloatNorm {
+    let mut acc = FloatNorm::F32(0.0);
+    for a in arrays {
+        acc = match (acc, a) {
+            (FloatNorm::F32(n), FloatTensor::F32(a)) => {
+                FloatNorm::F32(n + sum_of_squares(a.view()))
+            }
+            (acc, FloatTensor::F64(a)) => FloatNorm::F64(acc.to_f64() + sum_of_squares(a.view())),
+            (FloatNorm::F64(n), FloatTensor::F32(a)) => {
+                FloatNorm::F64(n + f64::from(sum_of_squares(a.view())))
+            }
+        };
+    }
+    match acc {
+        FloatNorm::F32(n) => FloatNorm::F32(n.sqrt()),
+        FloatNorm::F64(n) => FloatNorm::F64(n.sqrt()),
+    }
+}
+
+/// A norm in the dtype optax computes it in.
+#[derive(Clone, Copy)]
+enum FloatNorm {
+    F32(f32),
+    F64(f64),
+}
+
+impl FloatNorm {
+    fn to_f64(self) -> f64 {
+        match self {
+            FloatNorm::F32(n) => f64::from(n),
+            FloatNorm::F64(n) => n,
+        }
+    }
+    /// The norm in `E` (optax's `g_norm.astype(t.dtype)`).
+    fn get<E: Element>(self) -> E {
+        lit::<E>(self.to_f64())
+    }
+    /// optax's trigger `g < max_norm`, in the norm's dtype.
+    fn below(self, max_norm: f64) -> bool {
+        match self {
+            FloatNorm::F32(n) => n < max_norm as f32,
+            FloatNorm::F64(n) => n < max_norm,
+        }
+    }
 }
 
 impl GradientTransformation for ClipByGlobalNorm {
@@ -310,16 +411,20 @@ impl GradientTransformation for ClipByGlobalNorm {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
         check_updates(u, p, "clip_by_global_norm")?;
-        let g = global_norm(u.iter().map(|a| a.view()));
-        let m = f(self.max_norm);
+        let g = global_norm(u);
         // optax clips unless g < max_norm, so a NaN norm clips (to NaN) too.
-        if g.is_nan() || g >= m {
-            u.iter_mut().for_each(|a| a.mapv_inplace(|t| t / g * m));
+        if !g.below(self.max_norm) {
+            for a in u.iter_mut() {
+                per_dtype!(a, a, E, {
+                    let (g, m) = (g.get::<E>(), lit::<E>(self.max_norm));
+                    data(a).mapv_inplace(|t| t / g * m);
+                })
+            }
         }
         Ok(s.clone())
     }
@@ -354,28 +459,33 @@ impl GradientTransformation for Trace {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
         check_updates(u, p, "trace")?;
         let old = s.field("trace", "trace")?.per_param(u.len(), "trace")?;
-        let d = f(self.decay);
         let mut new = Vec::with_capacity(u.len());
-        for (g, t) in u.iter_mut().zip(old) {
-            let nt = Zip::from(&*g)
-                .and(t.array())
-                .map_collect(|&g, &t| g + d * t);
-            if self.nesterov {
-                Zip::from(&mut *g).and(&nt).for_each(|g, &t| *g += d * t);
-            } else {
-                g.assign(&nt);
-            }
-            new.push(nt);
+        for ((g, t), leaf) in u.iter_mut().zip(old).zip(p) {
+            new.push(per_dtype!(g, g, E, {
+                let t = typed::<E>(t, leaf.path, "trace")?;
+                let d = lit::<E>(self.decay);
+                let nt = Zip::from(g.array())
+                    .and(t.array())
+                    .map_collect(|&g, &t| g + d * t);
+                if self.nesterov {
+                    Zip::from(data(g)).and(&nt).for_each(|g, &t| *g += d * t);
+                    wrap(nt)
+                } else {
+                    // The update is the new trace: one buffer for both.
+                    *g = Tensor::from_array(nt);
+                    E::wrap(g.clone())
+                }
+            }));
         }
         Ok(TransformState::Node(vec![(
             Key::from("trace"),
-            TransformState::PerParam(tensors(new)),
+            TransformState::PerParam(new),
         )]))
     }
 }
@@ -426,7 +536,7 @@ impl GradientTransformation for ScaleByAdam {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
@@ -439,35 +549,85 @@ impl GradientTransformation for ScaleByAdam {
             s.field("nu", "scale_by_adam")?
                 .per_param(n, "scale_by_adam")?,
         );
-        let (b1, b2, omb1, omb2) = (f(self.b1), f(self.b2), f(1.0 - self.b1), f(1.0 - self.b2));
-        let (eps, eps_root) = (f(self.eps), f(self.eps_root));
-        let bc1 = bias_correction(self.b1, count);
-        let bc1_next = bias_correction(self.b1, inc(count));
-        let bc2 = bias_correction(self.b2, count);
         let (mut mus, mut nus) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for ((g, mu), nu) in u.iter_mut().zip(mu0).zip(nu0) {
-            let m = Zip::from(&*g)
-                .and(mu.array())
-                .map_collect(|&g, &m| omb1 * g + b1 * m);
-            let v = Zip::from(&*g)
-                .and(nu.array())
-                .map_collect(|&g, &v| omb2 * (g * g) + b2 * v);
-            Zip::from(&mut *g).and(&m).and(&v).for_each(|g, &m, &v| {
-                let m_hat = if self.nesterov {
-                    b1 * (m / bc1_next) + omb1 * (*g / bc1)
-                } else {
-                    m / bc1
-                };
-                *g = m_hat / ((v / bc2 + eps_root).sqrt() + eps);
-            });
-            mus.push(m);
-            nus.push(v);
+        for (((g, mu), nu), leaf) in u.iter_mut().zip(mu0).zip(nu0).zip(p) {
+            per_dtype!(g, g, E, {
+                let step = AdamStep::<E>::new(self, count);
+                let mu = typed::<E>(mu, leaf.path, "scale_by_adam")?;
+                let nu = typed::<E>(nu, leaf.path, "scale_by_adam")?;
+                let m = Zip::from(g.array())
+                    .and(mu.array())
+                    .map_collect(|&g, &m| step.mu(g, m));
+                let v = Zip::from(g.array())
+                    .and(nu.array())
+                    .map_collect(|&g, &v| step.nu(g, v));
+                Zip::from(data(g))
+                    .and(&m)
+                    .and(&v)
+                    .for_each(|g, &m, &v| *g = step.direction(*g, m, v));
+                mus.push(wrap(m));
+                nus.push(wrap(v));
+            })
         }
         Ok(TransformState::Node(vec![
             (Key::from("count"), TransformState::Count(count)),
-            (Key::from("mu"), TransformState::PerParam(tensors(mus))),
-            (Key::from("nu"), TransformState::PerParam(tensors(nus))),
+            (Key::from("mu"), TransformState::PerParam(mus)),
+            (Key::from("nu"), TransformState::PerParam(nus)),
         ]))
+    }
+}
+
+/// Adam's per-element arithmetic for one step in `E`, in optax's order (the
+/// transformation and the fused optimizer step both use it).
+#[derive(Clone, Copy)]
+pub(crate) struct AdamStep<E> {
+    b1: E,
+    b2: E,
+    omb1: E,
+    omb2: E,
+    eps: E,
+    eps_root: E,
+    bc1: E,
+    bc1_next: E,
+    bc2: E,
+    nesterov: bool,
+}
+
+impl<E: Element> AdamStep<E> {
+    /// The constants of step `count` (already incremented).
+    pub(crate) fn new(a: &ScaleByAdam, count: i32) -> Self {
+        AdamStep {
+            b1: lit(a.b1),
+            b2: lit(a.b2),
+            omb1: lit(1.0 - a.b1),
+            omb2: lit(1.0 - a.b2),
+            eps: lit(a.eps),
+            eps_root: lit(a.eps_root),
+            bc1: bias_correction(a.b1, count),
+            bc1_next: bias_correction(a.b1, inc(count)),
+            bc2: bias_correction(a.b2, count),
+            nesterov: a.nesterov,
+        }
+    }
+    /// The new first moment.
+    #[inline(always)]
+    pub(crate) fn mu(&self, g: E, m: E) -> E {
+        self.omb1 * g + self.b1 * m
+    }
+    /// The new second moment.
+    #[inline(always)]
+    pub(crate) fn nu(&self, g: E, v: E) -> E {
+        self.omb2 * (g * g) + self.b2 * v
+    }
+    /// The update from the gradient and the new moments.
+    #[inline(always)]
+    pub(crate) fn direction(&self, g: E, m: E, v: E) -> E {
+        let m_hat = if self.nesterov {
+            self.b1 * (m / self.bc1_next) + self.omb1 * (g / self.bc1)
+        } else {
+            m / self.bc1
+        };
+        m_hat / (sqrt(v / self.bc2 + self.eps_root) + self.eps)
     }
 }
 
@@ -516,7 +676,7 @@ pub struct ScaleByRms {
 
 impl GradientTransformation for ScaleByRms {
     fn init(&self, params: &[Leaf<'_>]) -> TransformState {
-        let nu = (Key::from("nu"), zeros_like(params, f(self.initial_scale)));
+        let nu = (Key::from("nu"), zeros_like(params, self.initial_scale));
         if self.bias_correction {
             TransformState::Node(vec![(Key::from("count"), TransformState::Count(0)), nu])
         } else {
@@ -525,7 +685,7 @@ impl GradientTransformation for ScaleByRms {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
@@ -538,29 +698,33 @@ impl GradientTransformation for ScaleByRms {
         } else {
             0
         };
-        let bc = if self.bias_correction {
-            bias_correction(self.decay, count)
-        } else {
-            1.0
-        };
-        let (d, omd, eps) = (f(self.decay), f(1.0 - self.decay), f(self.eps));
         let mut nus = Vec::with_capacity(u.len());
-        for (g, nu) in u.iter_mut().zip(nu0) {
-            let v = Zip::from(&*g)
-                .and(nu.array())
-                .map_collect(|&g, &v| omd * (g * g) + d * v);
-            Zip::from(&mut *g).and(&v).for_each(|g, &v| {
-                let n = if self.bias_correction { v / bc } else { v };
-                let scaling = if self.eps_in_sqrt {
-                    1.0 / (n + eps).sqrt()
+        for ((g, nu), leaf) in u.iter_mut().zip(nu0).zip(p) {
+            nus.push(per_dtype!(g, g, E, {
+                let nu = typed::<E>(nu, leaf.path, "scale_by_rms")?;
+                let bc = if self.bias_correction {
+                    bias_correction::<E>(self.decay, count)
                 } else {
-                    1.0 / (n.sqrt() + eps)
+                    lit::<E>(1.0)
                 };
-                *g *= scaling;
-            });
-            nus.push(v);
+                let (d, omd) = (lit::<E>(self.decay), lit::<E>(1.0 - self.decay));
+                let (eps, one) = (lit::<E>(self.eps), lit::<E>(1.0));
+                let v = Zip::from(g.array())
+                    .and(nu.array())
+                    .map_collect(|&g, &v| omd * (g * g) + d * v);
+                Zip::from(data(g)).and(&v).for_each(|g, &v| {
+                    let n = if self.bias_correction { v / bc } else { v };
+                    let scaling = if self.eps_in_sqrt {
+                        one / sqrt(n + eps)
+                    } else {
+                        one / (sqrt(n) + eps)
+                    };
+                    *g *= scaling;
+                });
+                wrap(v)
+            }));
         }
-        let nu = (Key::from("nu"), TransformState::PerParam(tensors(nus)));
+        let nu = (Key::from("nu"), TransformState::PerParam(nus));
         Ok(if self.bias_correction {
             TransformState::Node(vec![(Key::from("count"), TransformState::Count(count)), nu])
         } else {
@@ -599,12 +763,12 @@ impl GradientTransformation for ScaleByRss {
     fn init(&self, params: &[Leaf<'_>]) -> TransformState {
         TransformState::Node(vec![(
             Key::from("sum_of_squares"),
-            zeros_like(params, f(self.initial_accumulator_value)),
+            zeros_like(params, self.initial_accumulator_value),
         )])
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
@@ -612,20 +776,23 @@ impl GradientTransformation for ScaleByRss {
         let old = s
             .field("sum_of_squares", "scale_by_rss")?
             .per_param(u.len(), "scale_by_rss")?;
-        let eps = f(self.eps);
         let mut new = Vec::with_capacity(u.len());
-        for (g, t) in u.iter_mut().zip(old) {
-            let sos = Zip::from(&*g)
-                .and(t.array())
-                .map_collect(|&g, &t| g * g + t);
-            Zip::from(&mut *g).and(&sos).for_each(|g, &s| {
-                *g *= if s > 0.0 { 1.0 / (s + eps).sqrt() } else { 0.0 };
-            });
-            new.push(sos);
+        for ((g, t), leaf) in u.iter_mut().zip(old).zip(p) {
+            new.push(per_dtype!(g, g, E, {
+                let t = typed::<E>(t, leaf.path, "scale_by_rss")?;
+                let (eps, zero, one) = (lit::<E>(self.eps), lit::<E>(0.0), lit::<E>(1.0));
+                let sos = Zip::from(g.array())
+                    .and(t.array())
+                    .map_collect(|&g, &t| g * g + t);
+                Zip::from(data(g)).and(&sos).for_each(|g, &s| {
+                    *g *= if s > zero { one / sqrt(s + eps) } else { zero };
+                });
+                wrap(sos)
+            }));
         }
         Ok(TransformState::Node(vec![(
             Key::from("sum_of_squares"),
-            TransformState::PerParam(tensors(new)),
+            TransformState::PerParam(new),
         )]))
     }
 }
@@ -654,11 +821,11 @@ pub struct ScaleByLion {
 }
 
 /// `jnp.sign`: 0 at 0 (Rust's `signum` gives 1).
-fn sign(x: f32) -> f32 {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
+fn sign<E: Element>(x: E) -> E {
+    if x > lit(0.0) {
+        lit(1.0)
+    } else if x < lit(0.0) {
+        lit(-1.0)
     } else {
         x
     }
@@ -673,7 +840,7 @@ impl GradientTransformation for ScaleByLion {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
@@ -682,20 +849,24 @@ impl GradientTransformation for ScaleByLion {
         let mu0 = s
             .field("mu", "scale_by_lion")?
             .per_param(u.len(), "scale_by_lion")?;
-        let (b1, omb1, b2, omb2) = (f(self.b1), f(1.0 - self.b1), f(self.b2), f(1.0 - self.b2));
         let mut mus = Vec::with_capacity(u.len());
-        for (g, mu) in u.iter_mut().zip(mu0) {
-            let m = Zip::from(&*g)
-                .and(mu.array())
-                .map_collect(|&g, &m| omb2 * g + b2 * m);
-            Zip::from(&mut *g)
-                .and(mu.array())
-                .for_each(|g, &m| *g = sign(omb1 * *g + b1 * m));
-            mus.push(m);
+        for ((g, mu), leaf) in u.iter_mut().zip(mu0).zip(p) {
+            mus.push(per_dtype!(g, g, E, {
+                let mu = typed::<E>(mu, leaf.path, "scale_by_lion")?;
+                let (b1, omb1) = (lit::<E>(self.b1), lit::<E>(1.0 - self.b1));
+                let (b2, omb2) = (lit::<E>(self.b2), lit::<E>(1.0 - self.b2));
+                let m = Zip::from(g.array())
+                    .and(mu.array())
+                    .map_collect(|&g, &m| omb2 * g + b2 * m);
+                Zip::from(data(g))
+                    .and(mu.array())
+                    .for_each(|g, &m| *g = sign(omb1 * *g + b1 * m));
+                wrap(m)
+            }));
         }
         Ok(TransformState::Node(vec![
             (Key::from("count"), TransformState::Count(count)),
-            (Key::from("mu"), TransformState::PerParam(tensors(mus))),
+            (Key::from("mu"), TransformState::PerParam(mus)),
         ]))
     }
 }
@@ -725,16 +896,23 @@ impl GradientTransformation for ScaleByTrustRatio {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
         check_updates(u, p, "scale_by_trust_ratio")?;
         for (g, param) in u.iter_mut().zip(p) {
-            let pn = global_norm(std::iter::once(param.value.view()));
-            let un = global_norm(std::iter::once(g.view()));
-            let ratio = if pn == 0.0 || un == 0.0 { 1.0 } else { pn / un };
-            g.mapv_inplace(|x| x * ratio);
+            per_dtype!(g, g, E, {
+                let pn = sqrt(sum_of_squares(param.view::<E>()?));
+                let un = sqrt(sum_of_squares(g.view()));
+                let zero = lit::<E>(0.0);
+                let ratio = if pn == zero || un == zero {
+                    lit::<E>(1.0)
+                } else {
+                    pn / un
+                };
+                data(g).mapv_inplace(|x| x * ratio);
+            })
         }
         Ok(s.clone())
     }
@@ -773,7 +951,7 @@ impl GradientTransformation for AddDecayedWeights {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
@@ -790,11 +968,13 @@ impl GradientTransformation for AddDecayedWeights {
         if matches!(self.weight_decay, ScalarOrSchedule::Scalar(w) if w == 0.0) {
             return Ok(next);
         }
-        let wd = value_at(&self.weight_decay, count, "weight_decay")?;
         for (g, param) in u.iter_mut().zip(p) {
-            Zip::from(g)
-                .and(&param.value)
-                .for_each(|g, &p| *g += wd * p);
+            per_dtype!(g, g, E, {
+                let wd = value_at::<E>(&self.weight_decay, count, "weight_decay")?;
+                Zip::from(data(g))
+                    .and(&param.view::<E>()?)
+                    .for_each(|g, &p| *g += wd * p);
+            })
         }
         Ok(next)
     }
@@ -839,6 +1019,24 @@ pub struct ScaleByLearningRate {
     pub flip_sign: bool,
 }
 
+impl ScaleByLearningRate {
+    /// The factor at the transformation's `count` in `E` (`-lr` or `lr`); an
+    /// error for NaN.
+    pub(crate) fn step<E: OptFloat>(&self, count: i32) -> Result<E> {
+        let sign = if self.flip_sign { -1.0 } else { 1.0 };
+        let step = match &self.learning_rate {
+            ScalarOrSchedule::Scalar(lr) => lit::<E>(sign * lr),
+            ScalarOrSchedule::Schedule(_) => {
+                lit::<E>(sign) * value_at::<E>(&self.learning_rate, count, "learning_rate")?
+            }
+        };
+        if step.is_nan() {
+            return Err(Error::invalid_argument("learning_rate", "a number", "NaN"));
+        }
+        Ok(step)
+    }
+}
+
 impl GradientTransformation for ScaleByLearningRate {
     fn init(&self, _: &[Leaf<'_>]) -> TransformState {
         match self.learning_rate {
@@ -848,28 +1046,26 @@ impl GradientTransformation for ScaleByLearningRate {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
         check_updates(u, p, "scale_by_learning_rate")?;
-        let sign = if self.flip_sign { -1.0 } else { 1.0 };
-        let (step, next) = match &self.learning_rate {
-            ScalarOrSchedule::Scalar(lr) => (f(sign * lr), s.clone()),
+        let (count, next) = match &self.learning_rate {
+            ScalarOrSchedule::Scalar(_) => (0, s.clone()),
             ScalarOrSchedule::Schedule(_) => {
                 let c = s
                     .field("count", "scale_by_learning_rate")?
                     .count("scale_by_learning_rate")?;
-                (
-                    sign as f32 * value_at(&self.learning_rate, c, "learning_rate")?,
-                    count_node(inc(c)),
-                )
+                (c, count_node(inc(c)))
             }
         };
-        if step.is_nan() {
-            return Err(Error::invalid_argument("learning_rate", "a number", "NaN"));
+        for a in u.iter_mut() {
+            per_dtype!(a, a, E, {
+                let step = self.step::<E>(count)?;
+                data(a).mapv_inplace(|g| step * g);
+            })
         }
-        u.iter_mut().for_each(|a| a.mapv_inplace(|g| step * g));
         Ok(next)
     }
 }
@@ -964,7 +1160,7 @@ impl<T: GradientTransformation> GradientTransformation for Masked<T> {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
@@ -981,7 +1177,7 @@ impl<T: GradientTransformation> GradientTransformation for Masked<T> {
             }
         };
         let sub: Vec<Leaf<'_>> = idx.iter().filter_map(|&i| p.get(i).cloned()).collect();
-        let mut sub_updates: Vec<ArrayD<f32>> =
+        let mut sub_updates: Vec<FloatTensor> =
             idx.iter().map(|&i| std::mem::take(&mut u[i])).collect();
         let result = self.inner.update(&mut sub_updates, inner, &sub);
         // Put the (transformed, or on error untouched) updates back.
@@ -1028,7 +1224,7 @@ impl GradientTransformation for Chain {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
@@ -1053,7 +1249,9 @@ impl GradientTransformation for Chain {
 /// optax's `MultiSteps(inner, every_k)`: gradient accumulation. Gradients are
 /// averaged (or summed) over `every_k` calls; every `every_k`-th call runs
 /// `inner` on the average and emits its updates, the others emit zeros. State
-/// `mini_step`, `gradient_step`, `inner_opt_state`, `acc_grads`.
+/// `mini_step`, `gradient_step`, `inner_opt_state`, `acc_grads`. As optax's
+/// (`accumulator_dtype=float32`), the accumulator is stored in float32 for
+/// float64 parameters too; each step's sum is computed in the parameter's dtype.
 ///
 /// ```
 /// let tx = nnx_optim::optax::MultiSteps::new(nnx_optim::optax::sgd(0.1), 4);
@@ -1088,7 +1286,15 @@ impl<T: GradientTransformation> MultiSteps<T> {
 impl<T: GradientTransformation> GradientTransformation for MultiSteps<T> {
     fn init(&self, params: &[Leaf<'_>]) -> TransformState {
         TransformState::Node(vec![
-            (Key::from("acc_grads"), zeros_like(params, 0.0)),
+            (
+                Key::from("acc_grads"),
+                TransformState::PerParam(
+                    params
+                        .iter()
+                        .map(|p| Tensor::zeros(p.shape()).into())
+                        .collect(),
+                ),
+            ),
             (Key::from("gradient_step"), TransformState::Count(0)),
             (Key::from("inner_opt_state"), self.inner.init(params)),
             (Key::from("mini_step"), TransformState::Count(0)),
@@ -1097,7 +1303,7 @@ impl<T: GradientTransformation> GradientTransformation for MultiSteps<T> {
     }
     fn update(
         &self,
-        u: &mut [ArrayD<f32>],
+        u: &mut [FloatTensor],
         s: &TransformState,
         p: &[Leaf<'_>],
     ) -> Result<TransformState> {
@@ -1110,38 +1316,47 @@ impl<T: GradientTransformation> GradientTransformation for MultiSteps<T> {
             .field("acc_grads", "MultiSteps")?
             .per_param(u.len(), "MultiSteps")?;
         let inner0 = s.field("inner_opt_state", "MultiSteps")?;
-        let n = mini.saturating_add(1) as f32;
-        let mut acc: Vec<ArrayD<f32>> = u
-            .iter()
-            .zip(acc0)
-            .map(|(g, a)| {
-                Zip::from(g).and(a.array()).map_collect(|&g, &a| {
+        let mut acc = Vec::with_capacity(u.len());
+        for ((g, a), leaf) in u.iter().zip(acc0).zip(p) {
+            acc.push(per_dtype!(g, g, E, {
+                let a = typed::<f32>(a, leaf.path, "MultiSteps (its float32 accumulator)")?;
+                let n = from_i32::<E>(mini.saturating_add(1));
+                wrap(Zip::from(g.array()).and(a.array()).map_collect(|&g, &a| {
+                    let a = lit::<E>(f64::from(a));
                     if self.use_grad_mean {
                         a + (g - a) / n
                     } else {
                         g + a
                     }
-                })
-            })
-            .collect();
+                }))
+            }));
+        }
         let emit = mini == self.every_k - 1;
+        // Shared buffers: the inner transformation copies what it changes.
         let mut inner_updates = acc.clone();
         let inner_next = self.inner.update(&mut inner_updates, inner0, p)?;
+        // Stored rounded to float32 (a move for float32 parameters).
+        let mut acc: Vec<FloatTensor> = acc
+            .into_iter()
+            .map(|a| match a {
+                FloatTensor::F64(a) => Tensor::from_array(a.array().mapv(|x| x as f32)).into(),
+                a => a,
+            })
+            .collect();
         for (g, new) in u.iter_mut().zip(inner_updates) {
             if emit {
                 *g = new;
             } else {
-                g.fill(0.0);
+                per_dtype!(g, g, E, data(g).fill(lit::<E>(0.0)));
             }
         }
         if emit {
-            acc.iter_mut().for_each(|a| a.fill(0.0));
+            for a in acc.iter_mut() {
+                per_dtype!(a, a, E, data(a).fill(lit::<E>(0.0)));
+            }
         }
         Ok(TransformState::Node(vec![
-            (
-                Key::from("acc_grads"),
-                TransformState::PerParam(tensors(acc)),
-            ),
+            (Key::from("acc_grads"), TransformState::PerParam(acc)),
             (
                 Key::from("gradient_step"),
                 TransformState::Count(if emit { inc(gstep) } else { gstep }),

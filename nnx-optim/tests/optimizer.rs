@@ -251,3 +251,71 @@ fn masks_as_filter_and_as_predicate_agree() {
         adam.get::<Tensor>("l/kernel").unwrap()
     );
 }
+
+/// A large f32 parameter (split across the cores by the fused step), a small
+/// one, and an f64 one.
+#[derive(Module)]
+struct Wide {
+    big: Param<Tensor>,
+    small: Param<Tensor>,
+    double: Param<Tensor<f64>>,
+}
+
+fn wide(seed: u64) -> Wide {
+    // A deterministic spread of values (signs, magnitudes, exact zeros).
+    let f = |i: usize| ((i as u64 * 2654435761 + seed) % 1000) as f64 / 250.0 - 2.0;
+    Wide {
+        big: Param::new(Tensor::from(ndarray::Array1::from_shape_fn(100_003, |i| {
+            f(i) as f32
+        }))),
+        small: Param::new(Tensor::from(ndarray::Array1::from_shape_fn(7, |i| {
+            f(i + 3) as f32
+        }))),
+        double: Param::new(Tensor::from_array(
+            ndarray::Array1::from_shape_fn(70_001, |i| f(i + 5)).into_dyn(),
+        )),
+    }
+}
+
+/// Optimizer runs adam / adamw as one fused pass; every step must equal the
+/// general chain's (optax's order of operations) bit for bit, in f32 and f64.
+#[test]
+fn fused_adam_steps_are_bit_identical_to_the_chain() {
+    let schedule = optax::warmup_cosine_decay_schedule(0.0, 1e-2, 2, 6, 1e-4, 1.0).unwrap();
+    let configs = [
+        optax::adamw(schedule.clone()).weight_decay(1e-2),
+        optax::adamw(1e-3),
+        optax::adam(schedule.clone()).nesterov(true).eps_root(1e-9),
+        optax::adamw(schedule).weight_decay(optax::linear_schedule(1e-2, 0.0, 4, 0)),
+    ];
+    for (i, tx) in configs.into_iter().enumerate() {
+        let (mut fused, mut chained) = (wide(1), wide(1));
+        let mut a = Optimizer::new(&fused, tx.clone(), Param).unwrap();
+        let mut b = Optimizer::new(&chained, tx.build(), Param).unwrap();
+        for step in 0..6u64 {
+            let grads = wide(step + 2).state();
+            a.update(&mut fused, &grads).unwrap();
+            b.update(&mut chained, &grads).unwrap();
+            assert_eq!(
+                fused.big.to_array(),
+                chained.big.to_array(),
+                "config {i} step {step}"
+            );
+            assert_eq!(
+                fused.small.to_array(),
+                chained.small.to_array(),
+                "config {i} step {step}"
+            );
+            assert_eq!(
+                fused.double.to_array(),
+                chained.double.to_array(),
+                "config {i} step {step}"
+            );
+            assert_eq!(
+                a.state(),
+                b.state(),
+                "config {i} step {step}: optimizer state"
+            );
+        }
+    }
+}
