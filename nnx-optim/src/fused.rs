@@ -152,10 +152,12 @@ pub(crate) fn adam_step(
     let (mut mu, mut nu) = (None, None);
     if let TransformState::Node(adam_items) = &mut items[0].1 {
         for (k, v) in adam_items.iter_mut() {
-            match (k.to_string().as_str(), v) {
-                ("mu", TransformState::PerParam(v)) => mu = Some(v),
-                ("nu", TransformState::PerParam(v)) => nu = Some(v),
-                _ => {}
+            if let TransformState::PerParam(v) = v {
+                if *k == Key::from("mu") {
+                    mu = Some(v);
+                } else if *k == Key::from("nu") {
+                    nu = Some(v);
+                }
             }
         }
     }

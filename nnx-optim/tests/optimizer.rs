@@ -317,5 +317,29 @@ fn fused_adam_steps_are_bit_identical_to_the_chain() {
                 "config {i} step {step}: optimizer state"
             );
         }
+        // The fused step updates mu in place (the chain allocates anew).
+        let mu_ptr = |o: &Optimizer<nnx_core::Kind>| match o.opt_state() {
+            nnx_optim::TransformState::Node(items) => match items[0].1.field("mu", "") {
+                Ok(nnx_optim::TransformState::PerParam(v)) => {
+                    v[0].as_f32().map(|t| t.array().as_ptr())
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let before = mu_ptr(&a);
+        let grads = wide(9).state();
+        a.update(&mut fused, &grads).unwrap();
+        assert!(
+            before.is_some() && mu_ptr(&a) == before,
+            "config {i}: fused in place"
+        );
+        b.update(&mut chained, &grads).unwrap();
+        assert_eq!(a.state(), b.state(), "config {i}: last step");
+        assert_eq!(
+            fused.big.to_array(),
+            chained.big.to_array(),
+            "config {i}: last step"
+        );
     }
 }

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from gen_optax_reference import CASES, SCHEDULE_STEPS, SCHEDULES, STEPS  # noqa: E402
+from gen_optax_reference import CASES, SCHEDULE_STEPS, SCHEDULES, STEPS, run  # noqa: E402
 
 rng = np.random.default_rng(64)
 PARAMS = {"bias": rng.normal(size=(3,)), "kernel": rng.normal(size=(2, 3))}
@@ -38,17 +38,6 @@ def bits(x):
     x = np.asarray(x)
     assert x.dtype == np.float64, x.dtype
     return {"shape": list(x.shape), "bits": [int(b) for b in x.ravel().view(np.uint64)]}
-
-
-def run(tx):
-    params = jax.tree.map(jnp.asarray, PARAMS)
-    state = tx.init(params)
-    out = []
-    for g in GRADS:
-        updates, state = tx.update(jax.tree.map(jnp.asarray, g), state, params)
-        params = optax.apply_updates(params, updates)
-        out.append({k: bits(v) for k, v in params.items()})
-    return out
 
 
 F64 = dict(param_dtype=jnp.float64, dtype=jnp.float64)
@@ -103,7 +92,7 @@ def main():
     data = {
         "params": {k: bits(v) for k, v in PARAMS.items()},
         "grads": [{k: bits(v) for k, v in g.items()} for g in GRADS],
-        "cases": {name: run(tx) for name, tx in CASES.items()},
+        "cases": {name: run(tx, PARAMS, GRADS, bits) for name, tx in CASES.items()},
         "schedule_steps": SCHEDULE_STEPS,
         "schedules": {
             # Widened exactly where optax's x64 value is float32 (polynomial,

@@ -88,14 +88,15 @@ CASES = {
 }
 
 
-def run(tx):
-    params = jax.tree.map(jnp.asarray, PARAMS)
+def run(tx, params=PARAMS, grads=GRADS, encode=arr):
+    """`tx` from `params` over `grads`: the parameters after every step."""
+    params = jax.tree.map(jnp.asarray, params)
     state = tx.init(params)
     out = []
-    for g in GRADS:
+    for g in grads:
         updates, state = tx.update(jax.tree.map(jnp.asarray, g), state, params)
         params = optax.apply_updates(params, updates)
-        out.append({k: arr(v) for k, v in params.items()})
+        out.append({k: encode(v) for k, v in params.items()})
     return out
 
 
