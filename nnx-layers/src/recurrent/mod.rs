@@ -139,7 +139,7 @@ pub trait Carry<E: Element = f32>: Clone + nnx_core::record::Describe {
     /// ```
     /// use nnx_layers::Carry;
     /// use nnx_tensor::Tensor;
-    /// assert!(Tensor::from_leaves(vec![]).is_err());
+    /// assert!(<Tensor as Carry>::from_leaves(vec![]).is_err());
     /// ```
     fn from_leaves(leaves: Vec<Tensor<E>>) -> Result<Self>;
 }
