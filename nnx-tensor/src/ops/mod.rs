@@ -14,6 +14,7 @@ use crate::Tensor;
 mod alloc;
 mod arith;
 mod attention;
+mod attention_fused;
 mod conv;
 mod conv_direct;
 mod einsum;
