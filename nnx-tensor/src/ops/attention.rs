@@ -293,36 +293,48 @@ fn check_query_key(q: &[usize], k: &[usize]) -> Result<usize> {
     group_size("dot_product_attention_weights", "key", q[nd - 2], k[nd - 2])
 }
 
-/// `a` broadcast to `shape` (`[batch..., heads, q_len, kv_len]`) and viewed as
-/// `[batch, heads, q_len, kv_len]`; `Ok(None)` when the broadcast view's
-/// strides do not allow that without a copy.
-fn broadcast_4d<'a, A>(
+/// `a` (broadcastable to `shape`, `[batch..., heads, q_len, kv_len]`) viewed
+/// as `[batch, heads, q_len, kv_len]` with each axis either full or of
+/// length 1 (to be broadcast by the kernel); `Ok(None)` when its batch axes
+/// are neither all full nor all 1, or it is not in standard layout.
+fn view_4d<'a, A>(
     arg: &str,
     a: Option<&'a ArrayD<A>>,
     shape: &[usize],
-    dims: [usize; 4],
+    batch: usize,
 ) -> Result<Option<Option<ArrayView4<'a, A>>>> {
     let Some(a) = a else {
         return Ok(Some(None));
     };
-    let view = broadcast_to(arg, a, shape)?;
-    Ok(view.into_shape_with_order(dims).ok().map(Some))
+    broadcast_to(arg, a, shape)?;
+    let nd = shape.len();
+    let mut full = vec![1; nd - a.ndim()];
+    full.extend_from_slice(a.shape());
+    let nb = if full[..nd - 3] == shape[..nd - 3] {
+        batch
+    } else if full[..nd - 3].iter().all(|&d| d == 1) {
+        1
+    } else {
+        return Ok(None);
+    };
+    let dims = [nb, full[nd - 3], full[nd - 2], full[nd - 1]];
+    Ok(a.view().into_shape_with_order(dims).ok().map(Some))
 }
 
 /// [`dot_product_attention`] by the fused kernel when nothing is recorded and
 /// there is no dropout; `Ok(None)` when the inputs need the general path
-/// (empty axes, a bias or mask whose broadcast cannot be viewed in 4-d).
+/// (empty axes, a bias or mask that [`view_4d`] cannot view in 4-d).
 fn fused_attention<E: Element>(
     query: &Tensor<E>,
     key: &Tensor<E>,
     value: &Tensor<E>,
     opts: &AttentionOptions<'_, E>,
 ) -> Result<Option<Tensor<E>>> {
-    let tracked = [Some(query), Some(key), Some(value), opts.bias]
-        .iter()
+    let inputs: Vec<&Tensor<E>> = [Some(query), Some(key), Some(value), opts.bias]
+        .into_iter()
         .flatten()
-        .any(|t| t.node.is_some());
-    if tracked || opts.dropout.is_some() {
+        .collect();
+    if opts.dropout.is_some() || tape::any_recorded(&inputs) {
         return Ok(None);
     }
     let (q, k, v) = (&*query.data, &*key.data, &*value.data);
@@ -337,9 +349,8 @@ fn fused_attention<E: Element>(
     }
     let mut shape = q.shape()[..nd - 3].to_vec();
     shape.extend_from_slice(&[hq, ql, kl]);
-    let dims = [nb, hq, ql, kl];
-    let bias = broadcast_4d("bias", opts.bias.map(|b| &*b.data), &shape, dims)?;
-    let mask = broadcast_4d("mask", opts.mask, &shape, dims)?;
+    let bias = view_4d("bias", opts.bias.map(|b| &*b.data), &shape, nb)?;
+    let mask = view_4d("mask", opts.mask, &shape, nb)?;
     let (Some(bias), Some(mask)) = (bias, mask) else {
         return Ok(None);
     };
@@ -780,9 +791,12 @@ mod tests {
                     (ix[0] + ix[2] * 3 + ix[3]) % 4 != 0
                 });
                 let bias = f(&[1, h, 1, lk], 4);
+                // A mask of lower rank, broadcast over batch and heads.
+                let mask2 = ArrayD::from_shape_fn(IxDyn(&[l, lk]), |ix| (ix[0] + ix[1]) % 3 != 1);
                 for (mask, bias, is_causal) in [
                     (None, None, false),
                     (Some(&mask), None, false),
+                    (Some(&mask2), None, false),
                     (None, Some(&bias), true),
                     (Some(&mask), Some(&bias), true),
                 ] {
@@ -807,6 +821,21 @@ mod tests {
         }
         check::<f32>(1e-6)?;
         check::<f64>(1e-14)
+    }
+
+    /// A decode step's shapes (one query row, a cache-length mask per batch
+    /// row, broadcast over heads) take the fused kernel.
+    #[test]
+    fn decode_step_is_fused() {
+        let q: Tensor = Tensor::zeros(&[8, 1, 8, 64]);
+        let k: Tensor = Tensor::zeros(&[8, 128, 8, 64]);
+        let mask = ArrayD::from_elem(IxDyn(&[8, 1, 1, 128]), true);
+        let o = AttentionOptions {
+            mask: Some(&mask),
+            ..Default::default()
+        };
+        let r = fused_attention(&q, &k, &k, &o).unwrap();
+        assert!(r.is_some());
     }
 
     #[test]

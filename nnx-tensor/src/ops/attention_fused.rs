@@ -14,12 +14,13 @@
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{ArrayD, ArrayView1, ArrayView4, Axis, IxDyn};
 
+use super::exp_f32::softmax_rows;
 use super::{cores, PARALLEL_MACS};
 use crate::element::Element;
 
 /// The operands of one fused attention call, all row-major: `q [B, L, H, D]`
 /// (unscaled), `k [B, Lk, Hk, D]`, `v [B, Lk, Hv, Dv]`, and the bias and mask
-/// broadcast to `[B, H, L, Lk]`.
+/// broadcastable to `[B, H, L, Lk]` (each axis full or of length 1).
 pub(super) struct Fused<'a, E: Element> {
     pub q: &'a [E],
     pub k: &'a [E],
@@ -108,15 +109,21 @@ impl<E: Element> Fused<'_, E> {
             for x in row.iter_mut() {
                 *x /= self.scale;
             }
-            if let Some(bias) = &self.bias {
-                for (x, &bv) in row.iter_mut().zip(lane(*bias, [b, head, i])) {
-                    *x += bv;
+            if let Some(bias) = self.bias {
+                let bias = lane(bias, [b, head, i]);
+                if let Some(bias) = bias.broadcast(lk) {
+                    for (x, &bv) in row.iter_mut().zip(bias) {
+                        *x += bv;
+                    }
                 }
             }
-            if let Some(mask) = &self.mask {
-                for (x, &keep) in row.iter_mut().zip(lane(*mask, [b, head, i])) {
-                    if !keep {
-                        *x = neg;
+            if let Some(mask) = self.mask {
+                let mask = lane(mask, [b, head, i]);
+                if let Some(mask) = mask.broadcast(lk) {
+                    for (x, &keep) in row.iter_mut().zip(mask) {
+                        if !keep {
+                            *x = neg;
+                        }
                     }
                 }
             }
@@ -125,7 +132,10 @@ impl<E: Element> Fused<'_, E> {
                     *x = neg;
                 }
             }
-            softmax_row(row);
+        }
+        match E::as_f32_mut(s) {
+            Some(s) => softmax_rows(s, lk),
+            None => s.chunks_exact_mut(lk).for_each(softmax_row),
         }
         let p = MatRef::from_row_major_slice(s, n, lk);
         let vm = MatRef::from_row_major_slice_with_stride(
@@ -143,15 +153,19 @@ impl<E: Element> Fused<'_, E> {
     }
 }
 
-/// `a[b, h, i, :]`.
-fn lane<'a, A>(a: ArrayView4<'a, A>, [b, h, i]: [usize; 3]) -> ArrayView1<'a, A> {
+/// `a[b, h, i, :]` of `a` broadcast to `[B, H, L, Lk]` (its axes are full or
+/// of length 1).
+fn lane<A>(a: ArrayView4<'_, A>, [b, h, i]: [usize; 3]) -> ArrayView1<'_, A> {
+    let at = |ix: usize, axis: usize| ix.min(a.shape()[axis] - 1);
+    let (b, h, i) = (at(b, 0), at(h, 1), at(i, 2));
     a.index_axis_move(Axis(0), b)
         .index_axis_move(Axis(0), h)
         .index_axis_move(Axis(0), i)
 }
 
 /// In-place softmax of one row (the recorded path's formula: max-subtracted
-/// exponentials over their sum).
+/// exponentials over their sum); f32 rows take the vectorized
+/// [`softmax_rows`].
 fn softmax_row<E: Element>(row: &mut [E]) {
     let m = row.iter().fold(E::neg_infinity(), |a, &b| a.max(b));
     let mut sum = E::zero();

@@ -18,6 +18,7 @@ mod attention_fused;
 mod conv;
 mod conv_direct;
 mod einsum;
+mod exp_f32;
 mod index;
 mod matmul;
 mod norm;
