@@ -38,32 +38,14 @@ pub(crate) fn gemm<E: Element>(
 ) {
     let (n, k) = a.dim();
     let m = b.ncols();
+    let par = if n * m * k >= PARALLEL_MACS {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    };
     match (faer_view(&a), faer_view(&b)) {
         (Some(fa), Some(fb)) => match out.as_slice_mut() {
-            Some(o) if n * m * k >= PARALLEL_MACS && n >= 2 && cores() > 1 => {
-                // Two halves of the rows, one per core, each a sequential
-                // GEMM: one join instead of faer's spinning barriers between
-                // blocks (which burn the other core's time when it is busy).
-                let mid = n / 2;
-                let (a0, a1) = fa.split_at_row(mid);
-                let (o0, o1) = o.split_at_mut(mid * m);
-                std::thread::scope(|s| {
-                    s.spawn(|| {
-                        let o1 = MatMut::from_row_major_slice_mut(o1, n - mid, m);
-                        E::faer_gemm(o1, Accum::Replace, a1, fb, Par::Seq);
-                    });
-                    let o0 = MatMut::from_row_major_slice_mut(o0, mid, m);
-                    E::faer_gemm(o0, Accum::Replace, a0, fb, Par::Seq);
-                });
-            }
             Some(o) => {
-                // (A one-row product large enough for two cores: faer splits
-                // its columns.)
-                let par = if n * m * k >= PARALLEL_MACS {
-                    Par::rayon(0)
-                } else {
-                    Par::Seq
-                };
                 let o = MatMut::from_row_major_slice_mut(o, n, m);
                 E::faer_gemm(o, Accum::Replace, fa, fb, par);
             }
