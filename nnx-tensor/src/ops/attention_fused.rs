@@ -47,10 +47,7 @@ impl<E: Element> Fused<'_, E> {
         if macs >= PARALLEL_MACS && rows > 1 && cores() > 1 {
             let mid = rows / 2;
             let (o0, o1) = out.split_at_mut(mid * row_len);
-            std::thread::scope(|s| {
-                s.spawn(|| self.rows(mid, rows, o1));
-                self.rows(0, mid, o0);
-            });
+            rayon::join(|| self.rows(0, mid, o0), || self.rows(mid, rows, o1));
         } else {
             self.rows(0, rows, &mut out);
         }
