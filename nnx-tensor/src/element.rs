@@ -56,13 +56,17 @@ pub trait Element:
     #[doc(hidden)]
     fn as_f32(xs: &[Self]) -> Option<&[f32]>;
 
+    /// [`as_f32`](Self::as_f32) for a kernel that writes in place.
+    #[doc(hidden)]
+    fn as_f32_mut(xs: &mut [Self]) -> Option<&mut [f32]>;
+
     /// `v` as `Self`s when `Self` is `f32`, else `None` (the way back out).
     #[doc(hidden)]
     fn from_f32(v: Vec<f32>) -> Option<Vec<Self>>;
 }
 
 macro_rules! element {
-    ($t:ty, $as_f32:expr, $from_f32:expr) => {
+    ($t:ty, $as_f32:expr, $as_f32_mut:expr, $from_f32:expr) => {
         impl Element for $t {
             fn faer_gemm(
                 out: MatMut<'_, Self>,
@@ -77,6 +81,10 @@ macro_rules! element {
                 let f: fn(&[Self]) -> Option<&[f32]> = $as_f32;
                 f(xs)
             }
+            fn as_f32_mut(xs: &mut [Self]) -> Option<&mut [f32]> {
+                let f: fn(&mut [Self]) -> Option<&mut [f32]> = $as_f32_mut;
+                f(xs)
+            }
             fn from_f32(v: Vec<f32>) -> Option<Vec<Self>> {
                 let f: fn(Vec<f32>) -> Option<Vec<Self>> = $from_f32;
                 f(v)
@@ -85,8 +93,8 @@ macro_rules! element {
     };
 }
 
-element!(f32, |xs| Some(xs), Some);
-element!(f64, |_| None, |_| None);
+element!(f32, |xs| Some(xs), |xs| Some(xs), Some);
+element!(f64, |_| None, |_| None, |_| None);
 
 /// `x` rounded to `E` (a constant of a kernel or gradient rule).
 #[inline(always)]

@@ -11,9 +11,12 @@
 
 use std::sync::Arc;
 
-use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, CowArray, Data, Dimension, IxDyn, Zip};
+use ndarray::{
+    ArrayBase, ArrayD, ArrayView4, ArrayViewD, Axis, CowArray, Data, Dimension, IxDyn, Zip,
+};
 use nnx_core::{repr, Error, ErrorPath, Result};
 
+use super::attention_fused::Fused;
 use super::matmul::matmul_nd;
 use super::{broadcast_shapes, sum_to_shape};
 use crate::element::{lit, Element};
@@ -273,6 +276,108 @@ impl<E: Element> WeightsSaved<E> {
     }
 }
 
+/// Checks a query and key pair (same batch axes and depth, key heads dividing
+/// the query heads); returns the number of query heads per key head.
+fn check_query_key(q: &[usize], k: &[usize]) -> Result<usize> {
+    check_qkv(&[("query", q), ("key", k)])?;
+    let nd = q.len();
+    if k[nd - 1] != q[nd - 1] {
+        let mut want = k.to_vec();
+        want[nd - 1] = q[nd - 1];
+        return Err(shape_err(
+            "key",
+            format!("{} (query's depth)", repr::fmt_tuple_usize(&want)),
+            k,
+        ));
+    }
+    group_size("dot_product_attention_weights", "key", q[nd - 2], k[nd - 2])
+}
+
+/// `a` (broadcastable to `shape`, `[batch..., heads, q_len, kv_len]`) viewed
+/// as `[batch, heads, q_len, kv_len]` with each axis either full or of
+/// length 1 (to be broadcast by the kernel); `Ok(None)` when its batch axes
+/// are neither all full nor all 1, or it is not in standard layout.
+fn view_4d<'a, A>(
+    arg: &str,
+    a: Option<&'a ArrayD<A>>,
+    shape: &[usize],
+    batch: usize,
+) -> Result<Option<Option<ArrayView4<'a, A>>>> {
+    let Some(a) = a else {
+        return Ok(Some(None));
+    };
+    broadcast_to(arg, a, shape)?;
+    let nd = shape.len();
+    let mut full = vec![1; nd - a.ndim()];
+    full.extend_from_slice(a.shape());
+    let nb = if full[..nd - 3] == shape[..nd - 3] {
+        batch
+    } else if full[..nd - 3].iter().all(|&d| d == 1) {
+        1
+    } else {
+        return Ok(None);
+    };
+    let dims = [nb, full[nd - 3], full[nd - 2], full[nd - 1]];
+    Ok(a.view().into_shape_with_order(dims).ok().map(Some))
+}
+
+/// [`dot_product_attention`] by the fused kernel when nothing is recorded and
+/// there is no dropout; `Ok(None)` when the inputs need the general path
+/// (empty axes, a bias or mask that [`view_4d`] cannot view in 4-d).
+fn fused_attention<E: Element>(
+    query: &Tensor<E>,
+    key: &Tensor<E>,
+    value: &Tensor<E>,
+    opts: &AttentionOptions<'_, E>,
+) -> Result<Option<Tensor<E>>> {
+    let inputs: Vec<&Tensor<E>> = [Some(query), Some(key), Some(value), opts.bias]
+        .into_iter()
+        .flatten()
+        .collect();
+    if opts.dropout.is_some() || tape::any_recorded(&inputs) {
+        return Ok(None);
+    }
+    let (q, k, v) = (&*query.data, &*key.data, &*value.data);
+    check_query_key(q.shape(), k.shape())?;
+    let nd = q.ndim();
+    let (ql, hq, depth) = (q.shape()[nd - 3], q.shape()[nd - 2], q.shape()[nd - 1]);
+    let (kl, hk) = (k.shape()[nd - 3], k.shape()[nd - 2]);
+    let (hv, dv) = (v.shape()[nd - 2], v.shape()[nd - 1]);
+    let nb: usize = q.shape()[..nd - 3].iter().product();
+    if [nb, ql, hq, depth, kl, dv].contains(&0) {
+        return Ok(None);
+    }
+    let mut shape = q.shape()[..nd - 3].to_vec();
+    shape.extend_from_slice(&[hq, ql, kl]);
+    let bias = view_4d("bias", opts.bias.map(|b| &*b.data), &shape, nb)?;
+    let mask = view_4d("mask", opts.mask, &shape, nb)?;
+    let (Some(bias), Some(mask)) = (bias, mask) else {
+        return Ok(None);
+    };
+    let (q4, k4, v4) = (to_4d("query", q)?, to_4d("key", k)?, to_4d("value", v)?);
+    let (Some(qs), Some(ks), Some(vs)) = (q4.as_slice(), k4.as_slice(), v4.as_slice()) else {
+        return Ok(None);
+    };
+    let out = Fused {
+        q: qs,
+        k: ks,
+        v: vs,
+        q_dims: [nb, ql, hq, depth],
+        kv_dims: [kl, hk, hv, dv],
+        scale: lit::<E>((depth as f64).sqrt()),
+        bias,
+        mask,
+        is_causal: opts.is_causal,
+    }
+    .run();
+    let mut out_shape = q.shape()[..nd - 3].to_vec();
+    out_shape.extend_from_slice(&[ql, hq, dv]);
+    let out = out
+        .into_shape_with_order(IxDyn(&out_shape))
+        .map_err(|_| shape_err("output", repr::fmt_tuple_usize(&out_shape), q.shape()))?;
+    Ok(Some(out.into()))
+}
+
 /// Attention weights `softmax(q kᵀ / sqrt(depth) + bias, masked)` (then dropout)
 /// of shape `[batch..., num_heads, q_len, kv_len]`, from `query [batch...,
 /// q_len, num_heads, depth]` and `key [batch..., kv_len, kv_heads, depth]`;
@@ -297,20 +402,10 @@ pub fn dot_product_attention_weights<E: Element>(
     opts: &AttentionOptions<'_, E>,
 ) -> Result<Tensor<E>> {
     let (q, k) = (&*query.data, &*key.data);
-    check_qkv(&[("query", q.shape()), ("key", k.shape())])?;
+    let rep = check_query_key(q.shape(), k.shape())?;
     let nd = q.ndim();
     let (ql, hq, depth) = (q.shape()[nd - 3], q.shape()[nd - 2], q.shape()[nd - 1]);
-    let (kl, hk) = (k.shape()[nd - 3], k.shape()[nd - 2]);
-    if k.shape()[nd - 1] != depth {
-        let mut want = k.shape().to_vec();
-        want[nd - 1] = depth;
-        return Err(shape_err(
-            "key",
-            format!("{} (query's depth)", repr::fmt_tuple_usize(&want)),
-            k.shape(),
-        ));
-    }
-    let rep = group_size("dot_product_attention_weights", "key", hq, hk)?;
+    let kl = k.shape()[nd - 3];
     let scale = lit::<E>((depth as f64).sqrt());
     let q4 = to_4d("query", q)?.mapv(|v| v / scale);
     let k4 = to_4d("key", k)?;
@@ -443,6 +538,9 @@ pub fn dot_product_attention<E: Element>(
     }
     let hq = query.shape()[nd - 2];
     let rep = group_size("dot_product_attention", "value", hq, value.shape()[nd - 2])?;
+    if let Some(out) = fused_attention(query, key, value, opts)? {
+        return Ok(out);
+    }
     let w = dot_product_attention_weights(query, key, opts)?;
     let (ql, kl) = (w.shape()[nd - 2], w.shape()[nd - 1]);
     let v4 = to_4d("value", &value.data)?;
@@ -624,6 +722,7 @@ pub fn combine_masks(masks: &[Option<&ArrayD<bool>>]) -> Result<Option<ArrayD<bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::element::wide;
     use ndarray::array;
 
     #[test]
@@ -646,6 +745,97 @@ mod tests {
         assert_eq!(w.view()[[0, 0, 0, 0]], 1.0);
         assert_eq!(w.view()[[0, 1, 1, 0]], 0.5);
         Ok(())
+    }
+
+    /// The unfused composition: the weights, then their product with the values.
+    fn unfused<E: Element>(
+        q: &Tensor<E>,
+        k: &Tensor<E>,
+        v: &Tensor<E>,
+        o: &AttentionOptions<'_, E>,
+    ) -> ArrayD<E> {
+        let w = dot_product_attention_weights(q, k, o).unwrap();
+        let (nb, l, h, _) = (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
+        let lk = k.shape()[1];
+        let w4 = w
+            .view()
+            .into_shape_with_order(IxDyn(&[nb, h, l, lk]))
+            .unwrap();
+        wv(&w4, &v.data.view(), h / v.shape()[2]).unwrap()
+    }
+
+    /// The fused kernel (no tape) against the weights-then-values path, over
+    /// grouped heads, masks, bias, causal masking and both element types.
+    #[test]
+    fn fused_matches_unfused() -> Result<()> {
+        fn check<E: Element>(tol: f64) -> Result<()> {
+            let f = |shape: &[usize], salt: usize| {
+                Tensor::from(ArrayD::from_shape_fn(IxDyn(shape), |ix| {
+                    let n = ix.slice().iter().fold(salt, |a, &i| a * 31 + i * 7);
+                    lit::<E>(((n % 97) as f64) / 48.0 - 1.0)
+                }))
+            };
+            for (l, lk, h, hk, hv, d, dv) in [
+                (2, 3, 1, 1, 1, 2, 2),
+                (2, 3, 2, 2, 2, 2, 2),
+                (5, 7, 4, 2, 4, 3, 2),
+                (1, 9, 2, 1, 1, 4, 4),
+                (64, 64, 4, 4, 2, 64, 32),
+            ] {
+                let (q, k, v) = (
+                    f(&[3, l, h, d], 1),
+                    f(&[3, lk, hk, d], 2),
+                    f(&[3, lk, hv, dv], 3),
+                );
+                let mask = ArrayD::from_shape_fn(IxDyn(&[3, 1, l, lk]), |ix| {
+                    (ix[0] + ix[2] * 3 + ix[3]) % 4 != 0
+                });
+                let bias = f(&[1, h, 1, lk], 4);
+                // A mask of lower rank, broadcast over batch and heads.
+                let mask2 = ArrayD::from_shape_fn(IxDyn(&[l, lk]), |ix| (ix[0] + ix[1]) % 3 != 1);
+                for (mask, bias, is_causal) in [
+                    (None, None, false),
+                    (Some(&mask), None, false),
+                    (Some(&mask2), None, false),
+                    (None, Some(&bias), true),
+                    (Some(&mask), Some(&bias), true),
+                ] {
+                    let o = AttentionOptions {
+                        mask,
+                        bias,
+                        is_causal,
+                        dropout: None,
+                    };
+                    let got = dot_product_attention(&q, &k, &v, &o)?;
+                    let want = unfused(&q, &k, &v, &o);
+                    assert_eq!(got.shape(), want.shape());
+                    for (a, b) in got.view().iter().zip(&want) {
+                        assert!(
+                            (wide(*a) - wide(*b)).abs() <= tol,
+                            "{l} {lk} {h} {hk} {hv}: {a:?} vs {b:?}"
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        check::<f32>(1e-6)?;
+        check::<f64>(1e-14)
+    }
+
+    /// A decode step's shapes (one query row, a cache-length mask per batch
+    /// row, broadcast over heads) take the fused kernel.
+    #[test]
+    fn decode_step_is_fused() {
+        let q: Tensor = Tensor::zeros(&[8, 1, 8, 64]);
+        let k: Tensor = Tensor::zeros(&[8, 128, 8, 64]);
+        let mask = ArrayD::from_elem(IxDyn(&[8, 1, 1, 128]), true);
+        let o = AttentionOptions {
+            mask: Some(&mask),
+            ..Default::default()
+        };
+        let r = fused_attention(&q, &k, &k, &o).unwrap();
+        assert!(r.is_some());
     }
 
     #[test]

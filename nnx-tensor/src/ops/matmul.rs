@@ -38,14 +38,32 @@ pub(crate) fn gemm<E: Element>(
 ) {
     let (n, k) = a.dim();
     let m = b.ncols();
-    let par = if n * m * k >= PARALLEL_MACS {
-        Par::rayon(0)
-    } else {
-        Par::Seq
-    };
+    let large = n * m * k >= PARALLEL_MACS;
     match (faer_view(&a), faer_view(&b)) {
         (Some(fa), Some(fb)) => match out.as_slice_mut() {
+            Some(o) if large && n >= 2 && cores() > 1 => {
+                // Two halves of the rows, each a sequential GEMM, by
+                // `rayon::join`: one join instead of faer's spinning barriers
+                // between blocks, and when the other core is busy the caller
+                // runs both halves itself instead of waiting.
+                let mid = n / 2;
+                let (a0, a1) = fa.split_at_row(mid);
+                let (o0, o1) = o.split_at_mut(mid * m);
+                rayon::join(
+                    || {
+                        let o0 = MatMut::from_row_major_slice_mut(o0, mid, m);
+                        E::faer_gemm(o0, Accum::Replace, a0, fb, Par::Seq);
+                    },
+                    || {
+                        let o1 = MatMut::from_row_major_slice_mut(o1, n - mid, m);
+                        E::faer_gemm(o1, Accum::Replace, a1, fb, Par::Seq);
+                    },
+                );
+            }
             Some(o) => {
+                // (A one-row product large enough for two cores: faer splits
+                // its columns.)
+                let par = if large { Par::rayon(0) } else { Par::Seq };
                 let o = MatMut::from_row_major_slice_mut(o, n, m);
                 E::faer_gemm(o, Accum::Replace, fa, fb, par);
             }
@@ -108,10 +126,7 @@ pub(crate) fn matmul_nd<E: Element>(
             let (a0, a1) = a.split_at(Axis(0), mid);
             let (b0, b1) = b.split_at(Axis(0), mid);
             let (o0, o1) = out.view_mut().split_at(Axis(0), mid);
-            std::thread::scope(|s| {
-                s.spawn(|| batched(a1, b1, o1));
-                batched(a0, b0, o0);
-            });
+            rayon::join(|| batched(a0, b0, o0), || batched(a1, b1, o1));
         } else {
             batched(a, b, out.view_mut());
         }
