@@ -45,7 +45,10 @@ enum Layout {
     None,
     /// A shape of up to [`INLINE_AXES`] axes, the unused ones zero: declaring
     /// the usual Variables allocates nothing.
-    Small { ndim: u8, dims: [usize; INLINE_AXES] },
+    Small {
+        ndim: u8,
+        dims: [usize; INLINE_AXES],
+    },
     Shape(Vec<usize>),
     /// Rare (keys), so boxed: the shape (if any), then the data's dtype and shape.
     Raw(Box<(Option<Vec<usize>>, DType, Vec<usize>)>),

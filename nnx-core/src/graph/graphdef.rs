@@ -76,7 +76,9 @@ impl PartialEq for Entry {
             (Enter { key: a, header: h }, Enter { key: b, header: g }) => a == b && h == g,
             (Leave, Leave) => true,
             (Variable { key: a, decl: d }, Variable { key: b, decl: e }) => a == b && d == e,
-            (Static { key: a, value: v }, Static { key: b, value: w }) => a == b && v.get().dyn_eq(w.get()),
+            (Static { key: a, value: v }, Static { key: b, value: w }) => {
+                a == b && v.get().dyn_eq(w.get())
+            }
             (None { key: a }, None { key: b }) => a == b,
             (SharedFirst { index: i }, SharedFirst { index: j }) => i == j,
             (SharedRef { key: a, index: i }, SharedRef { key: b, index: j }) => a == b && i == j,
