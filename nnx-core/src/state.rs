@@ -105,6 +105,51 @@ impl<L> Tree<L> {
         }
     }
 
+    /// [`from_flat`](Tree::from_flat) for pairs sorted by path: each map is
+    /// built in bulk from its keys in order, without a search per key, and the
+    /// paths' keys are moved, not cloned. Pairs at equal paths, or with a leaf
+    /// above another, go through `from_flat`, which settles them.
+    pub(crate) fn from_sorted(items: Vec<(Path, L)>) -> Self {
+        let irregular = items.first().is_some_and(|(p, _)| p.is_empty())
+            || items
+                .windows(2)
+                .any(|w| w[0].0 >= w[1].0 || w[1].0.starts_with(&w[0].0));
+        if irregular {
+            return Tree::from_flat(items);
+        }
+        // The keys of the open maps, and each one's children so far (the root's first).
+        let mut open: Vec<Key> = Vec::new();
+        let mut children: Vec<Vec<(Key, Tree<L>)>> = vec![Vec::new()];
+        fn close<L>(open: &mut Vec<Key>, children: &mut Vec<Vec<(Key, Tree<L>)>>) {
+            if let (Some(key), Some(map)) = (open.pop(), children.pop()) {
+                if let Some(parent) = children.last_mut() {
+                    parent.push((key, Tree::Map(map.into_iter().collect())));
+                }
+            }
+        }
+        for (path, leaf) in items {
+            let shared = open.iter().zip(&path).take_while(|(a, b)| a == b).count();
+            while open.len() > shared {
+                close(&mut open, &mut children);
+            }
+            let mut keys = path.into_iter().skip(shared);
+            let Some(mut last) = keys.next() else {
+                continue;
+            };
+            for k in keys {
+                open.push(std::mem::replace(&mut last, k));
+                children.push(Vec::new());
+            }
+            if let Some(top) = children.last_mut() {
+                top.push((last, Tree::Leaf(leaf)));
+            }
+        }
+        while !open.is_empty() {
+            close(&mut open, &mut children);
+        }
+        Tree::Map(children.pop().unwrap_or_default().into_iter().collect())
+    }
+
     /// Builds a tree from `(path, leaf)` pairs, rejecting pairs that a tree cannot
     /// hold together: a leaf at `a` and another at `a/b` is an error naming both
     /// paths. A later pair still replaces an earlier one at the same path.
@@ -444,7 +489,9 @@ impl State {
 
     /// A State from pairs taken from one valid State (no leaf below another).
     pub(crate) fn from_subset(items: impl IntoIterator<Item = (Path, VariableState)>) -> Self {
-        State(Tree::from_flat(items))
+        let mut items: Vec<(Path, VariableState)> = items.into_iter().collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        State(Tree::from_sorted(items))
     }
 
     /// A State holding `tree`.
@@ -723,5 +770,43 @@ fn fmt_tree(f: &mut fmt::Formatter<'_>, t: &Tree<VariableState>, indent: usize) 
             }
             write!(f, "{}}}", " ".repeat(indent))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(keys: &[&'static str]) -> Path {
+        keys.iter().map(|k| Key::from(*k)).collect()
+    }
+
+    /// The leaves of a tree with their paths, in order.
+    fn flat(tree: Tree<u8>) -> Vec<(Path, u8)> {
+        tree.into_flat()
+    }
+
+    #[test]
+    fn a_sorted_build_is_the_flat_build() {
+        let regular = vec![
+            (p(&["a", "x"]), 1),
+            (p(&["a", "y", "z"]), 2),
+            (p(&["b"]), 3),
+            (p(&["c", "d", "e"]), 4),
+            (p(&["c", "f"]), 5),
+        ];
+        // Equal paths (the last wins) and a leaf above another (the deeper one wins).
+        let irregular = vec![
+            (p(&["a"]), 1),
+            (p(&["a"]), 2),
+            (p(&["b"]), 3),
+            (p(&["b", "c"]), 4),
+        ];
+        for items in [regular, irregular, Vec::new(), vec![(Path::new(), 7)]] {
+            let sorted = flat(Tree::from_sorted(items.clone()));
+            assert_eq!(sorted, flat(Tree::from_flat(items)));
+        }
+        let nested = flat(Tree::from_sorted(vec![(p(&["a", "x"]), 1), (p(&["b"]), 3)]));
+        assert_eq!(nested, vec![(p(&["a", "x"]), 1), (p(&["b"]), 3)]);
     }
 }

@@ -359,15 +359,14 @@ impl WalkerMut for Popper<'_> {
         else {
             return Action::Keep;
         };
-        let path = self.tracker.child(key);
         if place == Place::Fixed {
-            self.fixed.push(path_string(&path));
+            self.fixed.push(path_string(&self.tracker.child(key)));
             return Action::Keep;
         }
         if self.dry_run {
             return Action::Keep;
         }
-        self.parts[i].push((path, var.to_state()));
+        self.parts[i].push((self.tracker.child(key), var.to_state()));
         Action::Remove
     }
 }
