@@ -233,27 +233,53 @@ impl Rows<'_> {
                     let b = &b[ob * OC..][..OC];
                     std::array::from_fn(|v| simd.partial_load_f32s(&b[v * (OC / NV)..][..OC / NV]))
                 });
-                let mut store = |j0: usize, acc: &[[S::f32s; NV]]| {
-                    for (p, a) in acc.iter().enumerate() {
-                        let dst = &mut out_row[(j0 + p) * cout + ob * OC..][..OC];
-                        for (v, (d, &a)) in dst.chunks_exact_mut(OC / NV).zip(a).enumerate() {
-                            let y = match &bias {
-                                Some(b) => simd.add_f32s(a, b[v]),
-                                None => a,
-                            };
-                            simd.partial_store_f32s(d, y);
-                        }
-                    }
-                };
                 let mut j0 = 0;
                 while j0 + JB <= n_out {
-                    store(j0, &geo.block::<S, JB, NV>(simd, &bufs, kvecs, j0));
+                    let acc = geo.block::<S, JB, NV>(simd, &bufs, kvecs, j0);
+                    store(
+                        simd,
+                        out_row,
+                        (j0 * cout + ob * OC, cout),
+                        &acc,
+                        bias.as_ref(),
+                    );
                     j0 += JB;
                 }
                 for j in j0..n_out {
-                    store(j, &geo.block::<S, 1, NV>(simd, &bufs, kvecs, j));
+                    let acc = geo.block::<S, 1, NV>(simd, &bufs, kvecs, j);
+                    store(
+                        simd,
+                        out_row,
+                        (j * cout + ob * OC, cout),
+                        &acc,
+                        bias.as_ref(),
+                    );
                 }
             }
+        }
+    }
+}
+
+/// Stores the accumulators of consecutive positions (the first at `at`, the
+/// next `step` further), plus `bias` when given. A function rather than a
+/// closure so that it can be forced inline: called out of line, the
+/// accumulators went through memory.
+#[inline(always)]
+fn store<S: pulp::Simd, const NV: usize>(
+    simd: S,
+    out: &mut [f32],
+    (at, step): (usize, usize),
+    acc: &[[S::f32s; NV]],
+    bias: Option<&[S::f32s; NV]>,
+) {
+    for (p, a) in acc.iter().enumerate() {
+        let dst = &mut out[at + p * step..][..OC];
+        for (v, (d, &a)) in dst.chunks_exact_mut(OC / NV).zip(a).enumerate() {
+            let y = match bias {
+                Some(b) => simd.add_f32s(a, b[v]),
+                None => a,
+            };
+            simd.partial_store_f32s(d, y);
         }
     }
 }
