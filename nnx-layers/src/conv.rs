@@ -241,7 +241,10 @@ impl<E: Element> Conv<E> {
             &self.mask,
             &self.bias,
             self.out_features,
-            |k| x.conv_general(k, &opts),
+            |k, bias| match bias {
+                Some(b) => x.conv_general_bias(k, b, &opts),
+                None => x.conv_general(k, &opts),
+            },
         )
         .recorded(self, x)
     }

@@ -103,31 +103,29 @@ fn check_mask(mask: &Option<KernelMask>, kernel_shape: &[usize]) -> Result<()> {
 
 /// The forward pass around the convolution `conv`: checks that the kernel,
 /// mask and bias still have the shapes the layer's options imply, applies the
-/// mask to the kernel, then adds the bias.
+/// mask to the kernel (only when there is one), then has `conv` compute the
+/// convolution with the kernel plus the bias (when there is one).
 pub(crate) fn forward_masked<E: Element>(
     kernel: &Tensor<E>,
     kernel_shape: &[usize],
     mask: &Option<KernelMask>,
     bias: &OptBias<E>,
     out_features: usize,
-    conv: impl FnOnce(&Tensor<E>) -> Result<Tensor<E>>,
+    conv: impl FnOnce(&Tensor<E>, Option<&Tensor<E>>) -> Result<Tensor<E>>,
 ) -> Result<Tensor<E>> {
     check_shape("kernel", kernel.shape(), kernel_shape)?;
     check_mask(mask, kernel_shape)?;
     if let Some(b) = bias {
         check_shape("bias", b.shape(), &[out_features])?;
     }
-    let y = match mask {
+    let bias = bias.as_ref().map(|b| &**b);
+    match mask {
         // The mask is f32 (a static hyperparameter must hash); widening is exact.
         Some(m) => {
             let widen = |v: f32| <E as nnx_core::random::Float>::from_f64(f64::from(v));
-            conv(&(kernel * &Tensor::from_array(m.0.mapv(widen)))?)?
+            conv(&(kernel * &Tensor::from_array(m.0.mapv(widen)))?, bias)
         }
-        None => conv(kernel)?,
-    };
-    match bias {
-        Some(b) => y + &**b,
-        None => Ok(y),
+        None => conv(kernel, bias),
     }
 }
 

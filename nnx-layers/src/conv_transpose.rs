@@ -233,7 +233,13 @@ impl<E: Element> ConvTranspose<E> {
             &self.mask,
             &self.bias,
             self.out_features,
-            |k| x.conv_transpose(k, &opts),
+            |k, bias| {
+                let y = x.conv_transpose(k, &opts)?;
+                match bias {
+                    Some(b) => y + b,
+                    None => Ok(y),
+                }
+            },
         )
         .recorded(self, x)
     }

@@ -123,6 +123,14 @@ where
     })
 }
 
+/// Whether an op of `inputs` would be recorded: some input lives on the tape
+/// recording on this thread. Ops may compute differently (fused) when not.
+pub(crate) fn records<E: Element>(inputs: &[&Tensor<E>]) -> bool {
+    inputs.iter().any(|t| t.node.is_some())
+        && active_tape()
+            .is_some_and(|id| inputs.iter().any(|t| t.node.is_some_and(|n| n.tape == id)))
+}
+
 /// The tape of one `value_and_grad` call, installed on this thread while it
 /// lives and removed when dropped (also on error or unwinding).
 pub(crate) struct Session {

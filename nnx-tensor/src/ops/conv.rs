@@ -21,7 +21,7 @@ use super::conv_direct::{self, LastAxis};
 use super::matmul::gemm;
 use super::record;
 use crate::element::{lit, Element};
-use crate::Tensor;
+use crate::{tape, Tensor};
 
 /// Padding of a convolution or pooling window, as Flax spells it.
 ///
@@ -594,12 +594,21 @@ impl Plan {
     }
 
     /// The convolution of `xs` (row-major, `(batch, spatial..., C)`) with the
-    /// standard-layout kernel `k`: `(batch, out_spatial..., out)`.
-    fn forward<E: Element>(&self, xs: &[E], k: &ArrayViewD<'_, E>) -> Result<ArrayD<E>> {
+    /// standard-layout kernel `k`, plus `bias` (`out` values) when given:
+    /// `(batch, out_spatial..., out)`.
+    fn forward<E: Element>(
+        &self,
+        xs: &[E],
+        k: &ArrayViewD<'_, E>,
+        bias: Option<&[E]>,
+    ) -> Result<ArrayD<E>> {
         let shape = self.out_shape();
         // The direct kernel is f32 SIMD code; f64 takes im2col and the GEMM.
         let direct = match (E::as_f32(xs), k.as_slice().and_then(E::as_f32)) {
-            (Some(xs), Some(k)) => conv_direct::forward(self, xs, k).and_then(E::from_f32),
+            (Some(xs), Some(k)) => match bias.map(E::as_f32) {
+                Some(None) => None,
+                b => conv_direct::forward(self, xs, k, b.flatten()).and_then(E::from_f32),
+            },
             _ => None,
         };
         if let Some(y) = direct {
@@ -625,6 +634,14 @@ impl Plan {
                     .map_err(|_| shape_err("x", "a contiguous input", &[rows, cols]))?;
                 let og = out.slice_each_axis_mut(|ax| block(ax.axis, r0..r1, g, cout_g));
                 gemm(colm, kg.view(), og);
+            }
+        }
+        if let Some(b) = bias {
+            // In place: the same single rounding as a separate add.
+            for mut row in out.rows_mut() {
+                for (y, &b) in row.iter_mut().zip(b) {
+                    *y += b;
+                }
             }
         }
         out.into_shape_with_order(shape.clone())
@@ -749,6 +766,60 @@ impl<E: Element> Tensor<E> {
     /// # Ok::<(), nnx_core::Error>(())
     /// ```
     pub fn conv_general(&self, kernel: &Tensor<E>, opts: &ConvOptions) -> Result<Tensor<E>> {
+        self.conv_with_bias(kernel, None, opts)
+    }
+
+    /// [`conv_general`](Tensor::conv_general) plus `bias` (of shape
+    /// `(out_features,)`, added at every output position): `flax.nnx.Conv`'s
+    /// output. Differentiable in all three arguments.
+    ///
+    /// When no gradient is being taken through the arguments, the bias is added
+    /// as each output value is stored, without a second pass over the output;
+    /// the values are those of `conv_general` followed by `+ bias` (the same
+    /// single rounding). Under [`value_and_grad`](crate::value_and_grad) it
+    /// records exactly those two ops.
+    ///
+    /// ```
+    /// use nnx_tensor::{ConvOptions, Padding, Tensor};
+    /// let x = Tensor::from_shape_vec(&[1, 4, 1], vec![1.0, 2.0, 3.0, 4.0])?;
+    /// let (k, b) = (Tensor::ones(&[3, 1, 2]), Tensor::from_shape_vec(&[2], vec![0.5, -1.0])?);
+    /// let opts = ConvOptions { padding: Padding::Valid, ..Default::default() };
+    /// let y = x.conv_general_bias(&k, &b, &opts)?;
+    /// assert_eq!(y, (x.conv_general(&k, &opts)? + &b)?);
+    /// assert_eq!(y.array().iter().copied().collect::<Vec<_>>(), vec![6.5, 5.0, 9.5, 8.0]);
+    /// assert!(x.conv_general_bias(&k, &Tensor::ones(&[3]), &opts).is_err());
+    /// # Ok::<(), nnx_core::Error>(())
+    /// ```
+    pub fn conv_general_bias(
+        &self,
+        kernel: &Tensor<E>,
+        bias: &Tensor<E>,
+        opts: &ConvOptions,
+    ) -> Result<Tensor<E>> {
+        let cout = kernel.shape().last().copied().unwrap_or(0);
+        if bias.shape() != [cout] {
+            return Err(shape_err(
+                "bias",
+                format!("({cout},) (the kernel's out_features)"),
+                bias.shape(),
+            ));
+        }
+        if tape::records(&[self, kernel, bias]) {
+            return self.conv_general(kernel, opts)? + bias;
+        }
+        let b = row_major(&bias.data);
+        self.conv_with_bias(kernel, Some(&b), opts)
+    }
+
+    /// [`conv_general`](Tensor::conv_general) with `bias` added as the output
+    /// is stored. Records only the convolution: with a bias, callers make sure
+    /// that nothing is recorded.
+    fn conv_with_bias(
+        &self,
+        kernel: &Tensor<E>,
+        bias: Option<&[E]>,
+        opts: &ConvOptions,
+    ) -> Result<Tensor<E>> {
         let nsp = check_kernel(kernel.shape())?;
         let flat = flat_batch_shape("x", self.shape(), nsp)?;
         let strides = per_axis("conv strides", &opts.strides, nsp)?;
@@ -829,7 +900,7 @@ impl<E: Element> Tensor<E> {
         let y = {
             let xs = row_major(&input);
             let kd = kernel.data.as_standard_layout();
-            plan.forward(&xs, &kd.view())?
+            plan.forward(&xs, &kd.view(), bias)?
         };
         let y = restore_batch(y, self.shape(), nsp)?;
         let (x_shape, kd) = (self.shape().to_vec(), Arc::clone(&kernel.data));
@@ -916,7 +987,7 @@ impl<E: Element> Tensor<E> {
         let input = Arc::clone(&self.data);
         let mut y = {
             let xs = row_major(&input);
-            plan.forward(&xs, &k.as_standard_layout().view())?
+            plan.forward(&xs, &k.as_standard_layout().view(), None)?
         };
         let folds = if opts.padding == Padding::Circular {
             let (folded, folds) = fold(y, &flat, &strides, flip)?;

@@ -85,10 +85,19 @@ impl pulp::WithSimd for Lanes {
 }
 
 /// The convolution of `xs` (row-major `(batch, spatial..., C)`) with the
-/// row-major kernel `k`, as `(batch * out_spatial..., out)` row-major values,
-/// or `None` when the plan is not one [`applies`] accepts.
-pub(super) fn forward(plan: &Plan, xs: &[f32], k: &[f32]) -> Option<Vec<f32>> {
-    if !applies(plan) {
+/// row-major kernel `k`, plus `bias` (one value per output channel) when
+/// given, as `(batch * out_spatial..., out)` row-major values, or `None` when
+/// the plan is not one [`applies`] accepts.
+///
+/// The bias is added to the accumulators as they are stored: the same single
+/// rounding as adding it to the stored sums, without a second pass.
+pub(super) fn forward(
+    plan: &Plan,
+    xs: &[f32],
+    k: &[f32],
+    bias: Option<&[f32]>,
+) -> Option<Vec<f32>> {
+    if !applies(plan) || bias.is_some_and(|b| b.len() != plan.cout) {
         return None;
     }
     let axis = plan.direct?;
@@ -110,6 +119,7 @@ pub(super) fn forward(plan: &Plan, xs: &[f32], k: &[f32]) -> Option<Vec<f32>> {
         axis,
         xs,
         packed: &packed,
+        bias,
     };
     if threads == 1 {
         job.run(0, &mut out);
@@ -137,6 +147,8 @@ struct Rows<'a> {
     xs: &'a [f32],
     /// `cout / 16` blocks of `cols` rows of 16 kernel values.
     packed: &'a [f32],
+    /// One value per output channel, added as the sums are stored.
+    bias: Option<&'a [f32]>,
 }
 
 impl Rows<'_> {
@@ -217,23 +229,57 @@ impl Rows<'_> {
             };
             for (ob, block) in self.packed.chunks_exact(cols * OC).enumerate() {
                 let (kvecs, _) = S::as_simd_f32s(block);
-                let mut store = |j0: usize, acc: &[[S::f32s; NV]]| {
-                    for (p, a) in acc.iter().enumerate() {
-                        let dst = &mut out_row[(j0 + p) * cout + ob * OC..][..OC];
-                        for (d, &v) in dst.chunks_exact_mut(OC / NV).zip(a) {
-                            simd.partial_store_f32s(d, v);
-                        }
-                    }
-                };
+                let bias: Option<[S::f32s; NV]> = self.bias.map(|b| {
+                    let b = &b[ob * OC..][..OC];
+                    std::array::from_fn(|v| simd.partial_load_f32s(&b[v * (OC / NV)..][..OC / NV]))
+                });
                 let mut j0 = 0;
                 while j0 + JB <= n_out {
-                    store(j0, &geo.block::<S, JB, NV>(simd, &bufs, kvecs, j0));
+                    let acc = geo.block::<S, JB, NV>(simd, &bufs, kvecs, j0);
+                    store(
+                        simd,
+                        out_row,
+                        (j0 * cout + ob * OC, cout),
+                        &acc,
+                        bias.as_ref(),
+                    );
                     j0 += JB;
                 }
                 for j in j0..n_out {
-                    store(j, &geo.block::<S, 1, NV>(simd, &bufs, kvecs, j));
+                    let acc = geo.block::<S, 1, NV>(simd, &bufs, kvecs, j);
+                    store(
+                        simd,
+                        out_row,
+                        (j * cout + ob * OC, cout),
+                        &acc,
+                        bias.as_ref(),
+                    );
                 }
             }
+        }
+    }
+}
+
+/// Stores the accumulators of consecutive positions (the first at `at`, the
+/// next `step` further), plus `bias` when given. A function rather than a
+/// closure so that it can be forced inline: called out of line, the
+/// accumulators went through memory.
+#[inline(always)]
+fn store<S: pulp::Simd, const NV: usize>(
+    simd: S,
+    out: &mut [f32],
+    (at, step): (usize, usize),
+    acc: &[[S::f32s; NV]],
+    bias: Option<&[S::f32s; NV]>,
+) {
+    for (p, a) in acc.iter().enumerate() {
+        let dst = &mut out[at + p * step..][..OC];
+        for (v, (d, &a)) in dst.chunks_exact_mut(OC / NV).zip(a).enumerate() {
+            let y = match bias {
+                Some(b) => simd.add_f32s(a, b[v]),
+                None => a,
+            };
+            simd.partial_store_f32s(d, y);
         }
     }
 }
@@ -287,7 +333,9 @@ impl Geometry {
 
 #[cfg(test)]
 mod tests {
-    use crate::{ConvOptions, Padding, Tensor};
+    use nnx_core::prelude::*;
+
+    use crate::{value_and_grad, ConvOptions, Padding, Tensor};
 
     /// A deterministic pseudo-random tensor with values in [-1, 1).
     fn filled(shape: &[usize], seed: u64) -> Tensor {
@@ -427,6 +475,57 @@ mod tests {
                     "case {i}: {g} vs {w}"
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// The loss `sum(y²)` of `y = conv(x, k) + b` (fused or as two ops) and
+    /// its gradients in `x`, `k` and `b`.
+    fn loss_and_grads(
+        fused: bool,
+        [x, k, b]: [&Tensor; 3],
+    ) -> nnx_core::Result<(f32, [Option<Tensor>; 3])> {
+        let opts = ConvOptions::default();
+        let (mut px, mut pk, mut pb) = (
+            Param::new(x.clone()),
+            Param::new(k.clone()),
+            Param::new(b.clone()),
+        );
+        let (loss, grads) = value_and_grad(
+            (&mut px, &mut pk, &mut pb),
+            (Param, Param, Param),
+            |(x, k, b)| {
+                let y = match fused {
+                    true => x.conv_general_bias(k, b, &opts)?,
+                    false => (x.conv_general(k, &opts)? + &**b)?,
+                };
+                Ok((&y * &y)?.sum())
+            },
+        )?;
+        let (gx, gk, gb) = grads;
+        let grads = [gx, gk, gb].map(|s| {
+            s.leaf(&[])
+                .and_then(|l| l.value.as_any().downcast_ref::<Tensor>().cloned())
+        });
+        Ok((loss, grads))
+    }
+
+    /// `conv_general_bias` against `conv_general` followed by `+ bias`: the
+    /// same bits outside a gradient (direct kernel with 16 and 32 outputs, and
+    /// the GEMM path for 3), the same values and gradients under one.
+    #[test]
+    fn bias_at_the_store_is_a_separate_add() -> nnx_core::Result<()> {
+        for (i, cout) in [16, 32, 3].into_iter().enumerate() {
+            let seed = 3 * i as u64;
+            let x = filled(&[2, 7, 9, 5], seed);
+            let k = filled(&[3, 3, 5, cout], seed + 1);
+            let b = filled(&[cout], seed + 2);
+            let opts = ConvOptions::default();
+            let fused = x.conv_general_bias(&k, &b, &opts)?;
+            assert_eq!(fused, (x.conv_general(&k, &opts)? + &b)?, "{cout} outputs");
+            let (got, got_g) = loss_and_grads(true, [&x, &k, &b])?;
+            assert!(got_g.iter().all(Option::is_some));
+            assert_eq!((got, got_g), loss_and_grads(false, [&x, &k, &b])?);
         }
         Ok(())
     }
