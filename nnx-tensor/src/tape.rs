@@ -61,21 +61,6 @@ fn active_tape() -> Option<u64> {
 /// Records one kernel call. `vjp` is only boxed (and its captures only kept)
 /// when some input lives on the active tape; otherwise the output is a plain
 /// constant and nothing is recorded.
-/// Whether an op on `inputs` would be recorded: some input is a node of the
-/// active tape (a tensor from an earlier tape is a constant).
-pub(crate) fn any_recorded<E: Element>(inputs: &[&Tensor<E>]) -> bool {
-    if inputs.iter().all(|t| t.node.is_none()) {
-        return false;
-    }
-    TAPE.with(|cell| {
-        cell.borrow().as_ref().is_some_and(|tape| {
-            inputs
-                .iter()
-                .any(|t| t.node.is_some_and(|n| n.tape == tape.id))
-        })
-    })
-}
-
 pub(crate) fn record<E: Element, V>(
     op: &'static str,
     output: Arc<ArrayD<E>>,

@@ -334,7 +334,7 @@ fn fused_attention<E: Element>(
         .into_iter()
         .flatten()
         .collect();
-    if opts.dropout.is_some() || tape::any_recorded(&inputs) {
+    if opts.dropout.is_some() || tape::records(&inputs) {
         return Ok(None);
     }
     let (q, k, v) = (&*query.data, &*key.data, &*value.data);
