@@ -86,7 +86,8 @@ impl Float for f32 {
         f32::sqrt(self)
     }
     fn ln(self) -> Self {
-        f32::ln(self)
+        // XLA's f32 `log`, so gumbel and categorical draws match JAX's bits.
+        special::ln_xla::<false>(self)
     }
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {

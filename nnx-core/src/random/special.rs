@@ -91,7 +91,7 @@ fn horner3(x: f32, c: &[u32]) -> f32 {
 /// `POSITIVE`: the caller guarantees a finite `y > 0`, so the special cases
 /// (NaN, 0, negative, infinity) are not checked.
 #[inline(always)]
-fn ln_xla<const POSITIVE: bool>(y: f32) -> f32 {
+pub(crate) fn ln_xla<const POSITIVE: bool>(y: f32) -> f32 {
     let bits = y.max(f32::MIN_POSITIVE).to_bits();
     // The mantissa as a value in [0.5, 1), and the exponent that goes with it.
     let m = f32::from_bits((bits & 0x807F_FFFF) | 0x3F00_0000);
