@@ -7,6 +7,8 @@
 //! CPU backend does (its `log1p`, fused multiply-adds), so f64 normals are
 //! bit-identical to JAX's under `jax_enable_x64` on a CPU with FMA.
 
+use super::float::Float;
+
 /// Coefficients of Giles' single-precision erf⁻¹ polynomials (central, tail),
 /// highest degree first.
 #[allow(clippy::excessive_precision)] // Published digits, kept verbatim.
@@ -34,10 +36,10 @@ const GILES_TAIL: [f32; 9] = [
     2.83297682,
 ];
 
-/// Bits of the coefficients of XLA's rational `log1p` for small arguments,
+/// The coefficients of XLA's rational `log1p` for small arguments, from their bits,
 /// `t - t²/2 + t³·P(t)/Q(t)`, highest degree first (the leading ones are
 /// `4.527e-5` and `1`).
-const LOG1P_P: [u32; 7] = [
+const LOG1P_P: [f32; 7] = from_bits([
     0x383D_E04B,
     0x3EFF_40C5,
     0x40D2_84FA,
@@ -45,8 +47,8 @@ const LOG1P_P: [u32; 7] = [
     0x4273_CC76,
     0x4264_73AD,
     0x41A0_5101,
-];
-const LOG1P_Q: [u32; 7] = [
+]);
+const LOG1P_Q: [f32; 7] = from_bits([
     0x3F80_0000,
     0x4171_01AD,
     0x42A6_185B,
@@ -54,16 +56,16 @@ const LOG1P_Q: [u32; 7] = [
     0x439A_8CA3,
     0x4358_6D8A,
     0x4270_7982,
-];
+]);
 
 /// Below this |t| XLA's `log1p(t)` uses the rational form, above it `ln(1 + t)`
 /// (the bits of sqrt(2) - 1).
 const LOG1P_SMALL: u32 = 0x3ED4_13CD;
 
-/// Bits of Cephes' single-precision `ln` polynomial on the reduced mantissa
-/// (XLA's f32 `log`), highest degree first, and of `ln 2` split in a small and
-/// a large part.
-const LOG_P: [u32; 9] = [
+/// Cephes' single-precision `ln` polynomial on the reduced mantissa (XLA's f32
+/// `log`) from its bits, highest degree first, and the bits of `ln 2` split in
+/// a small and a large part.
+const LOG_P: [f32; 9] = from_bits([
     0x3D90_21BB,
     0xBDEB_D1B8,
     0x3DEF_251A,
@@ -73,16 +75,26 @@ const LOG_P: [u32; 9] = [
     0x3E4C_CEAC,
     0xBE7F_FFFC,
     0x3EAA_AAAA,
-];
+]);
 const LN2_SMALL: u32 = 0xB95E_8083;
 const LN2_LARGE: u32 = 0x3F31_8000;
 
-/// `fma(fma(x, c[0], c[1]), x, c[2])`.
+/// f32 values from their bit patterns (the coefficients are given as XLA's bits).
+const fn from_bits<const N: usize>(bits: [u32; N]) -> [f32; N] {
+    let mut out = [0.0; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = f32::from_bits(bits[i]);
+        i += 1;
+    }
+    out
+}
+
+/// `c[0]·z^(n-1) + ... + c[n-1]` by Horner's rule, every step one fused
+/// multiply-add, as XLA's CPU backend contracts it (f32 and f64).
 #[inline(always)]
-fn horner3(x: f32, c: &[u32]) -> f32 {
-    f32::from_bits(c[0])
-        .mul_add(x, f32::from_bits(c[1]))
-        .mul_add(x, f32::from_bits(c[2]))
+fn horner<F: Float>(coeffs: &[F], z: F) -> F {
+    coeffs[1..].iter().fold(coeffs[0], |p, &c| p.mul_add(z, c))
 }
 
 /// `ln(y)` as XLA CPU evaluates it in f32: `y = 2^e·m` with `m` in
@@ -101,9 +113,9 @@ pub(crate) fn ln_xla<const POSITIVE: bool>(y: f32) -> f32 {
     let e = if below { e - 1.0 } else { e };
     let x2 = x * x;
     let x3 = x2 * x;
-    let a = horner3(x, &LOG_P[0..3]);
-    let b = horner3(x, &LOG_P[3..6]);
-    let c = horner3(x, &LOG_P[6..9]);
+    let a = horner(&LOG_P[0..3], x);
+    let b = horner(&LOG_P[3..6], x);
+    let c = horner(&LOG_P[6..9], x);
     let poly = x3.mul_add(
         x3.mul_add(x3.mul_add(a, b), c),
         e * f32::from_bits(LN2_SMALL),
@@ -127,13 +139,8 @@ pub(crate) fn ln_xla<const POSITIVE: bool>(y: f32) -> f32 {
 /// `-1 < t <= 0` (so `1 + t` is a finite positive number).
 #[inline(always)]
 fn log1p_xla<const INSIDE: bool>(t: f32) -> f32 {
-    let horner = |c: &[u32; 7]| {
-        c[1..].iter().fold(f32::from_bits(c[0]), |acc, &k| {
-            acc.mul_add(t, f32::from_bits(k))
-        })
-    };
     let t2 = t * t;
-    let small = t + t2.mul_add(-0.5, (t * t2) * (horner(&LOG1P_P) / horner(&LOG1P_Q)));
+    let small = t + t2.mul_add(-0.5, (t * t2) * (horner(&LOG1P_P, t) / horner(&LOG1P_Q, t)));
     if t.abs() < f32::from_bits(LOG1P_SMALL) {
         small
     } else {
@@ -141,21 +148,14 @@ fn log1p_xla<const INSIDE: bool>(t: f32) -> f32 {
     }
 }
 
-/// Giles' polynomial in `z` (central or tail coefficients), XLA's way:
-/// every step one fused multiply-add.
-#[inline(always)]
-fn giles(coeffs: &[f32; 9], z: f32) -> f32 {
-    coeffs[1..].iter().fold(coeffs[0], |p, &c| p.mul_add(z, c))
-}
-
 /// erf⁻¹(x) from `x` and `log1p(-x²)` (= -w), taking Giles' central or tail
 /// polynomial per element.
 #[inline(always)]
 fn erf_inv_from_log(x: f32, minus_w: f32) -> f32 {
     let p = if minus_w > -5.0 {
-        giles(&GILES_CENTRAL, -2.5 - minus_w)
+        horner(&GILES_CENTRAL, -2.5 - minus_w)
     } else {
-        giles(&GILES_TAIL, (-minus_w).sqrt() - 3.0)
+        horner(&GILES_TAIL, (-minus_w).sqrt() - 3.0)
     };
     finish_erf_inv(x, p)
 }
@@ -194,7 +194,7 @@ pub(crate) fn erf_inv_f32_lanes<const L: usize>(x: [f32; L]) -> [f32; L] {
     let mut out = [0.0f32; L];
     if minus_w.iter().fold(true, |acc, &m| acc & (m > -5.0)) {
         for j in 0..L {
-            out[j] = giles(&GILES_CENTRAL, -2.5 - minus_w[j]) * x[j];
+            out[j] = horner(&GILES_CENTRAL, -2.5 - minus_w[j]) * x[j];
         }
     } else {
         for j in 0..L {
@@ -305,12 +305,6 @@ const LOG1P_DEN: [f64; 7] = [
     6.0118660497603843919306E1,
 ];
 
-/// `c[0]·x^(n-1) + ... + c[n-1]` by Horner's rule with fused multiply-adds,
-/// as XLA's CPU backend contracts it.
-fn horner_fma(coeffs: &[f64], x: f64) -> f64 {
-    coeffs.iter().fold(0.0, |p, &c| p.mul_add(x, c))
-}
-
 /// `ln(1 + x)` as XLA's CPU backend computes it in f64: the Cephes rational
 /// form below `sqrt(2) - 1` in magnitude, `ln(1 + x)` (libm's) above.
 fn log1p_xla_f64(x: f64) -> f64 {
@@ -318,7 +312,7 @@ fn log1p_xla_f64(x: f64) -> f64 {
         return (x + 1.0).ln();
     }
     let x2 = x * x;
-    let r = horner_fma(&LOG1P_NUM, x) / horner_fma(&LOG1P_DEN, x);
+    let r = horner(&LOG1P_NUM, x) / horner(&LOG1P_DEN, x);
     x + (-0.5f64).mul_add(x2, (x * x2) * r)
 }
 
@@ -330,11 +324,11 @@ pub(crate) fn erf_inv_f64(x: f64) -> f64 {
     }
     let w = -log1p_xla_f64(x * -x);
     let p = if w < 6.25 {
-        horner_fma(&GILES64_CENTRAL, w - 3.125)
+        horner(&GILES64_CENTRAL, w - 3.125)
     } else if w < 16.0 {
-        horner_fma(&GILES64_MIDDLE, w.sqrt() - 3.25)
+        horner(&GILES64_MIDDLE, w.sqrt() - 3.25)
     } else {
-        horner_fma(&GILES64_TAIL, w.sqrt() - 5.0)
+        horner(&GILES64_TAIL, w.sqrt() - 5.0)
     };
     p * x
 }
