@@ -23,19 +23,13 @@ fn f64_data() -> Value {
 
 /// A `{"shape", "bits"}` array: f64 values from their bit patterns.
 fn f64s(v: &Value) -> ArrayD<f64> {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect();
     let data: Vec<f64> = v["bits"]
         .as_array()
         .unwrap()
         .iter()
         .map(|b| f64::from_bits(b.as_u64().unwrap()))
         .collect();
-    ArrayD::from_shape_vec(shape, data).unwrap()
+    ArrayD::from_shape_vec(stored_shape(v), data).unwrap()
 }
 
 /// A State of f64 `Param`s named as the JSON object's keys.

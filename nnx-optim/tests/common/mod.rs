@@ -15,14 +15,18 @@ pub fn data() -> Value {
         .expect("reference data parses")
 }
 
-/// An `{"shape", "data"}` array (floats or bools) as f32.
-pub fn floats(v: &Value) -> ndarray::ArrayD<f32> {
-    let shape: Vec<usize> = v["shape"]
+/// The `"shape"` of a stored array.
+pub fn stored_shape(v: &Value) -> Vec<usize> {
+    v["shape"]
         .as_array()
         .unwrap()
         .iter()
         .map(|x| x.as_u64().unwrap() as usize)
-        .collect();
+        .collect()
+}
+
+/// An `{"shape", "data"}` array (floats or bools) as f32.
+pub fn floats(v: &Value) -> ndarray::ArrayD<f32> {
     let data: Vec<f32> = v["data"]
         .as_array()
         .unwrap()
@@ -33,7 +37,7 @@ pub fn floats(v: &Value) -> ndarray::ArrayD<f32> {
                 .unwrap() as f32
         })
         .collect();
-    ndarray::ArrayD::from_shape_vec(shape, data).unwrap()
+    ndarray::ArrayD::from_shape_vec(stored_shape(v), data).unwrap()
 }
 
 /// [`floats`] as a Tensor.
